@@ -1,0 +1,105 @@
+"""What a check plugin is: a class with metadata and an async ``run`` that yields findings."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, AsyncIterator, ClassVar
+
+from .facts import FactBoard
+from .model import Finding, Side, Status
+from .resolver import Dns
+from .target import Target
+
+
+@dataclass(frozen=True)
+class Options:
+    """User settings every check may read."""
+
+    timeout: float = 5.0  # seconds, per network operation
+    ca_file: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # settings of third-party checks
+
+
+class CheckContext:
+    """Everything a running check may use: the target, DNS, settings and the fact board."""
+
+    def __init__(self, target: Target, dns: Dns, options: Options, facts: FactBoard) -> None:
+        self.target = target
+        self.dns = dns
+        self.options = options
+        self._facts = facts
+
+    @property
+    def timeout(self) -> float:
+        return self.options.timeout
+
+    async def fact(self, name: str) -> Any:
+        """Wait for a fact from another check; raises FactUnavailable with the reason it is missing."""
+        return await self._facts.get(name)
+
+    def publish(self, name: str, value: Any) -> None:
+        self._facts.publish(name, value)
+
+    def withhold(self, name: str, reason: str) -> None:
+        self._facts.withhold(name, reason)
+
+
+class Check:
+    """Base class of check plugins. Subclasses set the class attributes and implement ``run``.
+
+    ``texts`` maps each finding code the check emits to (explanation, remedy) templates that
+    are formatted with the keyword facts given to ``finding``.
+    """
+
+    id: ClassVar[str]
+    title: ClassVar[str]
+    side: ClassVar[Side] = Side.BOTH
+    services: ClassVar[tuple[str, ...]] = ()
+    needs: ClassVar[tuple[str, ...]] = ()
+    provides: ClassVar[tuple[str, ...]] = ()
+    texts: ClassVar[dict[str, tuple[str, str]]] = {}
+
+    def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def finding(
+        self,
+        code: str,
+        status: Status,
+        subject: str,
+        summary: str,
+        *,
+        evidence: dict[str, Any] | None = None,
+        duration_s: float = 0.0,
+        host: str = "",
+        **facts: Any,
+    ) -> Finding:
+        """Build a finding of this check; explanation and remedy come from ``texts[code]``."""
+        explanation, remedy = self.texts.get(code, ("", ""))
+        return Finding(
+            check=self.id,
+            code=code,
+            subject=subject,
+            status=status,
+            summary=summary,
+            explanation=explanation.format(**facts).strip(),
+            remedy=remedy.format(**facts).strip(),
+            evidence=evidence or {},
+            duration_s=duration_s,
+            side=self.side,
+            host=host,
+        )
+
+
+class Stopwatch:
+    """``with Stopwatch() as sw: ...; sw.elapsed`` in seconds."""
+
+    def __enter__(self) -> "Stopwatch":
+        self.start = time.monotonic()
+        self.elapsed = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.elapsed = time.monotonic() - self.start

@@ -1,0 +1,120 @@
+"""Run checks concurrently and stream what happens as events, for the CLI, the TUI and reports."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import AsyncIterator, Union
+
+from . import __version__
+from .facts import FactBoard, FactUnavailable
+from .model import Finding, Status
+from .plugin import Check, CheckContext, Options
+from .report import Report
+from .resolver import Dns
+from .target import Target
+
+
+@dataclass(frozen=True)
+class CheckStarted:
+    check: str
+    title: str
+
+
+@dataclass(frozen=True)
+class FindingEmitted:
+    finding: Finding
+
+
+@dataclass(frozen=True)
+class CheckFinished:
+    check: str
+    status: Status
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class DiagnosisFinished:
+    report: Report
+
+
+Event = Union[CheckStarted, FindingEmitted, CheckFinished, DiagnosisFinished]
+
+
+def check_budget(options: Options) -> float:
+    """Upper bound in seconds for one check, waits for other checks' facts included."""
+    return options.timeout * 8 + 5
+
+
+async def diagnose(
+    target: Target, checks: list[type[Check]], dns: Dns, options: Options, *, meta: dict | None = None
+) -> AsyncIterator[Event]:
+    """Run ``checks`` on ``target`` at once; yield events as they happen, ending with the report."""
+    started_at = datetime.now(timezone.utc)
+    start = time.monotonic()
+    facts = FactBoard()
+    ctx = CheckContext(target, dns, options, facts)
+    queue: asyncio.Queue[Event] = asyncio.Queue()
+    findings: list[Finding] = []
+    tasks = [asyncio.create_task(_run_check(cls(), ctx, facts, queue)) for cls in checks]
+    pending = len(tasks)
+    interrupted = False
+    try:
+        while pending:
+            event = await queue.get()
+            if isinstance(event, FindingEmitted):
+                findings.append(event.finding)
+            elif isinstance(event, CheckFinished):
+                pending -= 1
+            yield event
+    except (asyncio.CancelledError, GeneratorExit):
+        interrupted = True
+        raise
+    finally:
+        for task in tasks:
+            task.cancel()
+        if interrupted:
+            await asyncio.gather(*tasks, return_exceptions=True)
+    report = Report(
+        target={"input": target.raw, "domain": target.domain, "domain_unicode": target.domain_unicode,
+                "address": target.address},
+        started_at=started_at.isoformat(timespec="seconds"),
+        duration_s=time.monotonic() - start,
+        resolver=dns.describe(),
+        findings=findings,
+        tool={"name": "maildoctor", "version": __version__},
+        checks=[{"id": c.id, "title": c.title, "side": c.side.value} for c in checks],
+        meta=meta or {},
+    )
+    yield DiagnosisFinished(report)
+
+
+async def _run_check(check: Check, ctx: CheckContext, facts: FactBoard, queue: asyncio.Queue) -> None:
+    await queue.put(CheckStarted(check.id, check.title))
+    start = time.monotonic()
+    statuses: list[Status] = []
+    subject = ctx.target.domain
+
+    def emit(f: Finding) -> None:
+        statuses.append(f.status)
+        queue.put_nowait(FindingEmitted(f))
+
+    try:
+        async with asyncio.timeout(check_budget(ctx.options)):
+            async for finding in check.run(ctx):
+                emit(finding)
+    except FactUnavailable as exc:
+        emit(check.finding(f"{check.id}.skipped", Status.SKIP, subject, f"not tested: {exc.reason}"))
+    except TimeoutError:
+        emit(check.finding(f"{check.id}.overrun", Status.ERROR, subject,
+                           f"the check did not finish within {check_budget(ctx.options):g} s and was stopped"))
+    except Exception as exc:  # noqa: BLE001 - a plugin bug becomes an error finding, never a crash
+        emit(check.finding(f"{check.id}.crashed", Status.ERROR, subject,
+                           f"the check failed internally: {type(exc).__name__}: {exc}",
+                           evidence={"exception": type(exc).__name__}))
+    finally:
+        for name in check.provides:
+            facts.withhold(name, f"the {check.id} check could not determine it")
+        queue.put_nowait(CheckFinished(check.id, Status.worst(statuses), time.monotonic() - start))

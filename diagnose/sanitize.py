@@ -1,0 +1,20 @@
+"""Server-supplied text is untrusted: make it safe to show in a terminal or a report."""
+
+from __future__ import annotations
+
+import re
+
+# ANSI/VT escape sequences (CSI, OSC, single-char escapes), then any other control character.
+_ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text: str, *, limit: int = 2000, keep_newlines: bool = True) -> str:
+    """Strip terminal escapes and control characters, and cap the length."""
+    text = _ESCAPES.sub("", text)
+    text = _CONTROLS.sub("\ufffd", text)
+    if not keep_newlines:
+        text = text.replace("\n", " ").replace("\t", " ")
+    if len(text) > limit:
+        text = text[:limit] + f"… [{len(text) - limit} more characters]"
+    return text

@@ -1,0 +1,151 @@
+"""One `maildoctor check` run: turn the request into a target, resolver and plan, run it, render it.
+
+This is the one boundary where domain errors become a line on stderr and an exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from .exitcodes import ExitCode, exit_code_for
+from .plugin import Options
+from .registry import UnknownCheck, discover, select
+from .report import Report
+from .resolver import Dns, ResolverUnreachable, parse_nameserver
+from .runner import DiagnosisFinished, diagnose
+from .target import TargetError, parse_target
+
+MAX_TIMEOUT = 600.0
+
+
+class Fatal(Exception):
+    """The diagnosis cannot be made; the message is one line for stderr."""
+
+
+@dataclass
+class CheckRequest:
+    target: str
+    nameservers: list[str] = field(default_factory=list)
+    timeout: float = 5.0
+    fmt: str = "text"
+    output: Path | None = None
+    ca_file: Path | None = None
+    only: list[str] = field(default_factory=list)
+    skip: list[str] = field(default_factory=list)
+    quiet: bool = False
+    verbose: bool = False
+    argv: list[str] = field(default_factory=list)
+
+
+def run_check(request: CheckRequest) -> ExitCode:
+    err = Console(stderr=True, highlight=False)
+    try:
+        report = asyncio.run(_diagnose(request, err))
+    except Fatal as exc:
+        print(f"maildoctor: error: {exc}", file=sys.stderr)
+        return ExitCode.UNKNOWN
+    _emit(report, request)
+    return exit_code_for(report.worst)
+
+
+def _validate(request: CheckRequest) -> tuple:
+    try:
+        target = parse_target(request.target)
+    except TargetError as exc:
+        raise Fatal(f"bad target: {exc}") from None
+    if not 0 < request.timeout <= MAX_TIMEOUT:
+        raise Fatal(f"--timeout must be between 0 and {MAX_TIMEOUT:g} seconds")
+    try:
+        nameservers = [parse_nameserver(ns) for ns in request.nameservers]
+    except ValueError as exc:
+        raise Fatal(str(exc)) from None
+    if request.ca_file is not None:
+        _readable_ca(request.ca_file)
+    found = discover()
+    for problem in found.problems:
+        print(f"maildoctor: warning: {problem}", file=sys.stderr)
+    try:
+        checks = select(found.checks, request.only, request.skip)
+    except UnknownCheck as exc:
+        raise Fatal(str(exc)) from None
+    if not checks:
+        raise Fatal("no checks selected")
+    return target, nameservers, checks
+
+
+def _readable_ca(path: Path) -> None:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise Fatal(f"cannot read --ca-file {path}: {exc.strerror or exc}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise Fatal(f"--ca-file {path} holds no PEM certificate")
+
+
+async def _diagnose(request: CheckRequest, err: Console) -> Report:
+    target, nameservers, checks = _validate(request)
+    try:
+        dns = Dns(nameservers, timeout=request.timeout)
+        await dns.preflight()
+    except ResolverUnreachable as exc:
+        raise Fatal(str(exc)) from None
+    options = Options(timeout=request.timeout, ca_file=request.ca_file)
+    meta = {"command": ["maildoctor", *request.argv], "host": socket.gethostname()}
+    events = diagnose(target, checks, dns, options, meta=meta)
+    show_progress = err.is_terminal and not os.environ.get("CI")
+    report = None
+    if show_progress:
+        from .progress import LiveProgress
+
+        with LiveProgress(err, len(checks)) as progress:
+            async for event in events:
+                progress.observe(event)
+                if isinstance(event, DiagnosisFinished):
+                    report = event.report
+    else:
+        async for event in events:
+            if isinstance(event, DiagnosisFinished):
+                report = event.report
+    assert report is not None
+    return report
+
+
+def _emit(report: Report, request: CheckRequest) -> None:
+    from reports import renderer
+
+    if request.output is not None:
+        write_atomically(request.output, renderer(request.fmt)(report))
+        if not request.quiet:
+            _print_human(report, request)
+            print(f"report written to {request.output}", file=sys.stderr)
+    elif request.fmt == "text":
+        _print_human(report, request)
+    else:
+        sys.stdout.write(renderer(request.fmt)(report))
+
+
+def _print_human(report: Report, request: CheckRequest) -> None:
+    from reports.text import print_report
+
+    console = Console(highlight=False, emoji=False, no_color=bool(os.environ.get("NO_COLOR")) or None)
+    print_report(report, console, verbose=request.verbose)
+
+
+def write_atomically(path: Path, content: str) -> None:
+    """Write to a temp file beside ``path`` and rename, so no half-written report is ever left."""
+    try:
+        directory = path.resolve().parent
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(content)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise SystemExit(f"maildoctor: error: cannot write {path}: {exc.strerror or exc}") from None

@@ -1,0 +1,19 @@
+"""Renderers: one module per format, all from the one report model (diagnose.report.Report)."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Callable
+
+from diagnose.report import Report
+
+# format name -> "module:function"; imported only when that format is asked for
+RENDERERS = {
+    "text": "reports.text:render",
+    "json": "reports.json_report:render",
+}
+
+
+def renderer(fmt: str) -> Callable[[Report], str]:
+    module, _, func = RENDERERS[fmt].partition(":")
+    return getattr(import_module(module), func)
