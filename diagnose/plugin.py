@@ -78,19 +78,27 @@ class Check:
     ) -> Finding:
         """Build a finding of this check; explanation and remedy come from ``texts[code]``."""
         explanation, remedy = self.texts.get(code, ("", ""))
+        values = _Facts(host=host, subject=subject, **facts)
         return Finding(
             check=self.id,
             code=code,
             subject=subject,
             status=status,
             summary=summary,
-            explanation=explanation.format(**facts).strip(),
-            remedy=remedy.format(**facts).strip(),
+            explanation=explanation.format_map(values).strip(),
+            remedy=remedy.format_map(values).strip(),
             evidence=evidence or {},
             duration_s=duration_s,
             side=self.side,
             host=host,
         )
+
+
+class _Facts(dict):
+    """Template values; a placeholder without a value stays visible instead of raising."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
 
 
 class Stopwatch:

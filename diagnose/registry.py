@@ -49,7 +49,7 @@ def _matches(check_id: str, pattern: str) -> bool:
 
 def select(checks: list[type[Check]], only: list[str] | None = None, skip: list[str] | None = None) -> list[type[Check]]:
     """Pick checks by id or id prefix (``mx`` selects ``mx.records``), adding the checks that
-    produce the facts the picked ones need. Unknown names raise UnknownCheck listing the ids."""
+    produce the facts the picked ones need (unless skipped explicitly). Unknown names raise UnknownCheck listing the ids."""
     ids = [c.id for c in checks]
     for pattern in (only or []) + (skip or []):
         if not any(_matches(i, pattern) for i in ids):
@@ -61,7 +61,8 @@ def select(checks: list[type[Check]], only: list[str] | None = None, skip: list[
     while queue:  # bounded: each check is added at most once
         for fact in queue.pop().needs:
             producer = producers.get(fact)
-            if producer is not None and producer not in chosen:
+            skipped = producer is not None and any(_matches(producer.id, p) for p in skip or [])
+            if producer is not None and producer not in chosen and not skipped:
                 chosen.append(producer)
                 queue.append(producer)
     order = {c.id: n for n, c in enumerate(checks)}

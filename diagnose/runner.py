@@ -58,6 +58,10 @@ async def diagnose(
     ctx = CheckContext(target, dns, options, facts)
     queue: asyncio.Queue[Event] = asyncio.Queue()
     findings: list[Finding] = []
+    provided = {fact for cls in checks for fact in cls.provides}
+    for cls in checks:
+        for fact in set(cls.needs) - provided:
+            facts.withhold(fact, f"it needs {fact}, which no selected check provides")
     tasks = [asyncio.create_task(_run_check(cls(), ctx, facts, queue)) for cls in checks]
     pending = len(tasks)
     interrupted = False

@@ -1,0 +1,127 @@
+"""The runner: concurrency, streaming order, facts between checks, and plugin failures."""
+
+import asyncio
+import time
+
+from diagnose.model import Side, Status
+from diagnose.plugin import Check, Options
+from diagnose.resolver import Dns, Nameserver
+from diagnose.runner import CheckFinished, CheckStarted, DiagnosisFinished, FindingEmitted, diagnose
+from diagnose.target import parse_target
+
+def make_dns():
+    """A resolver object these checks never use (a loopback address nobody asks)."""
+    return Dns([Nameserver("127.0.0.1", 9)], timeout=1)
+
+
+class Slow(Check):
+    id = "t.slow"
+    title = "sleeps then passes"
+    provides = ("fact.n",)
+
+    async def run(self, ctx):
+        await asyncio.sleep(0.3)
+        ctx.publish("fact.n", 42)
+        yield self.finding("t.slow", Status.PASS, "a", "slept")
+
+
+class Waiter(Check):
+    id = "t.wait"
+    title = "needs fact.n"
+    side = Side.INCOMING
+    needs = ("fact.n",)
+
+    async def run(self, ctx):
+        n = await ctx.fact("fact.n")
+        yield self.finding("t.wait", Status.WARN, "b", f"got {n}")
+
+
+class Parallel(Check):
+    id = "t.parallel"
+    title = "sleeps too"
+
+    async def run(self, ctx):
+        await asyncio.sleep(0.3)
+        yield self.finding("t.parallel", Status.PASS, "c", "slept")
+
+
+class Crashing(Check):
+    id = "t.crash"
+    title = "raises"
+
+    async def run(self, ctx):
+        raise RuntimeError("plugin bug")
+        yield  # pragma: no cover
+
+
+class Withholding(Check):
+    id = "t.withhold"
+    title = "cannot determine its fact"
+    provides = ("fact.m",)
+
+    async def run(self, ctx):
+        ctx.withhold("fact.m", "the domain has a null MX")
+        return
+        yield  # pragma: no cover
+
+
+class NeedsM(Check):
+    id = "t.needs_m"
+    title = "needs fact.m"
+    needs = ("fact.m",)
+
+    async def run(self, ctx):
+        await ctx.fact("fact.m")
+        yield self.finding("t.needs_m", Status.PASS, "d", "never")
+
+
+class NeedsNothingProvided(Check):
+    id = "t.orphan"
+    title = "needs a fact nobody provides"
+    needs = ("fact.none",)
+
+    async def run(self, ctx):
+        await ctx.fact("fact.none")
+        yield self.finding("t.orphan", Status.PASS, "e", "never")
+
+
+async def collect(checks, timeout=1.0):
+    events = []
+    async for ev in diagnose(parse_target("example.test"), checks, make_dns(), Options(timeout=timeout)):
+        events.append(ev)
+    return events
+
+
+def test_checks_run_concurrently_and_facts_flow():
+    start = time.monotonic()
+    events = asyncio.run(collect([Slow, Waiter, Parallel]))
+    elapsed = time.monotonic() - start
+    assert elapsed < 0.55, f"two 0.3 s checks and a dependent one took {elapsed:.2f} s: not concurrent"
+    findings = [e.finding for e in events if isinstance(e, FindingEmitted)]
+    assert {f.summary for f in findings} == {"slept", "got 42"}
+    assert sum(isinstance(e, CheckStarted) for e in events) == 3
+    assert sum(isinstance(e, CheckFinished) for e in events) == 3
+    report = events[-1].report
+    assert isinstance(events[-1], DiagnosisFinished)
+    assert report.worst is Status.WARN and report.counts["pass"] == 2
+
+
+def test_a_crashing_plugin_becomes_an_error_finding():
+    events = asyncio.run(collect([Crashing, Parallel]))
+    report = events[-1].report
+    crash = [f for f in report.findings if f.check == "t.crash"][0]
+    assert crash.status is Status.ERROR and "plugin bug" in crash.summary
+    assert any(f.check == "t.parallel" and f.status is Status.PASS for f in report.findings)
+
+
+def test_withheld_fact_skips_dependents_with_the_reason():
+    report = asyncio.run(collect([Withholding, NeedsM]))[-1].report
+    (skip,) = [f for f in report.findings if f.check == "t.needs_m"]
+    assert skip.status is Status.SKIP and "null MX" in skip.summary
+
+
+def test_fact_without_producer_skips_at_once():
+    start = time.monotonic()
+    report = asyncio.run(collect([NeedsNothingProvided]))[-1].report
+    assert time.monotonic() - start < 0.5
+    assert report.findings[0].status is Status.SKIP and "fact.none" in report.findings[0].summary
