@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Set up everything maildoctor and its lab need on a fresh Debian 12 machine (run as root):
+# the lab's servers from Debian's packages, a virtualenv in .venv with maildoctor and its test tools.
+# Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash tests/lab/install.sh
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    if ! "$PY" -m venv .venv 2>/dev/null; then
+        apt-get install -y -qq python3-venv >/dev/null
+        rm -rf .venv && "$PY" -m venv .venv
+    fi
+fi
+stamp=.venv/.maildoctor-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -e '.[test]'
+    touch "$stamp"
+fi
