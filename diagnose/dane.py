@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 USAGE_NAMES = {0: "PKIX-TA", 1: "PKIX-EE", 2: "DANE-TA", 3: "DANE-EE"}
@@ -65,7 +66,7 @@ def _chains_to(chain: list[x509.Certificate], index: int) -> bool:
     try:
         for child, parent in zip(chain[:index], chain[1:index + 1]):
             child.verify_directly_issued_by(parent)
-    except (ValueError, TypeError, x509.InvalidSignature):
+    except (ValueError, TypeError, InvalidSignature):
         return False
     return True
 
