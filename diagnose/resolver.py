@@ -45,6 +45,7 @@ class DnsResult:
     ttl: int | None = None
     detail: str = ""
     elapsed_s: float = 0.0
+    authenticated: bool = False  # the resolver set the AD bit: DNSSEC validated this answer
 
     @property
     def is_alias(self) -> bool:
@@ -155,13 +156,15 @@ class Dns:
                              elapsed_s=time.monotonic() - start)
         elapsed = time.monotonic() - start
         canonical = answer.canonical_name.to_text(omit_final_dot=True).lower()
+        ad = bool(answer.response.flags & dns.flags.AD)
         if answer.rrset is None:
-            return DnsResult(name, rdtype, Outcome.NODATA, canonical_name=canonical, elapsed_s=elapsed)
+            return DnsResult(name, rdtype, Outcome.NODATA, canonical_name=canonical, elapsed_s=elapsed,
+                             authenticated=ad)
         rdata = tuple(answer.rrset)
         return DnsResult(
             name, rdtype, Outcome.ANSWER,
             records=tuple(r.to_text() for r in rdata), rdata=rdata,
-            canonical_name=canonical, ttl=answer.rrset.ttl, elapsed_s=elapsed,
+            canonical_name=canonical, ttl=answer.rrset.ttl, elapsed_s=elapsed, authenticated=ad,
         )
 
     async def preflight(self) -> float:
