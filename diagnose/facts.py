@@ -10,6 +10,8 @@ import asyncio
 from dataclasses import dataclass
 
 MX_HOSTS = "mx.hosts"  # tuple[MailHost, ...]: where other servers deliver this domain's mail
+SUBMISSION_HOSTS = "submission.hosts"  # tuple[ServiceHost, ...]: where users send mail (587/465)
+MAILBOX_HOSTS = "mailbox.hosts"  # tuple[ServiceHost, ...]: where users read mail (IMAP 143/993, POP3 110/995)
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,16 @@ class MailHost:
     addresses: tuple[str, ...]
     preference: int | None = None
     implicit: bool = False  # RFC 5321 §5.1: no MX, the domain's own address is used
+
+
+@dataclass(frozen=True)
+class ServiceHost:
+    """A server users' mail programs talk to, the ports to probe on it and how it was found."""
+
+    name: str
+    addresses: tuple[str, ...]
+    ports: tuple[int, ...]  # e.g. (587, 465) or (143, 993, 110, 995)
+    source: str = ""  # "SRV _submission._tcp", "common name", "--smtp-host"
 
 
 class FactUnavailable(Exception):
