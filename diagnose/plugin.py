@@ -19,6 +19,8 @@ class Options:
 
     timeout: float = 5.0  # seconds, per network operation
     ca_file: Path | None = None
+    dkim_selectors: tuple[str, ...] = ()  # --dkim-selector; empty: try common selectors
+    dnsbl_zones: tuple[str, ...] = ()  # --dnsbl; empty: no blocklist queries ("default": the public list)
     extra: dict[str, Any] = field(default_factory=dict)  # settings of third-party checks
 
 

@@ -1,0 +1,204 @@
+"""dkim: the public keys receivers use to verify DKIM signatures, at <selector>._domainkey.<domain>."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from typing import AsyncIterator
+
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
+
+from diagnose.model import Finding, Side, Status
+from diagnose.plugin import Check, CheckContext
+from diagnose.resolver import DnsResult, Outcome
+from diagnose.sanitize import clean
+
+from .spf_record import txt_strings
+
+# Selectors big providers and common software use; a guess, never proof that a domain lacks DKIM.
+COMMON_SELECTORS = ("default", "dkim", "mail", "selector1", "selector2", "google", "k1", "s1", "s2")
+RSA_FAIL_BITS = 1024  # below: receivers (Gmail, RFC 8301) reject the signature
+RSA_WARN_BITS = 2048  # below: accepted, but no longer recommended
+
+
+@dataclass(frozen=True)
+class DkimKey:
+    """What a key record says; ``problem`` is '' when the key is usable."""
+
+    tags: dict
+    key_type: str = ""  # "rsa" or "ed25519"
+    bits: int = 0
+    revoked: bool = False
+    testing: bool = False
+    problem: str = ""
+
+
+def parse_dkim_key(text: str) -> DkimKey:
+    """Pure: parse a DKIM key record (RFC 6376 §3.6.1, RFC 8463) and decode its public key."""
+    tags: dict[str, str] = {}
+    for part in text.split(";")[:50]:
+        name, eq, value = part.partition("=")
+        if not part.strip():
+            continue
+        if not eq or not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9_]*", name.strip()):
+            return DkimKey(tags, problem=f"{part.strip()[:60]!r} is not a tag=value pair")
+        tags[name.strip().lower()] = re.sub(r"\s+", "", value)
+    if "v" in tags and (tags["v"] != "DKIM1" or not text.lstrip().lower().startswith("v")):
+        return DkimKey(tags, problem="v= must be DKIM1 and come first")
+    if "p" not in tags:
+        return DkimKey(tags, problem="the p= tag (the public key) is missing")
+    testing = "y" in tags.get("t", "").lower().split(":")
+    key_type = tags.get("k", "rsa").lower()
+    if tags["p"] == "":
+        return DkimKey(tags, key_type, revoked=True, testing=testing)
+    try:
+        raw = base64.b64decode(tags["p"], validate=True)
+    except (binascii.Error, ValueError):
+        return DkimKey(tags, key_type, testing=testing, problem="p= is not valid base64")
+    if key_type == "ed25519":
+        try:
+            ed25519.Ed25519PublicKey.from_public_bytes(raw)
+        except ValueError:
+            return DkimKey(tags, key_type, testing=testing, problem=f"p= is not a 32-byte Ed25519 key ({len(raw)} bytes)")
+        return DkimKey(tags, key_type, 256, testing=testing)
+    if key_type != "rsa":
+        return DkimKey(tags, key_type, testing=testing, problem=f"unknown key type k={key_type[:20]}")
+    key = _rsa_key(raw)
+    if key is None:
+        return DkimKey(tags, key_type, testing=testing, problem="p= does not hold an RSA public key")
+    return DkimKey(tags, key_type, key.key_size, testing=testing)
+
+
+def _rsa_key(raw: bytes) -> rsa.RSAPublicKey | None:
+    try:  # SubjectPublicKeyInfo, as RFC 6376 says
+        key = load_der_public_key(raw)
+    except (ValueError, TypeError):
+        try:  # bare PKCS#1 RSAPublicKey, which some generators publish and most verifiers accept
+            pem = b"-----BEGIN RSA PUBLIC KEY-----\n" + base64.encodebytes(raw) + b"-----END RSA PUBLIC KEY-----\n"
+            key = load_pem_public_key(pem)
+        except (ValueError, TypeError):
+            return None
+    return key if isinstance(key, rsa.RSAPublicKey) else None
+
+
+def looks_like_dkim(text: str) -> bool:
+    return bool(re.match(r"^\s*(v\s*=\s*DKIM1|k\s*=|p\s*=)", text, re.I)) or "p=" in text.replace(" ", "")
+
+
+class DkimCheck(Check):
+    id = "dkim"
+    title = "DKIM public keys are published and strong"
+    side = Side.OUTGOING
+    services = ("dns",)
+    texts = {
+        "dkim.key": ("", ""),
+        "dkim.none_found": (
+            "DKIM lets receivers verify a signature your mail server adds to each message, using a "
+            "public key at <selector>._domainkey.{domain}. Only the sender knows the selector; it "
+            "was not given, and none of the usual ones ({tried}) has a key. That proves nothing: "
+            "your provider may use another selector.",
+            "Open a message you sent in a mailbox elsewhere, view its source, and find the line "
+            "`DKIM-Signature: ... d={domain}; s=SELECTOR; ...`. Then run maildoctor with "
+            "`--dkim-selector SELECTOR`. No such line means your mail is not DKIM-signed: turn on "
+            "DKIM signing in your mail server or provider.",
+        ),
+        "dkim.not_found": (
+            "There is no DKIM key at {name} ({why}). Receivers cannot verify the signatures made "
+            "with selector {selector}, so those messages count as unsigned and can fail DMARC.",
+            "Publish the key your mail server signs with: `{name}. IN TXT \"v=DKIM1; k=rsa; p=MIIBIjAN...\"` "
+            "(the p= value comes from your mail server or provider, e.g. `opendkim-genkey -b 2048 -s {selector}`).",
+        ),
+        "dkim.lookup_failed": (
+            "Looking up the DKIM key at {name} failed ({why}); receivers hit the same error and treat "
+            "the signature as temporarily unverifiable.",
+            "Make sure the name servers of {domain} answer TXT queries for {name}.",
+        ),
+        "dkim.syntax": (
+            "The DKIM key record at {name} cannot be used: {problem}. Receivers cannot verify "
+            "signatures made with selector {selector}.",
+            "Replace the TXT record at {name} with the record your mail server generated, e.g. "
+            "`\"v=DKIM1; k=rsa; p=MIIBIjANBgkqh...\"` (the whole key, in one TXT record; long keys may be "
+            "split into several quoted strings).",
+        ),
+        "dkim.revoked": (
+            "The DKIM key at {name} is revoked (empty p=). That is the correct way to retire a "
+            "selector, but any message still signed with selector {selector} now fails DKIM.",
+            "If your server still signs with {selector}, publish its current key at {name} "
+            "(`\"v=DKIM1; k=rsa; p=<key>\"`) or switch the server to a selector with a valid key.",
+        ),
+        "dkim.weak_key": (
+            "The DKIM key at {name} is RSA with {bits} bits. {impact}",
+            "Generate a 2048-bit key (e.g. `opendkim-genkey -b 2048 -s newselector`), publish it at "
+            "newselector._domainkey.{domain}, switch signing to it, then revoke the old one with `p=`.",
+        ),
+        "dkim.testing": (
+            "The DKIM key at {name} has the testing flag t=y: receivers are asked to treat signed "
+            "mail as if it were unsigned, so DKIM gives no protection or reputation.",
+            "When signing works, remove `t=y` from the TXT record at {name}.",
+        ),
+    }
+
+    async def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:
+        domain = ctx.target.domain
+        given = ctx.options.dkim_selectors
+        selectors = given or COMMON_SELECTORS
+        names = [f"{s}._domainkey.{domain}" for s in selectors]
+        results = await asyncio.gather(*(ctx.dns.query(n, "TXT") for n in names))
+        for finding in self.evaluate_dkim(domain, dict(zip(selectors, results)), guessed=not given):
+            yield finding
+
+    def evaluate_dkim(self, domain: str, results: dict[str, DnsResult], *, guessed: bool) -> list[Finding]:
+        """Pure: judge the key record answers per selector. Guessed selectors that have no key are a note."""
+        out: list[Finding] = []
+        for selector, result in results.items():
+            name = f"{selector}._domainkey.{domain}"
+            records = [t for t in txt_strings(result) if looks_like_dkim(t)]
+            ev = {"selector": selector, "name": name, "outcome": result.outcome.value,
+                  "records": [clean(t, limit=800) for t in txt_strings(result)[:5]], "guessed": guessed}
+            kw = dict(evidence=ev, duration_s=result.elapsed_s, domain=domain, selector=selector, name=name)
+            subject = f"DKIM selector {selector}"
+            if result.outcome in (Outcome.SERVFAIL, Outcome.TIMEOUT):
+                out.append(self.finding("dkim.lookup_failed", Status.WARN if guessed else Status.FAIL, subject,
+                                        f"DKIM key lookup at {name} failed", why=result.describe(), **kw))
+                continue
+            if not records:
+                if not guessed:
+                    why = result.describe() if result.outcome is not Outcome.ANSWER else "no DKIM record among its TXT records"
+                    out.append(self.finding("dkim.not_found", Status.FAIL, subject, f"no DKIM key at {name}", why=why, **kw))
+                continue
+            out.append(self._judge(records, subject, guessed, kw))
+        if guessed and not out:
+            out.append(self.finding("dkim.none_found", Status.SKIP, domain,
+                                    "no DKIM key at the usual selectors (give --dkim-selector to test yours)",
+                                    evidence={"tried": list(results)}, domain=domain, tried=", ".join(results)))
+        return out
+
+    def _judge(self, records: list[str], subject: str, guessed: bool, kw: dict) -> Finding:
+        name = kw["name"]
+        if len(records) > 1:
+            return self.finding("dkim.syntax", Status.FAIL, subject, f"{name} has {len(records)} DKIM records",
+                                problem=f"there are {len(records)} key records; receivers need exactly one", **kw)
+        key = parse_dkim_key(records[0])
+        kw["evidence"].update(key_type=key.key_type, bits=key.bits, revoked=key.revoked, testing=key.testing)
+        if key.problem:
+            return self.finding("dkim.syntax", Status.FAIL, subject, clean(f"DKIM key at {name} is invalid: {key.problem}"),
+                                problem=clean(key.problem), **kw)
+        if key.revoked:
+            return self.finding("dkim.revoked", Status.WARN if guessed else Status.FAIL, subject,
+                                f"DKIM key at {name} is revoked (empty p=)", **kw)
+        if key.key_type == "rsa" and key.bits < RSA_WARN_BITS:
+            weak = key.bits < RSA_FAIL_BITS
+            impact = ("Keys below 1024 bits can be broken, and receivers such as Gmail ignore such signatures "
+                      "(RFC 8301 requires at least 1024)." if weak else
+                      "That still works, but 1024-bit keys are considered too weak for the coming years; "
+                      "2048 bits is the current recommendation.")
+            return self.finding("dkim.weak_key", Status.FAIL if weak else Status.WARN, subject,
+                                f"DKIM key at {name} is only {key.bits}-bit RSA", bits=key.bits, impact=impact, **kw)
+        if key.testing:
+            return self.finding("dkim.testing", Status.WARN, subject, f"DKIM key at {name} is in testing mode (t=y)", **kw)
+        what = "Ed25519" if key.key_type == "ed25519" else f"RSA {key.bits}-bit"
+        return self.finding("dkim.key", Status.PASS, subject, f"{what} key published at {name}", **kw)
