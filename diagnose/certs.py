@@ -178,7 +178,7 @@ def evaluate_certificate(chain: list[x509.Certificate], hostname: str, now: dt.d
     evidence["hostname"] = hostname
     evidence["chain"] = [common_name(c.subject) for c in chain]
     issues: list[CertIssue] = []
-    facts = {"hostname": hostname, "subject": common_name(leaf.subject), "issuer": common_name(leaf.issuer),
+    facts = {"hostname": hostname, "cert_subject": common_name(leaf.subject), "issuer": common_name(leaf.issuer),
              "not_after": leaf.not_valid_after_utc.strftime("%Y-%m-%d %H:%M UTC"),
              "not_before": leaf.not_valid_before_utc.strftime("%Y-%m-%d %H:%M UTC"),
              "days_left": evidence["days_left"], "names": ", ".join(evidence["san"]) or "none",

@@ -1,0 +1,107 @@
+"""tls.certificate: the certificate each TLS port presents is trusted, for the right name, in date,
+complete (intermediate sent) and not weak. Judged by diagnose.certs on the chain the shared
+dialogue captured; the trust store is the system's plus --ca-file."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from diagnose.certs import evaluate_certificate
+from diagnose.dialogue import Dialogue, Endpoint
+from diagnose.model import Finding, Side, Status
+from diagnose.plugin import CheckContext
+from diagnose.servercheck import ServerCheck, subject
+from diagnose.tls import trust_store
+
+DEFAULT_WARN_DAYS = 14
+MX_NOTE = ("Most sending servers still deliver over port 25 without checking the certificate, but "
+           "senders that enforce MTA-STS or DANE, and many providers' policies, will not.")
+CLIENT_NOTE = "Mail programs refuse the connection or show a security warning to the user."
+
+
+def warn_days(ctx: CheckContext) -> int:
+    value = getattr(ctx.options, "cert_warn_days", None) or ctx.options.extra.get("cert_warn_days")
+    return int(value) if value is not None else DEFAULT_WARN_DAYS
+
+
+class Certificate(ServerCheck):
+    id = "tls.certificate"
+    title = "Certificates are valid, trusted and for the right name"
+    side = Side.BOTH
+    services = ("smtp", "submission", "imap", "pop3")
+    texts = {
+        "cert.ok": ("", ""),
+        "cert.none": ("{host} completed TLS without sending a certificate. {impact}", "Configure a certificate for {host}."),
+        "cert.expired": (
+            "The certificate of {host} expired on {not_after}. {impact}",
+            "Renew the certificate and reload the server (e.g. `certbot renew`, then `postfix reload` / "
+            "`doveadm reload`); make sure renewal runs automatically and the server is reloaded after it.",
+        ),
+        "cert.not_yet_valid": (
+            "The certificate of {host} is not valid before {not_before}: either it was issued with a "
+            "future date or the server's clock is wrong. {impact}",
+            "Check the server's clock (`timedatectl`), and re-issue the certificate if its start date is wrong.",
+        ),
+        "cert.expiring": (
+            "The certificate of {host} expires in {days_left} days ({not_after}). When it expires, {impact_lower}",
+            "Renew it now (e.g. `certbot renew`) and check that automatic renewal works and reloads the "
+            "server; maildoctor warns {warn_days} days ahead (--cert-warn-days).",
+        ),
+        "cert.name_mismatch": (
+            "The certificate presented on {host} is for {names}, not for {hostname}, the name clients "
+            "connect to. {impact}",
+            "Get a certificate that includes {hostname} (e.g. `certbot certonly -d {hostname}`), or "
+            "point clients and DNS at a name the certificate covers.",
+        ),
+        "cert.self_signed": (
+            "The certificate of {host} is self-signed: no certificate authority vouches for it, so "
+            "clients cannot tell it from an attacker's. {impact}",
+            "Use a certificate from a public CA (free: Let's Encrypt, `certbot certonly -d {hostname}`). "
+            "For a private test server, clients must import this exact certificate.",
+        ),
+        "cert.chain_incomplete": (
+            "The server does not send the intermediate certificate of \"{issuer}\" with its own. Some "
+            "clients will fail while others succeed: those that happen to have the intermediate "
+            "cached or fetch it themselves work, most mail programs and servers do not.",
+            "Configure the full chain: the server's certificate followed by the intermediate(s), e.g. "
+            "`fullchain.pem` from certbot (Postfix `smtpd_tls_chain_files` or `smtpd_tls_cert_file`, "
+            "Dovecot `ssl_cert = </etc/letsencrypt/live/{hostname}/fullchain.pem`).",
+        ),
+        "cert.untrusted": (
+            "The certificate of {host} was issued by \"{issuer}\", which is not a trusted certificate "
+            "authority here ({why}). {impact}",
+            "Use a certificate from a public CA (e.g. Let's Encrypt). If this is your own private CA, "
+            "run maildoctor with --ca-file your-ca.pem to trust it.",
+        ),
+        "cert.weak_key": (
+            "The certificate of {host} has a weak key ({key}). Current clients reject keys under 2048 "
+            "bits (RSA) or 256 bits (EC).",
+            "Issue a new certificate with an RSA 2048+ or EC P-256 key (certbot's default is fine).",
+        ),
+        "cert.weak_signature": (
+            "{cert} is signed with {algorithm}, which is broken; clients reject such certificates.",
+            "Re-issue the certificate (and chain) with SHA-256 signatures.",
+        ),
+    }
+
+    async def judge(self, ctx: CheckContext, ep: Endpoint, d: Dialogue) -> list[Finding]:
+        if d.tls is None:
+            return [self.skip(ep, "no TLS session (see tls.handshake)")]
+        store = trust_store(ctx.options.ca_file)
+        return self.evaluate(ep, d, dt.datetime.now(dt.timezone.utc), warn_days(ctx), store.anchors,
+                             store.intermediates, store.sources)
+
+    def evaluate(self, ep: Endpoint, d: Dialogue, now: dt.datetime, warn: int, anchors, intermediates,
+                 sources=()) -> list[Finding]:
+        """Pure: certificate findings for one endpoint's TLS session."""
+        verdict = evaluate_certificate(list(d.tls.chain), ep.host, now, warn, anchors=list(anchors),
+                                       intermediates=list(intermediates))
+        ev = {**verdict.evidence, "trust_store": list(sources), "tls_version": d.tls.version}
+        impact = MX_NOTE if ep.role == "mx" else CLIENT_NOTE
+        base = dict(evidence=ev, duration_s=d.elapsed_s, host=ep.host, impact=impact,
+                    impact_lower=impact[0].lower() + impact[1:])
+        s = subject(ep)
+        if not verdict.issues:
+            return [self.finding("cert.ok", Status.PASS, s,
+                                 f"valid for {ep.host} until {ev['not_after'][:10]} ({ev['days_left']} days left)", **base)]
+        return [self.finding(i.code, i.status, s, i.summary, **{**i.facts, **base}) for i in verdict.issues]
