@@ -11,6 +11,10 @@ from diagnose.report import Report
 RENDERERS = {
     "text": "reports.text:render",
     "json": "reports.json_report:render",
+    "markdown": "reports.markdown:render",
+    "html": "reports.html:render",
+    "junit": "reports.junit:render",
+    "nagios": "reports.nagios:render",
 }
 
 

@@ -32,12 +32,20 @@ def badge(status: Status) -> Text:
     return Text(f"{symbol} {word:<5}", style=style)
 
 
-def print_report(report: Report, console: Console, *, verbose: bool = False) -> None:
-    """Print the report to a Rich console (all server text goes through Text, never markup)."""
+def print_report(report: Report, console: Console, *, verbose: bool = False, header: bool = False) -> None:
+    """Print the report to a Rich console (all server text goes through Text, never markup).
+    ``header``: also the full report header (when, from where, command line), as in saved reports."""
     target = report.target.get("domain_unicode") or report.target.get("domain", "?")
-    head = Text.assemble(("maildoctor ", "bold"), (report.tool.get("version", ""), ""), " · ",
-                         (clean(str(target)), "bold"), f" · resolver {', '.join(report.resolver.get('nameservers', [])) or '?'}")
+    resolver = ", ".join(str(ns) for ns in report.resolver.get("nameservers", [])) or "?"
+    head = Text.assemble(("maildoctor ", "bold"), (clean(str(report.tool.get("version", "")), keep_newlines=False), ""),
+                         " · ", (clean(str(target), keep_newlines=False), "bold"),
+                         f" · resolver {clean(resolver, keep_newlines=False)}")
     console.print(head)
+    if header:
+        from .common import header_fields
+
+        for label, value in header_fields(report):
+            console.print(Text(f"  {label}: {value}", style="dim"))
     for side, hosts in _grouped(report.findings).items():
         console.print()
         console.print(Text(SIDE_TITLES[side], style="bold underline"))
@@ -52,7 +60,7 @@ def print_report(report: Report, console: Console, *, verbose: bool = False) -> 
 def _print_finding(console: Console, f: Finding, *, verbose: bool) -> None:
     line = Text("    ")
     line.append_text(badge(f.status))
-    line.append(f" {f.check:<14} ", style="cyan")
+    line.append(f" {clean(f.check, keep_newlines=False):<14} ", style="cyan")
     line.append(clean(f.subject, keep_newlines=False), style="bold" if f.status is not Status.PASS else "")
     line.append(" — " + clean(f.summary, keep_newlines=False))
     console.print(line)
@@ -98,5 +106,5 @@ def render(report: Report) -> str:
     """Plain text (no colour, no escape codes), e.g. for --output report.txt."""
     buffer = io.StringIO()
     console = Console(file=buffer, width=110, no_color=True, force_terminal=False, highlight=False, emoji=False)
-    print_report(report, console)
+    print_report(report, console, header=True)
     return buffer.getvalue()

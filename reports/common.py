@@ -1,0 +1,113 @@
+"""What every report format shares: the header fields and per-format escaping of untrusted text.
+
+Everything a server (or a saved JSON file) supplied is untrusted: it goes through
+``diagnose.sanitize.clean`` (terminal escapes, control characters) and then through the escaper of
+the output format. Renderers never put report text into their output any other way.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import shlex
+
+from diagnose.redact import redact_argv
+from diagnose.report import Report
+from diagnose.sanitize import clean
+
+STATUS_WORDS = {"pass": "PASS", "skip": "SKIP", "warn": "WARN", "error": "ERROR", "fail": "FAIL"}
+
+
+def header_fields(report: Report) -> list[tuple[str, str]]:
+    """(label, value) pairs every format shows first: tool, target, when, where from, how, how long.
+
+    All values are cleaned plain text; the caller escapes them for its format."""
+    meta = report.meta or {}
+    target = report.target or {}
+    domain = target.get("domain_unicode") or target.get("domain") or "?"
+    if target.get("domain") and target.get("domain") != domain:
+        domain = f"{domain} ({target['domain']})"
+    if target.get("address"):
+        domain = f"{target['address']} → {domain}"
+    tool = report.tool or {}
+    fields = [
+        ("Tool", f"{tool.get('name', 'maildoctor')} {tool.get('version', '?')}"),
+        ("Target", domain),
+        ("When", report.started_at or "?"),
+    ]
+    if meta.get("anonymized") or not meta.get("host"):
+        fields.append(("From", "(host name withheld)" if meta.get("anonymized") else "?"))
+    else:
+        fields.append(("From", str(meta["host"])))
+    if meta.get("public_address") and not meta.get("anonymized"):
+        fields.append(("Public address", str(meta["public_address"])))
+    fields.append(("Resolver", resolver_text(report)))
+    command = meta.get("command")
+    if command:
+        # redacted again here: a report saved by an older version must not leak a secret either
+        fields.append(("Command", shlex.join(redact_argv(str(a) for a in command))))
+    if meta.get("profile"):
+        fields.append(("Profile", str(meta["profile"])))
+    fields.append(("Total time", f"{report.duration_s:.2f} s"))
+    if report.interrupted:
+        fields.append(("Interrupted", "yes: some checks did not finish"))
+    return [(label, clean(value, keep_newlines=False, limit=1000)) for label, value in fields]
+
+
+def resolver_text(report: Report) -> str:
+    resolver = report.resolver or {}
+    servers = resolver.get("nameservers") or []
+    text = ", ".join(str(s) for s in servers) or "system resolvers"
+    return text
+
+
+def verdict_words(report: Report) -> str:
+    counts = report.counts
+    problems = counts["fail"] + counts["warn"] + counts["error"]
+    parts = [f"{counts[s]} {s}" for s in ("fail", "error", "warn", "pass", "skip") if counts[s]]
+    head = "no problems found" if problems == 0 else f"{problems} problem{'s' if problems != 1 else ''} found"
+    return f"{head} ({', '.join(parts) or 'no findings'})"
+
+
+def problems(report: Report) -> list:
+    """Findings that need attention, worst first (stable within a status)."""
+    order = {"fail": 0, "error": 1, "warn": 2}
+    bad = [f for f in report.findings if f.status.value in order]
+    return sorted(bad, key=lambda f: order[f.status.value])
+
+
+# --- escaping ---------------------------------------------------------------------------------
+
+def html_text(value: object, *, newlines: bool = True) -> str:
+    """Untrusted text -> HTML text (also safe inside quoted attributes and SVG)."""
+    return html.escape(clean(str(value), keep_newlines=newlines), quote=True)
+
+
+# Characters that change meaning in Markdown (CommonMark + GFM tables, strikethrough, math).
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~&$#!])")
+
+
+def md_inline(value: object) -> str:
+    """Untrusted text -> one line of Markdown that renders as exactly that text (also in a table cell)."""
+    text = clean(str(value), keep_newlines=True)
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    return "<br>".join(line.strip() for line in text.split("\n")) if "\n" in text else text.strip()
+
+
+def md_code_block(value: object, info: str = "") -> str:
+    """Untrusted text -> a fenced code block whose fence is longer than any backtick run inside."""
+    text = clean(str(value), keep_newlines=True)
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text}\n{fence}"
+
+
+# XML 1.0 allows only these characters (§2.2); anything else makes a parser reject the file.
+_XML_INVALID = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value: object, *, newlines: bool = True) -> str:
+    """Untrusted text -> characters XML 1.0 allows (ElementTree escapes <, &, quotes itself)."""
+    text = clean(str(value), keep_newlines=newlines)
+    return _XML_INVALID.sub("\ufffd", text)

@@ -1,0 +1,148 @@
+"""One self-contained HTML file: inline CSS, inline SVG pictures, no scripts, no external assets.
+
+Readable when printed (a print stylesheet opens the collapsed parts). Every piece of report text
+goes through ``html_text`` (sanitised, then HTML-escaped, quotes included).
+"""
+
+from __future__ import annotations
+
+import json
+
+from diagnose.model import Finding
+from diagnose.report import Report
+
+from .common import STATUS_WORDS, header_fields, html_text, problems, verdict_words
+from .hops import OTHER, group_by_hop
+from .svg import COLOURS, flow_svg, waterfall_svg
+
+CSS = """
+:root { color-scheme: light; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1b1b1b;
+       max-width: 1100px; margin: 1.5em auto; padding: 0 1em; }
+h1 { font-size: 1.6em; margin-bottom: .2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em; margin-top: 1.6em; }
+h3 { font-size: 1.08em; margin: .2em 0; }
+table { border-collapse: collapse; width: 100%; } th, td { text-align: left; vertical-align: top; padding: .25em .5em; border-bottom: 1px solid #eee; }
+table.meta th { width: 9em; color: #555; font-weight: 600; }
+td, pre, .subject { overflow-wrap: anywhere; }
+code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .9em; }
+pre { background: #f6f8fa; border: 1px solid #e1e4e8; padding: .6em; white-space: pre-wrap; }
+.badge { display: inline-block; min-width: 4.2em; text-align: center; font-weight: 700; font-size: .8em;
+         border-radius: 4px; padding: .05em .4em; border: 1.5px solid; }
+.verdict { font-size: 1.15em; margin: .4em 0 1em; }
+.problem { border-left: 5px solid #ccc; padding: .4em .9em; margin: 1em 0; background: #fcfcfc; page-break-inside: avoid; }
+.problem dt { font-weight: 700; margin-top: .4em; } .problem dd { margin: 0 0 0 0; }
+details { margin: .4em 0; } summary { cursor: pointer; color: #333; font-weight: 600; }
+.muted { color: #666; } svg { max-width: 100%; height: auto; }
+footer { margin-top: 2em; color: #666; font-size: .85em; }
+@media print {
+  body { max-width: none; font-size: 11pt; } details > * { display: block; } details summary { list-style: none; }
+  .problem, svg, tr { break-inside: avoid; } a { color: inherit; text-decoration: none; }
+}
+""" + "".join(
+    f".s-{key} {{ color: {stroke}; border-color: {stroke}; background: {fill}; }}\n"
+    f".problem.s-{key} {{ border-left-color: {stroke}; background: #fff; color: inherit; }}\n"
+    for key, (stroke, fill) in COLOURS.items()
+)
+
+
+def badge(status_value: str) -> str:
+    return f'<span class="badge s-{status_value}">{STATUS_WORDS.get(status_value, status_value.upper())}</span>'
+
+
+def render(report: Report) -> str:
+    target = report.target.get("domain_unicode") or report.target.get("domain") or "?"
+    worst = report.worst.value
+    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           f"<title>maildoctor report: {html_text(target, newlines=False)}</title>",
+           f"<style>{CSS}</style>", "</head>", "<body>", "<header>",
+           f"<h1>maildoctor report: {html_text(target, newlines=False)}</h1>",
+           f'<p class="verdict">{badge(worst)} {html_text(verdict_words(report))}</p>',
+           '<table class="meta">']
+    out += [f"<tr><th>{html_text(label)}</th><td>{html_text(value)}</td></tr>" for label, value in header_fields(report)]
+    out += ["</table>", "</header>"]
+
+    out += ["<section>", "<h2>Mail flow</h2>", flow_svg(report.findings), _other_hops(report.findings), "</section>"]
+
+    out += ["<section>", "<h2>Summary</h2>", '<table class="summary">',
+            "<tr><th>Check</th><th>Subject</th><th>Status</th><th>Summary</th></tr>"]
+    for f in report.findings:
+        out.append(f"<tr><td><code>{html_text(f.check)}</code></td><td>{html_text(f.subject)}</td>"
+                   f"<td>{badge(f.status.value)}</td><td>{html_text(f.summary)}</td></tr>")
+    out += ["</table>", "</section>"]
+
+    bad = problems(report)
+    out += ["<section>", "<h2>Problems</h2>"]
+    out += [_problem(f) for f in bad] or ['<p class="muted">No problems found.</p>']
+    out.append("</section>")
+
+    out += ["<section>", "<h2>Where the time went</h2>", waterfall_svg(report.findings),
+            '<p class="muted">Per host, the time of each phase as the checks measured it.</p>', "</section>"]
+
+    fine = [f for f in report.findings if f not in bad]
+    if fine:
+        out += ["<section>", "<h2>Passed and skipped</h2>"]
+        out += [_passed(f) for f in fine]
+        out.append("</section>")
+    out += ['<footer>Made by maildoctor. Each finding code is explained by '
+            '<code>maildoctor explain CODE</code>.</footer>', "</body>", "</html>"]
+    return "\n".join(out) + "\n"
+
+
+def _other_hops(findings: list[Finding]) -> str:
+    groups = group_by_hop(findings)
+    legend = " ".join(f"{badge(k)}" for k in ("pass", "warn", "fail", "error", "skip"))
+    lines = [f'<p class="muted">Each hop shows the worst status of its findings: {legend}</p>']
+    if groups[OTHER]:
+        items = ", ".join(f"<code>{html_text(f.check)}</code> {badge(f.status.value)}" for f in groups[OTHER])
+        lines.append(f'<p class="muted">Not on the picture: {items}</p>')
+    return "\n".join(lines)
+
+
+def _problem(f: Finding) -> str:
+    out = [f'<article class="problem s-{f.status.value}">',
+           f'<h3>{badge(f.status.value)} <span class="subject">{html_text(f.subject)}</span></h3>',
+           f"<p>{html_text(f.summary)} <span class=\"muted\">(code <code>{html_text(f.code)}</code>, "
+           f"check <code>{html_text(f.check)}</code>)</span></p>", "<dl>"]
+    if f.explanation:
+        out.append(f"<dt>What it means</dt><dd>{html_text(f.explanation)}</dd>")
+    if f.remedy:
+        out.append(f"<dt>How to fix</dt><dd>{html_text(f.remedy)}</dd>")
+    out.append("</dl>")
+    out.append(_evidence(f))
+    out.append("</article>")
+    return "\n".join(out)
+
+
+def _passed(f: Finding) -> str:
+    head = f"{badge(f.status.value)} <code>{html_text(f.check)}</code> {html_text(f.subject)} — {html_text(f.summary)}"
+    body = _evidence(f)
+    return f"<details><summary>{head}</summary>{body}</details>" if body else f"<p>{head}</p>"
+
+
+def _evidence(f: Finding) -> str:
+    evidence = dict(f.evidence or {})
+    parts = []
+    transcript = evidence.pop("transcript", None)
+    if isinstance(transcript, list) and transcript:
+        text = "\n".join(str(line) for line in transcript)
+        parts.append(f"<details><summary>Transcript ({len(transcript)} lines)</summary><pre>{html_text(text)}</pre></details>")
+    cert_keys = [k for k in ("subject", "issuer", "san", "not_before", "not_after", "days_left", "chain", "hostname",
+                             "trusted", "self_signed", "validation_error", "key", "signature", "fingerprint")
+                 if k in evidence]
+    if f.check.startswith("tls.cert") or len(cert_keys) >= 3:
+        rows = "".join(f"<tr><th>{html_text(k)}</th><td>{html_text(_value(evidence.pop(k)))}</td></tr>" for k in cert_keys)
+        if rows:
+            parts.append(f'<details><summary>Certificate details</summary><table class="meta">{rows}</table></details>')
+    if evidence:
+        rows = "".join(f"<tr><th>{html_text(k)}</th><td>{html_text(_value(v))}</td></tr>" for k, v in evidence.items())
+        parts.append(f'<details><summary>Evidence</summary><table class="meta">{rows}</table></details>')
+    return "\n".join(parts)
+
+
+def _value(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+        return ", ".join(str(v) for v in value)
+    return json.dumps(value, ensure_ascii=False, default=str, indent=1)

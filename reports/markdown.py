@@ -1,0 +1,59 @@
+"""Markdown for tickets, issues and chats: header, summary table, then each problem explained.
+
+Every piece of report text goes through ``md_inline`` (one escaped line, also safe in a table cell)
+or ``md_code_block`` (a fence longer than any backtick run inside), so a hostile banner cannot add
+table columns, links, HTML or formatting.
+"""
+
+from __future__ import annotations
+
+import json
+
+from diagnose.model import Finding, Status
+from diagnose.report import Report
+
+from .common import STATUS_WORDS, header_fields, md_code_block, md_inline, problems, verdict_words
+
+ICONS = {"pass": "✅", "skip": "⚪", "warn": "⚠️", "error": "❗", "fail": "❌"}
+
+
+def status_cell(status: Status) -> str:
+    return f"{ICONS[status.value]} {STATUS_WORDS[status.value]}"
+
+
+def render(report: Report) -> str:
+    target = report.target.get("domain_unicode") or report.target.get("domain") or "?"
+    out = [f"# maildoctor report: {md_inline(target)}", ""]
+    out += ["| | |", "|---|---|"]
+    out += [f"| {md_inline(label)} | {md_inline(value)} |" for label, value in header_fields(report)]
+    out += ["", f"**Verdict: {status_cell(report.worst)}** — {md_inline(verdict_words(report))}", ""]
+
+    out += ["## Summary", "", "| Check | Subject | Status | Summary |", "|---|---|---|---|"]
+    for f in report.findings:
+        out.append(f"| {md_inline(f.check)} | {md_inline(f.subject)} | {status_cell(f.status)} | {md_inline(f.summary)} |")
+    out.append("")
+
+    bad = problems(report)
+    out += ["## Problems", ""]
+    if not bad:
+        out += ["No problems found.", ""]
+    for n, f in enumerate(bad, 1):
+        out += _problem(n, f)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _problem(n: int, f: Finding) -> list[str]:
+    lines = [f"### {n}. {status_cell(f.status)} {md_inline(f.subject)}", "",
+             f"{md_inline(f.summary)} (code {md_inline(f.code)}, check {md_inline(f.check)})", ""]
+    if f.explanation:
+        lines += [f"**What it means:** {md_inline(f.explanation)}", ""]
+    if f.remedy:
+        lines += [f"**How to fix:** {md_inline(f.remedy)}", ""]
+    lines += [f"More: {md_inline('maildoctor explain ' + f.code)}", ""]
+    evidence = dict(f.evidence or {})
+    transcript = evidence.pop("transcript", None)
+    if isinstance(transcript, list) and transcript:
+        lines += ["Transcript:", "", md_code_block("\n".join(str(line) for line in transcript)), ""]
+    if evidence:
+        lines += ["Evidence:", "", md_code_block(json.dumps(evidence, indent=2, ensure_ascii=False, default=str), "json"), ""]
+    return lines

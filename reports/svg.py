@@ -1,0 +1,129 @@
+"""The two pictures of the HTML report, as inline SVG (no scripts, no external references).
+
+* ``flow_svg``: your client -> submission server -> recipient MX -> mailbox server -> your client,
+  with DNS above; each hop is coloured by the worst status of its findings (reports.hops).
+* ``waterfall_svg``: one row per host, one bar per phase (DNS, connect, greeting, TLS, auth),
+  laid end to end, from ``evidence["timings"]`` (phase -> seconds) when a check records it,
+  otherwise from each finding's ``duration_s`` in the phase of its check.
+"""
+
+from __future__ import annotations
+
+from diagnose.model import Finding, Status
+
+from .common import STATUS_WORDS, html_text
+from .hops import DNS_HOP, FLOW, PHASES, group_by_hop, phase_of
+
+COLOURS = {  # stroke, fill
+    "pass": ("#2e7d32", "#e8f5e9"), "skip": ("#757575", "#f5f5f5"), "warn": ("#b26a00", "#fff4e0"),
+    "error": ("#8e24aa", "#f6e8fa"), "fail": ("#c62828", "#fdecea"), "none": ("#9e9e9e", "#ffffff"),
+}
+PHASE_COLOURS = {"DNS": "#5c6bc0", "connect": "#26a69a", "greeting": "#8d6e63", "TLS": "#ef6c00", "auth": "#ab47bc"}
+
+
+def _counts(findings: list[Finding]) -> str:
+    if not findings:
+        return "not tested"
+    parts = []
+    for s in ("fail", "error", "warn", "pass", "skip"):
+        n = sum(1 for f in findings if f.status.value == s)
+        if n:
+            parts.append(f"{n} {s}")
+    return ", ".join(parts)
+
+
+def _box(x: int, y: int, w: int, h: int, title: str, line2: str, findings: list[Finding] | None) -> str:
+    key = Status.worst([f.status for f in findings]).value if findings else "none"
+    stroke, fill = COLOURS[key]
+    word = STATUS_WORDS.get(key, "NOT TESTED") if findings is not None else ""
+    tooltip = f"{title}: {word} ({_counts(findings)})" if findings is not None else title
+    parts = [f'<g class="hop hop-{key}"><title>{html_text(tooltip, newlines=False)}</title>',
+             f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="8" fill="{fill}" stroke="{stroke}" stroke-width="{3 if findings else 1.5}"/>',
+             f'<text x="{x + w // 2}" y="{y + 20}" text-anchor="middle" font-weight="bold">{html_text(title, newlines=False)}</text>',
+             f'<text x="{x + w // 2}" y="{y + 37}" text-anchor="middle" font-size="10.5" fill="#555">{html_text(line2, newlines=False)}</text>']
+    if findings is not None:
+        parts.append(f'<text x="{x + w // 2}" y="{y + 56}" text-anchor="middle" font-weight="bold" fill="{stroke}">{word}</text>')
+        parts.append(f'<text x="{x + w // 2}" y="{y + 71}" text-anchor="middle" font-size="10" fill="#555">'
+                     f'{html_text(_counts(findings), newlines=False)}</text>')
+    parts.append("</g>")
+    return "".join(parts)
+
+
+def flow_svg(findings: list[Finding]) -> str:
+    groups = group_by_hop(findings)
+    w, h, gap, top = 172, 80, 26, 120
+    boxes = [("Your client", "writes mail", None)] + [(hop.title, hop.role, groups[hop.key]) for hop in FLOW] \
+        + [("Your client", "reads mail", None)]
+    width = len(boxes) * w + (len(boxes) - 1) * gap + 20
+    out = [f'<svg class="flow" viewBox="0 0 {width} {top + h + 20}" '
+           f'width="100%" role="img" aria-label="mail flow, each hop marked by the worst status of its checks" '
+           f'font-family="sans-serif" font-size="13">',
+           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+           'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>']
+    xs = [10 + i * (w + gap) for i in range(len(boxes))]
+    for x, (title, role, items) in zip(xs, boxes):
+        out.append(_box(x, top, w, h, title, role, items))
+    for x in xs[:-1]:
+        out.append(f'<line x1="{x + w}" y1="{top + h // 2}" x2="{x + w + gap - 2}" y2="{top + h // 2}" '
+                   f'stroke="#555" stroke-width="2" marker-end="url(#arrow)"/>')
+    # DNS sits above the submission -> MX arrow: the sending server looks the MX up there.
+    dns_x = xs[1] + w + gap // 2 - w // 2
+    out.append(_box(dns_x, 10, w, h, DNS_HOP.title, DNS_HOP.role, groups[DNS_HOP.key]))
+    out.append(f'<line x1="{dns_x + w // 2}" y1="{10 + h}" x2="{dns_x + w // 2}" y2="{top + h // 2 - 4}" '
+               f'stroke="#555" stroke-width="1.5" stroke-dasharray="4 3" marker-end="url(#arrow)"/>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def timings(findings: list[Finding]) -> dict[str, dict[str, float]]:
+    """host -> phase -> seconds (the longest seen for that host and phase)."""
+    rows: dict[str, dict[str, float]] = {}
+    for f in findings:
+        host = f.host or ("DNS lookups" if phase_of(f) == "DNS" else f.subject)
+        recorded = f.evidence.get("timings") if isinstance(f.evidence, dict) else None
+        pairs: list[tuple[str, float]] = []
+        if isinstance(recorded, dict):
+            pairs = [(p, v) for p, v in recorded.items() if p in PHASES and isinstance(v, (int, float))]
+        elif phase_of(f) and f.duration_s > 0:
+            pairs = [(phase_of(f), f.duration_s)]
+        for phase, seconds in pairs:
+            row = rows.setdefault(host, {})
+            row[phase] = max(row.get(phase, 0.0), float(seconds))
+    return rows
+
+
+def waterfall_svg(findings: list[Finding], *, max_rows: int = 40) -> str:
+    rows = sorted(timings(findings).items(), key=lambda kv: (kv[0] != "DNS lookups", kv[0]))[:max_rows]
+    if not rows:
+        return '<p class="muted">No timings were recorded.</p>'
+    label_w, bar_w, row_h, top = 260, 560, 24, 30
+    total = max(sum(r.values()) for _, r in rows) or 1.0
+    scale = bar_w / total
+    height = top + row_h * len(rows) + 30
+    out = [f'<svg class="waterfall" viewBox="0 0 {label_w + bar_w + 90} {height}" '
+           f'width="100%" role="img" aria-label="time spent per host and phase" font-family="sans-serif" font-size="12">']
+    x = label_w
+    for phase in PHASES:  # legend
+        out.append(f'<rect x="{x}" y="6" width="12" height="12" fill="{PHASE_COLOURS[phase]}"/>'
+                   f'<text x="{x + 16}" y="16">{phase}</text>')
+        x += 90
+    for i, (host, row) in enumerate(rows):
+        y = top + i * row_h
+        name = host if len(host) <= 40 else host[:39] + "…"
+        out.append(f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{html_text(name, newlines=False)}</text>')
+        x = float(label_w)
+        for phase in PHASES:
+            if phase not in row:
+                continue
+            width = max(row[phase] * scale, 1.5)
+            tip = f"{host}: {phase} {row[phase] * 1000:.0f} ms"
+            out.append(f'<rect x="{x:.1f}" y="{y + 4}" width="{width:.1f}" height="{row_h - 8}" fill="{PHASE_COLOURS[phase]}">'
+                       f'<title>{html_text(tip, newlines=False)}</title></rect>')
+            x += width
+        out.append(f'<text x="{x + 6:.1f}" y="{y + 15}" fill="#555">{sum(row.values()) * 1000:.0f} ms</text>')
+    axis_y = top + row_h * len(rows) + 4
+    out.append(f'<line x1="{label_w}" y1="{axis_y}" x2="{label_w + bar_w}" y2="{axis_y}" stroke="#999"/>')
+    out.append(f'<text x="{label_w}" y="{axis_y + 16}" fill="#555">0</text>'
+               f'<text x="{label_w + bar_w}" y="{axis_y + 16}" text-anchor="end" fill="#555">{total * 1000:.0f} ms</text>')
+    out.append("</svg>")
+    return "\n".join(out)
