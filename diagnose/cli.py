@@ -49,6 +49,10 @@ def check(
     fmt: Format = typer.Option(Format.text, "--format", "-f", help="Report format."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE."),
     ca_file: Optional[Path] = typer.Option(None, "--ca-file", metavar="PEM", help="Also trust the CA certificates in PEM."),
+    dkim_selector: List[str] = typer.Option([], "--dkim-selector", metavar="NAME",
+                                            help="DKIM selector to test (the s= of your DKIM-Signature; repeatable). Default: common ones."),
+    dnsbl: List[str] = typer.Option([], "--dnsbl", metavar="ZONE",
+                                    help="Look the MX addresses up on this blocklist (repeatable; 'default' = well-known public lists). Default: none."),
     only: List[str] = typer.Option([], "--check", "-c", metavar="ID", help="Run only these checks (id or prefix, repeatable)."),
     skip: List[str] = typer.Option([], "--skip", metavar="ID", help="Do not run these checks (id or prefix, repeatable)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="With --output: print nothing on stdout."),
@@ -58,7 +62,7 @@ def check(
     from .session import CheckRequest, run_check
 
     request = CheckRequest(target=target, nameservers=nameserver, timeout=timeout, fmt=fmt.value, output=output,
-                           ca_file=ca_file, only=only, skip=skip, quiet=quiet, verbose=verbose, argv=sys.argv[1:])
+                           ca_file=ca_file, dkim_selectors=dkim_selector, dnsbl=dnsbl, only=only, skip=skip, quiet=quiet, verbose=verbose, argv=sys.argv[1:])
     raise typer.Exit(int(run_check(request)))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -21,7 +22,7 @@ from .registry import UnknownCheck, discover, select
 from .report import Report
 from .resolver import Dns, ResolverUnreachable, parse_nameserver
 from .runner import DiagnosisFinished, diagnose
-from .target import TargetError, parse_target
+from .target import TargetError, normalise_domain, parse_target
 
 MAX_TIMEOUT = 600.0
 
@@ -38,6 +39,8 @@ class CheckRequest:
     fmt: str = "text"
     output: Path | None = None
     ca_file: Path | None = None
+    dkim_selectors: list[str] = field(default_factory=list)
+    dnsbl: list[str] = field(default_factory=list)
     only: list[str] = field(default_factory=list)
     skip: list[str] = field(default_factory=list)
     quiet: bool = False
@@ -81,6 +84,29 @@ def _validate(request: CheckRequest) -> tuple:
     return target, nameservers, checks
 
 
+_SELECTOR = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$")
+
+
+def _policy_options(request: CheckRequest) -> dict:
+    """--dkim-selector and --dnsbl values, checked (Fatal with the reason)."""
+    selectors = []
+    for sel in request.dkim_selectors:
+        sel = sel.strip().rstrip(".")
+        if len(sel) > 200 or not _SELECTOR.match(sel):
+            raise Fatal(f"bad --dkim-selector {sel[:60]!r}: give the s= value of a DKIM-Signature, e.g. 'default'")
+        selectors.append(sel.lower())
+    zones = []
+    for zone in request.dnsbl:
+        if zone.strip().lower() == "default":
+            zones.append("default")
+            continue
+        try:
+            zones.append(normalise_domain(zone)[0])
+        except TargetError as exc:
+            raise Fatal(f"bad --dnsbl zone: {exc}") from None
+    return {"dkim_selectors": tuple(dict.fromkeys(selectors)), "dnsbl_zones": tuple(dict.fromkeys(zones))}
+
+
 def _readable_ca(path: Path) -> None:
     try:
         data = path.read_bytes()
@@ -97,7 +123,7 @@ async def _diagnose(request: CheckRequest, err: Console) -> Report:
         await dns.preflight()
     except ResolverUnreachable as exc:
         raise Fatal(str(exc)) from None
-    options = Options(timeout=request.timeout, ca_file=request.ca_file)
+    options = Options(timeout=request.timeout, ca_file=request.ca_file, **_policy_options(request))
     meta = {"command": ["maildoctor", *request.argv], "host": socket.gethostname()}
     events = diagnose(target, checks, dns, options, meta=meta)
     show_progress = err.is_terminal and not os.environ.get("CI")
