@@ -223,7 +223,7 @@ class DmarcCheck(Check):
         if not records:
             org_note = (f" and neither has its organizational domain {lookup.org_domain}"
                         if lookup.org_domain != domain else "")
-            return one("dmarc.missing", Status.FAIL, f"{domain} has no DMARC record", org_note=org_note)
+            return one("dmarc.missing", Status.WARN, f"{domain} has no DMARC record", org_note=org_note)
         if len(records) > 1:
             return one("dmarc.multiple", Status.FAIL, f"{where} has {len(records)} DMARC records",
                        where=where, count=len(records))

@@ -140,7 +140,7 @@ class SpfCheck(Check):
 
         root = an.root
         if root.state == "none":
-            add("spf.missing", Status.FAIL, f"{domain} has no SPF record")
+            add("spf.missing", Status.WARN, f"{domain} has no SPF record")
             return out
         by_code: dict[str, list] = {}
         for p in an.problems:
