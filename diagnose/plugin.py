@@ -21,6 +21,11 @@ class Options:
     ca_file: Path | None = None
     dkim_selectors: tuple[str, ...] = ()  # --dkim-selector; empty: try common selectors
     dnsbl_zones: tuple[str, ...] = ()  # --dnsbl; empty: no blocklist queries ("default": the public list)
+    cert_warn_days: int = 14  # --cert-warn-days: a certificate expiring sooner is a warning
+    ehlo_name: str = ""  # --ehlo: the EHLO name of SMTP probes; empty: our address literal, e.g. [192.0.2.7]
+    smtp_hosts: tuple[str, ...] = ()  # --smtp-host: submission servers to test instead of discovering them
+    imap_hosts: tuple[str, ...] = ()  # --imap-host
+    pop_hosts: tuple[str, ...] = ()  # --pop-host
     extra: dict[str, Any] = field(default_factory=dict)  # settings of third-party checks
 
 
