@@ -62,6 +62,8 @@ class SmtpGreeting(GreetingCheck):
         return findings
 
     async def summarize(self, ctx: CheckContext, eps: list[Endpoint]) -> AsyncIterator[Finding]:
+        async for finding in super().summarize(ctx, eps):
+            yield finding
         cache = probes(ctx)
         mx = [await cache.dialogue(ep) for ep in eps if ep.role == "mx"]
         others = [await cache.dialogue(ep) for ep in eps if ep.role != "mx"]

@@ -8,7 +8,7 @@ fails. Failures in the STARTTLS/TLS phases belong to the TLS check, not here.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import AsyncIterator, ClassVar
 
 from .dialogue import Dialogue, Endpoint
 from .model import Finding, Status
@@ -83,7 +83,34 @@ def common_texts(p: str, proto: str) -> dict[str, tuple[str, str]]:
             "Check that {address} is the right address for {host}.",
         ),
         f"{p}.connect_error": ("Connecting to {address} port {port} failed: {words}.", ""),
+        f"{p}.family_differs": (
+            "{host} port {port} works over {good} but not over {bad} ({why}). Clients and servers that "
+            "prefer {bad} (most prefer IPv6 when they have it) wait for a time-out, then retry over "
+            "{good} or queue the mail: slow or delayed {proto}.",
+            "Make the service listen on the {bad} address too and open the firewall for it, or remove "
+            "the {record} record of {host} if {bad} is not meant to work.",
+        ),
     }
+
+
+def family_differences(dialogues: list[Dialogue]) -> list[tuple[Dialogue, Dialogue]]:
+    """Pure: (working, failing) pairs for the same host and port over IPv4 and IPv6."""
+    by_key: dict[tuple[str, int], dict[bool, list[Dialogue]]] = {}
+    for d in dialogues:
+        by_key.setdefault((d.endpoint.host, d.endpoint.port), {}).setdefault(":" in d.endpoint.address, []).append(d)
+    pairs = []
+    for fams in by_key.values():
+        if len(fams) < 2:
+            continue
+        v4_ok = [d for d in fams[False] if d.greeting_ok]
+        v6_ok = [d for d in fams[True] if d.greeting_ok]
+        v4_bad = [d for d in fams[False] if not d.greeting_ok and d.connect is not ConnectOutcome.NO_LOCAL_SUPPORT]
+        v6_bad = [d for d in fams[True] if not d.greeting_ok and d.connect is not ConnectOutcome.NO_LOCAL_SUPPORT]
+        if v4_ok and v6_bad and not v6_ok:
+            pairs.append((v4_ok[0], v6_bad[0]))
+        elif v6_ok and v4_bad and not v4_ok:
+            pairs.append((v6_ok[0], v4_bad[0]))
+    return pairs
 
 
 class GreetingCheck(ServerCheck):
@@ -129,6 +156,20 @@ class GreetingCheck(ServerCheck):
         if not d.greeting_ok or d.failure_phase in GREETING_PHASES:
             return [self._broken(ep, d, kw)]
         return self.passed(ep, d, kw)
+
+    async def summarize(self, ctx: CheckContext, eps: list[Endpoint]) -> AsyncIterator[Finding]:
+        cache = probes(ctx)
+        for good, bad in family_differences([await cache.dialogue(ep) for ep in eps]):
+            ep = bad.endpoint
+            fam = {True: "IPv6", False: "IPv4"}
+            bad_fam, good_fam = fam[":" in ep.address], fam[":" in good.endpoint.address]
+            why = bad.failure_words or bad.connect_detail or bad.failure or "no greeting"
+            f = self.finding(f"{self.prefix}.family_differs", Status.WARN, f"{ep.host} port {ep.port}",
+                             f"works over {good_fam} ({good.endpoint.address}) but not over {bad_fam} ({ep.address}: {why})",
+                             evidence={good_fam: good.endpoint.address, bad_fam: ep.address, "why": why},
+                             host=ep.host, port=ep.port, good=good_fam, bad=bad_fam, why=why, proto=self.proto,
+                             record="AAAA" if bad_fam == "IPv6" else "A")
+            yield self.with_side(f, ep.role)
 
     def _broken(self, ep: Endpoint, d: Dialogue, kw: dict) -> Finding:
         p, s, phase = self.prefix, subject(ep), d.failure_phase or "greeting"

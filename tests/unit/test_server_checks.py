@@ -147,3 +147,13 @@ def test_dane_verdicts():
     assert check.evaluate(ep, d, DnsResult("x", "TLSA", Outcome.NXDOMAIN))[0].status is Status.SKIP
     ep, d = dialogue(tls=None, caps={"PIPELINING": ""})
     assert check.evaluate(ep, d, tlsa_answer(record))[0].code == "dane.no_tls"
+
+
+def test_ipv4_works_ipv6_times_out_side_by_side():
+    from diagnose.greeting import family_differences
+    ok = Dialogue(Endpoint("mx", "mx.example.test", "192.0.2.1", 25), connect=ConnectOutcome.CONNECTED, greeting_ok=True)
+    bad = Dialogue(Endpoint("mx", "mx.example.test", "2001:db8::1", 25), connect=ConnectOutcome.TIMEOUT)
+    no_v6_here = Dialogue(Endpoint("mx", "mx.example.test", "2001:db8::1", 25), connect=ConnectOutcome.NO_LOCAL_SUPPORT)
+    assert family_differences([ok, bad]) == [(ok, bad)]
+    assert family_differences([ok, no_v6_here]) == []
+    assert family_differences([ok]) == []
