@@ -237,3 +237,39 @@ class _Locator:
         line = self.line_of(key, scope)
         at = f", line {line}" if line else ""
         return ConfigError(f"{self.path}{at}: {'.'.join([*scope, key])}: {message}")
+
+
+def merge(profile: Profile | None, given: dict[str, Any]) -> dict[str, Any]:
+    """Settings for one run: what the command line gave (None / empty = not given) over the profile.
+
+    Returns keyword arguments for session.CheckRequest (plus ``expect``/``extra``/``profile``)."""
+    p = profile or Profile(name="", path=DEFAULT_PATH)
+    out = dict(given)
+    for key in ("target", "timeout", "fail_on", "output", "ca_file"):
+        if out.get(key) is None:
+            out[key] = getattr(p, key)
+    for key, attr in (("nameservers", "nameservers"), ("only", "checks"), ("skip", "skip")):
+        if not out.get(key):
+            out[key] = list(getattr(p, attr))
+    if out.get("fmt") is None:
+        out["fmt"] = p.format or "text"
+    if not out.get("anonymize"):
+        out["anonymize"] = bool(p.anonymize)
+    if out.get("timeout") is None:
+        out["timeout"] = 5.0
+    if isinstance(out.get("output"), str):
+        out["output"] = Path(out["output"])
+    if isinstance(out.get("ca_file"), str):
+        out["ca_file"] = Path(out["ca_file"])
+    out["expect"] = dict(p.expect)
+    out["extra"] = {**{k: tuple(v) for k, v in p.servers.items()}, **({"credential_env": dict(p.credentials)} if p.credentials else {})}
+    out["profile"] = p.name and f"{p.name} ({p.path})"
+    return out
+
+
+def settings_for(path: Path | None, profile_name: str | None, given: dict[str, Any]) -> dict[str, Any]:
+    """Load the profile (if any) and merge the command line over it; ConfigError on any problem."""
+    settings = merge(load_profile(path, profile_name), given)
+    if not settings.get("target"):
+        raise ConfigError("give a TARGET (a domain or an email address), or a --profile whose config sets target")
+    return settings

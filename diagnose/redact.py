@@ -56,3 +56,18 @@ def redact_argv(argv: Iterable[str]) -> list[str]:
 def redact_text(text: str) -> str:
     """Hide the password of ``scheme://user:password@host`` in free text."""
     return _URL_PASSWORD.sub(lambda m: f"{m['head']}:{REDACTED}@", text)
+
+
+def run_meta(argv: Iterable[str], host: str, *, anonymize: bool = False, fail_on: str | None = None,
+             profile: str | None = None) -> dict:
+    """The report's ``meta``: where and how it ran, secrets removed, the host name only if allowed."""
+    meta: dict = {"command": redact_argv(["maildoctor", *argv])}
+    if anonymize:
+        meta["anonymized"] = True
+    else:
+        meta["host"] = host
+    if fail_on:
+        meta["fail_on"] = str(fail_on)
+    if profile:
+        meta["profile"] = profile
+    return meta

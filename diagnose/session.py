@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.console import Console
 
 from .exitcodes import ExitCode, exit_code_for
+from .redact import run_meta
 from .plugin import Options
 from .registry import UnknownCheck, discover, select
 from .report import Report
@@ -46,6 +47,11 @@ class CheckRequest:
     quiet: bool = False
     verbose: bool = False
     argv: list[str] = field(default_factory=list)
+    fail_on: str | None = None  # --fail-on warn|fail (diagnose.exitcodes)
+    anonymize: bool = False
+    profile: str = ""  # "NAME (path)" of the config profile used, for the report header
+    expect: dict = field(default_factory=dict)  # expected facts of the profile (diagnose.expect)
+    extra: dict = field(default_factory=dict)  # Options.extra from the profile (servers, credential env names)
 
 
 def run_check(request: CheckRequest) -> ExitCode:
@@ -55,8 +61,13 @@ def run_check(request: CheckRequest) -> ExitCode:
     except Fatal as exc:
         print(f"maildoctor: error: {exc}", file=sys.stderr)
         return ExitCode.UNKNOWN
+    if request.expect:
+        from .expect import evaluate
+
+        report.findings.extend(evaluate(request.expect, report.findings, domain=report.target.get("domain", ""),
+                                        config=request.profile or "the config file"))
     _emit(report, request)
-    return exit_code_for(report.worst)
+    return exit_code_for(report.worst, request.fail_on)
 
 
 def _validate(request: CheckRequest) -> tuple:
@@ -123,8 +134,9 @@ async def _diagnose(request: CheckRequest, err: Console) -> Report:
         await dns.preflight()
     except ResolverUnreachable as exc:
         raise Fatal(str(exc)) from None
-    options = Options(timeout=request.timeout, ca_file=request.ca_file, **_policy_options(request))
-    meta = {"command": ["maildoctor", *request.argv], "host": socket.gethostname()}
+    options = Options(timeout=request.timeout, ca_file=request.ca_file, extra=dict(request.extra), **_policy_options(request))
+    meta = run_meta(request.argv, socket.gethostname(), anonymize=request.anonymize, fail_on=request.fail_on,
+                    profile=request.profile)
     events = diagnose(target, checks, dns, options, meta=meta)
     show_progress = err.is_terminal and not os.environ.get("CI")
     report = None
