@@ -14,12 +14,12 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass
 from typing import AsyncIterator
 
+from diagnose.facts import AUTOCONFIG_SETTINGS
 from diagnose.httpget import FetchResult, https_get
 from diagnose.model import Finding, Side, Status
 from diagnose.plugin import Check, CheckContext
 from diagnose.sanitize import clean
 
-AUTOCONFIG_SETTINGS = "autoconfig.settings"  # tuple[ServerSetting, ...]
 PATH = "/mail/config-v1.1.xml"
 WELL_KNOWN = "/.well-known/autoconfig/mail/config-v1.1.xml"
 MAX_XML = 64 * 1024

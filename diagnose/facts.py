@@ -12,6 +12,7 @@ from dataclasses import dataclass
 MX_HOSTS = "mx.hosts"  # tuple[MailHost, ...]: where other servers deliver this domain's mail
 SUBMISSION_HOSTS = "submission.hosts"  # tuple[ServiceHost, ...]: where users send mail (587/465)
 MAILBOX_HOSTS = "mailbox.hosts"  # tuple[ServiceHost, ...]: where users read mail (IMAP 143/993, POP3 110/995)
+AUTOCONFIG_SETTINGS = "autoconfig.settings"  # tuple of checks.autoconfig.ServerSetting: what the autoconfig file says
 
 
 @dataclass(frozen=True)
