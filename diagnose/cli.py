@@ -25,6 +25,15 @@ app = typer.Typer(
 class Format(str, enum.Enum):
     text = "text"
     json = "json"
+    markdown = "markdown"
+    html = "html"
+    junit = "junit"
+    nagios = "nagios"
+
+
+class FailOn(str, enum.Enum):
+    warn = "warn"
+    fail = "fail"
 
 
 def _version(value: bool) -> None:
@@ -42,11 +51,13 @@ def _root(
 
 @app.command()
 def check(
-    target: str = typer.Argument(..., help="A domain (example.com) or an email address (you@example.com)."),
+    target: Optional[str] = typer.Argument(None, help="A domain (example.com) or an email address (you@example.com); "
+                                           "may come from --profile."),
     nameserver: List[str] = typer.Option([], "--nameserver", "-n", metavar="IP[:PORT]",
                                          help="Send every DNS query to this resolver (repeatable). Default: the system's resolvers."),
-    timeout: float = typer.Option(5.0, "--timeout", "-t", metavar="SECONDS", help="Time limit for each network operation."),
-    fmt: Format = typer.Option(Format.text, "--format", "-f", help="Report format."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", "-t", metavar="SECONDS",
+                                            help="Time limit for each network operation (default 5)."),
+    fmt: Optional[Format] = typer.Option(None, "--format", "-f", help="Report format (default text)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE."),
     ca_file: Optional[Path] = typer.Option(None, "--ca-file", metavar="PEM", help="Also trust the CA certificates in PEM."),
     dkim_selector: List[str] = typer.Option([], "--dkim-selector", metavar="NAME",
@@ -57,13 +68,53 @@ def check(
     skip: List[str] = typer.Option([], "--skip", metavar="ID", help="Do not run these checks (id or prefix, repeatable)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="With --output: print nothing on stdout."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Explain passing findings too."),
+    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="Lowest status that exits non-zero (default warn: 1 on warnings)."),
+    anonymize: bool = typer.Option(False, "--anonymize", help="Leave this machine's host name out of the report."),
+    config: Optional[Path] = typer.Option(None, "--config", metavar="TOML", help="Config file (default ./maildoctor.toml if present)."),
+    profile: Optional[str] = typer.Option(None, "--profile", "-p", metavar="NAME", help="Use the settings of this profile of the config file."),
 ) -> None:
     """Diagnose TARGET and print what works, what is broken and how to fix it."""
+    from .config import ConfigError, settings_for
     from .session import CheckRequest, run_check
 
-    request = CheckRequest(target=target, nameservers=nameserver, timeout=timeout, fmt=fmt.value, output=output,
-                           ca_file=ca_file, dkim_selectors=dkim_selector, dnsbl=dnsbl, only=only, skip=skip, quiet=quiet, verbose=verbose, argv=sys.argv[1:])
+    given = dict(target=target, nameservers=nameserver, timeout=timeout, fmt=fmt.value if fmt else None, output=output,
+                 ca_file=ca_file, only=only, skip=skip, fail_on=fail_on.value if fail_on else None, anonymize=anonymize)
+    try:
+        settings = settings_for(config, profile, given)
+    except ConfigError as exc:
+        typer.echo(f"maildoctor: error: {exc}", err=True)
+        raise typer.Exit(int(ExitCode.UNKNOWN))
+    request = CheckRequest(**settings, dkim_selectors=dkim_selector, dnsbl=dnsbl, quiet=quiet, verbose=verbose,
+                           argv=sys.argv[1:])
     raise typer.Exit(int(run_check(request)))
+
+
+@app.command("report")
+def report(
+    file: Path = typer.Argument(..., metavar="FILE.json", help="A JSON report saved by `maildoctor check --format json`."),
+    fmt: Format = typer.Option(Format.text, "--format", "-f", help="Format to render it in."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE."),
+    anonymize: bool = typer.Option(False, "--anonymize", help="Leave the host name out."),
+    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="Lowest status that exits non-zero (default warn)."),
+) -> None:
+    """Render a saved JSON report in another format (exit code: the report's verdict, as for check)."""
+    from .rerender import rerender
+
+    raise typer.Exit(int(rerender(file, fmt.value, output, anonymize=anonymize, fail_on=fail_on.value if fail_on else None)))
+
+
+@app.command("explain")
+def explain(code: str = typer.Argument(..., help="A finding code, e.g. tcp.refused.")) -> None:
+    """Explain a finding code: what it means, why it matters and how to fix it."""
+    from .catalogue import explain as explain_code, similar
+
+    text = explain_code(code)
+    if text is None:
+        near = similar(code)
+        hint = f" (similar: {', '.join(near)})" if near else " (see `maildoctor checks`)"
+        typer.echo(f"maildoctor: error: no finding code {code!r}{hint}", err=True)
+        raise typer.Exit(int(ExitCode.UNKNOWN))
+    typer.echo(text, nl=False)
 
 
 @app.command("settings")
