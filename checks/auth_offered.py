@@ -17,7 +17,7 @@ def login_offered(protocol: str, caps: dict[str, str]) -> list[str]:
         ways = [c for c in caps if c.startswith("AUTH=")]
         return ways + ([] if "LOGINDISABLED" in caps else ["LOGIN"])
     ways = ["USER"] if "USER" in caps else []
-    return ways + ([f"SASL {caps['SASL']}".strip()] if "SASL" in caps else [])
+    return ways + ([f"SASL {caps['SASL']}"] if caps.get("SASL", "").strip() else [])  # "SASL" alone: no mechanism
 
 
 class AuthOffered(ServerCheck):

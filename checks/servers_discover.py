@@ -67,7 +67,11 @@ class ServersDiscover(Check):
     }
 
     async def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:
-        results = await asyncio.gather(*(self._family(ctx, fam) for fam in FAMILIES))
+        submission_imap = await asyncio.gather(*(self._family(ctx, fam) for fam in FAMILIES[:2]))
+        imap_hosts = submission_imap[1][0]
+        # POP3 usually runs beside IMAP (one Dovecot): if no POP name exists, try the IMAP host.
+        pop3 = await self._family(ctx, FAMILIES[2], fallback=imap_hosts[:1])
+        results = [*submission_imap, pop3]
         submission: list[ServiceHost] = []
         mailbox: dict[str, ServiceHost] = {}
         for fam, (hosts, findings) in zip(FAMILIES, results):
@@ -79,7 +83,8 @@ class ServersDiscover(Check):
                 for h in hosts:
                     old = mailbox.get(h.name)
                     mailbox[h.name] = h if old is None else ServiceHost(
-                        h.name, old.addresses, tuple(dict.fromkeys(old.ports + h.ports)), f"{old.source}; {h.source}")
+                        h.name, old.addresses, tuple(dict.fromkeys(old.ports + h.ports)),
+                        old.source if old.source == h.source else f"{old.source}; {h.source}")
         if submission:
             ctx.publish(SUBMISSION_HOSTS, tuple(submission))
         else:
@@ -89,7 +94,8 @@ class ServersDiscover(Check):
         else:
             ctx.withhold(MAILBOX_HOSTS, "no IMAP or POP3 server was found (use --imap-host/--pop-host)")
 
-    async def _family(self, ctx: CheckContext, fam: Family) -> tuple[list[ServiceHost], list[Finding]]:
+    async def _family(self, ctx: CheckContext, fam: Family, fallback: list[ServiceHost] = ()
+                      ) -> tuple[list[ServiceHost], list[Finding]]:
         domain = ctx.target.domain
         ports = tuple(p for _label, p in fam.srv)
         what = {"submission": "mail submission (sending)", "imap": "IMAP", "pop3": "POP3"}[fam.key]
@@ -133,6 +139,8 @@ class ServersDiscover(Check):
                 if addrs:
                     hosts.append(ServiceHost(name, addrs, ports, "common name"))
                     break
+            else:
+                hosts += [ServiceHost(h.name, h.addresses, ports, "common name") for h in fallback]
         merged: dict[str, ServiceHost] = {}
         for h in hosts:
             old = merged.get(h.name)

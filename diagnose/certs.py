@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import warnings
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -253,7 +254,9 @@ def load_pem_bundle(data: bytes) -> list[x509.Certificate]:
         if start < 0:
             continue
         try:
-            out.append(x509.load_pem_x509_certificate(block[start:] + marker + b"\n"))
+            with warnings.catch_warnings():  # some system roots have non-positive serials: still usable
+                warnings.simplefilter("ignore")
+                out.append(x509.load_pem_x509_certificate(block[start:] + marker + b"\n"))
         except ValueError:
             continue
     return out

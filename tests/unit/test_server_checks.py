@@ -157,3 +157,8 @@ def test_ipv4_works_ipv6_times_out_side_by_side():
     assert family_differences([ok, bad]) == [(ok, bad)]
     assert family_differences([ok, no_v6_here]) == []
     assert family_differences([ok]) == []
+
+
+def test_pop3_sasl_without_mechanisms_is_no_login():
+    assert login_offered("pop3", {"STLS": "", "SASL": ""}) == []
+    assert login_offered("pop3", {"USER": "", "SASL": "PLAIN"}) == ["USER", "SASL PLAIN"]
