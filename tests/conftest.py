@@ -1,0 +1,67 @@
+"""Shared pytest configuration for maildoctor's tests."""
+
+from __future__ import annotations
+
+# --- mail test lab (tests/lab) ------------------------------------------------
+# Tests that talk to real servers take the session-scoped `lab` fixture and are
+# marked `@pytest.mark.lab`. The fixture starts a lab in a temp dir (net from
+# MAILDOCTOR_LAB_NET, default 127.77) and stops it after the session; with
+# MAILDOCTOR_LAB_DIR pointing at a running lab (python -m tests.lab start
+# --dir DIR) it reuses that lab and leaves it running. Missing servers are a
+# failure, not a skip: run tests/lab/install.sh.
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "lab: needs the local mail test lab (tests/lab; root + tests/lab/install.sh)"
+    )
+
+
+@pytest.fixture(scope="session")
+def lab():
+    from tests.lab import INSTALL_HINT, Lab, LabError, missing_binaries
+
+    reuse = os.environ.get("MAILDOCTOR_LAB_DIR")
+    if reuse:
+        try:
+            existing = Lab.load(reuse)
+        except LabError as e:
+            pytest.fail(f"MAILDOCTOR_LAB_DIR={reuse}: {e}; start one with "
+                        f"`python -m tests.lab start --dir {reuse}` or unset the variable",
+                        pytrace=False)
+        if not existing.running():
+            pytest.fail(f"MAILDOCTOR_LAB_DIR={reuse}: the lab there is not running; start it "
+                        f"with `python -m tests.lab start --dir {reuse}` or unset the variable",
+                        pytrace=False)
+        yield existing
+        return
+
+    missing = missing_binaries()
+    if missing:
+        pytest.fail(f"mail test lab servers are not installed (missing {', '.join(missing)}): "
+                    f"{INSTALL_HINT}", pytrace=False)
+    if os.geteuid() != 0:
+        pytest.fail("the mail test lab needs root (ports 25/53, iptables)", pytrace=False)
+
+    net = os.environ.get("MAILDOCTOR_LAB_NET", "127.77")
+    # not pytest's tmp_path: its parents are mode 0700, which the servers'
+    # unprivileged processes (postfix, dovecot, mail) cannot traverse
+    workdir = Path(tempfile.mkdtemp(prefix="mdlab-"))
+    try:
+        instance = Lab.start(workdir, net=net)
+    except LabError as e:
+        shutil.rmtree(workdir, ignore_errors=True)
+        pytest.fail(f"mail test lab failed to start (net {net}): {e}", pytrace=False)
+    try:
+        yield instance
+    finally:
+        instance.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+# --- end of mail test lab -------------------------------------------------------

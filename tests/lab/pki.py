@@ -1,0 +1,113 @@
+"""A private CA for the lab: root -> intermediate -> one leaf per host.
+
+Servers present leaf + intermediate; clients trust only the root
+(``ca.pem``). EC P-256 keys keep generation fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "maildoctor test lab"),
+        x509.NameAttribute(NameOID.COMMON_NAME, cn),
+    ])
+
+
+def _key_pem(key) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _cert_pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.chmod(path, mode)
+
+
+class CertAuthority:
+    def __init__(self, directory: Path, label: str, days: int = 30):
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        now = dt.datetime.now(dt.timezone.utc)
+        self.not_before = now - dt.timedelta(hours=1)
+        self.not_after = now + dt.timedelta(days=days)
+
+        self.root_key = ec.generate_private_key(ec.SECP256R1())
+        root_name = _name(f"maildoctor lab root CA {label}")
+        self.root = (
+            self._builder(root_name, root_name, self.root_key.public_key(), self.root_key.public_key())
+            .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                           critical=True)
+            .sign(self.root_key, hashes.SHA256())
+        )
+        self.inter_key = ec.generate_private_key(ec.SECP256R1())
+        inter_name = _name(f"maildoctor lab intermediate CA {label}")
+        self.inter = (
+            self._builder(inter_name, root_name, self.inter_key.public_key(), self.root_key.public_key())
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                           critical=True)
+            .sign(self.root_key, hashes.SHA256())
+        )
+        _write(self.ca_file, _cert_pem(self.root))
+        _write(self.dir / "ca.key", _key_pem(self.root_key), 0o600)
+        _write(self.dir / "intermediate.pem", _cert_pem(self.inter))
+        _write(self.dir / "intermediate.key", _key_pem(self.inter_key), 0o600)
+
+    @property
+    def ca_file(self) -> Path:
+        return self.dir / "ca.pem"
+
+    def _builder(self, subject, issuer, pub, issuer_pub) -> x509.CertificateBuilder:
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(pub)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(self.not_before)
+            .not_valid_after(self.not_after)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(pub), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_pub), critical=False)
+        )
+
+    def issue(self, stem: str, names: list[str]) -> dict[str, str]:
+        """Leaf for `names` (first is the CN). Returns paths: cert, key, chain."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (
+            self._builder(_name(names[0]), self.inter.subject, key.public_key(), self.inter_key.public_key())
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False),
+                           critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+            .sign(self.inter_key, hashes.SHA256())
+        )
+        paths = {
+            "cert": self.dir / f"{stem}.pem",
+            "key": self.dir / f"{stem}.key",
+            "chain": self.dir / f"{stem}.chain.pem",
+        }
+        _write(paths["cert"], _cert_pem(cert))
+        _write(paths["key"], _key_pem(key), 0o600)
+        _write(paths["chain"], _cert_pem(cert) + _cert_pem(self.inter))
+        return {k: str(v) for k, v in paths.items()}
