@@ -51,7 +51,7 @@ def header_fields(report: Report) -> list[tuple[str, str]]:
     fields.append(("Total time", f"{report.duration_s:.2f} s"))
     if report.interrupted:
         fields.append(("Interrupted", "yes: some checks did not finish"))
-    return [(label, clean(value, keep_newlines=False, limit=1000)) for label, value in fields]
+    return [(label, safe(value, newlines=False, limit=1000)) for label, value in fields]
 
 
 def resolver_text(report: Report) -> str:
@@ -78,9 +78,17 @@ def problems(report: Report) -> list:
 
 # --- escaping ---------------------------------------------------------------------------------
 
+_SURROGATES = re.compile("[\ud800-\udfff]")  # lone halves (from a crafted JSON file) cannot be encoded
+
+
+def safe(value: object, *, newlines: bool = True, limit: int = 2000) -> str:
+    """Untrusted text, sanitised (terminal escapes, control characters) and encodable as UTF-8."""
+    return _SURROGATES.sub("\ufffd", clean(str(value), keep_newlines=newlines, limit=limit))
+
+
 def html_text(value: object, *, newlines: bool = True) -> str:
     """Untrusted text -> HTML text (also safe inside quoted attributes and SVG)."""
-    return html.escape(clean(str(value), keep_newlines=newlines), quote=True)
+    return html.escape(safe(value, newlines=newlines), quote=True)
 
 
 # Characters that change meaning in Markdown (CommonMark + GFM tables, strikethrough, math).
@@ -89,7 +97,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~&$#!])")
 
 def md_inline(value: object) -> str:
     """Untrusted text -> one line of Markdown that renders as exactly that text (also in a table cell)."""
-    text = clean(str(value), keep_newlines=True)
+    text = safe(value)
     text = _MD_SPECIAL.sub(r"\\\1", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
     return "<br>".join(line.strip() for line in text.split("\n")) if "\n" in text else text.strip()
@@ -97,7 +105,7 @@ def md_inline(value: object) -> str:
 
 def md_code_block(value: object, info: str = "") -> str:
     """Untrusted text -> a fenced code block whose fence is longer than any backtick run inside."""
-    text = clean(str(value), keep_newlines=True)
+    text = safe(value)
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{info}\n{text}\n{fence}"

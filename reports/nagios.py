@@ -11,15 +11,14 @@ from __future__ import annotations
 from diagnose.exitcodes import ExitCode, exit_code_for
 from diagnose.report import Report
 
-from .common import header_fields, problems, verdict_words
-from diagnose.sanitize import clean
+from .common import header_fields, problems, safe, verdict_words
 
 STATES = {ExitCode.OK: "OK", ExitCode.WARN: "WARNING", ExitCode.FAIL: "CRITICAL", ExitCode.UNKNOWN: "UNKNOWN"}
 
 
 def nagios_text(value: object, limit: int = 300) -> str:
     """One line without the perfdata separator."""
-    return clean(str(value), keep_newlines=False, limit=limit).replace("|", "/").strip()
+    return safe(value, newlines=False, limit=limit).replace("|", "/").strip()
 
 
 def render(report: Report) -> str:

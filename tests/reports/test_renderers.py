@@ -1,0 +1,166 @@
+"""Every report format, rendered from constructed findings and read back by a parser for that format."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+
+import pytest
+from markdown_it import MarkdownIt
+
+from diagnose.report import Report
+from reports import RENDERERS, renderer
+
+from .sample import sample_report
+
+FORMATS = ["text", "json", "markdown", "html", "junit", "nagios"]
+
+
+class Tags(HTMLParser):
+    """Collects tags, attributes and text of an HTML document."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+        self.open: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse_html(page: str) -> Tags:
+    parser = Tags()
+    parser.feed(page)
+    parser.close()
+    return parser
+
+
+def markdown_tokens(text: str):
+    return MarkdownIt("commonmark").enable("table").parse(text)
+
+
+def test_every_format_is_registered():
+    assert set(FORMATS) <= set(RENDERERS)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_header_in_every_format(fmt):
+    # Given a report run with a password on the command line
+    out = renderer(fmt)(sample_report())
+    # Then the header is there and the secret is not
+    assert "hunter2" not in out, out
+    for needle in ("0.1.0", "support-laptop", "192.0.2.53", "2026-11-27T03:00:00"):
+        assert needle in out, (fmt, needle, out[:2000])
+    if fmt != "json":
+        assert "REDACTED" in out and "1.23 s" in out, out[:2000]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_anonymized_report_has_no_host_name(fmt):
+    report = sample_report(meta={"anonymized": True, "command": ["maildoctor", "check", "example.com", "--anonymize"]})
+    out = renderer(fmt)(report)
+    assert "support-laptop" not in out
+    if fmt not in ("json",):
+        assert "withheld" in out
+
+
+def test_junit_structure():
+    root = ET.fromstring(renderer("junit")(sample_report()).encode())
+    assert root.tag == "testsuites"
+    cases = root.findall("./testsuite/testcase")
+    assert len(cases) == 7  # one per finding
+    assert root.get("tests") == "7" and root.get("failures") == "1" and root.get("errors") == "1" and root.get("skipped") == "1"
+    kinds = {c.get("name").split(":")[0]: [child.tag for child in c] for c in cases}
+    assert kinds["tcp.refused"] == ["failure"]
+    assert kinds["auth.crashed"] == ["error"]
+    assert kinds["imap.skipped"] == ["skipped"]
+    assert kinds["tls.expires_soon"] == ["system-out"]  # warn shows, but passes by default
+    for suite in root.findall("testsuite"):
+        assert int(suite.get("tests")) == len(suite.findall("testcase"))
+        float(suite.get("time"))
+    failure = root.find(".//failure")
+    assert "How to fix" in failure.text and failure.get("type") == "tcp.refused"
+
+
+def test_junit_warn_fails_with_fail_on_warn():
+    report = sample_report()
+    report.meta["fail_on"] = "warn"
+    root = ET.fromstring(renderer("junit")(report).encode())
+    (warn,) = [c for c in root.iter("testcase") if c.get("name").startswith("tls.expires_soon")]
+    assert warn.find("failure") is not None
+    assert root.get("failures") == "2"
+
+
+def test_html_is_self_contained_and_printable():
+    page = renderer("html")(sample_report())
+    doc = parse_html(page)
+    tags = [t for t, _ in doc.tags]
+    assert "script" not in tags and "link" not in tags and "iframe" not in tags and "img" not in tags
+    for tag, attrs in doc.tags:
+        for name, value in attrs.items():
+            assert not (name in ("src", "href") or (value or "").startswith(("http:", "https:", "//"))), (tag, attrs)
+            assert not name.startswith("on"), (tag, attrs)
+    assert not re.search(r"https?://|url\(|@import", page.split("<body>")[0]), "no external assets in the head/CSS"
+    assert "@media print" in page
+    assert tags.count("svg") == 2  # the mail flow and the waterfall
+    assert "details" in tags and "Transcript (3 lines)" in page and "Certificate details" in page
+
+
+def test_html_flow_marks_each_hop_with_its_worst_status():
+    page = renderer("html")(sample_report())
+    flow = page.split('class="flow"')[1].split("</svg>")[0]
+    assert 'hop hop-fail"><title>Recipient MX: FAIL' in flow  # tcp.refused on port 25
+    assert 'hop hop-error"><title>Submission server: ERROR' in flow  # error on port 587 outranks the warn
+    assert 'hop hop-skip"><title>Mailbox server' in flow  # imap.greeting skipped
+    assert 'hop hop-pass"><title>DNS: PASS' in flow
+
+
+def test_html_waterfall_has_a_row_per_host():
+    page = renderer("html")(sample_report())
+    waterfall = page.split('class="waterfall"')[1].split("</svg>")[0]
+    for host in ("DNS lookups", "mx1.example.com", "mx2.example.com", "smtp.example.com"):
+        assert f">{host}</text>" in waterfall
+    assert "smtp.example.com: TLS 50 ms" in waterfall
+
+
+def test_markdown_summary_table_and_problems():
+    text = renderer("markdown")(sample_report())
+    tokens = markdown_tokens(text)
+    tables = [t for t in tokens if t.type == "table_open"]
+    assert len(tables) == 2  # header, summary
+    rows = [t for t in tokens if t.type == "tr_open"]
+    assert len(rows) == 1 + 7 + 1 + 7  # header table rows (incl. its head) + summary head + one per finding
+    headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open" and t.tag == "h3"]
+    assert len(headings) == 3 and headings[0].startswith("1. ❌ FAIL")  # fail first, then error, then warn
+    assert "maildoctor explain tcp.refused" in text
+
+
+def test_nagios_one_status_line_with_perfdata():
+    out = renderer("nagios")(sample_report())
+    first, *rest = out.splitlines()
+    assert first.startswith("MAILDOCTOR CRITICAL - example.com")
+    text, perf = first.split(" | ")
+    assert "|" not in text
+    assert re.fullmatch(r"time=1\.234s;;;0 fail=1;;;0 error=1;;;0 warn=1;;;0 pass=3;;;0 skip=1;;;0", perf), perf
+    assert all("|" not in line for line in rest)
+
+
+def test_nagios_fail_on_fail_lets_warnings_pass():
+    report = sample_report()
+    report.findings = [f for f in report.findings if f.status.value in ("pass", "warn")]
+    assert renderer("nagios")(report).startswith("MAILDOCTOR WARNING")
+    report.meta["fail_on"] = "fail"
+    assert renderer("nagios")(report).startswith("MAILDOCTOR OK")
+
+
+def test_json_round_trip_renders_the_same():
+    report = sample_report()
+    again = Report.from_dict(json.loads(renderer("json")(report)))
+    for fmt in ("markdown", "html", "junit", "nagios"):
+        assert renderer(fmt)(again) == renderer(fmt)(report), fmt
