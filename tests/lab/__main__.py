@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    {name:8} {'up  pid ' + str(p['pid']) if p['alive'] else 'DOWN'}")
             fw = st["firewall"]
             if fw.get("available"):
-                print(f"    iptables chain {fw['chain']}: {'active' if fw.get('active') else 'MISSING'}")
+                state = "active" if fw.get("active") else ("MISSING" if st["running"] else "removed")
+                print(f"    iptables chain {fw['chain']}: {state}")
             else:
                 print(f"    iptables: UNAVAILABLE ({fw.get('error')}) - 'filtered' is not filtered")
             return 0 if st["running"] else 1

@@ -177,7 +177,9 @@ class Lab:
     def _check_addresses_free(plan: Plan) -> None:
         busy = []
         for h in plan.hosts.values():
-            for svc, port in h.ports.items():
+            # a host with no services must stay silent too (refused scenarios)
+            ports = h.ports or {"smtp": 25}
+            for svc, port in ports.items():
                 if not _port_free(h.addr, port, socket.SOCK_STREAM):
                     busy.append(f"{h.addr}:{port}/tcp")
                 if port == 53 and not _port_free(h.addr, port, socket.SOCK_DGRAM):
@@ -185,7 +187,8 @@ class Lab:
         if busy:
             raise LabError(f"addresses of net {plan.net} already in use ({', '.join(busy[:4])}"
                            f"{' ...' if len(busy) > 4 else ''}): another lab with the same net, "
-                           f"or a server bound to a wildcard address? Pick another --net.")
+                           f"or a server bound to a wildcard address? Pick another --net "
+                           f"(MAILDOCTOR_LAB_NET for pytest).")
 
     def _build_and_run(self, plan: Plan, timeout: float) -> None:
         w = self.workdir
