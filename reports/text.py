@@ -32,44 +32,47 @@ def badge(status: Status) -> Text:
     return Text(f"{symbol} {word:<5}", style=style)
 
 
-def print_report(report: Report, console: Console, *, verbose: bool = False, header: bool = False) -> None:
-    """Print the report to a Rich console (all server text goes through Text, never markup).
-    ``header``: also the full report header (when, from where, command line), as in saved reports."""
+def print_report(report: Report, console: Console, *, verbose: bool = False) -> None:
+    """Print the report to a Rich console (all server text goes through Text, never markup)."""
     target = report.target.get("domain_unicode") or report.target.get("domain", "?")
-    resolver = ", ".join(str(ns) for ns in report.resolver.get("nameservers", [])) or "?"
-    head = Text.assemble(("maildoctor ", "bold"), (clean(str(report.tool.get("version", "")), keep_newlines=False), ""),
-                         " · ", (clean(str(target), keep_newlines=False), "bold"),
-                         f" · resolver {clean(resolver, keep_newlines=False)}")
+    head = Text.assemble(("maildoctor ", "bold"), (report.tool.get("version", ""), ""), " · ",
+                         (clean(str(target)), "bold"), f" · resolver {', '.join(report.resolver.get('nameservers', [])) or '?'}")
     console.print(head)
-    if header:
-        from .common import header_fields
-
-        for label, value in header_fields(report):
-            console.print(Text(f"  {label}: {value}", style="dim"))
+    check_width = min(max((len(f.check) for f in report.findings), default=8), 18)
     for side, hosts in _grouped(report.findings).items():
         console.print()
         console.print(Text(SIDE_TITLES[side], style="bold underline"))
         for host, findings in hosts.items():
             console.print(Text("  " + clean(host or str(target), keep_newlines=False), style="bold"))
             for f in findings:
-                _print_finding(console, f, verbose=verbose)
+                _print_finding(console, f, check_width, verbose=verbose)
     console.print()
     console.print(verdict_line(report))
 
 
-def _print_finding(console: Console, f: Finding, *, verbose: bool) -> None:
-    line = Text("    ")
-    line.append_text(badge(f.status))
-    line.append(f" {clean(f.check, keep_newlines=False):<14} ", style="cyan")
-    line.append(clean(f.subject, keep_newlines=False), style="bold" if f.status is not Status.PASS else "")
-    line.append(" — " + clean(f.summary, keep_newlines=False))
-    console.print(line)
+def _print_finding(console: Console, f: Finding, check_width: int, *, verbose: bool) -> None:
+    """One finding: badge and check id, then subject, summary and (for problems) what it means and
+    how to fix it, each wrapped with a hanging indent so the columns stay readable."""
+    prefix = Text("    ")
+    prefix.append_text(badge(f.status))
+    prefix.append(" " + f.check.ljust(check_width) + " ", style="cyan")
+    indent = prefix.cell_len
+    body = Text(clean(f.subject, keep_newlines=False), style="bold" if f.status is not Status.PASS else "")
+    body.append(" — " + clean(f.summary, keep_newlines=False))
+    blocks = [body]
     if f.status in (Status.WARN, Status.FAIL, Status.ERROR) or verbose:
-        for label, body in (("What it means", f.explanation), ("How to fix", f.remedy)):
-            if body:
-                text = Text(f"        {label}: ", style="bold")
-                text.append(clean(body))
-                console.print(text)
+        for label, text in (("What it means", f.explanation), ("How to fix", f.remedy)):
+            if text:
+                block = Text(f"{label}: ", style="bold")
+                block.append(clean(text, keep_newlines=False))
+                blocks.append(block)
+    width = max(console.width - indent, 30)
+    first = True
+    for block in blocks:
+        for line in block.wrap(console, width):
+            line.rstrip()
+            console.print(Text.assemble(prefix if first else " " * indent, line), soft_wrap=True)
+            first = False
 
 
 def _grouped(findings: list[Finding]) -> "OrderedDict[Side, OrderedDict[str, list[Finding]]]":
@@ -108,3 +111,14 @@ def render(report: Report) -> str:
     console = Console(file=buffer, width=110, no_color=True, force_terminal=False, highlight=False, emoji=False)
     print_report(report, console, header=True)
     return buffer.getvalue()
+
+
+def human_console() -> Console:
+    """The stdout console for people: colour on a terminal (unless NO_COLOR); piped, plain text
+    wrapped at 100 columns (COLUMNS overrides) instead of Rich's 80."""
+    import os
+    import sys
+
+    piped = not sys.stdout.isatty()
+    width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else (100 if piped else None)
+    return Console(highlight=False, emoji=False, width=width, no_color=bool(os.environ.get("NO_COLOR")) or None)
