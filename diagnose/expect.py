@@ -35,7 +35,7 @@ class Expectations(Check):
             "Run the mx checks too (do not --skip mx) and fix the DNS problem reported for {domain} first.",
         ),
         "expect.cert_days_low": (
-            "The certificate of {subject} expires in {days} days; the profile requires at least {minimum}. "
+            "The certificate of {endpoint} expires in {days} days; the profile requires at least {minimum}. "
             "It is still valid, but when it expires clients and servers refuse the connection.",
             "Renew the certificate now (for Let's Encrypt: `certbot renew`, then reload the mail server, "
             "e.g. `systemctl reload postfix dovecot`), and check that automatic renewal runs.",
@@ -107,5 +107,5 @@ def _cert_days(minimum: int, findings: list[Finding], domain: str) -> list[Findi
         else:
             out.append(_CHECK.finding("expect.cert_days_low", Status.FAIL, subject,
                                       f"certificate expires in {days} days, the profile requires {minimum}",
-                                      evidence=ev, subject=subject, days=days, minimum=minimum))
+                                      evidence=ev, endpoint=subject, days=days, minimum=minimum))
     return out
