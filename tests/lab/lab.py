@@ -200,7 +200,7 @@ class Lab:
             old.unlink()
         zones = plan.zones()
         ca = CertAuthority(w / "certs", plan.net)
-        certs = {key: ca.issue(key, [h.fqdn]) for key, h in plan.hosts.items()}
+        certs = {key: ca.issue(key, [h.fqdn], variant=h.tls) for key, h in plan.hosts.items()}
         password = secrets.token_urlsafe(18)
 
         procs = {}
@@ -223,7 +223,8 @@ class Lab:
                           "firewall": h.firewall, "note": h.note, "cert": certs[k]}
                       for k, h in plan.hosts.items()},
             "scenarios": plan.scenario_facts(),
-            "mail": {"user": f"{MAIL_USER}@{domain}", "password": password, "domain": domain},
+            "mail": {"user": f"{MAIL_USER}@{domain}", "password": password, "domain": domain,
+                     "accounts": procs["dovecot"]["accounts"]},
             "processes": procs,
             "firewall": {"chain": plan.chain_name(), "available": None, "error": None},
             "postfix_confdir": procs["postfix"]["confdir"],
@@ -331,6 +332,10 @@ class Lab:
     @property
     def user(self) -> str:
         return self.state["mail"]["user"]
+
+    def account(self, name: str) -> str:
+        """Address of a lab mailbox (scenarios.MAIL_ACCOUNTS: "user", "locked", "dropped")."""
+        return self.state["mail"]["accounts"][name]
 
     @property
     def password(self) -> str:

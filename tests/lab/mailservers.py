@@ -13,7 +13,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from .scenarios import DOVECOT_SERVICES, MAIL_DOMAIN_SCENARIO, POSTFIX_SERVICES
+from .scenarios import DOVECOT_SERVICES, MAIL_ACCOUNTS, MAIL_DOMAIN_SCENARIO, POSTFIX_SERVICES
 from .zones import Plan
 
 POSTFIX = "/usr/sbin/postfix"
@@ -127,7 +127,10 @@ def write_postfix(base: Path, plan: Plan, certs: dict[str, dict], dovecot: dict)
     mx1 = plan.hosts["mx1"]
     hosts = [h for h in plan.hosts.values() if set(h.services) & set(POSTFIX_SERVICES)]
     vmailbox = conf / "vmailbox"
-    vmailbox.write_text(f"{dovecot['user']} OK\n")
+    vmailbox.write_text("".join(f"{address} OK\n" for address in dovecot["accounts"].values()))
+    transport = conf / "transport"  # mailboxes whose mail is accepted and silently dropped
+    transport.write_text("".join(f"{dovecot['accounts'][name]} discard:maildoctor lab drops this mailbox's mail\n"
+                                 for name, fault in MAIL_ACCOUNTS.items() if fault == "discard"))
 
     main = {
         "compatibility_level": "3.6",
@@ -160,9 +163,13 @@ def write_postfix(base: Path, plan: Plan, certs: dict[str, dict], dovecot: dict)
         "virtual_mailbox_domains": domain,
         "virtual_mailbox_maps": f"texthash:{vmailbox}",
         "virtual_transport": f"lmtp:unix:{dovecot['lmtp_socket']}",
+        "transport_maps": f"texthash:{transport}",
+        "recipient_delimiter": "+",
         "smtpd_relay_restrictions": "permit_sasl_authenticated, reject_unauth_destination",
         "smtpd_recipient_restrictions": "",
         "smtpd_tls_security_level": "may",
+        "smtpd_tls_protocols": ">=TLSv1.2",  # TLS 1.0/1.1 off, as on a well-kept server
+        "smtpd_tls_mandatory_protocols": ">=TLSv1.2",
         "smtpd_tls_cert_file": certs["mx1"]["chain"],
         "smtpd_tls_key_file": certs["mx1"]["key"],
         "smtpd_tls_loglevel": "1",
@@ -196,6 +203,7 @@ def write_postfix(base: Path, plan: Plan, certs: dict[str, dict], dovecot: dict)
                     opts += ["-o smtpd_tls_security_level=encrypt", "-o smtpd_tls_auth_only=yes"]
                 else:  # submissions, port 465
                     opts += ["-o smtpd_tls_wrappermode=yes", "-o smtpd_tls_security_level=encrypt"]
+            opts += [f"-o {o}" for o in h.postfix]  # the host's own faults come last and win
             lines.append(f"{h.addr}:{port} inet n - n - - smtpd\n  " + "\n  ".join(opts) + "\n")
     (conf / "master.cf").write_text("".join(lines))
 
@@ -228,12 +236,16 @@ def write_dovecot(base: Path, plan: Plan, certs: dict[str, dict], password: str)
     mail_gid = grp.getgrnam("mail").gr_gid
     os.chown(mail, mail_uid, mail_gid)
 
-    user = f"user@{plan.domain(MAIL_DOMAIN_SCENARIO)}"
+    accounts = {name: f"{name}@{plan.domain(MAIL_DOMAIN_SCENARIO)}" for name in MAIL_ACCOUNTS}
+    user = next(iter(accounts.values()))
     passwd = base / "passwd"
-    passwd.write_text(f"{user}:{ssha512(password)}\n")
+    passwd.write_text("".join(f"{address}:{ssha512(password)}\n" for address in accounts.values()))
+    denied = base / "passwd-deny"  # locked accounts: a passdb with deny = yes (checked first)
+    denied.write_text("".join(f"{accounts[name]}\n" for name, fault in MAIL_ACCOUNTS.items() if fault == "deny"))
     # read by Dovecot's auth process, which runs as the dovecot user
-    os.chown(passwd, 0, grp.getgrnam("dovecot").gr_gid)
-    os.chmod(passwd, 0o640)
+    for path in (passwd, denied):
+        os.chown(path, 0, grp.getgrnam("dovecot").gr_gid)
+        os.chmod(path, 0o640)
 
     hosts = [h for h in plan.hosts.values() if set(h.services) & set(DOVECOT_SERVICES)]
     default = certs[hosts[0].key]
@@ -259,6 +271,14 @@ def write_dovecot(base: Path, plan: Plan, certs: dict[str, dict], password: str)
         f"first_valid_gid = {mail_gid}",
         "mail_location = maildir:~/Maildir",
         "login_trusted_networks =",
+        "recipient_delimiter = +",
+        "lmtp_save_to_detail_mailbox = yes",  # user+Junk@ lands in the Junk folder
+        "lda_mailbox_autocreate = yes",
+        "passdb {",
+        "  driver = passwd-file",
+        f"  args = {denied}",
+        "  deny = yes",
+        "}",
         "passdb {",
         "  driver = passwd-file",
         f"  args = {passwd}",
@@ -314,6 +334,7 @@ def write_dovecot(base: Path, plan: Plan, certs: dict[str, dict], password: str)
         "comm": "dovecot",
         "log": str(log),
         "user": user,
+        "accounts": accounts,
         "auth_socket": str(run / "auth-postfix"),
         "lmtp_socket": str(run / "lmtp"),
         "listen": {h.key: {s: DOVECOT_SERVICES[s] for s in h.services if s in DOVECOT_SERVICES}

@@ -13,7 +13,9 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
+
+VARIANTS = ("", "expired", "expiring", "wrongname", "selfsigned", "nochain")
 
 
 def _name(cn: str) -> x509.Name:
@@ -45,15 +47,20 @@ def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
 class CertAuthority:
     def __init__(self, directory: Path, label: str, days: int = 30):
         self.dir = directory
+        self.label = label.replace(".", "-")
         self.dir.mkdir(parents=True, exist_ok=True)
         now = dt.datetime.now(dt.timezone.utc)
+        self.now = now
         self.not_before = now - dt.timedelta(hours=1)
         self.not_after = now + dt.timedelta(days=days)
+        # the CAs are older than any leaf, so an expired leaf still chains to them
+        self.ca_not_before = now - dt.timedelta(days=90)
 
         self.root_key = ec.generate_private_key(ec.SECP256R1())
         root_name = _name(f"maildoctor lab root CA {label}")
         self.root = (
-            self._builder(root_name, root_name, self.root_key.public_key(), self.root_key.public_key())
+            self._builder(root_name, root_name, self.root_key.public_key(), self.root_key.public_key(),
+                          self.ca_not_before)
             .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
             .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
                            critical=True)
@@ -62,7 +69,8 @@ class CertAuthority:
         self.inter_key = ec.generate_private_key(ec.SECP256R1())
         inter_name = _name(f"maildoctor lab intermediate CA {label}")
         self.inter = (
-            self._builder(inter_name, root_name, self.inter_key.public_key(), self.root_key.public_key())
+            self._builder(inter_name, root_name, self.inter_key.public_key(), self.root_key.public_key(),
+                          self.ca_not_before)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
                            critical=True)
@@ -77,31 +85,47 @@ class CertAuthority:
     def ca_file(self) -> Path:
         return self.dir / "ca.pem"
 
-    def _builder(self, subject, issuer, pub, issuer_pub) -> x509.CertificateBuilder:
+    def _builder(self, subject, issuer, pub, issuer_pub, not_before=None, not_after=None) -> x509.CertificateBuilder:
         return (
             x509.CertificateBuilder()
             .subject_name(subject)
             .issuer_name(issuer)
             .public_key(pub)
             .serial_number(x509.random_serial_number())
-            .not_valid_before(self.not_before)
-            .not_valid_after(self.not_after)
+            .not_valid_before(not_before or self.not_before)
+            .not_valid_after(not_after or self.not_after)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(pub), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_pub), critical=False)
         )
 
-    def issue(self, stem: str, names: list[str]) -> dict[str, str]:
-        """Leaf for `names` (first is the CN). Returns paths: cert, key, chain."""
+    def issue(self, stem: str, names: list[str], variant: str = "") -> dict[str, str]:
+        """Leaf for `names` (first is the CN). Returns paths: cert, key, chain.
+
+        ``variant`` (VARIANTS) makes a faulty one: expired, expiring (5 days left), wrongname
+        (for other.NAME), selfsigned, nochain (the chain file holds the leaf alone)."""
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown certificate variant {variant!r}")
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = (
-            self._builder(_name(names[0]), self.inter.subject, key.public_key(), self.inter_key.public_key())
+        if variant == "wrongname":
+            names = [f"other.{n}" for n in names]
+        not_before, not_after = {
+            "expired": (self.now - dt.timedelta(days=60), self.now - dt.timedelta(days=2)),
+            "expiring": (None, self.now + dt.timedelta(days=5)),
+        }.get(variant, (None, None))
+        issuer, issuer_key = (_name(names[0]), key) if variant == "selfsigned" else (self.inter.subject, self.inter_key)
+        builder = (
+            self._builder(_name(names[0]), issuer, key.public_key(), issuer_key.public_key(), not_before, not_after)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False),
                            critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
-            .sign(self.inter_key, hashes.SHA256())
         )
+        if variant != "selfsigned":  # like public CAs: where to fetch the issuer (never fetched in the lab)
+            builder = builder.add_extension(x509.AuthorityInformationAccess([x509.AccessDescription(
+                AuthorityInformationAccessOID.CA_ISSUERS,
+                x509.UniformResourceIdentifier(f"http://ca.{self.label}.invalid/intermediate.der"))]), critical=False)
+        cert = builder.sign(issuer_key, hashes.SHA256())
         paths = {
             "cert": self.dir / f"{stem}.pem",
             "key": self.dir / f"{stem}.key",
@@ -109,5 +133,6 @@ class CertAuthority:
         }
         _write(paths["cert"], _cert_pem(cert))
         _write(paths["key"], _key_pem(key), 0o600)
-        _write(paths["chain"], _cert_pem(cert) + _cert_pem(self.inter))
+        sent = b"" if variant in ("selfsigned", "nochain") else _cert_pem(self.inter)
+        _write(paths["chain"], _cert_pem(cert) + sent)
         return {k: str(v) for k, v in paths.items()}

@@ -43,6 +43,8 @@ class Host:
     services: tuple[str, ...] = ()
     firewall: str | None = None  # "drop": all TCP to the address is DROPped
     note: str = ""
+    tls: str = ""  # certificate variant (pki.VARIANTS): expired, expiring, wrongname, selfsigned, nochain
+    postfix: tuple[str, ...] = ()  # extra smtpd options for this host's listeners, e.g. "smtpd_tls_security_level=none"
 
 
 @dataclass(frozen=True)
@@ -72,11 +74,33 @@ HOSTS: dict[str, Host] = {
     "implicit": Host(40, "implicit", ("smtp",), note="Postfix: 25, apex A of implicit.<tld>"),
     "mixedbad": Host(41, "mx1.mixed", note="nothing listens: connection refused"),
     "mixedok": Host(42, "mx2.mixed", ("smtp",), note="Postfix: 25"),
+    # server probe faults (certificates, TLS, greeting, AUTH): one host each, Postfix on 25
+    "certexpired": Host(60, "mx.certexpired", ("smtp",), tls="expired", note="Postfix: 25, expired certificate"),
+    "certexpiring": Host(61, "mx.certexpiring", ("smtp",), tls="expiring", note="Postfix: 25, certificate expires in 5 days"),
+    "certwrongname": Host(62, "mx.certwrongname", ("smtp",), tls="wrongname", note="Postfix: 25, certificate for another name"),
+    "certselfsigned": Host(63, "mx.certselfsigned", ("smtp",), tls="selfsigned", note="Postfix: 25, self-signed certificate"),
+    "certnochain": Host(64, "mx.certnochain", ("smtp",), tls="nochain", note="Postfix: 25, intermediate not sent"),
+    "nostarttls": Host(65, "mx.nostarttls", ("smtp",), postfix=("smtpd_tls_security_level=none",),
+                       note="Postfix: 25 without STARTTLS"),
+    # smtpd_delay_reject=no runs the client restrictions (here: sleep 15 s) before the 220 greeting
+    "slowgreet": Host(66, "mx.slowgreet", ("smtp",), postfix=("smtpd_delay_reject=no", "smtpd_client_restrictions=sleep,15"),
+                      note="Postfix: 25, greets after 15 s"),
+    "noauth": Host(67, "smtp.noauth", ("submission", "submissions"), postfix=("smtpd_sasl_auth_enable=no",),
+                   note="Postfix: 587/465 without AUTH"),
+    "legacytls": Host(68, "mx.legacytls", ("smtp",),
+                      postfix=("smtpd_tls_protocols=>=TLSv1", "smtpd_tls_mandatory_protocols=>=TLSv1"),
+                      note="Postfix: 25, still accepts TLS 1.0/1.1"),
+    "tlsabad": Host(69, "mx.tlsabad", ("smtp",), note="Postfix: 25; its TLSA record does not match"),
 }
 
 # The user the mail servers know; the password is generated per lab.
 MAIL_USER = "user"
 MAIL_DOMAIN_SCENARIO = "healthy"
+# Every mailbox of the mail domain (all share the lab's password), local part -> its fault:
+# "" works; "deny": Dovecot's passdb denies it (a locked account: the right password is refused);
+# "discard": Postfix accepts its incoming mail and silently discards it.
+# Any mailbox also takes mail for LOCAL+FOLDER@ (e.g. user+Junk@): Dovecot files it in FOLDER.
+MAIL_ACCOUNTS = {MAIL_USER: "", "locked": "deny", "dropped": "discard"}
 
 SCENARIOS: dict[str, Scenario] = {
     "healthy": Scenario(
@@ -132,5 +156,25 @@ SCENARIOS: dict[str, Scenario] = {
     "nxdomain": Scenario(
         "the domain does not exist at all (NXDOMAIN)",
         served=False,
+    ),
+    # server probe faults: each domain's single MX is the fault host of the same name
+    **{name: Scenario(expected, (("@", "MX", f"10 {{{name}.fqdn}}."),)) for name, expected in (
+        ("certexpired", "MX certificate expired (cert.expired)"),
+        ("certexpiring", "MX certificate expires in 5 days (cert.expiring)"),
+        ("certwrongname", "MX certificate is for another name (cert.name_mismatch)"),
+        ("certselfsigned", "MX certificate is self-signed (cert.self_signed)"),
+        ("certnochain", "MX sends its certificate without the intermediate (cert.chain_incomplete)"),
+        ("nostarttls", "MX offers no STARTTLS on 25 (tls.no_starttls)"),
+        ("slowgreet", "MX greets only after 15 s (smtp.greeting_timeout, inconclusive)"),
+        ("legacytls", "MX still accepts TLS 1.0/1.1 (tls.legacy_accepted)"),
+    )},
+    "noauth": Scenario(
+        "MX works; submission host smtp.noauth offers no AUTH on 587/465 (auth.missing)",
+        (("@", "MX", "10 {mx1.fqdn}."),),
+    ),
+    "tlsabad": Scenario(
+        "TLSA at _25._tcp of the MX matches no certificate (dane.mismatch once signed, else dane.insecure)",
+        (("@", "MX", "10 {tlsabad.fqdn}."),
+         ("_25._tcp.mx", "TLSA", "3 1 1 " + "00" * 32)),
     ),
 }

@@ -56,6 +56,8 @@ class RenderedHost:
     services: tuple[str, ...]
     firewall: str | None
     note: str
+    tls: str = ""
+    postfix: tuple[str, ...] = ()
 
     @property
     def ports(self) -> dict[str, int]:
@@ -97,6 +99,8 @@ class Plan:
             services=tuple(h.services),
             firewall=h.firewall,
             note=h.note,
+            tls=h.tls,
+            postfix=tuple(h.postfix),
         )
 
     def domain(self, name: str) -> str:

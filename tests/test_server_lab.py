@@ -1,0 +1,118 @@
+"""Server probes against the real lab: Postfix (25/587/465) and Dovecot (143/993/110/995).
+
+The healthy domain passes every server check when the lab CA is trusted (--ca-file); each fault
+host (configured in tests/lab/scenarios.py) gives the right code, status and phase.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.lab
+MAILDOCTOR = str(Path(sys.executable).with_name("maildoctor"))
+SERVER_CHECKS = ("servers", "smtp.greeting", "imap.greeting", "pop3.greeting", "tls", "auth", "dane.tlsa")
+
+
+def check(lab, scenario, *extra, timeout="2", ca=True, checks=SERVER_CHECKS):
+    if scenario not in lab.scenarios:
+        pytest.skip(f"this lab has no {scenario!r} scenario")
+    args = ["check", lab.domain(scenario), "--nameserver", lab.resolver, "--timeout", timeout, "--format", "json"]
+    args += ["--ca-file", str(lab.ca_file)] if ca else []
+    for c in checks:
+        args += ["--check", c]
+    start = time.monotonic()
+    proc = subprocess.run([MAILDOCTOR, *args, *extra], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "NO_COLOR": "1"})
+    elapsed = time.monotonic() - start
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return json.loads(proc.stdout), elapsed
+
+
+def ours(report):
+    return [f for f in report["findings"] if f["check"].split(".")[0] in ("servers", "smtp", "imap", "pop3", "tls", "auth", "dane")]
+
+
+def find(report, code, port=None):
+    hits = [f for f in report["findings"] if f["code"] == code and (port is None or f["subject"].endswith(f":{port}"))]
+    assert hits, f"no {code} finding; got {[(f['code'], f['status'], f['subject']) for f in ours(report)]}"
+    return hits[0]
+
+
+def test_healthy_domain_passes_every_server_check(lab):
+    report, elapsed = check(lab, "healthy")
+    bad = [(f["code"], f["status"], f["subject"], f["summary"]) for f in ours(report) if f["status"] not in ("pass", "skip")]
+    assert not bad, bad
+    ports = {int(f["subject"].rsplit(":", 1)[1]) for f in ours(report) if f["code"] == "tls.ok"}
+    assert ports == {25, 587, 465, 143, 993, 110, 995}, ports
+    greetings = {f["code"] for f in ours(report) if f["status"] == "pass"}
+    assert {"smtp.greeting", "imap.greeting", "pop3.greeting", "cert.ok", "auth.ok"} <= greetings
+    cert = find(report, "cert.ok", 25)
+    assert cert["evidence"]["sha256"] and cert["evidence"]["san"] and cert["evidence"]["days_left"] > 14
+    greeting = find(report, "smtp.greeting", 25)
+    assert any(line.startswith("S: 220 ") for line in greeting["evidence"]["transcript"])
+    assert elapsed < 10, elapsed
+
+
+def test_without_the_lab_ca_certificates_are_untrusted(lab):
+    report, _ = check(lab, "healthy", ca=False, checks=("tls.certificate",))
+    untrusted = find(report, "cert.untrusted", 25)
+    assert untrusted["status"] == "fail" and "--ca-file" in untrusted["remedy"]
+
+
+@pytest.mark.parametrize("scenario,code,status", [
+    ("certexpired", "cert.expired", "fail"),
+    ("certexpiring", "cert.expiring", "warn"),
+    ("certwrongname", "cert.name_mismatch", "fail"),
+    ("certselfsigned", "cert.self_signed", "fail"),
+    ("certnochain", "cert.chain_incomplete", "fail"),
+])
+def test_certificate_faults(lab, scenario, code, status):
+    # the known-intermediates file lets maildoctor tell a missing intermediate from an unknown CA
+    report, _ = check(lab, scenario, checks=("tls.certificate",))
+    finding = find(report, code, 25)
+    assert finding["status"] == status, finding
+    assert finding["remedy"] and finding["evidence"]["sha256"]
+    # the certificate problem never turns into "no STARTTLS"
+    codes = {f["code"] for f in ours(report)}
+    assert "tls.no_starttls" not in codes
+
+
+def test_no_starttls_on_port_25(lab):
+    report, _ = check(lab, "nostarttls", checks=("tls.handshake",))
+    finding = find(report, "tls.no_starttls", 25)
+    assert finding["status"] == "fail" and "smtpd_tls_security_level" in finding["remedy"]
+
+
+def test_greeting_after_15_s_is_inconclusive_within_the_timeout(lab):
+    report, elapsed = check(lab, "slowgreet", checks=("smtp.greeting", "tls.handshake"), timeout="1.5")
+    finding = find(report, "smtp.greeting_timeout", 25)
+    assert finding["status"] == "error" and finding["evidence"]["phase"] == "greeting"
+    assert "could not be tested" in finding["summary"]
+    assert elapsed < 12, elapsed  # never waits the 15 s
+    assert not [f for f in ours(report) if f["code"] == "tls.no_starttls"]
+
+
+def test_submission_without_auth_fails_for_sending(lab):
+    report, _ = check(lab, "noauth", checks=("auth.offered",))
+    finding = find(report, "auth.missing", 587)
+    assert finding["status"] == "fail" and finding["side"] == "outgoing"
+
+
+def test_legacy_tls_accepted_is_a_warning(lab):
+    report, _ = check(lab, "legacytls", checks=("tls.handshake",))
+    finding = find(report, "tls.legacy_accepted", 25)
+    assert finding["status"] == "warn" and finding["evidence"]["legacy"]["version"] in ("TLSv1", "TLSv1.1")
+
+
+def test_tlsa_that_does_not_match(lab):
+    report, _ = check(lab, "tlsabad", checks=("dane.tlsa",))
+    f = [f for f in ours(report) if f["check"] == "dane.tlsa" and f["subject"].endswith(":25")][0]
+    if f["evidence"]["dnssec_validated"]:
+        assert (f["code"], f["status"]) == ("dane.mismatch", "fail")
+    else:  # the lab zone is not signed yet: the TLSA records are rightly ignored
+        assert (f["code"], f["status"]) == ("dane.insecure", "warn")
