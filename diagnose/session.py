@@ -18,12 +18,12 @@ from rich.console import Console
 
 from .exitcodes import ExitCode, exit_code_for
 from .redact import run_meta
-from .plugin import Options
+from .plugin import Check, Options
 from .registry import UnknownCheck, discover, select
 from .report import Report
-from .resolver import Dns, ResolverUnreachable, parse_nameserver
+from .resolver import Dns, Nameserver, ResolverUnreachable, parse_nameserver
 from .runner import DiagnosisFinished, diagnose
-from .target import TargetError, normalise_domain, parse_target
+from .target import Target, TargetError, normalise_domain, parse_target
 
 MAX_TIMEOUT = 600.0
 
@@ -127,17 +127,41 @@ def _readable_ca(path: Path) -> None:
         raise Fatal(f"--ca-file {path} holds no PEM certificate")
 
 
-async def _diagnose(request: CheckRequest, err: Console) -> Report:
+@dataclass(frozen=True)
+class Plan:
+    """A validated request: what to diagnose, with which checks and settings (no network yet).
+    Shared by `check` and the TUI, which runs the same plan again on "rerun"."""
+
+    target: Target
+    nameservers: list[Nameserver]
+    checks: list[type[Check]]
+    options: Options
+    meta: dict
+
+
+def make_plan(request: CheckRequest) -> Plan:
+    """Validate the request (raises Fatal with a one-line reason); no network."""
     target, nameservers, checks = _validate(request)
-    try:
-        dns = Dns(nameservers, timeout=request.timeout)
-        await dns.preflight()
-    except ResolverUnreachable as exc:
-        raise Fatal(str(exc)) from None
     options = Options(timeout=request.timeout, ca_file=request.ca_file, extra=dict(request.extra), **_policy_options(request))
     meta = run_meta(request.argv, socket.gethostname(), anonymize=request.anonymize, fail_on=request.fail_on,
                     profile=request.profile)
-    events = diagnose(target, checks, dns, options, meta=meta)
+    return Plan(target, nameservers, checks, options, meta)
+
+
+async def open_dns(plan: Plan) -> Dns:
+    """A fresh resolver (and cache) for one run, once it has answered (else Fatal)."""
+    try:
+        dns = Dns(plan.nameservers, timeout=plan.options.timeout)
+        await dns.preflight()
+    except ResolverUnreachable as exc:
+        raise Fatal(str(exc)) from None
+    return dns
+
+
+async def _diagnose(request: CheckRequest, err: Console) -> Report:
+    plan = make_plan(request)
+    dns = await open_dns(plan)
+    events = diagnose(plan.target, plan.checks, dns, plan.options, meta=plan.meta)
     show_progress = err.is_terminal and not os.environ.get("CI")
     report = None
     if show_progress:
@@ -171,10 +195,9 @@ def _emit(report: Report, request: CheckRequest) -> None:
 
 
 def _print_human(report: Report, request: CheckRequest) -> None:
-    from reports.text import print_report
+    from reports.text import human_console, print_report
 
-    console = Console(highlight=False, emoji=False, no_color=bool(os.environ.get("NO_COLOR")) or None)
-    print_report(report, console, verbose=request.verbose)
+    print_report(report, human_console(), verbose=request.verbose)
 
 
 def write_atomically(path: Path, content: str) -> None:
