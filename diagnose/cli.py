@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import inspect
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -72,6 +73,7 @@ def check(
     anonymize: bool = typer.Option(False, "--anonymize", help="Leave this machine's host name out of the report."),
     config: Optional[Path] = typer.Option(None, "--config", metavar="TOML", help="Config file (default ./maildoctor.toml if present)."),
     profile: Optional[str] = typer.Option(None, "--profile", "-p", metavar="NAME", help="Use the settings of this profile of the config file."),
+    tui: bool = typer.Option(False, "--tui", help="Watch the diagnosis live in the interactive terminal UI."),
 ) -> None:
     """Diagnose TARGET and print what works, what is broken and how to fix it."""
     from .config import ConfigError, settings_for
@@ -86,7 +88,22 @@ def check(
         raise typer.Exit(int(ExitCode.UNKNOWN))
     request = CheckRequest(**settings, dkim_selectors=dkim_selector, dnsbl=dnsbl, quiet=quiet, verbose=verbose,
                            argv=sys.argv[1:])
+    if tui:
+        from .tui.launch import run_tui  # textual is imported only here
+
+        raise typer.Exit(int(run_tui(request)))
     raise typer.Exit(int(run_check(request)))
+
+
+def _tui(**options: object) -> None:
+    check(**options, tui=True)  # type: ignore[arg-type]
+
+
+# `tui` takes exactly the options of `check` (whatever is added there later), TARGET optional.
+_tui.__signature__ = inspect.signature(check, eval_str=True).replace(  # type: ignore[attr-defined]
+    parameters=[p for p in inspect.signature(check, eval_str=True).parameters.values() if p.name != "tui"])
+_tui.__doc__ = "Watch the diagnosis of TARGET live in an interactive terminal UI (asks for TARGET if not given)."
+app.command("tui")(_tui)
 
 
 @app.command("report")

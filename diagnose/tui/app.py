@@ -1,0 +1,303 @@
+"""The maildoctor TUI: watch the diagnosis live, drill into any finding, export the report.
+
+The app only displays: the runner (diagnose.runner.diagnose) does the work in a worker and its
+events come back as messages (messages.py); statuses come from the checks and the runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from pathlib import Path
+from typing import AsyncIterator, Callable
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Footer, Tree
+
+from diagnose.exitcodes import ExitCode, exit_code_for
+from diagnose.model import Finding
+from diagnose.plugin import Check
+from diagnose.registry import select
+from diagnose.runner import CheckFinished, CheckStarted, DiagnosisFinished, Event, FindingEmitted, diagnose
+from diagnose.session import CheckRequest, Fatal, Plan, make_plan, open_dns, write_atomically
+
+from .messages import CheckBegan, CheckEnded, FindingArrived, RunBegan, RunEnded, RunFailed, TargetChosen
+from .screens.export import ExportRequest, ExportScreen
+from .screens.help import HelpScreen
+from .screens.target import TargetScreen
+from .state import CheckGroup, CheckRun, Credentials, DiagnosisState
+from .widgets.details import DetailsPane
+from .widgets.flow import FlowOverview
+from .widgets.header import StatusHeader
+from .widgets.results import ResultsTree
+
+# (plan, checks to run) -> the runner's events; tests replay recorded events through this.
+EventSource = Callable[[Plan, list[type[Check]]], AsyncIterator[Event]]
+TICK_S = 0.1  # spinner and elapsed-time refresh
+
+
+async def live_events(plan: Plan, checks: list[type[Check]]) -> AsyncIterator[Event]:
+    """The real thing: a fresh resolver (and DNS cache) per run, then the runner's stream."""
+    dns = await open_dns(plan)
+    async for event in diagnose(plan.target, checks, dns, plan.options, meta=plan.meta):
+        yield event
+
+
+class MaildoctorApp(App[int]):
+    CSS_PATH = "maildoctor.tcss"
+    TITLE = "maildoctor"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("r", "rerun", "Rerun"),
+        Binding("t", "rerun_check", "Rerun check"),
+        Binding("f", "toggle_problems", "Problems"),
+        Binding("e", "export", "Export"),
+        Binding("c", "copy", "Copy"),
+        Binding("d", "toggle_theme", "Theme"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, request: CheckRequest, plan: Plan | None = None, *,
+                 source: EventSource | None = None) -> None:
+        super().__init__()
+        self.request = request
+        self.plan = plan
+        self.source = source or live_events
+        self.credentials = Credentials()
+        self.state: DiagnosisState | None = None
+        self.problems_only = False
+        self.frame = 0
+        self._run_no = 0
+        self._dirty = False
+        self._jump_to_problem = True
+        self._shown: str | None = None
+
+    # -- layout --------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="header")
+        yield FlowOverview(id="flow")
+        with Horizontal(id="main"):
+            yield ResultsTree(id="results")
+            yield DetailsPane(id="details")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(ResultsTree).border_title = "Checks"
+        self.query_one(DetailsPane).border_title = "Details"
+        self.set_interval(TICK_S, self._tick)
+        if self.plan is None:
+            self.push_screen(TargetScreen())
+        else:
+            self._start(self.plan)
+
+    def _start(self, plan: Plan) -> None:
+        self.plan = plan
+        self.state = DiagnosisState(plan.checks, plan.target.domain)
+        self.sub_title = plan.target.display
+        self.query_one(ResultsTree).focus()
+        self.run_checks(None)
+
+    # -- the worker ----------------------------------------------------------------------------
+    @work(exclusive=True, group="diagnosis")
+    async def run_checks(self, only: tuple[str, ...] | None) -> None:
+        """Run all checks (or ``only`` these and what they depend on); exclusive: a rerun cancels
+        the run before it, whose probes the runner then stops."""
+        assert self.plan is not None
+        self._run_no += 1
+        run = self._run_no
+        checks = self.plan.checks if only is None else select(self.plan.checks, list(only))
+        self.post_message(RunBegan(run, tuple(c.id for c in checks)))
+        try:
+            async for event in self.source(self.plan, checks):
+                if isinstance(event, CheckStarted):
+                    self.post_message(CheckBegan(run, event.check))
+                elif isinstance(event, FindingEmitted):
+                    self.post_message(FindingArrived(run, event.finding))
+                elif isinstance(event, CheckFinished):
+                    self.post_message(CheckEnded(run, event.check, event.status, event.duration_s))
+                elif isinstance(event, DiagnosisFinished):
+                    self.post_message(RunEnded(run, event.report))
+        except Fatal as exc:
+            self.post_message(RunFailed(run, str(exc)))
+
+    # -- messages from the worker (stale runs are ignored) ---------------------------------------
+    def _current(self, run: int) -> bool:
+        return self.state is not None and run == self._run_no
+
+    def on_run_began(self, msg: RunBegan) -> None:
+        if self._current(msg.run):
+            self.state.begin(msg.run, msg.checks, time.monotonic())
+            self._dirty = True
+
+    def on_check_began(self, msg: CheckBegan) -> None:
+        if self._current(msg.run):
+            self.state.check_began(msg.check, time.monotonic())
+            self._dirty = True
+
+    def on_finding_arrived(self, msg: FindingArrived) -> None:
+        if self._current(msg.run):
+            self.state.add_finding(msg.finding)
+            self._dirty = True
+
+    def on_check_ended(self, msg: CheckEnded) -> None:
+        if self._current(msg.run):
+            self.state.check_ended(msg.check, msg.status, msg.duration_s)
+            self._dirty = True
+
+    def on_run_ended(self, msg: RunEnded) -> None:
+        if self._current(msg.run):
+            self.state.ended(msg.report)
+            self._refresh_all()
+            tree = self.query_one(ResultsTree)
+            problem = tree.first_problem()
+            if self._jump_to_problem and problem and not isinstance(tree.payload(), Finding):
+                tree.select_key(problem)
+                self._show_details()
+            self._jump_to_problem = False
+
+    def on_run_failed(self, msg: RunFailed) -> None:
+        if self._current(msg.run):
+            self.state.failed(msg.reason)
+            self._refresh_all()
+            self.notify(msg.reason, title="No diagnosis", severity="error", timeout=10)
+
+    def on_target_chosen(self, msg: TargetChosen) -> None:
+        screen = self.screen
+        try:
+            plan = make_plan(dataclasses.replace(self.request, target=msg.entry.target))
+        except Fatal as exc:
+            if isinstance(screen, TargetScreen):
+                screen.show_error(str(exc))
+            return
+        self.credentials = msg.entry.credentials
+        if isinstance(screen, TargetScreen):
+            self.pop_screen()
+        self._start(plan)
+
+    # -- drawing -------------------------------------------------------------------------------
+    def _tick(self) -> None:
+        self.frame += 1
+        if self._dirty:
+            self._refresh_all()
+        elif self.state is not None and self.state.running:
+            self.query_one(ResultsTree).tick(self.frame)
+            self._refresh_top()
+
+    def _refresh_top(self) -> None:
+        if self.state is None or self.plan is None:
+            return
+        resolver = ", ".join(str(ns) for ns in self.plan.nameservers) or "system resolvers"
+        self.query_one(StatusHeader).show(self.state, target=self.plan.target.display, resolver=resolver,
+                                          now=time.monotonic(), frame=self.frame)
+        self.query_one(FlowOverview).show(self.state, self.frame)
+
+    def _refresh_all(self) -> None:
+        self._dirty = False
+        if self.state is None:
+            return
+        tree = self.query_one(ResultsTree)
+        empty = "No problems found so far." if self.problems_only else "Waiting for the first results…"
+        tree.rebuild(self.state.groups(self.problems_only), empty_text=empty, frame=self.frame)
+        tree.border_title = "Checks — problems only (f: all)" if self.problems_only else "Checks"
+        self._refresh_top()
+        self._show_details()
+
+    def _show_details(self) -> None:
+        tree = self.query_one(ResultsTree)
+        titles = {c.id: c.title for c in self.state.checks.values()} if self.state else {}
+        key = tree.cursor_key
+        self.query_one(DetailsPane).show(tree.payload(), titles, scroll_home=key != self._shown)
+        self._shown = key
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        self._show_details()
+
+    # -- actions -------------------------------------------------------------------------------
+    def action_rerun(self) -> None:
+        if self.plan is not None:
+            self.run_checks(None)
+
+    def action_rerun_check(self) -> None:
+        check = self._selected_check()
+        if check is None:
+            self.notify("Select a check (or one of its findings) first.", severity="warning")
+        elif self.plan is not None:
+            self.run_checks((check,))
+
+    def _selected_check(self) -> str | None:
+        payload = self.query_one(ResultsTree).payload()
+        if isinstance(payload, Finding):
+            return payload.check
+        if isinstance(payload, CheckGroup):
+            return payload.check.id
+        if isinstance(payload, CheckRun):
+            return payload.id
+        return None
+
+    def action_toggle_problems(self) -> None:
+        self.problems_only = not self.problems_only
+        self._refresh_all()
+
+    def action_export(self) -> None:
+        report = self.state.report if self.state else None
+        if report is None:
+            self.notify("No finished report to export yet.", severity="warning")
+            return
+        fmt = self.request.fmt if self.request.output is not None else None
+        self.push_screen(ExportScreen(self.plan.target.domain, fmt, self.request.output), self._export)
+
+    def _export(self, choice: ExportRequest | None) -> None:
+        if choice is None or self.state is None or self.state.report is None:
+            return
+        from reports import renderer
+
+        try:
+            content = renderer(choice.fmt)(self.state.report)
+            write_atomically(choice.path, content)
+        except SystemExit as exc:  # write_atomically's one-line error, meant for the CLI
+            self.notify(str(exc).removeprefix("maildoctor: error: "), title="Export failed", severity="error")
+            return
+        self.notify(f"{choice.fmt} report written to {choice.path}", title="Exported")
+
+    def action_copy(self) -> None:
+        payload = self.query_one(ResultsTree).payload()
+        if not isinstance(payload, Finding):
+            self.notify("Select a finding first.", severity="warning")
+            return
+        from reports.markdown import _problem
+
+        text = "\n".join(_problem(1, payload)).rstrip() + "\n"
+        self.copy_to_clipboard(text)
+        self.notify(f"{payload.code} copied as Markdown.")
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        cancelled = self.workers.cancel_group(self, "diagnosis")
+        try:  # let the runner cancel its probes and close their sockets before the loop ends
+            async with asyncio.timeout(3):
+                await self.workers.wait_for_complete(cancelled)
+        except Exception:  # noqa: BLE001 - cancelled workers report themselves as errors here
+            pass
+        self.exit(self.exit_code(interrupted=bool(cancelled) and self.state is not None and self.state.running))
+
+    def exit_code(self, *, interrupted: bool = False) -> int:
+        if interrupted:
+            return int(ExitCode.INTERRUPTED)
+        if self.state is None or self.state.report is None:
+            return int(ExitCode.UNKNOWN)
+        return int(exit_code_for(self.state.report.worst))
+
+
+def create_app(request: CheckRequest, plan: Plan | None = None, *, source: EventSource | None = None) -> MaildoctorApp:
+    """The one way to build the app, for the CLI and the tests. ``plan`` None: ask for a target."""
+    return MaildoctorApp(request, plan, source=source)

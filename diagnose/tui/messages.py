@@ -1,0 +1,63 @@
+"""Messages the diagnosis worker posts to the app: one small dataclass per runner event.
+
+Every message carries the number of the run it belongs to, so events of a run that "rerun"
+cancelled (already queued when it was cancelled) are recognised and dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from diagnose.model import Finding, Status
+from diagnose.report import Report
+
+from .state import TargetEntry
+
+
+@dataclass
+class RunBegan(Message):
+    run: int
+    checks: tuple[str, ...]  # ids of the checks this run will execute
+
+
+@dataclass
+class CheckBegan(Message):
+    run: int
+    check: str
+
+
+@dataclass
+class FindingArrived(Message):
+    run: int
+    finding: Finding
+
+
+@dataclass
+class CheckEnded(Message):
+    run: int
+    check: str
+    status: Status
+    duration_s: float
+
+
+@dataclass
+class RunEnded(Message):
+    run: int
+    report: Report
+
+
+@dataclass
+class RunFailed(Message):
+    """No diagnosis could be made (e.g. the resolver does not answer); ``reason`` is one line."""
+
+    run: int
+    reason: str
+
+
+@dataclass
+class TargetChosen(Message):
+    """The target screen's form was submitted (the app validates it)."""
+
+    entry: TargetEntry

@@ -1,0 +1,1 @@
+"""Screens over the main view: target entry, export, help."""

@@ -1,0 +1,185 @@
+"""What the TUI shows, kept from the runner's events alone (no textual here: unit-testable).
+
+Statuses come from the checks (findings) and the runner (CheckFinished); this module only groups
+them for display and takes the worst of a group, as every report format does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from diagnose.model import Finding, Side, Status
+from diagnose.plugin import Check
+from diagnose.report import Report
+from reports.hops import hop_of, port_of
+
+PROBLEMS = frozenset({Status.WARN, Status.ERROR, Status.FAIL})
+SIDE_ORDER = (Side.BOTH, Side.OUTGOING, Side.INCOMING)
+SIDE_TITLES = {Side.BOTH: "Domain", Side.OUTGOING: "Outgoing mail", Side.INCOMING: "Incoming mail"}
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Typed into the app; held in memory only: never written, logged or shown (repr hides the
+    password). Handed to no check yet: credential tests arrive with their own issue."""
+
+    user: str = ""
+    password: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class TargetEntry:
+    target: str
+    credentials: Credentials
+
+
+@dataclass
+class CheckRun:
+    """One check of the plan and what its latest run produced."""
+
+    id: str
+    title: str
+    side: Side
+    services: tuple[str, ...]
+    started: float | None = None  # time.monotonic() of its CheckStarted
+    status: Status | None = None  # the runner's CheckFinished status; None until it finished
+    duration_s: float | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def running(self) -> bool:
+        return self.started is not None and self.status is None
+
+
+@dataclass
+class CheckGroup:
+    key: str
+    check: CheckRun
+    findings: list[Finding]
+
+    @property
+    def status(self) -> Status:
+        return Status.worst([f.status for f in self.findings])
+
+
+@dataclass
+class HostGroup:
+    key: str
+    label: str
+    checks: list[CheckGroup]
+
+    @property
+    def status(self) -> Status:
+        return Status.worst([c.status for c in self.checks])
+
+
+@dataclass
+class SideGroup:
+    key: str
+    side: Side
+    title: str
+    hosts: list[HostGroup]
+    running: list[CheckRun]
+
+    @property
+    def status(self) -> Status:
+        return Status.worst([h.status for h in self.hosts])
+
+
+class DiagnosisState:
+    """The plan's checks, their findings and the run in progress."""
+
+    def __init__(self, checks: list[type[Check]], domain: str) -> None:
+        self.domain = domain
+        self.checks: dict[str, CheckRun] = {
+            c.id: CheckRun(c.id, c.title, c.side, tuple(c.services)) for c in checks}
+        self.services = {c.id: tuple(c.services) for c in checks}
+        self.run = 0
+        self.in_run: tuple[str, ...] = ()
+        self.run_started: float | None = None
+        self.running = False
+        self.report: Report | None = None
+        self.error: str | None = None
+
+    # -- events ------------------------------------------------------------------------------
+    def begin(self, run: int, check_ids: tuple[str, ...], now: float) -> None:
+        self.run, self.in_run, self.run_started, self.running, self.error = run, check_ids, now, True, None
+        for cid in check_ids:
+            old = self.checks[cid]
+            self.checks[cid] = CheckRun(old.id, old.title, old.side, old.services)
+
+    def check_began(self, check: str, now: float) -> None:
+        if check in self.checks:
+            self.checks[check].started = now
+
+    def add_finding(self, finding: Finding) -> None:
+        if finding.check in self.checks:
+            self.checks[finding.check].findings.append(finding)
+
+    def check_ended(self, check: str, status: Status, duration_s: float) -> None:
+        if check in self.checks:
+            self.checks[check].status, self.checks[check].duration_s = status, duration_s
+
+    def ended(self, report: Report) -> None:
+        self.running = False
+        # A rerun of some checks reports only those: the whole picture is every check's latest run.
+        self.report = dataclasses.replace(report, findings=self.findings, checks=[
+            {"id": c.id, "title": c.title, "side": c.side.value} for c in self.checks.values()])
+
+    def failed(self, reason: str) -> None:
+        self.running, self.error = False, reason
+
+    # -- views -------------------------------------------------------------------------------
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for c in self.checks.values() for f in c.findings]
+
+    @property
+    def done(self) -> int:
+        return sum(1 for cid in self.in_run if self.checks[cid].status is not None)
+
+    def hop_status(self, hop: str) -> Status | str | None:
+        """Worst status of the hop's findings; "running" while a check of it runs; None: untested."""
+        statuses = [f.status for f in self.findings if hop_of(f, self.services) == hop]
+        if any(c.running and self._check_hop(c) == hop for c in self.checks.values()):
+            return "running"
+        return Status.worst(statuses) if statuses else None
+
+    def _check_hop(self, check: CheckRun) -> str:
+        # A check that has no finding yet is placed by its id and services, like its findings are.
+        probe = Finding(check=check.id, code="", subject="", status=Status.PASS, summary="", side=check.side)
+        return hop_of(probe, self.services)
+
+    def groups(self, problems_only: bool = False) -> list[SideGroup]:
+        """Side -> host and port -> check -> findings, in a stable order."""
+        result = []
+        for side in SIDE_ORDER:
+            hosts: dict[str, HostGroup] = {}
+            for run in self.checks.values():
+                if run.side is not side:
+                    continue
+                for f in run.findings:
+                    if problems_only and f.status not in PROBLEMS:
+                        continue
+                    key, label = self._host_key(f)
+                    host = hosts.setdefault(key, HostGroup(f"host|{side.value}|{key}", label, []))
+                    group = next((g for g in host.checks if g.check is run), None)
+                    if group is None:
+                        group = CheckGroup(f"check|{side.value}|{key}|{run.id}", run, [])
+                        host.checks.append(group)
+                    group.findings.append(f)
+            running = [c for c in self.checks.values() if c.side is side and c.running]
+            if hosts or running:
+                ordered = sorted(hosts.values(), key=lambda h: (h.label != self.domain, h.label))
+                for h in ordered:
+                    for g in h.checks:
+                        g.findings.sort(key=lambda f: (f.subject, f.code))
+                result.append(SideGroup(f"side|{side.value}", side, SIDE_TITLES[side], ordered, running))
+        return result
+
+    def _host_key(self, f: Finding) -> tuple[str, str]:
+        host = f.host or self.domain
+        port = port_of(f)
+        label = f"{host} port {port}" if port else host
+        return label, label

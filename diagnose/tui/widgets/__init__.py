@@ -1,0 +1,1 @@
+"""The main screen's widgets: header line, mail-flow overview, results tree, details pane."""

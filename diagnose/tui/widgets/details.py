@@ -1,0 +1,106 @@
+"""The details pane: everything about the selected finding (or group), scrollable."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from diagnose.model import Finding
+from diagnose.sanitize import clean
+
+from ..state import PROBLEMS, CheckGroup, CheckRun, HostGroup, SideGroup
+from .badges import badge
+
+MAX_EVIDENCE_LINES = 400  # a huge transcript must not freeze the pane
+
+
+def evidence_lines(evidence: dict[str, Any]) -> list[str]:
+    """Evidence as indented text lines: transcripts and record lists one item a line."""
+    lines: list[str] = []
+    for key, value in evidence.items():
+        if isinstance(value, (list, tuple)) and value and all(isinstance(v, (str, int, float)) for v in value):
+            lines.append(f"{key}:")
+            lines += [f"    {v}" for v in value]
+        elif isinstance(value, str) and "\n" in value:
+            lines.append(f"{key}:")
+            lines += [f"    {v}" for v in value.splitlines()]
+        elif isinstance(value, (dict, list, tuple)):
+            body = json.dumps(value, indent=2, ensure_ascii=False, default=str).splitlines()
+            lines.append(f"{key}: {body[0]}")
+            lines += [f"  {b}" for b in body[1:]]
+        else:
+            lines.append(f"{key}: {value}")
+    if len(lines) > MAX_EVIDENCE_LINES:
+        lines = lines[:MAX_EVIDENCE_LINES] + [f"… {len(lines) - MAX_EVIDENCE_LINES} more lines (export the report)"]
+    return [clean(line, keep_newlines=False, limit=500) for line in lines]
+
+
+def _section(text: Text, title: str, body: str) -> None:
+    text.append(f"\n{title}\n", style="bold underline")
+    text.append(clean(body) + "\n")
+
+
+def finding_text(f: Finding, title: str = "") -> Text:
+    text = Text()
+    text.append_text(badge(f.status))
+    text.append(clean(f.subject, keep_newlines=False), style="bold")
+    text.append("\n" + clean(f.summary) + "\n")
+    if f.explanation:
+        _section(text, "What it means", f.explanation)
+    if f.remedy:
+        _section(text, "How to fix", f.remedy)
+    if f.evidence:
+        text.append("\nEvidence\n", style="bold underline")
+        text.append("\n".join(evidence_lines(f.evidence)) + "\n")
+    text.append(f"\ncheck {f.check}", style="dim")
+    if title:
+        text.append(f" ({clean(title, keep_newlines=False)})", style="dim")
+    text.append(f" · code {f.code} · {f.duration_s:.2f} s\n", style="dim")
+    if f.status in PROBLEMS:
+        text.append(f"more: maildoctor explain {f.code}\n", style="dim")
+    return text
+
+
+def group_text(payload: object) -> Text:
+    text = Text()
+    if isinstance(payload, CheckRun):
+        text.append(f"{payload.id} is running\n", style="bold")
+        text.append(clean(payload.title) + "\n")
+        if payload.findings:
+            text.append(f"{len(payload.findings)} finding(s) so far\n")
+        return text
+    if isinstance(payload, CheckGroup):
+        title, findings = f"{payload.check.id}: {payload.check.title}", payload.findings
+    elif isinstance(payload, HostGroup):
+        title, findings = payload.label, [f for c in payload.checks for f in c.findings]
+    elif isinstance(payload, SideGroup):
+        title, findings = payload.title, [f for h in payload.hosts for c in h.checks for f in c.findings]
+        if payload.running:
+            text.append(f"{len(payload.running)} check(s) still running\n", style="italic")
+    else:
+        return Text("Select a check in the tree (↑/↓) to see what was found and how to fix it.")
+    text.append(clean(title, keep_newlines=False) + "\n", style="bold")
+    for f in sorted(findings, key=lambda f: -f.status.rank):
+        text.append_text(badge(f.status))
+        text.append(clean(f"{f.check} {f.subject} — {f.summary}", keep_newlines=False) + "\n")
+    return text
+
+
+class DetailsPane(VerticalScroll):
+    """Focus it (tab) to scroll with the arrow and page keys."""
+
+    def compose(self):
+        yield Static(id="details-body")
+
+    def show(self, payload: object, titles: dict[str, str], *, scroll_home: bool = True) -> None:
+        body = self.query_one("#details-body", Static)
+        if isinstance(payload, Finding):
+            body.update(finding_text(payload, titles.get(payload.check, "")))
+        else:
+            body.update(group_text(payload))
+        if scroll_home:
+            self.scroll_home(animate=False)
