@@ -76,6 +76,11 @@ def problems(report: Report) -> list:
     return sorted(bad, key=lambda f: order[f.status.value])
 
 
+def by_severity(findings: list) -> list:
+    """Worst first, then by check and subject: the order of the summary tables."""
+    return sorted(findings, key=lambda f: (-f.status.rank, f.check, f.subject))
+
+
 # --- escaping ---------------------------------------------------------------------------------
 
 _SURROGATES = re.compile("[\ud800-\udfff]")  # lone halves (from a crafted JSON file) cannot be encoded

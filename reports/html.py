@@ -11,7 +11,7 @@ import json
 from diagnose.model import Finding
 from diagnose.report import Report
 
-from .common import STATUS_WORDS, header_fields, html_text, problems, verdict_words
+from .common import STATUS_WORDS, by_severity, header_fields, html_text, problems, verdict_words
 from .hops import OTHER, group_by_hop
 from .svg import COLOURS, flow_svg, waterfall_svg
 
@@ -66,7 +66,7 @@ def render(report: Report) -> str:
 
     out += ["<section>", "<h2>Summary</h2>", '<table class="summary">',
             "<tr><th>Check</th><th>Subject</th><th>Status</th><th>Summary</th></tr>"]
-    for f in report.findings:
+    for f in by_severity(report.findings):
         out.append(f"<tr><td><code>{html_text(f.check)}</code></td><td>{html_text(f.subject)}</td>"
                    f"<td>{badge(f.status.value)}</td><td>{html_text(f.summary)}</td></tr>")
     out += ["</table>", "</section>"]

@@ -12,7 +12,7 @@ import json
 from diagnose.model import Finding, Status
 from diagnose.report import Report
 
-from .common import STATUS_WORDS, header_fields, md_code_block, md_inline, problems, verdict_words
+from .common import STATUS_WORDS, by_severity, header_fields, md_code_block, md_inline, problems, verdict_words
 
 ICONS = {"pass": "✅", "skip": "⚪", "warn": "⚠️", "error": "❗", "fail": "❌"}
 
@@ -29,7 +29,7 @@ def render(report: Report) -> str:
     out += ["", f"**Verdict: {status_cell(report.worst)}** — {md_inline(verdict_words(report))}", ""]
 
     out += ["## Summary", "", "| Check | Subject | Status | Summary |", "|---|---|---|---|"]
-    for f in report.findings:
+    for f in by_severity(report.findings):
         out.append(f"| {md_inline(f.check)} | {md_inline(f.subject)} | {status_cell(f.status)} | {md_inline(f.summary)} |")
     out.append("")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from diagnose.model import Finding, Status
 
 from .common import STATUS_WORDS, html_text
-from .hops import DNS_HOP, FLOW, PHASES, group_by_hop, phase_of
+from .hops import DNS_HOP, FLOW, PHASES, group_by_hop, phase_of, port_of
 
 COLOURS = {  # stroke, fill
     "pass": ("#2e7d32", "#e8f5e9"), "skip": ("#757575", "#f5f5f5"), "warn": ("#b26a00", "#fff4e0"),
@@ -33,7 +33,8 @@ def _counts(findings: list[Finding]) -> str:
 
 
 def _box(x: int, y: int, w: int, h: int, title: str, line2: str, findings: list[Finding] | None) -> str:
-    key = Status.worst([f.status for f in findings]).value if findings else "none"
+    tested = [f.status for f in findings or [] if f.status is not Status.SKIP]
+    key = Status.worst(tested).value if tested else ("skip" if findings else "none")
     stroke, fill = COLOURS[key]
     word = STATUS_WORDS.get(key, "NOT TESTED") if findings is not None else ""
     tooltip = f"{title}: {word} ({_counts(findings)})" if findings is not None else title
@@ -75,28 +76,64 @@ def flow_svg(findings: list[Finding]) -> str:
     return "\n".join(out)
 
 
+def _seconds(evidence: dict, key_ms: str) -> float | None:
+    value = evidence.get(key_ms)
+    return value / 1000 if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 else None
+
+
 def timings(findings: list[Finding]) -> dict[str, dict[str, float]]:
-    """host -> phase -> seconds (the longest seen for that host and phase)."""
+    """row (an endpoint "host [addr]:port", a host, or "DNS lookups") -> phase -> seconds.
+
+    A check may record ``evidence["timings"]`` (phase -> seconds) and is then drawn as recorded.
+    Otherwise: DNS lookups in one row; per endpoint, connect from tcp.connect, greeting from
+    ``greeting_delay_ms``, and the rest of the shared session (EHLO, STARTTLS, handshake,
+    capabilities) as TLS when the endpoint was tested for TLS."""
     rows: dict[str, dict[str, float]] = {}
+    sessions: dict[str, float] = {}
+    tls_rows: set[str] = set()
+
+    def put(row: str, phase: str, seconds: float) -> None:
+        cell = rows.setdefault(row, {})
+        cell[phase] = max(cell.get(phase, 0.0), float(seconds))
+
     for f in findings:
-        host = f.host or ("DNS lookups" if phase_of(f) == "DNS" else f.subject)
-        recorded = f.evidence.get("timings") if isinstance(f.evidence, dict) else None
-        pairs: list[tuple[str, float]] = []
+        evidence = f.evidence if isinstance(f.evidence, dict) else {}
+        phase = phase_of(f)
+        row = f.subject if port_of(f) else ("DNS lookups" if phase == "DNS" else (f.host or f.subject))
+        recorded = evidence.get("timings")
         if isinstance(recorded, dict):
-            pairs = [(p, v) for p, v in recorded.items() if p in PHASES and isinstance(v, (int, float))]
-        elif phase_of(f) and f.duration_s > 0:
-            pairs = [(phase_of(f), f.duration_s)]
-        for phase, seconds in pairs:
-            row = rows.setdefault(host, {})
-            row[phase] = max(row.get(phase, 0.0), float(seconds))
-    return rows
+            for name, value in recorded.items():
+                if name in PHASES and isinstance(value, (int, float)) and value >= 0:
+                    put(row, name, value)
+            continue
+        if phase is None or f.duration_s <= 0:
+            continue
+        if phase == "DNS":
+            put("DNS lookups", "DNS", f.duration_s)
+        elif phase == "connect":
+            put(row, "connect", f.duration_s)
+        else:  # a check reading the shared session: its duration is the whole session
+            sessions[row] = max(sessions.get(row, 0.0), f.duration_s)
+            greeting = _seconds(evidence, "greeting_delay_ms")
+            if greeting is not None:
+                put(row, "greeting", greeting)
+            if phase in ("TLS", "auth"):
+                tls_rows.add(row)
+    for row, total in sessions.items():
+        cell = rows.setdefault(row, {})
+        if "timings" in cell:
+            continue
+        rest = total - cell.get("connect", 0.0) - cell.get("greeting", 0.0)
+        if rest > 0:
+            put(row, "TLS" if row in tls_rows else "greeting", rest + (0 if row in tls_rows else cell.get("greeting", 0.0)))
+    return {row: cell for row, cell in rows.items() if cell}
 
 
 def waterfall_svg(findings: list[Finding], *, max_rows: int = 40) -> str:
     rows = sorted(timings(findings).items(), key=lambda kv: (kv[0] != "DNS lookups", kv[0]))[:max_rows]
     if not rows:
         return '<p class="muted">No timings were recorded.</p>'
-    label_w, bar_w, row_h, top = 260, 560, 24, 30
+    label_w, bar_w, row_h, top = 300, 540, 24, 30
     total = max(sum(r.values()) for _, r in rows) or 1.0
     scale = bar_w / total
     height = top + row_h * len(rows) + 30
@@ -109,7 +146,7 @@ def waterfall_svg(findings: list[Finding], *, max_rows: int = 40) -> str:
         x += 90
     for i, (host, row) in enumerate(rows):
         y = top + i * row_h
-        name = host if len(host) <= 40 else host[:39] + "…"
+        name = host if len(host) <= 44 else host[:43] + "…"
         out.append(f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{html_text(name, newlines=False)}</text>')
         x = float(label_w)
         for phase in PHASES:

@@ -121,12 +121,25 @@ def test_html_flow_marks_each_hop_with_its_worst_status():
     assert 'hop hop-pass"><title>DNS: PASS' in flow
 
 
-def test_html_waterfall_has_a_row_per_host():
+def test_html_waterfall_has_a_row_per_endpoint_and_phase():
     page = renderer("html")(sample_report())
     waterfall = page.split('class="waterfall"')[1].split("</svg>")[0]
-    for host in ("DNS lookups", "mx1.example.com", "mx2.example.com", "smtp.example.com"):
-        assert f">{host}</text>" in waterfall
-    assert "smtp.example.com: TLS 50 ms" in waterfall
+    for row in ("DNS lookups", "mx1.example.com [192.0.2.1]:25", "mx2.example.com [192.0.2.2]:25",
+                "smtp.example.com [192.0.2.5]:587"):
+        assert f">{row}</text>" in waterfall
+    assert "smtp.example.com [192.0.2.5]:587: TLS 50 ms" in waterfall  # the session time of a TLS check
+    assert "mx2.example.com [192.0.2.2]:25: connect 1 ms" in waterfall
+
+
+def test_waterfall_uses_recorded_phase_timings():
+    from reports.svg import timings
+
+    from .sample import finding
+    from diagnose.model import Status
+
+    f = finding("auth.login", "auth.ok", "smtp.example.com [192.0.2.5]:587", Status.PASS, duration_s=0.5,
+                evidence={"timings": {"connect": 0.01, "greeting": 0.02, "TLS": 0.03, "auth": 0.2, "bogus": 1}})
+    assert timings([f]) == {"smtp.example.com [192.0.2.5]:587": {"connect": 0.01, "greeting": 0.02, "TLS": 0.03, "auth": 0.2}}
 
 
 def test_markdown_summary_table_and_problems():
