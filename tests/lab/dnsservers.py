@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import dnssec
 from .zones import NEGATIVE_TTL, TTL, Plan, Zone, serial
 
 KNOTD = "/usr/sbin/knotd"
@@ -27,8 +28,6 @@ def write_knot(base: Path, plan: Plan, zones: list[Zone]) -> dict:
     zdir = base / "zones"
     for d in (base, zdir, base / "db", base / "run"):
         d.mkdir(parents=True, exist_ok=True)
-    for z in zones:
-        (zdir / f"{z.origin}.zone").write_text(render_zone(z, plan))
 
     ns = plan.hosts["ns"].addr
     conf = [
@@ -57,13 +56,18 @@ def write_knot(base: Path, plan: Plan, zones: list[Zone]) -> dict:
         "    journal-content: none",
         "    semantic-checks: on",
         "",
+        *(dnssec.POLICY if dnssec.signed(zones) else []),
         "zone:",
     ]
     for z in zones:
         conf.append(f"  - domain: {z.origin}.")
-        # Later: if z.dnssec: "    dnssec-signing: on" + "    dnssec-policy: lab"
+        conf += dnssec.zone_conf(z)
     conf_path = base / "knot.conf"
     conf_path.write_text("\n".join(conf) + "\n")
+    if dnssec.signed(zones):  # keys before zone files: the DS records go into the TLD zone
+        dnssec.make_keys(conf_path, zones, plan.tld)
+    for z in zones:
+        (zdir / f"{z.origin}.zone").write_text(render_zone(z, plan))
     return {
         "argv": [KNOTD, "-c", str(conf_path), "-d"],
         "conf": str(conf_path),
@@ -75,6 +79,9 @@ def write_knot(base: Path, plan: Plan, zones: list[Zone]) -> dict:
 
 def write_unbound(base: Path, plan: Plan, zones: list[Zone]) -> dict:
     base.mkdir(parents=True, exist_ok=True)
+    anchors = dnssec.trust_anchor(zones, plan.tld)  # filled by write_knot's key generation
+    if anchors:
+        (base / "trust-anchor").write_text("\n".join(anchors) + "\n")
     me = plan.hosts["resolver"].addr
     ns = plan.hosts["ns"].addr
     conf = [
@@ -107,9 +114,10 @@ def write_unbound(base: Path, plan: Plan, zones: list[Zone]) -> dict:
         "    qname-minimisation: no",
         "    prefetch: no",
         "    harden-referral-path: no",
-        # no DNSSEC yet: plain iterator. Later: "validator iterator" plus
+        # validating when the lab signs zones (trust anchor: the TLD's DS), else a plain iterator
         # trust-anchor-file with the TLD's DS.
-        '    module-config: "iterator"',
+        f'    module-config: "{"validator iterator" if anchors else "iterator"}"',
+        *([f'    trust-anchor-file: "{base / "trust-anchor"}"', "    val-log-level: 2"] if anchors else []),
         # never ask the internet: everything outside the lab is refused ...
         '    local-zone: "." refuse',
         # ... except the lab's own zones (these also override Unbound's

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import firewall
 from .dnsservers import write_knot, write_unbound
+from .webserver import write_web
 from .mailservers import (
     register_config_dir,
     unregister_config_dir,
@@ -42,7 +43,7 @@ REQUIRED_BINARIES = (
 # Unix socket paths are limited to 108 bytes; Dovecot puts sockets a few
 # levels below DIR/dovecot/run.
 MAX_WORKDIR_LEN = 60
-START_ORDER = ("knot", "unbound", "dovecot", "postfix")
+START_ORDER = ("knot", "unbound", "dovecot", "postfix", "web")
 GENERATED = ("certs", "knot", "unbound", "dovecot", "postfix")  # subdirs of DIR the lab owns
 
 
@@ -206,6 +207,7 @@ class Lab:
         procs = {}
         procs["knot"] = write_knot(w / "knot", plan, zones)
         procs["unbound"] = write_unbound(w / "unbound", plan, zones)
+        procs["web"] = write_web(w / "web", plan, ca)
         procs["dovecot"] = write_dovecot(w / "dovecot", plan, certs, password)
         procs["postfix"] = write_postfix(w / "postfix", plan, certs, procs["dovecot"])
         domain = plan.domain(MAIL_DOMAIN_SCENARIO)
@@ -271,7 +273,7 @@ class Lab:
         wait_for(f"knot answering on {ns}", lambda: dns_probe(ns, plan.tld) == 0, remaining())
         healthy = plan.domain("healthy")
         wait_for(f"unbound resolving via {res}", lambda: dns_probe(res, healthy, 15) == 0, remaining())
-        for name in ("dovecot", "postfix"):
+        for name in ("dovecot", "postfix", "web"):
             for key, ports in procs[name]["listen"].items():
                 addr = plan.addr(key)
                 for port in ports.values():

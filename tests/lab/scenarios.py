@@ -30,10 +30,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .policydata import AUTOCONFIG_XML, DKIM_RSA_512, DKIM_RSA_2048, dkim, sts_policy
+
 # Services a host can offer; which server provides them.
 POSTFIX_SERVICES = {"smtp": 25, "submission": 587, "submissions": 465}
 DOVECOT_SERVICES = {"imap": 143, "imaps": 993, "pop3": 110, "pop3s": 995}
 DNS_SERVICES = {"dns-auth": 53, "dns-resolver": 53}
+WEB_SERVICES = {"https": 443}  # webserver.py: MTA-STS policies and autoconfig files (Scenario.web)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class Host:
     note: str = ""
     tls: str = ""  # certificate variant (pki.VARIANTS): expired, expiring, wrongname, selfsigned, nochain
     postfix: tuple[str, ...] = ()  # extra smtpd options for this host's listeners, e.g. "smtpd_tls_security_level=none"
+    ptr: str = ""  # PTR target instead of the host's own name (relative to the TLD, like name)
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,8 @@ class Scenario:
     records: tuple[tuple[str, str, str], ...] = ()  # (owner, type, rdata template)
     served: bool = True  # False: the domain does not exist at all (NXDOMAIN)
     extra: dict = field(default_factory=dict)  # free-form facts for tests
+    dnssec: str = ""  # "signed", or "bogus": signed but its DS in the TLD zone is wrong (SERVFAIL)
+    web: dict = field(default_factory=dict)  # "LABEL/path" -> file template, served by host web as LABEL.<domain>
 
 
 HOSTS: dict[str, Host] = {
@@ -90,6 +96,10 @@ HOSTS: dict[str, Host] = {
     "legacytls": Host(68, "mx.legacytls", ("smtp",),
                       postfix=("smtpd_tls_protocols=>=TLSv1", "smtpd_tls_mandatory_protocols=>=TLSv1"),
                       note="Postfix: 25, still accepts TLS 1.0/1.1"),
+    # DNS policy faults (SPF, DMARC, DKIM, MTA-STS, PTR, DNSBL: see policydata.py)
+    "web": Host(70, "web", ("https",), note="static HTTPS: MTA-STS policies, autoconfig files"),
+    "listed": Host(71, "mx.listed", ("smtp",), note="Postfix: 25; listed on the lab DNSBL dnsbl.<tld>"),
+    "ptrbad": Host(72, "mx.ptrbad", ("smtp",), ptr="mail.elsewhere", note="Postfix: 25; PTR -> a name without A"),
     "tlsabad": Host(69, "mx.tlsabad", ("smtp",), note="Postfix: 25; its TLSA record does not match"),
 }
 
@@ -102,15 +112,61 @@ MAIL_DOMAIN_SCENARIO = "healthy"
 # Any mailbox also takes mail for LOCAL+FOLDER@ (e.g. user+Junk@): Dovecot files it in FOLDER.
 MAIL_ACCOUNTS = {MAIL_USER: "", "locked": "deny", "dropped": "discard"}
 
+_GOOD_POLICY = (  # SPF and DMARC that pass, for the policy-fault domains
+    ("@", "TXT", '"v=spf1 mx -all"'),
+    ("_dmarc", "TXT", '"v=DMARC1; p=reject; rua=mailto:dmarc@{domain}"'),
+)
+_MX1 = (("@", "MX", "10 {mx1.fqdn}."),)
+_STS = (("_mta-sts", "TXT", '"v=STSv1; id=lab1"'), ("mta-sts", "A", "{web.addr}"))
+
 SCENARIOS: dict[str, Scenario] = {
     "healthy": Scenario(
-        "two working MX hosts (10 mx1, 20 mx2), submission and IMAP hosts",
+        "two working MX hosts (10 mx1, 20 mx2), submission and IMAP hosts; DNSSEC-signed; SPF, DMARC, "
+        "DKIM (selector default), MTA-STS covering both MX, TLS-RPT, autoconfig",
         (
             ("@", "MX", "10 {mx1.fqdn}."),
             ("@", "MX", "20 {mx2.fqdn}."),
             ("@", "TXT", '"v=spf1 mx -all"'),
+            ("_dmarc", "TXT", '"v=DMARC1; p=reject; rua=mailto:dmarc@{domain}"'),
+            ("default._domainkey", "TXT", dkim(DKIM_RSA_2048)),
+            *_STS,
+            ("_smtp._tls", "TXT", '"v=TLSRPTv1; rua=mailto:tlsrpt@{domain}"'),
+            ("autoconfig", "A", "{web.addr}"),
         ),
+        dnssec="signed",
+        web={"mta-sts/.well-known/mta-sts.txt": sts_policy("{mx1.fqdn}", "{mx2.fqdn}"),
+             "autoconfig/mail/config-v1.1.xml": AUTOCONFIG_XML},
     ),
+    "spflimit": Scenario(
+        "SPF needs 12 DNS lookups (3 includes of 3 each), over the limit of 10 (spf.too_many_lookups)",
+        (*_MX1, ("@", "TXT", '"v=spf1 include:a._spf.{domain} include:b._spf.{domain} include:c._spf.{domain} -all"'),
+         *((f"{n}._spf", "TXT", '"v=spf1 mx:healthy.{tld} a:{mx1.fqdn} a:{mx2.fqdn} ~all"') for n in "abc")),
+    ),
+    "spftwo": Scenario("two SPF records (spf.multiple)",
+                       (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'), ("@", "TXT", '"v=spf1 a -all"'))),
+    "nodmarc": Scenario("SPF but no DMARC record (dmarc.missing)", (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'))),
+    "dmarcnone": Scenario("DMARC p=none (dmarc.p_none)", (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'),
+                                                          ("_dmarc", "TXT", '"v=DMARC1; p=none; rua=mailto:d@{domain}"'))),
+    "dkimweak": Scenario("DKIM key at selector default is 512-bit RSA (dkim.weak_key)",
+                         (*_MX1, *_GOOD_POLICY, ("default._domainkey", "TXT", dkim(DKIM_RSA_512)))),
+    "dkimrevoked": Scenario("DKIM key at selector default is revoked, empty p= (dkim.revoked)",
+                            (*_MX1, *_GOOD_POLICY, ("default._domainkey", "TXT", '"v=DKIM1; k=rsa; p="'))),
+    "stsmx": Scenario("MTA-STS policy lists another MX name (mta_sts.mx_not_covered)", (*_MX1, *_GOOD_POLICY, *_STS),
+                      web={"mta-sts/.well-known/mta-sts.txt": sts_policy("mx.elsewhere.{tld}")}),
+    "stsdown": Scenario("_mta-sts TXT, but nothing serves the policy (mta_sts.policy_unreachable)",
+                        (*_MX1, *_GOOD_POLICY, ("_mta-sts", "TXT", '"v=STSv1; id=lab1"'), ("mta-sts", "A", "{refused.addr}"))),
+    "listed": Scenario("the MX address is listed on the lab DNSBL dnsbl.<tld> (dnsbl.listed with --dnsbl dnsbl.<tld>)",
+                       (("@", "MX", "10 {listed.fqdn}."), *_GOOD_POLICY)),
+    "dnsbl": Scenario(
+        "a DNS blocklist (RFC 5782): lists 127.0.0.2 and the listed host; dead.dnsbl.<tld> never answers",
+        (("2.0.0.127", "A", "127.0.0.2"), ("2.0.0.127", "TXT", '"maildoctor lab listing: test entry"'),
+         ("{listed.rev}", "A", "127.0.0.2"), ("{listed.rev}", "TXT", '"maildoctor lab listing: sent spam to a trap"'),
+         ("dead", "NS", "{refused.fqdn}.")),
+    ),
+    "ptrbad": Scenario("the MX address's PTR names mail.elsewhere.<tld>, which has no A (ptr.mismatch)",
+                       (("@", "MX", "10 {ptrbad.fqdn}."), *_GOOD_POLICY)),
+    "bogus": Scenario("signed, but the DS in the TLD zone is wrong: validating resolvers SERVFAIL (dnssec.bogus)",
+                      (*_MX1, *_GOOD_POLICY), dnssec="bogus"),
     "refused": Scenario(
         "single MX whose port 25 refuses connections",
         (("@", "MX", "10 {refused.fqdn}."),),

@@ -19,6 +19,30 @@ COMM = "mdlab-web"
 TYPES = {".txt": "text/plain", ".xml": "application/xml"}
 
 
+def write_web(base: Path, plan, ca) -> dict:
+    """Write the files of every Scenario.web and a certificate for all their host names; return
+    process facts like the other servers (argv, pidfile, comm, listen)."""
+    base.mkdir(parents=True, exist_ok=True)
+    sites = plan.web_files()
+    for host, files in sites.items():
+        for path, text in files.items():
+            target = base / "www" / host / path.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+    web = plan.hosts["web"]
+    cert = ca.issue("web", [web.fqdn, *sorted(sites)])
+    return {
+        "argv": [sys.executable, str(Path(__file__).resolve()), "--daemon", "--listen", web.addr,
+                 "--root", str(base / "www"), "--cert", cert["chain"], "--key", cert["key"],
+                 "--pidfile", str(base / "web.pid")],
+        "pidfile": str(base / "web.pid"),
+        "comm": COMM,
+        "log": None,
+        "listen": {"web": web.ports},
+        "sites": {host: sorted(files) for host, files in sites.items()},
+    }
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     server_version = "maildoctor-lab"
     timeout = 5  # seconds per connection: a silent client cannot hold a thread for long

@@ -17,10 +17,11 @@ from .scenarios import (
     HOSTS,
     POSTFIX_SERVICES,
     SCENARIOS,
+    WEB_SERVICES,
     Host,
 )
 
-SERVICE_PORTS = {**POSTFIX_SERVICES, **DOVECOT_SERVICES, **DNS_SERVICES}
+SERVICE_PORTS = {**POSTFIX_SERVICES, **DOVECOT_SERVICES, **DNS_SERVICES, **WEB_SERVICES}
 
 DEFAULT_NET = "127.77"
 DEFAULT_TLD = "test"
@@ -58,17 +59,24 @@ class RenderedHost:
     note: str
     tls: str = ""
     postfix: tuple[str, ...] = ()
+    ptr: str = ""  # PTR target fqdn when it is not fqdn
 
     @property
     def ports(self) -> dict[str, int]:
         return {s: SERVICE_PORTS[s] for s in self.services}
+
+    @property
+    def rev(self) -> str:
+        """The address with its octets reversed, as DNSBL and in-addr.arpa names use it."""
+        return ".".join(reversed(self.addr.split(".")))
 
 
 @dataclass
 class Zone:
     origin: str  # without trailing dot
     records: list[tuple[str, str, str]] = field(default_factory=list)  # (owner fqdn, type, rdata)
-    dnssec: bool = False  # future: sign with Knot's automatic signing
+    dnssec: str = ""  # "signed" or "bogus" (signed, wrong DS in the parent): see dnssec.py
+    ds: list[str] = field(default_factory=list)  # this zone's DS rdata, once dnssec.make_keys ran
 
     def add(self, owner: str, rtype: str, rdata: str) -> None:
         self.records.append((owner, rtype, rdata))
@@ -101,6 +109,7 @@ class Plan:
             note=h.note,
             tls=h.tls,
             postfix=tuple(h.postfix),
+            ptr=f"{h.ptr}.{self.tld}" if h.ptr else "",
         )
 
     def domain(self, name: str) -> str:
@@ -138,7 +147,11 @@ class Plan:
                 continue
             z = served[name]
             tld_zone.add(z.origin, "NS", ns + ".")  # delegation (DS goes here later)
+            z.dnssec = sc.dnssec
+            if sc.dnssec:
+                tld_zone.dnssec = "signed"  # a signed child needs a signed parent for its DS
             for owner, rtype, rdata in sc.records:
+                owner = self._render(owner, z.origin)
                 owner_fqdn = z.origin if owner == "@" else f"{owner}.{z.origin}"
                 z.add(owner_fqdn, rtype.upper(), self._render(rdata, z.origin))
 
@@ -146,8 +159,18 @@ class Plan:
         for h in self.hosts.values():
             zone = next(z for z in by_origin if h.fqdn == z.origin or h.fqdn.endswith("." + z.origin))
             zone.add(h.fqdn, "A", h.addr)
-            reverse.add(self.ptr_owner(h.addr), "PTR", h.fqdn + ".")
+            reverse.add(self.ptr_owner(h.addr), "PTR", (h.ptr or h.fqdn) + ".")
         return all_zones
+
+    def web_files(self) -> dict[str, dict[str, str]]:
+        """Files the lab's HTTPS server serves: {virtual host: {path: content}} (Scenario.web)."""
+        sites: dict[str, dict[str, str]] = {}
+        for name, sc in SCENARIOS.items():
+            domain = self.domain(name)
+            for key, template in sc.web.items():
+                label, _, path = key.partition("/")
+                sites.setdefault(f"{label}.{domain}", {})["/" + path] = self._render(template, domain)
+        return sites
 
     def outside_tlds(self) -> list[str]:
         """Last labels of absolute names used in scenario data that lie outside the lab.
@@ -210,6 +233,7 @@ class Plan:
                 "hosts": {k: {"fqdn": self.hosts[k].fqdn, "addr": self.hosts[k].addr,
                               "ports": self.hosts[k].ports} for k in hosts},
                 "expected": sc.expected,
+                "dnssec": sc.dnssec,
                 **sc.extra,
             }
         return facts
