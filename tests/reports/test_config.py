@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -89,9 +90,10 @@ def test_command_line_wins_over_the_profile(tmp_path):
     assert out["profile"].startswith("ci (")
 
 
-def test_no_target_anywhere_is_a_config_error():
+def test_no_target_anywhere_is_a_config_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no ./maildoctor.toml here
     with pytest.raises(ConfigError, match="give a TARGET"):
-        settings_for(Path("/nonexistent/maildoctor.toml") if False else None, None, dict(target=None))
+        settings_for(None, None, dict(target=None))
 
 
 def run(*args, cwd=None):
@@ -112,3 +114,27 @@ def test_cli_unknown_profile_exits_3(tmp_path):
     write(tmp_path, GOOD)
     proc = run("check", "--profile", "nope", cwd=tmp_path)  # ./maildoctor.toml is the default
     assert proc.returncode == 3 and "no profile 'nope'" in proc.stderr, proc.stderr
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_readme_example_config_is_valid(tmp_path):
+    section = (ROOT / "README.md").read_text().split("### Config file and profiles", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    profile = load_config(write(tmp_path, example))["ci"]
+    assert profile.expect == {"mx": ("mx1.example.com", "mx2.example.com"), "cert_min_days": 21}
+
+
+def test_the_github_actions_example_uses_real_options():
+    workflow = (ROOT / "docs" / "github-actions.yml").read_text()
+    commands = re.findall(r"^\s*(?:run: )?(maildoctor (?:check|report) [^|#\n]*)", workflow, re.M)
+    assert len(commands) >= 4, commands
+    for command in commands:
+        words = command.split()
+        help_text = run(words[1], "--help").stdout
+        for word in words[2:]:
+            if word.startswith("--"):
+                assert word in help_text, f"{word} of `{command}` is not an option of maildoctor {words[1]}"
+        if "--format" in words:
+            assert words[words.index("--format") + 1] in ("text", "json", "markdown", "html", "junit", "nagios")
