@@ -259,8 +259,8 @@ def merge(profile: Profile | None, given: dict[str, Any]) -> dict[str, Any]:
         out["timeout"] = 5.0
     if isinstance(out.get("output"), str):
         out["output"] = Path(out["output"])
-    if isinstance(out.get("ca_file"), str):
-        out["ca_file"] = Path(out["ca_file"])
+    if isinstance(out.get("ca_file"), str):  # from the profile: relative to the config file
+        out["ca_file"] = p.path.parent / out["ca_file"]
     out["expect"] = dict(p.expect)
     out["extra"] = {**{k: tuple(v) for k, v in p.servers.items()}, **({"credential_env": dict(p.credentials)} if p.credentials else {})}
     out["profile"] = p.name and f"{p.name} ({p.path})"

@@ -60,6 +60,8 @@ def run_check(request: CheckRequest) -> ExitCode:
         report = asyncio.run(_diagnose(request, err))
     except Fatal as exc:
         print(f"maildoctor: error: {exc}", file=sys.stderr)
+        if request.fmt == "nagios":  # monitoring reads the status from stdout
+            print("MAILDOCTOR UNKNOWN - " + str(exc).replace("|", "/"))
         return ExitCode.UNKNOWN
     if request.expect:
         from .expect import evaluate
