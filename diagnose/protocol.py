@@ -86,7 +86,8 @@ class LineReader:
                 del self._buf[: end + 1]
                 if len(raw) > self.max_line:
                     raise ProtocolError(phase, Failure.TOO_LONG, f"a line of {len(raw)} bytes")
-                text = raw.rstrip(b"\r").decode("utf-8", "replace")
+                # sanitized here, once: every reply text (greeting, capabilities, refusals) is server-supplied
+                text = clean(raw.rstrip(b"\r").decode("utf-8", "replace"), limit=self.max_line, keep_newlines=False)
                 self.transcript.add("S", text)
                 return text
             if len(self._buf) > self.max_line:
