@@ -100,3 +100,11 @@ def test_explain_known_and_unknown_codes():
 def test_unknown_format_is_a_usage_error():
     proc = run("check", "example.com", "--format", "pdf")
     assert proc.returncode == 3 and "Traceback" not in proc.stderr
+
+
+def test_nagios_prints_unknown_when_no_diagnosis_is_possible():
+    # Given a resolver address where nothing answers (a free loopback address of this lab net)
+    net = os.environ.get("MAILDOCTOR_LAB_NET", "127.77")
+    proc = run("check", "example.com", "--nameserver", f"{net}.252.53", "--timeout", "0.5", "--format", "nagios")
+    assert proc.returncode == 3
+    assert proc.stdout.startswith("MAILDOCTOR UNKNOWN - no DNS resolver answered"), proc.stdout
