@@ -32,12 +32,20 @@ def badge(status: Status) -> Text:
     return Text(f"{symbol} {word:<5}", style=style)
 
 
-def print_report(report: Report, console: Console, *, verbose: bool = False) -> None:
-    """Print the report to a Rich console (all server text goes through Text, never markup)."""
+def print_report(report: Report, console: Console, *, verbose: bool = False, header: bool = False) -> None:
+    """Print the report to a Rich console (all server text goes through Text, never markup).
+    ``header``: also the full report header (when, from where, command line), as in saved reports."""
     target = report.target.get("domain_unicode") or report.target.get("domain", "?")
-    head = Text.assemble(("maildoctor ", "bold"), (report.tool.get("version", ""), ""), " · ",
-                         (clean(str(target)), "bold"), f" · resolver {', '.join(report.resolver.get('nameservers', [])) or '?'}")
+    resolver = ", ".join(str(ns) for ns in report.resolver.get("nameservers", [])) or "?"
+    head = Text.assemble(("maildoctor ", "bold"), (clean(str(report.tool.get("version", "")), keep_newlines=False), ""),
+                         " · ", (clean(str(target), keep_newlines=False), "bold"),
+                         f" · resolver {clean(resolver, keep_newlines=False)}")
     console.print(head)
+    if header:
+        from .common import header_fields
+
+        for label, value in header_fields(report):
+            console.print(Text(f"  {label}: {value}", style="dim"))
     check_width = min(max((len(f.check) for f in report.findings), default=8), 18)
     for side, hosts in _grouped(report.findings).items():
         console.print()
@@ -55,7 +63,7 @@ def _print_finding(console: Console, f: Finding, check_width: int, *, verbose: b
     how to fix it, each wrapped with a hanging indent so the columns stay readable."""
     prefix = Text("    ")
     prefix.append_text(badge(f.status))
-    prefix.append(" " + f.check.ljust(check_width) + " ", style="cyan")
+    prefix.append(" " + clean(f.check, keep_newlines=False).ljust(check_width) + " ", style="cyan")
     indent = prefix.cell_len
     body = Text(clean(f.subject, keep_newlines=False), style="bold" if f.status is not Status.PASS else "")
     body.append(" — " + clean(f.summary, keep_newlines=False))
