@@ -146,3 +146,37 @@ def test_settings_command_prints_the_autoconfig_servers(lab):
     assert proc.returncode == 0, proc.stderr
     imap = lab.hosts["imap"]["fqdn"]
     assert f"IMAP  server {imap}  port 993  security SSL/TLS   (from autoconfig file)" in proc.stdout, proc.stdout
+
+
+@pytest.mark.parametrize("scenario, check, code, status", [
+    ("island", "dnssec", "dnssec.island", "warn"),
+    ("spfpassall", "spf", "spf.pass_all", "fail"),
+    ("spfvoid", "spf", "spf.void_lookups", "fail"),
+    ("spfinclude", "spf", "spf.include_missing", "fail"),
+    ("dmarcbad", "dmarc", "dmarc.syntax", "fail"),
+    ("dmarcext", "dmarc", "dmarc.report_unauthorized", "warn"),
+    ("dkimtesting", "dkim", "dkim.testing", "warn"),
+    ("ststesting", "mta_sts", "mta_sts.mode", "warn"),
+    ("stsbad", "mta_sts", "mta_sts.policy_invalid", "fail"),
+    ("tlsrptbad", "tls_rpt", "tls_rpt.invalid", "fail"),
+    ("acbad", "autoconfig", "autoconfig.invalid", "fail"),
+])
+def test_each_rule_has_a_failing_zone(lab, scenario, check, code, status):
+    _, codes = policy(lab, scenario, checks=[check])
+    f = only(codes, code)
+    assert f["status"] == status, f
+    assert f["explanation"] and f["remedy"]
+
+
+def test_domain_with_only_srv_records_for_its_settings(lab):
+    # Given srvonly.<tld>: no autoconfig file, no smtp./imap./mail. names, only SRV records
+    proc = run("settings", lab.domain("srvonly"), "--nameserver", lab.resolver, "--timeout", "2", "--json")
+    assert proc.returncode == 0, proc.stderr
+    settings = json.loads(proc.stdout)["settings"]
+    smtp, imap = lab.hosts["smtp"]["fqdn"], lab.hosts["imap"]["fqdn"]
+    got = {(s["direction"], s["host"], s["port"], s["security"]) for s in settings}
+    assert ("outgoing", smtp, 587, "STARTTLS") in got and ("incoming", imap, 993, "SSL/TLS") in got, settings
+    assert all(s["source"].startswith("SRV") for s in settings), settings
+    # and the autoconfig check says there is none, without failing
+    _, codes = policy(lab, "srvonly", checks=["autoconfig"])
+    assert only(codes, "autoconfig.none")["status"] == "skip"

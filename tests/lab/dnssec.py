@@ -2,7 +2,7 @@
 
 Zones with ``dnssec == "signed"`` get a key and a correct DS in their parent (the TLD zone);
 ``"bogus"`` zones are signed too but their parent gets a DS with a wrong digest, so a validating
-resolver answers SERVFAIL for them. The TLD zone is signed whenever any child is, and its DS
+resolver answers SERVFAIL for them; ``"island"`` zones are signed without any DS (unvalidated). The TLD zone is signed whenever any child is, and its DS
 becomes Unbound's trust anchor. Knot signs at load time (policy ``lab``, ``manual: on``: it uses
 exactly these keys and never rolls them).
 """
@@ -56,7 +56,7 @@ def make_keys(conf: Path, zones: list[Zone], tld: str) -> None:
         if not ds:
             raise RuntimeError(f"keymgr gave no SHA-256 DS for {zone.origin}")
         zone.ds = ds
-        if zone is parent:
+        if zone is parent or zone.dnssec == "island":  # island: signed, but the parent knows nothing
             continue
         for rdata in ds:
             if zone.dnssec == "bogus":

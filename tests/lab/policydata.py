@@ -15,8 +15,8 @@ def txt(text: str) -> str:
     return " ".join('"' + text[i:i + 255] + '"' for i in range(0, len(text), 255))
 
 
-def dkim(key: str) -> str:
-    return txt(f"v=DKIM1; k=rsa; p={key}")
+def dkim(key: str, flags: str = "") -> str:
+    return txt(f"v=DKIM1; k=rsa; {flags}p={key}")
 
 
 def sts_policy(*mx: str, mode: str = "enforce", max_age: int = 604800) -> str:
