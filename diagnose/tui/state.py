@@ -12,11 +12,21 @@ from dataclasses import dataclass, field
 from diagnose.model import Finding, Side, Status
 from diagnose.plugin import Check
 from diagnose.report import Report
-from reports.hops import hop_of, port_of
+from reports.hops import MAILBOX, MX, SUBMISSION, hop_of, port_of
 
 PROBLEMS = frozenset({Status.WARN, Status.ERROR, Status.FAIL})
 SIDE_ORDER = (Side.BOTH, Side.OUTGOING, Side.INCOMING)
 SIDE_TITLES = {Side.BOTH: "Domain", Side.OUTGOING: "Outgoing mail", Side.INCOMING: "Incoming mail"}
+HOP_SIDES = {SUBMISSION: Side.OUTGOING, MX: Side.INCOMING, MAILBOX: Side.INCOMING}
+
+
+def group_status(statuses: list[Status]) -> Status:
+    """The mark of a group (a hop, a host, a side): its worst problem; else pass if anything
+    passed, so a skipped optional test (no DANE, say) does not hide that the rest works."""
+    problems = [s for s in statuses if s in PROBLEMS]
+    if problems:
+        return Status.worst(problems)
+    return Status.PASS if Status.PASS in statuses or not statuses else Status.SKIP
 
 
 @dataclass(frozen=True)
@@ -60,7 +70,7 @@ class CheckGroup:
 
     @property
     def status(self) -> Status:
-        return Status.worst([f.status for f in self.findings])
+        return group_status([f.status for f in self.findings])
 
 
 @dataclass
@@ -71,7 +81,7 @@ class HostGroup:
 
     @property
     def status(self) -> Status:
-        return Status.worst([c.status for c in self.checks])
+        return group_status([c.status for c in self.checks])
 
 
 @dataclass
@@ -84,7 +94,7 @@ class SideGroup:
 
     @property
     def status(self) -> Status:
-        return Status.worst([h.status for h in self.hosts])
+        return group_status([h.status for h in self.hosts])
 
 
 class DiagnosisState:
@@ -140,11 +150,11 @@ class DiagnosisState:
         return sum(1 for cid in self.in_run if self.checks[cid].status is not None)
 
     def hop_status(self, hop: str) -> Status | str | None:
-        """Worst status of the hop's findings; "running" while a check of it runs; None: untested."""
+        """The hop's mark (group_status of its findings); "running" while a check of it runs; None: untested."""
         statuses = [f.status for f in self.findings if hop_of(f, self.services) == hop]
         if any(c.running and self._check_hop(c) == hop for c in self.checks.values()):
             return "running"
-        return Status.worst(statuses) if statuses else None
+        return group_status(statuses) if statuses else None
 
     def _check_hop(self, check: CheckRun) -> str:
         # A check that has no finding yet is placed by its id and services, like its findings are.
@@ -153,33 +163,42 @@ class DiagnosisState:
 
     def groups(self, problems_only: bool = False) -> list[SideGroup]:
         """Side -> host and port -> check -> findings, in a stable order."""
+        hosts: dict[Side, dict[str, HostGroup]] = {side: {} for side in SIDE_ORDER}
+        for run in self.checks.values():
+            for f in run.findings:
+                if problems_only and f.status not in PROBLEMS:
+                    continue
+                side = self.side_of(f)
+                key, label = self._host_key(f)
+                host = hosts[side].setdefault(key, HostGroup(f"host|{side.value}|{key}", label, []))
+                group = next((g for g in host.checks if g.check is run), None)
+                if group is None:
+                    group = CheckGroup(f"check|{side.value}|{key}|{run.id}", run, [])
+                    host.checks.append(group)
+                group.findings.append(f)
         result = []
         for side in SIDE_ORDER:
-            hosts: dict[str, HostGroup] = {}
-            for run in self.checks.values():
-                if run.side is not side:
-                    continue
-                for f in run.findings:
-                    if problems_only and f.status not in PROBLEMS:
-                        continue
-                    key, label = self._host_key(f)
-                    host = hosts.setdefault(key, HostGroup(f"host|{side.value}|{key}", label, []))
-                    group = next((g for g in host.checks if g.check is run), None)
-                    if group is None:
-                        group = CheckGroup(f"check|{side.value}|{key}|{run.id}", run, [])
-                        host.checks.append(group)
-                    group.findings.append(f)
-            running = [c for c in self.checks.values() if c.side is side and c.running]
-            if hosts or running:
-                ordered = sorted(hosts.values(), key=lambda h: (h.label != self.domain, h.label))
+            running = [c for c in self.checks.values() if c.running and self._check_side(c) is side]
+            if hosts[side] or running:
+                ordered = sorted(hosts[side].values(), key=lambda h: (h.label != self.domain, h.label))
                 for h in ordered:
                     for g in h.checks:
                         g.findings.sort(key=lambda f: (f.subject, f.code))
                 result.append(SideGroup(f"side|{side.value}", side, SIDE_TITLES[side], ordered, running))
         return result
 
+    def side_of(self, f: Finding) -> Side:
+        """A finding of a check that serves both directions (TLS, greetings) goes under the side of
+        its hop: submission -> outgoing, MX and mailbox -> incoming; DNS and the rest: domain."""
+        if f.side is not Side.BOTH:
+            return f.side
+        return HOP_SIDES.get(hop_of(f, self.services), Side.BOTH)
+
+    def _check_side(self, check: CheckRun) -> Side:
+        return check.side if check.side is not Side.BOTH else HOP_SIDES.get(self._check_hop(check), Side.BOTH)
+
     def _host_key(self, f: Finding) -> tuple[str, str]:
         host = f.host or self.domain
         port = port_of(f)
-        label = f"{host} port {port}" if port else host
+        label = f"{host}:{port}" if port else host
         return label, label
