@@ -55,21 +55,27 @@ class CheckRequest:
 
 
 def run_check(request: CheckRequest) -> ExitCode:
-    err = Console(stderr=True, highlight=False)
     try:
-        report = asyncio.run(_diagnose(request, err))
+        report = make_report(request)
     except Fatal as exc:
         print(f"maildoctor: error: {exc}", file=sys.stderr)
         if request.fmt == "nagios":  # monitoring reads the status from stdout
             print("MAILDOCTOR UNKNOWN - " + str(exc).replace("|", "/"))
         return ExitCode.UNKNOWN
+    _emit(report, request)
+    return exit_code_for(report.worst, request.fail_on)
+
+
+def make_report(request: CheckRequest, err: Console | None = None) -> Report:
+    """Run the diagnosis of ``request`` and return its report, the profile's expectations judged.
+    Raises Fatal when no diagnosis can be made. The CLI and the Python API (diagnose.api) share it."""
+    report = asyncio.run(_diagnose(request, err or Console(stderr=True, highlight=False)))
     if request.expect:
         from .expect import evaluate
 
         report.findings.extend(evaluate(request.expect, report.findings, domain=report.target.get("domain", ""),
                                         config=request.profile or "the config file"))
-    _emit(report, request)
-    return exit_code_for(report.worst, request.fail_on)
+    return report
 
 
 def _validate(request: CheckRequest) -> tuple:
