@@ -73,6 +73,21 @@ def check(
     anonymize: bool = typer.Option(False, "--anonymize", help="Leave this machine's host name out of the report."),
     config: Optional[Path] = typer.Option(None, "--config", metavar="TOML", help="Config file (default ./maildoctor.toml if present)."),
     profile: Optional[str] = typer.Option(None, "--profile", "-p", metavar="NAME", help="Use the settings of this profile of the config file."),
+    user: str = typer.Option("", "--user", "-u", metavar="NAME", help="Log in as NAME on submission, IMAP and POP3 "
+                             "(default: TARGET when it is an address). The password comes from --password-env or a prompt."),
+    password_env: str = typer.Option("", "--password-env", metavar="VAR", help="Name of the environment variable that "
+                                     "holds the password (never give a password on the command line)."),
+    smtp_user: str = typer.Option("", "--smtp-user", metavar="NAME", help="Outgoing (SMTP) user, when it differs."),
+    smtp_password_env: str = typer.Option("", "--smtp-password-env", metavar="VAR", help="Outgoing password's variable."),
+    imap_user: str = typer.Option("", "--imap-user", metavar="NAME", help="Incoming (IMAP and POP3) user, when it differs."),
+    imap_password_env: str = typer.Option("", "--imap-password-env", metavar="VAR", help="Incoming password's variable."),
+    allow_plaintext_auth: bool = typer.Option(False, "--allow-plaintext-auth",
+                                              help="Also send credentials over connections without TLS (default: only after TLS)."),
+    roundtrip: bool = typer.Option(False, "--roundtrip", help="Send a test message to the account itself (or --to) "
+                                   "and wait until it arrives in the mailbox; it is deleted afterwards."),
+    roundtrip_timeout: float = typer.Option(120.0, "--roundtrip-timeout", metavar="SECONDS",
+                                            help="How long to wait for the round-trip message (default 120)."),
+    to: str = typer.Option("", "--to", metavar="ADDRESS", help="Round trip to this address, read with the incoming credentials."),
     tui: bool = typer.Option(False, "--tui", help="Watch the diagnosis live in the interactive terminal UI."),
 ) -> None:
     """Diagnose TARGET and print what works, what is broken and how to fix it."""
@@ -86,8 +101,11 @@ def check(
     except ConfigError as exc:
         typer.echo(f"maildoctor: error: {exc}", err=True)
         raise typer.Exit(int(ExitCode.UNKNOWN))
+    login = dict(user=user, password_env=password_env, smtp_user=smtp_user, smtp_password_env=smtp_password_env,
+                 imap_user=imap_user, imap_password_env=imap_password_env)
     request = CheckRequest(**settings, dkim_selectors=dkim_selector, dnsbl=dnsbl, quiet=quiet, verbose=verbose,
-                           argv=sys.argv[1:])
+                           argv=sys.argv[1:], login=login, allow_plaintext_auth=allow_plaintext_auth,
+                           roundtrip=roundtrip, roundtrip_timeout=roundtrip_timeout, to=to)
     if tui:
         from .tui.launch import run_tui  # textual is imported only here
 

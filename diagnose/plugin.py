@@ -26,6 +26,9 @@ class Options:
     smtp_hosts: tuple[str, ...] = ()  # --smtp-host: submission servers to test instead of discovering them
     imap_hosts: tuple[str, ...] = ()  # --imap-host
     pop_hosts: tuple[str, ...] = ()  # --pop-host
+    credentials: Any = None  # diagnose.credentials.CredentialSet (--user, --password-env...); None: no login tests
+    allow_plaintext_auth: bool = False  # --allow-plaintext-auth: credentials may go over a connection without TLS
+    roundtrip: Any = None  # diagnose.credentials.RoundTrip (--roundtrip, --to, --roundtrip-timeout); None: off
     extra: dict[str, Any] = field(default_factory=dict)  # settings of third-party checks
 
 

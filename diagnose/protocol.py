@@ -106,6 +106,26 @@ class LineReader:
         """Bytes already received but not read (e.g. a server that talks before the greeting)."""
         return bool(self._buf)
 
+    async def exactly(self, n: int, phase: str) -> bytes:
+        """``n`` raw bytes (an IMAP literal, RFC 9051 §4.3), within ``timeout``; not added to the transcript."""
+        if n > self.max_total:
+            raise ProtocolError(phase, Failure.TOO_LONG, f"a literal of {n} bytes")
+        try:
+            async with asyncio.timeout(self.timeout):
+                while len(self._buf) < n:
+                    chunk = await self.reader.read(65536)
+                    if not chunk:
+                        raise ProtocolError(phase, Failure.CLOSED, "the server closed the connection")
+                    self.total += len(chunk)
+                    if self.total > self.max_total:
+                        raise ProtocolError(phase, Failure.TOO_LONG, f"more than {self.max_total} bytes in one session")
+                    self._buf += chunk
+        except TimeoutError:
+            raise ProtocolError(phase, Failure.TIMEOUT, f"a literal of {n} bytes did not arrive") from None
+        data = bytes(self._buf[:n])
+        del self._buf[:n]
+        return data
+
     async def smtp_reply(self, phase: str) -> "SmtpReply":
         """A complete SMTP reply: ``250-a`` ... ``250 z`` (RFC 5321 §4.2.1), all lines in ``timeout``."""
         try:

@@ -43,9 +43,14 @@ class DiagnosisFinished:
 Event = Union[CheckStarted, FindingEmitted, CheckFinished, DiagnosisFinished]
 
 
-def check_budget(options: Options) -> float:
-    """Upper bound in seconds for one check, waits for other checks' facts included."""
-    return options.timeout * 8 + 5
+def check_budget(options: Options, check: Check | None = None) -> float:
+    """Upper bound in seconds for one check, waits for other checks' facts included.
+
+    A check that waits on purpose (the round trip waits up to --roundtrip-timeout for delivery)
+    says how long with ``min_budget_s(options)``."""
+    base = options.timeout * 8 + 5
+    own = getattr(check, "min_budget_s", None)
+    return max(base, float(own(options))) if own is not None else base
 
 
 async def diagnose(
@@ -106,14 +111,14 @@ async def _run_check(check: Check, ctx: CheckContext, facts: FactBoard, queue: a
         queue.put_nowait(FindingEmitted(f))
 
     try:
-        async with asyncio.timeout(check_budget(ctx.options)):
+        async with asyncio.timeout(check_budget(ctx.options, check)):
             async for finding in check.run(ctx):
                 emit(finding)
     except FactUnavailable as exc:
         emit(check.finding(f"{check.id}.skipped", Status.SKIP, subject, f"not tested: {exc.reason}"))
     except TimeoutError:
         emit(check.finding(f"{check.id}.overrun", Status.ERROR, subject,
-                           f"the check did not finish within {check_budget(ctx.options):g} s and was stopped"))
+                           f"the check did not finish within {check_budget(ctx.options, check):g} s and was stopped"))
     except Exception as exc:  # noqa: BLE001 - a plugin bug becomes an error finding, never a crash
         emit(check.finding(f"{check.id}.crashed", Status.ERROR, subject,
                            f"the check failed internally: {type(exc).__name__}: {exc}",

@@ -52,6 +52,11 @@ class CheckRequest:
     profile: str = ""  # "NAME (path)" of the config profile used, for the report header
     expect: dict = field(default_factory=dict)  # expected facts of the profile (diagnose.expect)
     extra: dict = field(default_factory=dict)  # Options.extra from the profile (servers, credential env names)
+    login: dict = field(default_factory=dict)  # --user, --password-env, --smtp-user ... (names, never a password)
+    allow_plaintext_auth: bool = False
+    roundtrip: bool = False
+    roundtrip_timeout: float = 120.0  # seconds
+    to: str = ""  # --to ADDRESS for the round trip
 
 
 def run_check(request: CheckRequest) -> ExitCode:
@@ -126,6 +131,34 @@ def _policy_options(request: CheckRequest) -> dict:
     return {"dkim_selectors": tuple(dict.fromkeys(selectors)), "dnsbl_zones": tuple(dict.fromkeys(zones))}
 
 
+def _login_options(request: CheckRequest, target: Target) -> dict:
+    """Credentials (from environment variables or a prompt on a terminal) and round-trip settings."""
+    from .credentials import CredentialError, CredentialRequest, RoundTrip, resolve
+
+    if request.roundtrip and not 1 <= request.roundtrip_timeout <= 3600:
+        raise Fatal("--roundtrip-timeout must be between 1 and 3600 seconds")
+    to = request.to.strip()
+    if to:
+        try:
+            to = parse_target(to).address or ""
+        except TargetError:
+            to = ""
+        if not to:
+            raise Fatal(f"--to needs an email address, not {request.to[:80]!r}")
+    ask = CredentialRequest(**request.login, profile_env=dict(request.extra.get("credential_env", {})))
+    prompt = None
+    if sys.stdin.isatty():
+        import getpass
+
+        prompt = getpass.getpass
+    try:
+        creds = resolve(ask, address=target.address, prompt=prompt, required=request.roundtrip)
+    except CredentialError as exc:
+        raise Fatal(str(exc)) from None
+    return {"credentials": creds, "allow_plaintext_auth": request.allow_plaintext_auth,
+            "roundtrip": RoundTrip(to, request.roundtrip_timeout) if request.roundtrip else None}
+
+
 def _readable_ca(path: Path) -> None:
     try:
         data = path.read_bytes()
@@ -150,7 +183,8 @@ class Plan:
 def make_plan(request: CheckRequest) -> Plan:
     """Validate the request (raises Fatal with a one-line reason); no network."""
     target, nameservers, checks = _validate(request)
-    options = Options(timeout=request.timeout, ca_file=request.ca_file, extra=dict(request.extra), **_policy_options(request))
+    options = Options(timeout=request.timeout, ca_file=request.ca_file, extra=dict(request.extra), **_policy_options(request),
+                      **_login_options(request, target))
     meta = run_meta(request.argv, socket.gethostname(), anonymize=request.anonymize, fail_on=request.fail_on,
                     profile=request.profile)
     return Plan(target, nameservers, checks, options, meta)

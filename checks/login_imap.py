@@ -1,0 +1,10 @@
+"""login.imap: log in on the imap server with the user's credentials (see diagnose.logincheck)."""
+
+from __future__ import annotations
+
+from diagnose.logincheck import LoginCheck
+
+
+class LoginImap(LoginCheck):
+    protocol = "imap"
+    title = "Log in on the IMAP server"

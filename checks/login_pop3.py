@@ -1,0 +1,10 @@
+"""login.pop3: log in on the pop3 server with the user's credentials (see diagnose.logincheck)."""
+
+from __future__ import annotations
+
+from diagnose.logincheck import LoginCheck
+
+
+class LoginPop3(LoginCheck):
+    protocol = "pop3"
+    title = "Log in on the POP3 server"

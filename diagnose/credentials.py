@@ -1,0 +1,162 @@
+"""Credentials for the login and round-trip checks, and the rule that secrets never show.
+
+A password comes from an environment variable (``--password-env VAR``, or a config profile's
+``credentials.password_env``) or from an interactive prompt; never from the command line, where
+it would land in shell history and ``ps``. It lives in a ``Secret``, whose repr/str is ``****``,
+so a password cannot reach a report, a transcript or a log by accident; ``scrub`` removes it
+(and its base64 forms, as AUTH PLAIN/LOGIN send it) from any text that might still echo it.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+MASK = "****"
+
+
+class Secret:
+    """A string that does not show itself: ``str()``/``repr()`` give ``****``; ``reveal()`` gives it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({MASK})"
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __format__(self, spec: str) -> str:
+        return MASK
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", len(self._value)))
+
+    def __reduce__(self):  # never pickled or deep-copied into something that prints it
+        raise TypeError("a Secret cannot be serialized")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """One login: the user name (not secret) and the password (a Secret), and where each came from."""
+
+    user: str
+    password: Secret = field(repr=False)
+    source: str = ""  # e.g. "--password-env MAIL_PASSWORD", "prompt": shown in findings, never the value
+
+    def forms(self) -> tuple[str, ...]:
+        """The password as it could travel: plain, and base64 inside AUTH PLAIN / AUTH LOGIN."""
+        pw = self.password.reveal()
+        if not pw:
+            return ()
+        b64 = lambda raw: base64.b64encode(raw.encode("utf-8")).decode("ascii")  # noqa: E731
+        return tuple(dict.fromkeys((pw, b64(pw), b64(f"\0{self.user}\0{pw}"), b64(f"{self.user}\0{self.user}\0{pw}"))))
+
+
+@dataclass(frozen=True)
+class CredentialSet:
+    """Outgoing (SMTP submission) and incoming (IMAP/POP3) credentials; often the same."""
+
+    outgoing: Credentials | None = None
+    incoming: Credentials | None = None
+
+    def for_protocol(self, protocol: str) -> Credentials | None:
+        return self.outgoing if protocol == "smtp" else self.incoming
+
+    def scrub(self, text: str) -> str:
+        return scrub(text, *(c for c in (self.outgoing, self.incoming) if c is not None))
+
+
+@dataclass(frozen=True)
+class RoundTrip:
+    """--roundtrip settings: where to send (empty: the incoming user) and how long to wait (seconds)."""
+
+    to: str = ""
+    timeout: float = 120.0
+
+
+def scrub(text: str, *creds: Credentials) -> str:
+    """``text`` with every form of the passwords replaced by ``****`` (longest first)."""
+    for form in sorted({f for c in creds for f in c.forms()}, key=len, reverse=True):
+        text = text.replace(form, MASK)
+    return text
+
+
+class CredentialError(ValueError):
+    """Missing or unusable credentials: one line for stderr."""
+
+
+@dataclass(frozen=True)
+class CredentialRequest:
+    """What the command line (and profile) said; only names, never a password."""
+
+    user: str = ""  # --user
+    password_env: str = ""  # --password-env
+    smtp_user: str = ""  # --smtp-user
+    smtp_password_env: str = ""  # --smtp-password-env
+    imap_user: str = ""  # --imap-user (IMAP and POP3)
+    imap_password_env: str = ""  # --imap-password-env
+    profile_env: Mapping[str, str] = field(default_factory=dict)  # config: user_env / password_env names
+
+    @property
+    def wanted(self) -> bool:
+        return any((self.user, self.password_env, self.smtp_user, self.smtp_password_env, self.imap_user,
+                    self.imap_password_env, *self.profile_env.values()))
+
+
+def resolve(req: CredentialRequest, *, address: str | None, env: Mapping[str, str] = os.environ,
+            prompt: Callable[[str], str] | None = None, required: bool = False) -> CredentialSet | None:
+    """Turn names into credentials. None when no login was asked for (and ``required`` is false).
+
+    User: --smtp-user/--imap-user, else --user, else the profile's user_env, else the TARGET address.
+    Password: --smtp-password-env/--imap-password-env, else --password-env, else the profile's
+    password_env, else ``prompt`` (given only when stdin is a terminal), else CredentialError.
+    """
+    if not (req.wanted or required):
+        return None
+    base_user = req.user or _env_value(req.profile_env.get("user_env", ""), env, "credentials.user_env") or address or ""
+    asked: dict[tuple[str, str], Secret] = {}  # one prompt per (user, variable) even when both sides share it
+
+    def one(side: str, user: str, var: str) -> Credentials:
+        user = (user or base_user).strip()
+        if not user:
+            raise CredentialError(f"no user name for the {side} login: give --user NAME (or a TARGET address)")
+        source_var = var or req.password_env or req.profile_env.get("password_env", "")
+        if source_var:
+            value = _env_value(source_var, env, source_var)
+            if not value:
+                raise CredentialError(f"environment variable {source_var} (the {side} password) is not set or empty")
+            return Credentials(user, Secret(value), f"environment variable {source_var}")
+        if prompt is None:
+            raise CredentialError(f"no password for {user}: give --password-env VAR (the name of an environment "
+                                  "variable holding it), or run in a terminal to be asked")
+        key = (user, "")
+        if key not in asked:
+            value = prompt(f"Password for {user} ({side}): ")
+            if not value:
+                raise CredentialError(f"no password entered for {user}")
+            asked[key] = Secret(value)
+        return Credentials(user, asked[key], "prompt")
+
+    outgoing = one("outgoing (SMTP)", req.smtp_user, req.smtp_password_env)
+    incoming = one("incoming (IMAP/POP3)", req.imap_user, req.imap_password_env)
+    return CredentialSet(outgoing, incoming)
+
+
+def _env_value(name: str, env: Mapping[str, str], what: str) -> str:
+    if not name:
+        return ""
+    if not name.replace("_", "a").isalnum() or name[0].isdigit():
+        raise CredentialError(f"{what}: {name[:40]!r} is not an environment variable name")
+    return env.get(name, "")

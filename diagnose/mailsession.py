@@ -1,0 +1,387 @@
+"""An authenticated session with a submission, IMAP or POP3 server, for the login and round-trip checks.
+
+Credentials go only over TLS whose certificate verifies (system roots + --ca-file, host name
+checked), unless --allow-plaintext-auth. The transcript shows ``AUTH PLAIN ****``, ``PASS ****``:
+the secret part of a command is replaced before it is recorded, and every line recorded is also
+scrubbed of the password and its base64 forms, in case a server echoes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import enum
+import re
+import ssl
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .credentials import MASK, Credentials, scrub
+from .dialogue import Endpoint
+from .net import classify_socket_error
+from .protocol import Failure, LineReader, ProtocolError, SmtpReply, Transcript, imap_capabilities
+from .tls import sni_name
+
+AUTH_GRACE = 15.0  # seconds on top of the timeout for a login reply: Dovecot delays failures 2 s, up to 15 s
+# for an address with many recent failures (its auth penalty); Postfix 1 s
+MAX_BYTES = 4 * 1024 * 1024  # one session, all replies together (the round trip fetches a header block)
+
+
+class Outcome(str, enum.Enum):
+    OK = "ok"
+    REJECTED = "rejected"  # wrong user or password (or an account the server refuses, with the same answer)
+    TEMPORARY = "temporary"  # 4xx, [UNAVAILABLE], [SYS/TEMP], [INUSE]: locked or failing for now
+    NO_MECHANISM = "no_mechanism"  # nothing we can log in with is offered
+    DISABLED_BEFORE_TLS = "disabled_before_tls"  # the server refuses login on an unencrypted connection
+    TLS_REQUIRED = "tls_required"  # no TLS here, and we do not send credentials in clear
+    TLS_UNTRUSTED = "tls_untrusted"  # TLS works but its certificate does not verify: credentials not sent
+    UNREACHABLE = "unreachable"
+    BROKEN = "broken"  # the server stopped answering or answered nonsense during the login
+
+
+class ScrubbedTranscript(Transcript):
+    def __init__(self, creds: Credentials | None) -> None:
+        super().__init__()
+        self.creds = creds
+
+    def add(self, who: str, text: str) -> None:
+        super().add(who, scrub(text, self.creds) if self.creds else text)
+
+
+def client_context(ca_file: Path | None) -> ssl.SSLContext:
+    """A verifying client context, like a mail program's: system roots plus --ca-file, names checked."""
+    ctx = ssl.create_default_context()
+    if ca_file is not None:
+        ctx.load_verify_locations(cafile=str(ca_file))
+    return ctx
+
+
+@dataclass
+class Login:
+    """How one login went; ``words`` is the server's own (sanitized) answer."""
+
+    endpoint: Endpoint
+    user: str
+    outcome: Outcome = Outcome.BROKEN
+    mechanism: str = ""
+    tls_version: str = ""  # "" when the credentials went without TLS
+    words: str = ""
+    code: int | None = None  # SMTP reply code of the AUTH answer
+    offered: list[str] = field(default_factory=list)  # mechanisms the server offered
+    transcript: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+
+class MailSession:
+    """Connect, secure, log in; then the round trip keeps using ``smtp()``/``imap()``/``pop()``."""
+
+    def __init__(self, ep: Endpoint, creds: Credentials, *, timeout: float, ca_file: Path | None = None,
+                 allow_plaintext: bool = False, ehlo_name: str = "") -> None:
+        self.ep, self.creds, self.timeout = ep, creds, timeout
+        self.ca_file, self.allow_plaintext, self.ehlo_name = ca_file, allow_plaintext, ehlo_name
+        self.transcript = ScrubbedTranscript(creds)
+        self.result = Login(ep, creds.user)
+        self.reader: LineReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.caps: dict[str, str] = {}
+        self._tag = 0
+        self._start = time.monotonic()
+
+    # -- plumbing -------------------------------------------------------------
+    async def send(self, line: str, shown: str | None = None) -> None:
+        """Send one line; the transcript records ``shown`` instead when the line carries a secret."""
+        self.transcript.add("C", line if shown is None else shown)
+        self.writer.write(line.encode("utf-8") + b"\r\n")
+        async with asyncio.timeout(self.timeout):
+            await self.writer.drain()
+
+    def done(self, outcome: Outcome, words: str = "", **kw) -> Login:
+        r = self.result
+        r.outcome, r.words = outcome, scrub(words, self.creds)[:400]
+        for k, v in kw.items():
+            setattr(r, k, v)
+        r.transcript = self.transcript.as_list()
+        r.elapsed_s = time.monotonic() - self._start
+        return r
+
+    async def close(self, polite: str = "") -> None:
+        if self.writer is None:
+            return
+        try:
+            if polite:
+                await self.send(polite)
+                self.reader.timeout = min(self.timeout, 1.0)
+                await self.reader.line("goodbye")
+        except (ProtocolError, OSError, TimeoutError):
+            pass
+        finally:
+            self.writer.transport.abort()
+            self.writer = None
+            self.result.transcript = self.transcript.as_list()
+
+    async def _tls(self, phase: str) -> bool:
+        try:
+            await self.writer.start_tls(client_context(self.ca_file), server_hostname=sni_name(self.ep.host),
+                                        ssl_handshake_timeout=self.timeout)
+        except ssl.SSLCertVerificationError as exc:
+            self.done(Outcome.TLS_UNTRUSTED, exc.verify_message or exc.reason or str(exc))
+            return False
+        except (ssl.SSLError, OSError, TimeoutError) as exc:
+            self.done(Outcome.TLS_REQUIRED, f"{phase} failed: {getattr(exc, 'reason', '') or exc or type(exc).__name__}")
+            return False
+        self.result.tls_version = self.writer.get_extra_info("ssl_object").version() or "TLS"
+        return True
+
+    # -- the whole login --------------------------------------------------------
+    async def login(self) -> Login:
+        """Connect, greet, secure and authenticate; never raises for what the server does."""
+        ep = self.ep
+        try:
+            async with asyncio.timeout(self.timeout):
+                reader, self.writer = await asyncio.open_connection(ep.address, ep.port)
+        except (OSError, TimeoutError) as exc:
+            outcome, detail = classify_socket_error(exc)
+            return self.done(Outcome.UNREACHABLE, f"{outcome.value}: {detail}")
+        self.reader = LineReader(reader, timeout=self.timeout, transcript=self.transcript, max_total=MAX_BYTES)
+        if ep.implicit_tls and not await self._tls("TLS handshake"):
+            return self.result
+        try:
+            return await {"smtp": self._smtp, "imap": self._imap, "pop3": self._pop3}[ep.protocol]()
+        except ProtocolError as exc:
+            return self.done(Outcome.BROKEN, f"{exc.phase}: {exc.failure.value} {exc.detail}".strip())
+        except (OSError, TimeoutError) as exc:
+            return self.done(Outcome.BROKEN, f"connection lost: {exc or type(exc).__name__}")
+
+    def _secured(self, tls_offered: bool) -> Outcome | None:
+        """None: go on (TLS is up, or plaintext is allowed); else why the credentials stay here."""
+        if self.result.tls_version or self.allow_plaintext:
+            return None
+        return Outcome.TLS_REQUIRED
+
+    def _b64(self, raw: str) -> str:
+        return base64.b64encode(raw.encode("utf-8")).decode("ascii")
+
+    # -- SMTP (RFC 4954) ---------------------------------------------------------
+    async def smtp(self, line: str, phase: str, shown: str | None = None, *, grace: float = 0.0) -> SmtpReply:
+        await self.send(line, shown)
+        self.reader.timeout = self.timeout + grace
+        try:
+            return await self.reader.smtp_reply(phase)
+        finally:
+            self.reader.timeout = self.timeout
+
+    async def _smtp(self) -> Login:
+        greeting = await self.reader.smtp_reply("greeting")
+        if greeting.code != 220:
+            return self.done(Outcome.UNREACHABLE, f"{greeting.code} {greeting.text}", code=greeting.code)
+        name = self.ehlo_name or "[127.0.0.1]"
+        ehlo = await self.smtp(f"EHLO {name}", "EHLO")
+        caps = ehlo.extensions() if ehlo.code == 250 else {}
+        if not self.ep.implicit_tls and "STARTTLS" in caps:
+            reply = await self.smtp("STARTTLS", "STARTTLS")
+            if reply.code == 220:
+                if not await self._tls("STARTTLS handshake"):
+                    return self.result
+                caps = (await self.smtp(f"EHLO {name}", "EHLO after STARTTLS")).extensions()
+        self.caps = caps
+        why = self._secured("STARTTLS" in caps)
+        if why:
+            return self.done(why, "the server offers no STARTTLS" if "STARTTLS" not in caps else "STARTTLS failed")
+        mechs = caps.get("AUTH", "").upper().split()
+        self.result.offered = mechs
+        if "AUTH" not in caps:
+            if not self.result.tls_version:
+                return self.done(Outcome.DISABLED_BEFORE_TLS, "no AUTH offered on the unencrypted connection")
+            return self.done(Outcome.NO_MECHANISM, "the server offers no AUTH")
+        user, pw = self.creds.user, self.creds.password.reveal()
+        if "PLAIN" in mechs:
+            payload = self._b64(f"\0{user}\0{pw}")
+            reply = await self.smtp(f"AUTH PLAIN {payload}", "AUTH", f"AUTH PLAIN {MASK}", grace=AUTH_GRACE)
+            mech = "PLAIN"
+        elif "LOGIN" in mechs:
+            mech = "LOGIN"
+            reply = await self.smtp("AUTH LOGIN", "AUTH")
+            if reply.code == 334:
+                reply = await self.smtp(self._b64(user), "AUTH LOGIN user", MASK)
+            if reply.code == 334:
+                reply = await self.smtp(self._b64(pw), "AUTH LOGIN password", MASK, grace=AUTH_GRACE)
+        else:
+            return self.done(Outcome.NO_MECHANISM, f"offered: {' '.join(mechs) or 'nothing'}")
+        return self.done(_smtp_outcome(reply, bool(self.result.tls_version)), f"{reply.code} {reply.text}",
+                         mechanism=mech, code=reply.code)
+
+    # -- IMAP (RFC 9051) ------------------------------------------------------------
+    async def imap(self, command: str, phase: str, shown: str | None = None, *, grace: float = 0.0,
+                   on_continue: str | None = None, literals: list[bytes] | None = None) -> list[str]:
+        """Send a tagged command; the untagged lines and the tagged status line (last).
+
+        ``on_continue``: the line to send after a ``+`` continuation (SASL). ``literals``: IMAP
+        literals in the answer ({n} at a line end) are collected there, raw."""
+        self._tag += 1
+        tag = f"m{self._tag}"
+        await self.send(f"{tag} {command}", f"{tag} {shown}" if shown else None)
+        self.reader.timeout = self.timeout + grace
+        lines: list[str] = []
+        try:
+            for _ in range(100_000):
+                line = await self.reader.line(phase)
+                if line.startswith("+") and on_continue is not None:
+                    await self.send(on_continue, MASK)
+                    on_continue = None
+                    continue
+                m = re.search(r"\{(\d{1,9})\}$", line)
+                if m:
+                    data = await self.reader.exactly(int(m.group(1)), phase)
+                    if literals is not None:
+                        literals.append(data)
+                lines.append(line)
+                if line.upper().startswith(f"{tag.upper()} "):
+                    lines[-1] = line[len(tag) + 1:]
+                    return lines
+            raise ProtocolError(phase, Failure.TOO_LONG, "too many lines")
+        finally:
+            self.reader.timeout = self.timeout
+
+    async def _imap(self) -> Login:
+        greeting = await self.reader.line("greeting")
+        if not greeting.upper().startswith("* OK"):
+            return self.done(Outcome.UNREACHABLE, greeting)
+        caps = _imap_caps(await self.imap("CAPABILITY", "CAPABILITY"))
+        if not self.ep.implicit_tls and "STARTTLS" in caps:
+            if (await self.imap("STARTTLS", "STARTTLS"))[-1].upper().startswith("OK"):
+                if not await self._tls("STARTTLS handshake"):
+                    return self.result
+                caps = _imap_caps(await self.imap("CAPABILITY", "CAPABILITY after STARTTLS"))
+        self.caps = caps
+        why = self._secured("STARTTLS" in caps)
+        if why:
+            return self.done(why, "the server offers no STARTTLS" if "STARTTLS" not in caps else "STARTTLS failed")
+        self.result.offered = [c[5:] for c in caps if c.startswith("AUTH=")] + ([] if "LOGINDISABLED" in caps else ["LOGIN"])
+        user, pw = self.creds.user, self.creds.password.reveal()
+        if "LOGINDISABLED" in caps and not self.result.tls_version:
+            return self.done(Outcome.DISABLED_BEFORE_TLS, "the server says LOGINDISABLED on the unencrypted connection")
+        if "AUTH=PLAIN" in caps:
+            mech, payload = "AUTHENTICATE PLAIN", self._b64(f"\0{user}\0{pw}")
+            if "SASL-IR" in caps:
+                status = (await self.imap(f"AUTHENTICATE PLAIN {payload}", "AUTHENTICATE", f"AUTHENTICATE PLAIN {MASK}",
+                                          grace=AUTH_GRACE))[-1]
+            else:
+                status = (await self.imap("AUTHENTICATE PLAIN", "AUTHENTICATE", grace=AUTH_GRACE, on_continue=payload))[-1]
+        elif "LOGINDISABLED" not in caps and _imap_quotable(user) and _imap_quotable(pw):
+            mech = "LOGIN"
+            status = (await self.imap(f"LOGIN {_quote(user)} {_quote(pw)}", "LOGIN", f"LOGIN {_quote(user)} {MASK}",
+                                      grace=AUTH_GRACE))[-1]
+        else:
+            return self.done(Outcome.NO_MECHANISM, f"offered: {' '.join(self.result.offered) or 'nothing'}")
+        return self.done(_imap_outcome(status, bool(self.result.tls_version)), status, mechanism=mech)
+
+    # -- POP3 (RFC 1939, RFC 5034) -------------------------------------------------------
+    async def pop(self, command: str, phase: str, shown: str | None = None, *, grace: float = 0.0,
+                  multiline: bool = False) -> list[str]:
+        """The status line, then (``multiline`` and +OK) the lines up to ".", dot-unstuffed."""
+        await self.send(command, shown)
+        self.reader.timeout = self.timeout + grace
+        try:
+            first = await self.reader.line(phase)
+            if not (multiline and first.startswith("+OK")):
+                return [first]
+            body = await self.reader.until(phase, lambda s: s == ".", max_lines=100_000)
+            return [first] + [s[1:] if s.startswith("..") else s for s in body[:-1]]
+        finally:
+            self.reader.timeout = self.timeout
+
+    async def _pop3(self) -> Login:
+        greeting = await self.reader.line("greeting")
+        if not greeting.startswith("+OK"):
+            return self.done(Outcome.UNREACHABLE, greeting)
+        caps = _pop_caps(await self.pop("CAPA", "CAPA", multiline=True))
+        if not self.ep.implicit_tls and "STLS" in caps:
+            if (await self.pop("STLS", "STLS"))[0].startswith("+OK"):
+                if not await self._tls("STLS handshake"):
+                    return self.result
+                caps = _pop_caps(await self.pop("CAPA", "CAPA after STLS", multiline=True))
+        self.caps = caps
+        why = self._secured("STLS" in caps)
+        if why:
+            return self.done(why, "the server offers no STLS" if "STLS" not in caps else "STLS failed")
+        sasl = caps.get("SASL", "").upper().split()
+        self.result.offered = (["USER"] if "USER" in caps or not caps else []) + [f"SASL {m}" for m in sasl]
+        user, pw = self.creds.user, self.creds.password.reveal()
+        if "PLAIN" in sasl:
+            mech = "SASL PLAIN"
+            payload = self._b64(f"\0{user}\0{pw}")
+            status = (await self.pop(f"AUTH PLAIN {payload}", "AUTH", f"AUTH PLAIN {MASK}", grace=AUTH_GRACE))[0]
+        elif "USER" in caps or not caps:  # no CAPA at all: USER/PASS is the RFC 1939 default
+            mech = "USER/PASS"
+            status = (await self.pop(f"USER {user}", "USER"))[0]
+            if status.startswith("+OK"):
+                status = (await self.pop(f"PASS {pw}", "PASS", f"PASS {MASK}", grace=AUTH_GRACE))[0]
+        else:
+            if not self.result.tls_version:
+                return self.done(Outcome.DISABLED_BEFORE_TLS, "no login offered on the unencrypted connection")
+            return self.done(Outcome.NO_MECHANISM, f"offered: {' '.join(self.result.offered) or 'nothing'}")
+        return self.done(_pop_outcome(status, bool(self.result.tls_version)), status, mechanism=mech)
+
+
+def _smtp_outcome(reply: SmtpReply, tls: bool) -> Outcome:
+    """RFC 4954 §6 and the enhanced codes of RFC 3463 / RFC 7372."""
+    code, text = reply.code, reply.text
+    if code == 235:
+        return Outcome.OK
+    if code in (538,) or (code == 530 and "5.7.0" in text) or re.search(r"\b5\.7\.11\b", text):
+        return Outcome.DISABLED_BEFORE_TLS if not tls else Outcome.REJECTED
+    if code in (504, 534) or "5.5.4" in text or "5.7.9" in text:
+        return Outcome.NO_MECHANISM
+    if 400 <= code < 500:
+        return Outcome.TEMPORARY
+    return Outcome.REJECTED
+
+
+def _imap_outcome(status: str, tls: bool) -> Outcome:
+    """RFC 5530 response codes."""
+    upper = status.upper()
+    if upper.startswith("OK"):
+        return Outcome.OK
+    if "[PRIVACYREQUIRED]" in upper:
+        return Outcome.DISABLED_BEFORE_TLS if not tls else Outcome.REJECTED
+    if "[UNAVAILABLE]" in upper or "[INUSE]" in upper:
+        return Outcome.TEMPORARY
+    if upper.startswith("BAD"):
+        return Outcome.NO_MECHANISM
+    return Outcome.REJECTED
+
+
+def _pop_outcome(status: str, tls: bool) -> Outcome:
+    """RFC 2449 / RFC 3206 response codes."""
+    upper = status.upper()
+    if upper.startswith("+OK"):
+        return Outcome.OK
+    if "[SYS/TEMP]" in upper or "[IN-USE]" in upper or "[LOGIN-DELAY]" in upper:
+        return Outcome.TEMPORARY
+    if not tls and ("PLAINTEXT" in upper or "CLEARTEXT" in upper or "TLS" in upper or "SSL" in upper):
+        return Outcome.DISABLED_BEFORE_TLS
+    return Outcome.REJECTED
+
+
+def _imap_caps(lines: list[str]) -> dict[str, str]:
+    return {c: "" for line in lines for c in imap_capabilities(line)}
+
+
+def _pop_caps(lines: list[str]) -> dict[str, str]:
+    if not lines or not lines[0].startswith("+OK"):
+        return {}  # CAPA is optional (RFC 2449)
+    caps = {}
+    for line in lines[1:]:
+        keyword, _, params = line.strip().partition(" ")
+        if keyword:
+            caps[keyword.upper()] = params
+    return caps
+
+
+def _imap_quotable(text: str) -> bool:
+    return text.isascii() and not any(c in text for c in "\r\n\0")
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
