@@ -65,6 +65,13 @@ def check(
                                             help="DKIM selector to test (the s= of your DKIM-Signature; repeatable). Default: common ones."),
     dnsbl: List[str] = typer.Option([], "--dnsbl", metavar="ZONE",
                                     help="Look the MX addresses up on this blocklist (repeatable; 'default' = well-known public lists). Default: none."),
+    cert_warn_days: int = typer.Option(14, "--cert-warn-days", metavar="DAYS", min=0,
+                                       help="Warn when a server certificate expires within DAYS (default 14)."),
+    ehlo: str = typer.Option("", "--ehlo", metavar="NAME", help="EHLO name of the SMTP probes (default: this machine's address literal)."),
+    smtp_host: List[str] = typer.Option([], "--smtp-host", metavar="HOST",
+                                        help="Test this submission server (587/465) instead of discovering it (repeatable)."),
+    imap_host: List[str] = typer.Option([], "--imap-host", metavar="HOST", help="Test this IMAP server (143/993) instead of discovering it."),
+    pop_host: List[str] = typer.Option([], "--pop-host", metavar="HOST", help="Test this POP3 server (110/995) instead of discovering it."),
     only: List[str] = typer.Option([], "--check", "-c", metavar="ID", help="Run only these checks (id or prefix, repeatable)."),
     skip: List[str] = typer.Option([], "--skip", metavar="ID", help="Do not run these checks (id or prefix, repeatable)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="With --output: print nothing on stdout."),
@@ -103,7 +110,9 @@ def check(
         raise typer.Exit(int(ExitCode.UNKNOWN))
     login = dict(user=user, password_env=password_env, smtp_user=smtp_user, smtp_password_env=smtp_password_env,
                  imap_user=imap_user, imap_password_env=imap_password_env)
-    request = CheckRequest(**settings, dkim_selectors=dkim_selector, dnsbl=dnsbl, quiet=quiet, verbose=verbose,
+    servers = dict(cert_warn_days=cert_warn_days, ehlo_name=ehlo, smtp_hosts=smtp_host, imap_hosts=imap_host,
+                   pop_hosts=pop_host)
+    request = CheckRequest(**settings, dkim_selectors=dkim_selector, dnsbl=dnsbl, servers=servers, quiet=quiet, verbose=verbose,
                            argv=sys.argv[1:], login=login, allow_plaintext_auth=allow_plaintext_auth,
                            roundtrip=roundtrip, roundtrip_timeout=roundtrip_timeout, to=to)
     if tui:

@@ -6,6 +6,7 @@ This is the one boundary where domain errors become a line on stderr and an exit
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import re
 import socket
@@ -42,6 +43,7 @@ class CheckRequest:
     ca_file: Path | None = None
     dkim_selectors: list[str] = field(default_factory=list)
     dnsbl: list[str] = field(default_factory=list)
+    servers: dict = field(default_factory=dict)  # --cert-warn-days, --ehlo, --smtp/imap/pop-host (Options fields)
     only: list[str] = field(default_factory=list)
     skip: list[str] = field(default_factory=list)
     quiet: bool = False
@@ -159,6 +161,29 @@ def _login_options(request: CheckRequest, target: Target) -> dict:
             "roundtrip": RoundTrip(to, request.roundtrip_timeout) if request.roundtrip else None}
 
 
+_EHLO = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,252}))$")
+
+
+def _server_options(request: CheckRequest) -> dict:
+    """--ehlo and --smtp/imap/pop-host go into protocol lines: one strict shape, else Fatal."""
+    out = dict(request.servers)
+    for key in ("smtp_hosts", "imap_hosts", "pop_hosts"):
+        hosts = []
+        for host in out.get(key, ()):
+            try:
+                hosts.append(str(ipaddress.ip_address(host.strip().strip("[]"))))
+            except ValueError:
+                try:
+                    hosts.append(normalise_domain(host.strip())[0])
+                except (TargetError, ValueError) as exc:
+                    raise Fatal(f"bad --{key[:-6]}-host {host[:60]!r}: {exc}") from None
+        out[key] = tuple(dict.fromkeys(hosts))
+    ehlo = out.get("ehlo_name", "")
+    if ehlo and not _EHLO.match(ehlo):
+        raise Fatal(f"bad --ehlo {ehlo[:60]!r}: give a host name or an address literal like [192.0.2.1]")
+    return out
+
+
 def _readable_ca(path: Path) -> None:
     try:
         data = path.read_bytes()
@@ -183,7 +208,7 @@ class Plan:
 def make_plan(request: CheckRequest) -> Plan:
     """Validate the request (raises Fatal with a one-line reason); no network."""
     target, nameservers, checks = _validate(request)
-    options = Options(timeout=request.timeout, ca_file=request.ca_file, extra=dict(request.extra), **_policy_options(request),
+    options = Options(timeout=request.timeout, ca_file=request.ca_file, extra=dict(request.extra), **_policy_options(request), **_server_options(request),
                       **_login_options(request, target))
     meta = run_meta(request.argv, socket.gethostname(), anonymize=request.anonymize, fail_on=request.fail_on,
                     profile=request.profile)
