@@ -20,7 +20,7 @@ CLIENT_NOTE = "Mail programs refuse the connection or show a security warning to
 
 
 def warn_days(ctx: CheckContext) -> int:
-    value = getattr(ctx.options, "cert_warn_days", None) or ctx.options.extra.get("cert_warn_days")
+    value = getattr(ctx.options, "cert_warn_days", None)
     return int(value) if value is not None else DEFAULT_WARN_DAYS
 
 

@@ -34,8 +34,7 @@ OPTION_FLAG = {"smtp_hosts": "--smtp-host", "imap_hosts": "--imap-host", "pop_ho
 
 
 def option_hosts(ctx: CheckContext, attr: str) -> tuple[str, ...]:
-    value = getattr(ctx.options, attr, None) or ctx.options.extra.get(attr) or ()
-    return tuple(value)
+    return tuple(getattr(ctx.options, attr, None) or ())
 
 
 class ServersDiscover(Check):

@@ -38,7 +38,7 @@ class LegacyResult:
 class ProbeCache:
     def __init__(self, ctx: CheckContext) -> None:
         self.timeout = ctx.timeout
-        self.ehlo_name = str(getattr(ctx.options, "ehlo_name", "") or ctx.options.extra.get("ehlo_name", ""))
+        self.ehlo_name = str(getattr(ctx.options, "ehlo_name", "") or "")
         self._dialogues: dict[tuple, asyncio.Future] = {}
         self._legacy: dict[tuple, asyncio.Future] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
