@@ -211,7 +211,8 @@ class MaildoctorApp(App[int]):
         tree = self.query_one(ResultsTree)
         titles = {c.id: c.title for c in self.state.checks.values()} if self.state else {}
         key = tree.cursor_key
-        self.query_one(DetailsPane).show(tree.payload(), titles, scroll_home=key != self._shown)
+        report = self.state.report if self.state else None
+        self.query_one(DetailsPane).show(tree.payload(), titles, report=report, scroll_home=key != self._shown)
         self._shown = key
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:

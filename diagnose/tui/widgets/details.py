@@ -10,7 +10,10 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from diagnose.model import Finding
+from diagnose.report import Report
 from diagnose.sanitize import clean
+
+from reports.common import verdict_words
 
 from ..state import PROBLEMS, CheckGroup, CheckRun, HostGroup, SideGroup
 from .badges import badge
@@ -65,7 +68,18 @@ def finding_text(f: Finding, title: str = "") -> Text:
     return text
 
 
-def group_text(payload: object) -> Text:
+def overview_text(report: Report | None) -> Text:
+    text = Text()
+    if report is not None:
+        text.append("Verdict ")
+        text.append_text(badge(report.worst))
+        text.append(verdict_words(report) + "\n\n")
+    text.append("Select a check in the list (↑ ↓) to see what was found and how to fix it. "
+                "Press ? for help.")
+    return text
+
+
+def group_text(payload: object, report: Report | None = None) -> Text:
     text = Text()
     if isinstance(payload, CheckRun):
         text.append(f"{payload.id} is running\n", style="bold")
@@ -82,7 +96,7 @@ def group_text(payload: object) -> Text:
         if payload.running:
             text.append(f"{len(payload.running)} check(s) still running\n", style="italic")
     else:
-        return Text("Select a check in the tree (↑/↓) to see what was found and how to fix it.")
+        return overview_text(report)
     text.append(clean(title, keep_newlines=False) + "\n", style="bold")
     for f in sorted(findings, key=lambda f: -f.status.rank):
         text.append_text(badge(f.status))
@@ -96,11 +110,12 @@ class DetailsPane(VerticalScroll):
     def compose(self):
         yield Static(id="details-body")
 
-    def show(self, payload: object, titles: dict[str, str], *, scroll_home: bool = True) -> None:
+    def show(self, payload: object, titles: dict[str, str], *, report: Report | None = None,
+             scroll_home: bool = True) -> None:
         body = self.query_one("#details-body", Static)
         if isinstance(payload, Finding):
             body.update(finding_text(payload, titles.get(payload.check, "")))
         else:
-            body.update(group_text(payload))
+            body.update(group_text(payload, report))
         if scroll_home:
             self.scroll_home(animate=False)
