@@ -10,7 +10,7 @@ from diagnose.model import Finding, Side, Status
 from diagnose.plugin import Check, CheckContext
 from diagnose.sanitize import clean
 
-from .spf_record import LOOKUP_LIMIT, MAX_DEPTH, VOID_LIMIT, SpfAnalysis, all_qualifier, analyze_spf
+from .spf_record import LOOKUP_LIMIT, MAX_DEPTH, MAX_RECORDS, VOID_LIMIT, SpfAnalysis, all_qualifier, analyze_spf
 
 _WHY_SPF = ("Receiving servers read the SPF record (a TXT record starting with v=spf1) to learn which "
             "servers may send mail as {domain}. ")
@@ -60,7 +60,7 @@ class SpfCheck(Check):
             "Remove the include that points back to a record already being evaluated.",
         ),
         "spf.too_deep": (
-            _WHY_SPF + "The include/redirect chain is more than {depth} levels deep, far beyond what "
+            _WHY_SPF + "The include/redirect tree is more than {depth} levels deep or has more than {records} records, far beyond what "
             "the 10-lookup limit allows.",
             "Flatten the SPF record: replace nested includes with the ip4:/ip6: ranges they stand for.",
         ),
@@ -160,7 +160,7 @@ class SpfCheck(Check):
         for p in by_code.get("loop", []):
             add("spf.loop", Status.FAIL, f"SPF include loop: {p.detail}", chain=p.detail)
         if by_code.get("too_deep"):
-            add("spf.too_deep", Status.FAIL, "SPF includes nested too deeply", depth=MAX_DEPTH)
+            add("spf.too_deep", Status.FAIL, "SPF include tree too deep or too large", depth=MAX_DEPTH, records=MAX_RECORDS)
         for p in by_code.get("mx_too_many", []):
             add("spf.mx_too_many", Status.FAIL, f"SPF mx term of {p.domain} has too many MX hosts", detail=p.detail)
         if an.lookups > LOOKUP_LIMIT:

@@ -240,7 +240,7 @@ def _visit(node: SpfNode, an: SpfAnalysis, answers: Mapping, *, path: tuple[str,
         return
     if len(path) > MAX_DEPTH or budget[0] <= 0:
         node.state, node.detail = "not_followed", "nesting too deep"
-        an.problems.append(Problem("too_deep", node.domain, f"more than {MAX_DEPTH} levels of include/redirect"))
+        an.problems.append(Problem("too_deep", node.domain, f"more than {MAX_DEPTH} levels or {MAX_RECORDS} records"))
         return
     budget[0] -= 1
     result = answers.get((node.domain, "TXT"))
