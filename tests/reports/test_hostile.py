@@ -12,7 +12,7 @@ from diagnose.report import Report
 from reports import renderer
 
 from .sample import HOSTILE, hostile_report
-from .test_renderers import markdown_tokens, parse_html
+from .test_renderers import assert_well_nested, markdown_tokens, parse_html
 
 # Text a server could send, plus the characters that mean something to our formats.
 NASTY = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=60) | st.lists(
@@ -32,6 +32,7 @@ def assert_no_control_chars(out: str) -> None:
 def test_html_structure_survives(text):
     page = renderer("html")(hostile_report(text))
     page.encode("utf-8")
+    assert_well_nested(page)
     doc = parse_html(page)
     tags = [t for t, _ in doc.tags]
     assert "script" not in tags and "img" not in tags

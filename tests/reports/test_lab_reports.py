@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_renderers import markdown_tokens, parse_html
+from .test_renderers import assert_well_nested, markdown_tokens, parse_html
 
 pytestmark = pytest.mark.lab
 MAILDOCTOR = str(Path(sys.executable).with_name("maildoctor"))
@@ -54,6 +54,7 @@ def test_junit_from_a_broken_domain(lab):
 
 def test_html_from_a_healthy_domain(lab, healthy_json):
     proc = run("report", str(healthy_json), "--format", "html")
+    assert_well_nested(proc.stdout)
     doc = parse_html(proc.stdout)
     tags = [t for t, _ in doc.tags]
     assert "script" not in tags and tags.count("svg") == 2

@@ -34,6 +34,37 @@ class Tags(HTMLParser):
         self.text.append(data)
 
 
+VOID = {"meta", "br", "img", "input", "link", "hr", "rect", "line", "path"}
+
+
+class Nesting(HTMLParser):
+    """Checks that every element is closed, in order (the renderer writes no optional end tags)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if tag in VOID:
+            return
+        if self.stack and self.stack[-1] == tag:
+            self.stack.pop()
+        else:
+            self.errors.append(f"</{tag}> inside {self.stack[-3:]}")
+
+
+def assert_well_nested(page: str) -> None:
+    checker = Nesting()
+    checker.feed(page)
+    checker.close()
+    assert not checker.errors and not checker.stack, (checker.errors[:5], checker.stack)
+
+
 def parse_html(page: str) -> Tags:
     parser = Tags()
     parser.feed(page)
@@ -99,6 +130,7 @@ def test_junit_warn_fails_with_fail_on_warn():
 
 def test_html_is_self_contained_and_printable():
     page = renderer("html")(sample_report())
+    assert_well_nested(page)
     doc = parse_html(page)
     tags = [t for t, _ in doc.tags]
     assert "script" not in tags and "link" not in tags and "iframe" not in tags and "img" not in tags
