@@ -80,6 +80,8 @@ def hop_of(finding: Finding, services: dict[str, tuple[str, ...]] | None = None)
         return hops.pop()
     if finding.side is Side.OUTGOING and (not hops or SUBMISSION in hops):
         return SUBMISSION
+    if finding.side is Side.INCOMING and MAILBOX in hops and MX not in hops:
+        return MAILBOX  # a user-side check (IMAP/POP3 or submission) about the incoming half
     return OTHER
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import inspect
 import re
+from dataclasses import replace
 
 import pytest
 
 from diagnose.catalogue import catalogue, explain
 from diagnose.exitcodes import ExitCode, counts_as_failure, exit_code_for
 from diagnose.expect import Expectations, evaluate
-from diagnose.model import Status
+from diagnose.model import Side, Status
 from diagnose.redact import redact_argv, run_meta
 from diagnose.registry import discover
 from reports.hops import hop_of
@@ -171,3 +172,7 @@ def test_a_new_check_falls_in_place_by_its_services():
     f = finding("acme.submission_probe", "acme.x", "example.com", Status.WARN)
     assert hop_of(f, {"acme.submission_probe": ("submission",)}) == "submission"
     assert hop_of(f, {"acme.submission_probe": ("imap",)}) == "mailbox"
+    both = finding("acme.discover", "acme.found", "example.com", Status.PASS, side=Side.INCOMING)
+    assert hop_of(both, {"acme.discover": ("submission", "imap", "pop3")}) == "mailbox"
+    assert hop_of(replace(both, side=Side.OUTGOING), {"acme.discover": ("submission", "imap", "pop3")}) == "submission"
+    assert hop_of(replace(both, side=Side.BOTH), {"acme.discover": ("submission", "imap", "pop3")}) == "other"
