@@ -171,6 +171,12 @@ class MailSession:
         finally:
             self.reader.timeout = self.timeout
 
+    async def smtp_reply_only(self, phase: str) -> SmtpReply:
+        """The reply to something already written (the end of a message's data)."""
+        async with asyncio.timeout(self.timeout):
+            await self.writer.drain()
+        return await self.reader.smtp_reply(phase)
+
     async def _smtp(self) -> Login:
         greeting = await self.reader.smtp_reply("greeting")
         if greeting.code != 220:
@@ -264,16 +270,18 @@ class MailSession:
         if "AUTH=PLAIN" in caps:
             mech, payload = "AUTHENTICATE PLAIN", self._b64(f"\0{user}\0{pw}")
             if "SASL-IR" in caps:
-                status = (await self.imap(f"AUTHENTICATE PLAIN {payload}", "AUTHENTICATE", f"AUTHENTICATE PLAIN {MASK}",
-                                          grace=AUTH_GRACE))[-1]
+                lines = await self.imap(f"AUTHENTICATE PLAIN {payload}", "AUTHENTICATE", f"AUTHENTICATE PLAIN {MASK}",
+                                        grace=AUTH_GRACE)
             else:
-                status = (await self.imap("AUTHENTICATE PLAIN", "AUTHENTICATE", grace=AUTH_GRACE, on_continue=payload))[-1]
+                lines = await self.imap("AUTHENTICATE PLAIN", "AUTHENTICATE", grace=AUTH_GRACE, on_continue=payload)
         elif "LOGINDISABLED" not in caps and _imap_quotable(user) and _imap_quotable(pw):
             mech = "LOGIN"
-            status = (await self.imap(f"LOGIN {_quote(user)} {_quote(pw)}", "LOGIN", f"LOGIN {_quote(user)} {MASK}",
-                                      grace=AUTH_GRACE))[-1]
+            lines = await self.imap(f"LOGIN {_quote(user)} {_quote(pw)}", "LOGIN", f"LOGIN {_quote(user)} {MASK}",
+                                    grace=AUTH_GRACE)
         else:
             return self.done(Outcome.NO_MECHANISM, f"offered: {' '.join(self.result.offered) or 'nothing'}")
+        status = lines[-1]
+        self.caps = _imap_caps(lines) or self.caps  # servers announce the logged-in capabilities (e.g. UIDPLUS) here
         return self.done(_imap_outcome(status, bool(self.result.tls_version)), status, mechanism=mech)
 
     # -- POP3 (RFC 1939, RFC 5034) -------------------------------------------------------
