@@ -92,7 +92,7 @@ def _dechunk(data: bytes) -> bytes:
 
 
 async def https_get(host: str, path: str, addresses: tuple[str, ...] | list[str], *, ca_file: Path | None,
-                    timeout: float, max_body: int = 64 * 1024) -> FetchResult:
+                    timeout: float, max_body: int = 64 * 1024, port: int = 443) -> FetchResult:
     """GET https://host/path from the first address that connects; at most ``timeout`` seconds per
     address for connect + TLS, and again for the response."""
     url = f"https://{host}{path}"
@@ -103,21 +103,21 @@ async def https_get(host: str, path: str, addresses: tuple[str, ...] | list[str]
     tried: list[str] = []
     for address in list(addresses)[:4]:
         tried.append(address)
-        last = await _get_one(url, host, path, address, context, timeout, max_body)
+        last = await _get_one(url, host, path, address, port, context, timeout, max_body)
         last = FetchResult(**{**last.__dict__, "tried": tuple(tried)})
         if last.outcome not in ("refused", "timeout", "unreachable"):
             return last  # a TLS or HTTP answer is the server's answer: do not hide it behind another address
     return last
 
 
-async def _get_one(url: str, host: str, path: str, address: str, context: ssl.SSLContext, timeout: float,
-                   max_body: int) -> FetchResult:
+async def _get_one(url: str, host: str, path: str, address: str, port: int, context: ssl.SSLContext,
+                   timeout: float, max_body: int) -> FetchResult:
     start = time.monotonic()
     writer = None
     try:
         try:
             async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(address, 443, ssl=context, server_hostname=host,
+                reader, writer = await asyncio.open_connection(address, port, ssl=context, server_hostname=host,
                                                                ssl_handshake_timeout=timeout)
         except ssl.SSLCertVerificationError as exc:
             return FetchResult(url, address, "tls", exc.verify_message or str(exc), elapsed_s=time.monotonic() - start)
