@@ -116,3 +116,35 @@ def test_tlsa_that_does_not_match(lab):
         assert (f["code"], f["status"]) == ("dane.mismatch", "fail")
     else:  # the lab zone is not signed yet: the TLSA records are rightly ignored
         assert (f["code"], f["status"]) == ("dane.insecure", "warn")
+
+
+def test_srv_records_name_the_servers(lab):
+    report, _ = check(lab, "srv", checks=("servers", "imap.greeting", "pop3.greeting"))
+    found = [f for f in ours(report) if f["code"] == "servers.found"]
+    sources = {s["source"] for f in found for s in f["evidence"]["servers"]}
+    assert sources == {"SRV _submission._tcp", "SRV _submissions._tcp", "SRV _imaps._tcp"} or \
+        {"SRV _imaps._tcp"} <= sources, found
+    submission = next(f for f in found if "submission" in f["summary"])
+    assert submission["evidence"]["servers"][0]["ports"] == [587, 465]
+    assert find(report, "servers.not_offered")["status"] == "pass"  # POP3 SRV target "."
+    imap_ports = {f["subject"].rsplit(":", 1)[1] for f in ours(report) if f["code"] == "imap.greeting"}
+    assert imap_ports == {"993"}
+    assert not [f for f in ours(report) if f["check"] == "pop3.greeting" and f["status"] != "skip"]
+
+
+def test_command_line_hosts_replace_discovery(lab):
+    host = lab.hostname("mx1")  # serves 587 and 465 too
+    report, _ = check(lab, "certexpired", "--smtp-host", host, checks=("servers", "auth.offered"))
+    found = [f for f in ours(report) if f["code"] == "servers.found" and "submission" in f["summary"]]
+    assert found[0]["evidence"]["servers"] == [
+        {"name": host, "addresses": [lab.host("mx1")], "ports": [587, 465], "source": "--smtp-host"}]
+    assert {f["code"] for f in ours(report) if f["check"] == "auth.offered" and f["status"] != "skip"} == {"auth.ok"}
+
+
+def test_port_25_blocked_on_this_network(lab):
+    if not lab.firewall_available:
+        pytest.skip("iptables unavailable: the filtered host refuses instead of dropping")
+    report, elapsed = check(lab, "blocked25", checks=("smtp.greeting",), timeout="1")
+    finding = find(report, "smtp.port25_blocked_here")
+    assert finding["status"] == "error" and "blocks outgoing port 25" in finding["explanation"]
+    assert elapsed < 10

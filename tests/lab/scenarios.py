@@ -254,6 +254,22 @@ SCENARIOS: dict[str, Scenario] = {
         "MX works; submission host smtp.noauth offers no AUTH on 587/465 (auth.missing)",
         (("@", "MX", "10 {mx1.fqdn}."),),
     ),
+    "srv": Scenario(
+        "SRV records (RFC 6186) name the servers: submission on smtp.healthy (587, 465), IMAP on imap.healthy "
+        "(993 only); POP3 explicitly not offered (SRV target \".\")",
+        (("@", "MX", "10 {mx1.fqdn}."),
+         ("_submission._tcp", "SRV", "0 1 587 {smtp.fqdn}."),
+         ("_submissions._tcp", "SRV", "0 1 465 {smtp.fqdn}."),
+         ("_imaps._tcp", "SRV", "0 1 993 {imap.fqdn}."),
+         ("_pop3._tcp", "SRV", "0 0 0 ."),
+         ("_pop3s._tcp", "SRV", "0 0 0 .")),
+    ),
+    "blocked25": Scenario(
+        "MX port 25 times out (the filtered host) while the submission host works: looks like a network "
+        "that blocks outgoing port 25 (smtp.port25_blocked_here)",
+        (("@", "MX", "10 {filtered.fqdn}."),
+         ("_submissions._tcp", "SRV", "0 1 465 {smtp.fqdn}.")),
+    ),
     "tlsabad": Scenario(
         "TLSA at _25._tcp of the MX matches no certificate (dane.mismatch once signed, else dane.insecure)",
         (("@", "MX", "10 {tlsabad.fqdn}."),
