@@ -10,7 +10,8 @@ from diagnose.model import Finding, Side, Status
 from diagnose.plugin import Check, CheckContext
 from diagnose.sanitize import clean
 
-from .spf_record import LOOKUP_LIMIT, MAX_DEPTH, MAX_RECORDS, VOID_LIMIT, SpfAnalysis, all_qualifier, analyze_spf
+from .spf_record import (LOOKUP_LIMIT, MAX_DEPTH, MAX_RECORDS, VOID_LIMIT, SpfAnalysis, analyze_spf, effective_all,
+                         pass_all_includes)
 
 _WHY_SPF = ("Receiving servers read the SPF record (a TXT record starting with v=spf1) to learn which "
             "servers may send mail as {domain}. ")
@@ -85,8 +86,8 @@ class SpfCheck(Check):
             "Replace that mx term with ip4:/ip6: ranges of the hosts that really send mail.",
         ),
         "spf.pass_all": (
-            _WHY_SPF + "Its record ends in `+all` (or a bare `all`), which allows every server on the "
-            "internet to send mail as {domain}: SPF then protects nothing.",
+            _WHY_SPF + "Its record lets every server on the internet send mail as {domain} ({how}; a "
+            "bare `all` means `+all` too): SPF then protects nothing.",
             "End the record with `-all` (reject others) or `~all` (mark others suspicious), e.g. "
             "`\"v=spf1 mx -all\"`.",
         ),
@@ -171,14 +172,17 @@ class SpfCheck(Check):
             add("spf.void_lookups", Status.FAIL, f"SPF has {an.voids} void lookups (limit {VOID_LIMIT})",
                 count=an.voids, limit=VOID_LIMIT, voids=_voids(an))
         if root.state == "ok":
-            qualifier = all_qualifier(root)
+            qualifier, decider = effective_all(root)
             has_redirect = any(t.modifier and t.name == "redirect" for t in root.terms)
-            if qualifier == "+":
-                add("spf.pass_all", Status.FAIL, f"SPF of {domain} allows every server (+all)")
+            via = f" (through redirect to {decider.domain})" if decider is not root else ""
+            loose = pass_all_includes(root)
+            if qualifier == "+" or loose:
+                how = f"+all{via}" if qualifier == "+" else f"include of {', '.join(loose)}, which ends in +all"
+                add("spf.pass_all", Status.FAIL, f"SPF of {domain} allows every server ({how})", how=how)
             elif qualifier == "?":
-                add("spf.neutral_all", Status.WARN, f"SPF of {domain} ends in ?all (neutral)",
-                    record_fixed=_replace_all(root.record or "", "-all"))
-            elif qualifier is None and not has_redirect:
+                add("spf.neutral_all", Status.WARN, f"SPF of {domain} ends in ?all (neutral){via}",
+                    record_fixed=_replace_all(decider.record or "", "-all"))
+            elif qualifier is None and not (has_redirect and decider is not root):
                 add("spf.no_all", Status.WARN, f"SPF of {domain} has no 'all' term", record=root.record)
         for where in dict.fromkeys(p.domain for p in by_code.get("ptr", [])):
             add("spf.ptr", Status.WARN, f"SPF of {where} uses the deprecated ptr mechanism", where=where)

@@ -338,3 +338,29 @@ def all_qualifier(node: SpfNode) -> str | None:
         if term.name == "all" and not term.modifier:
             return term.qualifier
     return None
+
+
+def effective_all(root: SpfNode) -> tuple[str | None, SpfNode]:
+    """The "all" that decides for unlisted senders: the root's, else the one its redirects reach."""
+    node = root
+    for _ in range(MAX_DEPTH + 1):
+        qualifier = all_qualifier(node)
+        nxt = next((c for c in node.children if c.via == "redirect"), None)
+        if qualifier is not None or nxt is None or nxt.state != "ok":
+            return qualifier, node
+        node = nxt
+    return None, node
+
+
+def pass_all_includes(root: SpfNode) -> list[str]:
+    """Included records that end in +all: the include then matches every sender (RFC 7208 §5.2)."""
+    found: list[str] = []
+
+    def walk(node: SpfNode) -> None:
+        for child in node.children:
+            if child.via == "include" and child.state == "ok" and all_qualifier(child) == "+":
+                found.append(child.domain)
+            walk(child)
+
+    walk(root)
+    return found

@@ -211,3 +211,18 @@ def test_hostile_records_give_findings_not_exceptions():
 def test_unknown_modifiers_are_ignored_but_duplicates_of_redirect_are_errors():
     assert not parse_record("v=spf1 mx foo=bar -all")[1]
     assert parse_record("v=spf1 redirect=a.example redirect=b.example")[1]
+
+
+def test_all_reached_through_redirect_and_includes_ending_in_pass_all():
+    zone = Zone().txt("r.example", "v=spf1 redirect=_spf.r.example").txt("_spf.r.example", "v=spf1 mx ?all")
+    zone.add(answer("_spf.r.example", "MX", "10 mx.r.example."))
+    _, fs = findings("r.example", zone)
+    assert codes(fs) == {"spf.neutral_all": Status.WARN}
+    assert "_spf.r.example" in fs[0].summary
+    zone = Zone().txt("i.example", "v=spf1 include:loose.example -all").txt("loose.example", "v=spf1 +all")
+    _, fs = findings("i.example", zone)
+    assert codes(fs) == {"spf.pass_all": Status.FAIL} and "loose.example" in fs[0].explanation
+    # a redirect to a record with -all is a complete policy (no "no all" warning)
+    zone = Zone().txt("ok.example", "v=spf1 redirect=_spf.ok.example").txt("_spf.ok.example", "v=spf1 ip4:192.0.2.1 -all")
+    _, fs = findings("ok.example", zone)
+    assert codes(fs) == {"spf.record": Status.PASS}
