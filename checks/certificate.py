@@ -32,6 +32,12 @@ class Certificate(ServerCheck):
     texts = {
         "cert.ok": ("", ""),
         "cert.none": ("{host} completed TLS without sending a certificate. {impact}", "Configure a certificate for {host}."),
+        "cert.malformed": (
+            "The certificate {host} sent breaks the X.509 encoding rules ({detail}), e.g. a name that is "
+            "not valid text, so it cannot be checked and strict clients refuse it. {impact}",
+            "Re-issue the certificate with a standard tool (certbot, your CA's portal, `openssl req`), "
+            "install it and reload the server; `openssl x509 -noout -text -in cert.pem` must show it cleanly.",
+        ),
         "cert.expired": (
             "The certificate of {host} expired on {not_after}. {impact}",
             "Renew the certificate and reload the server (e.g. `certbot renew`, then `postfix reload` / "
@@ -94,10 +100,16 @@ class Certificate(ServerCheck):
     def evaluate(self, ep: Endpoint, d: Dialogue, now: dt.datetime, warn: int, anchors, intermediates,
                  sources=()) -> list[Finding]:
         """Pure: certificate findings for one endpoint's TLS session."""
-        verdict = evaluate_certificate(list(d.tls.chain), ep.host, now, warn, anchors=list(anchors),
-                                       intermediates=list(intermediates))
-        ev = {**verdict.evidence, "trust_store": list(sources), "tls_version": d.tls.version}
         impact = MX_NOTE if ep.role == "mx" else CLIENT_NOTE
+        try:
+            verdict = evaluate_certificate(list(d.tls.chain), ep.host, now, warn, anchors=list(anchors),
+                                           intermediates=list(intermediates))
+        except ValueError as exc:  # cryptography parses names/extensions lazily: e.g. invalid UTF-8 in a name
+            detail = str(exc)[:200]
+            return [self.finding("cert.malformed", Status.FAIL, subject(ep), "the certificate cannot be decoded",
+                                 evidence={"error": detail, "tls_version": d.tls.version}, duration_s=d.elapsed_s,
+                                 host=ep.host, detail=detail, impact=impact)]
+        ev = {**verdict.evidence, "trust_store": list(sources), "tls_version": d.tls.version}
         base = dict(evidence=ev, duration_s=d.elapsed_s, host=ep.host, impact=impact,
                     impact_lower=impact[0].lower() + impact[1:])
         s = subject(ep)
