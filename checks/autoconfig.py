@@ -18,6 +18,7 @@ from diagnose.facts import AUTOCONFIG_SETTINGS
 from diagnose.httpget import FetchResult, https_get
 from diagnose.model import Finding, Side, Status
 from diagnose.plugin import Check, CheckContext
+from diagnose.resolver import Outcome
 from diagnose.sanitize import clean
 
 PATH = "/mail/config-v1.1.xml"
@@ -122,6 +123,10 @@ class Autoconfig(Check):
         for host, path in ((f"autoconfig.{domain}", PATH), (domain, WELL_KNOWN)):
             a, aaaa = await asyncio.gather(ctx.dns.query(host, "A"), ctx.dns.query(host, "AAAA"))
             if not (a.records or aaaa.records):
+                failed = [r for r in (a, aaaa) if r.outcome in (Outcome.SERVFAIL, Outcome.TIMEOUT)]
+                if failed and host.startswith("autoconfig."):  # a DNS failure is not "not published"
+                    fetches.append(FetchResult(f"https://{host}{path}", "", "dns",
+                                               f"the address lookup of {host} failed ({failed[0].describe()})"))
                 continue
             fetch = await https_get(host, path, a.records + aaaa.records, ca_file=ctx.options.ca_file,
                                     timeout=ctx.timeout, max_body=MAX_XML)

@@ -179,8 +179,13 @@ class MtaSts(Check):
             host = f"mta-sts.{domain}"
             a, aaaa = await asyncio.gather(ctx.dns.query(host, "A"), ctx.dns.query(host, "AAAA"))
             lookup.extra["policy_host"] = {"A": list(a.records), "AAAA": list(aaaa.records)}
-            lookup.fetch = await https_get(host, POLICY_PATH, a.records + aaaa.records, ca_file=ctx.options.ca_file,
-                                           timeout=ctx.timeout)
+            failed = [r for r in (a, aaaa) if r.outcome in (Outcome.SERVFAIL, Outcome.TIMEOUT)]
+            if failed and not (a.records or aaaa.records):
+                lookup.fetch = FetchResult(f"https://{host}{POLICY_PATH}", "", "dns",
+                                           f"the address lookup of {host} failed ({failed[0].describe()})")
+            else:
+                lookup.fetch = await https_get(host, POLICY_PATH, a.records + aaaa.records,
+                                               ca_file=ctx.options.ca_file, timeout=ctx.timeout)
             try:
                 lookup.mx_hosts = [h.name for h in await ctx.fact(MX_HOSTS)]
             except FactUnavailable as exc:

@@ -62,3 +62,10 @@ def test_hostile_and_invalid_xml():
         assert fs[0].code == "autoconfig.invalid" and fs[0].status is Status.FAIL, (body[:40], fs)
         assert words in fs[0].summary + fs[0].explanation, fs[0].explanation
         assert "\x1b" not in fs[0].explanation
+
+
+def test_dns_failure_is_not_absence():
+    failed = FetchResult(URL, "", "dns", "the address lookup of autoconfig.example.com failed (DNS timeout)")
+    fs, _ = Autoconfig().evaluate_autoconfig("example.com", [failed])
+    assert [(f.code, f.status) for f in fs] == [("autoconfig.unreachable", Status.WARN)]
+    assert "DNS timeout" in fs[0].explanation

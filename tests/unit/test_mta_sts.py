@@ -129,3 +129,8 @@ def test_tlsrpt():
     for bad in (servfail, timeout):
         assert check.evaluate_tlsrpt("example.com", bad("_smtp._tls.example.com", "TXT")).status is Status.FAIL
     assert parse_tlsrpt("v=TLSRPTv1; rua=mailto:a@example.com; ext=1") == (["mailto:a@example.com"], [])
+
+
+def test_policy_host_lookup_failure_fails():
+    fs = judge(fetch=FetchResult(URL, "", "dns", "the address lookup of mta-sts.example.com failed (DNS timeout)"))
+    assert list(fs) == ["mta_sts.policy_unreachable"] and "DNS timeout" in fs["mta_sts.policy_unreachable"].explanation
