@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from diagnose.certs import evaluate_certificate
+from diagnose.certs import common_name, evaluate_certificate, fingerprint, hostname_matches, san_names
 from diagnose.dialogue import Dialogue, Endpoint
 from diagnose.model import Finding, Side, Status
 from diagnose.plugin import CheckContext
+from diagnose.probes import NoSniResult, probes
 from diagnose.servercheck import ServerCheck, subject
 from diagnose.tls import trust_store
 
@@ -37,6 +38,15 @@ class Certificate(ServerCheck):
             "not valid text, so it cannot be checked and strict clients refuse it. {impact}",
             "Re-issue the certificate with a standard tool (certbot, your CA's portal, `openssl req`), "
             "install it and reload the server; `openssl x509 -noout -text -in cert.pem` must show it cleanly.",
+        ),
+        "cert.sni_differs": (
+            "With the name {host} sent as SNI the server presents the right certificate, but without SNI it "
+            "presents one for {names}. Many sending servers send no SNI on port 25 (Postfix and Exim by "
+            "default), so they see the wrong name: senders that check it (MTA-STS, DANE, strict policies) "
+            "refuse to deliver.",
+            "Make the certificate for {host} the server's default, not only the SNI choice: in Postfix the "
+            "main `smtpd_tls_chain_files` (or cert/key files) of this listener, with other names in "
+            "`tls_server_sni_maps`; in Dovecot the top-level `ssl_cert`/`ssl_key` rather than a `local_name` block.",
         ),
         "cert.expired": (
             "The certificate of {host} expired on {not_after}. {impact}",
@@ -94,8 +104,28 @@ class Certificate(ServerCheck):
         if d.tls is None:
             return [self.skip(ep, "no TLS session (see tls.handshake)")]
         store = trust_store(ctx.options.ca_file)
-        return self.evaluate(ep, d, dt.datetime.now(dt.timezone.utc), warn_days(ctx), store.anchors,
-                             store.intermediates, store.sources)
+        findings = self.evaluate(ep, d, dt.datetime.now(dt.timezone.utc), warn_days(ctx), store.anchors,
+                                 store.intermediates, store.sources)
+        if ep.role == "mx":  # clients of 587/993/... send SNI; many sending MTAs do not
+            findings += self.evaluate_no_sni(ep, d, await probes(ctx).no_sni(ep))
+        return findings
+
+    def evaluate_no_sni(self, ep: Endpoint, d: Dialogue, no_sni: NoSniResult) -> list[Finding]:
+        """Pure: a warning when a client without SNI gets a certificate not valid for the host."""
+        if not no_sni.tested or not no_sni.chain or not d.tls or not d.tls.chain:
+            return []
+        plain, with_sni = no_sni.chain[0], d.tls.chain[0]
+        try:
+            if fingerprint(plain) == fingerprint(with_sni) or hostname_matches(plain, ep.host):
+                return []
+            names = ", ".join(san_names(plain)[0] + san_names(plain)[1]) or common_name(plain.subject)
+        except ValueError:
+            return []
+        ev = {"with_sni": fingerprint(with_sni), "without_sni": fingerprint(plain), "without_sni_names": names,
+              "without_sni_subject": plain.subject.rfc4514_string()}
+        return [self.finding("cert.sni_differs", Status.WARN, subject(ep),
+                             f"without SNI the server presents a certificate for {names}",
+                             evidence=ev, host=ep.host, names=names)]
 
     def evaluate(self, ep: Endpoint, d: Dialogue, now: dt.datetime, warn: int, anchors, intermediates,
                  sources=()) -> list[Finding]:

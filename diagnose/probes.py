@@ -20,11 +20,18 @@ from .dialogue import Dialogue, Endpoint, run_dialogue
 from .facts import MAILBOX_HOSTS, MX_HOSTS, SUBMISSION_HOSTS, FactUnavailable
 from .plugin import CheckContext
 from .protocol import Failure, LineReader, ProtocolError
-from .tls import legacy_supported_here, probe_context, sni_name
+from .tls import legacy_supported_here, probe_context, session_info, sni_name
 
 PER_ADDRESS = 2  # connections at a time to one server address
 SUBMISSION_PORTS = (587, 465)
 MX_PORT = 25
+
+
+@dataclass(frozen=True)
+class NoSniResult:
+    tested: bool
+    chain: tuple = ()  # the chain sent to a client that gives no server name (many MTAs send no SNI)
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class ProbeCache:
         self.ehlo_name = str(getattr(ctx.options, "ehlo_name", "") or "")
         self._dialogues: dict[tuple, asyncio.Future] = {}
         self._legacy: dict[tuple, asyncio.Future] = {}
+        self._no_sni: dict[tuple, asyncio.Future] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
 
     def _slot(self, address: str) -> asyncio.Semaphore:
@@ -63,6 +71,28 @@ class ProbeCache:
             self._legacy[key] = asyncio.ensure_future(self._legacy_run(ep))
         return await asyncio.shield(self._legacy[key])
 
+    async def no_sni(self, ep: Endpoint) -> NoSniResult:
+        """The certificate a client that sends no SNI gets (Postfix and many MTAs send none by default)."""
+        key = (ep.host, ep.address, ep.port)
+        if key not in self._no_sni:
+            self._no_sni[key] = asyncio.ensure_future(self._no_sni_run(ep))
+        return await asyncio.shield(self._no_sni[key])
+
+    async def _no_sni_run(self, ep: Endpoint) -> NoSniResult:
+        first = await self.dialogue(ep)
+        if first.tls is None:
+            return NoSniResult(False, detail="TLS did not work")
+        if sni_name(ep.host) is None:
+            return NoSniResult(True, first.tls.chain, "the host is an address: no SNI was sent anyway")
+        async with self._slot(ep.address):
+            try:
+                async with asyncio.timeout(self.timeout * 4):
+                    ok, _version, chain, detail = await _second_session(
+                        ep, self.timeout, self.ehlo_name or "[127.0.0.1]", legacy=False, sni=False)
+            except TimeoutError:
+                return NoSniResult(False, detail="no answer in time")
+        return NoSniResult(ok, chain, detail)
+
     async def _legacy_run(self, ep: Endpoint) -> LegacyResult:
         why = legacy_supported_here()
         if why:
@@ -73,12 +103,18 @@ class ProbeCache:
         async with self._slot(ep.address):
             try:
                 async with asyncio.timeout(self.timeout * 4):
-                    return await _legacy_handshake(ep, self.timeout, self.ehlo_name or "[127.0.0.1]")
+                    ok, version, _chain, detail = await _second_session(
+                        ep, self.timeout, self.ehlo_name or "[127.0.0.1]", legacy=True, sni=True)
             except TimeoutError:
                 return LegacyResult(False, detail="no answer in time")
+        if detail.startswith("refused"):
+            return LegacyResult(True, False, detail=detail)
+        return LegacyResult(ok, ok, version, detail)
 
 
-async def _legacy_handshake(ep: Endpoint, timeout: float, ehlo: str) -> LegacyResult:
+async def _second_session(ep: Endpoint, timeout: float, ehlo: str, *, legacy: bool, sni: bool
+                          ) -> tuple[bool, str, tuple, str]:
+    """Connect again, up to and through the TLS handshake only: (ok, version, chain, detail)."""
     writer = None
     try:
         async with asyncio.timeout(timeout):
@@ -87,15 +123,15 @@ async def _legacy_handshake(ep: Endpoint, timeout: float, ehlo: str) -> LegacyRe
         if not ep.implicit_tls:
             await _upgrade_request(ep, lines, writer, ehlo)
         try:
-            await writer.start_tls(probe_context(legacy=True), server_hostname=sni_name(ep.host),
+            await writer.start_tls(probe_context(legacy=legacy), server_hostname=sni_name(ep.host) if sni else None,
                                    ssl_handshake_timeout=timeout)
         except (ssl.SSLError, ConnectionError, OSError, TimeoutError) as exc:
             reason = getattr(exc, "reason", "") or type(exc).__name__
-            return LegacyResult(True, False, detail=f"refused: {reason}")
-        version = writer.get_extra_info("ssl_object").version() or ""
-        return LegacyResult(True, True, version)
+            return False, "", (), f"refused: {reason}"
+        info = session_info(writer.get_extra_info("ssl_object"))
+        return True, info.version, info.chain, ""
     except (ProtocolError, OSError, TimeoutError) as exc:
-        return LegacyResult(False, detail=f"the second session failed before TLS: {exc}")
+        return False, "", (), f"the second session failed before TLS: {exc}"
     finally:
         if writer is not None:
             writer.transport.abort()

@@ -162,3 +162,15 @@ def test_ipv4_works_ipv6_times_out_side_by_side():
 def test_pop3_sasl_without_mechanisms_is_no_login():
     assert login_offered("pop3", {"STLS": "", "SASL": ""}) == []
     assert login_offered("pop3", {"USER": "", "SASL": "PLAIN"}) == ["USER", "SASL PLAIN"]
+
+
+def test_certificate_without_sni_for_another_name_is_a_warning():
+    from diagnose.probes import NoSniResult
+    check = Certificate()
+    ep, d = dialogue()
+    assert check.evaluate_no_sni(ep, d, NoSniResult(True, d.tls.chain)) == []
+    assert check.evaluate_no_sni(ep, d, NoSniResult(False, detail="no answer")) == []
+    other = (leaf("default.hosting.test"), PKI.inter)
+    (f,) = check.evaluate_no_sni(ep, d, NoSniResult(True, other))
+    assert (f.code, f.status) == ("cert.sni_differs", Status.WARN) and "default.hosting.test" in f.summary
+    assert f.explanation and f.remedy
