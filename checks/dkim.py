@@ -17,7 +17,7 @@ from diagnose.plugin import Check, CheckContext
 from diagnose.resolver import DnsResult, Outcome
 from diagnose.sanitize import clean
 
-from .spf_record import txt_strings
+from .spf_syntax import txt_strings
 
 # Selectors big providers and common software use; a guess, never proof that a domain lacks DKIM.
 COMMON_SELECTORS = ("default", "dkim", "mail", "selector1", "selector2", "google", "k1", "s1", "s2")

@@ -13,7 +13,7 @@ from diagnose.plugin import Check, CheckContext
 from diagnose.resolver import DnsResult, Outcome
 from diagnose.sanitize import clean
 
-from .spf_record import txt_strings
+from .spf_syntax import txt_strings
 
 POLICIES = ("none", "quarantine", "reject")
 _TAG = re.compile(r"^[a-z][a-z0-9]*$", re.I)

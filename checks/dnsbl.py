@@ -18,7 +18,7 @@ from diagnose.plugin import Check, CheckContext
 from diagnose.resolver import DnsResult, Outcome
 from diagnose.sanitize import clean
 
-from .spf_record import txt_strings
+from .spf_syntax import txt_strings
 
 DEFAULT_KEYWORD = "default"
 PUBLIC_DNSBLS = ("zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org", "psbl.surriel.com")

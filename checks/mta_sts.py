@@ -14,7 +14,7 @@ from diagnose.plugin import Check, CheckContext
 from diagnose.resolver import DnsResult, Outcome
 from diagnose.sanitize import clean
 
-from .spf_record import txt_strings
+from .spf_syntax import txt_strings
 
 POLICY_PATH = "/.well-known/mta-sts.txt"
 MAX_AGE_LIMIT = 31557600  # RFC 8461 §3.2: one year

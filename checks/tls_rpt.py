@@ -10,7 +10,7 @@ from diagnose.plugin import Check, CheckContext
 from diagnose.resolver import DnsResult, Outcome
 from diagnose.sanitize import clean
 
-from .spf_record import txt_strings
+from .spf_syntax import txt_strings
 
 _MAILTO = re.compile(r"^mailto:[^@\s,;]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$")
 _HTTPS = re.compile(r"^https://[A-Za-z0-9.-]+(:\d+)?(/[^\s,;]*)?$")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from checks.spf import SpfCheck
-from checks.spf_record import analyze_spf, parse_record, parse_term, select_spf
+from checks.spf_record import analyze_spf
+from checks.spf_syntax import parse_record, parse_term, select_spf
 from diagnose.model import Status
 from tests.unit.dnsdata import Zone, answer, nodata, servfail, timeout
 
