@@ -96,16 +96,22 @@ def html_text(value: object, *, newlines: bool = True) -> str:
     return html.escape(safe(value, newlines=newlines), quote=True)
 
 
-# Characters that change meaning in Markdown (CommonMark + GFM tables, strikethrough, math).
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~&$#!])")
+# Characters that change meaning anywhere in a line of Markdown (CommonMark + GFM tables,
+# strikethrough, math); "_" only where it can open or close emphasis (not inside a word), ">" "#"
+# "+" "-" and "1." only where they could start a block (the first character).
+_MD_SPECIAL = re.compile(r"([\\`*{}\[\]<|~&$!])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_MD_BLOCK_START = re.compile(r"^(?:(>)|([#+\-])(?=[#\s]|$)|(\d{1,9})([.)])(?=\s|$))")
 
 
 def md_inline(value: object) -> str:
     """Untrusted text -> one line of Markdown that renders as exactly that text (also in a table cell)."""
-    text = safe(value)
-    text = _MD_SPECIAL.sub(r"\\\1", text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
-    return "<br>".join(line.strip() for line in text.split("\n")) if "\n" in text else text.strip()
+    text = safe(value).replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    lines = []
+    for line in text.split("\n"):
+        line = _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), line.strip())
+        line = _MD_BLOCK_START.sub(lambda m: f"{m.group(3)}\\{m.group(4)}" if m.group(3) else "\\" + m.group(0), line)
+        lines.append(line)
+    return "<br>".join(lines)
 
 
 def md_code_block(value: object, info: str = "") -> str:
