@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from pathlib import Path
 from typing import AsyncIterator, Callable
 
 from textual import work
@@ -22,11 +21,12 @@ from diagnose.exitcodes import ExitCode, exit_code_for
 from diagnose.model import Finding
 from diagnose.plugin import Check
 from diagnose.registry import select
-from diagnose.runner import CheckFinished, CheckStarted, DiagnosisFinished, Event, FindingEmitted, diagnose
-from diagnose.session import CheckRequest, Fatal, Plan, make_plan, open_dns, write_atomically
+from diagnose.runner import Event, diagnose
+from diagnose.session import CheckRequest, Fatal, Plan, make_plan, open_dns
 
-from .messages import CheckBegan, CheckEnded, FindingArrived, RunBegan, RunEnded, RunFailed, TargetChosen
-from .screens.export import ExportRequest, ExportScreen
+from .messages import (CheckBegan, CheckEnded, FindingArrived, RunBegan, RunEnded, RunFailed, TargetChosen,
+                       message_for)
+from .screens.export import ExportRequest, ExportScreen, write_report
 from .screens.help import HelpScreen
 from .screens.target import TargetScreen
 from .state import CheckGroup, CheckRun, Credentials, DiagnosisState
@@ -114,14 +114,7 @@ class MaildoctorApp(App[int]):
         self.post_message(RunBegan(run, tuple(c.id for c in checks)))
         try:
             async for event in self.source(self.plan, checks):
-                if isinstance(event, CheckStarted):
-                    self.post_message(CheckBegan(run, event.check))
-                elif isinstance(event, FindingEmitted):
-                    self.post_message(FindingArrived(run, event.finding))
-                elif isinstance(event, CheckFinished):
-                    self.post_message(CheckEnded(run, event.check, event.status, event.duration_s))
-                elif isinstance(event, DiagnosisFinished):
-                    self.post_message(RunEnded(run, event.report))
+                self.post_message(message_for(run, event))
         except Fatal as exc:
             self.post_message(RunFailed(run, str(exc)))
 
@@ -211,8 +204,9 @@ class MaildoctorApp(App[int]):
         tree = self.query_one(ResultsTree)
         titles = {c.id: c.title for c in self.state.checks.values()} if self.state else {}
         key = tree.cursor_key
-        report = self.state.report if self.state else None
-        self.query_one(DetailsPane).show(tree.payload(), titles, report=report, scroll_home=key != self._shown)
+        report, error = (self.state.report, self.state.error) if self.state else (None, None)
+        self.query_one(DetailsPane).show(tree.payload(), titles, report=report, error=error,
+                                         scroll_home=key != self._shown)
         self._shown = key
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
@@ -255,15 +249,11 @@ class MaildoctorApp(App[int]):
     def _export(self, choice: ExportRequest | None) -> None:
         if choice is None or self.state is None or self.state.report is None:
             return
-        from reports import renderer
-
-        try:
-            content = renderer(choice.fmt)(self.state.report)
-            write_atomically(choice.path, content)
-        except SystemExit as exc:  # write_atomically's one-line error, meant for the CLI
-            self.notify(str(exc).removeprefix("maildoctor: error: "), title="Export failed", severity="error")
-            return
-        self.notify(f"{choice.fmt} report written to {choice.path}", title="Exported")
+        problem = write_report(self.state.report, choice)
+        if problem:
+            self.notify(problem, title="Export failed", severity="error")
+        else:
+            self.notify(f"{choice.fmt} report written to {choice.path}", title="Exported")
 
     def action_copy(self) -> None:
         payload = self.query_one(ResultsTree).payload()

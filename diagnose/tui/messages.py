@@ -12,6 +12,7 @@ from textual.message import Message
 
 from diagnose.model import Finding, Status
 from diagnose.report import Report
+from diagnose.runner import CheckFinished, CheckStarted, DiagnosisFinished, Event, FindingEmitted
 
 from .state import TargetEntry
 
@@ -61,3 +62,16 @@ class TargetChosen(Message):
     """The target screen's form was submitted (the app validates it)."""
 
     entry: TargetEntry
+
+
+def message_for(run: int, event: Event) -> Message:
+    """The app's message for one runner event of run number ``run``."""
+    if isinstance(event, CheckStarted):
+        return CheckBegan(run, event.check)
+    if isinstance(event, FindingEmitted):
+        return FindingArrived(run, event.finding)
+    if isinstance(event, CheckFinished):
+        return CheckEnded(run, event.check, event.status, event.duration_s)
+    if isinstance(event, DiagnosisFinished):
+        return RunEnded(run, event.report)
+    raise TypeError(f"unknown runner event {event!r}")

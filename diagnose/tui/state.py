@@ -115,6 +115,9 @@ class DiagnosisState:
     # -- events ------------------------------------------------------------------------------
     def begin(self, run: int, check_ids: tuple[str, ...], now: float) -> None:
         self.run, self.in_run, self.run_started, self.running, self.error = run, check_ids, now, True, None
+        for check in self.checks.values():  # left running by a run this one cancelled: stopped now
+            if check.running and check.id not in check_ids:
+                check.started = None
         for cid in check_ids:
             old = self.checks[cid]
             self.checks[cid] = CheckRun(old.id, old.title, old.side, old.services)

@@ -126,8 +126,15 @@ def test_healthy_domain_all_checks(lab):
             sides = {p.title for p in app.query_one(ResultsTree).payloads.values() if isinstance(p, SideGroup)}
             assert {"Incoming mail", "Outgoing mail"} <= sides
             assert "FAIL MX" not in text
-            # the tree is keyboard-navigable to the end and back
+            # a greeting finding's details carry the SMTP transcript (evidence)
             tree = app.query_one(ResultsTree)
+            greeting = next(k for k, p in tree.payloads.items()
+                            if isinstance(p, Finding) and p.check == "smtp.greeting" and p.status is Status.PASS)
+            tree.select_key(greeting)
+            await pilot.pause(0.1)
+            details = str(app.query_one("#details-body").content)
+            assert "transcript:" in details and "220" in details and "EHLO" in details, details
+            # the tree is keyboard-navigable to the end and back
             await pilot.press("end")
             await pilot.pause(0.1)
             assert tree.cursor_line == tree.last_line

@@ -116,3 +116,11 @@ def test_a_group_is_marked_by_its_worst_problem_and_skips_do_not_hide_passes():
     assert group_status([Status.SKIP, Status.SKIP]) is Status.SKIP
     assert group_status([Status.PASS, Status.WARN, Status.SKIP]) is Status.WARN
     assert group_status([Status.WARN, Status.FAIL, Status.ERROR]) is Status.FAIL
+
+
+def test_a_new_run_stops_what_the_cancelled_run_left_running():
+    st = state_with(*BROKEN[:2], running=("mx.records", "tcp.connect"))
+    st.begin(2, ("tcp.connect",), now=9.0)  # "rerun check" cancelled run 1 mid-way
+    assert not st.checks["mx.records"].running
+    assert [f.code for f in st.checks["mx.records"].findings] == ["mx.records"]  # what it found stays
+    assert st.checks["tcp.connect"].findings == [] and st.checks["tcp.connect"].status is None

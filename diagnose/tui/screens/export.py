@@ -11,6 +11,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from diagnose.report import Report
+from diagnose.session import write_atomically
+
 EXTENSIONS = {"html": "html", "json": "json", "text": "txt", "markdown": "md", "junit": "xml", "nagios": "txt"}
 PREFERRED = ("html", "json", "text")  # the default is the first one installed
 
@@ -19,6 +22,17 @@ PREFERRED = ("html", "json", "text")  # the default is the first one installed
 class ExportRequest:
     fmt: str
     path: Path
+
+
+def write_report(report: Report, choice: ExportRequest) -> str | None:
+    """Render and write the report; None when done, else the one-line reason it failed."""
+    from reports import renderer
+
+    try:
+        write_atomically(choice.path, renderer(choice.fmt)(report))
+    except SystemExit as exc:  # write_atomically's one-line error, meant for the CLI
+        return str(exc).removeprefix("maildoctor: error: ")
+    return None
 
 
 def formats() -> list[str]:

@@ -68,8 +68,12 @@ def finding_text(f: Finding, title: str = "") -> Text:
     return text
 
 
-def overview_text(report: Report | None) -> Text:
+def overview_text(report: Report | None, error: str | None = None) -> Text:
     text = Text()
+    if error:
+        text.append("No diagnosis\n", style="bold #e0303a")
+        text.append(clean(error) + "\n\nFix this and press r to run again.")
+        return text
     if report is not None:
         text.append("Verdict ")
         text.append_text(badge(report.worst))
@@ -79,7 +83,7 @@ def overview_text(report: Report | None) -> Text:
     return text
 
 
-def group_text(payload: object, report: Report | None = None) -> Text:
+def group_text(payload: object, report: Report | None = None, error: str | None = None) -> Text:
     text = Text()
     if isinstance(payload, CheckRun):
         text.append(f"{payload.id} is running\n", style="bold")
@@ -96,7 +100,7 @@ def group_text(payload: object, report: Report | None = None) -> Text:
         if payload.running:
             text.append(f"{len(payload.running)} check(s) still running\n", style="italic")
     else:
-        return overview_text(report)
+        return overview_text(report, error)
     text.append(clean(title, keep_newlines=False) + "\n", style="bold")
     for f in sorted(findings, key=lambda f: -f.status.rank):
         text.append_text(badge(f.status))
@@ -111,11 +115,11 @@ class DetailsPane(VerticalScroll):
         yield Static(id="details-body")
 
     def show(self, payload: object, titles: dict[str, str], *, report: Report | None = None,
-             scroll_home: bool = True) -> None:
+             error: str | None = None, scroll_home: bool = True) -> None:
         body = self.query_one("#details-body", Static)
         if isinstance(payload, Finding):
             body.update(finding_text(payload, titles.get(payload.check, "")))
         else:
-            body.update(group_text(payload, report))
+            body.update(group_text(payload, report, error))
         if scroll_home:
             self.scroll_home(animate=False)

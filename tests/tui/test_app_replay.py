@@ -1,0 +1,57 @@
+"""The app on constructed event streams (no lab): hostile server text, a resolver that is gone."""
+
+import asyncio
+
+from diagnose.model import Finding, Side, Status
+from diagnose.report import Report
+from diagnose.runner import CheckFinished, CheckStarted, DiagnosisFinished, FindingEmitted
+from diagnose.session import CheckRequest, Fatal
+from diagnose.tui.app import create_app
+from diagnose.tui.widgets.results import ResultsTree
+
+from .helpers import finished, replay, replay_plan, screen_text, wait_until
+
+HOSTILE = "[bold red]pwned[/] \x1b[2J\x1b]0;title\x07 [link=http://x]y[/link]"
+
+
+def hostile_events():
+    f = Finding(check="tcp.connect", code="tcp.refused", subject=f"mx.example.test [192.0.2.1]:25",
+                status=Status.FAIL, summary=f"banner: {HOSTILE}", explanation="x", remedy="y",
+                evidence={"transcript": [f"S: 220 {HOSTILE}", "C: QUIT"], "port": 25}, side=Side.INCOMING,
+                host="mx.example.test")
+    report = Report(target={"domain": "example.test"}, started_at="", duration_s=0.1, resolver={}, findings=[f])
+    return [CheckStarted("tcp.connect", ""), FindingEmitted(f), CheckFinished("tcp.connect", Status.FAIL, 0.1),
+            DiagnosisFinished(report)]
+
+
+def test_server_text_is_shown_literally_never_as_markup_or_escapes():
+    async def scenario():
+        request = CheckRequest(target="example.test", nameservers=["192.0.2.54"])
+        app = create_app(request, replay_plan("example.test"), source=replay(hostile_events()))
+        async with app.run_test(size=(120, 30)) as pilot:
+            await wait_until(pilot, lambda: finished(app))
+            text = screen_text(app)
+            assert "[bold red]pwned[/]" in text, text  # literal, not styled away
+            assert "\x1b" not in text and "S: 220" in text  # the transcript is in the details
+            assert isinstance(app.query_one(ResultsTree).payload(), Finding)
+
+    asyncio.run(scenario())
+
+
+def test_a_resolver_that_does_not_answer_is_one_clear_line_not_a_crash():
+    async def gone(plan, checks):
+        raise Fatal("no DNS resolver answered (192.0.2.54:53) within 1 s")
+        yield  # pragma: no cover - makes this an async generator
+
+    async def scenario():
+        request = CheckRequest(target="example.test", nameservers=["192.0.2.54"])
+        app = create_app(request, replay_plan("example.test"), source=gone)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: app.state is not None and app.state.error is not None)
+            assert "no diagnosis: no DNS resolver" in screen_text(app)  # the header, cut at 80 columns
+            details = str(app.query_one("#details-body").content)
+            assert "No diagnosis" in details and "no DNS resolver answered (192.0.2.54:53) within 1 s" in details
+            await pilot.press("q")
+        assert app.return_value == 3
+
+    asyncio.run(scenario())
