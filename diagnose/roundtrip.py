@@ -69,7 +69,7 @@ class Submission:
 def queue_id(text: str) -> str:
     """The queue id in a 250 reply to the message: Postfix "queued as 4Xy", Exim "id=1a-2b-3c", others."""
     m = re.search(r"queued as ([A-Za-z0-9]+)", text, re.I) or re.search(r"\bid=([\w.-]+)", text, re.I) \
-        or re.search(r"InternalId=(\d+)", text) or re.search(r"\bOK\s+([A-Za-z0-9]{8,})\b", text)
+        or re.search(r"InternalId=(\d+)", text)
     return m.group(1) if m else ""
 
 
