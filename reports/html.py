@@ -66,14 +66,18 @@ def render(report: Report) -> str:
 
     out += ["<section>", "<h2>Summary</h2>", '<table class="summary">',
             "<tr><th>Check</th><th>Subject</th><th>Status</th><th>Summary</th></tr>"]
+    bad = problems(report)
+    anchors = {id(f): f"problem-{n}" for n, f in enumerate(bad, 1)}  # internal links only
     for f in by_severity(report.findings):
-        out.append(f"<tr><td><code>{html_text(f.check)}</code></td><td>{html_text(f.subject)}</td>"
+        subject = html_text(f.subject)
+        if id(f) in anchors:
+            subject = f'<a href="#{anchors[id(f)]}">{subject}</a>'
+        out.append(f"<tr><td><code>{html_text(f.check)}</code></td><td>{subject}</td>"
                    f"<td>{badge(f.status.value)}</td><td>{html_text(f.summary)}</td></tr>")
     out += ["</table>", "</section>"]
 
-    bad = problems(report)
     out += ["<section>", "<h2>Problems</h2>"]
-    out += [_problem(f) for f in bad] or ['<p class="muted">No problems found.</p>']
+    out += [_problem(f, anchors[id(f)]) for f in bad] or ['<p class="muted">No problems found.</p>']
     out.append("</section>")
 
     out += ["<section>", "<h2>Where the time went</h2>", waterfall_svg(report.findings),
@@ -99,8 +103,8 @@ def _other_hops(findings: list[Finding]) -> str:
     return "\n".join(lines)
 
 
-def _problem(f: Finding) -> str:
-    out = [f'<article class="problem s-{f.status.value}">',
+def _problem(f: Finding, anchor: str) -> str:
+    out = [f'<article class="problem s-{f.status.value}" id="{anchor}">',
            f'<h3>{badge(f.status.value)} <span class="subject">{html_text(f.subject)}</span></h3>',
            f"<p>{html_text(f.summary)} <span class=\"muted\">(code <code>{html_text(f.code)}</code>, "
            f"check <code>{html_text(f.check)}</code>)</span></p>", "<dl>"]

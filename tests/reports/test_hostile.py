@@ -38,7 +38,8 @@ def test_html_structure_survives(text):
     tags = [t for t, _ in doc.tags]
     assert "script" not in tags and "img" not in tags
     assert tags.count("svg") == 2 and tags.count("article") == 2 and tags.count("html") == 1
-    assert all(not name.startswith("on") and name not in ("src", "href") for _, attrs in doc.tags for name in attrs)
+    assert all(not name.startswith("on") and name != "src" for _, attrs in doc.tags for name in attrs)
+    assert all(value.startswith("#problem-") for _, attrs in doc.tags for name, value in attrs.items() if name == "href")
     assert_no_control_chars(page)
 
 
