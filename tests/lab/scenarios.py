@@ -271,8 +271,9 @@ SCENARIOS: dict[str, Scenario] = {
          ("_submissions._tcp", "SRV", "0 1 465 {smtp.fqdn}.")),
     ),
     "tlsabad": Scenario(
-        "TLSA at _25._tcp of the MX matches no certificate (dane.mismatch once signed, else dane.insecure)",
+        "signed zone; the TLSA at _25._tcp of the MX matches no certificate (dane.mismatch)",
         (("@", "MX", "10 {tlsabad.fqdn}."),
          ("_25._tcp.mx", "TLSA", "3 1 1 " + "00" * 32)),
+        dnssec="signed",
     ),
 }
