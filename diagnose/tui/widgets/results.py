@@ -32,6 +32,7 @@ class ResultsTree(Tree[str]):
         self.payloads: dict[str, object] = {}
         self._by_key: dict[str, TreeNode[str]] = {}
         self._spinning: dict[str, CheckRun] = {}
+        self._spinning_sides: dict[str, SideGroup] = {}
         self.collapsed: set[str] = set()
 
     @property
@@ -46,9 +47,11 @@ class ResultsTree(Tree[str]):
     def rebuild(self, groups: list[SideGroup], *, empty_text: str, frame: int) -> None:
         keep = self.cursor_key
         self.clear()
-        self.payloads, self._by_key, self._spinning = {}, {}, {}
+        self.payloads, self._by_key, self._spinning, self._spinning_sides = {}, {}, {}, {}
         for side in groups:
             snode = self._add(self.root, side.key, self._side_label(side, frame), side)
+            if side.running:
+                self._spinning_sides[side.key] = side
             for run in side.running:
                 self._spinning[f"run|{run.id}"] = run
                 self._add(snode, f"run|{run.id}", self._running_label(run, frame), run, leaf=True)
@@ -109,6 +112,8 @@ class ResultsTree(Tree[str]):
         now = time.monotonic()
         for key, run in self._spinning.items():
             self._by_key[key].set_label(self._running_label(run, frame, now))
+        for key, side in self._spinning_sides.items():
+            self._by_key[key].set_label(self._side_label(side, frame))
 
     def first_problem(self) -> str | None:
         """Key of the first finding that needs attention, worst first."""
