@@ -146,3 +146,11 @@ def test_port_25_blocked_on_this_network(lab):
     finding = find(report, "smtp.port25_blocked_here")
     assert finding["status"] == "error" and "blocks outgoing port 25" in finding["explanation"]
     assert elapsed < 10
+
+
+def test_login_offered_before_tls_is_a_warning(lab):
+    report, _ = check(lab, "plainauth", checks=("auth.offered",))
+    for port in (587, 143, 110):
+        finding = find(report, "auth.before_tls", port)
+        assert finding["status"] == "warn" and finding["evidence"]["before_tls"], finding
+    assert "smtpd_tls_auth_only" in find(report, "auth.before_tls", 587)["remedy"]

@@ -290,7 +290,8 @@ def write_dovecot(base: Path, plan: Plan, certs: dict[str, dict], password: str)
     ]
     for h in hosts:
         c = certs[h.key]
-        conf += [f"local {h.addr} {{", f"  ssl_cert = <{c['chain']}", f"  ssl_key = <{c['key']}", "}"]
+        conf += [f"local {h.addr} {{", f"  ssl_cert = <{c['chain']}", f"  ssl_key = <{c['key']}",
+                 *(f"  {o}" for o in h.dovecot), "}"]
     listeners = {"imap": [], "pop3": []}
     for h in hosts:
         for svc in h.services:

@@ -48,6 +48,7 @@ class Host:
     note: str = ""
     tls: str = ""  # certificate variant (pki.VARIANTS): expired, expiring, wrongname, selfsigned, nochain
     postfix: tuple[str, ...] = ()  # extra smtpd options for this host's listeners, e.g. "smtpd_tls_security_level=none"
+    dovecot: tuple[str, ...] = ()  # extra Dovecot settings in this host's `local ADDR { }` block
     ptr: str = ""  # PTR target instead of the host's own name (relative to the TLD, like name)
 
 
@@ -101,6 +102,11 @@ HOSTS: dict[str, Host] = {
     "listed": Host(71, "mx.listed", ("smtp",), note="Postfix: 25; listed on the lab DNSBL dnsbl.<tld>"),
     "ptrbad": Host(72, "mx.ptrbad", ("smtp",), ptr="mail.elsewhere", note="Postfix: 25; PTR -> a name without A"),
     "tlsabad": Host(69, "mx.tlsabad", ("smtp",), note="Postfix: 25; its TLSA record does not match"),
+    "plainsmtp": Host(70, "smtp.plainauth", ("submission",),
+                      postfix=("smtpd_tls_security_level=may", "smtpd_tls_auth_only=no"),
+                      note="Postfix: 587 offering AUTH before STARTTLS"),
+    "plainimap": Host(71, "imap.plainauth", ("imap", "pop3"), dovecot=("disable_plaintext_auth = no",),
+                      note="Dovecot: 143/110 offering login before STARTTLS"),
 }
 
 # The user the mail servers know; the password is generated per lab.
@@ -252,6 +258,10 @@ SCENARIOS: dict[str, Scenario] = {
     )},
     "noauth": Scenario(
         "MX works; submission host smtp.noauth offers no AUTH on 587/465 (auth.missing)",
+        (("@", "MX", "10 {mx1.fqdn}."),),
+    ),
+    "plainauth": Scenario(
+        "MX works; smtp.plainauth (587) and imap.plainauth (143, 110) offer login before TLS (auth.before_tls)",
         (("@", "MX", "10 {mx1.fqdn}."),),
     ),
     "srv": Scenario(

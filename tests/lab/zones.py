@@ -59,6 +59,7 @@ class RenderedHost:
     note: str
     tls: str = ""
     postfix: tuple[str, ...] = ()
+    dovecot: tuple[str, ...] = ()
     ptr: str = ""  # PTR target fqdn when it is not fqdn
 
     @property
@@ -109,6 +110,7 @@ class Plan:
             note=h.note,
             tls=h.tls,
             postfix=tuple(h.postfix),
+            dovecot=tuple(h.dovecot),
             ptr=f"{h.ptr}.{self.tld}" if h.ptr else "",
         )
 
