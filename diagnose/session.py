@@ -12,18 +12,22 @@ import re
 import socket
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from rich.console import Console
 
+from . import __version__
 from .exitcodes import ExitCode, exit_code_for
+from .model import Finding, Status
 from .redact import run_meta
 from .plugin import Check, Options
 from .registry import UnknownCheck, discover, select
 from .report import Report
 from .resolver import Dns, Nameserver, ResolverUnreachable, parse_nameserver
-from .runner import DiagnosisFinished, diagnose
+from .runner import CheckFinished, DiagnosisFinished, FindingEmitted, diagnose
 from .target import Target, TargetError, normalise_domain, parse_target
 
 MAX_TIMEOUT = 600.0
@@ -70,6 +74,9 @@ def run_check(request: CheckRequest) -> ExitCode:
             print("MAILDOCTOR UNKNOWN - " + str(exc).replace("|", "/"))
         return ExitCode.UNKNOWN
     _emit(report, request)
+    if report.interrupted:
+        print("maildoctor: interrupted: the report shows what was found so far", file=sys.stderr)
+        return ExitCode.INTERRUPTED
     return exit_code_for(report.worst, request.fail_on)
 
 
@@ -231,20 +238,51 @@ async def _diagnose(request: CheckRequest, err: Console) -> Report:
     events = diagnose(plan.target, plan.checks, dns, plan.options, meta=plan.meta)
     show_progress = err.is_terminal and not os.environ.get("CI")
     report = None
-    if show_progress:
-        from .progress import LiveProgress
+    started_at, start = datetime.now(timezone.utc), time.monotonic()
+    findings: list[Finding] = []
+    finished: set[str] = set()
+    try:
+        if show_progress:
+            from .progress import LiveProgress
 
-        with LiveProgress(err, len(checks)) as progress:
+            with LiveProgress(err, len(plan.checks)) as progress:
+                async for event in events:
+                    progress.observe(event)
+                    report = _gather(event, findings, finished) or report
+        else:
             async for event in events:
-                progress.observe(event)
-                if isinstance(event, DiagnosisFinished):
-                    report = event.report
-    else:
-        async for event in events:
-            if isinstance(event, DiagnosisFinished):
-                report = event.report
+                report = _gather(event, findings, finished) or report
+    except asyncio.CancelledError:  # Ctrl-C: asyncio.run cancelled us; the runner has stopped its checks
+        return _interrupted_report(plan, dns, findings, finished, started_at, time.monotonic() - start)
     assert report is not None
     return report
+
+
+def _gather(event, findings: list[Finding], finished: set[str]) -> Report | None:
+    if isinstance(event, FindingEmitted):
+        findings.append(event.finding)
+    elif isinstance(event, CheckFinished):
+        finished.add(event.check)
+    elif isinstance(event, DiagnosisFinished):
+        return event.report
+    return None
+
+
+def _interrupted_report(plan: Plan, dns: Dns, findings: list[Finding], finished: set[str], started_at: datetime,
+                        duration_s: float) -> Report:
+    """What was found before Ctrl-C, and each unfinished check marked as not run."""
+    target = plan.target
+    not_run = [cls().finding(f"{cls.id}.skipped", Status.SKIP, target.domain,
+                             "not run: interrupted (Ctrl-C) before this check finished")
+               for cls in plan.checks if cls.id not in finished]
+    return Report(
+        target={"input": target.raw, "domain": target.domain, "domain_unicode": target.domain_unicode,
+                "address": target.address},
+        started_at=started_at.isoformat(timespec="seconds"), duration_s=duration_s, resolver=dns.describe(),
+        findings=findings + not_run, tool={"name": "maildoctor", "version": __version__},
+        checks=[{"id": c.id, "title": c.title, "side": c.side.value} for c in plan.checks], meta=plan.meta,
+        interrupted=True,
+    )
 
 
 def _emit(report: Report, request: CheckRequest) -> None:
@@ -269,11 +307,19 @@ def _print_human(report: Report, request: CheckRequest) -> None:
 
 def write_atomically(path: Path, content: str) -> None:
     """Write to a temp file beside ``path`` and rename, so no half-written report is ever left."""
+    tmp = None
     try:
         directory = path.resolve().parent
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(content)
         os.replace(tmp, path)
+        tmp = None
     except OSError as exc:
         raise SystemExit(f"maildoctor: error: cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        if tmp is not None:  # a full disk or a second Ctrl-C: leave nothing half-written behind
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
