@@ -38,7 +38,7 @@ def test_broken_domain_live_tree_details_and_keys(lab, tmp_path):
             text = screen_text(app)
             # Then the header has the verdict, the flow marks the MX hop, and the failure is selected
             assert "Verdict ✘ FAIL" in text and lab.resolver in text, text
-            assert "✘ FAIL MX" in text and "✔ PASS DNS" in text, text
+            assert "✘ FAIL  MX" in text and "✔ PASS  DNS" in text, text
             tree = app.query_one(ResultsTree)
             selected = tree.payload()
             assert isinstance(selected, Finding) and selected.code == "tcp.refused", text
@@ -72,7 +72,7 @@ def test_broken_domain_live_tree_details_and_keys(lab, tmp_path):
             # ?: help, escape closes it
             await pilot.press("question_mark")
             await pilot.pause(0.1)
-            assert isinstance(app.screen, HelpScreen) and "rerun" not in screen_text(app).lower().split("keys")[0]
+            assert isinstance(app.screen, HelpScreen)
             assert "only problems" in screen_text(app)
             await pilot.press("escape")
             await pilot.pause(0.1)
@@ -125,7 +125,7 @@ def test_healthy_domain_all_checks(lab):
             assert len(tcp) == 2 and all(f.status is Status.PASS for f in tcp)
             sides = {p.title for p in app.query_one(ResultsTree).payloads.values() if isinstance(p, SideGroup)}
             assert {"Incoming mail", "Outgoing mail"} <= sides
-            assert "FAIL MX" not in text
+            assert "FAIL  MX" not in text
             # a greeting finding's details carry the SMTP transcript (evidence)
             tree = app.query_one(ResultsTree)
             greeting = next(k for k, p in tree.payloads.items()

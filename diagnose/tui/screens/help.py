@@ -14,21 +14,21 @@ from diagnose.model import Status
 from ..widgets.badges import badge, running_badge, untested_badge
 
 KEYS = (
-    ("↑ ↓", "move in the list of checks; the details show on the right"),
+    ("↑ ↓", "move in the list of checks (details on the right)"),
     ("space", "fold or unfold a group"),
     ("tab", "move to the details pane (scroll with ↑ ↓ PgUp PgDn)"),
     ("r", "run every check again"),
-    ("t", "run the selected check again (with the checks it depends on)"),
+    ("t", "run the selected check again (and the checks it needs)"),
     ("f", "show only problems / show everything"),
     ("e", "export the report to a file (HTML, JSON, text, ...)"),
-    ("c", "copy the selected finding as Markdown (for a ticket or a chat)"),
+    ("c", "copy the selected finding as Markdown (for a ticket)"),
     ("d", "switch between the dark and the light theme"),
     ("?", "this help"),
     ("q", "quit (running probes are stopped)"),
 )
 MEANINGS = (
     (Status.PASS, "works"),
-    (Status.WARN, "works, but is a risk or against the rules: worth fixing"),
+    (Status.WARN, "works, but is a risk or breaks a rule: worth fixing"),
     (Status.FAIL, "broken: mail does not get through here"),
     (Status.ERROR, "maildoctor could not run this test (see why in the details)"),
     (Status.SKIP, "not tested, because something it needs is missing or broken"),
@@ -36,7 +36,8 @@ MEANINGS = (
 
 
 def help_text() -> Text:
-    text = Text("Keys\n", style="bold underline")
+    text = Text()
+    text.append("Keys\n", style="bold underline")
     for key, what in KEYS:
         text.append(f"  {key:<6}", style="bold")
         text.append(f"{what}\n")

@@ -16,15 +16,15 @@ RUNNING = "#2f8fd8"
 
 def badge(status: Status) -> Text:
     symbol, word, _ = BADGES[status]
-    return Text(f"{symbol} {word:<5}", style=COLOURS[status])
+    return Text(f"{symbol} {word:<5} ", style=COLOURS[status])  # 8 columns, so labels line up
 
 
 def running_badge(frame: int) -> Text:
-    return Text(f"{SPINNER[frame % len(SPINNER)]} RUN  ", style=RUNNING)
+    return Text(f"{SPINNER[frame % len(SPINNER)]} RUN   ", style=RUNNING)
 
 
 def untested_badge() -> Text:
-    return Text("· n/a  ", style="#8a8a8a")
+    return Text("· n/a   ", style="#8a8a8a")
 
 
 def hop_badge(status: "Status | str | None", frame: int) -> Text:
