@@ -1,0 +1,294 @@
+"""The hostile server kit: misbehaving mail servers and a fake DNS, scripted per test.
+
+Real Postfix/Dovecot don't misbehave on demand, so these small asyncio servers do. A test writes a
+JSON config and starts ``python -m tests.hostile.kit CONFIG`` (in the host's network namespace
+or, with ``ip netns exec``, in one of its own); the process prints ``ready`` once every listener
+is bound and runs until it is terminated. Config::
+
+    {"dns": {"address": "127.86.200.53", "records": [[owner, type, rdata], ...], "faults": {owner: kind}},
+     "servers": [{"address": "127.86.200.10", "ports": [25], "behaviour": "garbage", "args": {...}}]}
+
+Every behaviour is a coroutine ``(reader, writer, args)``; SMTP words are used on every port
+(IMAP/POP3 variants where the fault is about those protocols' greetings).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import signal
+import ssl
+import sys
+import tempfile
+from pathlib import Path
+
+from .absurdcerts import mint
+from .fakedns import Zone, serve_dns
+
+ESCAPES = "\x1b[2J\x1b[31mRED\x1b[0m\x1b]0;owned-title\x07\x1b]8;;http://evil.invalid\x1b\\link\x1b]8;;\x1b\\\x07\x08\x7f\u202e"
+HTML = "<script>alert('x')</script> <b>bold</b> & ]]> <!-- --> \"quoted\" ``` </pre> | *star* [x](javascript:alert(1))"
+EHLO_PLAIN = b"250-hostile.invalid\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
+EHLO_TLS = b"250-hostile.invalid\r\n250-PIPELINING\r\n250 STARTTLS\r\n"
+
+
+async def _lines(reader: asyncio.StreamReader):
+    while line := await reader.readline():
+        yield line.strip().upper()
+
+
+async def _smtp_loop(reader, writer, *, ehlo: bytes = EHLO_PLAIN, on: dict | None = None) -> None:
+    """A minimal SMTP command loop; ``on`` maps a command word to the bytes to answer."""
+    async for cmd in _lines(reader):
+        word = cmd.split(b" ")[0]
+        if on and word in on:
+            writer.write(on[word])
+        elif word in (b"EHLO", b"HELO"):
+            writer.write(ehlo)
+        elif word == b"QUIT":
+            writer.write(b"221 bye\r\n")
+            await writer.drain()
+            return
+        else:
+            writer.write(b"502 5.5.2 no\r\n")
+        await writer.drain()
+
+
+async def garbage(reader, writer, args) -> None:
+    rnd = random.Random(8)
+    writer.write(bytes(rnd.randrange(256) for _ in range(3000)) + b"\r\n\x00\xff\xfe\r\n")
+    await writer.drain()
+    await reader.read()
+
+
+async def long_line(reader, writer, args) -> None:
+    writer.write(b"220 " + b"A" * (1024 * 1024))  # 1 MB, no newline
+    await writer.drain()
+    await reader.read()
+
+
+async def endless_multiline(reader, writer, args) -> None:
+    while True:
+        writer.write(b"220-still greeting you, please wait\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.001)
+
+
+async def slowloris(reader, writer, args) -> None:
+    for byte in b"220 slow.hostile.invalid ESMTP\r\n" * 4:
+        writer.write(bytes([byte]))
+        await writer.drain()
+        await asyncio.sleep(float(args.get("interval", 1.0)))
+
+
+async def silent(reader, writer, args) -> None:
+    await reader.read()
+
+
+async def close_after_greeting(reader, writer, args) -> None:
+    writer.write(b"220 bye.hostile.invalid ESMTP\r\n")
+    await writer.drain()
+    writer.close()
+
+
+async def close_after_ehlo(reader, writer, args) -> None:
+    writer.write(b"220 bye.hostile.invalid ESMTP\r\n")
+    await writer.drain()
+    await reader.readline()
+    writer.close()
+
+
+async def close_mid_tls(reader, writer, args) -> None:
+    """STARTTLS accepted; then the start of a ServerHello and the connection is gone."""
+    writer.write(b"220 mx.hostile.invalid ESMTP\r\n")
+    await writer.drain()
+    async for cmd in _lines(reader):
+        if cmd.startswith(b"EHLO"):
+            writer.write(EHLO_TLS)
+        elif cmd == b"STARTTLS":
+            writer.write(b"220 2.0.0 go ahead\r\n")
+            await writer.drain()
+            await reader.read(5)  # the ClientHello's record header
+            writer.write(b"\x16\x03\x03\x00\x7a\x02\x00\x00\x76\x03\x03")  # a ServerHello, cut short
+            await writer.drain()
+            writer.transport.abort()
+            return
+        await writer.drain()
+
+
+async def close_mid_tls_implicit(reader, writer, args) -> None:
+    await reader.read(5)
+    writer.write(b"\x16\x03\x03\x00\x7a\x02\x00\x00\x76\x03\x03")
+    await writer.drain()
+    writer.transport.abort()
+
+
+async def starttls_plaintext(reader, writer, args) -> None:
+    """Says 220 to STARTTLS, then goes on in plain text (and injects a line right behind the 220)."""
+    writer.write(b"220 mx.hostile.invalid ESMTP\r\n")
+    await writer.drain()
+    async for cmd in _lines(reader):
+        if cmd.startswith(b"EHLO"):
+            writer.write(EHLO_TLS)
+        elif cmd == b"STARTTLS":
+            writer.write(b"220 2.0.0 go ahead\r\n250 injected plaintext\r\n")
+            await writer.drain()
+            await reader.read(1024)  # the ClientHello
+            writer.write(b"250 still plaintext, no TLS here\r\n")
+        else:
+            writer.write(b"502 no\r\n")
+        await writer.drain()
+
+
+def _cert_context(kind: str, host: str) -> ssl.SSLContext:
+    cert, key = mint(kind, host)
+    directory = Path(tempfile.mkdtemp(prefix="hostile-cert-"))
+    (directory / "cert.pem").write_bytes(cert)
+    (directory / "key.pem").write_bytes(key)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(directory / "cert.pem", directory / "key.pem")
+    return ctx
+
+
+async def absurd_cert(reader, writer, args) -> None:
+    """A polite SMTP server whose STARTTLS presents an absurd certificate."""
+    ctx = args["_ctx"]
+    local_port = writer.get_extra_info("sockname")[1]
+    if local_port in (465, 993, 995):
+        await writer.start_tls(ctx)
+        await _smtp_session(reader, writer, tls=True)
+        return
+    await _smtp_session(reader, writer, tls=False, ctx=ctx)
+
+
+async def _smtp_session(reader, writer, *, tls: bool, ctx=None) -> None:
+    writer.write(b"220 mx.hostile.invalid ESMTP\r\n")
+    await writer.drain()
+    async for cmd in _lines(reader):
+        if cmd.startswith(b"EHLO"):
+            writer.write(EHLO_PLAIN.replace(b"250 8BITMIME", b"250-AUTH PLAIN\r\n250 8BITMIME") if tls else EHLO_TLS)
+        elif cmd == b"STARTTLS" and not tls:
+            writer.write(b"220 go ahead\r\n")
+            await writer.drain()
+            await writer.start_tls(ctx)
+            tls = True
+            continue
+        elif cmd == b"QUIT":
+            writer.write(b"221 bye\r\n")
+            await writer.drain()
+            return
+        else:
+            writer.write(b"502 no\r\n")
+        await writer.drain()
+
+
+async def hostile_text(reader, writer, args) -> None:
+    """Terminal escapes and HTML in the banner, the EHLO reply and the error replies."""
+    port = writer.get_extra_info("sockname")[1]
+    evil = f"{ESCAPES} {HTML}".encode()
+    if port in (143, 993):
+        writer.write(b"* OK " + evil + b"\r\n")
+        await writer.drain()
+        async for cmd in _lines(reader):
+            tag = cmd.split(b" ")[0]
+            writer.write(b"* CAPABILITY IMAP4rev1 " + evil.replace(b" ", b"_") + b"\r\n" + tag + b" OK " + evil + b"\r\n")
+            await writer.drain()
+        return
+    if port in (110, 995):
+        writer.write(b"+OK " + evil + b"\r\n")
+        await writer.drain()
+        async for cmd in _lines(reader):
+            writer.write(b"-ERR " + evil + b"\r\n")
+            await writer.drain()
+        return
+    writer.write(b"220-" + evil + b"\r\n220 " + evil + b"\r\n")
+    await writer.drain()
+    await _smtp_loop(reader, writer, ehlo=b"250-" + evil + b"\r\n250-X-" + evil.replace(b" ", b"") + b"\r\n250 AUTH PLAIN\r\n")
+
+
+async def hostile_reject(reader, writer, args) -> None:
+    """A 554 greeting whose words are escapes and HTML (they land in a failure summary)."""
+    writer.write(b"554 5.7.1 " + f"{ESCAPES} {HTML}".encode() + b"\r\n")
+    await writer.drain()
+    await reader.read()
+
+
+async def auth_bad_base64(reader, writer, args) -> None:
+    """Offers AUTH everywhere; every AUTH gets a 334 challenge that is not base64."""
+    writer.write(b"220 mx.hostile.invalid ESMTP\r\n")
+    await writer.drain()
+    ehlo = b"250-hostile.invalid\r\n250-AUTH PLAIN LOGIN CRAM-MD5 \xff\xfe\r\n250-AUTH=LOGIN\r\n250 SIZE notanumber\r\n"
+    await _smtp_loop(reader, writer, ehlo=ehlo, on={b"AUTH": b"334 %%%not-base64!!\x1b[31m===\r\n"})
+
+
+async def delayed(reader, writer, args) -> None:
+    """A correct SMTP server that waits ``delay`` seconds before each reply (a long path)."""
+    delay = float(args.get("delay", 0.3))
+    await asyncio.sleep(delay)
+    writer.write(b"220 slowpath.hostile.invalid ESMTP\r\n")
+    await writer.drain()
+    async for cmd in _lines(reader):
+        await asyncio.sleep(delay)
+        writer.write(EHLO_PLAIN if cmd.startswith(b"EHLO") else b"221 bye\r\n" if cmd == b"QUIT" else b"502 no\r\n")
+        await writer.drain()
+
+
+async def polite(reader, writer, args) -> None:
+    writer.write(b"220 ok.hostile.invalid ESMTP\r\n")
+    await writer.drain()
+    await _smtp_loop(reader, writer)
+
+
+BEHAVIOURS = {f.__name__: f for f in (
+    garbage, long_line, endless_multiline, slowloris, silent, close_after_greeting, close_after_ehlo,
+    close_mid_tls, close_mid_tls_implicit, starttls_plaintext, absurd_cert, hostile_text, hostile_reject,
+    auth_bad_base64, delayed, polite)}
+
+
+def _handler(behaviour: str, args: dict):
+    func = BEHAVIOURS[behaviour]
+
+    async def handle(reader, writer) -> None:
+        address, port = writer.get_extra_info("sockname")[:2]
+        print(f"accepted {address} {port}", flush=True)  # tests wait for this instead of sleeping
+        try:
+            await func(reader, writer, args)
+        except (ConnectionError, OSError, ssl.SSLError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.transport.abort()
+    return handle
+
+
+async def serve(config: dict) -> None:
+    closers = []
+    if config.get("dns"):
+        d = config["dns"]
+        closers += await serve_dns(Zone(d.get("records", []), d.get("faults")), d["address"], d.get("port", 53))
+    for spec in config.get("servers", []):
+        args = dict(spec.get("args", {}))
+        if spec["behaviour"] == "absurd_cert":
+            args["_ctx"] = _cert_context(args["kind"], args.get("host", "mx.hostile.invalid"))
+        for port in spec.get("ports", [25]):
+            closers.append(await asyncio.start_server(_handler(spec["behaviour"], args), spec["address"], port))
+    print("ready", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    await stop.wait()
+    for c in closers:
+        c.close()
+
+
+def main() -> None:
+    config = json.loads(Path(sys.argv[1]).read_text())
+    try:
+        asyncio.run(serve(config))
+    except OSError as exc:
+        print(f"error: {exc}", flush=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
