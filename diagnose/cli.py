@@ -13,7 +13,27 @@ import typer
 from . import __version__
 from .exitcodes import ExitCode
 
+
+def _help_defaults_false(option):  # type: ignore[no-untyped-def]
+    """Typer coerces a --help flag that defaults to None through pydantic on every command run, and
+    importing pydantic costs more than the rest of start-up; a False default skips that."""
+    if option is not None and option.default is None:
+        option.default = False
+    return option
+
+
+class _Command(typer.core.TyperCommand):
+    def get_help_option(self, ctx):  # type: ignore[no-untyped-def]
+        return _help_defaults_false(super().get_help_option(ctx))
+
+
+class _Group(typer.core.TyperGroup):
+    def get_help_option(self, ctx):  # type: ignore[no-untyped-def]
+        return _help_defaults_false(super().get_help_option(ctx))
+
+
 app = typer.Typer(
+    cls=_Group,
     name="maildoctor",
     help="Find out why email is not working, and say so in plain words.",
     no_args_is_help=True,
@@ -179,21 +199,52 @@ def settings(
     raise typer.Exit(int(run_settings(request)))
 
 
+@app.command("batch")
+def batch(
+    file: str = typer.Argument(..., metavar="FILE", help="Targets, one domain or address per line ('-': standard input; "
+                               "blank lines and # comments are ignored)."),
+    nameserver: List[str] = typer.Option([], "--nameserver", "-n", metavar="IP[:PORT]",
+                                         help="Send every DNS query to this resolver (repeatable). Default: the system's resolvers."),
+    timeout: float = typer.Option(5.0, "--timeout", "-t", metavar="SECONDS", help="Time limit for each network operation."),
+    concurrency: int = typer.Option(32, "--concurrency", "-j", metavar="N", help="Targets diagnosed at a time."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE",
+                                          help="Append the JSON lines to FILE (the summary then goes to stdout)."),
+    resume: bool = typer.Option(False, "--resume", help="Skip the targets already in the --output file."),
+    only: List[str] = typer.Option([], "--check", "-c", metavar="ID",
+                                   help="Run these checks instead of the default dns.exists, mx.records, tcp.connect, "
+                                        "spf, dmarc (id or prefix, repeatable)."),
+    skip: List[str] = typer.Option([], "--skip", metavar="ID", help="Do not run these checks (id or prefix, repeatable)."),
+    ca_file: Optional[Path] = typer.Option(None, "--ca-file", metavar="PEM", help="Also trust the CA certificates in PEM."),
+    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="Lowest verdict that exits non-zero (default warn)."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar, even on a terminal."),
+) -> None:
+    """Diagnose many domains (DNS, MX, port 25, SPF, DMARC): one JSON line per target, then a summary."""
+    from .batch import BatchRequest, run_batch
+
+    request = BatchRequest(source=file, nameservers=nameserver, timeout=timeout, concurrency=concurrency,
+                           output=output, resume=resume, only=only, skip=skip, ca_file=ca_file,
+                           fail_on=fail_on.value if fail_on else None, progress=False if no_progress else None)
+    raise typer.Exit(int(run_batch(request)))
+
+
 @app.command("checks")
 def list_checks() -> None:
     """List the installed check plugins."""
-    from .registry import discover
+    from .registry import describe  # reads the plugins' metadata without importing them: fast
 
-    found = discover()
-    for problem in found.problems:
+    infos, problems = describe()
+    for problem in problems:
         typer.echo(f"warning: {problem}", err=True)
-    width = max((len(c.id) for c in found.checks), default=10)
-    for c in found.checks:
-        typer.echo(f"{c.id:<{width}}  {c.side.value:<8}  {c.title}")
+    width = max((len(c.id) for c in infos), default=10)
+    for c in infos:
+        typer.echo(f"{c.id:<{width}}  {c.side:<8}  {c.title}")
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: usage errors exit 3 (not Click's 2, which means 'fail' here)."""
+    for info in app.registered_commands:  # every command, whoever added it (fast start-up, above)
+        if not isinstance(info.cls, type) or info.cls is typer.core.TyperCommand:
+            info.cls = _Command
     try:
         code = app(args=argv, prog_name="maildoctor", standalone_mode=False)
     except typer.Abort:

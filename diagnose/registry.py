@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
-from .plugin import Check
+if TYPE_CHECKING:  # importing the plugin base pulls in dnspython: `maildoctor checks` avoids it
+    from .plugin import Check
 
 GROUP = "maildoctor.checks"
 
@@ -23,6 +25,8 @@ class Discovered:
 
 def discover(entry_points: Callable[[], Iterable[metadata.EntryPoint]] | None = None) -> Discovered:
     """Load every installed check plugin; a broken plugin is reported, never fatal."""
+    from .plugin import Check
+
     eps = entry_points() if entry_points else metadata.entry_points(group=GROUP)
     found = Discovered()
     seen: set[str] = set()
@@ -41,6 +45,72 @@ def discover(entry_points: Callable[[], Iterable[metadata.EntryPoint]] | None = 
         seen.add(cls.id)
         found.checks.append(cls)
     return found
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    """What `maildoctor checks` lists about a plugin."""
+
+    id: str
+    title: str
+    side: str  # a diagnose.model.Side value
+
+
+def describe(entry_points: Callable[[], Iterable[metadata.EntryPoint]] | None = None) -> tuple[list[CheckInfo], list[str]]:
+    """id, title and side of every installed check, for listing, without importing the plugins
+    (harlequin lists its plugins the same way): read from the class statement in the plugin's
+    source. A plugin whose class does not spell them out as literals is loaded as by discover(),
+    and reported the same way when that fails. Returns (infos sorted by id, problems)."""
+    eps = sorted(entry_points() if entry_points else metadata.entry_points(group=GROUP), key=lambda e: e.name)
+    infos: list[CheckInfo] = []
+    problems: list[str] = []
+    slow = []
+    for ep in eps:
+        info = _literal_info(ep)
+        if info is None:
+            slow.append(ep)
+        else:
+            infos.append(info)
+    if slow:
+        found = discover(lambda: slow)
+        infos += [CheckInfo(c.id, c.title, c.side.value) for c in found.checks]
+        problems += found.problems
+    unique: dict[str, CheckInfo] = {}
+    for info in infos:
+        if info.id in unique:
+            problems.append(f"check plugin id {info.id!r} is already taken, ignored")
+        else:
+            unique[info.id] = info
+    return sorted(unique.values(), key=lambda i: i.id), problems
+
+
+def _literal_info(ep: metadata.EntryPoint) -> CheckInfo | None:
+    """The class attributes id/title/side read from source; None when that is not possible."""
+    import importlib.util
+
+    module, _, attr = ep.value.partition(":")
+    try:
+        spec = importlib.util.find_spec(module.strip())
+        source = spec.loader.get_source(spec.name) if spec and spec.loader else None  # type: ignore[union-attr]
+        tree = ast.parse(source or "")
+    except (ImportError, ValueError, SyntaxError, AttributeError, OSError):
+        return None
+    cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == attr.strip()), None)
+    if cls is None:
+        return None
+    values: dict[str, str] = {}
+    for node in cls.body:
+        target, value = (node.targets[0], node.value) if isinstance(node, ast.Assign) and len(node.targets) == 1 else \
+            (node.target, node.value) if isinstance(node, ast.AnnAssign) else (None, None)
+        if not isinstance(target, ast.Name):
+            continue
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            values[target.id] = value.value
+        elif isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name) and value.value.id == "Side":
+            values[target.id] = value.attr.lower()
+    if not {"id", "title", "side"} <= values.keys() or values["side"] not in ("incoming", "outgoing", "both"):
+        return None
+    return CheckInfo(values["id"], values["title"], values["side"])
 
 
 def _matches(check_id: str, pattern: str) -> bool:

@@ -24,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     ss = sub.add_parser("status", help="show the lab in DIR")
     ss.add_argument("--dir", required=True)
     ss.add_argument("--json", action="store_true", help="print the full state as JSON")
+    sb = sub.add_parser("bulk", help="serve N extra simple healthy domains (bulk00001.<tld> ...); prints their names")
+    sb.add_argument("--dir", required=True)
+    sb.add_argument("--count", type=int, required=True)
+    sb.add_argument("--label", default="bulk", help="name prefix (default %(default)s)")
     args = ap.parse_args(argv)
 
     try:
@@ -39,6 +43,12 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             lab.stop()
             print(f"lab in {lab.workdir} stopped")
+            return 0
+        if args.cmd == "bulk":
+            from .bulk import add_bulk_domains
+
+            names = add_bulk_domains(Lab.load(args.dir), args.count, label=args.label)
+            sys.stdout.write("".join(n + "\n" for n in names))
             return 0
         if args.cmd == "status":
             lab = Lab.load(args.dir)

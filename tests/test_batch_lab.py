@@ -1,0 +1,108 @@
+"""`maildoctor batch` against the real lab: JSON lines per target, bad lines as results, resume,
+check selection, the shared bounded DNS cache, and the lab's generated bulk domains."""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from diagnose.batchcore import SharedDns
+from diagnose.resolver import Outcome, parse_nameserver
+
+pytestmark = pytest.mark.lab
+MAILDOCTOR = str(Path(sys.executable).with_name("maildoctor"))
+
+
+def batch(lab, *args, stdin=None, timeout=60):
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.run([MAILDOCTOR, "batch", *args, "--nameserver", lab.resolver, "--timeout", "1.5"],
+                          input=stdin, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def lines_of(text):
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_stdin_batch_streams_one_line_per_target_and_reports_bad_lines(lab):
+    # Given a list with a comment, a blank line, a bad line, an address and a repeated domain
+    listing = "\n".join([
+        "# our domains", lab.domain("healthy"), "", lab.domain("refused"), f"user@{lab.domain('mixed')}",
+        lab.domain("nxdomain"), "not a domain!", lab.domain("healthy"),
+    ]) + "\n"
+    # When it is diagnosed from standard input
+    proc = batch(lab, "-", stdin=listing)
+    # Then every distinct target has exactly one JSON line, bad lines included, and no traceback
+    assert "Traceback" not in proc.stderr, proc.stderr
+    results = {r["target"]: r for r in lines_of(proc.stdout)}
+    assert len(lines_of(proc.stdout)) == 5, proc.stdout
+    healthy = results[lab.domain("healthy")]
+    assert healthy["line"] == 2 and healthy["verdict"] in ("pass", "warn")
+    assert healthy["counts"]["fail"] == 0
+    codes = {f["code"] for f in healthy["findings"]}
+    assert {"dns.exists", "mx.records", "tcp.connected"} <= codes
+    assert {f["check"] for f in healthy["findings"]} <= {"dns.exists", "mx.records", "tcp.connect", "spf", "dmarc"}
+    assert results[lab.domain("refused")]["verdict"] == "fail"
+    assert any(f["code"] == "tcp.refused" for f in results[lab.domain("refused")]["findings"])
+    assert results[f"user@{lab.domain('mixed')}"]["domain"] == lab.domain("mixed")
+    assert any(f["code"] == "dns.nxdomain" for f in results[lab.domain("nxdomain")]["findings"])
+    bad = results["not a domain!"]
+    assert bad["verdict"] == "error" and "bad target" in bad["error"] and bad["findings"] == []
+    # And the summary goes to stderr (stdout is the data); the exit code is the worst verdict's
+    assert "maildoctor batch: 5 targets" in proc.stderr and "skipped" in proc.stderr
+    assert proc.returncode == 2, proc.stderr
+
+
+def test_output_file_is_appended_and_resume_skips_what_is_done(lab, tmp_path):
+    out = tmp_path / "results.jsonl"
+    listing = tmp_path / "domains.txt"
+    names = [lab.domain(n) for n in ("healthy", "refused", "nullmx", "implicit")]
+    listing.write_text("\n".join(names[:2]) + "\n")
+    first = batch(lab, str(listing), "--output", str(out), "--no-progress")
+    assert first.returncode == 2, first.stderr
+    assert "maildoctor batch: 2 targets" in first.stdout, "with --output the summary goes to stdout"
+    # Given an interrupted run that left half a line behind
+    with out.open("a") as fh:
+        fh.write('{"target": "' + names[2][:3])
+    # When the full list is run again with --resume
+    listing.write_text("\n".join(names) + "\n")
+    second = batch(lab, str(listing), "--output", str(out), "--resume")
+    # Then only the two new targets ran, each target appears once, and the cut line is left alone
+    assert "2 targets" in second.stdout and "skipped" in second.stdout, second.stdout
+    done = [json.loads(line)["target"] for line in out.read_text().splitlines() if line.startswith('{"schema')]
+    assert sorted(done) == sorted(names)
+
+
+def test_check_and_skip_select_the_checks(lab):
+    only = lines_of(batch(lab, "-", "--check", "dns.exists", stdin=lab.domain("healthy")).stdout)[0]
+    assert {f["check"] for f in only["findings"]} == {"dns.exists"}
+    without_tcp = lines_of(batch(lab, "-", "--skip", "tcp", stdin=lab.domain("refused")).stdout)[0]
+    assert "tcp.connect" not in {f["check"] for f in without_tcp["findings"]}
+    assert without_tcp["verdict"] != "fail", "port 25 is the refused domain's only failure"
+
+
+def test_shared_dns_cache_is_bounded_and_shares_answers(lab):
+    async def scenario():
+        dns = SharedDns([parse_nameserver(lab.resolver)], timeout=2.0, entries=3)
+        first = await dns.query(lab.domain("healthy"), "MX")
+        again = await dns.query(lab.domain("healthy").upper() + ".", "mx")
+        for name in ("refused", "nullmx", "implicit", "mixed"):
+            await dns.query(lab.domain(name), "MX")
+        return first, again, len(dns)
+
+    first, again, size = asyncio.run(scenario())
+    assert first.outcome is Outcome.ANSWER and again is first, "the second asker gets the same answer object"
+    assert size == 3, "no more than `entries` answers are kept"
+
+
+def test_bulk_domains_of_the_lab_all_pass(lab):
+    from tests.lab.bulk import add_bulk_domains
+
+    names = add_bulk_domains(lab, 25, label="bt")
+    assert names[0] == f"bt00001.{lab.tld}" and len(names) == 25
+    proc = batch(lab, "-", "--concurrency", "8", stdin="\n".join(names))
+    results = lines_of(proc.stdout)
+    assert len(results) == 25 and {r["verdict"] for r in results} == {"pass"}, proc.stdout[:2000]

@@ -1,0 +1,43 @@
+"""Fast start-up, proven by what a fresh interpreter imports (timings live in bench/, not here)."""
+
+import subprocess
+import sys
+import textwrap
+
+PROBE = textwrap.dedent("""
+    import sys
+    from diagnose.cli import main
+    try:
+        main(sys.argv[1:])
+    except SystemExit:
+        pass
+    heavy = ("textual", "rich", "cryptography", "pydantic", "dns")
+    loaded = sorted({m.split(".")[0] for m in sys.modules} & set(heavy))
+    print("loaded:" + ",".join(loaded), file=sys.stderr)
+""")
+
+
+def imported_by(*argv):
+    proc = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc, proc.stderr.strip().splitlines()[-1].removeprefix("loaded:").split(",")
+
+
+def test_help_imports_no_heavy_module():
+    # Given a fresh interpreter, When `maildoctor --help` runs
+    proc, loaded = imported_by("--help")
+    # Then it printed the help without loading textual, rich, cryptography, pydantic or dnspython
+    assert "Usage:" in proc.stdout and "batch" in proc.stdout, proc.stdout
+    assert loaded == [""], f"--help imported {loaded}"
+
+
+def test_checks_listing_needs_neither_textual_nor_pydantic_and_matches_the_loaded_plugins():
+    proc, loaded = imported_by("checks")
+    assert "textual" not in loaded and "pydantic" not in loaded and "rich" not in loaded, loaded
+    # the listing read from the plugins' source is the one the loaded classes give
+    from diagnose.registry import discover
+
+    found = discover()
+    width = max(len(c.id) for c in found.checks)
+    expected = [f"{c.id:<{width}}  {c.side.value:<8}  {c.title}" for c in found.checks]
+    assert proc.stdout.splitlines() == expected
