@@ -3,7 +3,8 @@
 Reads the header of the copy the round trip delivered (fact ``roundtrip.copy``): the Received
 headers give the path and whether each hop was encrypted; the receiver's Authentication-Results
 give its SPF, DKIM and DMARC verdicts; DKIM-Signature names the selector actually used to sign,
-which a DNS-only check can only guess.
+which a DNS-only check can only guess; each signature is verified with dkimpy, on the key fetched
+through the run's resolver.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from __future__ import annotations
 from typing import AsyncIterator
 
 from checks.roundtrip import ROUNDTRIP_COPY, DeliveredCopy
+from diagnose.dkimverify import key_name, verify_all
 from diagnose.headers import auth_results, hops, parse_header_block, signatures
 from diagnose.model import Finding, Side, Status
 from diagnose.plugin import Check, CheckContext
+from diagnose.resolver import Outcome
 
 BAD = {"fail", "softfail", "permerror", "temperror", "policy", "neutral"}
 
@@ -47,6 +50,14 @@ class DeliveryPath(Check):
             "passes for the From domain. See the spf, dkim and dmarc findings.",
         ),
         "delivery.dkim_signed": ("", ""),
+        "delivery.dkim_invalid": (
+            "The copy is DKIM-signed by {signers}, but the signature does not verify: {reasons}. Receivers "
+            "treat a broken signature like none at all, so DMARC can pass only through SPF.",
+            "If the key is missing, publish the public key of selector {selector} as a TXT record at "
+            "{key_name} (the signing service prints it, e.g. `opendkim-genkey -s {selector} -d {domain}`). "
+            "If the key is there, something changes the message after signing (a footer, a rewriting "
+            "gateway): sign last, after every filter.",
+        ),
         "delivery.dkim_unsigned": (
             "The copy carries no DKIM-Signature: the outgoing server does not sign mail from {domain}. "
             "Receivers cannot tie the mail to the domain, DMARC can pass only through SPF, and forwarded "
@@ -58,12 +69,19 @@ class DeliveryPath(Check):
 
     async def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:
         copy: DeliveredCopy = await ctx.fact(ROUNDTRIP_COPY)
-        for finding in self.evaluate(copy, ctx.target.domain):
+        keys: dict[str, bytes | None] = {}
+        for sig in signatures(parse_header_block(copy.message))[:5]:
+            name = key_name(sig)
+            if name not in keys and sig.selector and sig.domain:
+                answer = await ctx.dns.query(name, "TXT")
+                keys[name] = (b"".join(b"".join(r.strings) for r in answer.rdata[:1])
+                              if answer.outcome is Outcome.ANSWER else None)
+        for finding in self.evaluate(copy, ctx.target.domain, keys):
             yield finding
 
-    def evaluate(self, copy: DeliveredCopy, domain: str) -> list[Finding]:
-        """Pure: findings from the delivered copy's header."""
-        msg = parse_header_block(copy.header)
+    def evaluate(self, copy: DeliveredCopy, domain: str, keys: dict[str, bytes | None] | None = None) -> list[Finding]:
+        """Pure: findings from the delivered copy and the DKIM keys found in DNS (key name -> TXT data)."""
+        msg = parse_header_block(copy.message)
         path = hops(msg)
         subject = copy.recipient
         listed = [{"from": h.from_host, "by": h.by, "with": h.protocol, "tls": h.tls or "none", "date": h.date}
@@ -93,11 +111,25 @@ class DeliveryPath(Check):
                                     evidence=vev, verdicts=words, domain=domain, spf_hint=spf or "see the spf finding"))
         else:
             out.append(self.finding("delivery.auth_ok", Status.PASS, subject, f"receiver's verdicts: {words}", evidence=vev))
-        sigs = signatures(msg)
-        if sigs:
-            listed_sigs = ", ".join(f"d={s.domain} s={s.selector} ({s.algorithm or '?'})" for s in sigs)
-            out.append(self.finding("delivery.dkim_signed", Status.PASS, subject, f"DKIM-signed: {listed_sigs}",
-                                    evidence={"signatures": [s.__dict__ for s in sigs]}))
+        results = verify_all(copy.message, keys or {})
+        if results:
+            ev = {"signatures": [{**r.signature.__dict__, "valid": r.valid, "reason": r.reason, "key": r.key_name}
+                                 for r in results]}
+            good = [r for r in results if r.valid]
+            if good:
+                listed_sigs = ", ".join(f"d={r.signature.domain} s={r.signature.selector}" for r in good)
+                out.append(self.finding("delivery.dkim_signed", Status.PASS, subject,
+                                        f"DKIM signature verifies: {listed_sigs} (selector in use: {good[0].signature.selector})",
+                                        evidence=ev))
+            else:
+                first = results[0].signature
+                out.append(self.finding(
+                    "delivery.dkim_invalid", Status.WARN, subject,
+                    "DKIM signature does not verify: " + "; ".join(f"d={r.signature.domain} s={r.signature.selector}: {r.reason}"
+                                                                   for r in results),
+                    evidence=ev, signers=", ".join(f"d={r.signature.domain} s={r.signature.selector}" for r in results),
+                    reasons="; ".join(r.reason for r in results), selector=first.selector, domain=first.domain,
+                    key_name=key_name(first)))
         else:
             out.append(self.finding("delivery.dkim_unsigned", Status.WARN, subject,
                                     "no DKIM signature on the delivered copy", domain=copy.recipient.rpartition("@")[2] or domain))

@@ -24,7 +24,7 @@ ROUNDTRIP_COPY = "roundtrip.copy"
 
 @dataclass(frozen=True)
 class DeliveredCopy:
-    header: bytes  # the header block of the delivered copy, as the mailbox server stored it
+    message: bytes  # the delivered copy, as the mailbox server stored it
     folder: str
     recipient: str
     latency_s: float
@@ -127,7 +127,7 @@ class RoundTrip(Check):
         for finding in self.judge_delivery(delivery, sub, recipient, token, rt.timeout):
             yield finding
         if delivery.found:
-            ctx.publish(ROUNDTRIP_COPY, DeliveredCopy(delivery.header, delivery.folder, recipient, delivery.latency_s))
+            ctx.publish(ROUNDTRIP_COPY, DeliveredCopy(delivery.message, delivery.folder, recipient, delivery.latency_s))
         else:
             ctx.withhold(ROUNDTRIP_COPY, "the test message was not delivered (see roundtrip)")
 

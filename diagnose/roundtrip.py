@@ -115,7 +115,7 @@ class Delivery:
     found: bool = False
     folder: str = ""
     latency_s: float = 0.0
-    header: bytes = b""
+    message: bytes = b""  # the delivered copy as stored (header and body)
     deleted: bool = False
     delete_detail: str = ""
     polls: int = 0
@@ -187,8 +187,8 @@ async def _imap_round(s: MailSession, token: str, d: Delivery, accepted_at: floa
             continue
         d.found, d.folder, d.latency_s = True, folder, time.monotonic() - accepted_at
         literals: list[bytes] = []
-        await s.imap(f"UID FETCH {uids[0]} (BODY.PEEK[HEADER])", "FETCH", literals=literals)
-        d.header = literals[0] if literals else b""
+        await s.imap(f"UID FETCH {uids[0]} (BODY.PEEK[])", "FETCH", literals=literals)
+        d.message = literals[0] if literals else b""
         uid_set = ",".join(uids[:20])
         stored = (await s.imap(f"UID STORE {uid_set} +FLAGS.SILENT (\\Deleted)", "STORE"))[-1]
         if "UIDPLUS" in s.caps:
@@ -227,7 +227,8 @@ async def _pop_round(s: MailSession, token: str, d: Delivery, accepted_at: float
         header = "\r\n".join(lines[1:])
         if re.search(rf"^{TOKEN_HEADER}:\s*{re.escape(token)}\s*$", header, re.I | re.M):
             d.found, d.folder, d.latency_s = True, "the POP3 mailbox", time.monotonic() - accepted_at
-            d.header = (header + "\r\n").encode("utf-8", "replace")
+            whole = await s.pop(f"RETR {n}", "RETR", multiline=True)
+            d.message = ("\r\n".join(whole[1:] if whole[0].startswith("+OK") else lines[1:]) + "\r\n").encode("utf-8", "replace")
             status = (await s.pop(f"DELE {n}", "DELE"))[0]
             d.deleted = status.startswith("+OK")
             d.delete_detail = "deleted" if d.deleted else f"could not delete it: {status}"

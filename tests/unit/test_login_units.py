@@ -190,7 +190,35 @@ def test_authentication_results_and_signatures():
     findings = {f.code: f for f in DeliveryPath().evaluate(DeliveredCopy(raw, "INBOX", "bob@example.com", 1.0), "example.com")}
     assert findings["delivery.hop_plaintext"].status.value == "warn"
     assert findings["delivery.auth_failed"].status.value == "warn" and "dmarc=fail" in findings["delivery.auth_failed"].summary
-    assert "s=sel1" in findings["delivery.dkim_signed"].summary
+    invalid = findings["delivery.dkim_invalid"]
+    assert "no key published at sel1._domainkey.example.com" in invalid.summary and "sel1._domainkey" in invalid.remedy
+
+
+def _signed_message(body: bytes = b"Hello.\r\n"):
+    import base64 as b64
+
+    import dkim
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    msg = b"From: bob@example.com\r\nTo: bob@example.com\r\nSubject: t\r\n\r\n" + body
+    sig = dkim.sign(msg, b"mail2026", b"example.com", pem, include_headers=[b"from", b"to", b"subject"])
+    txt = b"v=DKIM1; k=rsa; p=" + b64.b64encode(spki)
+    return sig + msg, {"mail2026._domainkey.example.com": txt}
+
+
+def test_dkim_signature_is_verified_and_its_selector_named():
+    raw, keys = _signed_message()
+    copy = DeliveredCopy(raw, "INBOX", "bob@example.com", 1.0)
+    signed = {f.code: f for f in DeliveryPath().evaluate(copy, "example.com", keys)}["delivery.dkim_signed"]
+    assert signed.status.value == "pass" and "selector in use: mail2026" in signed.summary
+    # a body changed after signing no longer verifies
+    tampered = DeliveredCopy(raw.replace(b"Hello.", b"Hello!"), "INBOX", "bob@example.com", 1.0)
+    bad = {f.code: f for f in DeliveryPath().evaluate(tampered, "example.com", keys)}["delivery.dkim_invalid"]
+    assert bad.status.value == "warn" and "does not verify" in bad.summary
 
 
 def test_hostile_headers_do_not_break_parsing():
