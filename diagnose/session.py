@@ -175,6 +175,8 @@ def _server_options(request: CheckRequest) -> dict:
     """--ehlo and --smtp/imap/pop-host go into protocol lines: one strict shape, else Fatal."""
     out = dict(request.servers)
     for key in ("smtp_hosts", "imap_hosts", "pop_hosts"):
+        if not out.get(key):
+            out[key] = request.extra.get(key, ())  # a config profile's servers.smtp/imap/pop
         hosts = []
         for host in out.get(key, ()):
             try:

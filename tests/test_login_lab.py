@@ -22,9 +22,9 @@ LOGIN = ("servers", "login")
 ROUNDTRIP = ("servers", "login", "roundtrip", "delivery")
 
 
-def run(lab, address, *extra, password=None, checks=LOGIN, fmt="json", timeout="2"):
+def run(lab, address, *extra, password=None, checks=LOGIN, fmt="json", timeout="2", ca=True):
     args = ["check", address, "--nameserver", lab.resolver, "--timeout", timeout, "--format", fmt,
-            "--ca-file", str(lab.ca_file), "--password-env", "MD_TEST_PASSWORD"]
+            "--password-env", "MD_TEST_PASSWORD"] + (["--ca-file", str(lab.ca_file)] if ca else [])
     for c in checks:
         args += ["--check", c]
     env = {**os.environ, "NO_COLOR": "1", "MD_TEST_PASSWORD": lab.password if password is None else password}
@@ -162,6 +162,44 @@ def test_no_password_or_auth_payload_in_any_output(lab, tmp_path):
     # Then no output holds the password or its base64 forms
     leaks = [(name, form) for name, text in outputs.items() for form in forms if form in text]
     assert not leaks, leaks
+
+
+def test_untrusted_certificate_means_no_password_sent(lab):
+    # Given the lab CA is not trusted (no --ca-file), the servers' certificates do not verify
+    rep = report(run(lab, lab.user, ca=False))
+    for proto in ("smtp", "imap", "pop3"):
+        f = codes(rep)[f"login.{proto}.tls_untrusted"]
+        assert f["status"] == "skip" and "--ca-file" in f["remedy"], f
+        assert not any("AUTH" in line or "PASS" in line for line in f["evidence"]["transcript"] if line.startswith("C:"))
+
+
+def test_profile_credentials_and_a_filtered_submission_port(lab, tmp_path):
+    # Given a config profile naming the password's environment variable and a submission host whose ports are DROPped
+    if not lab.firewall_available:
+        pytest.skip("iptables unavailable: the filtered host refuses instead")
+    config = tmp_path / "maildoctor.toml"
+    config.write_text(f"""[profiles.lab]
+target = "{lab.user}"
+nameservers = ["{lab.resolver}"]
+timeout = 1
+ca_file = "{lab.ca_file}"
+checks = ["servers", "login", "roundtrip"]
+servers = {{ smtp = ["{lab.hostname('filtered')}"] }}
+credentials = {{ password_env = "MD_TEST_PROFILE_PW" }}
+""")
+    env = {**os.environ, "MD_TEST_PROFILE_PW": lab.password}
+    start = time.monotonic()
+    proc = subprocess.run([MAILDOCTOR, "check", "--config", str(config), "--profile", "lab", "--roundtrip",
+                           "--format", "json"], capture_output=True, text=True, env=env, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    elapsed = time.monotonic() - start
+    found = codes(report(proc))
+    # Then the incoming logins work with the profile's password, and the round trip is skipped at once with the reason
+    assert found["login.imap.ok"]["status"] == "pass"
+    skipped = found["roundtrip.skipped"]
+    assert "not sent" in skipped["summary"] and "filtered" in skipped["summary"], skipped["summary"]
+    assert elapsed < 15, elapsed
+    assert lab.password not in proc.stdout + proc.stderr
 
 
 def test_missing_password_is_one_error_line(lab):
