@@ -169,6 +169,7 @@ class RoundTrip(Check):
                                  f"accepted; delivery not checked: {d.problem}", problem=d.problem, **kw)]
         if not d.found:
             qid = f" (queue id {sub.queue_id})" if sub.queue_id else ""
+            kw["host"] = sub.endpoint.host  # the texts name the server that accepted it, whose log tells more
             return [self.finding("roundtrip.not_delivered", Status.FAIL, recipient,
                                  f"accepted by {sub.endpoint.host}{qid} but not delivered within {timeout:g} s", **kw)]
         ev.update(folder=d.folder, latency_s=round(d.latency_s, 2), cleanup=d.delete_detail)

@@ -151,7 +151,7 @@ def test_roundtrip_verdicts():
     sub = Submission(ep, stage="accepted", queue_id="ABC123")
     lost = rt.judge_delivery(Delivery(Endpoint("mailbox", "imap.example.com", "192.0.2.2", 993)), sub, "bob@example.com", "md-1", 10)
     assert [f.code for f in lost] == ["roundtrip.not_delivered"] and "within 10 s" in lost[0].summary
-    assert "ABC123" in lost[0].remedy
+    assert "ABC123" in lost[0].remedy and lost[0].remedy.startswith("On smtp.example.com")
     rejected = rt.judge_submission(Submission(ep, stage="RCPT TO", code=550, words="550 5.7.1 <x>: Relay access denied",
                                               login=Login(ep, "bob", Outcome.OK)), "bob@example.com", "x@y", "md-1")
     assert rejected.code == "roundtrip.rejected" and "5.7.1: delivery not authorized" in rejected.explanation
