@@ -143,3 +143,18 @@ def test_greylisting_at_rcpt_is_a_deferral_not_a_failure():
     finding = RoundTrip().judge_submission(sub, "alice@fault.test", "alice@fault.test", "md-1")
     assert finding.code == "roundtrip.deferred" and finding.status.value == "warn"
     assert "4.2.0" in finding.evidence["reply_explained"] and "greylisting" in finding.explanation
+
+
+def test_auth_login_and_imap_login_hide_both_steps():
+    user64 = base64.b64encode(b"alice@fault.test")
+    pw64 = base64.b64encode(PASSWORD.encode())
+    replies = {**SMTP_NO_TLS, b"EHLO": b"250-fake\r\n250 AUTH LOGIN\r\n", b"AUTH": b"334 VXNlcm5hbWU6\r\n",
+               user64.upper(): b"334 UGFzc3dvcmQ6\r\n", pw64.upper(): b"235 2.7.0 ok\r\n"}
+    result, received = serve(replies, b"220 fake ESMTP\r\n", 587, allow_plaintext=True)
+    assert result.outcome is Outcome.OK and result.mechanism == "LOGIN" and pw64 in received
+    assert result.transcript.count("C: ****") == 2 and not any(pw64.decode() in line for line in result.transcript)
+    imap = {b"CAPABILITY": b"* CAPABILITY IMAP4rev1\r\nTAG OK done\r\n", b"LOGIN": b"TAG OK welcome\r\n"}
+    result, received = serve(imap, b"* OK fake\r\n", 143, allow_plaintext=True)
+    assert result.outcome is Outcome.OK and result.mechanism == "LOGIN" and result.tls_version == ""
+    assert f'"{PASSWORD}"'.encode() in received
+    assert any(line.endswith('LOGIN "alice@fault.test" ****') for line in result.transcript), result.transcript
