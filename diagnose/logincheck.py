@@ -130,7 +130,7 @@ class LoginCheck(Check):
                      offered=", ".join(r.offered) or "nothing", tls_port=PORTS[self.protocol][0],
                      extra="" if self.protocol != "imap" else ", or IMAP LOGIN")
         evidence = {"user": r.user, "mechanism": r.mechanism, "tls": r.tls_version or "none",
-                    "offered": r.offered, "server_said": r.words, "transcript": r.transcript}
+                    "offered": r.offered, "server_said": r.words, "transcript": r.transcript, "timings": r.timings}
         if r.code is not None:
             from .smtpcodes import explain_reply
 

@@ -71,6 +71,7 @@ class Login:
     offered: list[str] = field(default_factory=list)  # mechanisms the server offered
     transcript: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds (connect, greeting, TLS, auth)
 
 
 class MailSession:
@@ -86,7 +87,12 @@ class MailSession:
         self.writer: asyncio.StreamWriter | None = None
         self.caps: dict[str, str] = {}
         self._tag = 0
-        self._start = time.monotonic()
+        self._start = self._last = time.monotonic()
+
+    def _mark(self, phase: str) -> None:
+        now = time.monotonic()
+        self.result.timings[phase] = round(self.result.timings.get(phase, 0.0) + now - self._last, 4)
+        self._last = now
 
     # -- plumbing -------------------------------------------------------------
     async def send(self, line: str, shown: str | None = None) -> None:
@@ -99,6 +105,7 @@ class MailSession:
     def done(self, outcome: Outcome, words: str = "", **kw) -> Login:
         r = self.result
         r.outcome, r.words = outcome, scrub(words, self.creds)[:400]
+        self._mark("auth" if r.mechanism or outcome in (Outcome.OK, Outcome.REJECTED, Outcome.TEMPORARY) else "setup")
         for k, v in kw.items():
             setattr(r, k, v)
         r.transcript = self.transcript.as_list()
@@ -131,6 +138,7 @@ class MailSession:
             self.done(Outcome.TLS_REQUIRED, f"{phase} failed: {getattr(exc, 'reason', '') or exc or type(exc).__name__}")
             return False
         self.result.tls_version = self.writer.get_extra_info("ssl_object").version() or "TLS"
+        self._mark("TLS")
         return True
 
     # -- the whole login --------------------------------------------------------
@@ -143,6 +151,7 @@ class MailSession:
         except (OSError, TimeoutError) as exc:
             outcome, detail = classify_socket_error(exc)
             return self.done(Outcome.UNREACHABLE, f"{outcome.value}: {detail}")
+        self._mark("connect")
         self.reader = LineReader(reader, timeout=self.timeout, transcript=self.transcript, max_total=MAX_BYTES)
         if ep.implicit_tls and not await self._tls("TLS handshake"):
             return self.result
@@ -179,6 +188,7 @@ class MailSession:
 
     async def _smtp(self) -> Login:
         greeting = await self.reader.smtp_reply("greeting")
+        self._mark("greeting")
         if greeting.code != 220:
             return self.done(Outcome.UNREACHABLE, f"{greeting.code} {greeting.text}", code=greeting.code)
         name = self.ehlo_name or "[127.0.0.1]"
@@ -251,6 +261,7 @@ class MailSession:
 
     async def _imap(self) -> Login:
         greeting = await self.reader.line("greeting")
+        self._mark("greeting")
         if not greeting.upper().startswith("* OK"):
             return self.done(Outcome.UNREACHABLE, greeting)
         caps = _imap_caps(await self.imap("CAPABILITY", "CAPABILITY"))
@@ -301,6 +312,7 @@ class MailSession:
 
     async def _pop3(self) -> Login:
         greeting = await self.reader.line("greeting")
+        self._mark("greeting")
         if not greeting.startswith("+OK"):
             return self.done(Outcome.UNREACHABLE, greeting)
         caps = _pop_caps(await self.pop("CAPA", "CAPA", multiline=True))
