@@ -85,6 +85,10 @@ class TlsHandshake(ServerCheck):
                   words=d.failure_words, impact_short=impact.split(";")[0])
         s = subject(ep)
         if d.tls is None:
+            if d.tls_error and d.failure == "timeout":
+                return [self.finding("tls.inconclusive", Status.ERROR, s,
+                                     f"TLS not judged: the handshake did not finish within the time limit ({d.failure_phase})",
+                                     **{**kw, "words": d.tls_error})]
             if d.tls_error:
                 return [self.finding("tls.handshake_failed", Status.FAIL, s,
                                      f"TLS handshake failed ({d.failure_phase}): {d.tls_error}", **kw)]

@@ -91,14 +91,22 @@ class _Session:
                                    ssl_handshake_timeout=self.timeout)
         except (ssl.SSLError, OSError, TimeoutError, ConnectionError) as exc:
             self.d.tls_error = _tls_error(exc)
-            self.d.stop(phase, "tls", self.d.tls_error)
+            # silence is inconclusive (overload, tarpit); an error from the server is a verdict
+            kind = Failure.TIMEOUT.value if _is_timeout(exc) else "tls"
+            self.d.stop(phase, kind, self.d.tls_error)
             return False
         self.d.tls = session_info(self.w.get_extra_info("ssl_object"))
         return True
 
 
+def _is_timeout(exc: BaseException) -> bool:
+    """asyncio reports a handshake over ssl_handshake_timeout as ConnectionAbortedError("... taking longer than")."""
+    return isinstance(exc, (TimeoutError, asyncio.TimeoutError)) or (
+        isinstance(exc, ConnectionAbortedError) and "longer than" in str(exc))
+
+
 def _tls_error(exc: BaseException) -> str:
-    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+    if _is_timeout(exc):
         return "the TLS handshake did not finish in time"
     if isinstance(exc, ssl.SSLError):
         return exc.reason or str(exc)

@@ -167,3 +167,22 @@ def test_refused_port_is_a_clean_failure():
     d = asyncio.run(run_dialogue(Endpoint("submission", "smtp.fault.test", f"{NET}.250.254", 587), timeout=1))
     (f,) = greeting(d)
     assert (f.code, f.status) == ("smtp.refused", Status.FAIL)
+
+
+def test_silent_tls_handshake_on_465_is_inconclusive():
+    async def silent(r, w):
+        await asyncio.sleep(10)  # accepts TCP, never answers the ClientHello
+    start = time.monotonic()
+    d = run_against(silent, port=465)
+    (t,) = tls(d)
+    assert (t.code, t.status) == ("tls.inconclusive", Status.ERROR) and time.monotonic() - start < 2.5
+    assert t.evidence["phase"] == "TLS handshake"
+
+
+def test_plain_text_on_465_is_a_failed_handshake():
+    async def plain(r, w):
+        w.write(b"220 mx.fault.test ESMTP\r\n")
+        await w.drain()
+        await r.read()
+    (t,) = tls(run_against(plain, port=465))
+    assert (t.code, t.status) == ("tls.handshake_failed", Status.FAIL)
