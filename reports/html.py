@@ -113,7 +113,7 @@ def _problem(f: Finding, anchor: str) -> str:
     if f.remedy:
         out.append(f"<dt>How to fix</dt><dd>{html_text(f.remedy)}</dd>")
     out.append("</dl>")
-    out.append(_evidence(f))
+    out.append(_evidence(f, opened=True))  # a problem's evidence is open: on screen and when printed
     out.append("</article>")
     return "\n".join(out)
 
@@ -124,23 +124,24 @@ def _passed(f: Finding) -> str:
     return f"<details><summary>{head}</summary>{body}</details>" if body else f"<p>{head}</p>"
 
 
-def _evidence(f: Finding) -> str:
+def _evidence(f: Finding, *, opened: bool = False) -> str:
     evidence = dict(f.evidence or {})
     parts = []
+    details = "<details open>" if opened else "<details>"
     transcript = evidence.pop("transcript", None)
     if isinstance(transcript, list) and transcript:
         text = "\n".join(str(line) for line in transcript)
-        parts.append(f"<details><summary>Transcript ({len(transcript)} lines)</summary><pre>{html_text(text)}</pre></details>")
+        parts.append(f"{details}<summary>Transcript ({len(transcript)} lines)</summary><pre>{html_text(text)}</pre></details>")
     cert_keys = [k for k in ("subject", "issuer", "san", "not_before", "not_after", "days_left", "chain", "hostname",
                              "trusted", "self_signed", "validation_error", "key", "signature", "fingerprint")
                  if k in evidence]
     if f.check.startswith("tls.cert") or len(cert_keys) >= 3:
         rows = "".join(f"<tr><th>{html_text(k)}</th><td>{html_text(_value(evidence.pop(k)))}</td></tr>" for k in cert_keys)
         if rows:
-            parts.append(f'<details><summary>Certificate details</summary><table class="meta">{rows}</table></details>')
+            parts.append(f'{details}<summary>Certificate details</summary><table class="meta">{rows}</table></details>')
     if evidence:
         rows = "".join(f"<tr><th>{html_text(k)}</th><td>{html_text(_value(v))}</td></tr>" for k, v in evidence.items())
-        parts.append(f'<details><summary>Evidence</summary><table class="meta">{rows}</table></details>')
+        parts.append(f'{details}<summary>Evidence</summary><table class="meta">{rows}</table></details>')
     return "\n".join(parts)
 
 
