@@ -79,7 +79,7 @@ def catalogue(checks: list[type[Check]] | None = None) -> dict[str, Entry]:
 
 def explain(code: str, checks: list[type[Check]] | None = None) -> str | None:
     """The catalogue entry for ``code`` as plain text, or None when no installed check knows it."""
-    entry = catalogue(checks).get(code.strip())
+    entry = catalogue(checks).get(code.strip().lower())
     if entry is None:
         return None
     lines = [f"{entry.code}  (check {entry.check}: {entry.title})", ""]
