@@ -48,7 +48,9 @@ class ServerCheck(Check):
 
     async def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:
         eps, missing = await endpoints(ctx, self.roles, self.ports)
-        for role, reason in missing.items():
+        # Say why a role was not tested only when nothing at all was: servers.discover and
+        # mx.records already report missing servers once, not once per check.
+        for role, reason in (missing.items() if not eps else ()):
             yield self.with_side(self.finding(f"{self.id}.skipped", Status.SKIP, ctx.target.domain,
                                               f"{ROLE_WORDS[role]} servers not tested: {reason}"), role)
         cache = probes(ctx)
