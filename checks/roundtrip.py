@@ -66,6 +66,14 @@ class RoundTrip(Check):
             "problem, `discarded` or `status=sent (discarded)` points at a filter or transport rule. A longer "
             "--roundtrip-timeout helps if delivery is merely slow.",
         ),
+        "roundtrip.bounced": (
+            "{host} accepted the test message for {recipient} (queue id {queue_id}), but it came back as "
+            "undeliverable after {latency:.1f} s: \u201c{reason}\u201d. The submission works; the delivery "
+            "behind it does not.",
+            "The reason names the broken step: a 5.1.1 means the recipient does not exist there, 5.2.2 a full "
+            "mailbox, 5.4.x a routing or DNS problem, 5.7.x a policy refusal by the receiving server. On {host}, "
+            "the mail log lines of queue id {queue_id} show the same in more detail.",
+        ),
         "roundtrip.junk": (
             "The test message arrived after {latency:.1f} s, but in the folder {folder} instead of the inbox: "
             "the receiving side's spam filter judged mail from this account to itself as spam. Users will miss "
@@ -167,6 +175,12 @@ class RoundTrip(Check):
         if d.problem:
             return [self.finding("roundtrip.unverified", Status.SKIP, recipient,
                                  f"accepted; delivery not checked: {d.problem}", problem=d.problem, **kw)]
+        if d.bounced:
+            kw["host"] = sub.endpoint.host
+            ev.update(bounce=d.bounce_words, latency_s=round(d.latency_s, 2), cleanup=d.delete_detail)
+            return [self.finding("roundtrip.bounced", Status.FAIL, recipient,
+                                 f"accepted, then bounced after {d.latency_s:.1f} s: {d.bounce_words}; the bounce "
+                                 f"{d.delete_detail.split(';')[0]}", reason=d.bounce_words, latency=d.latency_s, **kw)]
         if not d.found:
             qid = f" (queue id {sub.queue_id})" if sub.queue_id else ""
             kw["host"] = sub.endpoint.host  # the texts name the server that accepted it, whose log tells more

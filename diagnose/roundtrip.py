@@ -19,6 +19,7 @@ from .credentials import Credentials
 from .dialogue import Endpoint
 from .mailsession import Login, MailSession, Outcome
 from .protocol import ProtocolError
+from .sanitize import clean
 
 TOKEN_HEADER = "X-Maildoctor-Token"
 MAX_POP_SCAN = 50  # newest messages looked at per POP3 poll
@@ -120,6 +121,8 @@ class Delivery:
     delete_detail: str = ""
     polls: int = 0
     problem: str = ""  # why the mailbox could not be checked (login failed, server gone)
+    bounced: bool = False  # a delivery status notification about the test message came back instead
+    bounce_words: str = ""
     login: Login | None = None
     transcript: list[str] = field(default_factory=list)
 
@@ -181,26 +184,55 @@ async def _imap_round(s: MailSession, token: str, d: Delivery, accepted_at: floa
     for folder in folders:
         if not (await s.imap(f"SELECT {_quote(folder)}", "SELECT"))[-1].upper().startswith("OK"):
             continue
-        lines = await s.imap(f"UID SEARCH HEADER {TOKEN_HEADER} {token}", "SEARCH")
-        uids = [u for line in lines if line.upper().startswith("* SEARCH") for u in line.split()[2:] if u.isdigit()]
+        uids = _uids(await s.imap(f"UID SEARCH HEADER {TOKEN_HEADER} {token}", "SEARCH"))
+        if not uids and folder == "INBOX":
+            # The token in a message's text but not in its header: a bounce (DSN) quoting the test message.
+            bounces = _uids(await s.imap(f"UID SEARCH TEXT {token}", "SEARCH"))
+            if bounces:
+                literals: list[bytes] = []
+                await s.imap(f"UID FETCH {bounces[0]} (BODY.PEEK[TEXT]<0.20000>)", "FETCH", literals=literals)
+                d.bounced, d.latency_s = True, time.monotonic() - accepted_at
+                d.bounce_words = bounce_reason(literals[0] if literals else b"")
+                d.folder = folder
+                d.deleted, d.delete_detail = await _imap_delete(s, bounces)
+                return True
         if not uids:
             continue
         d.found, d.folder, d.latency_s = True, folder, time.monotonic() - accepted_at
-        literals: list[bytes] = []
+        literals = []
         await s.imap(f"UID FETCH {uids[0]} (BODY.PEEK[])", "FETCH", literals=literals)
         d.message = literals[0] if literals else b""
-        uid_set = ",".join(uids[:20])
-        stored = (await s.imap(f"UID STORE {uid_set} +FLAGS.SILENT (\\Deleted)", "STORE"))[-1]
-        if "UIDPLUS" in s.caps:
-            status = (await s.imap(f"UID EXPUNGE {uid_set}", "EXPUNGE"))[-1]
-            d.deleted = status.upper().startswith("OK")
-            d.delete_detail = "deleted" if d.deleted else f"could not delete it: {status}"
-        else:
-            d.delete_detail = ("marked deleted; it disappears at the mail program's next expunge (the server lacks "
-                               "UIDPLUS, and a plain EXPUNGE would also remove other messages marked deleted)"
-                               if stored.upper().startswith("OK") else f"could not mark it deleted: {stored}")
+        d.deleted, d.delete_detail = await _imap_delete(s, uids)
         return True
     return False
+
+
+def _uids(lines: list[str]) -> list[str]:
+    return [u for line in lines if line.upper().startswith("* SEARCH") for u in line.split()[2:] if u.isdigit()][:20]
+
+
+async def _imap_delete(s: MailSession, uids: list[str]) -> tuple[bool, str]:
+    uid_set = ",".join(uids)
+    stored = (await s.imap(f"UID STORE {uid_set} +FLAGS.SILENT (\\Deleted)", "STORE"))[-1]
+    if "UIDPLUS" in s.caps:
+        status = (await s.imap(f"UID EXPUNGE {uid_set}", "EXPUNGE"))[-1]
+        ok = status.upper().startswith("OK")
+        return ok, "deleted" if ok else f"could not delete it: {status}"
+    return False, ("marked deleted; it disappears at the mail program's next expunge (the server lacks "
+                   "UIDPLUS, and a plain EXPUNGE would also remove other messages marked deleted)"
+                   if stored.upper().startswith("OK") else f"could not mark it deleted: {stored}")
+
+
+def bounce_reason(text: bytes) -> str:
+    """The reason in a delivery status notification (RFC 3464 Status/Diagnostic-Code), else its first words."""
+    body = text.decode("utf-8", "replace")
+    diag = re.search(r"^Diagnostic-Code:\s*(?:smtp|x-[\w-]+)?;?\s*(.+(?:\n[ \t].+)*)", body, re.I | re.M)
+    status = re.search(r"^Status:\s*([245]\.\d{1,3}\.\d{1,3})", body, re.I | re.M)
+    if diag:
+        words = re.sub(r"\s+", " ", diag.group(1)).strip()
+        return clean(f"{status.group(1) + ': ' if status and status.group(1) not in words else ''}{words}", limit=300)
+    lines = [line.strip() for line in body.splitlines() if line.strip() and not line.startswith("--")]
+    return clean(" ".join(lines[:3]), limit=300) or "no reason given"
 
 
 async def _junk_folders(s: MailSession) -> list[str]:
@@ -222,8 +254,14 @@ async def _pop_round(s: MailSession, token: str, d: Delivery, accepted_at: float
     count = int(stat[1]) if len(stat) > 1 and stat[0] == "+OK" and stat[1].isdigit() else 0
     for n in range(count, max(0, count - MAX_POP_SCAN), -1):
         lines = await s.pop(f"TOP {n} 0", "TOP", multiline=True)
-        if not lines[0].startswith("+OK"):
-            continue
+        if not lines[0].startswith("+OK"):  # TOP is optional (RFC 1939 §7): read small messages whole
+            size = (await s.pop(f"LIST {n}", "LIST"))[0].split()
+            if not (len(size) == 3 and size[2].isdigit() and int(size[2]) < 256 * 1024):
+                continue
+            lines = await s.pop(f"RETR {n}", "RETR", multiline=True)
+            if not lines[0].startswith("+OK"):
+                continue
+            lines = lines[: lines.index("") if "" in lines else len(lines)]
         header = "\r\n".join(lines[1:])
         if re.search(rf"^{TOKEN_HEADER}:\s*{re.escape(token)}\s*$", header, re.I | re.M):
             d.found, d.folder, d.latency_s = True, "the POP3 mailbox", time.monotonic() - accepted_at

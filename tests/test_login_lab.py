@@ -109,6 +109,27 @@ def test_mail_filed_as_spam_is_found_in_junk(lab):
     assert _imap_search(lab, lab.user, junk["evidence"]["token"], folder="Junk") == []
 
 
+def test_recipient_refused_at_rcpt_is_rejected_in_plain_words(lab):
+    # Given a recipient the lab's Postfix will not relay to
+    rep = report(run(lab, lab.user, "--roundtrip", "--to", f"nobody@{lab.domain('nxdomain')}", "--roundtrip-timeout", "5",
+                     checks=ROUNDTRIP))
+    rejected = codes(rep)["roundtrip.rejected"]
+    assert rejected["status"] == "fail" and "RCPT TO" in rejected["summary"] and "550" in rejected["summary"]
+    assert "5.1.1: no such mailbox" in rejected["evidence"]["reply_explained"], rejected["evidence"]
+    assert "roundtrip.accepted" not in codes(rep)
+
+
+def test_accepted_then_bounced_is_reported_with_the_reason(lab):
+    # Given a mailbox Postfix accepts mail for but Dovecot does not know: the bounce comes back to the sender
+    rep = report(run(lab, lab.user, "--roundtrip", "--to", lab.account("ghost"), "--roundtrip-timeout", "20",
+                     checks=ROUNDTRIP))
+    found = codes(rep)
+    bounced = found["roundtrip.bounced"]
+    assert found["roundtrip.accepted"]["status"] == "pass"
+    assert bounced["status"] == "fail" and "5.1.1" in bounced["summary"] and "bounce deleted" in bounced["summary"]
+    assert _imap_search(lab, lab.user, bounced["evidence"]["token"], text=True) == []
+
+
 def test_roundtrip_with_a_locked_account_is_not_sent(lab):
     rep = report(run(lab, lab.account("locked"), "--roundtrip", "--roundtrip-timeout", "5", checks=ROUNDTRIP))
     skipped = codes(rep)["roundtrip.skipped"]
@@ -211,7 +232,7 @@ def test_missing_password_is_one_error_line(lab):
     assert proc.stderr.count("\n") == 1 and "MD_TEST_UNSET_VARIABLE" in proc.stderr, proc.stderr
 
 
-def _imap_search(lab, user, token, folder="INBOX"):
+def _imap_search(lab, user, token, folder="INBOX", text=False):
     ctx = ssl.create_default_context(cafile=str(lab.ca_file))
     ctx.check_hostname = False  # connecting by address
     with imaplib.IMAP4_SSL(lab.host("imap"), 993, ssl_context=ctx, timeout=5) as m:
@@ -219,5 +240,5 @@ def _imap_search(lab, user, token, folder="INBOX"):
         status, _ = m.select(folder)
         if status != "OK":
             return []
-        _, data = m.uid("SEARCH", "HEADER", "X-Maildoctor-Token", token)
+        _, data = m.uid("SEARCH", "TEXT", token) if text else m.uid("SEARCH", "HEADER", "X-Maildoctor-Token", token)
         return data[0].split()

@@ -239,7 +239,8 @@ def write_dovecot(base: Path, plan: Plan, certs: dict[str, dict], password: str)
     accounts = {name: f"{name}@{plan.domain(MAIL_DOMAIN_SCENARIO)}" for name in MAIL_ACCOUNTS}
     user = next(iter(accounts.values()))
     passwd = base / "passwd"
-    passwd.write_text("".join(f"{address}:{ssha512(password)}\n" for address in accounts.values()))
+    passwd.write_text("".join(f"{address}:{ssha512(password)}\n" for name, address in accounts.items()
+                              if MAIL_ACCOUNTS[name] != "bounce"))
     denied = base / "passwd-deny"  # locked accounts: a passdb with deny = yes (checked first)
     denied.write_text("".join(f"{accounts[name]}\n" for name, fault in MAIL_ACCOUNTS.items() if fault == "deny"))
     # read by Dovecot's auth process, which runs as the dovecot user

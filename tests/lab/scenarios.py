@@ -114,9 +114,10 @@ MAIL_USER = "user"
 MAIL_DOMAIN_SCENARIO = "healthy"
 # Every mailbox of the mail domain (all share the lab's password), local part -> its fault:
 # "" works; "deny": Dovecot's passdb denies it (a locked account: the right password is refused);
-# "discard": Postfix accepts its incoming mail and silently discards it.
+# "discard": Postfix accepts its incoming mail and silently discards it;
+# "bounce": Postfix accepts mail for it, Dovecot does not know it: LMTP refuses, Postfix bounces to the sender.
 # Any mailbox also takes mail for LOCAL+FOLDER@ (e.g. user+Junk@): Dovecot files it in FOLDER.
-MAIL_ACCOUNTS = {MAIL_USER: "", "locked": "deny", "dropped": "discard"}
+MAIL_ACCOUNTS = {MAIL_USER: "", "locked": "deny", "dropped": "discard", "ghost": "bounce"}
 
 _GOOD_POLICY = (  # SPF and DMARC that pass, for the policy-fault domains
     ("@", "TXT", '"v=spf1 mx -all"'),

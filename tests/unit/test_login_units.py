@@ -19,7 +19,7 @@ from diagnose.logincheck import STATUS
 from diagnose.mailsession import Login, Outcome, _imap_outcome, _pop_outcome, _smtp_outcome
 from diagnose.protocol import SmtpReply
 from diagnose.redact import redact_argv
-from diagnose.roundtrip import Delivery, Submission, queue_id
+from diagnose.roundtrip import Delivery, Submission, bounce_reason, queue_id
 from diagnose.smtpcodes import enhanced, explain_reply
 
 
@@ -227,3 +227,13 @@ def test_hostile_headers_do_not_break_parsing():
     assert "\x1b" not in h.raw
     msg = parse_header_block(b"Received: " + b"a" * 300000 + b"\r\n\r\n")
     assert len(hops(msg)) <= 1
+
+
+def test_bounce_reasons():
+    dsn = (b"This is the mail system at host mx1.\r\n\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+           b"Final-Recipient: rfc822; ghost@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+           b"Diagnostic-Code: smtp; 550 5.1.1 <ghost@example.com> User doesn't\r\n exist\r\n")
+    assert bounce_reason(dsn) == "550 5.1.1 <ghost@example.com> User doesn't exist"
+    assert bounce_reason(b"Status: 4.4.7\r\nDiagnostic-Code: X-Postfix; delivery temporarily suspended\r\n") == \
+        "4.4.7: delivery temporarily suspended"
+    assert bounce_reason(b"") == "no reason given" and "\x1b" not in bounce_reason(b"\x1b[2Jhello")
