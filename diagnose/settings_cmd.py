@@ -56,7 +56,7 @@ def render_text(domain: str, settings: list[Setting], address: str | None) -> st
         lines.append(f"{title}:")
         found = [s for s in settings if s.direction == direction]
         for s in found:
-            lines.append(f"  {s.protocol:<5} server {clean(s.host, limit=200)}  port {s.port}  security {s.security}"
+            lines.append(f"  {s.protocol:<5} server {clean(s.host, limit=200)}  port {s.port:<3}  security {s.security:<8}"
                          f"   (from {clean(s.source, limit=60)})")
         if not found:
             lines.append("  none found: ask your provider, or publish SRV records / an autoconfig file")

@@ -145,7 +145,7 @@ def test_settings_command_prints_the_autoconfig_servers(lab):
                "--ca-file", str(lab.ca_file))
     assert proc.returncode == 0, proc.stderr
     imap = lab.hosts["imap"]["fqdn"]
-    assert f"IMAP  server {imap}  port 993  security SSL/TLS   (from autoconfig file)" in proc.stdout, proc.stdout
+    assert f"IMAP  server {imap}  port 993  security SSL/TLS    (from autoconfig file)" in proc.stdout, proc.stdout
 
 
 @pytest.mark.parametrize("scenario, check, code, status", [
