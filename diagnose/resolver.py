@@ -78,7 +78,9 @@ def parse_nameserver(text: str) -> Nameserver:
     text = text.strip()
     host, port = text, 53
     if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket:
+            raise ValueError(f"bad nameserver {text!r}: expected [IPv6] or [IPv6]:PORT")
         if rest:
             if not rest.startswith(":"):
                 raise ValueError(f"bad nameserver {text!r}: expected [IPv6]:PORT")

@@ -105,6 +105,8 @@ def _validate(request: CheckRequest) -> tuple:
         raise Fatal(str(exc)) from None
     if request.ca_file is not None:
         _readable_ca(request.ca_file)
+    if request.output is not None and not request.output.resolve().parent.is_dir():
+        raise Fatal(f"cannot write --output {request.output}: no such directory")  # before the run, not after
     found = discover()
     for problem in found.problems:
         print(f"maildoctor: warning: {problem}", file=sys.stderr)
@@ -200,6 +202,10 @@ def _readable_ca(path: Path) -> None:
         raise Fatal(f"cannot read --ca-file {path}: {exc.strerror or exc}") from None
     if b"-----BEGIN CERTIFICATE-----" not in data:
         raise Fatal(f"--ca-file {path} holds no PEM certificate")
+    from .certs import load_pem_bundle
+
+    if not load_pem_bundle(data):
+        raise Fatal(f"--ca-file {path} holds no readable certificate (damaged PEM: base64 or DER)")
 
 
 @dataclass(frozen=True)
@@ -318,7 +324,8 @@ def write_atomically(path: Path, content: str) -> None:
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:
-        raise SystemExit(f"maildoctor: error: cannot write {path}: {exc.strerror or exc}") from None
+        print(f"maildoctor: error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        raise SystemExit(int(ExitCode.UNKNOWN)) from None  # not 1: that means "warnings found"
     finally:
         if tmp is not None:  # a full disk or a second Ctrl-C: leave nothing half-written behind
             try:
