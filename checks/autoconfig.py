@@ -134,6 +134,11 @@ class Autoconfig(Check):
             if fetch.outcome == "ok" and fetch.response is not None and fetch.response.status == 200:
                 break
         findings, settings = self.evaluate_autoconfig(domain, fetches)
+        # Microsoft's Autodiscover (Outlook) needs a POST with the user's address; only say it exists.
+        srv, host = await asyncio.gather(ctx.dns.query(f"_autodiscover._tcp.{domain}", "SRV"),
+                                         ctx.dns.query(f"autodiscover.{domain}", "A"))
+        for f in findings:
+            f.evidence["autodiscover"] = {"srv": list(srv.records)[:5], "host": list(host.records)[:5]}
         if settings:
             ctx.publish(AUTOCONFIG_SETTINGS, tuple(settings))
         else:
