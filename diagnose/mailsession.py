@@ -10,34 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import enum
 import re
 import ssl
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .authreply import (Outcome, imap_caps, imap_outcome, imap_quotable, pop_caps, pop_outcome, quote,
+                        smtp_outcome)
 from .credentials import MASK, Credentials, scrub
 from .dialogue import Endpoint
 from .net import classify_socket_error
-from .protocol import Failure, LineReader, ProtocolError, SmtpReply, Transcript, imap_capabilities
+from .protocol import Failure, LineReader, ProtocolError, SmtpReply, Transcript
 from .tls import sni_name
 
 AUTH_GRACE = 15.0  # seconds on top of the timeout for a login reply: Dovecot delays failures 2 s, up to 15 s
 # for an address with many recent failures (its auth penalty); Postfix 1 s
 MAX_BYTES = 4 * 1024 * 1024  # one session, all replies together (the round trip fetches a header block)
-
-
-class Outcome(str, enum.Enum):
-    OK = "ok"
-    REJECTED = "rejected"  # wrong user or password (or an account the server refuses, with the same answer)
-    TEMPORARY = "temporary"  # 4xx, [UNAVAILABLE], [SYS/TEMP], [INUSE]: locked or failing for now
-    NO_MECHANISM = "no_mechanism"  # nothing we can log in with is offered
-    DISABLED_BEFORE_TLS = "disabled_before_tls"  # the server refuses login on an unencrypted connection
-    TLS_REQUIRED = "tls_required"  # no TLS here, and we do not send credentials in clear
-    TLS_UNTRUSTED = "tls_untrusted"  # TLS works but its certificate does not verify: credentials not sent
-    UNREACHABLE = "unreachable"
-    BROKEN = "broken"  # the server stopped answering or answered nonsense during the login
 
 
 class ScrubbedTranscript(Transcript):
@@ -224,7 +213,7 @@ class MailSession:
                 reply = await self.smtp(self._b64(pw), "AUTH LOGIN password", MASK, grace=AUTH_GRACE)
         else:
             return self.done(Outcome.NO_MECHANISM, f"offered: {' '.join(mechs) or 'nothing'}")
-        return self.done(_smtp_outcome(reply, bool(self.result.tls_version)), f"{reply.code} {reply.text}",
+        return self.done(smtp_outcome(reply, bool(self.result.tls_version)), f"{reply.code} {reply.text}",
                          mechanism=mech, code=reply.code)
 
     # -- IMAP (RFC 9051) ------------------------------------------------------------
@@ -264,12 +253,12 @@ class MailSession:
         self._mark("greeting")
         if not greeting.upper().startswith("* OK"):
             return self.done(Outcome.UNREACHABLE, greeting)
-        caps = _imap_caps(await self.imap("CAPABILITY", "CAPABILITY"))
+        caps = imap_caps(await self.imap("CAPABILITY", "CAPABILITY"))
         if not self.ep.implicit_tls and "STARTTLS" in caps:
             if (await self.imap("STARTTLS", "STARTTLS"))[-1].upper().startswith("OK"):
                 if not await self._tls("STARTTLS handshake"):
                     return self.result
-                caps = _imap_caps(await self.imap("CAPABILITY", "CAPABILITY after STARTTLS"))
+                caps = imap_caps(await self.imap("CAPABILITY", "CAPABILITY after STARTTLS"))
         self.caps = caps
         why = self._secured("STARTTLS" in caps)
         if why:
@@ -285,15 +274,15 @@ class MailSession:
                                         grace=AUTH_GRACE)
             else:
                 lines = await self.imap("AUTHENTICATE PLAIN", "AUTHENTICATE", grace=AUTH_GRACE, on_continue=payload)
-        elif "LOGINDISABLED" not in caps and _imap_quotable(user) and _imap_quotable(pw):
+        elif "LOGINDISABLED" not in caps and imap_quotable(user) and imap_quotable(pw):
             mech = "LOGIN"
-            lines = await self.imap(f"LOGIN {_quote(user)} {_quote(pw)}", "LOGIN", f"LOGIN {_quote(user)} {MASK}",
+            lines = await self.imap(f"LOGIN {quote(user)} {quote(pw)}", "LOGIN", f"LOGIN {quote(user)} {MASK}",
                                     grace=AUTH_GRACE)
         else:
             return self.done(Outcome.NO_MECHANISM, f"offered: {' '.join(self.result.offered) or 'nothing'}")
         status = lines[-1]
-        self.caps = _imap_caps(lines) or self.caps  # servers announce the logged-in capabilities (e.g. UIDPLUS) here
-        return self.done(_imap_outcome(status, bool(self.result.tls_version)), status, mechanism=mech)
+        self.caps = imap_caps(lines) or self.caps  # servers announce the logged-in capabilities (e.g. UIDPLUS) here
+        return self.done(imap_outcome(status, bool(self.result.tls_version)), status, mechanism=mech)
 
     # -- POP3 (RFC 1939, RFC 5034) -------------------------------------------------------
     async def pop(self, command: str, phase: str, shown: str | None = None, *, grace: float = 0.0,
@@ -315,12 +304,12 @@ class MailSession:
         self._mark("greeting")
         if not greeting.startswith("+OK"):
             return self.done(Outcome.UNREACHABLE, greeting)
-        caps = _pop_caps(await self.pop("CAPA", "CAPA", multiline=True))
+        caps = pop_caps(await self.pop("CAPA", "CAPA", multiline=True))
         if not self.ep.implicit_tls and "STLS" in caps:
             if (await self.pop("STLS", "STLS"))[0].startswith("+OK"):
                 if not await self._tls("STLS handshake"):
                     return self.result
-                caps = _pop_caps(await self.pop("CAPA", "CAPA after STLS", multiline=True))
+                caps = pop_caps(await self.pop("CAPA", "CAPA after STLS", multiline=True))
         self.caps = caps
         why = self._secured("STLS" in caps)
         if why:
@@ -341,67 +330,4 @@ class MailSession:
             if not self.result.tls_version:
                 return self.done(Outcome.DISABLED_BEFORE_TLS, "no login offered on the unencrypted connection")
             return self.done(Outcome.NO_MECHANISM, f"offered: {' '.join(self.result.offered) or 'nothing'}")
-        return self.done(_pop_outcome(status, bool(self.result.tls_version)), status, mechanism=mech)
-
-
-def _smtp_outcome(reply: SmtpReply, tls: bool) -> Outcome:
-    """RFC 4954 §6 and the enhanced codes of RFC 3463 / RFC 7372."""
-    code, text = reply.code, reply.text
-    if code == 235:
-        return Outcome.OK
-    if code in (538,) or (code == 530 and "5.7.0" in text) or re.search(r"\b5\.7\.11\b", text):
-        return Outcome.DISABLED_BEFORE_TLS if not tls else Outcome.REJECTED
-    if code in (504, 534) or "5.5.4" in text or "5.7.9" in text:
-        return Outcome.NO_MECHANISM
-    if 400 <= code < 500:
-        return Outcome.TEMPORARY
-    return Outcome.REJECTED
-
-
-def _imap_outcome(status: str, tls: bool) -> Outcome:
-    """RFC 5530 response codes."""
-    upper = status.upper()
-    if upper.startswith("OK"):
-        return Outcome.OK
-    if "[PRIVACYREQUIRED]" in upper:
-        return Outcome.DISABLED_BEFORE_TLS if not tls else Outcome.REJECTED
-    if "[UNAVAILABLE]" in upper or "[INUSE]" in upper:
-        return Outcome.TEMPORARY
-    if upper.startswith("BAD"):
-        return Outcome.NO_MECHANISM
-    return Outcome.REJECTED
-
-
-def _pop_outcome(status: str, tls: bool) -> Outcome:
-    """RFC 2449 / RFC 3206 response codes."""
-    upper = status.upper()
-    if upper.startswith("+OK"):
-        return Outcome.OK
-    if "[SYS/TEMP]" in upper or "[IN-USE]" in upper or "[LOGIN-DELAY]" in upper:
-        return Outcome.TEMPORARY
-    if not tls and ("PLAINTEXT" in upper or "CLEARTEXT" in upper or "TLS" in upper or "SSL" in upper):
-        return Outcome.DISABLED_BEFORE_TLS
-    return Outcome.REJECTED
-
-
-def _imap_caps(lines: list[str]) -> dict[str, str]:
-    return {c: "" for line in lines for c in imap_capabilities(line)}
-
-
-def _pop_caps(lines: list[str]) -> dict[str, str]:
-    if not lines or not lines[0].startswith("+OK"):
-        return {}  # CAPA is optional (RFC 2449)
-    caps = {}
-    for line in lines[1:]:
-        keyword, _, params = line.strip().partition(" ")
-        if keyword:
-            caps[keyword.upper()] = params
-    return caps
-
-
-def _imap_quotable(text: str) -> bool:
-    return text.isascii() and not any(c in text for c in "\r\n\0")
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return self.done(pop_outcome(status, bool(self.result.tls_version)), status, mechanism=mech)

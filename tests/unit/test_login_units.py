@@ -16,7 +16,8 @@ from diagnose.credentials import CredentialError, CredentialRequest, Credentials
 from diagnose.dialogue import Endpoint
 from diagnose.headers import auth_results, hops, parse_auth_results, parse_header_block, parse_received, signatures
 from diagnose.logincheck import STATUS
-from diagnose.mailsession import Login, Outcome, _imap_outcome, _pop_outcome, _smtp_outcome
+from diagnose.authreply import imap_outcome as _imap_outcome, pop_outcome as _pop_outcome, smtp_outcome as _smtp_outcome
+from diagnose.mailsession import Login, Outcome
 from diagnose.protocol import SmtpReply
 from diagnose.redact import redact_argv
 from diagnose.roundtrip import Delivery, Submission, bounce_reason, queue_id
