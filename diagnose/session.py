@@ -314,9 +314,17 @@ def _print_human(report: Report, request: CheckRequest) -> None:
 
 
 def write_atomically(path: Path, content: str) -> None:
-    """Write to a temp file beside ``path`` and rename, so no half-written report is ever left."""
+    """Write to a temp file beside ``path`` and rename, so no half-written report is ever left.
+
+    A path that is not a plain file (``/dev/null``, ``/dev/stdout``, a FIFO, a symlink) is written
+    into instead: renaming over it would replace the device or link itself (as root, ``-o /dev/null``
+    would turn /dev/null into a regular file for the whole machine)."""
     tmp = None
     try:
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(content)
+            return
         directory = path.resolve().parent
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
