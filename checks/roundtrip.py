@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import AsyncIterator
 
-from diagnose.facts import MAILBOX_HOSTS, SUBMISSION_HOSTS
-from diagnose.logincheck import choose_endpoints, open_session
+from diagnose.facts import MAILBOX_HOSTS, SUBMISSION_HOSTS, FactUnavailable
+from diagnose.logincheck import choose_endpoints, login_fact, open_session
+from diagnose.mailsession import Outcome
 from diagnose.model import Finding, Side, Status
 from diagnose.plugin import Check, CheckContext, Options
 from diagnose.roundtrip import Delivery, Submission, await_delivery, build_message, new_token, submit
@@ -35,7 +36,7 @@ class RoundTrip(Check):
     title = "A test message goes out and arrives back"
     side = Side.BOTH
     services = ("submission", "imap", "pop3")
-    needs = (SUBMISSION_HOSTS, MAILBOX_HOSTS)
+    needs = (SUBMISSION_HOSTS, MAILBOX_HOSTS, login_fact("smtp"))  # the last only when login.smtp runs too
     provides = (ROUNDTRIP_COPY,)
     texts = {
         "roundtrip.accepted": ("", ""),
@@ -116,6 +117,10 @@ class RoundTrip(Check):
         out = await _usable(ctx, "smtp")
         if isinstance(out, str):
             yield self.finding("roundtrip.skipped", Status.SKIP, domain, f"not sent: {out}")
+            return
+        refused = await _refused_before(ctx, out)
+        if refused:
+            yield self.finding("roundtrip.skipped", Status.SKIP, subject(out), f"not sent: {refused}", host=out.host)
             return
         token = new_token()
         sub = await submit(open_session(ctx, out, creds.outgoing), sender, recipient, build_message(sender, recipient, token))
@@ -198,6 +203,19 @@ class RoundTrip(Check):
                                          f"the test message is still in {d.folder}: {d.delete_detail}",
                                          detail=d.delete_detail, **{**kw, "evidence": {"cleanup": d.delete_detail}}))
         return findings
+
+
+async def _refused_before(ctx: CheckContext, ep) -> str:
+    """Why not to try this login again: login.smtp already saw it refused (a second failure can get an
+    address banned); "" when it worked or was not tried."""
+    try:
+        tried = await ctx.fact(login_fact("smtp"))
+    except FactUnavailable:
+        return ""
+    for r in tried:
+        if (r.endpoint.host, r.endpoint.port) == (ep.host, ep.port) and r.outcome is not Outcome.OK:
+            return f"the login on {ep.host}:{ep.port} did not work ({r.outcome.value}: {r.words}; see login.smtp)"
+    return ""
 
 
 async def _usable(ctx: CheckContext, protocol: str):

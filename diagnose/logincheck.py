@@ -84,6 +84,12 @@ def login_texts(p: str) -> dict[str, tuple[str, str]]:
     }
 
 
+def login_fact(protocol: str) -> str:
+    """The fact a login check publishes: tuple[Login, ...] of the logins it tried (the round trip reads it
+    to avoid a second attempt with credentials a server already refused)."""
+    return f"login.{protocol}.results"
+
+
 class LoginCheck(Check):
     protocol: ClassVar[str]
     side = Side.BOTH
@@ -97,6 +103,7 @@ class LoginCheck(Check):
             cls.side = Side.OUTGOING if p == "smtp" else Side.INCOMING
             cls.services = ("submission",) if p == "smtp" else (p,)
             cls.texts = login_texts(p)
+            cls.provides = (login_fact(p),)
 
     async def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:
         creds = ctx.options.credentials.for_protocol(self.protocol) if ctx.options.credentials else None
@@ -109,18 +116,23 @@ class LoginCheck(Check):
             yield self.finding(f"{self.id}.skipped", Status.SKIP, ctx.target.domain, f"not tested: {hosts}")
             return
         tasks = [asyncio.ensure_future(self._one(ctx, creds, ep, why)) for ep, why in hosts]
+        tried: list[Login] = []
         try:
             for done in asyncio.as_completed(tasks):
-                yield await done
+                finding, result = await done
+                if result is not None:
+                    tried.append(result)
+                yield finding
         finally:
             for t in tasks:
                 t.cancel()
+        ctx.publish(login_fact(self.protocol), tuple(tried))
 
-    async def _one(self, ctx: CheckContext, creds: Credentials, ep: Endpoint, why: str) -> Finding:
+    async def _one(self, ctx: CheckContext, creds: Credentials, ep: Endpoint, why: str) -> tuple[Finding, Login | None]:
         if why:
-            return self.finding(f"{self.id}.skipped", Status.SKIP, subject(ep), f"not tested: {why}", host=ep.host)
+            return self.finding(f"{self.id}.skipped", Status.SKIP, subject(ep), f"not tested: {why}", host=ep.host), None
         result = await login(ctx, ep, creds)
-        return self.evaluate(result, creds)
+        return self.evaluate(result, creds), result
 
     def evaluate(self, r: Login, creds: Credentials) -> Finding:
         """Pure: the finding for one login attempt."""
