@@ -160,6 +160,21 @@ def test_settings_command_prints_the_autoconfig_servers(lab):
     ("stsbad", "mta_sts", "mta_sts.policy_invalid", "fail"),
     ("tlsrptbad", "tls_rpt", "tls_rpt.invalid", "fail"),
     ("acbad", "autoconfig", "autoconfig.invalid", "fail"),
+    ("ptrgeneric", "ptr.fcrdns", "ptr.generic", "warn"),
+    ("noptr", "ptr.fcrdns", "ptr.missing", "warn"),
+    ("spfneutral", "spf", "spf.neutral_all", "warn"),
+    ("spfnoall", "spf", "spf.no_all", "warn"),
+    ("spfptr", "spf", "spf.ptr", "warn"),
+    ("spfsyntax", "spf", "spf.syntax", "fail"),
+    ("spfloop", "spf", "spf.loop", "fail"),
+    ("dmarctwo", "dmarc", "dmarc.multiple", "fail"),
+    ("dmarcpct", "dmarc", "dmarc.pct", "warn"),
+    ("dmarcsp", "dmarc", "dmarc.sp_none", "warn"),
+    ("dmarcnorua", "dmarc", "dmarc.no_rua", "warn"),
+    ("dkimbad", "dkim", "dkim.syntax", "fail"),
+    ("stsshort", "mta_sts", "mta_sts.max_age_short", "warn"),
+    ("stsrecord", "mta_sts", "mta_sts.record_invalid", "fail"),
+    ("acplain", "autoconfig", "autoconfig.plain", "warn"),
 ])
 def test_each_rule_has_a_failing_zone(lab, scenario, check, code, status):
     _, codes = policy(lab, scenario, checks=[check])

@@ -49,7 +49,7 @@ class Host:
     tls: str = ""  # certificate variant (pki.VARIANTS): expired, expiring, wrongname, selfsigned, nochain
     postfix: tuple[str, ...] = ()  # extra smtpd options for this host's listeners, e.g. "smtpd_tls_security_level=none"
     dovecot: tuple[str, ...] = ()  # extra Dovecot settings in this host's `local ADDR { }` block
-    ptr: str = ""  # PTR target instead of the host's own name (relative to the TLD, like name)
+    ptr: str = ""  # PTR target instead of the host's own name (relative to the TLD, like name); "-": no PTR
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,8 @@ HOSTS: dict[str, Host] = {
     "web": Host(70, "web", ("https",), note="static HTTPS: MTA-STS policies, autoconfig files"),
     "listed": Host(71, "mx.listed", ("smtp",), note="Postfix: 25; listed on the lab DNSBL dnsbl.<tld>"),
     "ptrbad": Host(72, "mx.ptrbad", ("smtp",), ptr="mail.elsewhere", note="Postfix: 25; PTR -> a name without A"),
+    "ptrgeneric": Host(73, "mx.ptrgeneric", ptr="dsl-pool-73.isp", note="nothing listens; PTR is an ISP-style name"),
+    "noptr": Host(74, "mx.noptr", ptr="-", note="nothing listens; no PTR record"),
     "tlsabad": Host(69, "mx.tlsabad", ("smtp",), note="Postfix: 25; its TLSA record does not match"),
     "plainsmtp": Host(70, "smtp.plainauth", ("submission",),
                       postfix=("smtpd_tls_security_level=may", "smtpd_tls_auth_only=no"),
@@ -196,6 +198,34 @@ SCENARIOS: dict[str, Scenario] = {
     "acbad": Scenario("autoconfig file is not valid XML (autoconfig.invalid)",
                       (*_MX1, *_GOOD_POLICY, ("autoconfig", "A", "{web.addr}")),
                       web={"autoconfig/mail/config-v1.1.xml": "<clientConfig><emailProvider>\n"}),
+    "ptrgeneric": Scenario("the MX address's PTR is dsl-pool-73.isp.<tld>, forward-confirmed but generic (ptr.generic)",
+                           (("@", "MX", "10 {ptrgeneric.fqdn}."), *_GOOD_POLICY)),
+    "isp": Scenario("an ISP's zone: the generic name of ptrgeneric's address", (("dsl-pool-73", "A", "{ptrgeneric.addr}"),)),
+    "noptr": Scenario("the MX address has no PTR record (ptr.missing)", (("@", "MX", "10 {noptr.fqdn}."), *_GOOD_POLICY)),
+    "spfneutral": Scenario("SPF ?all (spf.neutral_all)", (*_MX1, ("@", "TXT", '"v=spf1 mx ?all"'))),
+    "spfnoall": Scenario("SPF without all (spf.no_all)", (*_MX1, ("@", "TXT", '"v=spf1 mx"'))),
+    "spfptr": Scenario("SPF uses ptr (spf.ptr)", (*_MX1, ("@", "TXT", '"v=spf1 ptr -all"'))),
+    "spfsyntax": Scenario("SPF with an invalid address (spf.syntax)", (*_MX1, ("@", "TXT", '"v=spf1 ip4:300.1.1.1 -all"'))),
+    "spfloop": Scenario("SPF includes itself (spf.loop)", (*_MX1, ("@", "TXT", '"v=spf1 include:{domain} -all"'))),
+    "dmarctwo": Scenario("two DMARC records (dmarc.multiple)", (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'),
+                                                                ("_dmarc", "TXT", '"v=DMARC1; p=reject"'),
+                                                                ("_dmarc", "TXT", '"v=DMARC1; p=none"'))),
+    "dmarcpct": Scenario("DMARC pct=20 (dmarc.pct)", (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'),
+                                                      ("_dmarc", "TXT", '"v=DMARC1; p=reject; pct=20; rua=mailto:d@{domain}"'))),
+    "dmarcsp": Scenario("DMARC sp=none (dmarc.sp_none)", (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'),
+                                                          ("_dmarc", "TXT", '"v=DMARC1; p=reject; sp=none; rua=mailto:d@{domain}"'))),
+    "dmarcnorua": Scenario("DMARC without rua (dmarc.no_rua)", (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'),
+                                                                ("_dmarc", "TXT", '"v=DMARC1; p=reject"'))),
+    "dkimbad": Scenario("DKIM p= is not a key (dkim.syntax)",
+                        (*_MX1, *_GOOD_POLICY, ("default._domainkey", "TXT", '"v=DKIM1; k=rsa; p=bm90IGEga2V5"'))),
+    "stsshort": Scenario("MTA-STS max_age 300 s (mta_sts.max_age_short)", (*_MX1, *_GOOD_POLICY, *_STS),
+                         web={"mta-sts/.well-known/mta-sts.txt": sts_policy("{mx1.fqdn}", max_age=300)}),
+    "stsrecord": Scenario("_mta-sts TXT without id= (mta_sts.record_invalid)",
+                          (*_MX1, *_GOOD_POLICY, ("_mta-sts", "TXT", '"v=STSv1;"'))),
+    "acplain": Scenario("autoconfig tells mail programs to use IMAP without TLS (autoconfig.plain)",
+                        (*_MX1, *_GOOD_POLICY, ("autoconfig", "A", "{web.addr}")),
+                        web={"autoconfig/mail/config-v1.1.xml": AUTOCONFIG_XML.replace(
+                            "<port>993</port><socketType>SSL</socketType>", "<port>143</port><socketType>plain</socketType>")}),
     "srvonly": Scenario(
         "settings only in SRV records (RFC 6186): submission 587 -> smtp.healthy, IMAPS 993 -> imap.healthy",
         (*_MX1, *_GOOD_POLICY, ("_submission._tcp", "SRV", "0 1 587 {smtp.fqdn}."),

@@ -161,7 +161,8 @@ class Plan:
         for h in self.hosts.values():
             zone = next(z for z in by_origin if h.fqdn == z.origin or h.fqdn.endswith("." + z.origin))
             zone.add(h.fqdn, "A", h.addr)
-            reverse.add(self.ptr_owner(h.addr), "PTR", (h.ptr or h.fqdn) + ".")
+            if h.ptr != f"-.{self.tld}":  # Host.ptr "-": no PTR at all
+                reverse.add(self.ptr_owner(h.addr), "PTR", (h.ptr or h.fqdn) + ".")
         return all_zones
 
     def web_files(self) -> dict[str, dict[str, str]]:
