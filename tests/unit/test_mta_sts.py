@@ -134,3 +134,19 @@ def test_tlsrpt():
 def test_policy_host_lookup_failure_fails():
     fs = judge(fetch=FetchResult(URL, "", "dns", "the address lookup of mta-sts.example.com failed (DNS timeout)"))
     assert list(fs) == ["mta_sts.policy_unreachable"] and "DNS timeout" in fs["mta_sts.policy_unreachable"].explanation
+
+
+def test_hostile_policy_and_records():
+    evil = "version: STSv1\nmode: enforce\nmx: \x1b[31mmx.example.com\nmax_age: 86400\n" + "junk\n" * 5000
+    fs = judge(fetch=ok(evil))
+    f = fs["mta_sts.policy_invalid"]
+    assert f.status is Status.FAIL and "\x1b" not in f.summary + f.explanation
+    assert len(f.explanation) < 3000
+    raw = FetchResult(URL, "192.0.2.1", "ok", response=HttpResponse(200, "OK", {"content-type": "text/plain"},
+                                                                     b"\xff\x00" * 100 + GOOD.encode()))
+    fs = judge(fetch=raw)
+    assert all("\x00" not in f.summary + f.explanation for f in fs.values())
+    txt = answer("_mta-sts.example.com", "TXT", "v=STSv1; id=" + "A" * 5000)
+    assert judge(txt=txt)["mta_sts.record_invalid"].status is Status.FAIL
+    f = TlsRpt().evaluate_tlsrpt("example.com", answer("_smtp._tls.example.com", "TXT", "v=TLSRPTv1; rua=mailto:\x1b]0;x\x07a@b.example"))
+    assert f.status is Status.FAIL and "\x1b" not in f.summary + f.explanation
