@@ -154,6 +154,7 @@ class DkimCheck(Check):
     def evaluate_dkim(self, domain: str, results: dict[str, DnsResult], *, guessed: bool) -> list[Finding]:
         """Pure: judge the key record answers per selector. Guessed selectors that have no key are a note."""
         out: list[Finding] = []
+        failed: list[str] = []  # guessed selectors whose lookup failed: one finding for all of them
         for selector, result in results.items():
             name = f"{selector}._domainkey.{domain}"
             records = [t for t in txt_strings(result) if looks_like_dkim(t)]
@@ -161,6 +162,9 @@ class DkimCheck(Check):
                   "records": [clean(t, limit=800) for t in txt_strings(result)[:5]], "guessed": guessed}
             kw = dict(evidence=ev, duration_s=result.elapsed_s, domain=domain, selector=selector, name=name)
             subject = f"DKIM selector {selector}"
+            if result.outcome in (Outcome.SERVFAIL, Outcome.TIMEOUT) and guessed:
+                failed.append(selector)
+                continue
             if result.outcome in (Outcome.SERVFAIL, Outcome.TIMEOUT):
                 out.append(self.finding("dkim.lookup_failed", Status.WARN if guessed else Status.FAIL, subject,
                                         f"DKIM key lookup at {name} failed", why=result.describe(), **kw))
@@ -171,6 +175,13 @@ class DkimCheck(Check):
                     out.append(self.finding("dkim.not_found", Status.FAIL, subject, f"no DKIM key at {name}", why=why, **kw))
                 continue
             out.append(self._judge(records, subject, guessed, kw))
+        if failed:
+            first = results[failed[0]]
+            name = f"{failed[0]}._domainkey.{domain}" if len(failed) == 1 else \
+                f"<selector>._domainkey.{domain} ({len(failed)} usual selectors)"
+            out.append(self.finding("dkim.lookup_failed", Status.WARN, domain, f"DKIM key lookups at {name} failed",
+                                    evidence={"failed": failed, "outcome": first.outcome.value}, domain=domain,
+                                    name=name, why=first.describe()))
         if guessed and not out:
             out.append(self.finding("dkim.none_found", Status.SKIP, domain,
                                     "no DKIM key at the usual selectors (give --dkim-selector to test yours)",
