@@ -8,7 +8,7 @@ copy's header goes to the delivery.path check as the fact ``roundtrip.copy``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import AsyncIterator
 
 from diagnose.facts import MAILBOX_HOSTS, SUBMISSION_HOSTS, FactUnavailable
@@ -125,7 +125,7 @@ class RoundTrip(Check):
         token = new_token()
         sub = await submit(open_session(ctx, out, creds.outgoing), sender, recipient, build_message(sender, recipient, token))
         first = self.judge_submission(sub, sender, recipient, token)
-        yield first
+        yield replace(first, side=Side.OUTGOING)  # the sending half; the delivery findings are the incoming half
         if not sub.accepted:
             return
         inc = await _usable(ctx, "imap")
@@ -138,7 +138,7 @@ class RoundTrip(Check):
         delivery = await await_delivery(lambda: open_session(ctx, inc, creds.incoming), token,
                                         accepted_at=sub.accepted_at, deadline=sub.accepted_at + rt.timeout)
         for finding in self.judge_delivery(delivery, sub, recipient, token, rt.timeout):
-            yield finding
+            yield replace(finding, side=Side.INCOMING)
         if delivery.found:
             ctx.publish(ROUNDTRIP_COPY, DeliveredCopy(delivery.message, delivery.folder, recipient, delivery.latency_s))
         else:
