@@ -102,7 +102,7 @@ class Sink:
         if path is not None:
             try:
                 self._fh = path.open("a", encoding="utf-8")
-                if self._fh.tell() > 0 and not path.read_bytes().endswith(b"\n"):
+                if path.is_file() and self._fh.tell() > 0 and not _ends_with_newline(path):
                     self._fh.write("\n")  # an interrupted run cut its last line: start a fresh one
             except OSError as exc:
                 raise Fatal(f"cannot write {path}: {exc.strerror or exc}") from None
@@ -115,6 +115,12 @@ class Sink:
     def close(self) -> None:
         if self._fh is not None:
             self._fh.close()
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
 
 
 def _open_source(source: str) -> tuple[IO[str], int | None]:

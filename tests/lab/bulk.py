@@ -24,7 +24,8 @@ from .procs import LabError, alive, read_pid, stop_tree, wait_for
 from .zones import NEGATIVE_TTL, TTL
 
 KNOTC = "/usr/sbin/knotc"
-MARK = "# --- bulk domains (tests/lab/bulk.py) ---"
+MARK = "# --- bulk domains (tests/lab/bulk.py) ---"  # a comment in knot.conf ...
+ZONE_MARK = "; --- bulk domains (tests/lab/bulk.py) ---"  # ... and in a zone file
 MAX_COUNT = 100_000
 
 
@@ -48,12 +49,16 @@ def _zone_text(domain: str, lab) -> str:
     ]) + "\n"
 
 
-def _strip_marked(text: str) -> str:
-    return text.split("\n" + MARK + "\n", 1)[0].rstrip("\n") + "\n"
+def _strip_marked(text: str, mark: str) -> str:
+    return text.split("\n" + mark + "\n", 1)[0].rstrip("\n") + "\n"
 
 
-def add_bulk_domains(lab, count: int, *, label: str = "bulk", timeout: float = 120.0) -> list[str]:
-    """Serve ``count`` extra healthy domains in the running ``lab``; return their names."""
+def add_bulk_domains(lab, count: int, *, label: str = "bulk", extra: dict[str, list[str]] | None = None,
+                     timeout: float = 120.0) -> list[str]:
+    """Serve ``count`` extra healthy domains in the running ``lab``; return their names.
+
+    ``extra`` serves more zones the same way: {"name.<tld>": ["@ MX 10 mx", "mx A 127.77.0.231"]}
+    (zone-file lines relative to the zone; SOA and NS are added)."""
     if not 0 <= count <= MAX_COUNT:
         raise LabError(f"bulk domain count must be 0..{MAX_COUNT}")
     if not re.fullmatch(r"[a-z][a-z0-9-]{0,20}", label):
@@ -62,7 +67,7 @@ def add_bulk_domains(lab, count: int, *, label: str = "bulk", timeout: float = 1
     conf = Path(knot["conf"])
     zdir = conf.parent / "zones"
     tld_file = zdir / f"{lab.tld}.zone"
-    conf_text, tld_text = _strip_marked(conf.read_text()), _strip_marked(tld_file.read_text())
+    conf_text, tld_text = _strip_marked(conf.read_text(), MARK), _strip_marked(tld_file.read_text(), ZONE_MARK)
     last_section = [line for line in conf_text.splitlines() if re.match(r"^[a-z]+:\s*$", line)][-1]
     if last_section != "zone:":
         raise LabError(f"{conf}: the zone list is not the last section; cannot append bulk zones")
@@ -73,20 +78,29 @@ def add_bulk_domains(lab, count: int, *, label: str = "bulk", timeout: float = 1
     ns = lab.hostname("ns")
     for name in names:
         (zdir / f"bulk-{name}.zone").write_text(_zone_text(name, lab))
-    conf_lines = [MARK] + [f"  - domain: {n}.\n    file: {zdir / f'bulk-{n}.zone'}" for n in names]
-    tld_lines = [MARK] + [f"{n}. {TTL} IN NS {ns}." for n in names]
-    conf.write_text(conf_text + "\n".join(conf_lines) + "\n" if names else conf_text)
+    for name, records in (extra or {}).items():
+        if not name.endswith("." + lab.tld) or not re.fullmatch(r"[a-z0-9.-]+", name):
+            raise LabError(f"extra zone {name!r} must be a name under .{lab.tld}")
+        head = _zone_text(name, lab).splitlines()[:4]  # $ORIGIN, $TTL, SOA, NS
+        (zdir / f"bulk-{name}.zone").write_text("\n".join(head + list(records)) + "\n")
+    names_served = names + list(extra or {})
+    conf_lines = [MARK] + [f"  - domain: {n}.\n    file: {zdir / f'bulk-{n}.zone'}" for n in names_served]
+    tld_lines = [ZONE_MARK] + [f"{n}. {TTL} IN NS {ns}." for n in names_served]
+    conf.write_text(conf_text + "\n".join(conf_lines) + "\n" if names_served else conf_text)
     # a higher SOA serial, so Knot takes the changed TLD zone on reload
     tld_text = re.sub(r"^(@ SOA \S+ \S+ )(\d+)", lambda m: f"{m.group(1)}{max(int(m.group(2)) + 1, int(time.time()))}",
                       tld_text, count=1, flags=re.M)
-    tld_file.write_text(tld_text + "\n".join(tld_lines) + "\n" if names else tld_text)
+    tld_file.write_text(tld_text + "\n".join(tld_lines) + "\n" if names_served else tld_text)
 
     proc = subprocess.run([KNOTC, "-c", str(conf), "-t", str(int(timeout)), "reload"],
                           capture_output=True, text=True, timeout=timeout + 10)
     if proc.returncode != 0:
         raise LabError(f"knotc reload failed: {(proc.stderr or proc.stdout).strip()}")
-    for probe in names[:1] + names[-1:]:  # an authoritative SOA answer: Knot has loaded the zone
-        wait_for(f"knot serving {probe}", lambda p=probe: _authoritative(lab.authoritative, p), timeout)
+    for probe in names_served[:1] + names_served[-1:]:
+        # an authoritative SOA answer: Knot has loaded the zone; DS without NXDOMAIN: the TLD delegates it
+        wait_for(f"knot serving {probe}", lambda p=probe: _authoritative(lab.authoritative, p, 6), timeout)
+        wait_for(f"knot delegating {probe} from {lab.tld}", lambda p=probe: _authoritative(lab.authoritative, p, 43),
+                 timeout)
     restart_resolver(lab, timeout=30.0)
     return names
 
@@ -111,12 +125,12 @@ def restart_resolver(lab, *, timeout: float) -> None:
     wait_for(f"unbound resolving via {lab.resolver}", lambda: dns_probe(lab.resolver, healthy, 15) == 0, timeout)
 
 
-def _authoritative(addr: str, qname: str, timeout: float = 0.5) -> bool:
-    """Does ``addr`` answer SOA of ``qname`` with the AA bit (not a referral from the parent)?"""
+def _authoritative(addr: str, qname: str, qtype: int, timeout: float = 0.5) -> bool:
+    """Does ``addr`` answer ``qtype`` of ``qname`` with the AA bit and no error (not a referral)?"""
     qid = random.getrandbits(16)
     packet = struct.pack(">HHHHHH", qid, 0, 1, 0, 0, 0)
     packet += b"".join(bytes([len(label)]) + label.encode() for label in qname.split(".")) + b"\0"
-    packet += struct.pack(">HH", 6, 1)
+    packet += struct.pack(">HH", qtype, 1)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(timeout)
         try:
@@ -125,3 +139,21 @@ def _authoritative(addr: str, qname: str, timeout: float = 0.5) -> bool:
         except OSError:
             return False
     return len(data) >= 12 and data[:2] == packet[:2] and bool(data[2] & 0x04) and data[3] & 0x0F == 0
+
+
+def drop_address(lab, addr: str) -> None:
+    """Make TCP connections to ``addr`` (one of the lab's net, with nothing on it) time out, like the
+    lab's filtered host; the rule lives in the lab's own iptables chain, removed by ``lab.stop()``."""
+    from . import firewall
+
+    chain = lab.state.get("firewall", {}).get("chain")
+    if not lab.firewall_available or not chain:
+        raise LabError("iptables is not available in this lab: nothing can be filtered")
+    prefix = lab.host("ns").rsplit(".", 1)[0] + "."
+    if not addr.startswith(prefix) or addr in {h["addr"] for h in lab.hosts.values()}:
+        raise LabError(f"{addr} is not a free address of the lab's net {prefix}x")
+    ipt = firewall._iptables()
+    proc = subprocess.run([ipt, "-w", "10", "-A", chain, "-d", addr, "-p", "tcp", "-j", "DROP"],
+                          capture_output=True, text=True, timeout=30)
+    if proc.returncode != 0:
+        raise LabError(f"iptables -A {chain} failed: {proc.stderr.strip()}")
