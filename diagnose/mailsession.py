@@ -13,6 +13,7 @@ import base64
 import re
 import ssl
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from .credentials import MASK, Credentials, scrub
 from .dialogue import Endpoint
 from .net import classify_socket_error
 from .protocol import Failure, LineReader, ProtocolError, SmtpReply, Transcript
+from .sanitize import clean
 from .tls import sni_name
 
 AUTH_GRACE = 15.0  # seconds on top of the timeout for a login reply: Dovecot delays failures 2 s, up to 15 s
@@ -30,12 +32,26 @@ MAX_BYTES = 4 * 1024 * 1024  # one session, all replies together (the round trip
 
 
 class ScrubbedTranscript(Transcript):
-    def __init__(self, creds: Credentials | None) -> None:
+    """Lines scrubbed of the credentials; a long session (the round trip's polling) keeps its first
+    ``head`` lines (the login) and its last ``tail`` lines (where it ended), not just the beginning."""
+
+    def __init__(self, creds: Credentials | None, head: int = 30, tail: int = 50) -> None:
         super().__init__()
         self.creds = creds
+        self.head = head
+        self.tail: deque[str] = deque(maxlen=tail)
 
     def add(self, who: str, text: str) -> None:
-        super().add(who, scrub(text, self.creds) if self.creds else text)
+        line = f"{who}: {clean(scrub(text, self.creds) if self.creds else text, limit=300, keep_newlines=False)}"
+        if len(self.lines) < self.head:
+            self.lines.append(line)
+            return
+        if len(self.tail) == self.tail.maxlen:
+            self.dropped += 1
+        self.tail.append(line)
+
+    def as_list(self) -> list[str]:
+        return self.lines + ([f"… {self.dropped} lines left out"] if self.dropped else []) + list(self.tail)
 
 
 def client_context(ca_file: Path | None) -> ssl.SSLContext:

@@ -238,3 +238,14 @@ def test_bounce_reasons():
     assert bounce_reason(b"Status: 4.4.7\r\nDiagnostic-Code: X-Postfix; delivery temporarily suspended\r\n") == \
         "4.4.7: delivery temporarily suspended"
     assert bounce_reason(b"") == "no reason given" and "\x1b" not in bounce_reason(b"\x1b[2Jhello")
+
+
+def test_long_session_transcript_keeps_its_start_and_its_end():
+    from diagnose.mailsession import ScrubbedTranscript
+
+    t = ScrubbedTranscript(Credentials("u", Secret("pw-1234"), "env"), head=3, tail=2)
+    for i in range(10):
+        t.add("S", f"line {i} pw-1234\x1b[31m")
+    lines = t.as_list()
+    assert lines[:3] == ["S: line 0 ****", "S: line 1 ****", "S: line 2 ****"]
+    assert lines[3] == "… 5 lines left out" and lines[4:] == ["S: line 8 ****", "S: line 9 ****"]
