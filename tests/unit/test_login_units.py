@@ -249,3 +249,19 @@ def test_long_session_transcript_keeps_its_start_and_its_end():
     lines = t.as_list()
     assert lines[:3] == ["S: line 0 ****", "S: line 1 ****", "S: line 2 ****"]
     assert lines[3] == "… 5 lines left out" and lines[4:] == ["S: line 8 ****", "S: line 9 ****"]
+
+
+def test_pick_prefers_a_port_with_tls_and_says_why_none():
+    from diagnose.dialogue import Dialogue
+    from diagnose.logincheck import pick
+    from diagnose.net import ConnectOutcome
+    from diagnose.tls import TlsInfo
+
+    a, b = (Endpoint("mailbox", "imap.example.com", "192.0.2.2", port) for port in (993, 143))
+    up = lambda ep, tls: Dialogue(ep, connect=ConnectOutcome.CONNECTED, greeting_ok=True,  # noqa: E731
+                                  tls=TlsInfo("TLSv1.3", "x", 256, ()) if tls else None)
+    down = Dialogue(a, connect=ConnectOutcome.TIMEOUT, connect_detail="timed out")
+    assert pick([a, b], [up(a, False), up(b, True)], False) == (b, "")
+    assert pick([a, b], [up(a, False), up(b, False)], False) == (a, "")  # the session will say "TLS required"
+    ep, why = pick([a, b], [down, Dialogue(b, connect=ConnectOutcome.REFUSED)], False)
+    assert ep == a and "timed out" in why
