@@ -144,6 +144,13 @@ class MaildoctorApp(App[int]):
 
     def on_run_ended(self, msg: RunEnded) -> None:
         if self._current(msg.run):
+            if self.request.expect:  # the profile's expectations, judged after the run as `check` does
+                from diagnose.expect import Expectations, evaluate
+
+                found = [f for f in self.state.findings if f.check != Expectations.id]
+                judged = evaluate(self.request.expect, found, domain=self.plan.target.domain,
+                                  config=self.request.profile or "the config file")
+                self.state.judged(judged, Expectations.id, Expectations.title)
             self.state.ended(msg.report)
             self._refresh_all()
             tree = self.query_one(ResultsTree)
@@ -286,7 +293,7 @@ class MaildoctorApp(App[int]):
             return int(ExitCode.INTERRUPTED)
         if self.state is None or self.state.report is None:
             return int(ExitCode.UNKNOWN)
-        return int(exit_code_for(self.state.report.worst))
+        return int(exit_code_for(self.state.report.worst, self.request.fail_on))  # as `check` does
 
 
 def create_app(request: CheckRequest, plan: Plan | None = None, *, source: EventSource | None = None) -> MaildoctorApp:

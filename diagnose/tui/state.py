@@ -134,6 +134,13 @@ class DiagnosisState:
         if check in self.checks:
             self.checks[check].status, self.checks[check].duration_s = status, duration_s
 
+    def judged(self, findings: list[Finding], check_id: str, title: str) -> None:
+        """Findings judged after the run (a profile's expectations) shown as one more check."""
+        self.checks.pop(check_id, None)
+        if findings:
+            self.checks[check_id] = CheckRun(check_id, title, Side.BOTH, (), 0.0, Status.worst(
+                [f.status for f in findings]), 0.0, list(findings))
+
     def ended(self, report: Report) -> None:
         self.running = False
         # A rerun of some checks reports only those: the whole picture is every check's latest run.

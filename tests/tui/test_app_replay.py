@@ -55,3 +55,25 @@ def test_a_resolver_that_does_not_answer_is_one_clear_line_not_a_crash():
         assert app.return_value == 3
 
     asyncio.run(scenario())
+
+
+def test_a_profiles_expectations_are_judged_after_the_run_as_check_does():
+    mx = Finding(check="mx.records", code="mx.records", subject="example.test", status=Status.PASS,
+                 summary="1 MX record: 10 mx.example.test", side=Side.INCOMING,
+                 evidence={"mx": [{"preference": 10, "exchange": "mx.example.test"}]})
+    report = Report(target={"domain": "example.test"}, started_at="", duration_s=0.1, resolver={}, findings=[mx])
+    events = [CheckStarted("mx.records", ""), FindingEmitted(mx), CheckFinished("mx.records", Status.PASS, 0.1),
+              DiagnosisFinished(report)]
+
+    async def scenario():
+        request = CheckRequest(target="example.test", nameservers=["192.0.2.54"], expect={"mx": ["mx9.example.test"]},
+                               profile="prod")
+        app = create_app(request, replay_plan("example.test"), source=replay(events))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: finished(app))
+            judged = [f for f in app.state.report.findings if f.check == "expect"]
+            assert judged and judged[0].status is not Status.PASS, judged
+            assert app.state.report.worst is judged[0].status
+            await pilot.press("q")
+
+    asyncio.run(scenario())
