@@ -175,12 +175,17 @@ def test_settings_command_prints_the_autoconfig_servers(lab):
     ("stsshort", "mta_sts", "mta_sts.max_age_short", "warn"),
     ("stsrecord", "mta_sts", "mta_sts.record_invalid", "fail"),
     ("acplain", "autoconfig", "autoconfig.plain", "warn"),
+    ("sts404", "mta_sts", "mta_sts.policy_http", "fail"),
+    ("daneunsigned", "dane.records", "dane.records_unsigned", "warn"),
+    ("daneunusable", "dane.records", "dane.records_unusable", "warn"),
+    ("tlsabad", "dane.records", "dane.records_ok", "pass"),  # signed and well-formed (matching is dane.tlsa's)
 ])
+
 def test_each_rule_has_a_failing_zone(lab, scenario, check, code, status):
     _, codes = policy(lab, scenario, checks=[check])
     f = only(codes, code)
     assert f["status"] == status, f
-    assert f["explanation"] and f["remedy"]
+    assert status == "pass" or f["explanation"] and f["remedy"]
 
 
 def test_domain_with_only_srv_records_for_its_settings(lab):
@@ -195,3 +200,14 @@ def test_domain_with_only_srv_records_for_its_settings(lab):
     # and the autoconfig check says there is none, without failing
     _, codes = policy(lab, "srvonly", checks=["autoconfig"])
     assert only(codes, "autoconfig.none")["status"] == "skip"
+
+
+def test_a_domain_whose_dns_fails_never_passes_a_policy_check(lab):
+    # Given bogus.<tld>: every lookup below it is SERVFAIL at a validating resolver
+    proc, codes = policy(lab, "bogus", "--dnsbl", f"dnsbl.{lab.tld}")
+    statuses = {code: [f["status"] for f in fs] for code, fs in codes.items()}
+    # Then each DNS policy check says its lookup failed (or is skipped), none passes
+    for code in ("spf.lookup_failed", "dmarc.lookup_failed", "dkim.lookup_failed", "mta_sts.lookup_failed",
+                 "tls_rpt.lookup_failed", "dnssec.bogus"):
+        assert code in statuses and "pass" not in statuses[code], statuses
+    assert not any(s == "pass" for code, ss in statuses.items() if not code.startswith("mx.") for s in ss), statuses

@@ -226,6 +226,14 @@ SCENARIOS: dict[str, Scenario] = {
                         (*_MX1, *_GOOD_POLICY, ("autoconfig", "A", "{web.addr}")),
                         web={"autoconfig/mail/config-v1.1.xml": AUTOCONFIG_XML.replace(
                             "<port>993</port><socketType>SSL</socketType>", "<port>143</port><socketType>plain</socketType>")}),
+    "sts404": Scenario("the MTA-STS policy URL answers 404 (mta_sts.policy_http)", (*_MX1, *_GOOD_POLICY, *_STS),
+                       web={"mta-sts/index.txt": "the policy is not here\n"}),
+    "daneunsigned": Scenario("TLSA for the MX in an unsigned zone (dane.records_unsigned)",
+                             (("@", "MX", "10 mx.{domain}."), ("mx", "A", "{mx1.addr}"), *_GOOD_POLICY,
+                              ("_25._tcp.mx", "TLSA", "3 1 1 " + "ab" * 32))),
+    "daneunusable": Scenario("signed; TLSA for the MX with PKIX usage 1 only (dane.records_unusable)",
+                             (("@", "MX", "10 mx.{domain}."), ("mx", "A", "{mx1.addr}"), *_GOOD_POLICY,
+                              ("_25._tcp.mx", "TLSA", "1 1 1 " + "ab" * 32)), dnssec="signed"),
     "srvonly": Scenario(
         "settings only in SRV records (RFC 6186): submission 587 -> smtp.healthy, IMAPS 993 -> imap.healthy",
         (*_MX1, *_GOOD_POLICY, ("_submission._tcp", "SRV", "0 1 587 {smtp.fqdn}."),
