@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from typing import AsyncIterator, Callable
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -19,32 +18,22 @@ from textual.widgets import Footer, Tree
 
 from diagnose.exitcodes import ExitCode, exit_code_for
 from diagnose.model import Finding
-from diagnose.plugin import Check
 from diagnose.registry import select
-from diagnose.runner import Event, diagnose
-from diagnose.session import CheckRequest, Fatal, Plan, make_plan, open_dns
+from diagnose.session import CheckRequest, Fatal, Plan, make_plan
 
 from .messages import (CheckBegan, CheckEnded, FindingArrived, RunBegan, RunEnded, RunFailed, TargetChosen,
                        message_for)
 from .screens.export import ExportRequest, ExportScreen, write_report
 from .screens.help import HelpScreen
 from .screens.target import TargetScreen
+from .source import EventSource, live_events
 from .state import CheckGroup, CheckRun, Credentials, DiagnosisState
 from .widgets.details import DetailsPane
 from .widgets.flow import FlowOverview
 from .widgets.header import StatusHeader
 from .widgets.results import ResultsTree
 
-# (plan, checks to run) -> the runner's events; tests replay recorded events through this.
-EventSource = Callable[[Plan, list[type[Check]]], AsyncIterator[Event]]
 TICK_S = 0.1  # spinner and elapsed-time refresh
-
-
-async def live_events(plan: Plan, checks: list[type[Check]]) -> AsyncIterator[Event]:
-    """The real thing: a fresh resolver (and DNS cache) per run, then the runner's stream."""
-    dns = await open_dns(plan)
-    async for event in diagnose(plan.target, checks, dns, plan.options, meta=plan.meta):
-        yield event
 
 
 class MaildoctorApp(App[int]):
