@@ -1,6 +1,6 @@
 """Fixtures of the hostile suite: the kit process, the fake DNS zone and a runner for the real CLI.
 
-Addresses: ``<MAILDOCTOR_LAB_NET>.200.N`` (default 127.86.200.N), apart from the lab's hosts.
+Addresses: ``127.A.200.N`` of MAILDOCTOR_LAB_NET=127.A (default 127.77), apart from the lab's hosts.
 Ports 25/53 need root: the suite skips (with that reason) when not run as root.
 """
 
@@ -25,7 +25,8 @@ from markdown_it import MarkdownIt
 from diagnose.report import Report
 from reports import renderer
 
-NET = os.environ.get("MAILDOCTOR_LAB_NET", "127.86")
+# the lab's hosts live at 127.A.0.x (or 127.A.B.x); the hostile kit takes 127.A.200.x of the same net
+NET = ".".join(os.environ.get("MAILDOCTOR_LAB_NET", "127.77").split(".")[:2])
 ZONE = "hostile.test"
 DNS_INDEX = 53
 MAILDOCTOR = str(Path(sys.executable).parent / "maildoctor")

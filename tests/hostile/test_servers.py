@@ -177,3 +177,20 @@ def test_report_command_renders_a_hostile_report_in_every_format(kit, tmp_path):
         again = run_cli(["report", str(path), "--format", fmt], limit=10)
         assert_clean(again)
         assert again.stdout.strip(), again
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "html", "junit", "nagios"])
+def test_each_format_straight_from_check(kit, fmt):
+    # the escapes case through `check --format FMT` itself (stdout), not only re-rendered from JSON
+    run = run_cli(["check", domain("escapes"), "--nameserver", addr(DNS_INDEX), "--timeout", str(T), "--format", fmt],
+                  limit=LIMIT)
+    assert_clean(run)
+    assert run.stdout.strip(), run
+    if fmt == "html":
+        assert "<script>alert(" not in run.stdout
+    elif fmt == "junit":
+        import xml.etree.ElementTree as ET
+
+        ET.fromstring(run.stdout)
+    elif fmt == "nagios":
+        assert run.stdout.splitlines()[0].startswith("MAILDOCTOR "), run
