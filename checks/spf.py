@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 from typing import AsyncIterator
 
@@ -60,6 +61,12 @@ class SpfCheck(Check):
             _WHY_SPF + "The includes form a loop ({chain}), which is a permanent error.",
             "Remove the include that points back to a record already being evaluated.",
         ),
+        "spf.incomplete": (
+            _WHY_SPF + "maildoctor could not finish following its includes in time (still waiting for: "
+            "{pending}), so it cannot tell whether the record is valid.",
+            "Run again with a larger --timeout; if it persists, the name servers of those names are slow "
+            "or broken, and receivers will struggle just as much.",
+        ),
         "spf.too_deep": (
             _WHY_SPF + "The include/redirect tree is more than {depth} levels deep or has more than {records} records, far beyond what "
             "the 10-lookup limit allows.",
@@ -115,8 +122,10 @@ class SpfCheck(Check):
         answers: dict = {}
         analysis = analyze_spf(domain, answers)
         rounds = 0
-        # Bounded: each round follows one more level of includes; MAX_DEPTH levels at most.
-        while not analysis.complete and rounds <= MAX_DEPTH + 2:
+        start = time.monotonic()
+        # Bounded: each round follows one more level of includes (MAX_DEPTH levels at most), and the
+        # whole walk stops after 5 timeouts' worth of time, well inside the runner's check budget.
+        while not analysis.complete and rounds <= MAX_DEPTH + 2 and time.monotonic() - start < 5 * ctx.timeout:
             rounds += 1
             questions = sorted(analysis.missing)[:60]
             results = await asyncio.gather(*(ctx.dns.query(n, t) for n, t in questions))
@@ -140,6 +149,10 @@ class SpfCheck(Check):
                                     domain=domain, **{k: clean(str(v), limit=600) for k, v in facts.items()}))
 
         root = an.root
+        if not an.complete:
+            add("spf.incomplete", Status.ERROR, f"the SPF include tree of {domain} could not be followed to the end in time",
+                pending=", ".join(sorted(n for n, _t in an.missing)[:10]))
+            return out
         if root.state == "none":
             add("spf.missing", Status.WARN, f"{domain} has no SPF record")
             return out

@@ -227,3 +227,9 @@ def test_all_reached_through_redirect_and_includes_ending_in_pass_all():
     zone = Zone().txt("ok.example", "v=spf1 redirect=_spf.ok.example").txt("_spf.ok.example", "v=spf1 ip4:192.0.2.1 -all")
     _, fs = findings("ok.example", zone)
     assert codes(fs) == {"spf.record": Status.PASS}
+
+
+def test_unfinished_walk_is_an_error_never_a_pass():
+    an = analyze_spf("slow.example", Zone())  # nothing answered yet
+    assert not an.complete
+    assert codes(SpfCheck().evaluate_spf("slow.example", an)) == {"spf.incomplete": Status.ERROR}
