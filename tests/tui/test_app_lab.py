@@ -13,6 +13,7 @@ from diagnose.tui.screens.export import ExportScreen
 from diagnose.tui.screens.help import HelpScreen
 from diagnose.tui.screens.target import TargetScreen
 from diagnose.tui.state import SideGroup
+from diagnose.tui.widgets.details import DetailsPane
 from diagnose.tui.widgets.results import ResultsTree
 
 from .helpers import FOUNDATION, finished, lab_request, screen_text, wait_until
@@ -43,6 +44,16 @@ def test_broken_domain_live_tree_details_and_keys(lab, tmp_path):
             selected = tree.payload()
             assert isinstance(selected, Finding) and selected.code == "tcp.refused", text
             assert "How to fix" in text and "refused" in text, text
+            assert app.focused is tree
+
+            # tab: the details pane takes the keys and scrolls; shift+tab goes back to the tree
+            await pilot.press("tab")
+            details = app.query_one(DetailsPane)
+            assert app.focused is details
+            await pilot.press("pagedown")
+            await pilot.pause(0.1)
+            assert details.scroll_y > 0
+            await pilot.press("shift+tab")
             assert app.focused is tree
 
             # f: only problems, and back
