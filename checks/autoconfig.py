@@ -120,8 +120,13 @@ class Autoconfig(Check):
     async def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:
         domain = ctx.target.domain
         fetches: list[FetchResult] = []
-        for host, path in ((f"autoconfig.{domain}", PATH), (domain, WELL_KNOWN)):
-            a, aaaa = await asyncio.gather(ctx.dns.query(host, "A"), ctx.dns.query(host, "AAAA"))
+        places = ((f"autoconfig.{domain}", PATH), (domain, WELL_KNOWN))
+        # every name at once (one DNS round), then at most two fetches: ~7 timeouts in the worst case
+        names = [(h, t) for h, _p in places for t in ("A", "AAAA")] + [(f"_autodiscover._tcp.{domain}", "SRV"),
+                                                                       (f"autodiscover.{domain}", "A")]
+        answers = dict(zip(names, await asyncio.gather(*(ctx.dns.query(n, t) for n, t in names))))
+        for host, path in places:
+            a, aaaa = answers[(host, "A")], answers[(host, "AAAA")]
             if not (a.records or aaaa.records):
                 failed = [r for r in (a, aaaa) if r.outcome in (Outcome.SERVFAIL, Outcome.TIMEOUT)]
                 if failed and host.startswith("autoconfig."):  # a DNS failure is not "not published"
@@ -135,10 +140,9 @@ class Autoconfig(Check):
                 break
         findings, settings = self.evaluate_autoconfig(domain, fetches)
         # Microsoft's Autodiscover (Outlook) needs a POST with the user's address; only say it exists.
-        srv, host = await asyncio.gather(ctx.dns.query(f"_autodiscover._tcp.{domain}", "SRV"),
-                                         ctx.dns.query(f"autodiscover.{domain}", "A"))
         for f in findings:
-            f.evidence["autodiscover"] = {"srv": list(srv.records)[:5], "host": list(host.records)[:5]}
+            f.evidence["autodiscover"] = {"srv": list(answers[names[-2]].records)[:5],
+                                          "host": list(answers[names[-1]].records)[:5]}
         if settings:
             ctx.publish(AUTOCONFIG_SETTINGS, tuple(settings))
         else:
