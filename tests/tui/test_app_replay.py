@@ -77,3 +77,36 @@ def test_a_profiles_expectations_are_judged_after_the_run_as_check_does():
             await pilot.press("q")
 
     asyncio.run(scenario())
+
+
+def test_export_format_is_chosen_with_the_keyboard(tmp_path):
+    import json
+
+    from diagnose.tui.screens.export import ExportScreen
+
+    async def scenario():
+        request = CheckRequest(target="example.test", nameservers=["192.0.2.54"])
+        app = create_app(request, replay_plan("example.test"), source=replay(hostile_events()))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: finished(app))
+            await pilot.press("e")
+            await pilot.pause(0.2)
+            screen = app.screen
+            assert isinstance(screen, ExportScreen)
+            path = screen.query_one("#export-path")
+            assert path.value.endswith("maildoctor-example.test.html")
+            # shift+tab to the format list, open it, pick json (two up from html), enter
+            await pilot.press("shift+tab", "enter")
+            await pilot.pause(0.2)
+            formats = screen.available
+            await pilot.press(*["up"] * (formats.index("html") - formats.index("json")), "enter")
+            await pilot.pause(0.2)
+            assert screen.fmt == "json" and path.value.endswith("maildoctor-example.test.json"), path.value
+            path.value = str(tmp_path / "r.json")
+            path.focus()
+            await pilot.press("enter")
+            await pilot.pause(0.2)
+        data = json.loads((tmp_path / "r.json").read_text())
+        assert data["findings"][0]["code"] == "tcp.refused"
+
+    asyncio.run(scenario())
