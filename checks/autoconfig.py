@@ -69,7 +69,7 @@ def parse_autoconfig(text: str) -> tuple[list[ServerSetting], list[str]]:
             if not re.fullmatch(r"[a-z0-9.-]{1,253}|%emaildomain%", host):
                 errors.append(f"{where}: hostname {clean(host, limit=60)!r} is not a host name")
                 continue
-            if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
                 errors.append(f"{where}: port {clean(port_text, limit=20)!r} is not a port number")
                 continue
             if security not in ("SSL", "STARTTLS", "plain"):

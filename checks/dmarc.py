@@ -71,7 +71,7 @@ def parse_dmarc(text: str) -> DmarcRecord:
         errors.append(f"p={p[:30]} is not one of none, quarantine, reject")
     if "sp" in tags and tags["sp"].lower() not in POLICIES:
         errors.append(f"sp={tags['sp'][:30]} is not one of none, quarantine, reject")
-    if "pct" in tags and not (tags["pct"].isdigit() and 0 <= int(tags["pct"]) <= 100):
+    if "pct" in tags and not (tags["pct"].isascii() and tags["pct"].isdigit() and 0 <= int(tags["pct"]) <= 100):
         errors.append(f"pct={tags['pct'][:30]} is not a number from 0 to 100")
     for tag in ("adkim", "aspf"):
         if tag in tags and tags[tag].lower() not in ("r", "s"):

@@ -93,7 +93,7 @@ def parse_mta_sts_policy(text: str) -> StsPolicy:
         errors.append("version: STSv1 is missing" if not version else f"version: {version[:20]!r} is not STSv1")
     if mode not in ("enforce", "testing", "none"):
         errors.append("mode: is missing" if not mode else f"mode: {mode[:20]!r} is not enforce, testing or none")
-    max_age = int(age_text) if age_text.isdigit() and len(age_text) <= 10 else None
+    max_age = int(age_text) if age_text.isascii() and age_text.isdigit() and len(age_text) <= 10 else None
     if max_age is None or max_age > MAX_AGE_LIMIT:
         errors.append(f"max_age: {age_text[:20]!r} is not a number of seconds up to {MAX_AGE_LIMIT}")
     if not mx and mode in ("enforce", "testing"):

@@ -56,7 +56,7 @@ def parse_http_response(data: bytes, *, max_body: int) -> HttpResponse:
         raise ValueError("no complete HTTP header")
     lines = head.decode("iso-8859-1").replace("\r\n", "\n").split("\n")
     parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit() or len(parts[1]) != 3:
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not (parts[1].isascii() and parts[1].isdigit()) or len(parts[1]) != 3:
         raise ValueError(f"not an HTTP response: {lines[0][:60]!r}")
     headers: dict[str, str] = {}
     for line in lines[1:]:
@@ -65,7 +65,7 @@ def parse_http_response(data: bytes, *, max_body: int) -> HttpResponse:
             headers[name.strip().lower()] = value.strip()
     if "chunked" in headers.get("transfer-encoding", "").lower():
         rest = _dechunk(rest)
-    elif headers.get("content-length", "").isdigit():
+    elif headers.get("content-length", "").isascii() and headers["content-length"].isdigit():
         rest = rest[: int(headers["content-length"])]
     truncated = len(rest) > max_body
     return HttpResponse(int(parts[1]), parts[2].strip() if len(parts) > 2 else "", headers, rest[:max_body], truncated)
