@@ -208,7 +208,7 @@ async def _imap_round(s: MailSession, token: str, d: Delivery, accepted_at: floa
 
 
 def _uids(lines: list[str]) -> list[str]:
-    return [u for line in lines if line.upper().startswith("* SEARCH") for u in line.split()[2:] if u.isdigit()][:20]
+    return [u for line in lines if line.upper().startswith("* SEARCH") for u in line.split()[2:] if u.isascii() and u.isdigit()][:20]
 
 
 async def _imap_delete(s: MailSession, uids: list[str]) -> tuple[bool, str]:
@@ -251,12 +251,12 @@ async def _junk_folders(s: MailSession) -> list[str]:
 
 async def _pop_round(s: MailSession, token: str, d: Delivery, accepted_at: float) -> bool:
     stat = (await s.pop("STAT", "STAT"))[0].split()
-    count = int(stat[1]) if len(stat) > 1 and stat[0] == "+OK" and stat[1].isdigit() else 0
+    count = int(stat[1]) if len(stat) > 1 and stat[0] == "+OK" and stat[1].isascii() and stat[1].isdigit() else 0
     for n in range(count, max(0, count - MAX_POP_SCAN), -1):
         lines = await s.pop(f"TOP {n} 0", "TOP", multiline=True)
         if not lines[0].startswith("+OK"):  # TOP is optional (RFC 1939 §7): read small messages whole
             size = (await s.pop(f"LIST {n}", "LIST"))[0].split()
-            if not (len(size) == 3 and size[2].isdigit() and int(size[2]) < 256 * 1024):
+            if not (len(size) == 3 and size[2].isascii() and size[2].isdigit() and int(size[2]) < 256 * 1024):
                 continue
             lines = await s.pop(f"RETR {n}", "RETR", multiline=True)
             if not lines[0].startswith("+OK"):
