@@ -65,7 +65,7 @@ def parse_http_response(data: bytes, *, max_body: int) -> HttpResponse:
             headers[name.strip().lower()] = value.strip()
     if "chunked" in headers.get("transfer-encoding", "").lower():
         rest = _dechunk(rest)
-    elif headers.get("content-length", "").isascii() and headers["content-length"].isdigit():
+    elif (length := headers.get("content-length", "")).isascii() and length.isdigit():
         rest = rest[: int(headers["content-length"])]
     truncated = len(rest) > max_body
     return HttpResponse(int(parts[1]), parts[2].strip() if len(parts) > 2 else "", headers, rest[:max_body], truncated)
