@@ -34,14 +34,14 @@ def badge(status: Status) -> Text:
 
 def print_report(report: Report, console: Console, *, verbose: bool = False, header: bool = False) -> None:
     """Print the report to a Rich console (all server text goes through Text, never markup).
-    ``header``: also the full report header (when, from where, command line), as in saved reports."""
+    ``header`` (or ``verbose``): also the full report header (when, from where, command line)."""
     target = report.target.get("domain_unicode") or report.target.get("domain", "?")
     resolver = ", ".join(str(ns) for ns in report.resolver.get("nameservers", [])) or "?"
     head = Text.assemble(("maildoctor ", "bold"), (clean(str(report.tool.get("version", "")), keep_newlines=False), ""),
                          " · ", (clean(str(target), keep_newlines=False), "bold"),
                          f" · resolver {clean(resolver, keep_newlines=False)}")
     console.print(head)
-    if header:
+    if header or verbose:  # the full header: saved text reports, and --verbose on a terminal
         from .common import header_fields
 
         for label, value in header_fields(report):

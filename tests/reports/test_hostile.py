@@ -12,7 +12,7 @@ from diagnose.report import Report
 from reports import renderer
 
 from .sample import HOSTILE, hostile_report
-from .test_renderers import assert_well_nested, markdown_tokens, parse_html
+from .test_renderers import assert_junit_shape, assert_well_nested, markdown_tokens, parse_html
 
 # Text a server could send, plus the characters that mean something to our formats.
 NASTY = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=60) | st.lists(
@@ -78,7 +78,8 @@ def test_markdown_structure_survives(text):
 def test_junit_parses_and_keeps_its_shape(text):
     out = renderer("junit")(hostile_report(text))
     root = ET.fromstring(out.encode("utf-8"))
-    assert root.tag == "testsuites" and len(root.findall("./testsuite/testcase")) == 2
+    assert_junit_shape(root)
+    assert len(root.findall("./testsuite/testcase")) == 2
     assert len(root.findall(".//failure")) == 1
 
 

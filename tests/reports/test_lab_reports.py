@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_renderers import assert_well_nested, markdown_tokens, parse_html
+from .test_renderers import assert_junit_shape, assert_well_nested, markdown_tokens, parse_html
 
 pytestmark = pytest.mark.lab
 MAILDOCTOR = str(Path(sys.executable).with_name("maildoctor"))
@@ -44,6 +44,7 @@ def test_junit_from_a_broken_domain(lab):
     proc = check(lab, "refused", "--format", "junit")
     assert proc.returncode == 2, proc.stderr
     root = ET.fromstring(proc.stdout.encode())
+    assert_junit_shape(root)
     cases = list(root.iter("testcase"))
     assert int(root.get("tests")) == len(cases) > 3
     refused = [c for c in cases if c.get("name").startswith("tcp.refused:")]
@@ -138,3 +139,12 @@ expect.mx = ["mx9.{lab.domain('healthy')}"]
     data = json.loads(moved.stdout)
     (differs,) = [f for f in data["findings"] if f["code"] == "expect.mx_differs"]
     assert differs["evidence"]["unexpected"] == sorted([mx1, mx2]) and "moved" in data["meta"]["profile"]
+
+
+def test_text_report_header(lab, tmp_path):
+    # on stdout with --verbose, and always in a saved text report
+    proc = check(lab, "healthy", "--check", "dns.exists", "--verbose")
+    assert "When:" in proc.stdout and "Command: maildoctor check" in proc.stdout and lab.resolver in proc.stdout
+    out = tmp_path / "r.txt"
+    check(lab, "healthy", "--check", "dns.exists", "--output", str(out), "--quiet")
+    assert "Total time:" in out.read_text() and "From:" in out.read_text()

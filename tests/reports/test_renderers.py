@@ -101,8 +101,34 @@ def test_anonymized_report_has_no_host_name(fmt):
         assert "withheld" in out
 
 
+SUITE_ATTRS = {"name", "tests", "failures", "errors", "skipped", "time", "timestamp"}
+CASE_CHILDREN = {"failure", "error", "skipped", "system-out"}
+
+
+def assert_junit_shape(root: ET.Element) -> None:
+    """The structure of the JUnit XSD CI systems read (Jenkins/Ant): testsuites > testsuite >
+    properties? testcase*; each testcase at most one of failure/error/skipped, then system-out."""
+    assert root.tag == "testsuites" and {"tests", "failures", "errors", "time"} <= set(root.attrib)
+    for suite in root:
+        assert suite.tag == "testsuite" and SUITE_ATTRS >= set(suite.attrib) >= {"name", "tests", "failures", "errors"}
+        children = [c.tag for c in suite]
+        assert children.count("properties") <= 1 and (children[0] == "properties" or "properties" not in children)
+        for case in suite.findall("testcase"):
+            assert {"name", "classname", "time"} == set(case.attrib)
+            float(case.get("time"))
+            tags = [c.tag for c in case]
+            assert set(tags) <= CASE_CHILDREN and sum(t in ("failure", "error", "skipped") for t in tags) <= 1
+            for child in case:
+                if child.tag in ("failure", "error"):
+                    assert child.get("message") and child.get("type")
+        for key in ("tests", "failures", "errors", "skipped"):
+            assert int(suite.get(key)) >= 0
+    assert int(root.get("tests")) == sum(int(s.get("tests")) for s in root)
+
+
 def test_junit_structure():
     root = ET.fromstring(renderer("junit")(sample_report()).encode())
+    assert_junit_shape(root)
     assert root.tag == "testsuites"
     cases = root.findall("./testsuite/testcase")
     assert len(cases) == 7  # one per finding
