@@ -207,7 +207,7 @@ def test_ui_stays_responsive_and_quit_stops_the_probes(lab):
             start = time.monotonic()
             await pilot.press("q")
             await pilot.pause(0.1)
-        assert time.monotonic() - start < 4
+        assert time.monotonic() - start < 5  # cancelling is immediate; the margin is for a loaded CI machine
         assert app.return_value == 130
         leftovers = [t for t in asyncio.all_tasks() if "_run_check" in repr(t.get_coro())]
         assert leftovers == []
