@@ -148,6 +148,8 @@ class RoundTrip(Check):
         """Pure: the finding for the submission step."""
         ep = sub.endpoint
         ev = {"sender": sender, "recipient": recipient, "token": token, "server_said": sub.words,
+              "replies": [{"step": step, "reply": f"{code} {text}", "meaning": explain_reply(code, text)}
+                          for step, code, text in sub.replies],
               "transcript": sub.transcript}
         kw = dict(evidence=ev, duration_s=sub.elapsed_s, host=ep.host, sender=sender, recipient=recipient,
                   words=sub.words, stage=sub.stage)

@@ -61,6 +61,7 @@ class Submission:
     login: Login | None = None
     transcript: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    replies: list[tuple[str, int, str]] = field(default_factory=list)  # (step, code, text) after the login
 
     @property
     def accepted(self) -> bool:
@@ -86,6 +87,7 @@ async def submit(session: MailSession, sender: str, recipient: str, message: byt
         for stage, line in (("MAIL FROM", f"MAIL FROM:<{sender}>"), ("RCPT TO", f"RCPT TO:<{recipient}>"),
                             ("DATA", "DATA")):
             reply = await session.smtp(line, stage)
+            sub.replies.append((stage, reply.code, reply.text))
             if reply.code not in (250, 251, 354):
                 sub.stage, sub.code, sub.words = stage, reply.code, f"{reply.code} {reply.text}"
                 return sub
@@ -93,6 +95,7 @@ async def submit(session: MailSession, sender: str, recipient: str, message: byt
         session.transcript.add("C", f"(the test message: {len(stuffed)} bytes)")
         session.writer.write(stuffed + b".\r\n")
         reply = await session.smtp_reply_only("end of message")
+        sub.replies.append(("end of message", reply.code, reply.text))
         sub.code, sub.words = reply.code, f"{reply.code} {reply.text}"
         if reply.code == 250:
             sub.stage, sub.accepted_at, sub.queue_id = "accepted", time.monotonic(), queue_id(reply.text)

@@ -60,6 +60,8 @@ DETAIL = {
     "7.25": "reverse DNS validation failed", "7.26": "multiple authentication checks failed",
     "7.27": "the sender address has a null MX",
 }
+SUCCESS = {"0.0": "success", "1.0": "sender address accepted", "1.5": "recipient address valid",
+           "6.0": "message accepted", "7.0": "authentication succeeded"}
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 
 
@@ -79,7 +81,10 @@ def explain_reply(code: int, text: str = "") -> str:
     status = enhanced(text)
     if status:
         klass, subj, det = (int(x) for x in status.split("."))
-        meaning = DETAIL.get(f"{subj}.{det}") or f"{SUBJECT.get(subj, 'unknown')} problem"
+        if klass == 2:  # the detail table names problems; a 2.x.x says that part went well
+            meaning = SUCCESS.get(f"{subj}.{det}") or f"success ({SUBJECT.get(subj, 'other')})"
+        else:
+            meaning = DETAIL.get(f"{subj}.{det}") or f"{SUBJECT.get(subj, 'unknown')} problem"
         out += f"; {status}: {meaning}"
     return out
 

@@ -101,6 +101,8 @@ def test_command_line_options_are_redacted_where_secret():
     (451, "4.7.1 Greylisted", "try again later"),
     (452, "4.2.2 Mailbox full", "4.2.2: mailbox full"),
     (599, "", "permanent failure"),
+    (250, "2.1.5 Ok", "250: accepted; 2.1.5: recipient address valid"),
+    (235, "2.7.0 Authentication successful", "2.7.0: authentication succeeded"),
 ])
 def test_reply_codes_in_plain_words(code, text, words):
     assert words in explain_reply(code, text)
