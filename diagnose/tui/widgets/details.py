@@ -93,6 +93,8 @@ def group_text(payload: object, report: Report | None = None, error: str | None 
         return text
     if isinstance(payload, CheckGroup):
         title, findings = f"{payload.check.id}: {payload.check.title}", payload.findings
+        if payload.check.duration_s is not None:
+            title += f" (took {payload.check.duration_s:.2f} s)"
     elif isinstance(payload, HostGroup):
         title, findings = payload.label, [f for c in payload.checks for f in c.findings]
     elif isinstance(payload, SideGroup):
