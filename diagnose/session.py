@@ -80,10 +80,17 @@ def run_check(request: CheckRequest) -> ExitCode:
     return exit_code_for(report.worst, request.fail_on)
 
 
+def _stderr_console() -> Console:
+    """Rich's console for progress; Rich itself raises on a COLUMNS like '²' (isdigit, not int)."""
+    columns = os.environ.get("COLUMNS", "")
+    width = None if not columns or (columns.isascii() and columns.isdigit()) else 80
+    return Console(stderr=True, highlight=False, width=width)
+
+
 def make_report(request: CheckRequest, err: Console | None = None) -> Report:
     """Run the diagnosis of ``request`` and return its report, the profile's expectations judged.
     Raises Fatal when no diagnosis can be made. The CLI and the Python API (diagnose.api) share it."""
-    report = asyncio.run(_diagnose(request, err or Console(stderr=True, highlight=False)))
+    report = asyncio.run(_diagnose(request, err or _stderr_console()))
     if request.expect:
         from .expect import evaluate
 

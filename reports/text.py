@@ -128,5 +128,6 @@ def human_console() -> Console:
     import sys
 
     piped = not sys.stdout.isatty()
-    width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isascii() and os.environ["COLUMNS"].isdigit() else (100 if piped else None)
+    columns = os.environ.get("COLUMNS", "")
+    width = int(columns) if columns.isascii() and columns.isdigit() else (100 if piped else None)
     return Console(highlight=False, emoji=False, width=width, no_color=bool(os.environ.get("NO_COLOR")) or None)
