@@ -128,7 +128,7 @@ class GreetingCheck(ServerCheck):
         """Pure: the greeting/capability verdict for one endpoint's dialogue."""
         p = self.prefix
         ev = {"phase": d.failure_phase or "done", "greeting": d.greeting, "transcript": d.transcript,
-              "capabilities": d.capabilities, "elapsed_ms": round(d.elapsed_s * 1000, 1), "source": ep.source}
+              "capabilities": d.capabilities, "capabilities_after_tls": d.capabilities_tls, "elapsed_ms": round(d.elapsed_s * 1000, 1), "source": ep.source}
         if d.greeting_delay_s is not None:
             ev["greeting_delay_ms"] = round(d.greeting_delay_s * 1000, 1)
         kw = dict(evidence=ev, duration_s=d.elapsed_s, host=ep.host, address=ep.address, port=ep.port,
