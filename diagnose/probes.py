@@ -198,3 +198,21 @@ async def endpoints(ctx: CheckContext, roles: tuple[str, ...], ports: tuple[int,
 def family(address: str) -> str:
     return "IPv6" if ":" in address else "IPv4"
 
+
+
+async def certificate_verdict(ctx: CheckContext, ep: Endpoint):
+    """The shared session's certificate verdict for ``ep`` (None without TLS), e.g. for an MTA-STS
+    check: ``v = await certificate_verdict(ctx, Endpoint("mx", host, address, 25))`` then
+    ``"cert.name_mismatch" in v.codes()`` — no extra connection when the TLS checks ran."""
+    import datetime as dt
+
+    from .certs import evaluate_certificate
+    from .tls import trust_store
+
+    d = await probes(ctx).dialogue(ep)
+    if d.tls is None:
+        return None
+    store = trust_store(ctx.options.ca_file)
+    return evaluate_certificate(list(d.tls.chain), ep.host, dt.datetime.now(dt.timezone.utc),
+                                int(getattr(ctx.options, "cert_warn_days", 14)), anchors=list(store.anchors),
+                                intermediates=list(store.intermediates))
