@@ -186,7 +186,8 @@ def startup_section(lab: Lab) -> list[str]:
 def batch_section(lab: Lab, names: list[str], sizes: list[int]) -> list[str]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
-        variants = [(n, []) for n in sizes] + [(min(1000, max(sizes)), ["--skip", "tcp"])]
+        mid = min(1000, max(sizes))
+        variants = [(n, []) for n in sizes] + [(mid, ["--skip", "tcp"]), (mid, ["--workers", "2"])]
         for n, extra in variants:
             listing, out = Path(tmp) / f"list-{n}.txt", Path(tmp) / f"out-{n}-{len(extra)}.jsonl"
             listing.write_text("\n".join(names[:n]) + "\n")
@@ -211,6 +212,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="two ports, one run each, no full testssl scan")
     ap.add_argument("--no-testssl-full", dest="testssl_full", action="store_false", help="skip the full testssl scan")
     ap.add_argument("--output", default=str(ROOT / "bench" / "RESULTS.md"))
+    ap.add_argument("--only", default="peers,timeouts,start-up,batch", help="sections to run (default: all)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     args.testssl_full = args.testssl_full and not args.quick
@@ -238,6 +240,8 @@ def main() -> int:
                                ("timeouts", lambda: timeout_section(lab, box)),
                                ("start-up", lambda: startup_section(lab)),
                                ("batch", lambda: batch_section(lab, names, sizes))):
+            if title not in args.only.split(","):
+                continue
             print(f"bench: {title} ...", file=sys.stderr)
             part = section()
             print("\n".join(part), flush=True)

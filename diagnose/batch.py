@@ -27,6 +27,7 @@ from .batchcore import (
     run_pool,
     stdin_entries,
 )
+from .batchworkers import child_argv, run_workers, worker_entries
 from .exitcodes import ExitCode, exit_code_for
 from .plugin import Check, Options
 from .resolver import Nameserver, ResolverUnreachable, parse_nameserver
@@ -35,6 +36,7 @@ from .sanitize import clean
 DEFAULT_CONCURRENCY = 32  # targets at a time: a laptop's resolver and file descriptors cope easily
 MAX_CONCURRENCY = 1024
 MAX_TIMEOUT = 600.0
+MAX_WORKERS = 64
 
 
 class Fatal(Exception):
@@ -54,6 +56,8 @@ class BatchRequest:
     ca_file: Path | None = None
     fail_on: str | None = None
     progress: bool | None = None  # None: a bar when stderr is a terminal (and not CI)
+    workers: int = 1  # processes (diagnose.batchworkers); 1: this one
+    worker_mode: bool = False  # this process is a worker of another batch (hidden option)
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,8 @@ def make_batch_plan(request: BatchRequest) -> BatchPlan:
         raise Fatal(f"--concurrency must be between 1 and {MAX_CONCURRENCY}")
     if not 0 < request.timeout <= MAX_TIMEOUT:
         raise Fatal(f"--timeout must be between 0 and {MAX_TIMEOUT:g} seconds")
+    if not 1 <= request.workers <= MAX_WORKERS:
+        raise Fatal(f"--workers must be between 1 and {MAX_WORKERS}")
     if request.resume and request.output is None:
         raise Fatal("--resume needs --output FILE (the file whose targets are done)")
     try:
@@ -171,6 +177,10 @@ async def _run(plan: BatchPlan, stream: IO[str], request: BatchRequest, sink: Si
         await dns.preflight()
     except ResolverUnreachable as exc:
         raise Fatal(str(exc)) from None
+    if request.worker_mode:  # entries numbered by the parent, de-duplicated there; no summary
+        await run_pool(worker_entries(stream), lambda e: diagnose_entry(e, plan.checks, dns, plan.options),
+                       sink.write, plan.concurrency)
+        return
     seen = done_targets(request.output) if request.resume and request.output else set()
     source = stdin_entries(stream) if stream is sys.stdin else read_entries(stream)
 
@@ -188,7 +198,13 @@ async def _run(plan: BatchPlan, stream: IO[str], request: BatchRequest, sink: Si
         tally.add(result)
         progress.advance(tally)
 
-    await run_pool(fresh(), lambda e: diagnose_entry(e, plan.checks, dns, plan.options), emit, plan.concurrency)
+    if request.workers > 1:
+        per_worker = -(-plan.concurrency // request.workers)
+        argv = child_argv(nameservers=request.nameservers, timeout=request.timeout, per_worker=per_worker,
+                          only=request.only, skip=request.skip, ca_file=str(request.ca_file) if request.ca_file else None)
+        await run_workers(fresh(), argv, request.workers, per_worker, emit)
+    else:
+        await run_pool(fresh(), lambda e: diagnose_entry(e, plan.checks, dns, plan.options), emit, plan.concurrency)
 
 
 def run_batch(request: BatchRequest) -> ExitCode:
@@ -218,7 +234,9 @@ def run_batch(request: BatchRequest) -> ExitCode:
         sink.close()
         if stream is not sys.stdin:
             stream.close()
-    summary = clean(tally.render(plan.concurrency), limit=20000)
+    if request.worker_mode:
+        return ExitCode.INTERRUPTED if tally.interrupted else ExitCode.OK
+    summary = clean(tally.render(plan.concurrency, workers=request.workers), limit=20000)
     print(summary, file=sys.stderr if request.output is None else sys.stdout)
     if tally.interrupted:
         return ExitCode.INTERRUPTED

@@ -137,11 +137,12 @@ class Tally:
             if f["status"] not in ("pass", "skip"):
                 self.codes[(f["code"], f["status"])] += 1
 
-    def render(self, concurrency: int, top: int = 10) -> str:
+    def render(self, concurrency: int, top: int = 10, workers: int = 1) -> str:
         elapsed = time.monotonic() - self.started
         rate = self.done / elapsed if elapsed > 0 else 0.0
         lines = [f"maildoctor batch: {self.done} target{'s' if self.done != 1 else ''} in {elapsed:.1f} s "
-                 f"({rate:.0f}/s, concurrency {concurrency}){' - INTERRUPTED' if self.interrupted else ''}",
+                 f"({rate:.0f}/s, concurrency {concurrency}{f', {workers} workers' if workers > 1 else ''})"
+                 f"{' - INTERRUPTED' if self.interrupted else ''}",
                  "  verdict   targets"]
         for status in sorted(Status, key=lambda s: -s.rank):
             n = self.verdicts.get(status.value, 0)

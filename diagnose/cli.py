@@ -217,13 +217,17 @@ def batch(
     ca_file: Optional[Path] = typer.Option(None, "--ca-file", metavar="PEM", help="Also trust the CA certificates in PEM."),
     fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="Lowest verdict that exits non-zero (default warn)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar, even on a terminal."),
+    workers: int = typer.Option(1, "--workers", "-w", metavar="N",
+                                help="Worker processes sharing --concurrency (use the number of cores)."),
+    worker_mode: bool = typer.Option(False, "--worker-mode", hidden=True),
 ) -> None:
     """Diagnose many domains (DNS, MX, port 25, SPF, DMARC): one JSON line per target, then a summary."""
     from .batch import BatchRequest, run_batch
 
     request = BatchRequest(source=file, nameservers=nameserver, timeout=timeout, concurrency=concurrency,
                            output=output, resume=resume, only=only, skip=skip, ca_file=ca_file,
-                           fail_on=fail_on.value if fail_on else None, progress=False if no_progress else None)
+                           fail_on=fail_on.value if fail_on else None, progress=False if no_progress else None,
+                           workers=workers, worker_mode=worker_mode)
     raise typer.Exit(int(run_batch(request)))
 
 

@@ -56,6 +56,19 @@ def test_stdin_batch_streams_one_line_per_target_and_reports_bad_lines(lab):
     assert proc.returncode == 2, proc.stderr
 
 
+def test_worker_processes_give_the_same_lines(lab):
+    # Given the same list diagnosed by one process and by two workers
+    listing = "\n".join([lab.domain("healthy"), "not a domain!", lab.domain("refused"), lab.domain("nullmx"),
+                         lab.domain("healthy")]) + "\n"
+    one = lines_of(batch(lab, "-", stdin=listing).stdout)
+    proc = batch(lab, "-", "--workers", "2", "--concurrency", "4", stdin=listing)
+    two = lines_of(proc.stdout)
+    # Then the targets, line numbers and verdicts agree, and the summary names the workers
+    key = lambda rows: sorted((r["line"], r["target"], r["verdict"]) for r in rows)  # noqa: E731
+    assert key(two) == key(one) and len(two) == 4, proc.stdout
+    assert "2 workers" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
 def test_output_file_is_appended_and_resume_skips_what_is_done(lab, tmp_path):
     out = tmp_path / "results.jsonl"
     listing = tmp_path / "domains.txt"
@@ -106,3 +119,32 @@ def test_bulk_domains_of_the_lab_all_pass(lab):
     proc = batch(lab, "-", "--concurrency", "8", stdin="\n".join(names))
     results = lines_of(proc.stdout)
     assert len(results) == 25 and {r["verdict"] for r in results} == {"pass"}, proc.stdout[:2000]
+
+
+def test_ctrl_c_stops_at_once_keeps_finished_lines_and_resume_finishes(lab, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "out.jsonl"
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{lab.domain('healthy')}\n{lab.domain('filtered')}\n")
+    cmd = [MAILDOCTOR, "batch", str(listing), "--nameserver", lab.resolver, "--output", str(out), "--no-progress"]
+    # Given a run whose second target hangs on a filtered port (20 s timeout)
+    proc = subprocess.Popen(cmd + ["--timeout", "20"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (out.exists() and out.read_text().count("\n") >= 1):
+        time.sleep(0.05)
+    # When it is interrupted once the first result is written
+    start = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=15)
+    # Then it stops at once with 130, says so, and keeps the finished line
+    assert proc.returncode == 130, stderr
+    assert time.monotonic() - start < 5 and "Traceback" not in stderr, stderr
+    assert "INTERRUPTED" in stdout and "--resume" in stdout, stdout
+    assert [json.loads(line)["target"] for line in out.read_text().splitlines()] == [lab.domain("healthy")]
+    # And --resume diagnoses only what is left
+    again = subprocess.run(cmd + ["--timeout", "1", "--resume"], capture_output=True, text=True, timeout=60)
+    assert "1 target " in again.stdout and "skipped" in again.stdout, again.stdout
+    assert sorted(json.loads(line)["target"] for line in out.read_text().splitlines()) == sorted(
+        [lab.domain("healthy"), lab.domain("filtered")])

@@ -88,6 +88,7 @@ def test_bad_usage_is_one_error_line_and_exit_3(tmp_path):
         (["-", "--resume", "-n", "127.0.0.1"], "--resume needs --output"),
         (["-", "--concurrency", "0", "-n", "127.0.0.1"], "--concurrency must be between"),
         (["-", "--timeout", "0", "-n", "127.0.0.1"], "--timeout must be between"),
+        (["-", "--workers", "0", "-n", "127.0.0.1"], "--workers must be between"),
         (["-", "-n", "not-an-ip"], "bad nameserver"),
         (["-", "--check", "nope", "-n", "127.0.0.1"], "no check called 'nope'"),
         ([str(tmp_path / "missing.txt"), "-n", "127.0.0.1"], "cannot read"),
