@@ -186,3 +186,39 @@ def test_plain_text_on_465_is_a_failed_handshake():
         await r.read()
     (t,) = tls(run_against(plain, port=465))
     assert (t.code, t.status) == ("tls.handshake_failed", Status.FAIL)
+
+
+def test_data_injected_after_starttls_reply_is_a_warning(tmp_path):
+    import ssl as ssl_module
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    from tests.unit.certmint import Pki
+
+    pki = Pki("inject")
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = pki.leaf("mx.fault.test", key=key)
+    (tmp_path / "chain.pem").write_bytes(leaf.public_bytes(Encoding.PEM) + pki.inter.public_bytes(Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    server_ctx = ssl_module.create_default_context(ssl_module.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(tmp_path / "chain.pem", tmp_path / "key.pem")
+
+    async def injector(r, w):
+        w.write(b"220 mx.fault.test ESMTP\r\n")
+        await w.drain()
+        while line := await r.readline():
+            cmd = line.strip().upper()
+            if cmd == b"STARTTLS":
+                w.write(b"220 go ahead\r\n250 injected before TLS\r\n")  # CVE-2011-0411 style
+                await w.drain()
+                await w.start_tls(server_ctx)
+            elif cmd.startswith(b"EHLO"):
+                w.write(b"250-fault\r\n250 STARTTLS\r\n")
+            else:
+                w.write(b"221 bye\r\n")
+            await w.drain()
+    d = run_against(injector)
+    assert d.injected and d.tls is not None
+    codes = {(f.code, f.status) for f in tls(d)}
+    assert ("tls.starttls_injection", Status.WARN) in codes

@@ -132,11 +132,13 @@ def test_srv_records_name_the_servers(lab):
 
 def test_command_line_hosts_replace_discovery(lab):
     host = lab.hostname("mx1")  # serves 587 and 465 too
-    report, _ = check(lab, "certexpired", "--smtp-host", host, checks=("servers", "auth.offered"))
+    report, _ = check(lab, "certexpired", "--smtp-host", host, "--ehlo", "client.example.test",
+                      checks=("servers", "auth.offered"))
     found = [f for f in ours(report) if f["code"] == "servers.found" and "submission" in f["summary"]]
     assert found[0]["evidence"]["servers"] == [
         {"name": host, "addresses": [lab.host("mx1")], "ports": [587, 465], "source": "--smtp-host"}]
     assert {f["code"] for f in ours(report) if f["check"] == "auth.offered" and f["status"] != "skip"} == {"auth.ok"}
+    assert "C: EHLO client.example.test" in find(report, "auth.ok", 587)["evidence"]["transcript"]
 
 
 def test_port_25_blocked_on_this_network(lab):
