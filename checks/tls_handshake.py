@@ -50,6 +50,13 @@ class TlsHandshake(ServerCheck):
             "Allow only TLS 1.2 and newer, e.g. Postfix `smtpd_tls_protocols = >=TLSv1.2` and "
             "`smtpd_tls_mandatory_protocols = >=TLSv1.2`; Dovecot `ssl_min_protocol = TLSv1.2`.",
         ),
+        "tls.only_legacy": (
+            "{host} completes TLS on port {port} only with {version}, which current clients and servers no "
+            "longer offer (TLS 1.2 is the minimum since RFC 8996, 2021): {impact_short}.",
+            "Enable TLS 1.2 and 1.3, e.g. Postfix `smtpd_tls_protocols = >=TLSv1.2` (and "
+            "`smtpd_tls_mandatory_protocols`), Dovecot `ssl_min_protocol = TLSv1.2`; update OpenSSL and the "
+            "server software if they are too old to offer TLS 1.2.",
+        ),
         "tls.starttls_injection": (
             "{host} sent data after its reply to {word} and before the TLS handshake. A client that "
             "kept that data would treat plain text as if it came through TLS (the STARTTLS command "
@@ -67,7 +74,8 @@ class TlsHandshake(ServerCheck):
         why = not_reached(d)
         if why and d.failure_phase != "TLS handshake":
             return [self.skip(ep, why)]
-        legacy = await probes(ctx).legacy(ep) if d.tls is not None else None
+        # also after a failed handshake: a server that speaks only TLS 1.0/1.1 fails with current versions
+        legacy = await probes(ctx).legacy(ep) if d.tls is not None or d.failure == "tls" else None
         return self.evaluate(ep, d, legacy)
 
     def evaluate(self, ep: Endpoint, d: Dialogue, legacy: LegacyResult | None) -> list[Finding]:
@@ -89,6 +97,10 @@ class TlsHandshake(ServerCheck):
                 return [self.finding("tls.inconclusive", Status.ERROR, s,
                                      f"TLS not judged: the handshake did not finish within the time limit ({d.failure_phase})",
                                      **{**kw, "words": d.tls_error})]
+            if d.tls_error and legacy is not None and legacy.accepted:
+                return [self.finding("tls.only_legacy", Status.FAIL, s,
+                                     f"only {legacy.version} works: current clients refuse the handshake",
+                                     **{**kw, "version": legacy.version})]
             if d.tls_error:
                 return [self.finding("tls.handshake_failed", Status.FAIL, s,
                                      f"TLS handshake failed ({d.failure_phase}): {d.tls_error}", **kw)]

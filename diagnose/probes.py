@@ -98,8 +98,8 @@ class ProbeCache:
         if why:
             return LegacyResult(False, detail=why)
         first = await self.dialogue(ep)
-        if first.tls is None:
-            return LegacyResult(False, detail="TLS did not work with current versions")
+        if first.tls is None and not (first.tls_error and first.failure == "tls"):
+            return LegacyResult(False, detail="the session did not get as far as TLS")
         async with self._slot(ep.address):
             try:
                 async with asyncio.timeout(self.timeout * 4):

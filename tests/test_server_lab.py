@@ -156,3 +156,10 @@ def test_login_offered_before_tls_is_a_warning(lab):
         finding = find(report, "auth.before_tls", port)
         assert finding["status"] == "warn" and finding["evidence"]["before_tls"], finding
     assert "smtpd_tls_auth_only" in find(report, "auth.before_tls", 587)["remedy"]
+
+
+def test_server_with_only_old_tls_versions(lab):
+    report, _ = check(lab, "oldtls", checks=("tls.handshake", "tls.certificate"))
+    finding = find(report, "tls.only_legacy", 25)
+    assert finding["status"] == "fail" and "TLSv1.2" in finding["remedy"]
+    assert "tls.no_starttls" not in {f["code"] for f in ours(report)}

@@ -104,6 +104,9 @@ HOSTS: dict[str, Host] = {
     "ptrgeneric": Host(73, "mx.ptrgeneric", ptr="dsl-pool-73.isp", note="nothing listens; PTR is an ISP-style name"),
     "noptr": Host(74, "mx.noptr", ptr="-", note="nothing listens; no PTR record"),
     "tlsabad": Host(69, "mx.tlsabad", ("smtp",), note="Postfix: 25; its TLSA record does not match"),
+    "oldtls": Host(72, "mx.oldtls", ("smtp",),
+                   postfix=("smtpd_tls_protocols=<=TLSv1.1", "smtpd_tls_mandatory_protocols=<=TLSv1.1"),
+                   note="Postfix: 25, only TLS 1.0/1.1"),
     "plainsmtp": Host(70, "smtp.plainauth", ("submission",),
                       postfix=("smtpd_tls_security_level=may", "smtpd_tls_auth_only=no"),
                       note="Postfix: 587 offering AUTH before STARTTLS"),
@@ -294,6 +297,7 @@ SCENARIOS: dict[str, Scenario] = {
         ("nostarttls", "MX offers no STARTTLS on 25 (tls.no_starttls)"),
         ("slowgreet", "MX greets only after 15 s (smtp.greeting_timeout, inconclusive)"),
         ("legacytls", "MX still accepts TLS 1.0/1.1 (tls.legacy_accepted)"),
+        ("oldtls", "MX speaks only TLS 1.0/1.1 (tls.only_legacy)"),
     )},
     "noauth": Scenario(
         "MX works; submission host smtp.noauth offers no AUTH on 587/465 (auth.missing)",

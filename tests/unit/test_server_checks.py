@@ -174,3 +174,11 @@ def test_certificate_without_sni_for_another_name_is_a_warning():
     (f,) = check.evaluate_no_sni(ep, d, NoSniResult(True, other))
     assert (f.code, f.status) == ("cert.sni_differs", Status.WARN) and "default.hosting.test" in f.summary
     assert f.explanation and f.remedy
+
+
+def test_handshake_that_works_only_with_legacy_versions():
+    ep, d = dialogue(tls=None, tls_error="unsupported protocol", failure="tls", failure_phase="STARTTLS handshake")
+    (f,) = TlsHandshake().evaluate(ep, d, LegacyResult(True, True, "TLSv1.1"))
+    assert (f.code, f.status) == ("tls.only_legacy", Status.FAIL) and "TLSv1.1" in f.summary
+    (f,) = TlsHandshake().evaluate(ep, d, LegacyResult(True, False, detail="refused"))
+    assert f.code == "tls.handshake_failed"
