@@ -214,11 +214,31 @@ async def hostile_reject(reader, writer, args) -> None:
 
 
 async def auth_bad_base64(reader, writer, args) -> None:
-    """Offers AUTH everywhere; every AUTH gets a 334 challenge that is not base64."""
+    """Offers AUTH; every challenge is a 334 that is not base64 and echoes what the client sent
+    (its base64 user name, then its base64 password in the final 535)."""
     writer.write(b"220 mx.hostile.invalid ESMTP\r\n")
     await writer.drain()
-    ehlo = b"250-hostile.invalid\r\n250-AUTH PLAIN LOGIN CRAM-MD5 \xff\xfe\r\n250-AUTH=LOGIN\r\n250 SIZE notanumber\r\n"
-    await _smtp_loop(reader, writer, ehlo=ehlo, on={b"AUTH": b"334 %%%not-base64!!\x1b[31m===\r\n"})
+    ehlo = b"250-hostile.invalid\r\n250-AUTH LOGIN PLAIN\xff\xfe CRAM-MD5\r\n250-AUTH=LOGIN\r\n250 SIZE notanumber\r\n"
+    step = 0
+    while line := await reader.readline():
+        text = line.strip()
+        word = text.split(b" ")[0].upper()
+        if step:
+            step += 1
+            writer.write(b"334 " + text + b"=%%\x1b[31m\r\n" if step < 3 else b"535 5.7.8 no, you sent " + text + b"\r\n")
+            step = 0 if step >= 3 else step
+        elif word in (b"EHLO", b"HELO"):
+            writer.write(ehlo)
+        elif word == b"AUTH":
+            step = 1
+            writer.write(b"334 %%%not-base64!!\x1b[31m===\r\n")
+        elif word == b"QUIT":
+            writer.write(b"221 bye\r\n")
+            await writer.drain()
+            return
+        else:
+            writer.write(b"502 5.5.2 no\r\n")
+        await writer.drain()
 
 
 async def delayed(reader, writer, args) -> None:

@@ -9,6 +9,7 @@ hostile server gets a pass for what it broke, and the report renders escaped in 
 
 from __future__ import annotations
 
+import base64
 import time
 
 import pytest
@@ -57,9 +58,9 @@ def kit():
     k.stop()
 
 
-def check(case: str, *extra: str):
+def check(case: str, *extra: str, env: dict | None = None):
     run = run_cli(["check", domain(case), "--nameserver", addr(DNS_INDEX), "--timeout", str(T), *extra],
-                  limit=LIMIT, json_report=True)
+                  limit=LIMIT, json_report=True, env=env)
     assert_clean(run)
     assert run.report, run
     assert "Verdict" in run.stdout, run  # the human report was printed too (--output without --quiet)
@@ -142,11 +143,18 @@ def test_rejecting_greeting_with_escapes_in_its_words(kit):
     assert "<script" not in page
 
 
-def test_auth_offered_with_malformed_base64_challenges(kit):
-    # maildoctor sends no AUTH (no login check logs in yet): the hostile AUTH line in the EHLO
-    # reply and the 334 challenge must still leave a clean report
-    run = check("authb64")
-    assert "smtp.greeting" in {f["check"] for f in run.report["findings"]}
+def test_auth_with_malformed_base64_challenges_that_echo_the_password(kit):
+    # Given a server whose 334 challenges are not base64 and whose 535 echoes the client's last line
+    password = "S3cret-Hostile-pw"
+    run = check("authb64", "--user", f"postmaster@{domain('authb64')}", "--password-env", "MD_HOSTILE_PW",
+                "--allow-plaintext-auth", env={"MD_HOSTILE_PW": password})
+    # Then the login is a clean non-pass finding, and neither the password nor its base64 form shows anywhere
+    assert run.statuses("login.smtp") and "pass" not in run.statuses("login.smtp"), run
+    secret_forms = [password, base64.b64encode(password.encode()).decode()]
+    for fmt in ("text", "markdown", "html", "junit", "nagios", "json"):
+        out = renderer(fmt)(Report.from_dict(run.report))
+        assert not any(s in out for s in secret_forms), f"the password leaked into {fmt}"
+    assert not any(s in run.stdout + run.stderr for s in secret_forms), run
 
 
 def test_latency_under_the_timeout_passes(kit):
