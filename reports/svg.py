@@ -130,7 +130,8 @@ def timings(findings: list[Finding]) -> dict[str, dict[str, float]]:
 
 
 def waterfall_svg(findings: list[Finding], *, max_rows: int = 40) -> str:
-    rows = sorted(timings(findings).items(), key=lambda kv: (kv[0] != "DNS lookups", kv[0]))[:max_rows]
+    every = sorted(timings(findings).items(), key=lambda kv: (kv[0] != "DNS lookups", kv[0]))
+    rows = every[:max_rows]
     if not rows:
         return '<p class="muted">No timings were recorded.</p>'
     label_w, bar_w, row_h, top = 300, 540, 24, 30
@@ -163,4 +164,6 @@ def waterfall_svg(findings: list[Finding], *, max_rows: int = 40) -> str:
     out.append(f'<text x="{label_w}" y="{axis_y + 16}" fill="#555">0</text>'
                f'<text x="{label_w + bar_w}" y="{axis_y + 16}" text-anchor="end" fill="#555">{total * 1000:.0f} ms</text>')
     out.append("</svg>")
+    if len(every) > max_rows:
+        out.append(f'<p class="muted">Showing the first {max_rows} of {len(every)} rows.</p>')
     return "\n".join(out)

@@ -236,3 +236,16 @@ def test_json_round_trip_renders_the_same():
     again = Report.from_dict(json.loads(renderer("json")(report)))
     for fmt in ("markdown", "html", "junit", "nagios"):
         assert renderer(fmt)(again) == renderer(fmt)(report), fmt
+
+
+def test_waterfall_of_a_big_report_is_bounded():
+    from diagnose.model import Status
+    from reports.svg import waterfall_svg
+
+    from .sample import finding
+
+    many = [finding("tcp.connect", "tcp.connected", f"mx{n}.example.com [192.0.2.{n}]:25", Status.PASS, duration_s=0.01)
+            for n in range(60)]
+    svg = waterfall_svg(many)
+    assert svg.count("<rect") == 5 + 40  # legend + one bar per shown row
+    assert "Showing the first 40 of 60 rows." in svg
