@@ -252,7 +252,7 @@ def merge(profile: Profile | None, given: dict[str, Any]) -> dict[str, Any]:
         if not out.get(key):
             out[key] = list(getattr(p, attr))
     if out.get("fmt") is None:
-        out["fmt"] = p.format or "text"
+        out["fmt"] = p.format or _format_of(out.get("output")) or "text"
     if not out.get("anonymize"):
         out["anonymize"] = bool(p.anonymize)
     if out.get("timeout") is None:
@@ -265,6 +265,15 @@ def merge(profile: Profile | None, given: dict[str, Any]) -> dict[str, Any]:
     out["extra"] = {**{k: tuple(v) for k, v in p.servers.items()}, **({"credential_env": dict(p.credentials)} if p.credentials else {})}
     out["profile"] = p.name and f"{p.name} ({p.path})"
     return out
+
+
+SUFFIX_FORMATS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html",
+                  ".xml": "junit", ".txt": "text"}
+
+
+def _format_of(output: Any) -> str | None:
+    """--output report.html without --format writes HTML (likewise .md, .json, .xml = JUnit, .txt)."""
+    return SUFFIX_FORMATS.get(Path(str(output)).suffix.lower()) if output else None
 
 
 def settings_for(path: Path | None, profile_name: str | None, given: dict[str, Any]) -> dict[str, Any]:

@@ -138,3 +138,11 @@ def test_the_github_actions_example_uses_real_options():
                 assert word in help_text, f"{word} of `{command}` is not an option of maildoctor {words[1]}"
         if "--format" in words:
             assert words[words.index("--format") + 1] in ("text", "json", "markdown", "html", "junit", "nagios")
+
+
+@pytest.mark.parametrize("output, fmt", [("r.html", "html"), ("R.MD", "markdown"), ("r.xml", "junit"),
+                                         ("r.json", "json"), ("r.log", "text"), (None, "text")])
+def test_output_suffix_picks_the_format_when_none_is_given(output, fmt):
+    out = merge(None, dict(target="x.example", output=Path(output) if output else None, fmt=None))
+    assert out["fmt"] == fmt
+    assert merge(None, dict(target="x.example", output=Path("r.html"), fmt="json"))["fmt"] == "json"
