@@ -62,6 +62,11 @@ class DaneTlsa(ServerCheck):
 
     async def judge(self, ctx: CheckContext, ep: Endpoint, d: Dialogue) -> list[Finding]:
         answer = await ctx.dns.query(tlsa_name(ep.host), "TLSA")
+        if answer.outcome in (Outcome.NXDOMAIN, Outcome.NODATA):  # "no DANE": once per host, not per address
+            reported = self.__dict__.setdefault("_no_tlsa", set())
+            if ep.host in reported:
+                return []
+            reported.add(ep.host)
         return self.evaluate(ep, d, answer)
 
     def evaluate(self, ep: Endpoint, d: Dialogue, answer: DnsResult) -> list[Finding]:
