@@ -95,6 +95,20 @@ def explain(code: str, checks: list[type[Check]] | None = None) -> str | None:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def listing() -> str:
+    """Every code, grouped by check: a problem code with the first sentence of its explanation."""
+    lines = []
+    generic = {text for text, _ in RUNNER_CODES.values()}
+    for entry in sorted(catalogue().values(), key=lambda e: (e.check, e.code)):
+        if entry.explanation in generic:
+            continue  # listed once below
+        first = entry.explanation.split(". ")[0].rstrip(".")
+        gist = (first[:100] + "…") if len(first) > 100 else first
+        lines.append(f"{entry.code:<34} {gist or '(a passing result)'}")
+    lines.append(f"{'<check>.skipped/.overrun/.crashed':<34} any check: not run / stopped / failed inside maildoctor")
+    return "\n".join(lines) + "\n"
+
+
 def similar(code: str, limit: int = 8) -> list[str]:
     """Known codes that share the code's first part (for 'did you mean')."""
     head = code.split(".", 1)[0]

@@ -168,10 +168,13 @@ def report(
 
 
 @app.command("explain")
-def explain(code: str = typer.Argument(..., help="A finding code, e.g. tcp.refused.")) -> None:
+def explain(code: Optional[str] = typer.Argument(None, help="A finding code, e.g. tcp.refused; none: list every code.")) -> None:
     """Explain a finding code: what it means, why it matters and how to fix it."""
-    from .catalogue import explain as explain_code, similar
+    from .catalogue import explain as explain_code, listing, similar
 
+    if code is None:
+        typer.echo(listing(), nl=False)
+        return
     text = explain_code(code)
     if text is None:
         near = similar(code)

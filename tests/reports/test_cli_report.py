@@ -107,3 +107,11 @@ def test_nagios_prints_unknown_when_no_diagnosis_is_possible():
     proc = run("check", "example.com", "--nameserver", f"{net}.252.53", "--timeout", "0.5", "--format", "nagios")
     assert proc.returncode == 3
     assert proc.stdout.startswith("MAILDOCTOR UNKNOWN - no DNS resolver answered"), proc.stdout
+
+
+def test_explain_without_a_code_lists_the_catalogue():
+    proc = run("explain")
+    assert proc.returncode == 0, proc.stderr
+    codes = [line.split()[0] for line in proc.stdout.splitlines()]
+    assert "tcp.refused" in codes and "mx.null" in codes and "expect.mx_differs" in codes
+    assert "tcp.connect.crashed" not in codes  # the runner's generic codes are one line at the end
