@@ -128,6 +128,7 @@ class Delivery:
     bounce_words: str = ""
     login: Login | None = None
     transcript: list[str] = field(default_factory=list)
+    junk_folders: list[str] = field(default_factory=list)
 
 
 def backoff():
@@ -183,7 +184,9 @@ def _quote(name: str) -> str:
 
 
 async def _imap_round(s: MailSession, token: str, d: Delivery, accepted_at: float) -> bool:
-    folders = ["INBOX"] + await _junk_folders(s)
+    if d.polls % 4 == 1:  # LIST now and then (not every round): a Junk folder may appear meanwhile
+        d.junk_folders = await _junk_folders(s)
+    folders = ["INBOX"] + d.junk_folders
     for folder in folders:
         if not (await s.imap(f"SELECT {_quote(folder)}", "SELECT"))[-1].upper().startswith("OK"):
             continue
