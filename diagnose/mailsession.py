@@ -245,22 +245,27 @@ class MailSession:
         self.reader.timeout = self.timeout + grace
         lines: list[str] = []
         try:
-            for _ in range(100_000):
-                line = await self.reader.line(phase)
-                if line.startswith("+") and on_continue is not None:
-                    await self.send(on_continue, MASK)
-                    on_continue = None
-                    continue
-                m = re.search(r"\{(\d{1,9})\}$", line)
-                if m:
-                    data = await self.reader.exactly(int(m.group(1)), phase)
-                    if literals is not None:
-                        literals.append(data)
-                lines.append(line)
-                if line.upper().startswith(f"{tag.upper()} "):
-                    lines[-1] = line[len(tag) + 1:]
-                    return lines
-            raise ProtocolError(phase, Failure.TOO_LONG, "too many lines")
+            # one deadline for the whole reply, not per line: a server that trickles untagged
+            # lines for ever must not hold the check past its time budget
+            async with asyncio.timeout(self.timeout + grace):
+                for _ in range(100_000):
+                    line = await self.reader.line(phase)
+                    if line.startswith("+") and on_continue is not None:
+                        await self.send(on_continue, MASK)
+                        on_continue = None
+                        continue
+                    m = re.search(r"\{(\d{1,9})\}$", line)
+                    if m:
+                        data = await self.reader.exactly(int(m.group(1)), phase)
+                        if literals is not None:
+                            literals.append(data)
+                    lines.append(line)
+                    if line.upper().startswith(f"{tag.upper()} "):
+                        lines[-1] = line[len(tag) + 1:]
+                        return lines
+                raise ProtocolError(phase, Failure.TOO_LONG, "too many lines")
+        except TimeoutError:
+            raise ProtocolError(phase, Failure.TIMEOUT, "no complete reply in time") from None
         finally:
             self.reader.timeout = self.timeout
 
