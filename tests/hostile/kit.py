@@ -68,7 +68,7 @@ async def long_line(reader, writer, args) -> None:
 
 
 async def endless_multiline(reader, writer, args) -> None:
-    while True:
+    while not writer.transport.is_closing():
         writer.write(b"220-still greeting you, please wait\r\n")
         await writer.drain()
         await asyncio.sleep(0.001)
@@ -241,6 +241,68 @@ async def auth_bad_base64(reader, writer, args) -> None:
         await writer.drain()
 
 
+async def imap_pop_flood(reader, writer, args) -> None:
+    """IMAP/POP3: a normal greeting, then every command is answered by untagged lines that never end."""
+    pop = writer.get_extra_info("sockname")[1] in (110, 995)
+    writer.write(b"+OK flood ready\r\n" if pop else b"* OK [CAPABILITY IMAP4rev1 STARTTLS] flood ready\r\n")
+    await writer.drain()
+    await reader.readline()
+    writer.write(b"+OK capability list follows\r\n" if pop else b"")
+    n = 0
+    while not writer.transport.is_closing():
+        n += 1
+        writer.write(f"SASL PLAIN{n}\r\n".encode() if pop else f"* CAPABILITY IMAP4rev1 X-{n}\r\n".encode())
+        await writer.drain()
+        await asyncio.sleep(0)
+
+
+POLICY_EVIL = (f"version: STSv1\nmode: enforce\x1b[31m{HTML}\nmx: {ESCAPES}\nmax_age: \u00b2\n").encode()
+XML_EVIL = (f"<?xml version='1.0'?><clientConfig><emailProvider id='x'><incomingServer type='imap'>"
+            f"<hostname>{ESCAPES}</hostname><port>\u00b2</port><socketType>SSL</socketType>"
+            f"<username>&lt;script&gt;alert(1)&lt;/script&gt;</username></incomingServer></emailProvider>"
+            f"</clientConfig>").encode("utf-8", "replace")
+
+
+async def https(reader, writer, args) -> None:
+    """HTTPS (port 443) with a sane certificate and a hostile HTTP answer, by ``mode``."""
+    await writer.start_tls(args["_ctx"])
+    request = b""
+    while b"\r\n\r\n" not in request and len(request) < 8192:
+        chunk = await reader.read(1024)
+        if not chunk:
+            return
+        request += chunk
+    xml = b"config-v1.1.xml" in request.split(b"\r\n")[0]
+    mode = args["mode"]
+    if mode == "garbage":
+        writer.write(bytes(random.Random(5).randrange(256) for _ in range(5000)))
+    elif mode == "endless_headers":
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        while not writer.transport.is_closing():  # drain() alone never yields to a fast reader
+            writer.write(b"X-Flood: " + b"f" * 100 + b"\r\n")
+            await writer.drain()
+            await asyncio.sleep(0)
+    elif mode == "slow":
+        for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"v" * 100:
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(0.5)
+    elif mode == "hostile_body":
+        body = XML_EVIL if xml else POLICY_EVIL
+        writer.write(b"HTTP/1.1 200 \x1b[31mOK<b>\r\nContent-Type: text/plain\r\nContent-Length: \xc2\xb2\r\n"
+                     b"X-Evil: " + ESCAPES.encode() + b"\r\n\r\n" + body)
+    elif mode == "chunked_garbage":
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\nffffffffffffffffff\r\n"
+                     + b"x" * 70000 + b"\r\n-1\r\n\r\n")
+    elif mode == "huge_body":
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n")
+        while not writer.transport.is_closing():
+            writer.write(b"version: STSv1\n" * 4096)
+            await writer.drain()
+            await asyncio.sleep(0)
+    await writer.drain()
+
+
 async def delayed(reader, writer, args) -> None:
     """A correct SMTP server that waits ``delay`` seconds before each reply (a long path)."""
     delay = float(args.get("delay", 0.3))
@@ -262,7 +324,7 @@ async def polite(reader, writer, args) -> None:
 BEHAVIOURS = {f.__name__: f for f in (
     garbage, long_line, endless_multiline, slowloris, silent, close_after_greeting, close_after_ehlo,
     close_mid_tls, close_mid_tls_implicit, starttls_plaintext, absurd_cert, hostile_text, hostile_reject,
-    auth_bad_base64, delayed, polite)}
+    auth_bad_base64, delayed, polite, imap_pop_flood, https)}
 
 
 def _handler(behaviour: str, args: dict):
@@ -289,6 +351,9 @@ async def serve(config: dict) -> None:
         args = dict(spec.get("args", {}))
         if spec["behaviour"] == "absurd_cert":
             args["_ctx"] = _cert_context(args["kind"], args.get("host", "mx.hostile.invalid"))
+        elif spec["behaviour"] == "https":
+            args["_ctx"] = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            args["_ctx"].load_cert_chain(args["cert_file"], args["key_file"])
         for port in spec.get("ports", [25]):
             closers.append(await asyncio.start_server(_handler(spec["behaviour"], args), spec["address"], port))
     print("ready", flush=True)

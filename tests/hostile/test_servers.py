@@ -39,6 +39,7 @@ CASES = {
     "authb64": (21, [("auth_bad_base64", [25, 587], {})], ("smtp",)),
     "slowpath": (22, [("delayed", [25], {"delay": 0.3})], ()),
     "toolate": (23, [("delayed", [25], {"delay": 1.6})], ()),
+    "flood": (24, [("imap_pop_flood", [143, 110], {}), ("polite", [25], {})], ("imap", "pop")),
     **{f"cert-{kind.replace('_', '-')}": (30 + i, [("absurd_cert", [25, 465], {"kind": kind})], ("smtp",))
        for i, kind in enumerate(("huge_san", "non_utf8", "negative_serial", "dates_1950_9999", "escapes_in_names"))},
 }
@@ -155,6 +156,15 @@ def test_auth_with_malformed_base64_challenges_that_echo_the_password(kit):
         out = renderer(fmt)(Report.from_dict(run.report))
         assert not any(s in out for s in secret_forms), f"the password leaked into {fmt}"
     assert not any(s in run.stdout + run.stderr for s in secret_forms), run
+
+
+def test_imap_and_pop3_replies_that_never_end(kit):
+    run = check("flood", "--user", f"postmaster@{domain('flood')}", "--password-env", "MD_HOSTILE_PW",
+                "--allow-plaintext-auth", env={"MD_HOSTILE_PW": "S3cret-Flood"})
+    for check_id in ("imap.greeting", "pop3.greeting"):
+        assert run.statuses(check_id), run
+    for check_id in ("login.imap", "login.pop3"):
+        assert "pass" not in run.statuses(check_id), run
 
 
 def test_latency_under_the_timeout_passes(kit):
