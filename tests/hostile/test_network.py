@@ -10,6 +10,7 @@ rules and qdiscs, is deleted when the test ends.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -26,6 +27,9 @@ def sh(ns: str, *argv: str) -> subprocess.CompletedProcess:
 @pytest.fixture
 def netns():
     needs_root()
+    missing = [tool for tool in ("ip", "tc", "iptables", "ip6tables") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"network namespace tests need {', '.join(missing)} (iproute2, iptables)")
     name = f"mdhostile{os.getpid()}"
     made = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
     if made.returncode != 0:
