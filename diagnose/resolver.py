@@ -126,6 +126,13 @@ class Dns:
         self._resolver = resolver
         self._cache: dict[tuple[str, str], asyncio.Future[DnsResult]] = {}
 
+    def _without_edns(self) -> dns.asyncresolver.Resolver:
+        plain = dns.asyncresolver.Resolver(configure=False)
+        plain.nameservers = self._resolver.nameservers
+        plain.lifetime, plain.timeout = self._resolver.lifetime, self._resolver.timeout
+        plain.use_edns(False)
+        return plain
+
     @property
     def nameservers(self) -> list[str]:
         return [f"{ns.address}:{ns.port}" for ns in self._resolver.nameservers]  # type: ignore[union-attr]
@@ -142,15 +149,19 @@ class Dns:
             self._cache[key] = fut
         return await asyncio.shield(fut)
 
-    async def _query(self, name: str, rdtype: str) -> DnsResult:
+    async def _query(self, name: str, rdtype: str, *, edns: bool = True) -> DnsResult:
         start = time.monotonic()
+        resolver = self._resolver if edns else self._without_edns()
         try:
-            answer = await self._resolver.resolve(name, rdtype, raise_on_no_answer=False, search=False)
+            answer = await resolver.resolve(name, rdtype, raise_on_no_answer=False, search=False)
         except dns.resolver.NXDOMAIN:
             return DnsResult(name, rdtype, Outcome.NXDOMAIN, elapsed_s=time.monotonic() - start)
         except dns.resolver.LifetimeTimeout:
             return DnsResult(name, rdtype, Outcome.TIMEOUT, elapsed_s=time.monotonic() - start)
         except dns.resolver.NoNameservers as exc:
+            if edns and "FORMERR" in _servfail_detail(exc):
+                # RFC 6891 §7: an old resolver or a middlebox that rejects EDNS; ask again without it
+                return await self._query(name, rdtype, edns=False)
             return DnsResult(name, rdtype, Outcome.SERVFAIL, detail=_servfail_detail(exc),
                              elapsed_s=time.monotonic() - start)
         except (dns.exception.DNSException, OSError, ValueError) as exc:
