@@ -95,6 +95,11 @@ def reply_wire(zone: Zone, data: bytes, *, udp: bool) -> bytes | None:
         return None
     qname = query.question[0].name if query.question else dns.name.root
     kind = zone.fault(qname)
+    if zone.faults.get(dns.name.root) == "formerr_edns" and query.edns >= 0:  # an old middlebox
+        response = dns.message.make_response(query)
+        response.use_edns(False)
+        response.set_rcode(dns.rcode.FORMERR)
+        return response.to_wire()
     if kind == "timeout":
         return None
     if kind == "truncate" and udp:

@@ -21,7 +21,7 @@ from reports import renderer
 from .conftest import DNS_INDEX, Kit, addr, assert_clean, assert_formats_safe, case_records, domain, run_cli
 
 T = 1.0  # seconds: maildoctor's --timeout in these tests
-LIMIT = 6 * T + 4  # a dialogue has ~6 bounded phases; the rest (DNS, start-up) is quick
+LIMIT = 6 * T + 2  # seconds of diagnosis: a dialogue has ~6 bounded phases; DNS is quick
 
 # case -> (index, [(behaviour, ports, args)], services with common names)
 CASES = {
