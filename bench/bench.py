@@ -188,8 +188,8 @@ def batch_section(lab: Lab, names: list[str], sizes: list[int]) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         mid = min(1000, max(sizes))
         variants = [(n, []) for n in sizes] + [(mid, ["--skip", "tcp"]), (mid, ["--workers", "2"])]
-        for n, extra in variants:
-            listing, out = Path(tmp) / f"list-{n}.txt", Path(tmp) / f"out-{n}-{len(extra)}.jsonl"
+        for index, (n, extra) in enumerate(variants):
+            listing, out = Path(tmp) / f"list-{n}.txt", Path(tmp) / f"out-{index}.jsonl"
             listing.write_text("\n".join(names[:n]) + "\n")
             restart_resolver(lab, timeout=30.0)  # a cold resolver cache for every run
             r = timed_v([MAILDOCTOR, "batch", str(listing), "--nameserver", lab.resolver, "--timeout", "5",
@@ -217,7 +217,7 @@ def main() -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     args.testssl_full = args.testssl_full and not args.quick
     tools = [f"maildoctor {version([MAILDOCTOR, '--version'], r'[0-9][^ ]*')}",
-             version(["testssl", "--version"], r"testssl.sh\s+[0-9.]+[^ ]*"),
+             version(["testssl", "--version"], r"testssl\s+[0-9.]+"),
              f"swaks {version(['swaks', '--version'], r'[0-9]{8}[^ ]*')}",
              f"checkdmarc {version([CHECKDMARC, '--version'], r'[0-9.]+')}",
              f"monitoring-plugins {version([str(PLUGINS / 'check_smtp'), '-V'], r'v[0-9.]+')}",

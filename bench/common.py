@@ -126,7 +126,7 @@ def version(argv: list[str], pattern: str = r".+") -> str:
     except (OSError, subprocess.TimeoutExpired):
         return "not installed"
     m = re.search(pattern, out)
-    return m.group(0).strip()[:60] if m else out.strip().splitlines()[0][:60] if out.strip() else "?"
+    return re.sub(r"\s+", " ", m.group(0).strip())[:60] if m else "?"
 
 
 def machine() -> list[str]:
