@@ -38,6 +38,7 @@ class StsLookup:
     fetch: FetchResult | None = None
     mx_hosts: list[str] | None = None  # None: unknown (the MX check could not tell)
     mx_reason: str = ""
+    mx_tls: dict[str, tuple[str, str]] = field(default_factory=dict)  # host -> (ok|no_tls|bad|unreached, detail)
     extra: dict = field(default_factory=dict)
 
 
@@ -164,6 +165,14 @@ class MtaSts(Check):
             "attacker who blocks the policy fetch can downgrade delivery to no TLS.",
             "Set max_age to at least a week, e.g. `max_age: 604800` (RFC 8461 suggests weeks).",
         ),
+        "mta_sts.mx_cert": (
+            "Senders that apply the MTA-STS policy deliver to {host} only over TLS with a certificate "
+            "that is valid for the name {host} and issued by a trusted CA (RFC 8461 §4.2). Here: {problem}. "
+            "{impact}",
+            "Install a certificate for {host} from a public CA (e.g. Let's Encrypt) with its full chain in "
+            "the mail server on {host} (Postfix: smtpd_tls_chain_files), or, until then, set "
+            "`mode: testing` in {url} and change the id= of the _mta-sts.{domain} TXT record.",
+        ),
         "mta_sts.mx_not_covered": (
             "The MTA-STS policy lists the allowed MX names ({patterns}), but the MX host {host} does "
             "not match any of them. {impact}",
@@ -187,7 +196,10 @@ class MtaSts(Check):
                 lookup.fetch = await https_get(host, POLICY_PATH, a.records + aaaa.records,
                                                ca_file=ctx.options.ca_file, timeout=ctx.timeout)
             try:
-                lookup.mx_hosts = [h.name for h in await ctx.fact(MX_HOSTS)]
+                hosts = await ctx.fact(MX_HOSTS)
+                lookup.mx_hosts = [h.name for h in hosts]
+                if _policy_in_force(lookup.fetch):
+                    lookup.mx_tls = await _mx_tls(ctx, hosts)
             except FactUnavailable as exc:
                 lookup.mx_reason = exc.reason
         for finding in self.evaluate_mta_sts(lookup):
@@ -271,8 +283,54 @@ class MtaSts(Check):
                     out.append(f("mta_sts.mx_not_covered", Status.FAIL if enforce else Status.WARN,
                                  f"MX host {host} is not covered by the MTA-STS policy", host=host,
                                  patterns=", ".join(policy.mx), impact=impact, parent=host.partition(".")[2] or domain))
+        if policy.mode != "none":
+            ev["mx_tls"] = {h: {"state": st, "detail": clean(d, limit=200)} for h, (st, d) in lk.mx_tls.items()}
+            for host, (state, detail) in lk.mx_tls.items():
+                if state not in ("no_tls", "bad"):
+                    continue
+                enforce = policy.mode == "enforce"
+                problem = f"{host} offers no working STARTTLS" if state == "no_tls" else detail
+                impact = ("In enforce mode those senders do not deliver to it: mail queues and bounces." if enforce
+                          else "In testing mode senders only report it; enforcing the policy would stop delivery.")
+                out.append(f("mta_sts.mx_cert", Status.FAIL if enforce else Status.WARN,
+                             f"MTA-STS senders would refuse {host}: {problem}", host=host, problem=problem, impact=impact))
         if not out:
             out.append(f("mta_sts.policy", Status.PASS,
                          f"MTA-STS mode {policy.mode}, max_age {policy.max_age} s, covers {', '.join(lk.mx_hosts or [])}"
                          if lk.mx_hosts else f"MTA-STS mode {policy.mode}, max_age {policy.max_age} s"))
         return out
+
+
+def _policy_in_force(fetch: FetchResult | None) -> bool:
+    """A fetched, valid policy whose mode makes senders check the MX certificates."""
+    if fetch is None or fetch.outcome != "ok" or fetch.response is None or fetch.response.status != 200:
+        return False
+    policy = parse_mta_sts_policy(fetch.response.body.decode("utf-8", "replace"))
+    return not policy.errors and policy.mode in ("enforce", "testing")
+
+
+async def _mx_tls(ctx: CheckContext, hosts) -> dict[str, tuple[str, str]]:
+    """Each MX host's TLS as an MTA-STS sender judges it (first address), from the shared SMTP session
+    of the server checks (diagnose.probes): no extra connection when those ran. Bounded in time."""
+    from diagnose.dialogue import Endpoint
+    from diagnose.probes import certificate_verdict, probes
+    from diagnose.servercheck import not_reached
+
+    async def one(host) -> tuple[str, str]:
+        ep = Endpoint("mx", host.name, host.addresses[0], 25)
+        d = await probes(ctx).dialogue(ep)
+        if why := not_reached(d):
+            return "unreached", why
+        verdict = await certificate_verdict(ctx, ep)
+        if verdict is None:
+            return "no_tls", ""
+        bad = [i.summary for i in verdict.issues if i.status in (Status.FAIL, Status.ERROR)]
+        return ("bad", "; ".join(bad)) if bad else ("ok", "")
+
+    hosts = [h for h in hosts if h.addresses][:5]
+    try:
+        async with asyncio.timeout(3 * ctx.timeout):
+            states = await asyncio.gather(*(one(h) for h in hosts))
+    except TimeoutError:
+        return {h.name: ("unreached", "no TLS verdict in time") for h in hosts}
+    return {h.name: state for h, state in zip(hosts, states)}

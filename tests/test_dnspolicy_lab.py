@@ -176,6 +176,7 @@ def test_settings_command_prints_the_autoconfig_servers(lab):
     ("stsrecord", "mta_sts", "mta_sts.record_invalid", "fail"),
     ("acplain", "autoconfig", "autoconfig.plain", "warn"),
     ("sts404", "mta_sts", "mta_sts.policy_http", "fail"),
+    ("stscert", "mta_sts", "mta_sts.mx_cert", "fail"),
     ("daneunsigned", "dane.records", "dane.records_unsigned", "warn"),
     ("daneunusable", "dane.records", "dane.records_unusable", "warn"),
     ("tlsabad", "dane.records", "dane.records_ok", "pass"),  # signed and well-formed (matching is dane.tlsa's)

@@ -93,6 +93,11 @@ class Plan:
         base = self.octets if len(self.octets) == 3 else self.octets + (0,)
         self.prefix = ".".join(str(o) for o in base)  # "127.77.0"
         self.hosts: dict[str, RenderedHost] = {}
+        taken: dict[int, str] = {}
+        for key, h in HOSTS.items():  # two hosts on one address would silently share PTR and listeners
+            if h.octet in taken:
+                raise ValueError(f"hosts {taken[h.octet]} and {key} both use octet {h.octet}")
+            taken[h.octet] = key
         for key, h in HOSTS.items():
             self.hosts[key] = self._render_host(key, h)
         self.reverse_origin = ".".join(str(o) for o in reversed(self.octets)) + ".in-addr.arpa"

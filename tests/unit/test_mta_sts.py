@@ -150,3 +150,17 @@ def test_hostile_policy_and_records():
     assert judge(txt=txt)["mta_sts.record_invalid"].status is Status.FAIL
     f = TlsRpt().evaluate_tlsrpt("example.com", answer("_smtp._tls.example.com", "TXT", "v=TLSRPTv1; rua=mailto:\x1b]0;x\x07a@b.example"))
     assert f.status is Status.FAIL and "\x1b" not in f.summary + f.explanation
+
+
+def test_mx_certificate_as_an_mta_sts_sender_sees_it():
+    def with_tls(mx_tls, body=GOOD):
+        lk = StsLookup("example.com", TXT, ok(body), ["mx1.example.com"], mx_tls=mx_tls)
+        return {f.code: f for f in MtaSts().evaluate_mta_sts(lk)}
+    assert list(with_tls({"mx1.example.com": ("ok", "")})) == ["mta_sts.policy"]
+    assert list(with_tls({"mx1.example.com": ("unreached", "could not connect")})) == ["mta_sts.policy"]
+    f = with_tls({"mx1.example.com": ("bad", "the certificate is for other.example, not mx1.example.com")})["mta_sts.mx_cert"]
+    assert f.status is Status.FAIL and "other.example" in f.explanation and "mode: testing" in f.remedy
+    f = with_tls({"mx1.example.com": ("no_tls", "")})["mta_sts.mx_cert"]
+    assert f.status is Status.FAIL and "STARTTLS" in f.summary
+    fs = with_tls({"mx1.example.com": ("bad", "expired")}, GOOD.replace("enforce", "testing"))
+    assert fs["mta_sts.mx_cert"].status is Status.WARN
