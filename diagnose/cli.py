@@ -26,6 +26,12 @@ class _Command(typer.core.TyperCommand):
     def get_help_option(self, ctx):  # type: ignore[no-untyped-def]
         return _help_defaults_false(super().get_help_option(ctx))
 
+    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+        from .fastopts import install  # plain option values converted without pydantic
+
+        install(self.get_params(ctx))
+        return super().parse_args(ctx, args)
+
 
 class _Group(typer.core.TyperGroup):
     def get_help_option(self, ctx):  # type: ignore[no-untyped-def]

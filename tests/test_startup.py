@@ -41,3 +41,23 @@ def test_checks_listing_needs_neither_textual_nor_pydantic_and_matches_the_loade
     width = max(len(c.id) for c in found.checks)
     expected = [f"{c.id:<{width}}  {c.side.value:<8}  {c.title}" for c in found.checks]
     assert proc.stdout.splitlines() == expected
+
+
+def test_a_check_run_converts_its_options_without_pydantic():
+    # Given every kind of option check takes (str, float, int with a minimum, Path, enum, list)
+    proc, loaded = imported_by("check", "not a domain!", "--nameserver", "127.0.0.1", "--timeout", "0.5",
+                               "--cert-warn-days", "3", "--ca-file", "/nonexistent.pem", "--format", "json",
+                               "--check", "dns", "--skip", "mx")
+    # Then the run reached maildoctor's own validation (one error line) without importing pydantic
+    assert "bad target" in proc.stderr, proc.stderr
+    assert "pydantic" not in loaded, loaded
+
+
+def test_bad_option_values_are_one_error_line_each():
+    for argv, words in ((["check", "x.example", "--timeout", "abc"], "'abc' is not a valid number"),
+                        (["check", "x.example", "--format", "nope"], "is not one of 'text'"),
+                        (["check", "x.example", "--cert-warn-days", "-1"], "must be >= 0"),
+                        (["batch", "-", "--concurrency", "x"], "'x' is not a valid integer")):
+        proc, _ = imported_by(*argv)
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("maildoctor: error:")]
+        assert len(errors) == 1 and words in errors[0], proc.stderr

@@ -1,0 +1,109 @@
+"""Option values without pydantic: start-up time.
+
+Typer 0.29 coerces every option value through a pydantic TypeAdapter, and importing pydantic costs
+more CPU than the rest of a `maildoctor check` start-up. The options maildoctor declares are plain
+(str, int, float, Path, a str enum, an optional or a list of those), so they are converted here;
+any other option, or a Typer whose internals differ, keeps Typer's own coercion (only slower).
+"""
+
+from __future__ import annotations
+
+import enum
+import types
+import typing
+from pathlib import Path
+from typing import Any, Callable
+
+try:  # Typer's internal coercion contract (typer._coercion, 0.29); absent: nothing is changed
+    from typer._click.exceptions import BadParameter
+    from typer._coercion import RuntimeParam
+except ImportError:  # pragma: no cover - another Typer version
+    RuntimeParam = None  # type: ignore[assignment,misc]
+
+
+def _number(kind: type, word: str) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if isinstance(value, kind) and not isinstance(value, bool):
+            return value
+        try:
+            return kind(str(value).strip())
+        except ValueError:
+            raise ValueError(f"{str(value)[:40]!r} is not a valid {word}") from None
+    return convert
+
+
+def _choice(cls: type[enum.Enum]) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if isinstance(value, cls):
+            return value
+        try:
+            return cls(value)
+        except ValueError:
+            names = ", ".join(repr(m.value) for m in cls)
+            raise ValueError(f"{str(value)[:40]!r} is not one of {names}.") from None
+    return convert
+
+
+def _leaf(annotation: Any) -> Callable[[Any], Any] | None:
+    if annotation is str:
+        return str
+    if annotation is int:
+        return _number(int, "integer")
+    if annotation is float:
+        return _number(float, "number")
+    if isinstance(annotation, type) and issubclass(annotation, Path):
+        return lambda value: value if isinstance(value, annotation) else annotation(value)
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum) and issubclass(annotation, str):
+        return _choice(annotation)
+    return None
+
+
+def converter(annotation: Any) -> tuple[Callable[[Any], Any], bool] | None:
+    """(convert one value, is a list) for a plain annotation, else None."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
+        return converter(next(a for a in args if a is not type(None)))
+    if origin is list and len(args) == 1:
+        leaf = _leaf(args[0])
+        return (leaf, True) if leaf else None
+    leaf = _leaf(annotation)
+    return (leaf, False) if leaf else None
+
+
+if RuntimeParam is not None:
+
+    class _Plain(RuntimeParam):  # type: ignore[misc,valid-type]
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            convert, many = converter(self.annotation)  # type: ignore[misc]
+            try:
+                if many:
+                    return [self._in_range(convert(v)) for v in value]
+                return self._in_range(convert(value))
+            except ValueError as exc:
+                raise BadParameter(str(exc), ctx=ctx, param=param) from None
+
+        def _in_range(self, value: Any) -> Any:
+            low, high = self.parameter_info.min, self.parameter_info.max
+            if (low is not None and value < low) or (high is not None and value > high):
+                bounds = " and ".join(b for b in (f">= {low}" if low is not None else "",
+                                                  f"<= {high}" if high is not None else "") if b)
+                raise ValueError(f"{value} is out of range: it must be {bounds}")
+            return value
+
+
+def install(params: list) -> None:
+    """Give Typer parameters of plain types the pydantic-free coercion (before parsing)."""
+    if RuntimeParam is None:
+        return
+    for param in params:
+        desc = getattr(param, "type_descriptor", None)
+        if desc is None or getattr(param, "_runtime_param", "absent") is not None or desc.file_annotation is not None:
+            continue
+        info = desc.parameter_info
+        if any(getattr(info, name, None) is not None for name in ("parser", "click_type")) or any(
+                getattr(info, name, False) for name in ("min_open", "max_open", "clamp")):
+            continue
+        if (info.min is not None or info.max is not None) and desc.annotation not in (int, float):
+            continue
+        if converter(desc.annotation) is not None:
+            param._runtime_param = _Plain(parameter_info=info, annotation=desc.annotation)
