@@ -65,7 +65,8 @@ class RoundTrip(Check):
             "On {host}, follow the queue id in the mail log (Postfix: `grep {queue_id} /var/log/mail.log`; "
             "`postqueue -p` lists stuck mail) to see where it went: a `status=deferred` names the delivery "
             "problem, `discarded` or `status=sent (discarded)` points at a filter or transport rule. A longer "
-            "--roundtrip-timeout helps if delivery is merely slow.",
+            "--roundtrip-timeout helps if delivery is merely slow. Should the message still arrive, delete it "
+            "by hand (subject \u201cmaildoctor round trip test {token}\u201d).",
         ),
         "roundtrip.bounced": (
             "{host} accepted the test message for {recipient} (queue id {queue_id}), but it came back as "
