@@ -86,3 +86,13 @@ def test_ctrl_c_while_waiting_for_the_resolver():
         out, err, after = interrupt(proc)
     assert proc.returncode == 130, (out, err)
     assert "Traceback" not in out + err and after < 3
+
+
+def test_ctrl_c_twice(kit):
+    kit.lines.clear()
+    proc = start(["check", domain("silent"), "--nameserver", addr(DNS_INDEX), "--timeout", str(SLOW_T)])
+    kit.wait_for(f"accepted {addr(SILENT)} 25")
+    proc.send_signal(signal.SIGINT)
+    out, err, after = interrupt(proc)  # the second one, right behind the first
+    assert proc.returncode == 130, (proc.returncode, out, err)
+    assert "Traceback" not in out + err and after < 3, err
