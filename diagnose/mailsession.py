@@ -167,7 +167,7 @@ class MailSession:
         except (OSError, TimeoutError) as exc:
             return self.done(Outcome.BROKEN, f"connection lost: {exc or type(exc).__name__}")
 
-    def _secured(self, tls_offered: bool) -> Outcome | None:
+    def _secured(self) -> Outcome | None:
         """None: go on (TLS is up, or plaintext is allowed); else why the credentials stay here."""
         if self.result.tls_version or self.allow_plaintext:
             return None
@@ -206,7 +206,7 @@ class MailSession:
                     return self.result
                 caps = (await self.smtp(f"EHLO {name}", "EHLO after STARTTLS")).extensions()
         self.caps = caps
-        why = self._secured("STARTTLS" in caps)
+        why = self._secured()
         if why:
             return self.done(why, "the server offers no STARTTLS" if "STARTTLS" not in caps else "STARTTLS failed")
         mechs = caps.get("AUTH", "").upper().split()
@@ -281,7 +281,7 @@ class MailSession:
                     return self.result
                 caps = imap_caps(await self.imap("CAPABILITY", "CAPABILITY after STARTTLS"))
         self.caps = caps
-        why = self._secured("STARTTLS" in caps)
+        why = self._secured()
         if why:
             return self.done(why, "the server offers no STARTTLS" if "STARTTLS" not in caps else "STARTTLS failed")
         self.result.offered = [c[5:] for c in caps if c.startswith("AUTH=")] + ([] if "LOGINDISABLED" in caps else ["LOGIN"])
@@ -332,7 +332,7 @@ class MailSession:
                     return self.result
                 caps = pop_caps(await self.pop("CAPA", "CAPA after STLS", multiline=True))
         self.caps = caps
-        why = self._secured("STLS" in caps)
+        why = self._secured()
         if why:
             return self.done(why, "the server offers no STLS" if "STLS" not in caps else "STLS failed")
         sasl = caps.get("SASL", "").upper().split()
