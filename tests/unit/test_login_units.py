@@ -267,3 +267,27 @@ def test_pick_prefers_a_port_with_tls_and_says_why_none():
     assert pick([a, b], [up(a, False), up(b, False)], False) == (a, "")  # the session will say "TLS required"
     ep, why = pick([a, b], [down, Dialogue(b, connect=ConnectOutcome.REFUSED)], False)
     assert ep == a and "timed out" in why
+
+
+def test_session_prompts_on_a_terminal_and_validates_roundtrip_options(monkeypatch):
+    import getpass
+    import sys
+
+    from diagnose.session import CheckRequest, Fatal, _login_options
+    from diagnose.target import parse_target
+
+    target = parse_target("erin@example.com")
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(getpass, "getpass", lambda text: "typed-secret")
+    opts = _login_options(CheckRequest(target="erin@example.com", roundtrip=True, to="Frank@Example.COM"), target)
+    assert opts["credentials"].incoming.user == "erin@example.com" and opts["credentials"].incoming.source == "prompt"
+    assert opts["credentials"].outgoing.password.reveal() == "typed-secret"
+    assert opts["roundtrip"].to.endswith("@example.com") and opts["roundtrip"].timeout == 120
+    # no login asked for: no prompt, no credentials
+    assert _login_options(CheckRequest(target="erin@example.com"), target)["credentials"] is None
+    for bad in (dict(to="not an address"), dict(roundtrip_timeout=0)):
+        with pytest.raises(Fatal):
+            _login_options(CheckRequest(target="erin@example.com", roundtrip=True, **bad), target)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    with pytest.raises(Fatal, match="--password-env"):
+        _login_options(CheckRequest(target="erin@example.com", login={"user": "erin"}), target)
