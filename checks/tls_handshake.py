@@ -102,8 +102,9 @@ class TlsHandshake(ServerCheck):
                                      f"only {legacy.version} works: current clients refuse the handshake",
                                      **{**kw, "version": legacy.version})]
             if d.tls_error:
+                plain = f" (the server agreed to {word}, then went on in plain text)" if d.injected else ""
                 return [self.finding("tls.handshake_failed", Status.FAIL, s,
-                                     f"TLS handshake failed ({d.failure_phase}): {d.tls_error}", **kw)]
+                                     f"TLS handshake failed ({d.failure_phase}): {d.tls_error}{plain}", **kw)]
             if d.starttls_reply:
                 return [self.finding("tls.starttls_refused", Status.FAIL, s,
                                      f"{word} offered but refused: {d.starttls_reply[:120]}", **kw)]
