@@ -140,7 +140,7 @@ class LoginCheck(Check):
         facts = dict(user=r.user, words=r.words or "no answer", service=SERVICE[self.protocol], port=ep.port,
                      action=ACTION[self.protocol], source=creds.source or "the command line",
                      offered=", ".join(r.offered) or "nothing", tls_port=PORTS[self.protocol][0],
-                     extra="" if self.protocol != "imap" else ", or IMAP LOGIN")
+                     extra={"smtp": ", or CRAM-MD5", "imap": ", or IMAP LOGIN"}.get(self.protocol, ""))
         evidence = {"user": r.user, "mechanism": r.mechanism, "tls": r.tls_version or "none",
                     "offered": r.offered, "server_said": r.words, "transcript": r.transcript, "timings": r.timings}
         if r.code is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hmac
 import re
 import ssl
 import time
@@ -227,6 +228,16 @@ class MailSession:
                 reply = await self.smtp(self._b64(user), "AUTH LOGIN user", MASK)
             if reply.code == 334:
                 reply = await self.smtp(self._b64(pw), "AUTH LOGIN password", MASK, grace=AUTH_GRACE)
+        elif "CRAM-MD5" in mechs:  # RFC 2195: an HMAC of the server's challenge, the password stays here
+            mech = "CRAM-MD5"
+            reply = await self.smtp("AUTH CRAM-MD5", "AUTH")
+            if reply.code == 334:
+                try:
+                    challenge = base64.b64decode(reply.text.strip(), validate=True)
+                except ValueError:
+                    return self.done(Outcome.BROKEN, "CRAM-MD5 challenge is not base64", mechanism=mech)
+                digest = hmac.new(pw.encode("utf-8"), challenge, "md5").hexdigest()
+                reply = await self.smtp(self._b64(f"{user} {digest}"), "AUTH CRAM-MD5 response", MASK, grace=AUTH_GRACE)
         else:
             return self.done(Outcome.NO_MECHANISM, f"offered: {' '.join(mechs) or 'nothing'}")
         return self.done(smtp_outcome(reply, bool(self.result.tls_version)), f"{reply.code} {reply.text}",

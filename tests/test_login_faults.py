@@ -109,9 +109,9 @@ def test_imap_unavailable_is_temporary_and_its_finding_explains():
 
 
 def test_only_unknown_mechanisms_is_no_mechanism():
-    replies = {**SMTP_NO_TLS, b"EHLO": b"250-fake\r\n250 AUTH CRAM-MD5 XOAUTH2\r\n"}
+    replies = {**SMTP_NO_TLS, b"EHLO": b"250-fake\r\n250 AUTH GSSAPI XOAUTH2\r\n"}
     result, received = serve(replies, b"220 fake ESMTP\r\n", 587, allow_plaintext=True)
-    assert result.outcome is Outcome.NO_MECHANISM and "CRAM-MD5" in result.words
+    assert result.outcome is Outcome.NO_MECHANISM and "GSSAPI" in result.words
     assert b"AUTH" not in received.replace(b"EHLO", b"")
 
 
@@ -158,3 +158,15 @@ def test_auth_login_and_imap_login_hide_both_steps():
     assert result.outcome is Outcome.OK and result.mechanism == "LOGIN" and result.tls_version == ""
     assert f'"{PASSWORD}"'.encode() in received
     assert any(line.endswith('LOGIN "alice@fault.test" ****') for line in result.transcript), result.transcript
+
+
+def test_cram_md5_answers_the_challenge_without_the_password():
+    import hmac
+
+    challenge = b"<1896.697170952@fault.test>"
+    answer = base64.b64encode(b"alice@fault.test " + hmac.new(PASSWORD.encode(), challenge, "md5").hexdigest().encode())
+    replies = {**SMTP_NO_TLS, b"EHLO": b"250-fake\r\n250 AUTH CRAM-MD5\r\n",
+               b"AUTH": b"334 " + base64.b64encode(challenge) + b"\r\n", answer.upper(): b"235 2.7.0 ok\r\n"}
+    result, received = serve(replies, b"220 fake ESMTP\r\n", 587, allow_plaintext=True)
+    assert result.outcome is Outcome.OK and result.mechanism == "CRAM-MD5", result
+    assert PASSWORD.encode() not in received and "C: ****" in result.transcript
