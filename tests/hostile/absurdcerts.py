@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
-KINDS = ("huge_san", "non_utf8", "negative_serial", "dates_1950_9999", "escapes_in_names")
+KINDS = ("huge_san", "non_utf8", "negative_serial", "dates_1950_9999", "escapes_in_names", "long_chain")
 _KEY = ec.generate_private_key(ec.SECP256R1())
 _CN_MARK = "QQQQCNMARKQQQQ"
 _SAN_MARK = "zzzzsanmarkzzzz.invalid"
@@ -31,6 +31,8 @@ def mint(kind: str, host: str) -> tuple[bytes, bytes]:
     now = dt.datetime.now(dt.timezone.utc)
     cn, sans, serial = host, [host], 4242
     not_before, not_after = now - dt.timedelta(days=1), now + dt.timedelta(days=90)
+    if kind == "long_chain":
+        return _long_chain(host, 40)
     if kind == "huge_san":
         sans = [f"h{i}.{host}" for i in range(2000)] + [host]  # ~40 kB: under OpenSSL's 100 kB certificate-list cap
     elif kind == "non_utf8":
@@ -88,3 +90,24 @@ def mint_server(hosts: list[str]) -> tuple[bytes, bytes]:
     key = _KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
     return cert.public_bytes(serialization.Encoding.PEM), key
+
+
+def _long_chain(host: str, length: int) -> tuple[bytes, bytes]:
+    """leaf + ``length`` intermediates, each issued by the next: far deeper than any verifier allows."""
+    now = dt.datetime.now(dt.timezone.utc)
+    keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(length + 1)]
+    names = [x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host if i == 0 else f"CA level {i}")])
+             for i in range(length + 1)]
+    pems = []
+    for i in range(length + 1):
+        issuer = min(i + 1, length)  # the last one signs itself
+        builder = (x509.CertificateBuilder().subject_name(names[i]).issuer_name(names[issuer])
+                   .public_key(keys[i].public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+                   .add_extension(x509.BasicConstraints(ca=i > 0, path_length=None), critical=True))
+        if i == 0:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        pems.append(builder.sign(keys[issuer], hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+    key = keys[0].private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return b"".join(pems), key

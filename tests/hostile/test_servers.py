@@ -41,7 +41,8 @@ CASES = {
     "toolate": (23, [("delayed", [25], {"delay": 1.6})], ()),
     "flood": (24, [("imap_pop_flood", [143, 110], {}), ("polite", [25], {})], ("imap", "pop")),
     **{f"cert-{kind.replace('_', '-')}": (30 + i, [("absurd_cert", [25, 465], {"kind": kind})], ("smtp",))
-       for i, kind in enumerate(("huge_san", "non_utf8", "negative_serial", "dates_1950_9999", "escapes_in_names"))},
+       for i, kind in enumerate(("huge_san", "non_utf8", "negative_serial", "dates_1950_9999", "escapes_in_names",
+                                 "long_chain"))},
 }
 
 
@@ -179,7 +180,8 @@ def test_latency_over_the_timeout_is_a_timeout_not_a_pass(kit):
     not_pass(run, "smtp.greeting")
 
 
-@pytest.mark.parametrize("kind", ["huge-san", "non-utf8", "negative-serial", "dates-1950-9999", "escapes-in-names"])
+@pytest.mark.parametrize("kind", ["huge-san", "non-utf8", "negative-serial", "dates-1950-9999", "escapes-in-names",
+                                  "long-chain"])
 def test_absurd_certificates(kit, kind):
     run = check(f"cert-{kind}", "--verbose")
     assert "pass" in run.statuses("tls.handshake"), run  # the handshake itself works
