@@ -366,8 +366,32 @@ async def serve(config: dict) -> None:
         c.close()
 
 
+def demo_config(net: str) -> dict:
+    """The cases of test_servers.py under <case>.hostile.test, DNS at 127.A.200.53."""
+    import os
+
+    os.environ["MAILDOCTOR_LAB_NET"] = net
+    from .conftest import DNS_INDEX, addr, case_records, domain
+    from .test_servers import CASES
+
+    records, servers = [], []
+    for case, (index, behaviours, services) in CASES.items():
+        records += case_records(case, index, services=services)
+        for behaviour, ports, args in behaviours:
+            if behaviour == "absurd_cert":
+                args = {**args, "host": f"mx.{domain(case)}"}
+            servers.append({"address": addr(index), "ports": ports, "behaviour": behaviour, "args": args})
+    print(f"hostile servers for: {', '.join(CASES)}\ntry: maildoctor check garbage.hostile.test "
+          f"--nameserver {addr(DNS_INDEX)} --timeout 2 --format html", flush=True)
+    return {"dns": {"address": addr(DNS_INDEX), "records": records}, "servers": servers}
+
+
 def main() -> None:
-    config = json.loads(Path(sys.argv[1]).read_text())
+    """``python -m tests.hostile.kit CONFIG.json``, or ``... demo [127.A]`` to try the server cases by hand."""
+    if sys.argv[1] == "demo":
+        config = demo_config(sys.argv[2] if len(sys.argv) > 2 else "127.77")
+    else:
+        config = json.loads(Path(sys.argv[1]).read_text())
     try:
         asyncio.run(serve(config))
     except OSError as exc:
