@@ -49,7 +49,12 @@ class TcpConnect(Check):
             "connectivity. The address was not tested.",
             "Run maildoctor from a machine with IPv6 to test this address.",
         ),
-        "tcp.error": ("Connecting to {address} port {port} failed unexpectedly: {detail}.", ""),
+        "tcp.error": (
+            "Connecting to {address} port {port} failed with an error maildoctor does not recognise: "
+            "{detail}. The port could not be tested from here.",
+            "Run the check again; if it persists, test the connection by hand (`nc -vz {address} {port}`) "
+            "and check this machine's network settings (firewall, proxy, routing).",
+        ),
     }
 
     async def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:

@@ -82,7 +82,12 @@ def common_texts(p: str, proto: str) -> dict[str, tuple[str, str]]:
             "There is no route from here to {address} ({words}), so {host} port {port} was not tested.",
             "Check that {address} is the right address for {host}.",
         ),
-        f"{p}.connect_error": ("Connecting to {address} port {port} failed: {words}.", ""),
+        f"{p}.connect_error": (
+            "Connecting to {address} port {port} failed with an error maildoctor does not recognise: "
+            "{words}. The server could not be tested from here.",
+            "Run the check again; if it persists, test the connection by hand (`nc -vz {address} {port}`) "
+            "and check this machine's network settings (firewall, proxy, routing).",
+        ),
         f"{p}.family_differs": (
             "{host} port {port} works over {good} but not over {bad} ({why}). Clients and servers that "
             "prefer {bad} (most prefer IPv6 when they have it) wait for a time-out, then retry over "

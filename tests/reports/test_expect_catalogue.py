@@ -55,7 +55,7 @@ INSTALLED = [*discover().checks, Expectations]
 EMITS = re.compile(r"""finding\(\s*f?["']([a-z0-9_.\-{}]+)["']\s*,\s*Status\.([A-Z]+)""")
 # Problem codes whose remedy is still missing, reported to their owners. The test fails when one is
 # fixed (remove it here) or when a new one appears.
-KNOWN_GAPS = {"tcp.error", "smtp.connect_error", "imap.connect_error", "pop3.connect_error"}
+KNOWN_GAPS: set[str] = set()
 
 
 def emitted(check) -> dict[str, set[str]]:
