@@ -13,6 +13,7 @@ import socket
 import sys
 import tempfile
 import time
+from typing import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -149,7 +150,7 @@ def _policy_options(request: CheckRequest) -> dict:
     return {"dkim_selectors": tuple(dict.fromkeys(selectors)), "dnsbl_zones": tuple(dict.fromkeys(zones))}
 
 
-def _login_options(request: CheckRequest, target: Target) -> dict:
+def _login_options(request: CheckRequest, target: Target, prompt: Callable[[str], str] | None | str = "terminal") -> dict:
     """Credentials (from environment variables or a prompt on a terminal) and round-trip settings."""
     from .credentials import CredentialError, CredentialRequest, RoundTrip, resolve
 
@@ -164,11 +165,12 @@ def _login_options(request: CheckRequest, target: Target) -> dict:
         if not to:
             raise Fatal(f"--to needs an email address, not {request.to[:80]!r}")
     ask = CredentialRequest(**request.login, profile_env=dict(request.extra.get("credential_env", {})))
-    prompt = None
-    if sys.stdin.isatty():
-        import getpass
+    if prompt == "terminal":
+        prompt = None
+        if sys.stdin.isatty():
+            import getpass
 
-        prompt = getpass.getpass
+            prompt = getpass.getpass
     try:
         creds = resolve(ask, address=target.address, prompt=prompt, required=request.roundtrip)
     except CredentialError as exc:
@@ -227,11 +229,13 @@ class Plan:
     meta: dict
 
 
-def make_plan(request: CheckRequest) -> Plan:
-    """Validate the request (raises Fatal with a one-line reason); no network."""
+def make_plan(request: CheckRequest, *, prompt: Callable[[str], str] | None | str = "terminal") -> Plan:
+    """Validate the request (raises Fatal with a one-line reason); no network. ``prompt`` asks for
+    a password that no variable holds: "terminal" = getpass when stdin is a terminal; None = never
+    ask (the TUI, which owns the terminal, gets a Fatal to show instead of a hung prompt)."""
     target, nameservers, checks = _validate(request)
     options = Options(timeout=request.timeout, ca_file=request.ca_file, extra=dict(request.extra), **_policy_options(request), **_server_options(request),
-                      **_login_options(request, target))
+                      **_login_options(request, target, prompt))
     meta = run_meta(request.argv, socket.gethostname(), anonymize=request.anonymize, fail_on=request.fail_on,
                     profile=request.profile)
     return Plan(target, nameservers, checks, options, meta)

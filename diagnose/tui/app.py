@@ -158,7 +158,8 @@ class MaildoctorApp(App[int]):
     def on_target_chosen(self, msg: TargetChosen) -> None:
         screen = self.screen
         try:
-            plan = make_plan(dataclasses.replace(self.request, target=msg.entry.target))
+            # never a password prompt on the terminal the app owns: a missing one is an error here
+            plan = make_plan(dataclasses.replace(self.request, target=msg.entry.target), prompt=None)
         except Fatal as exc:
             if isinstance(screen, TargetScreen):
                 screen.show_error(str(exc))

@@ -110,3 +110,23 @@ def test_export_format_is_chosen_with_the_keyboard(tmp_path):
         assert data["findings"][0]["code"] == "tcp.refused"
 
     asyncio.run(scenario())
+
+
+def test_a_login_without_a_password_is_an_error_on_the_form_never_a_prompt():
+    from diagnose.tui.screens.target import TargetScreen
+
+    async def scenario():
+        # Given --user without --password-env and no target on the command line
+        request = CheckRequest(target=None, nameservers=["192.0.2.54"], login={"user": "me@example.test"})
+        app = create_app(request, source=replay(hostile_events()))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.1)
+            await pilot.press(*"example.test", "enter")
+            await pilot.pause(0.2)
+            # Then the form says what is missing (a getpass prompt would fight the app for the terminal)
+            assert isinstance(app.screen, TargetScreen)
+            assert "no password for me@example.test" in screen_text(app), screen_text(app)
+            await pilot.press("escape")
+        assert app.return_value == 3
+
+    asyncio.run(scenario())
