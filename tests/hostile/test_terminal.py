@@ -19,8 +19,6 @@ SILENT, EVIL = 14, 19
 
 @pytest.fixture(scope="module")
 def kit():
-    from .kit import ESCAPES  # noqa: F401 - the escapes case below sends these
-
     k = Kit({"dns": {"address": addr(DNS_INDEX),
                      "records": case_records("silent", SILENT) + case_records("escapes", EVIL)},
              "servers": [{"address": addr(SILENT), "ports": [25], "behaviour": "silent"},
