@@ -27,7 +27,7 @@ from .screens.export import ExportRequest, ExportScreen, write_report
 from .screens.help import HelpScreen
 from .screens.target import TargetScreen
 from .source import EventSource, live_events
-from .state import CheckGroup, CheckRun, Credentials, DiagnosisState
+from .state import CheckGroup, CheckRun, DiagnosisState, FormCredentials
 from .widgets.details import DetailsPane
 from .widgets.flow import FlowOverview
 from .widgets.header import StatusHeader
@@ -57,7 +57,7 @@ class MaildoctorApp(App[int]):
         self.request = request
         self.plan = plan
         self.source = source or live_events
-        self.credentials = Credentials()
+        self.credentials = FormCredentials()
         self.state: DiagnosisState | None = None
         self.problems_only = False
         self.frame = 0

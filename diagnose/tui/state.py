@@ -30,9 +30,10 @@ def group_status(statuses: list[Status]) -> Status:
 
 
 @dataclass(frozen=True)
-class Credentials:
-    """Typed into the app; held in memory only: never written, logged or shown (repr hides the
-    password). Handed to no check yet: credential tests arrive with their own issue."""
+class FormCredentials:
+    """Typed into the app's start form; held in memory only: never written, logged or shown (repr
+    hides the password). Not handed to the checks (yet): the login checks take their credentials
+    from --user/--password-env (diagnose.credentials); wiring this in is make_plan(prompt=...)."""
 
     user: str = ""
     password: str = field(default="", repr=False)
@@ -41,7 +42,7 @@ class Credentials:
 @dataclass(frozen=True)
 class TargetEntry:
     target: str
-    credentials: Credentials
+    credentials: FormCredentials
 
 
 @dataclass

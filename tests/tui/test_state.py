@@ -3,7 +3,7 @@
 from diagnose.model import Finding, Side, Status
 from diagnose.plugin import Check
 from diagnose.report import Report
-from diagnose.tui.state import PROBLEMS, Credentials, DiagnosisState
+from diagnose.tui.state import PROBLEMS, DiagnosisState, FormCredentials
 
 
 class Dns(Check):
@@ -104,7 +104,7 @@ def test_a_rerun_replaces_only_the_rerun_checks_findings():
 
 
 def test_credentials_never_show_the_password():
-    creds = Credentials("user@example.test", "s3cret-pw")
+    creds = FormCredentials("user@example.test", "s3cret-pw")
     assert "s3cret-pw" not in repr(creds) and "s3cret-pw" not in str(creds)
     assert creds.password == "s3cret-pw"
 

@@ -9,7 +9,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from ..messages import TargetChosen
-from ..state import Credentials, TargetEntry
+from ..state import FormCredentials, TargetEntry
 
 
 class TargetScreen(Screen[TargetEntry]):
@@ -50,6 +50,6 @@ class TargetScreen(Screen[TargetEntry]):
         password = self.query_one("#password-input", Input)
         entry = TargetEntry(
             self.query_one("#target-input", Input).value,
-            Credentials(self.query_one("#user-input", Input).value.strip(), password.value),
+            FormCredentials(self.query_one("#user-input", Input).value.strip(), password.value),
         )
         self.app.post_message(TargetChosen(entry))
