@@ -38,11 +38,11 @@ def render(report: Report) -> str:
     if not bad:
         out += ["No problems found.", ""]
     for n, f in enumerate(bad, 1):
-        out += _problem(n, f)
+        out += problem_section(n, f)
     return "\n".join(out).rstrip() + "\n"
 
 
-def _problem(n: int, f: Finding) -> list[str]:
+def problem_section(n: int, f: Finding) -> list[str]:
     lines = [f"### {n}. {status_cell(f.status)} {md_inline(f.subject)}", "",
              f"{md_inline(f.summary)} (code {md_inline(f.code)}, check {md_inline(f.check)})", ""]
     if f.explanation:

@@ -57,7 +57,6 @@ class MaildoctorApp(App[int]):
         self.request = request
         self.plan = plan
         self.source = source or live_events
-        self.credentials = FormCredentials()
         self.state: DiagnosisState | None = None
         self.problems_only = False
         self.frame = 0
@@ -157,14 +156,20 @@ class MaildoctorApp(App[int]):
 
     def on_target_chosen(self, msg: TargetChosen) -> None:
         screen = self.screen
+        entry = msg.entry
+        login = dict(self.request.login)
+        password = entry.credentials.password
+        if entry.credentials.user or (password and "@" in entry.target):
+            login["user"] = entry.credentials.user or entry.target.strip()
+        # The typed password answers the credential "prompt" in memory; with none typed there is no
+        # prompt at all (never one on the terminal the app owns): a missing password is an error here.
+        answer = (lambda _question: password) if password else None
         try:
-            # never a password prompt on the terminal the app owns: a missing one is an error here
-            plan = make_plan(dataclasses.replace(self.request, target=msg.entry.target), prompt=None)
+            plan = make_plan(dataclasses.replace(self.request, target=entry.target, login=login), prompt=answer)
         except Fatal as exc:
             if isinstance(screen, TargetScreen):
                 screen.show_error(str(exc))
             return
-        self.credentials = msg.entry.credentials
         if isinstance(screen, TargetScreen):
             self.pop_screen()
         self._start(plan)
@@ -257,9 +262,9 @@ class MaildoctorApp(App[int]):
         if not isinstance(payload, Finding):
             self.notify("Select a finding first.", severity="warning")
             return
-        from reports.markdown import _problem
+        from reports.markdown import problem_section
 
-        text = "\n".join(_problem(1, payload)).rstrip() + "\n"
+        text = "\n".join(problem_section(1, payload)).rstrip() + "\n"
         self.copy_to_clipboard(text)
         self.notify(f"{payload.code} copied as Markdown.")
 

@@ -32,8 +32,8 @@ def group_status(statuses: list[Status]) -> Status:
 @dataclass(frozen=True)
 class FormCredentials:
     """Typed into the app's start form; held in memory only: never written, logged or shown (repr
-    hides the password). Not handed to the checks (yet): the login checks take their credentials
-    from --user/--password-env (diagnose.credentials); wiring this in is make_plan(prompt=...)."""
+    hides the password). The app hands the password to make_plan as the answer to the credential
+    prompt, so it reaches the login checks as a diagnose.credentials.Secret like a typed one."""
 
     user: str = ""
     password: str = field(default="", repr=False)

@@ -182,8 +182,11 @@ def test_target_screen_validates_and_keeps_the_password_in_memory_only(lab):
             await pilot.press("enter")
             await wait_until(pilot, lambda: finished(app))
             assert not isinstance(app.screen, TargetScreen)
-            assert app.credentials.user == "user" and app.credentials.password == secret
-            assert secret not in repr(app.credentials)
+            # Then the typed login reaches the checks as credentials, the password only as a Secret
+            creds = app.plan.options.credentials
+            assert creds.outgoing.user == "user" and creds.incoming.user == "user"
+            assert creds.outgoing.password.reveal() == secret
+            assert secret not in repr(app.plan) and secret not in repr(creds)
             assert secret not in screen_text(app)
             assert app.plan.target.domain == lab.domain("refused")
             await pilot.press("q")
