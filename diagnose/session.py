@@ -324,6 +324,16 @@ def _print_human(report: Report, request: CheckRequest) -> None:
     print_report(report, human_console(), verbose=request.verbose)
 
 
+def _file_mode(path: Path) -> int:
+    """The mode a plain write would give: the old file's, else 0666 less the umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
 def write_atomically(path: Path, content: str) -> None:
     """Write to a temp file beside ``path`` and rename, so no half-written report is ever left.
 
@@ -340,6 +350,7 @@ def write_atomically(path: Path, content: str) -> None:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(content)
+        os.chmod(tmp, _file_mode(path))  # mkstemp's 0600 would make every report private
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:
