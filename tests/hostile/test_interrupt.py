@@ -62,6 +62,7 @@ def test_ctrl_c_prints_what_was_found_and_exits_130(kit):
 def test_ctrl_c_with_output_file_leaves_a_complete_report_and_no_temp_file(kit, tmp_path):
     target = tmp_path / "report.json"
     target.write_text("previous report\n")
+    target.chmod(0o640)
     kit.lines.clear()
     proc = start(["check", domain("silent"), "--nameserver", addr(DNS_INDEX), "--timeout", str(SLOW_T),
                   "--format", "json", "--output", str(target), "--quiet"])
@@ -74,6 +75,7 @@ def test_ctrl_c_with_output_file_leaves_a_complete_report_and_no_temp_file(kit, 
     assert not_run and all(f["status"] == "skip" for f in not_run), data["findings"]
     assert "smtp.greeting" in {f["check"] for f in not_run}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"], "a temp file was left behind"
+    assert target.stat().st_mode & 0o777 == 0o640, "the report's mode changed"
 
 
 def test_ctrl_c_while_waiting_for_the_resolver():
