@@ -10,6 +10,7 @@ import html.parser
 import json
 import os
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -100,6 +101,7 @@ class Kit:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @dataclass(repr=False)
@@ -135,7 +137,12 @@ def run_cli(args: list[str], *, limit: float, netns: str | None = None, json_rep
     """Run the real CLI. The diagnosis (the report's duration) must take at most ``limit`` seconds,
     and the whole process at most ``limit`` + STARTUP (Python start-up, imports and rendering are
     slow on a loaded 2-CPU machine; a hang still fails)."""
-    out_dir = Path(tempfile.mkdtemp(prefix="hostile-out-"))
+    with tempfile.TemporaryDirectory(prefix="hostile-out-") as out:
+        return _run_cli(args, Path(out), limit=limit, netns=netns, json_report=json_report, env=env)
+
+
+def _run_cli(args: list[str], out_dir: Path, *, limit: float, netns: str | None, json_report: bool,
+             env: dict | None) -> Run:
     argv = [MAILDOCTOR, *args]
     if json_report:
         argv += ["--format", "json", "--output", str(out_dir / "report.json")]

@@ -142,11 +142,11 @@ async def starttls_plaintext(reader, writer, args) -> None:
 
 def _cert_context(kind: str, host: str) -> ssl.SSLContext:
     cert, key = mint(kind, host)
-    directory = Path(tempfile.mkdtemp(prefix="hostile-cert-"))
-    (directory / "cert.pem").write_bytes(cert)
-    (directory / "key.pem").write_bytes(key)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(directory / "cert.pem", directory / "key.pem")
+    with tempfile.TemporaryDirectory(prefix="hostile-cert-") as directory:  # OpenSSL reads the files now
+        (Path(directory) / "cert.pem").write_bytes(cert)
+        (Path(directory) / "key.pem").write_bytes(key)
+        ctx.load_cert_chain(Path(directory) / "cert.pem", Path(directory) / "key.pem")
     return ctx
 
 
