@@ -187,7 +187,8 @@ def batch_section(lab: Lab, names: list[str], sizes: list[int]) -> list[str]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         mid = min(1000, max(sizes))
-        variants = [(n, []) for n in sizes] + [(mid, ["--skip", "tcp"]), (mid, ["--workers", "2"])]
+        variants = [(n, []) for n in sizes] + [(mid, ["--skip", "tcp"]), (mid, ["--workers", "2"]),
+                                                (mid, ["--skip", "tcp", "--workers", "2"])]
         for index, (n, extra) in enumerate(variants):
             listing, out = Path(tmp) / f"list-{n}.txt", Path(tmp) / f"out-{index}.jsonl"
             listing.write_text("\n".join(names[:n]) + "\n")
