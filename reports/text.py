@@ -1,4 +1,5 @@
-"""Human-readable text: findings grouped by side and host, problems explained, a verdict line."""
+"""Human-readable text: findings grouped by side and host, then the problems explained, then a
+verdict line (the last thing on the screen is what to fix)."""
 
 from __future__ import annotations
 
@@ -47,20 +48,36 @@ def print_report(report: Report, console: Console, *, verbose: bool = False, hea
         for label, value in header_fields(report):
             console.print(Text(f"  {label}: {value}", style="dim"))
     check_width = min(max((len(f.check) for f in report.findings), default=8), 18)
-    for side, hosts in _grouped(report.findings).items():
+    shown = [f for f in report.findings if verbose or f.status is not Status.SKIP]
+    for side, hosts in _grouped(shown).items():
         console.print()
         console.print(Text(SIDE_TITLES[side], style="bold underline"))
         for host, findings in hosts.items():
             console.print(Text("  " + clean(host or str(target), keep_newlines=False), style="bold"))
             for f in findings:
-                _print_finding(console, f, check_width, verbose=verbose)
+                _print_finding(console, f, check_width, explain=verbose)
+    hidden = len(report.findings) - len(shown)
+    if hidden:
+        console.print()
+        console.print(Text(f"{hidden} check{'s' if hidden != 1 else ''} skipped (not applicable here or not "
+                           "asked for); --verbose lists them with the reason.", style="dim"))
+    problems = sorted((f for f in report.findings if f.status in PROBLEMS), key=lambda f: -f.status.rank)
+    if problems:
+        # The problems once more, explained, at the end: what a person reads first on a terminal.
+        console.print()
+        console.print(Text(f"What to fix ({len(problems)})", style="bold underline"))
+        for f in problems:
+            _print_finding(console, f, check_width, explain=True)
     console.print()
     console.print(verdict_line(report))
 
 
-def _print_finding(console: Console, f: Finding, check_width: int, *, verbose: bool) -> None:
-    """One finding: badge and check id, then subject, summary and (for problems) what it means and
-    how to fix it, each wrapped with a hanging indent so the columns stay readable."""
+PROBLEMS = (Status.FAIL, Status.ERROR, Status.WARN)
+
+
+def _print_finding(console: Console, f: Finding, check_width: int, *, explain: bool) -> None:
+    """One finding: badge and check id, then subject and summary and (with ``explain``) what it
+    means and how to fix it, each wrapped with a hanging indent so the columns stay readable."""
     prefix = Text("    ")
     prefix.append_text(badge(f.status))
     prefix.append(" " + clean(f.check, keep_newlines=False).ljust(check_width) + " ", style="cyan")
@@ -68,7 +85,7 @@ def _print_finding(console: Console, f: Finding, check_width: int, *, verbose: b
     body = Text(clean(f.subject, keep_newlines=False), style="bold" if f.status is not Status.PASS else "")
     body.append(" — " + clean(f.summary, keep_newlines=False))
     blocks = [body]
-    if f.status in (Status.WARN, Status.FAIL, Status.ERROR) or verbose:
+    if explain:
         for label, text in (("What it means", f.explanation), ("How to fix", f.remedy)):
             if text:
                 block = Text(f"{label}: ", style="bold")
