@@ -158,10 +158,18 @@ def verify_chain(leaf: x509.Certificate, intermediates: list[x509.Certificate], 
         verifier = PolicyBuilder().store(Store(anchors)).time(when).build_server_verifier(subject)
         verifier.verify(leaf, intermediates)
     except VerificationError as exc:
-        return str(exc) or "the chain does not validate"
+        return _plain_verification_error(str(exc))
     except (ValueError, TypeError) as exc:
         return f"cannot validate: {exc}"
     return ""
+
+
+def _plain_verification_error(text: str) -> str:
+    """cryptography's verifier speaks of path-building 'candidates'; say what that means."""
+    if "candidates exhausted" in text and "interior errors" in text:
+        return "no chain from this certificate to a trusted root could be built"
+    text = text.removeprefix("validation failed: ")
+    return text.replace("candidates exhausted: ", "") or "the chain does not validate"
 
 
 def evaluate_certificate(chain: list[x509.Certificate], hostname: str, now: dt.datetime, warn_days: int = 14, *,
