@@ -103,11 +103,11 @@ async def diagnose(
 async def _run_check(check: Check, ctx: CheckContext, facts: FactBoard, queue: asyncio.Queue) -> None:
     await queue.put(CheckStarted(check.id, check.title))
     start = time.monotonic()
-    statuses: list[Status] = []
     subject = ctx.target.domain
+    own: list[Finding] = []
 
     def emit(f: Finding) -> None:
-        statuses.append(f.status)
+        own.append(f)
         queue.put_nowait(FindingEmitted(f))
 
     try:
@@ -124,6 +124,9 @@ async def _run_check(check: Check, ctx: CheckContext, facts: FactBoard, queue: a
                            f"the check failed internally: {type(exc).__name__}: {exc}",
                            evidence={"exception": type(exc).__name__}))
     finally:
+        skipped = [f.summary for f in own if f.status is Status.SKIP]
+        why = (f"{check.id} was skipped: {skipped[0].removeprefix('not tested: ').removeprefix('not sent: ')}"
+               if skipped and len(skipped) == len(own) else f"the {check.id} check could not determine it")
         for name in check.provides:
-            facts.withhold(name, f"the {check.id} check could not determine it")
-        queue.put_nowait(CheckFinished(check.id, Status.worst(statuses), time.monotonic() - start))
+            facts.withhold(name, why)
+        queue.put_nowait(CheckFinished(check.id, Status.worst([f.status for f in own]), time.monotonic() - start))

@@ -125,3 +125,28 @@ def test_fact_without_producer_skips_at_once():
     report = asyncio.run(collect([NeedsNothingProvided]))[-1].report
     assert time.monotonic() - start < 0.5
     assert report.findings[0].status is Status.SKIP and "fact.none" in report.findings[0].summary
+
+
+class SkippingProducer(Check):
+    id = "t.skipper"
+    title = "skips, so its fact never comes"
+    provides = ("fact.k",)
+
+    async def run(self, ctx):
+        yield self.finding("t.skipper.skipped", Status.SKIP, "a", "not tested: ask for it with --please")
+
+
+class NeedsK(Check):
+    id = "t.needs_k"
+    title = "needs fact.k"
+    needs = ("fact.k",)
+
+    async def run(self, ctx):
+        await ctx.fact("fact.k")
+        yield self.finding("t.needs_k", Status.PASS, "b", "never")
+
+
+def test_a_skipped_producer_passes_its_reason_on():
+    report = asyncio.run(collect([SkippingProducer, NeedsK]))[-1].report
+    (skip,) = [f for f in report.findings if f.check == "t.needs_k"]
+    assert skip.summary == "not tested: t.skipper was skipped: ask for it with --please"
