@@ -32,6 +32,7 @@ from .runner import CheckFinished, DiagnosisFinished, FindingEmitted, diagnose
 from .target import Target, TargetError, normalise_domain, parse_target
 
 MAX_TIMEOUT = 600.0
+NOT_RUN = "not run: interrupted"  # the summary of each check Ctrl-C stopped
 
 
 class Fatal(Exception):
@@ -76,7 +77,9 @@ def run_check(request: CheckRequest) -> ExitCode:
         return ExitCode.UNKNOWN
     _emit(report, request)
     if report.interrupted:
-        print("maildoctor: interrupted: the report shows what was found so far", file=sys.stderr)
+        not_run = sorted({f.check for f in report.findings if f.summary.startswith(NOT_RUN)})
+        print(f"maildoctor: interrupted: the report shows what was found so far; not run: {', '.join(not_run) or 'none'}",
+              file=sys.stderr)
         return ExitCode.INTERRUPTED
     return exit_code_for(report.worst, request.fail_on)
 
@@ -292,7 +295,7 @@ def _interrupted_report(plan: Plan, dns: Dns, findings: list[Finding], finished:
     """What was found before Ctrl-C, and each unfinished check marked as not run."""
     target = plan.target
     not_run = [cls().finding(f"{cls.id}.skipped", Status.SKIP, target.domain,
-                             "not run: interrupted (Ctrl-C) before this check finished")
+                             f"{NOT_RUN} (Ctrl-C) before this check finished")
                for cls in plan.checks if cls.id not in finished]
     return Report(
         target={"input": target.raw, "domain": target.domain, "domain_unicode": target.domain_unicode,
