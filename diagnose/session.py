@@ -75,7 +75,12 @@ def run_check(request: CheckRequest) -> ExitCode:
         if request.fmt == "nagios":  # monitoring reads the status from stdout
             print("MAILDOCTOR UNKNOWN - " + str(exc).replace("|", "/"))
         return ExitCode.UNKNOWN
-    _emit(report, request)
+    try:
+        _emit(report, request)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `maildoctor check … | head`: the reader left; the exit code still tells the verdict.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if report.interrupted:
         not_run = sorted({f.check for f in report.findings if f.summary.startswith(NOT_RUN)})
         print(f"maildoctor: interrupted: the report shows what was found so far; not run: {', '.join(not_run) or 'none'}",

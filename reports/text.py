@@ -147,4 +147,19 @@ def human_console() -> Console:
     piped = not sys.stdout.isatty()
     columns = os.environ.get("COLUMNS", "")
     width = int(columns) if columns.isascii() and columns.isdigit() else (100 if piped else None)
-    return Console(highlight=False, emoji=False, width=width, no_color=bool(os.environ.get("NO_COLOR")) or None)
+    return _PipeTolerantConsole(highlight=False, emoji=False, width=width,
+                                no_color=bool(os.environ.get("NO_COLOR")) or None)
+
+
+class _PipeTolerantConsole(Console):
+    """`maildoctor check … | head`: when the reader goes away, stop printing quietly instead of
+    Rich's SystemExit(1), so the exit code still tells the verdict."""
+
+    def on_broken_pipe(self) -> None:
+        import os
+
+        self.quiet = True
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self.file.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass  # not a real file: nothing more will be written to it anyway

@@ -157,3 +157,15 @@ def test_usage_errors_exit_3():
 def test_version():
     proc = run("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("maildoctor ")
+
+
+def test_a_reader_that_leaves_early_does_not_change_the_exit_code(lab):
+    # `maildoctor check … | head -1`: the exit code still tells the verdict (2 here), never Rich's 1.
+    for fmt in ("text", "json"):
+        proc = subprocess.Popen([MAILDOCTOR, "check", lab.domain("refused"), "-n", lab.resolver, "-t", "2",
+                                 "-f", fmt, *FOUNDATION], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env={**os.environ, "NO_COLOR": "1"})
+        proc.stdout.close()  # before the diagnosis ends: its first write meets a closed pipe
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=30) == 2, (fmt, err)
+        assert "Traceback" not in err
