@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from diagnose.logincheck import LoginCheck
+from diagnose.model import Side
 
 
 class LoginPop3(LoginCheck):
+    id = "login.pop3"
+    side = Side.INCOMING
     protocol = "pop3"
     title = "Log in on the POP3 server"

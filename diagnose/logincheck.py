@@ -98,9 +98,13 @@ class LoginCheck(Check):
         super().__init_subclass__(**kwargs)
         p = cls.__dict__.get("protocol")
         if p:
+            # id and side are written literally in each plugin module too, so `maildoctor checks`
+            # can list them without importing it (registry.describe); they must agree.
+            assert cls.__dict__.get("id", f"login.{p}") == f"login.{p}", cls
             cls.id = f"login.{p}"
             cls.needs = (SUBMISSION_HOSTS,) if p == "smtp" else (MAILBOX_HOSTS,)
             cls.side = Side.OUTGOING if p == "smtp" else Side.INCOMING
+            assert cls.__dict__.get("side", cls.side) is cls.side, cls
             cls.services = ("submission",) if p == "smtp" else (p,)
             cls.texts = login_texts(p)
             cls.provides = (login_fact(p),)
