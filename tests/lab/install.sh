@@ -8,7 +8,7 @@
 set -eu
 
 PACKAGES="knot knot-dnsutils unbound postfix dovecot-core dovecot-imapd
-dovecot-pop3d dovecot-lmtpd iptables swaks"
+dovecot-pop3d dovecot-lmtpd iptables swaks iproute2 openssl"
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "install.sh: must run as root (it calls apt-get)" >&2
