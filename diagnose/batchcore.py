@@ -162,7 +162,7 @@ def result_line(entry: Entry, report) -> dict:
     """The JSON object of one diagnosed target (a diagnose.report.Report)."""
     return {
         "schema_version": SCHEMA_VERSION, "target": entry.text, "line": entry.line,
-        "domain": report.target.get("domain", ""), "verdict": report.worst.value, "counts": report.counts,
+        "domain": report.target.get("domain", ""), "verdict": report.verdict.value, "counts": report.counts,
         "duration_s": round(report.duration_s, 3),
         "findings": [{"check": f.check, "code": f.code, "status": f.status.value, "subject": f.subject,
                       "summary": f.summary} for f in report.findings],

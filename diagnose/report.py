@@ -27,6 +27,15 @@ class Report:
         return Status.worst([f.status for f in self.findings])
 
     @property
+    def verdict(self) -> Status:
+        """The outcome to show a person: the worst problem; else pass when anything passed (skipped
+        optional tests do not hide that the rest works); skip only when nothing was tested."""
+        worst = self.worst
+        if worst in (Status.PASS, Status.SKIP) and any(f.status is Status.PASS for f in self.findings):
+            return Status.PASS
+        return worst
+
+    @property
     def counts(self) -> dict[str, int]:
         return count_by_status(self.findings)
 
@@ -40,7 +49,7 @@ class Report:
             "resolver": self.resolver,
             "meta": self.meta,
             "interrupted": self.interrupted,
-            "verdict": self.worst.value,
+            "verdict": self.verdict.value,
             "counts": self.counts,
             "checks": self.checks,
             "findings": [f.to_dict() for f in self.findings],

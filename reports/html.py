@@ -51,7 +51,7 @@ def badge(status_value: str) -> str:
 
 def render(report: Report) -> str:
     target = report.target.get("domain_unicode") or report.target.get("domain") or "?"
-    worst = report.worst.value
+    worst = report.verdict.value
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            f"<title>maildoctor report: {html_text(target, newlines=False)}</title>",

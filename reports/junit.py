@@ -48,7 +48,7 @@ def render(report: Report) -> str:
         root.set(key, str(value))
     root.set("time", f"{report.duration_s:.3f}")
     ET.indent(root)
-    comment = xml_text(f"maildoctor verdict: {report.worst.value.upper()} - {verdict_words(report)}", newlines=False)
+    comment = xml_text(f"maildoctor verdict: {report.verdict.value.upper()} - {verdict_words(report)}", newlines=False)
     comment = comment.replace("--", "- -")  # "--" may not appear inside an XML comment
     body = ET.tostring(root, encoding="unicode")
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<!-- {comment} -->\n{body}\n'

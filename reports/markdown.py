@@ -26,7 +26,7 @@ def render(report: Report) -> str:
     out = [f"# maildoctor report: {md_inline(target)}", ""]
     out += ["| | |", "|---|---|"]
     out += [f"| {md_inline(label)} | {md_inline(value)} |" for label, value in header_fields(report)]
-    out += ["", f"**Verdict: {status_cell(report.worst)}** — {md_inline(verdict_words(report))}", ""]
+    out += ["", f"**Verdict: {status_cell(report.verdict)}** — {md_inline(verdict_words(report))}", ""]
 
     out += ["## Summary", "", "| Check | Subject | Status | Summary |", "|---|---|---|---|"]
     for f in by_severity(report.findings):

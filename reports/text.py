@@ -114,16 +114,16 @@ def _grouped(findings: list[Finding]) -> "OrderedDict[Side, OrderedDict[str, lis
 
 def verdict_line(report: Report) -> Text:
     counts = report.counts
-    worst = report.worst
+    verdict = report.verdict
     problems = counts["fail"] + counts["warn"] + counts["error"]
     parts = [f"{counts[s.value]} {s.value}" for s in (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS, Status.SKIP)
              if counts[s.value]]
-    if worst in (Status.PASS, Status.SKIP):
+    if verdict in (Status.PASS, Status.SKIP):
         words = "mail looks healthy: no problems found"
     else:
         words = f"{problems} problem{'s' if problems != 1 else ''} found"
     text = Text("Verdict: ", style="bold")
-    text.append_text(badge(worst))
+    text.append_text(badge(verdict))
     text.append(f" {words} ({', '.join(parts) or 'no findings'}) in {report.duration_s:.2f} s")
     if report.interrupted:
         text.append(" — interrupted, some checks did not run", style="bold yellow")

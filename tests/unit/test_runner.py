@@ -150,3 +150,18 @@ def test_a_skipped_producer_passes_its_reason_on():
     report = asyncio.run(collect([SkippingProducer, NeedsK]))[-1].report
     (skip,) = [f for f in report.findings if f.check == "t.needs_k"]
     assert skip.summary == "not tested: t.skipper was skipped: ask for it with --please"
+
+
+def test_verdict_is_pass_when_only_optional_tests_were_skipped():
+    from diagnose.model import Finding
+    from diagnose.report import Report
+
+    def report(*statuses):
+        findings = [Finding("c", "c.x", "s", st, "why") for st in statuses]
+        return Report(target={}, started_at="", duration_s=0, resolver={}, findings=findings)
+
+    assert report(Status.PASS, Status.SKIP).verdict is Status.PASS
+    assert report(Status.PASS, Status.SKIP).worst is Status.SKIP  # the exit-code order is unchanged
+    assert report(Status.SKIP).verdict is Status.SKIP
+    assert report(Status.PASS, Status.WARN, Status.SKIP).verdict is Status.WARN
+    assert report(Status.PASS, Status.SKIP).to_dict()["verdict"] == "pass"

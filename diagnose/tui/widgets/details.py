@@ -76,7 +76,7 @@ def overview_text(report: Report | None, error: str | None = None) -> Text:
         return text
     if report is not None:
         text.append("Verdict ")
-        text.append_text(badge(report.worst))
+        text.append_text(badge(report.verdict))
         text.append(verdict_words(report) + "\n\n")
     text.append("Select a check in the list (↑ ↓) to see what was found and how to fix it. "
                 "Press ? for help.")

@@ -26,7 +26,7 @@ class StatusHeader(Static):
             report = state.report
             problems = sum(1 for f in report.findings if f.status in PROBLEMS)
             line.append("Verdict ")
-            line.append_text(badge(report.worst))
+            line.append_text(badge(report.verdict))
             line.append(f"{problems} problem{'s' if problems != 1 else ''}" if problems else "no problems")
             line.append(f" · {report.duration_s:.2f} s")
         else:
