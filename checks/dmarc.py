@@ -209,11 +209,11 @@ class DmarcCheck(Check):
             return [self.finding(code, status, domain, clean(summary, limit=300), evidence=ev, domain=domain,
                                  **{k: clean(str(v), limit=400) for k, v in facts.items()})]
 
-        where, result, records = "", None, []
+        where, records = "", []
         for name, res in ((domain, lookup.own), (lookup.org_domain, lookup.org)):
             if res is None:
                 continue
-            where, result = f"_dmarc.{name}", res
+            where = f"_dmarc.{name}"
             if res.outcome in (Outcome.SERVFAIL, Outcome.TIMEOUT):
                 return one("dmarc.lookup_failed", Status.FAIL, f"DMARC lookup at {where} failed",
                            where=where, why=res.describe())

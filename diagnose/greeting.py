@@ -157,7 +157,7 @@ class GreetingCheck(ServerCheck):
                 return [self.finding(f"{p}.unreachable", Status.FAIL, s, f"{ep.address} is unreachable", **kw)]
             return [self.finding(f"{p}.connect_error", Status.ERROR, s, f"connection failed: {d.connect_detail}", **kw)]
         if d.failure_phase == "TLS handshake":  # implicit TLS failed before any greeting
-            return [self.skip(ep, f"the TLS handshake failed before the greeting (see tls.handshake)")]
+            return [self.skip(ep, "the TLS handshake failed before the greeting (see tls.handshake)")]
         if not d.greeting_ok or d.failure_phase in GREETING_PHASES:
             return [self._broken(ep, d, kw)]
         return self.passed(ep, d, kw)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .net import classify_socket_error
+from .tls import verifying_context
 
 MAX_HEADER_BYTES = 16 * 1024
 
@@ -37,14 +38,6 @@ class FetchResult:
     response: HttpResponse | None = None
     elapsed_s: float = 0.0
     tried: tuple[str, ...] = ()
-
-
-def client_context(ca_file: Path | None) -> ssl.SSLContext:
-    """The system's trust store plus --ca-file; host names checked."""
-    context = ssl.create_default_context()
-    if ca_file is not None:
-        context.load_verify_locations(cafile=str(ca_file))
-    return context
 
 
 def parse_http_response(data: bytes, *, max_body: int) -> HttpResponse:
@@ -98,7 +91,7 @@ async def https_get(host: str, path: str, addresses: tuple[str, ...] | list[str]
     url = f"https://{host}{path}"
     if not addresses:
         return FetchResult(url, "", "no_address", f"{host} has no address")
-    context = client_context(ca_file)
+    context = verifying_context(ca_file)
     last = FetchResult(url, "", "error", "not tried")
     tried: list[str] = []
     deadline = time.monotonic() + 3 * timeout  # all addresses together: callers stay inside their budget

@@ -25,7 +25,7 @@ from .dialogue import Endpoint
 from .net import classify_socket_error
 from .protocol import Failure, LineReader, ProtocolError, SmtpReply, Transcript
 from .sanitize import clean
-from .tls import sni_name
+from .tls import sni_name, verifying_context
 
 AUTH_GRACE = 15.0  # seconds on top of the timeout for a login reply: Dovecot delays failures 2 s, up to 15 s
 # for an address with many recent failures (its auth penalty); Postfix 1 s
@@ -53,14 +53,6 @@ class ScrubbedTranscript(Transcript):
 
     def as_list(self) -> list[str]:
         return self.lines + ([f"… {self.dropped} lines left out"] if self.dropped else []) + list(self.tail)
-
-
-def client_context(ca_file: Path | None) -> ssl.SSLContext:
-    """A verifying client context, like a mail program's: system roots plus --ca-file, names checked."""
-    ctx = ssl.create_default_context()
-    if ca_file is not None:
-        ctx.load_verify_locations(cafile=str(ca_file))
-    return ctx
 
 
 @dataclass
@@ -135,7 +127,7 @@ class MailSession:
 
     async def _tls(self, phase: str) -> bool:
         try:
-            await self.writer.start_tls(client_context(self.ca_file), server_hostname=sni_name(self.ep.host),
+            await self.writer.start_tls(verifying_context(self.ca_file), server_hostname=sni_name(self.ep.host),
                                         ssl_handshake_timeout=self.timeout)
         except ssl.SSLCertVerificationError as exc:
             self.done(Outcome.TLS_UNTRUSTED, exc.verify_message or exc.reason or str(exc))

@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass, field
 from email.utils import formatdate, make_msgid
 
-from .credentials import Credentials
 from .dialogue import Endpoint
 from .mailsession import Login, MailSession, Outcome
 from .protocol import ProtocolError

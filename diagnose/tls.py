@@ -38,6 +38,16 @@ def probe_context(*, legacy: bool = False) -> ssl.SSLContext:
     return ctx
 
 
+def verifying_context(ca_file: Path | None) -> ssl.SSLContext:
+    """A client context like a mail program's or a browser's: the system's trust store plus
+    --ca-file, host names checked. Used where maildoctor sends something that matters (credentials,
+    an MTA-STS policy request); the probes use probe_context and judge certificates themselves."""
+    ctx = ssl.create_default_context()
+    if ca_file is not None:
+        ctx.load_verify_locations(cafile=str(ca_file))
+    return ctx
+
+
 @functools.lru_cache(maxsize=1)
 def legacy_supported_here() -> str:
     """"" if this machine's OpenSSL can offer TLS 1.0/1.1 at all, else why not."""

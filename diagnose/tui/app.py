@@ -27,7 +27,7 @@ from .screens.export import ExportRequest, ExportScreen, write_report
 from .screens.help import HelpScreen
 from .screens.target import TargetScreen
 from .source import EventSource, live_events
-from .state import CheckGroup, CheckRun, DiagnosisState, FormCredentials
+from .state import CheckGroup, CheckRun, DiagnosisState
 from .widgets.details import DetailsPane
 from .widgets.flow import FlowOverview
 from .widgets.header import StatusHeader

@@ -11,7 +11,7 @@ from textual.widgets.tree import TreeNode
 from diagnose.model import Finding
 from diagnose.sanitize import clean
 
-from ..state import CheckGroup, CheckRun, DiagnosisState, SideGroup
+from ..state import CheckGroup, CheckRun, SideGroup
 from .badges import badge, elapsed, running_badge
 
 Payload = "SideGroup | HostGroup | CheckGroup | CheckRun | Finding"
