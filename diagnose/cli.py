@@ -258,12 +258,9 @@ def main(argv: list[str] | None = None) -> None:
     for info in app.registered_commands:  # every command, whoever added it (fast start-up, above)
         if not isinstance(info.cls, type) or info.cls is typer.core.TyperCommand:
             info.cls = _Command
-    import os
+    from .sanitize import drop_unusable_size_env
 
-    for name in ("COLUMNS", "LINES"):  # Rich int()s these when str.isdigit(), true for '²': drop unusable ones
-        value = os.environ.get(name)
-        if value is not None and not (value.isascii() and value.isdigit()):
-            os.environ.pop(name)
+    drop_unusable_size_env()
     try:
         code = app(args=argv, prog_name="maildoctor", standalone_mode=False)
     except typer.Abort:

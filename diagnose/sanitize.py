@@ -18,3 +18,22 @@ def clean(text: str, *, limit: int = 2000, keep_newlines: bool = True) -> str:
     if len(text) > limit:
         text = text[:limit] + f"… [{len(text) - limit} more characters]"
     return text
+
+
+def drop_unusable_size_env() -> None:
+    """Remove a COLUMNS or LINES that is not a plain number: Rich int()s anything str.isdigit()
+    accepts, such as '²', and crashes. Called once where maildoctor starts (CLI, Python API)."""
+    import os
+
+    for name in ("COLUMNS", "LINES"):
+        value = os.environ.get(name)
+        if value is not None and not (value.isascii() and value.isdigit()):
+            os.environ.pop(name)
+
+
+def env_columns() -> int | None:
+    """COLUMNS as a number, or None when unset (see drop_unusable_size_env)."""
+    import os
+
+    value = os.environ.get("COLUMNS", "")
+    return int(value) if value.isascii() and value.isdigit() and int(value) > 0 else None

@@ -90,10 +90,8 @@ def run_check(request: CheckRequest) -> ExitCode:
 
 
 def _stderr_console() -> Console:
-    """Rich's console for progress; Rich itself raises on a COLUMNS like '²' (isdigit, not int)."""
-    columns = os.environ.get("COLUMNS", "")
-    width = None if not columns or (columns.isascii() and columns.isdigit()) else 80
-    return Console(stderr=True, highlight=False, width=width)
+    """Rich's console for progress and diagnostics."""
+    return Console(stderr=True, highlight=False)
 
 
 def make_report(request: CheckRequest, err: Console | None = None) -> Report:

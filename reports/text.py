@@ -11,7 +11,7 @@ from rich.text import Text
 
 from diagnose.model import Finding, Side, Status
 from diagnose.report import Report
-from diagnose.sanitize import clean
+from diagnose.sanitize import clean, env_columns
 
 # Symbol and word, so the status reads the same without colour.
 BADGES = {
@@ -133,7 +133,7 @@ def verdict_line(report: Report) -> Text:
 def render(report: Report) -> str:
     """Plain text (no colour, no escape codes), e.g. for --output report.txt."""
     buffer = io.StringIO()
-    console = Console(file=buffer, width=110, no_color=True, force_terminal=False, highlight=False, emoji=False)
+    console = Console(file=buffer, width=110, height=25, no_color=True, force_terminal=False, highlight=False, emoji=False)
     print_report(report, console, header=True)
     return buffer.getvalue()
 
@@ -145,8 +145,7 @@ def human_console() -> Console:
     import sys
 
     piped = not sys.stdout.isatty()
-    columns = os.environ.get("COLUMNS", "")
-    width = int(columns) if columns.isascii() and columns.isdigit() else (100 if piped else None)
+    width = env_columns() or (100 if piped else None)
     return _PipeTolerantConsole(highlight=False, emoji=False, width=width,
                                 no_color=bool(os.environ.get("NO_COLOR")) or None)
 
