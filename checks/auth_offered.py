@@ -3,10 +3,10 @@ submission port offers AUTH at all (without it nobody can send)."""
 
 from __future__ import annotations
 
-from diagnose.dialogue import Dialogue, Endpoint
-from diagnose.model import Finding, Side, Status
-from diagnose.plugin import CheckContext
-from diagnose.servercheck import ServerCheck, not_reached, subject
+from diagnose.net.dialogue import Dialogue, Endpoint
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.plugin import CheckContext
+from checks.servercheck import ServerCheck, not_reached, subject
 
 
 def login_offered(protocol: str, caps: dict[str, str]) -> list[str]:

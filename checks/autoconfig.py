@@ -14,12 +14,12 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass
 from typing import AsyncIterator
 
-from diagnose.facts import AUTOCONFIG_SETTINGS
-from diagnose.httpget import FetchResult, https_get
-from diagnose.model import Finding, Side, Status
-from diagnose.plugin import Check, CheckContext
-from diagnose.resolver import Outcome
-from diagnose.sanitize import clean
+from diagnose.engine.facts import AUTOCONFIG_SETTINGS
+from diagnose.net.httpget import FetchResult, https_get
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.plugin import Check, CheckContext
+from diagnose.net.resolver import Outcome
+from diagnose.knowledge.sanitize import clean
 
 PATH = "/mail/config-v1.1.xml"
 WELL_KNOWN = "/.well-known/autoconfig/mail/config-v1.1.xml"

@@ -12,12 +12,11 @@ from typing import AsyncIterator
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
 
-from diagnose.model import Finding, Side, Status
-from diagnose.plugin import Check, CheckContext
-from diagnose.resolver import DnsResult, Outcome
-from diagnose.sanitize import clean
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.plugin import Check, CheckContext
+from diagnose.net.resolver import DnsResult, Outcome, txt_strings
+from diagnose.knowledge.sanitize import clean
 
-from .spf_syntax import txt_strings
 
 # Selectors big providers and common software use; a guess, never proof that a domain lacks DKIM.
 COMMON_SELECTORS = ("default", "dkim", "mail", "selector1", "selector2", "google", "k1", "s1", "s2")

@@ -8,12 +8,11 @@ import re
 from dataclasses import dataclass, field
 from typing import AsyncIterator
 
-from diagnose.model import Finding, Side, Status
-from diagnose.plugin import Check, CheckContext
-from diagnose.resolver import DnsResult, Outcome
-from diagnose.sanitize import clean
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.plugin import Check, CheckContext
+from diagnose.net.resolver import DnsResult, Outcome, txt_strings
+from diagnose.knowledge.sanitize import clean
 
-from .spf_syntax import txt_strings
 
 POLICIES = ("none", "quarantine", "reject")
 _TAG = re.compile(r"^[a-z][a-z0-9]*$", re.I)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import AsyncIterator
 
-from diagnose.model import Finding, Side, Status
-from diagnose.plugin import Check, CheckContext
-from diagnose.resolver import DnsResult, Outcome
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.plugin import Check, CheckContext
+from diagnose.net.resolver import DnsResult, Outcome
 
 
 class DomainExists(Check):

@@ -12,13 +12,12 @@ import ipaddress
 from dataclasses import dataclass
 from typing import AsyncIterator
 
-from diagnose.facts import MX_HOSTS, MailHost
-from diagnose.model import Finding, Side, Status
-from diagnose.plugin import Check, CheckContext
-from diagnose.resolver import DnsResult, Outcome
-from diagnose.sanitize import clean
+from diagnose.engine.facts import MX_HOSTS, MailHost
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.plugin import Check, CheckContext
+from diagnose.net.resolver import DnsResult, Outcome, txt_strings
+from diagnose.knowledge.sanitize import clean
 
-from .spf_syntax import txt_strings
 
 DEFAULT_KEYWORD = "default"
 PUBLIC_DNSBLS = ("zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org", "psbl.surriel.com")

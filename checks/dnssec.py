@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import AsyncIterator
 
-from diagnose.model import Finding, Side, Status
-from diagnose.plugin import Check, CheckContext
-from diagnose.resolver import DnsResult, Outcome
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.plugin import Check, CheckContext
+from diagnose.net.resolver import DnsResult, Outcome
 
 _FAILED = (Outcome.SERVFAIL, Outcome.TIMEOUT)
 _DANE = ("DANE (TLSA records that tell senders which certificate your MX uses) only works on a "

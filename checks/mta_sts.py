@@ -7,14 +7,13 @@ import re
 from dataclasses import dataclass, field
 from typing import AsyncIterator
 
-from diagnose.facts import MX_HOSTS, FactUnavailable
-from diagnose.httpget import FetchResult, https_get
-from diagnose.model import Finding, Side, Status
-from diagnose.plugin import Check, CheckContext
-from diagnose.resolver import DnsResult, Outcome
-from diagnose.sanitize import clean
+from diagnose.engine.facts import MX_HOSTS, FactUnavailable
+from diagnose.net.httpget import FetchResult, https_get
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.plugin import Check, CheckContext
+from diagnose.net.resolver import DnsResult, Outcome, txt_strings
+from diagnose.knowledge.sanitize import clean
 
-from .spf_syntax import txt_strings
 
 POLICY_PATH = "/.well-known/mta-sts.txt"
 MAX_AGE_LIMIT = 31557600  # RFC 8461 §3.2: one year
@@ -311,10 +310,10 @@ def _policy_in_force(fetch: FetchResult | None) -> bool:
 
 async def _mx_tls(ctx: CheckContext, hosts) -> dict[str, tuple[str, str]]:
     """Each MX host's TLS as an MTA-STS sender judges it (first address), from the shared SMTP session
-    of the server checks (diagnose.probes): no extra connection when those ran. Bounded in time."""
-    from diagnose.dialogue import Endpoint
-    from diagnose.probes import certificate_verdict, probes
-    from diagnose.servercheck import not_reached
+    of the server checks (diagnose.net.probes): no extra connection when those ran. Bounded in time."""
+    from diagnose.net.dialogue import Endpoint
+    from diagnose.net.probes import certificate_verdict, probes
+    from checks.servercheck import not_reached
 
     async def one(host) -> tuple[str, str]:
         ep = Endpoint("mx", host.name, host.addresses[0], 25)

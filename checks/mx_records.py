@@ -7,10 +7,10 @@ import ipaddress
 from dataclasses import dataclass
 from typing import AsyncIterator
 
-from diagnose.facts import MX_HOSTS, MailHost
-from diagnose.model import Finding, Side, Status
-from diagnose.plugin import Check, CheckContext
-from diagnose.resolver import DnsResult, Outcome
+from diagnose.engine.facts import MX_HOSTS, MailHost
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.plugin import Check, CheckContext
+from diagnose.net.resolver import DnsResult, Outcome
 
 
 @dataclass(frozen=True)

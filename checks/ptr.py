@@ -9,12 +9,12 @@ from typing import AsyncIterator
 
 import dns.reversename
 
-from diagnose.facts import MX_HOSTS, MailHost
-from diagnose.model import Finding, Side, Status
-from diagnose.net import endpoint
-from diagnose.plugin import Check, CheckContext
-from diagnose.resolver import DnsResult, Outcome
-from diagnose.sanitize import clean
+from diagnose.engine.facts import MX_HOSTS, MailHost
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.net.tcp import endpoint
+from diagnose.engine.plugin import Check, CheckContext
+from diagnose.net.resolver import DnsResult, Outcome
+from diagnose.knowledge.sanitize import clean
 
 # Words ISPs put in the reverse names of dynamic/consumer addresses; receivers' spam filters
 # treat such names as "not a real mail server".

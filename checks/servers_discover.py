@@ -11,10 +11,10 @@ import ipaddress
 from dataclasses import dataclass
 from typing import AsyncIterator
 
-from diagnose.facts import MAILBOX_HOSTS, SUBMISSION_HOSTS, ServiceHost
-from diagnose.model import Finding, Side, Status
-from diagnose.plugin import Check, CheckContext
-from diagnose.resolver import Outcome
+from diagnose.engine.facts import MAILBOX_HOSTS, SUBMISSION_HOSTS, ServiceHost
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.plugin import Check, CheckContext
+from diagnose.net.resolver import Outcome
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import AsyncIterator
 
-from diagnose.facts import MX_HOSTS, MailHost
-from diagnose.model import Finding, Side, Status
-from diagnose.net import ConnectOutcome, ConnectResult, endpoint, tcp_connect
-from diagnose.plugin import Check, CheckContext
+from diagnose.engine.facts import MX_HOSTS, MailHost
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.net.tcp import ConnectOutcome, ConnectResult, endpoint, tcp_connect
+from diagnose.engine.plugin import Check, CheckContext
 
 SMTP_PORT = 25
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 from typing import AsyncIterator
 
-from diagnose.model import Finding, Side, Status
-from diagnose.plugin import Check, CheckContext
-from diagnose.resolver import DnsResult, Outcome
-from diagnose.sanitize import clean
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.plugin import Check, CheckContext
+from diagnose.net.resolver import DnsResult, Outcome, txt_strings
+from diagnose.knowledge.sanitize import clean
 
-from .spf_syntax import txt_strings
 
 _MAILTO = re.compile(r"^mailto:[^@\s,;]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$")
 _HTTPS = re.compile(r"^https://[A-Za-z0-9.-]+(:\d+)?(/[^\s,;]*)?$")

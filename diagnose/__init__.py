@@ -6,9 +6,9 @@ _API = ("run", "render", "load", "exit_code", "DiagnosisError")
 
 
 def __getattr__(name: str):
-    """The Python API (diagnose.api), imported on first use: ``from diagnose import run, render``."""
+    """The Python API (diagnose.app.api), imported on first use: ``from diagnose import run, render``."""
     if name in _API:
-        from . import api
+        from diagnose.app import api
 
         return getattr(api, name)
     raise AttributeError(f"module 'diagnose' has no attribute {name!r}")

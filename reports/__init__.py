@@ -1,11 +1,11 @@
-"""Renderers: one module per format, all from the one report model (diagnose.report.Report)."""
+"""Renderers: one module per format, all from the one report model (diagnose.engine.report.Report)."""
 
 from __future__ import annotations
 
 from importlib import import_module
 from typing import Callable
 
-from diagnose.report import Report
+from diagnose.engine.report import Report
 
 # format name -> "module:function"; imported only when that format is asked for
 RENDERERS = {

@@ -1,7 +1,7 @@
 """What every report format shares: the header fields and per-format escaping of untrusted text.
 
 Everything a server (or a saved JSON file) supplied is untrusted: it goes through
-``diagnose.sanitize.clean`` (terminal escapes, control characters) and then through the escaper of
+``diagnose.knowledge.sanitize.clean`` (terminal escapes, control characters) and then through the escaper of
 the output format. Renderers never put report text into their output any other way.
 """
 
@@ -11,9 +11,9 @@ import html
 import re
 import shlex
 
-from diagnose.redact import redact_argv
-from diagnose.report import Report
-from diagnose.sanitize import clean
+from diagnose.knowledge.redact import redact_argv
+from diagnose.engine.report import Report
+from diagnose.knowledge.sanitize import clean
 
 STATUS_WORDS = {"pass": "PASS", "skip": "SKIP", "warn": "WARN", "error": "ERROR", "fail": "FAIL"}
 

@@ -6,7 +6,7 @@ mailbox server -> the recipient's client. A finding is placed by, in this order:
 1. the port it is about (``evidence["port"]`` or the ``…:PORT`` at the end of its subject):
    25 -> MX, 587/465 -> submission, 143/993/110/995 -> mailbox, 53 -> DNS;
 2. its check id prefix (``PREFIX_HOPS``): ``dns.*`` -> DNS, ``mx.*``/``tcp.*`` -> MX, ...;
-3. the services its check declares (``Check.services``) and its side;
+3. the services its check declares (``Check.services``, carried in the report) and its side;
 4. otherwise "other" (listed under the diagram, never dropped).
 
 A check written later lands in the right place without touching this module as long as it follows
@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
-from diagnose.model import Finding, Side
+from diagnose.engine.model import Finding, Side
 
 DNS, SUBMISSION, MX, MAILBOX, OTHER = "dns", "submission", "mx", "mailbox", "other"
 
@@ -44,8 +43,8 @@ TITLES = {h.key: h.title for h in (*FLOW, DNS_HOP)} | {OTHER: "Other"}
 PORT_HOPS = {25: MX, 587: SUBMISSION, 465: SUBMISSION, 143: MAILBOX, 993: MAILBOX, 110: MAILBOX,
              995: MAILBOX, 53: DNS}
 PREFIX_HOPS = {
-    "dns": DNS, "dnssec": DNS, "spf": DNS, "dkim": DNS, "dmarc": DNS, "mta-sts": DNS, "mtasts": DNS,
-    "tlsrpt": DNS, "bimi": DNS, "ptr": DNS, "rdns": DNS, "dnsbl": DNS,
+    "dns": DNS, "dnssec": DNS, "spf": DNS, "dkim": DNS, "dmarc": DNS, "mta_sts": DNS, "tls_rpt": DNS,
+    "bimi": DNS, "ptr": DNS, "dnsbl": DNS,
     "mx": MX, "tcp": MX,
     "submission": SUBMISSION, "auth": SUBMISSION,
     "imap": MAILBOX, "pop3": MAILBOX, "pop": MAILBOX, "mailbox": MAILBOX,
@@ -72,7 +71,7 @@ def hop_of(finding: Finding, services: dict[str, tuple[str, ...]] | None = None)
     for prefix in (check, check.split(".", 1)[0]):
         if prefix in PREFIX_HOPS:
             return PREFIX_HOPS[prefix]
-    declared = (services if services is not None else installed_services()).get(check, ())
+    declared = (services or {}).get(check, ())
     hops = {SERVICE_HOPS[s] for s in declared if s in SERVICE_HOPS}
     if "smtp" in declared:
         hops.add(SUBMISSION if finding.side is Side.OUTGOING else MX)
@@ -85,24 +84,8 @@ def hop_of(finding: Finding, services: dict[str, tuple[str, ...]] | None = None)
     return OTHER
 
 
-@lru_cache(maxsize=1)
-def _installed() -> tuple[tuple[str, tuple[str, ...]], ...]:
-    try:
-        from diagnose.registry import discover
-
-        return tuple((c.id, tuple(c.services)) for c in discover().checks)
-    except Exception:  # noqa: BLE001 - a broken plugin must not break rendering a report
-        return ()
-
-
-def installed_services() -> dict[str, tuple[str, ...]]:
-    """check id -> services it declares, for the checks installed here (a saved report may come
-    from elsewhere: unknown checks then fall back to their prefix or land in "other")."""
-    return dict(_installed())
-
-
-def group_by_hop(findings: list[Finding]) -> dict[str, list[Finding]]:
-    services = installed_services()
+def group_by_hop(findings: list[Finding], services: dict[str, tuple[str, ...]]) -> dict[str, list[Finding]]:
+    """Findings by hop; ``services`` (check id -> declared services) comes from the report."""
     groups: dict[str, list[Finding]] = {key: [] for key in (*(h.key for h in FLOW), DNS, OTHER)}
     for f in findings:
         groups[hop_of(f, services)].append(f)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 
-from diagnose.model import Finding
-from diagnose.report import Report
+from diagnose.engine.model import Finding
+from diagnose.engine.report import Report
 
-from .common import STATUS_WORDS, by_severity, header_fields, html_text, problems, verdict_words
-from .hops import OTHER, group_by_hop
-from .svg import COLOURS, flow_svg, waterfall_svg
+from reports.common import STATUS_WORDS, by_severity, header_fields, html_text, problems, verdict_words
+from reports.hops import OTHER, group_by_hop
+from reports.svg import COLOURS, flow_svg, waterfall_svg
 
 CSS = """
 :root { color-scheme: light; }
@@ -62,7 +62,7 @@ def render(report: Report) -> str:
     out += [f"<tr><th>{html_text(label)}</th><td>{html_text(value)}</td></tr>" for label, value in header_fields(report)]
     out += ["</table>", "</header>"]
 
-    out += ["<section>", "<h2>Mail flow</h2>", flow_svg(report.findings), _other_hops(report.findings), "</section>"]
+    out += ["<section>", "<h2>Mail flow</h2>", flow_svg(report.findings, report.services), _other_hops(report.findings, report.services), "</section>"]
 
     out += ["<section>", "<h2>Summary</h2>", '<table class="summary">',
             "<tr><th>Check</th><th>Subject</th><th>Status</th><th>Summary</th></tr>"]
@@ -93,8 +93,8 @@ def render(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
-def _other_hops(findings: list[Finding]) -> str:
-    groups = group_by_hop(findings)
+def _other_hops(findings: list[Finding], services: dict[str, tuple[str, ...]]) -> str:
+    groups = group_by_hop(findings, services)
     legend = " ".join(f"{badge(k)}" for k in ("pass", "warn", "fail", "error", "skip"))
     lines = [f'<p class="muted">Each hop shows the worst status of its findings: {legend}</p>']
     if groups[OTHER]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-from diagnose.exitcodes import counts_as_failure
-from diagnose.model import Finding, Status
-from diagnose.report import Report
+from diagnose.engine.exitcodes import counts_as_failure
+from diagnose.engine.model import Finding, Status
+from diagnose.engine.report import Report
 
-from .common import header_fields, verdict_words, xml_text
+from reports.common import header_fields, verdict_words, xml_text
 
 
 def render(report: Report) -> str:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 
-from diagnose.model import Finding, Status
-from diagnose.report import Report
+from diagnose.engine.model import Finding, Status
+from diagnose.engine.report import Report
 
-from .common import STATUS_WORDS, by_severity, header_fields, md_code_block, md_inline, problems, verdict_words
+from reports.common import STATUS_WORDS, by_severity, header_fields, md_code_block, md_inline, problems, verdict_words
 
 ICONS = {"pass": "✅", "skip": "⚪", "warn": "⚠️", "error": "❗", "fail": "❌"}
 

@@ -8,10 +8,10 @@ the plugin convention. ``|`` separates text from performance data, so it never a
 
 from __future__ import annotations
 
-from diagnose.exitcodes import ExitCode, exit_code_for
-from diagnose.report import Report
+from diagnose.engine.exitcodes import ExitCode, exit_code_for
+from diagnose.engine.report import Report
 
-from .common import header_fields, problems, safe, verdict_words
+from reports.common import header_fields, problems, safe, verdict_words
 
 STATES = {ExitCode.OK: "OK", ExitCode.WARN: "WARNING", ExitCode.FAIL: "CRITICAL", ExitCode.UNKNOWN: "UNKNOWN"}
 

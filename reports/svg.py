@@ -9,10 +9,10 @@
 
 from __future__ import annotations
 
-from diagnose.model import Finding, Status
+from diagnose.engine.model import Finding, Status
 
-from .common import STATUS_WORDS, html_text
-from .hops import DNS_HOP, FLOW, PHASES, group_by_hop, phase_of, port_of
+from reports.common import STATUS_WORDS, html_text
+from reports.hops import DNS_HOP, FLOW, PHASES, group_by_hop, phase_of, port_of
 
 COLOURS = {  # stroke, fill
     "pass": ("#2e7d32", "#e8f5e9"), "skip": ("#757575", "#f5f5f5"), "warn": ("#b26a00", "#fff4e0"),
@@ -50,8 +50,8 @@ def _box(x: int, y: int, w: int, h: int, title: str, line2: str, findings: list[
     return "".join(parts)
 
 
-def flow_svg(findings: list[Finding]) -> str:
-    groups = group_by_hop(findings)
+def flow_svg(findings: list[Finding], services: dict[str, tuple[str, ...]]) -> str:
+    groups = group_by_hop(findings, services)
     w, h, gap, top = 172, 80, 26, 120
     boxes = [("Your client", "writes mail", None)] + [(hop.title, hop.role, groups[hop.key]) for hop in FLOW] \
         + [("Your client", "reads mail", None)]

@@ -9,9 +9,9 @@ from collections import OrderedDict
 from rich.console import Console
 from rich.text import Text
 
-from diagnose.model import Finding, Side, Status
-from diagnose.report import Report
-from diagnose.sanitize import clean, env_columns
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.report import Report
+from diagnose.knowledge.sanitize import clean, env_columns
 
 # Symbol and word, so the status reads the same without colour.
 BADGES = {
@@ -43,7 +43,7 @@ def print_report(report: Report, console: Console, *, verbose: bool = False, hea
                          f" · resolver {clean(resolver, keep_newlines=False)}")
     console.print(head)
     if header or verbose:  # the full header: saved text reports, and --verbose on a terminal
-        from .common import header_fields
+        from reports.common import header_fields
 
         for label, value in header_fields(report):
             console.print(Text(f"  {label}: {value}", style="dim"))

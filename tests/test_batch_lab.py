@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from diagnose.batchcore import SharedDns
-from diagnose.resolver import Outcome, parse_nameserver
+from diagnose.app.batchcore import SharedDns
+from diagnose.net.resolver import Outcome, parse_nameserver
 
 pytestmark = pytest.mark.lab
 MAILDOCTOR = str(Path(sys.executable).with_name("maildoctor"))

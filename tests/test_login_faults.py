@@ -13,13 +13,13 @@ import os
 
 import pytest
 
-from checks.login_imap import LoginImap
-from checks.roundtrip import RoundTrip
-from diagnose import mailsession
-from diagnose.credentials import Credentials, Secret
-from diagnose.dialogue import Endpoint
-from diagnose.mailsession import MailSession, Outcome
-from diagnose.roundtrip import build_message, submit
+from checks.login.imap import LoginImap
+from checks.roundtrip.check import RoundTrip
+from diagnose.net import mailsession
+from diagnose.engine.credentials import Credentials, Secret
+from diagnose.net.dialogue import Endpoint
+from diagnose.net.mailsession import MailSession, Outcome
+from checks.roundtrip.exchange import build_message, submit
 
 NET = os.environ.get("MAILDOCTOR_LAB_NET", "127.85")
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="binds ports 25/110/143/587 on loopback: needs root")

@@ -138,10 +138,10 @@ def test_roundtrip_with_a_locked_account_is_not_sent(lab):
 
 def test_pop3_polling_finds_and_deletes_the_message(lab):
     # The round trip reads POP3 when no IMAP server works; drive that path directly on the lab's POP3.
-    from diagnose.credentials import Credentials, Secret
-    from diagnose.dialogue import Endpoint
-    from diagnose.mailsession import MailSession, Outcome
-    from diagnose.roundtrip import await_delivery, build_message, new_token, submit
+    from diagnose.engine.credentials import Credentials, Secret
+    from diagnose.net.dialogue import Endpoint
+    from diagnose.net.mailsession import MailSession, Outcome
+    from checks.roundtrip.exchange import await_delivery, build_message, new_token, submit
 
     creds = Credentials(lab.user, Secret(lab.password), "test")
     smtp = Endpoint("submission", lab.hostname("smtp"), lab.host("smtp"), 587)

@@ -13,10 +13,10 @@ import time
 
 import pytest
 
-from checks.smtp_greeting import SmtpGreeting
-from checks.tls_handshake import TlsHandshake
-from diagnose.dialogue import Endpoint, run_dialogue
-from diagnose.model import Status
+from checks.greeting.smtp import SmtpGreeting
+from checks.tls.handshake import TlsHandshake
+from diagnose.net.dialogue import Endpoint, run_dialogue
+from diagnose.engine.model import Status
 
 NET = os.environ.get("MAILDOCTOR_LAB_NET", "127.81")
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="binds port 25 on loopback: needs root")

@@ -6,7 +6,7 @@ import textwrap
 
 PROBE = textwrap.dedent("""
     import sys
-    from diagnose.cli import main
+    from diagnose.app.cli import main
     try:
         main(sys.argv[1:])
     except SystemExit:
@@ -35,7 +35,7 @@ def test_checks_listing_needs_neither_textual_nor_pydantic_and_matches_the_loade
     proc, loaded = imported_by("checks")
     assert "textual" not in loaded and "pydantic" not in loaded and "rich" not in loaded, loaded
     # the listing read from the plugins' source is the one the loaded classes give
-    from diagnose.registry import discover
+    from diagnose.engine.registry import discover
 
     found = discover()
     width = max(len(c.id) for c in found.checks)

@@ -1,6 +1,6 @@
 """The maildoctor TUI: watch the diagnosis live, drill into any finding, export the report.
 
-The app only displays: the runner (diagnose.runner.diagnose) does the work in a worker and its
+The app only displays: the runner (diagnose.engine.runner.diagnose) does the work in a worker and its
 events come back as messages (messages.py); statuses come from the checks and the runner.
 """
 
@@ -16,22 +16,22 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer, Tree
 
-from diagnose.exitcodes import ExitCode, exit_code_for
-from diagnose.model import Finding
-from diagnose.registry import select
-from diagnose.session import CheckRequest, Fatal, Plan, make_plan
+from diagnose.engine.exitcodes import ExitCode, exit_code_for
+from diagnose.engine.model import Finding
+from diagnose.engine.registry import select
+from diagnose.app.session import CheckRequest, Fatal, Plan, make_plan
 
-from .messages import (CheckBegan, CheckEnded, FindingArrived, RunBegan, RunEnded, RunFailed, TargetChosen,
+from diagnose.tui.messages import (CheckBegan, CheckEnded, FindingArrived, RunBegan, RunEnded, RunFailed, TargetChosen,
                        message_for)
-from .screens.export import ExportRequest, ExportScreen, write_report
-from .screens.help import HelpScreen
-from .screens.target import TargetScreen
-from .source import EventSource, live_events
-from .state import CheckGroup, CheckRun, DiagnosisState
-from .widgets.details import DetailsPane
-from .widgets.flow import FlowOverview
-from .widgets.header import StatusHeader
-from .widgets.results import ResultsTree
+from diagnose.tui.screens.export import ExportRequest, ExportScreen, write_report
+from diagnose.tui.screens.help import HelpScreen
+from diagnose.tui.screens.target import TargetScreen
+from diagnose.tui.source import EventSource, live_events
+from diagnose.tui.state import CheckGroup, CheckRun, DiagnosisState
+from diagnose.tui.widgets.details import DetailsPane
+from diagnose.tui.widgets.flow import FlowOverview
+from diagnose.tui.widgets.header import StatusHeader
+from diagnose.tui.widgets.results import ResultsTree
 
 TICK_S = 0.1  # spinner and elapsed-time refresh
 
@@ -133,7 +133,7 @@ class MaildoctorApp(App[int]):
     def on_run_ended(self, msg: RunEnded) -> None:
         if self._current(msg.run):
             if self.request.expect:  # the profile's expectations, judged after the run as `check` does
-                from diagnose.expect import Expectations, evaluate
+                from diagnose.engine.expect import Expectations, evaluate
 
                 found = [f for f in self.state.findings if f.check != Expectations.id]
                 judged = evaluate(self.request.expect, found, domain=self.plan.target.domain,

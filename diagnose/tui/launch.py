@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from diagnose.exitcodes import ExitCode
-from diagnose.session import CheckRequest, Fatal, make_plan
+from diagnose.engine.exitcodes import ExitCode
+from diagnose.app.session import CheckRequest, Fatal, make_plan
 
 
 def run_tui(request: CheckRequest) -> ExitCode:
@@ -19,7 +19,7 @@ def run_tui(request: CheckRequest) -> ExitCode:
         except Fatal as exc:
             print(f"maildoctor: error: {exc}", file=sys.stderr)
             return ExitCode.UNKNOWN
-    from .app import create_app
+    from diagnose.tui.app import create_app
 
     code = create_app(request, plan).run()
     return ExitCode(code) if code in ExitCode._value2member_map_ else ExitCode.UNKNOWN

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from diagnose.model import Finding, Status
-from diagnose.report import Report
-from diagnose.runner import CheckFinished, CheckStarted, DiagnosisFinished, Event, FindingEmitted
+from diagnose.engine.model import Finding, Status
+from diagnose.engine.report import Report
+from diagnose.engine.runner import CheckFinished, CheckStarted, DiagnosisFinished, Event, FindingEmitted
 
-from .state import TargetEntry
+from diagnose.tui.state import TargetEntry
 
 
 @dataclass

@@ -9,9 +9,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from diagnose.model import Finding, Side, Status
-from diagnose.plugin import Check
-from diagnose.report import Report
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.plugin import Check
+from diagnose.engine.report import Report
 from reports.hops import MAILBOX, MX, SUBMISSION, hop_of, port_of
 
 PROBLEMS = frozenset({Status.WARN, Status.ERROR, Status.FAIL})
@@ -33,7 +33,7 @@ def group_status(statuses: list[Status]) -> Status:
 class FormCredentials:
     """Typed into the app's start form; held in memory only: never written, logged or shown (repr
     hides the password). The app hands the password to make_plan as the answer to the credential
-    prompt, so it reaches the login checks as a diagnose.credentials.Secret like a typed one."""
+    prompt, so it reaches the login checks as a diagnose.engine.credentials.Secret like a typed one."""
 
     user: str = ""
     password: str = field(default="", repr=False)

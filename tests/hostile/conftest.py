@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from diagnose.report import Report
+from diagnose.engine.report import Report
 from reports import renderer
 
 # the lab's hosts live at 127.A.0.x (or 127.A.B.x); the hostile kit takes 127.A.200.x of the same net

@@ -23,8 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .absurdcerts import mint
-from .fakedns import Zone, serve_dns
+from tests.hostile.absurdcerts import mint
+from tests.hostile.fakedns import Zone, serve_dns
 
 ESCAPES = "\x1b[2J\x1b[31mRED\x1b[0m\x1b]0;owned-title\x07\x1b]8;;http://evil.invalid\x1b\\link\x1b]8;;\x1b\\\x07\x08\x7f\u202e"
 HTML = "<script>alert('x')</script> <b>bold</b> & ]]> <!-- --> \"quoted\" ``` </pre> | *star* [x](javascript:alert(1))"
@@ -371,8 +371,8 @@ def demo_config(net: str) -> dict:
     import os
 
     os.environ["MAILDOCTOR_LAB_NET"] = net
-    from .conftest import DNS_INDEX, addr, case_records, domain
-    from .test_servers import CASES
+    from tests.hostile.conftest import DNS_INDEX, addr, case_records, domain
+    from tests.hostile.test_servers import CASES
 
     records, servers = [], []
     for case, (index, behaviours, services) in CASES.items():

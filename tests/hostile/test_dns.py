@@ -11,7 +11,7 @@ import socket
 
 import pytest
 
-from .conftest import DNS_INDEX, Kit, addr, assert_clean, domain, needs_root, run_cli
+from tests.hostile.conftest import DNS_INDEX, Kit, addr, assert_clean, domain, needs_root, run_cli
 
 T = 1.0
 LIMIT = 6 * T + 2  # seconds of diagnosis: a dialogue has ~6 bounded phases; DNS is quick

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from .absurdcerts import mint_server
-from .conftest import DNS_INDEX, Kit, addr, assert_clean, domain, run_cli
+from tests.hostile.absurdcerts import mint_server
+from tests.hostile.conftest import DNS_INDEX, Kit, addr, assert_clean, domain, run_cli
 
 T = 1.0
 LIMIT = 6 * T + 2  # seconds of diagnosis: a dialogue has ~6 bounded phases; DNS is quick

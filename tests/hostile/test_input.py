@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from .conftest import DNS_INDEX, Kit, addr, assert_clean, run_cli
+from tests.hostile.conftest import DNS_INDEX, Kit, addr, assert_clean, run_cli
 
 T = 1.0
 NS = ["--nameserver", addr(DNS_INDEX)]

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from .conftest import DNS_INDEX, MAILDOCTOR, ROOT, UNSAFE, Kit, addr, case_records, domain, needs_root
+from tests.hostile.conftest import DNS_INDEX, MAILDOCTOR, ROOT, UNSAFE, Kit, addr, case_records, domain, needs_root
 
 SILENT = 14
 SLOW_T = 8.0  # seconds: long enough that the run is surely still going when Ctrl-C comes

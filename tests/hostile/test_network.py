@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from .conftest import DNS_INDEX, Kit, addr, assert_clean, domain, needs_root, run_cli
+from tests.hostile.conftest import DNS_INDEX, Kit, addr, assert_clean, domain, needs_root, run_cli
 
 T = 2.0
 

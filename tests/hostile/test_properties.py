@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from checks.autoconfig import parse_autoconfig
 from checks.dmarc import parse_dmarc, select_dmarc
 from checks.mta_sts import mx_matches, parse_mta_sts_policy, parse_sts_record, select_sts
-from checks.spf_record import parse_record, select_spf
+from checks.spf.record import parse_record, select_spf
 from checks.tls_rpt import parse_tlsrpt
-from diagnose.protocol import LineReader, ProtocolError, SmtpReply, imap_capabilities
-from diagnose.sanitize import clean
+from diagnose.knowledge.replies import SmtpReply, imap_capabilities
+from diagnose.net.protocol import LineReader, ProtocolError
+from diagnose.knowledge.sanitize import clean
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 any_text = st.text(st.characters(codec="utf-8"), max_size=400)  # includes digits like '²' and '١'
@@ -123,7 +124,7 @@ def test_mta_sts_hostile_field_values(version, mode, max_age, mx):
 @FAST
 @given(weird, weird, st.binary(max_size=200))
 def test_http_response_parser_hostile_status_and_length(status, length, body):
-    from diagnose.httpget import parse_http_response
+    from diagnose.net.httpget import parse_http_response
 
     raw = f"HTTP/1.1 {status} OK\r\nContent-Length: {length}\r\n\r\n".encode("utf-8", "surrogateescape") + body
     try:

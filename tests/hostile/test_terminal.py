@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from .conftest import DNS_INDEX, MAILDOCTOR, ROOT, Kit, addr, case_records, domain
+from tests.hostile.conftest import DNS_INDEX, MAILDOCTOR, ROOT, Kit, addr, case_records, domain
 
 SILENT, EVIL = 14, 19
 

@@ -9,8 +9,8 @@ loopback addresses, with one DNS zone per fault scenario.
 See tests/lab/README.md.
 """
 
-from .lab import INSTALL_HINT, Lab, LabNotInstalled, check_installed, missing_binaries
-from .procs import LabError
+from tests.lab.lab import INSTALL_HINT, Lab, LabNotInstalled, check_installed, missing_binaries
+from tests.lab.procs import LabError
 
 __all__ = ["Lab", "LabError", "LabNotInstalled", "INSTALL_HINT", "check_installed",
            "missing_binaries"]

@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 
-from .lab import Lab, STATE_FILE
-from .procs import LabError
-from .zones import DEFAULT_NET, DEFAULT_TLD
+from tests.lab.lab import Lab, STATE_FILE
+from tests.lab.procs import LabError
+from tests.lab.zones import DEFAULT_NET, DEFAULT_TLD
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"lab in {lab.workdir} stopped")
             return 0
         if args.cmd == "bulk":
-            from .bulk import add_bulk_domains
+            from tests.lab.bulk import add_bulk_domains
 
             names = add_bulk_domains(Lab.load(args.dir), args.count, label=args.label)
             sys.stdout.write("".join(n + "\n" for n in names))

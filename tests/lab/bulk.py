@@ -20,8 +20,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from .procs import LabError, alive, read_pid, stop_tree, wait_for
-from .zones import NEGATIVE_TTL, TTL
+from tests.lab.procs import LabError, alive, read_pid, stop_tree, wait_for
+from tests.lab.zones import NEGATIVE_TTL, TTL
 
 KNOTC = "/usr/sbin/knotc"
 MARK = "# --- bulk domains (tests/lab/bulk.py) ---"  # a comment in knot.conf ...
@@ -107,7 +107,7 @@ def add_bulk_domains(lab, count: int, *, label: str = "bulk", extra: dict[str, l
 
 def restart_resolver(lab, *, timeout: float) -> None:
     """Stop and start the lab's Unbound with the same config: an empty cache."""
-    from .lab import dns_probe
+    from tests.lab.lab import dns_probe
 
     unbound = lab.state["processes"]["unbound"]
     pid = read_pid(unbound["pidfile"])
@@ -144,7 +144,7 @@ def _authoritative(addr: str, qname: str, qtype: int, timeout: float = 0.5) -> b
 def drop_address(lab, addr: str) -> None:
     """Make TCP connections to ``addr`` (one of the lab's net, with nothing on it) time out, like the
     lab's filtered host; the rule lives in the lab's own iptables chain, removed by ``lab.stop()``."""
-    from . import firewall
+    from tests.lab import firewall
 
     chain = lab.state.get("firewall", {}).get("chain")
     if not lab.firewall_available or not chain:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from .zones import Zone
+from tests.lab.zones import Zone
 
 KEYMGR = "/usr/sbin/keymgr"
 POLICY = [

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import dnssec
-from .zones import NEGATIVE_TTL, TTL, Plan, Zone, serial
+from tests.lab import dnssec
+from tests.lab.zones import NEGATIVE_TTL, TTL, Plan, Zone, serial
 
 KNOTD = "/usr/sbin/knotd"
 UNBOUND = "/usr/sbin/unbound"

@@ -14,19 +14,19 @@ import subprocess
 import time
 from pathlib import Path
 
-from . import firewall
-from .dnsservers import write_knot, write_unbound
-from .webserver import write_web
-from .mailservers import (
+from tests.lab import firewall
+from tests.lab.dnsservers import write_knot, write_unbound
+from tests.lab.webserver import write_web
+from tests.lab.mailservers import (
     register_config_dir,
     unregister_config_dir,
     write_dovecot,
     write_postfix,
 )
-from .pki import CertAuthority
-from .procs import LabError, alive, comm, processes_mentioning, read_pid, stop_tree, tcp_open, wait_for
-from .scenarios import MAIL_DOMAIN_SCENARIO, MAIL_USER
-from .zones import DEFAULT_NET, DEFAULT_TLD, Plan
+from tests.lab.pki import CertAuthority
+from tests.lab.procs import LabError, alive, comm, processes_mentioning, read_pid, stop_tree, tcp_open, wait_for
+from tests.lab.scenarios import MAIL_DOMAIN_SCENARIO, MAIL_USER
+from tests.lab.zones import DEFAULT_NET, DEFAULT_TLD, Plan
 
 STATE_FILE = "lab.json"
 INSTALL_HINT = "run `sudo tests/lab/install.sh` (Debian 12) to install the lab's servers"

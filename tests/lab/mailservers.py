@@ -13,8 +13,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from .scenarios import DOVECOT_SERVICES, MAIL_ACCOUNTS, MAIL_DOMAIN_SCENARIO, POSTFIX_SERVICES
-from .zones import Plan
+from tests.lab.scenarios import DOVECOT_SERVICES, MAIL_ACCOUNTS, MAIL_DOMAIN_SCENARIO, POSTFIX_SERVICES
+from tests.lab.zones import Plan
 
 POSTFIX = "/usr/sbin/postfix"
 DOVECOT = "/usr/sbin/dovecot"

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .policydata import AUTOCONFIG_XML, DKIM_RSA_512, DKIM_RSA_2048, dkim, sts_policy
+from tests.lab.policydata import AUTOCONFIG_XML, DKIM_RSA_512, DKIM_RSA_2048, dkim, sts_policy
 
 # Services a host can offer; which server provides them.
 POSTFIX_SERVICES = {"smtp": 25, "submission": 587, "submissions": 465}

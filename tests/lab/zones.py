@@ -11,7 +11,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from .scenarios import (
+from tests.lab.scenarios import (
     DNS_SERVICES,
     DOVECOT_SERVICES,
     HOSTS,

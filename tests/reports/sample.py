@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from diagnose.model import Finding, Side, Status
-from diagnose.report import Report
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.report import Report
 
 HOSTILE = ("\x1b[2J\x1b]0;pwned\x07<script>alert(1)</script><img src=http://evil.example/x.png> | col | "
            "`code` **bold** [link](http://evil.example) ]]> --> &amp; \x00\x0b\ud800 $x$ \u202e\nnext line")

@@ -1,13 +1,13 @@
-"""The Python API (diagnose.api): the CLI's diagnosis for scripts."""
+"""The Python API (diagnose.app.api): the CLI's diagnosis for scripts."""
 
 from __future__ import annotations
 
 import pytest
 
 from diagnose import DiagnosisError, exit_code, load, render, run
-from diagnose.exitcodes import ExitCode
+from diagnose.engine.exitcodes import ExitCode
 
-from .sample import sample_report
+from tests.reports.sample import sample_report
 
 
 def test_bad_target_raises_the_clis_error_line():

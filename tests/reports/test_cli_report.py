@@ -12,8 +12,8 @@ import pytest
 
 from reports import renderer
 
-from .sample import hostile_report, sample_report
-from .test_renderers import markdown_tokens
+from tests.reports.sample import hostile_report, sample_report
+from tests.reports.test_renderers import markdown_tokens
 
 MAILDOCTOR = str(Path(sys.executable).with_name("maildoctor"))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from diagnose.config import ConfigError, load_config, load_profile, merge, settings_for
+from diagnose.app.config import ConfigError, load_config, load_profile, merge, settings_for
 
 MAILDOCTOR = str(Path(sys.executable).with_name("maildoctor"))
 

@@ -8,15 +8,15 @@ from dataclasses import replace
 
 import pytest
 
-from diagnose.catalogue import catalogue, explain
-from diagnose.exitcodes import ExitCode, counts_as_failure, exit_code_for
-from diagnose.expect import Expectations, evaluate
-from diagnose.model import Side, Status
-from diagnose.redact import redact_argv, run_meta
-from diagnose.registry import discover
+from diagnose.engine.catalogue import catalogue, explain
+from diagnose.engine.exitcodes import ExitCode, counts_as_failure, exit_code_for
+from diagnose.engine.expect import Expectations, evaluate
+from diagnose.engine.model import Side, Status
+from diagnose.knowledge.redact import redact_argv, run_meta
+from diagnose.engine.registry import discover
 from reports.hops import hop_of
 
-from .sample import finding, sample_report
+from tests.reports.sample import finding, sample_report
 
 # --- expectations ----------------------------------------------------------------------------
 

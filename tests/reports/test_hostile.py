@@ -8,11 +8,11 @@ import xml.etree.ElementTree as ET
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from diagnose.report import Report
+from diagnose.engine.report import Report
 from reports import renderer
 
-from .sample import HOSTILE, hostile_report
-from .test_renderers import assert_junit_shape, assert_well_nested, markdown_tokens, parse_html
+from tests.reports.sample import HOSTILE, hostile_report
+from tests.reports.test_renderers import assert_junit_shape, assert_well_nested, markdown_tokens, parse_html
 
 # Text a server could send, plus the characters that mean something to our formats.
 NASTY = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=60) | st.lists(

@@ -10,13 +10,13 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from checks.smtp_greeting import SmtpGreeting
-from checks.tls_handshake import TlsHandshake
-from diagnose.dialogue import Endpoint, run_dialogue
-from diagnose.report import Report
+from checks.greeting.smtp import SmtpGreeting
+from checks.tls.handshake import TlsHandshake
+from diagnose.net.dialogue import Endpoint, run_dialogue
+from diagnose.engine.report import Report
 from reports import renderer
 
-from .test_renderers import markdown_tokens, parse_html
+from tests.reports.test_renderers import markdown_tokens, parse_html
 
 NET = os.environ.get("MAILDOCTOR_LAB_NET", "127.77")
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="binds port 25 on loopback: needs root")

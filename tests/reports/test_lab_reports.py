@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_renderers import assert_junit_shape, assert_well_nested, markdown_tokens, parse_html
+from tests.reports.test_renderers import assert_junit_shape, assert_well_nested, markdown_tokens, parse_html
 
 pytestmark = pytest.mark.lab
 MAILDOCTOR = str(Path(sys.executable).with_name("maildoctor"))

@@ -10,10 +10,10 @@ from html.parser import HTMLParser
 import pytest
 from markdown_it import MarkdownIt
 
-from diagnose.report import Report
+from diagnose.engine.report import Report
 from reports import RENDERERS, renderer
 
-from .sample import sample_report
+from tests.reports.sample import sample_report
 
 FORMATS = ["text", "json", "markdown", "html", "junit", "nagios"]
 
@@ -193,8 +193,8 @@ def test_html_waterfall_has_a_row_per_endpoint_and_phase():
 def test_waterfall_uses_recorded_phase_timings():
     from reports.svg import timings
 
-    from .sample import finding
-    from diagnose.model import Status
+    from tests.reports.sample import finding
+    from diagnose.engine.model import Status
 
     f = finding("auth.login", "auth.ok", "smtp.example.com [192.0.2.5]:587", Status.PASS, duration_s=0.5,
                 evidence={"timings": {"connect": 0.01, "greeting": 0.02, "TLS": 0.03, "auth": 0.2, "bogus": 1}})
@@ -239,10 +239,10 @@ def test_json_round_trip_renders_the_same():
 
 
 def test_waterfall_of_a_big_report_is_bounded():
-    from diagnose.model import Status
+    from diagnose.engine.model import Status
     from reports.svg import waterfall_svg
 
-    from .sample import finding
+    from tests.reports.sample import finding
 
     many = [finding("tcp.connect", "tcp.connected", f"mx{n}.example.com [192.0.2.{n}]:25", Status.PASS, duration_s=0.01)
             for n in range(60)]

@@ -7,11 +7,11 @@ import re
 import time
 from typing import Any, AsyncIterator
 
-from diagnose.model import Finding
-from diagnose.registry import discover, select
-from diagnose.report import Report
-from diagnose.runner import CheckFinished, CheckStarted, DiagnosisFinished, Event, FindingEmitted, diagnose
-from diagnose.session import CheckRequest, Plan, make_plan, open_dns
+from diagnose.engine.model import Finding
+from diagnose.engine.registry import discover, select
+from diagnose.engine.report import Report
+from diagnose.engine.runner import CheckFinished, CheckStarted, DiagnosisFinished, Event, FindingEmitted, diagnose
+from diagnose.app.session import CheckRequest, Plan, make_plan, open_dns
 
 FOUNDATION = ("dns.exists", "mx.records", "tcp.connect")
 

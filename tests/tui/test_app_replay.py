@@ -2,14 +2,14 @@
 
 import asyncio
 
-from diagnose.model import Finding, Side, Status
-from diagnose.report import Report
-from diagnose.runner import CheckFinished, CheckStarted, DiagnosisFinished, FindingEmitted
-from diagnose.session import CheckRequest, Fatal
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.report import Report
+from diagnose.engine.runner import CheckFinished, CheckStarted, DiagnosisFinished, FindingEmitted
+from diagnose.app.session import CheckRequest, Fatal
 from diagnose.tui.app import create_app
 from diagnose.tui.widgets.results import ResultsTree
 
-from .helpers import finished, replay, replay_plan, screen_text, wait_until
+from tests.tui.helpers import finished, replay, replay_plan, screen_text, wait_until
 
 HOSTILE = "[bold red]pwned[/] \x1b[2J\x1b]0;title\x07 [link=http://x]y[/link]"
 

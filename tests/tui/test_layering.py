@@ -7,16 +7,16 @@ import textwrap
 
 PROBE = textwrap.dedent("""
     import importlib, pkgutil, sys
-    import diagnose.runner, diagnose.cli, diagnose.session, diagnose.registry
+    import diagnose.engine.runner, diagnose.app.cli, diagnose.app.session, diagnose.engine.registry
     import checks, reports
     for mod in pkgutil.iter_modules(checks.__path__):
         importlib.import_module(f"checks.{mod.name}")
-    found = diagnose.registry.discover()
+    found = diagnose.engine.registry.discover()
     assert found.checks, "no checks discovered"
     for fmt in reports.RENDERERS:
         reports.renderer(fmt)
     try:  # a whole `check` run up to validation (bad target: no network)
-        diagnose.cli.main(["check", "--nameserver", "127.0.0.1", "not a domain!"])
+        diagnose.app.cli.main(["check", "--nameserver", "127.0.0.1", "not a domain!"])
     except SystemExit:
         pass
     print("loaded:" + ",".join(sorted(m for m in sys.modules if m == "textual" or m.startswith("textual."))))

@@ -9,10 +9,10 @@ import asyncio
 
 import pytest
 
-from diagnose.session import CheckRequest
+from diagnose.app.session import CheckRequest
 from diagnose.tui.app import create_app
 
-from .helpers import Normaliser, finished, plan_order, record, replay, replay_plan, screen_text, wait_until
+from tests.tui.helpers import Normaliser, finished, plan_order, record, replay, replay_plan, screen_text, wait_until
 
 pytestmark = pytest.mark.lab
 SIZE = (80, 24)

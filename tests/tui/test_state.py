@@ -1,8 +1,8 @@
 """The TUI's view model on constructed events: grouping, filtering, hops, reruns (no textual)."""
 
-from diagnose.model import Finding, Side, Status
-from diagnose.plugin import Check
-from diagnose.report import Report
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.plugin import Check
+from diagnose.engine.report import Report
 from diagnose.tui.state import PROBLEMS, DiagnosisState, FormCredentials
 
 

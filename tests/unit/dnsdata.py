@@ -6,7 +6,7 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 
-from diagnose.resolver import DnsResult, Outcome
+from diagnose.net.resolver import DnsResult, Outcome
 
 
 def answer(name: str, rdtype: str, *texts: str, ad: bool = False) -> DnsResult:

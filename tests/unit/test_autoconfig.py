@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from checks.autoconfig import Autoconfig, parse_autoconfig
-from diagnose.httpget import FetchResult, HttpResponse
-from diagnose.model import Status
+from diagnose.net.httpget import FetchResult, HttpResponse
+from diagnose.engine.model import Status
 
 XML = """<?xml version="1.0"?>
 <clientConfig version="1.1">

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from diagnose.batchcore import (
+from diagnose.app.batchcore import (
     DEFAULT_CHECKS,
     Entry,
     Tally,

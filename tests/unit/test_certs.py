@@ -7,8 +7,8 @@ import subprocess
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from diagnose.certs import evaluate_certificate, load_pem_bundle, name_matches
-from diagnose.model import Status
+from diagnose.knowledge.certs import evaluate_certificate, load_pem_bundle, name_matches
+from diagnose.engine.model import Status
 from tests.unit.certmint import NOW, Pki, rsa_key, self_signed
 
 PKI = Pki()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from diagnose.dane import Tlsa, association, match_tlsa, tlsa_for
+from diagnose.knowledge.dane import Tlsa, association, match_tlsa, tlsa_for
 from tests.unit.certmint import Pki
 
 PKI = Pki("dane")

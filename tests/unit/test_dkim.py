@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from checks.dkim import DkimCheck, parse_dkim_key
-from diagnose.model import Status
+from diagnose.engine.model import Status
 from tests.unit.dnsdata import answer, nxdomain, servfail, timeout
 
 RSA512 = "MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBALvDdaQsWdcJzZT0z8QVauwPb15iI7c+4fA+kjbbRg+XJ/rX10iD7FVBveuCXF1Bpb7eW7Ki6Fcf6N/oTch1p7UCAwEAAQ=="

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from checks.dmarc import DmarcCheck, DmarcLookup, organizational_domain, parse_dmarc, select_dmarc
-from diagnose.model import Status
+from diagnose.engine.model import Status
 from tests.unit.dnsdata import answer, nxdomain, servfail, timeout
 
 

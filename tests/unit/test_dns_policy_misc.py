@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from checks.dane_records import DaneRecords, record_problem
+from checks.dane.records import DaneRecords, record_problem
 from checks.dnsbl import PUBLIC_DNSBLS, Dnsbl, classify, dnsbl_name, zones_from_options
 from checks.dnssec import Dnssec
 from checks.ptr import PtrFcrdns, looks_generic, reverse_name
-from diagnose.model import Status
+from diagnose.engine.model import Status
 from tests.unit.dnsdata import answer, nodata, nxdomain, servfail, timeout
 
 # -- PTR ---------------------------------------------------------------------

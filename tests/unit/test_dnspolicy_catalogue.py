@@ -5,7 +5,9 @@ import re
 
 import pytest
 
-from checks import autoconfig, dane_records, dkim, dmarc, dnsbl, dnssec, mta_sts, ptr, spf, tls_rpt
+from checks import autoconfig, dkim, dmarc, dnsbl, dnssec, mta_sts, ptr, tls_rpt
+from checks.dane import records as dane_records
+from checks.spf import check as spf
 
 CHECKS = [spf.SpfCheck, dmarc.DmarcCheck, dkim.DkimCheck, mta_sts.MtaSts, tls_rpt.TlsRpt, ptr.PtrFcrdns,
           dnssec.Dnssec, dane_records.DaneRecords, dnsbl.Dnsbl, autoconfig.Autoconfig]

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from diagnose.httpget import https_get
+from diagnose.net.httpget import https_get
 from tests.lab.pki import CertAuthority
 
 HOST = "mta-sts.hostile.example"

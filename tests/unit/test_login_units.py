@@ -7,21 +7,21 @@ import pickle
 
 import pytest
 
-from checks.delivery_path import DeliveryPath
-from checks.login_imap import LoginImap
-from checks.login_pop3 import LoginPop3
-from checks.login_smtp import LoginSmtp
-from checks.roundtrip import DeliveredCopy, RoundTrip
-from diagnose.credentials import CredentialError, CredentialRequest, Credentials, Secret, resolve, scrub
-from diagnose.dialogue import Endpoint
-from diagnose.headers import auth_results, hops, parse_auth_results, parse_header_block, parse_received, signatures
-from diagnose.logincheck import STATUS
-from diagnose.authreply import imap_outcome as _imap_outcome, pop_outcome as _pop_outcome, smtp_outcome as _smtp_outcome
-from diagnose.mailsession import Login, Outcome
-from diagnose.protocol import SmtpReply
-from diagnose.redact import redact_argv
-from diagnose.roundtrip import Delivery, Submission, bounce_reason, queue_id
-from diagnose.smtpcodes import enhanced, explain_reply
+from checks.roundtrip.delivery_path import DeliveryPath
+from checks.login.imap import LoginImap
+from checks.login.pop3 import LoginPop3
+from checks.login.smtp import LoginSmtp
+from checks.roundtrip.check import DeliveredCopy, RoundTrip
+from diagnose.engine.credentials import CredentialError, CredentialRequest, Credentials, Secret, resolve, scrub
+from diagnose.net.dialogue import Endpoint
+from diagnose.knowledge.headers import auth_results, hops, parse_auth_results, parse_header_block, parse_received, signatures
+from checks.login.base import STATUS
+from diagnose.knowledge.authreply import imap_outcome as _imap_outcome, pop_outcome as _pop_outcome, smtp_outcome as _smtp_outcome
+from diagnose.net.mailsession import Login, Outcome
+from diagnose.knowledge.replies import SmtpReply
+from diagnose.knowledge.redact import redact_argv
+from checks.roundtrip.exchange import Delivery, Submission, bounce_reason, queue_id
+from diagnose.knowledge.smtpcodes import enhanced, explain_reply
 
 
 # -- credentials ---------------------------------------------------------------
@@ -243,7 +243,7 @@ def test_bounce_reasons():
 
 
 def test_long_session_transcript_keeps_its_start_and_its_end():
-    from diagnose.mailsession import ScrubbedTranscript
+    from diagnose.net.mailsession import ScrubbedTranscript
 
     t = ScrubbedTranscript(Credentials("u", Secret("pw-1234"), "env"), head=3, tail=2)
     for i in range(10):
@@ -254,10 +254,10 @@ def test_long_session_transcript_keeps_its_start_and_its_end():
 
 
 def test_pick_prefers_a_port_with_tls_and_says_why_none():
-    from diagnose.dialogue import Dialogue
-    from diagnose.logincheck import pick
-    from diagnose.net import ConnectOutcome
-    from diagnose.tls import TlsInfo
+    from diagnose.net.dialogue import Dialogue
+    from checks.login.base import pick
+    from diagnose.net.tcp import ConnectOutcome
+    from diagnose.net.tls import TlsInfo
 
     a, b = (Endpoint("mailbox", "imap.example.com", "192.0.2.2", port) for port in (993, 143))
     up = lambda ep, tls: Dialogue(ep, connect=ConnectOutcome.CONNECTED, greeting_ok=True,  # noqa: E731
@@ -273,8 +273,8 @@ def test_session_prompts_on_a_terminal_and_validates_roundtrip_options(monkeypat
     import getpass
     import sys
 
-    from diagnose.session import CheckRequest, Fatal, _login_options
-    from diagnose.target import parse_target
+    from diagnose.app.session import CheckRequest, Fatal, _login_options
+    from diagnose.engine.target import parse_target
 
     target = parse_target("erin@example.com")
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True)

@@ -6,8 +6,8 @@ import pytest
 
 from checks.mta_sts import MtaSts, StsLookup, mx_matches, parse_mta_sts_policy, parse_sts_record
 from checks.tls_rpt import TlsRpt, parse_tlsrpt
-from diagnose.httpget import FetchResult, HttpResponse, parse_http_response
-from diagnose.model import Status
+from diagnose.net.httpget import FetchResult, HttpResponse, parse_http_response
+from diagnose.engine.model import Status
 from tests.unit.dnsdata import answer, nxdomain, servfail, timeout
 
 GOOD = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmx: *.backup.example.com\r\nmax_age: 604800\r\n"

@@ -8,9 +8,9 @@ import pytest
 from checks.dns_exists import DomainExists
 from checks.mx_records import MxRecords, MxTarget, looks_like_ip, parse_mx
 from checks.tcp_connect import TcpConnect
-from diagnose.model import Status
-from diagnose.net import ConnectOutcome, ConnectResult
-from diagnose.resolver import DnsResult, Outcome
+from diagnose.engine.model import Status
+from diagnose.net.tcp import ConnectOutcome, ConnectResult
+from diagnose.net.resolver import DnsResult, Outcome
 
 
 def mx_answer(*records):

@@ -4,7 +4,8 @@ import asyncio
 
 import pytest
 
-from diagnose.protocol import Failure, LineReader, ProtocolError, SmtpReply, imap_capabilities
+from diagnose.knowledge.replies import SmtpReply, imap_capabilities
+from diagnose.net.protocol import Failure, LineReader, ProtocolError
 
 
 def run(coro):

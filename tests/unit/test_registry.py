@@ -4,9 +4,9 @@ from importlib import metadata
 
 import pytest
 
-from diagnose.model import Side
-from diagnose.plugin import Check
-from diagnose.registry import UnknownCheck, discover, select
+from diagnose.engine.model import Side
+from diagnose.engine.plugin import Check
+from diagnose.engine.registry import UnknownCheck, discover, select
 
 
 class Producer(Check):

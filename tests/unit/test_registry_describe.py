@@ -7,11 +7,11 @@ from importlib import metadata
 
 import pytest
 
-from diagnose.registry import CheckInfo, describe
+from diagnose.engine.registry import CheckInfo, describe
 
 LITERAL = textwrap.dedent('''
-    from diagnose.model import Side
-    from diagnose.plugin import Check
+    from diagnose.engine.model import Side
+    from diagnose.engine.plugin import Check
 
     class Fast(Check):
         id = "fake.fast"
@@ -21,8 +21,8 @@ LITERAL = textwrap.dedent('''
     raise RuntimeError("this module must not be imported for a listing")
 ''')
 COMPUTED = textwrap.dedent('''
-    from diagnose.model import Side
-    from diagnose.plugin import Check
+    from diagnose.engine.model import Side
+    from diagnose.engine.plugin import Check
 
     class Computed(Check):
         title = "Id made at import time"

@@ -3,11 +3,11 @@
 import asyncio
 import time
 
-from diagnose.model import Side, Status
-from diagnose.plugin import Check, Options
-from diagnose.resolver import Dns, Nameserver
-from diagnose.runner import CheckFinished, CheckStarted, DiagnosisFinished, FindingEmitted, diagnose
-from diagnose.target import parse_target
+from diagnose.engine.model import Side, Status
+from diagnose.engine.plugin import Check, Options
+from diagnose.net.resolver import Dns, Nameserver
+from diagnose.engine.runner import CheckFinished, CheckStarted, DiagnosisFinished, FindingEmitted, diagnose
+from diagnose.engine.target import parse_target
 
 def make_dns():
     """A resolver object these checks never use (a loopback address nobody asks)."""
@@ -153,8 +153,8 @@ def test_a_skipped_producer_passes_its_reason_on():
 
 
 def test_verdict_is_pass_when_only_optional_tests_were_skipped():
-    from diagnose.model import Finding
-    from diagnose.report import Report
+    from diagnose.engine.model import Finding
+    from diagnose.engine.report import Report
 
     def report(*statuses):
         findings = [Finding("c", "c.x", "s", st, "why") for st in statuses]

@@ -6,19 +6,19 @@ import dns.rdatatype
 import pytest
 
 from checks.auth_offered import AuthOffered, login_offered
-from checks.certificate import Certificate
-from checks.dane import DaneTlsa
-from checks.imap_greeting import ImapGreeting
-from checks.pop3_greeting import Pop3Greeting
-from checks.smtp_greeting import SmtpGreeting, banner_name
-from checks.tls_handshake import TlsHandshake
-from diagnose.dane import tlsa_for
-from diagnose.dialogue import Dialogue, Endpoint
-from diagnose.model import Side, Status
-from diagnose.net import ConnectOutcome
-from diagnose.probes import LegacyResult
-from diagnose.resolver import DnsResult, Outcome
-from diagnose.tls import TlsInfo
+from checks.tls.certificate import Certificate
+from checks.dane.tlsa import DaneTlsa
+from checks.greeting.imap import ImapGreeting
+from checks.greeting.pop3 import Pop3Greeting
+from checks.greeting.smtp import SmtpGreeting, banner_name
+from checks.tls.handshake import TlsHandshake
+from diagnose.knowledge.dane import tlsa_for
+from diagnose.net.dialogue import Dialogue, Endpoint
+from diagnose.engine.model import Side, Status
+from diagnose.net.tcp import ConnectOutcome
+from diagnose.net.probes import LegacyResult
+from diagnose.net.resolver import DnsResult, Outcome
+from diagnose.net.tls import TlsInfo
 from tests.unit.certmint import NOW, Pki
 
 PKI = Pki("checks")
@@ -150,7 +150,7 @@ def test_dane_verdicts():
 
 
 def test_ipv4_works_ipv6_times_out_side_by_side():
-    from diagnose.greeting import family_differences
+    from checks.greeting.base import family_differences
     ok = Dialogue(Endpoint("mx", "mx.example.test", "192.0.2.1", 25), connect=ConnectOutcome.CONNECTED, greeting_ok=True)
     bad = Dialogue(Endpoint("mx", "mx.example.test", "2001:db8::1", 25), connect=ConnectOutcome.TIMEOUT)
     no_v6_here = Dialogue(Endpoint("mx", "mx.example.test", "2001:db8::1", 25), connect=ConnectOutcome.NO_LOCAL_SUPPORT)
@@ -165,7 +165,7 @@ def test_pop3_sasl_without_mechanisms_is_no_login():
 
 
 def test_certificate_without_sni_for_another_name_is_a_warning():
-    from diagnose.probes import NoSniResult
+    from diagnose.net.probes import NoSniResult
     check = Certificate()
     ep, d = dialogue()
     assert check.evaluate_no_sni(ep, d, NoSniResult(True, d.tls.chain)) == []

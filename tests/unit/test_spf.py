@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from checks.spf import SpfCheck
-from checks.spf_record import analyze_spf
-from checks.spf_syntax import parse_record, parse_term, select_spf
-from diagnose.model import Status
+from checks.spf.check import SpfCheck
+from checks.spf.record import analyze_spf
+from checks.spf.syntax import parse_record, parse_term, select_spf
+from diagnose.engine.model import Status
 from tests.unit.dnsdata import Zone, answer, nodata, servfail, timeout
 
 

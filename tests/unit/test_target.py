@@ -3,7 +3,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from diagnose.target import TargetError, parse_target
+from diagnose.engine.target import TargetError, parse_target
 
 
 @pytest.mark.parametrize("text, domain, unicode", [

@@ -5,7 +5,7 @@ import os
 import stat
 import threading
 
-from diagnose.session import write_atomically
+from diagnose.app.session import write_atomically
 
 
 def test_a_symlink_stays_a_link_and_its_target_gets_the_report(tmp_path):

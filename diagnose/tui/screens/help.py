@@ -9,9 +9,9 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from diagnose.model import Status
+from diagnose.engine.model import Status
 
-from ..widgets.badges import badge, running_badge, untested_badge
+from diagnose.tui.widgets.badges import badge, running_badge, untested_badge
 
 KEYS = (
     ("↑ ↓", "move in the list of checks (details on the right)"),

@@ -8,8 +8,8 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
-from ..messages import TargetChosen
-from ..state import FormCredentials, TargetEntry
+from diagnose.tui.messages import TargetChosen
+from diagnose.tui.state import FormCredentials, TargetEntry
 
 
 class TargetScreen(Screen[TargetEntry]):

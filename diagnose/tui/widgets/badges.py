@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from diagnose.model import Status
+from diagnose.engine.model import Status
 from reports.text import BADGES
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"

@@ -9,14 +9,14 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from diagnose.model import Finding
-from diagnose.report import Report
-from diagnose.sanitize import clean
+from diagnose.engine.model import Finding
+from diagnose.engine.report import Report
+from diagnose.knowledge.sanitize import clean
 
 from reports.common import verdict_words
 
-from ..state import PROBLEMS, CheckGroup, CheckRun, HostGroup, SideGroup
-from .badges import badge
+from diagnose.tui.state import PROBLEMS, CheckGroup, CheckRun, HostGroup, SideGroup
+from diagnose.tui.widgets.badges import badge
 
 MAX_EVIDENCE_LINES = 400  # a huge transcript must not freeze the pane
 

@@ -7,8 +7,8 @@ from textual.widgets import Static
 
 from reports.hops import DNS, MAILBOX, MX, SUBMISSION
 
-from ..state import DiagnosisState
-from .badges import hop_badge
+from diagnose.tui.state import DiagnosisState
+from diagnose.tui.widgets.badges import hop_badge
 
 NAMES = {DNS: "DNS", SUBMISSION: "submission server", MX: "MX", MAILBOX: "mailbox server"}
 # (title, start, hops, end): what a message passes through, in order.

@@ -5,10 +5,10 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from diagnose.sanitize import clean
+from diagnose.knowledge.sanitize import clean
 
-from ..state import PROBLEMS, DiagnosisState
-from .badges import badge, elapsed, running_badge
+from diagnose.tui.state import PROBLEMS, DiagnosisState
+from diagnose.tui.widgets.badges import badge, elapsed, running_badge
 
 
 class StatusHeader(Static):

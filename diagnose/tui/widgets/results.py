@@ -8,11 +8,11 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from diagnose.model import Finding
-from diagnose.sanitize import clean
+from diagnose.engine.model import Finding
+from diagnose.knowledge.sanitize import clean
 
-from ..state import CheckGroup, CheckRun, SideGroup
-from .badges import badge, elapsed, running_badge
+from diagnose.tui.state import CheckGroup, CheckRun, SideGroup
+from diagnose.tui.widgets.badges import badge, elapsed, running_badge
 
 Payload = "SideGroup | HostGroup | CheckGroup | CheckRun | Finding"
 

@@ -1,0 +1,1 @@
+"""DANE: TLSA records and whether the presented certificates match them."""

@@ -1,0 +1,1 @@
+"""Greeting checks: SMTP, IMAP and POP3 banners and capabilities."""

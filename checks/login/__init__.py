@@ -1,0 +1,1 @@
+"""Login checks: SMTP AUTH, IMAP and POP3 logins with the user's credentials."""

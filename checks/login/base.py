@@ -1,0 +1,212 @@
+"""The login checks (login.smtp, login.imap, login.pop3): log in once per server with the user's credentials.
+
+One login per server, not per port: the implicit-TLS port first (RFC 8314), else the STARTTLS
+port, chosen from the shared probe dialogues (diagnose.net.probes), so a port that is filtered or has
+no TLS is known before any credentials move. Repeated failed logins get an address banned on many
+servers, so a wrong password costs one attempt per server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import AsyncIterator, ClassVar
+
+from diagnose.engine.credentials import Credentials
+from diagnose.net.dialogue import Dialogue, Endpoint
+from diagnose.engine.facts import MAILBOX_HOSTS, SUBMISSION_HOSTS
+from diagnose.net.mailsession import Login, MailSession, Outcome
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.plugin import Check, CheckContext
+from diagnose.net.probes import endpoints, probes
+from checks.servercheck import not_reached, subject
+
+SERVICE = {"smtp": "submission (sending)", "imap": "IMAP", "pop3": "POP3"}
+ACTION = {"smtp": "send mail", "imap": "read mail", "pop3": "download mail"}
+GOODBYE = {"smtp": "QUIT", "imap": "z LOGOUT", "pop3": "QUIT"}
+PORTS = {"smtp": (465, 587), "imap": (993, 143), "pop3": (995, 110)}  # implicit TLS first (RFC 8314 §3.3)
+STATUS = {
+    Outcome.OK: Status.PASS, Outcome.REJECTED: Status.FAIL, Outcome.TEMPORARY: Status.FAIL,
+    Outcome.NO_MECHANISM: Status.FAIL, Outcome.DISABLED_BEFORE_TLS: Status.WARN, Outcome.TLS_REQUIRED: Status.SKIP,
+    Outcome.TLS_UNTRUSTED: Status.SKIP, Outcome.UNREACHABLE: Status.SKIP, Outcome.BROKEN: Status.FAIL,
+}
+
+
+def login_texts(p: str) -> dict[str, tuple[str, str]]:
+    """Explanations and remedies of one protocol's login codes."""
+    return {
+        f"login.{p}.ok": ("", ""),
+        f"login.{p}.rejected": (
+            "{host} ({service} port {port}) answered the login of {user} with \u201c{words}\u201d. Servers give "
+            "this answer for a wrong user name or a wrong password, and do not say which (on purpose); some give "
+            "it as well for an account that is disabled. Mail programs using these credentials cannot {action}.",
+            "Check the credentials of {user} for {host} (maildoctor used the password from {source}). Log in "
+            "to the provider's webmail with the same user name and password: if that fails too, reset the "
+            "password or ask the administrator whether the account is enabled; if webmail works, the mail "
+            "server may expect another user name (the full address user@domain, or only the part before @).",
+        ),
+        f"login.{p}.temporary": (
+            "{host} ({service} port {port}) refused the login of {user} for now: \u201c{words}\u201d. A temporary "
+            "refusal means the account is locked for a while (often after too many failed logins), the "
+            "server's password database is unreachable, or the account is over a connection limit.",
+            "Wait a few minutes and run again. If it stays, the administrator of {host} should read the "
+            "authentication log (Dovecot: `doveadm log errors`; Postfix: `SASL` lines of the mail log) and "
+            "check whether {user} is locked.",
+        ),
+        f"login.{p}.no_mechanism": (
+            "{host} ({service} port {port}) offers no login method that maildoctor and common mail programs "
+            "use (PLAIN or LOGIN over TLS{extra}); it offers: {offered}.",
+            "Enable PLAIN and LOGIN over TLS, e.g. Dovecot `auth_mechanisms = plain login`; Postfix with "
+            "`smtpd_sasl_type = dovecot` then offers the same (`AUTH PLAIN LOGIN` after STARTTLS).",
+        ),
+        f"login.{p}.disabled_before_tls": (
+            "{host} ({service} port {port}) refuses logins on a connection without encryption (\u201c{words}\u201d). "
+            "That is the right, secure behaviour; but a mail program set to \u201cno encryption\u201d cannot {action}.",
+            "Set the mail program's connection security to SSL/TLS (port {tls_port}) or STARTTLS (port {port}); "
+            "nothing to change on the server.",
+        ),
+        f"login.{p}.tls_required": (
+            "maildoctor did not send the password of {user} to {host} port {port}: the connection has no "
+            "encryption ({words}), and anyone on the network path could read the password.",
+            "Offer TLS on the server (see the tls.handshake finding). To test the login anyway, over an "
+            "unencrypted connection, run again with --allow-plaintext-auth.",
+        ),
+        f"login.{p}.tls_untrusted": (
+            "maildoctor did not send the password of {user} to {host} port {port}: its certificate does not "
+            "verify ({words}), so the server could be an impostor. Mail programs warn about or refuse the same.",
+            "Fix the certificate (see the tls.certificate finding). For a private CA, run maildoctor with "
+            "--ca-file your-ca.pem.",
+        ),
+        f"login.{p}.broken": (
+            "{host} ({service} port {port}) stopped answering properly during the login of {user}: {words}.",
+            "Run again with a larger --timeout; if it persists, the server's log around this time says why "
+            "(Dovecot: `doveadm log errors`; Postfix: the mail log).",
+        ),
+    }
+
+
+def login_fact(protocol: str) -> str:
+    """The fact a login check publishes: tuple[Login, ...] of the logins it tried (the round trip reads it
+    to avoid a second attempt with credentials a server already refused)."""
+    return f"login.{protocol}.results"
+
+
+class LoginCheck(Check):
+    protocol: ClassVar[str]
+    side = Side.BOTH
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        p = cls.__dict__.get("protocol")
+        if p:
+            # id and side are written literally in each plugin module too, so `maildoctor checks`
+            # can list them without importing it (registry.describe); they must agree.
+            assert cls.__dict__.get("id", f"login.{p}") == f"login.{p}", cls
+            cls.id = f"login.{p}"
+            cls.needs = (SUBMISSION_HOSTS,) if p == "smtp" else (MAILBOX_HOSTS,)
+            cls.side = Side.OUTGOING if p == "smtp" else Side.INCOMING
+            assert cls.__dict__.get("side", cls.side) is cls.side, cls
+            cls.services = ("submission",) if p == "smtp" else (p,)
+            cls.texts = login_texts(p)
+            cls.provides = (login_fact(p),)
+
+    async def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:
+        creds = ctx.options.credentials.for_protocol(self.protocol) if ctx.options.credentials else None
+        if creds is None:
+            yield self.finding(f"{self.id}.skipped", Status.SKIP, ctx.target.domain,
+                               "not tested: no credentials (give --user and --password-env, or a config profile's credentials)")
+            return
+        hosts = await choose_endpoints(ctx, self.protocol)
+        if isinstance(hosts, str):
+            yield self.finding(f"{self.id}.skipped", Status.SKIP, ctx.target.domain, f"not tested: {hosts}")
+            return
+        tasks = [asyncio.ensure_future(self._one(ctx, creds, ep, why)) for ep, why in hosts]
+        tried: list[Login] = []
+        try:
+            for done in asyncio.as_completed(tasks):
+                finding, result = await done
+                if result is not None:
+                    tried.append(result)
+                yield finding
+        finally:
+            for t in tasks:
+                t.cancel()
+        ctx.publish(login_fact(self.protocol), tuple(tried))
+
+    async def _one(self, ctx: CheckContext, creds: Credentials, ep: Endpoint, why: str) -> tuple[Finding, Login | None]:
+        if why:
+            return self.finding(f"{self.id}.skipped", Status.SKIP, subject(ep), f"not tested: {why}", host=ep.host), None
+        result = await login(ctx, ep, creds)
+        return self.evaluate(result, creds), result
+
+    def evaluate(self, r: Login, creds: Credentials) -> Finding:
+        """Pure: the finding for one login attempt."""
+        ep = r.endpoint
+        facts = dict(user=r.user, words=r.words or "no answer", service=SERVICE[self.protocol], port=ep.port,
+                     action=ACTION[self.protocol], source=creds.source or "the command line",
+                     offered=", ".join(r.offered) or "nothing", tls_port=PORTS[self.protocol][0],
+                     extra={"smtp": ", or CRAM-MD5", "imap": ", or IMAP LOGIN"}.get(self.protocol, ""))
+        evidence = {"user": r.user, "mechanism": r.mechanism, "tls": r.tls_version or "none",
+                    "offered": r.offered, "server_said": r.words, "transcript": r.transcript, "timings": r.timings}
+        if r.code is not None:
+            from diagnose.knowledge.smtpcodes import explain_reply
+
+            evidence["reply_explained"] = explain_reply(r.code, r.words)
+        over = f"over {r.tls_version}" if r.tls_version else "WITHOUT encryption"
+        summary = {
+            Outcome.OK: f"{r.user} logged in ({r.mechanism}, {over})",
+            Outcome.REJECTED: f"{ep.host} rejected the login of {r.user}: {r.words}",
+            Outcome.TEMPORARY: f"{ep.host} refused the login of {r.user} for now: {r.words}",
+            Outcome.NO_MECHANISM: f"no usable login method ({facts['offered']})",
+            Outcome.DISABLED_BEFORE_TLS: f"login refused without encryption: {r.words}",
+            Outcome.TLS_REQUIRED: f"not tested: credentials not sent without TLS ({r.words})",
+            Outcome.TLS_UNTRUSTED: f"not tested: credentials not sent, the certificate does not verify ({r.words})",
+            Outcome.UNREACHABLE: f"not tested: {r.words}",
+            Outcome.BROKEN: f"login broke off: {r.words}",
+        }[r.outcome]
+        code = f"{self.id}.skipped" if r.outcome is Outcome.UNREACHABLE else f"{self.id}.{r.outcome.value}"
+        return self.finding(code, STATUS[r.outcome], subject(ep), summary, evidence=evidence,
+                            duration_s=r.elapsed_s, host=ep.host, **facts)
+
+
+async def login(ctx: CheckContext, ep: Endpoint, creds: Credentials) -> Login:
+    """One login on ``ep`` (connection closed afterwards)."""
+    session = open_session(ctx, ep, creds)
+    try:
+        return await session.login()
+    finally:
+        await session.close(GOODBYE[ep.protocol])
+
+
+def open_session(ctx: CheckContext, ep: Endpoint, creds: Credentials) -> MailSession:
+    return MailSession(ep, creds, timeout=ctx.timeout, ca_file=ctx.options.ca_file,
+                       allow_plaintext=ctx.options.allow_plaintext_auth,
+                       ehlo_name=ctx.options.ehlo_name or "")
+
+
+async def choose_endpoints(ctx: CheckContext, protocol: str) -> list[tuple[Endpoint, str]] | str:
+    """Per server: the endpoint to log in on, and "" or why not. A string: why there is no server at all."""
+    role = "submission" if protocol == "smtp" else "mailbox"
+    eps, missing = await endpoints(ctx, (role,), PORTS[protocol])
+    if not eps:
+        return missing.get(role) or f"no {SERVICE[protocol]} server is known (ports {', '.join(map(str, PORTS[protocol]))})"
+    by_host: dict[str, list[Endpoint]] = {}
+    for ep in eps:
+        by_host.setdefault(ep.host, []).append(ep)
+    cache = probes(ctx)
+    chosen = []
+    for host, candidates in by_host.items():
+        candidates.sort(key=lambda e: (PORTS[protocol].index(e.port), e.address))
+        dialogues = await asyncio.gather(*(cache.dialogue(e) for e in candidates))
+        chosen.append(pick(candidates, list(dialogues), ctx.options.allow_plaintext_auth))
+    return chosen
+
+
+def pick(candidates: list[Endpoint], dialogues: list[Dialogue], allow_plaintext: bool) -> tuple[Endpoint, str]:
+    """Pure: the first endpoint whose probe got TLS (or a greeting, with plaintext allowed)."""
+    for ep, d in zip(candidates, dialogues):
+        if not not_reached(d) and d.tls is not None:
+            return ep, ""
+    for ep, d in zip(candidates, dialogues):
+        if not not_reached(d):
+            return ep, ""  # the session itself says "TLS required" or logs in without TLS if allowed
+    return candidates[0], not_reached(dialogues[0])

@@ -1,0 +1,91 @@
+"""Base class of the checks that judge server dialogues (greeting, TLS, certificate, auth, DANE).
+
+A ServerCheck names the roles and ports it looks at and implements a pure
+``evaluate(endpoint, dialogue, ...) -> list[Finding]``; the base class finds the endpoints, awaits
+the shared dialogues (diagnose.net.probes) concurrently and streams the findings. The side of each
+finding follows the role: MX and mailbox servers are the incoming side, submission the outgoing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import AsyncIterator, ClassVar
+
+from diagnose.net.dialogue import Dialogue, Endpoint
+from diagnose.engine.facts import MAILBOX_HOSTS, MX_HOSTS, SUBMISSION_HOSTS
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.net.tcp import ConnectOutcome, endpoint as endpoint_text
+from diagnose.engine.plugin import Check, CheckContext
+from diagnose.net.probes import endpoints, probes
+
+ROLE_SIDE = {"mx": Side.INCOMING, "submission": Side.OUTGOING, "mailbox": Side.INCOMING}
+ROLE_WORDS = {"mx": "MX", "submission": "submission", "mailbox": "mailbox"}
+ROLE_FACT = {"mx": MX_HOSTS, "submission": SUBMISSION_HOSTS, "mailbox": MAILBOX_HOSTS}
+
+
+def subject(ep: Endpoint) -> str:
+    return endpoint_text(ep.host, ep.address, ep.port)
+
+
+def not_reached(d: Dialogue) -> str:
+    """Why a later phase could not be judged, or "" when the dialogue got that far."""
+    if not d.connected:
+        return f"could not connect ({d.connect_detail or d.connect.value})"
+    if not d.greeting_ok:
+        return f"the {d.failure_phase or 'greeting'} phase failed ({d.failure or 'no greeting'})"
+    return ""
+
+
+class ServerCheck(Check):
+    roles: ClassVar[tuple[str, ...]] = ("mx", "submission", "mailbox")
+    ports: ClassVar[tuple[int, ...] | None] = None  # None: every port of the roles
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "needs" not in cls.__dict__:  # the facts that list the servers of our roles
+            cls.needs = tuple(ROLE_FACT[r] for r in cls.roles)
+
+    async def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:
+        eps, missing = await endpoints(ctx, self.roles, self.ports)
+        # Say why a role was not tested only when nothing at all was: servers.discover and
+        # mx.records already report missing servers once, not once per check.
+        for role, reason in (missing.items() if not eps else ()):
+            yield self.with_side(self.finding(f"{self.id}.skipped", Status.SKIP, ctx.target.domain,
+                                              f"{ROLE_WORDS[role]} servers not tested: {reason}"), role)
+        cache = probes(ctx)
+        tasks = [asyncio.ensure_future(self._one(ctx, cache, ep)) for ep in eps]
+        try:
+            for done in asyncio.as_completed(tasks):
+                for finding in await done:
+                    yield finding
+        finally:
+            for t in tasks:
+                t.cancel()
+        async for finding in self.summarize(ctx, eps):
+            yield finding
+
+    async def _one(self, ctx: CheckContext, cache, ep: Endpoint) -> list[Finding]:
+        dialogue = await cache.dialogue(ep)
+        findings = await self.judge(ctx, ep, dialogue)
+        return [self.with_side(f, ep.role) for f in findings]
+
+    async def judge(self, ctx: CheckContext, ep: Endpoint, d: Dialogue) -> list[Finding]:
+        """Override: findings for one endpoint (may do more I/O, e.g. DNS or a second session)."""
+        raise NotImplementedError
+
+    async def summarize(self, ctx: CheckContext, eps: list[Endpoint]) -> AsyncIterator[Finding]:
+        """Override: findings about all endpoints together (after the per-endpoint ones)."""
+        return
+        yield  # pragma: no cover
+
+    def skip(self, ep: Endpoint, why: str, **kw) -> Finding:
+        return self.finding(f"{self.id}.skipped", Status.SKIP, subject(ep), f"not tested: {why}", host=ep.host, **kw)
+
+    @staticmethod
+    def with_side(finding: Finding, role: str) -> Finding:
+        return replace(finding, side=ROLE_SIDE.get(role, Side.BOTH))
+
+
+def connect_failed(d: Dialogue) -> bool:
+    return d.connect is not ConnectOutcome.CONNECTED

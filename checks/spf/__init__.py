@@ -1,0 +1,1 @@
+"""SPF: the record, its grammar and the lookup tree."""

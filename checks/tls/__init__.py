@@ -1,0 +1,1 @@
+"""TLS: the handshake and the certificate the server presents."""

@@ -1,0 +1,1 @@
+"""Front doors: the command line, the plan, batch, settings, the Python API."""

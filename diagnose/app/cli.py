@@ -1,0 +1,280 @@
+"""The command line: parse, call the engine, render, map outcomes to exit codes. Nothing else."""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from diagnose import __version__
+from diagnose.engine.exitcodes import ExitCode
+
+
+def _help_defaults_false(option):  # type: ignore[no-untyped-def]
+    """Typer coerces a --help flag that defaults to None through pydantic on every command run, and
+    importing pydantic costs more than the rest of start-up; a False default skips that."""
+    if option is not None and option.default is None:
+        option.default = False
+    return option
+
+
+class _Command(typer.core.TyperCommand):
+    def get_help_option(self, ctx):  # type: ignore[no-untyped-def]
+        return _help_defaults_false(super().get_help_option(ctx))
+
+    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+        from diagnose.app.fastopts import install  # plain option values converted without pydantic
+
+        install(self.get_params(ctx))
+        return super().parse_args(ctx, args)
+
+
+class _Group(typer.core.TyperGroup):
+    def get_help_option(self, ctx):  # type: ignore[no-untyped-def]
+        return _help_defaults_false(super().get_help_option(ctx))
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="maildoctor",
+    help="Find out why email is not working, and say so in plain words.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class Format(str, enum.Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+    junit = "junit"
+    nagios = "nagios"
+
+
+class FailOn(str, enum.Enum):
+    warn = "warn"
+    fail = "fail"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"maildoctor {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """Diagnose a mail domain: DNS, MX, reachability, TLS, authentication, delivery."""
+
+
+@app.command()
+def check(
+    target: Optional[str] = typer.Argument(None, help="A domain (example.com) or an email address (you@example.com); "
+                                           "may come from --profile."),
+    nameserver: List[str] = typer.Option([], "--nameserver", "-n", metavar="IP[:PORT]",
+                                         help="Send every DNS query to this resolver (repeatable). Default: the system's resolvers."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", "-t", metavar="SECONDS",
+                                            help="Time limit for each network operation (default 5)."),
+    fmt: Optional[Format] = typer.Option(None, "--format", "-f", help="Report format (default text)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE."),
+    ca_file: Optional[Path] = typer.Option(None, "--ca-file", metavar="PEM", help="Also trust the CA certificates in PEM."),
+    dkim_selector: List[str] = typer.Option([], "--dkim-selector", metavar="NAME",
+                                            help="DKIM selector to test (the s= of your DKIM-Signature; repeatable). Default: common ones."),
+    dnsbl: List[str] = typer.Option([], "--dnsbl", metavar="ZONE",
+                                    help="Look the MX addresses up on this blocklist (repeatable; 'default' = well-known public lists). Default: none."),
+    cert_warn_days: int = typer.Option(14, "--cert-warn-days", metavar="DAYS", min=0,
+                                       help="Warn when a server certificate expires within DAYS (default 14)."),
+    ehlo: str = typer.Option("", "--ehlo", metavar="NAME", help="EHLO name of the SMTP probes (default: this machine's address literal)."),
+    smtp_host: List[str] = typer.Option([], "--smtp-host", metavar="HOST",
+                                        help="Test this submission server (587/465) instead of discovering it (repeatable)."),
+    imap_host: List[str] = typer.Option([], "--imap-host", metavar="HOST", help="Test this IMAP server (143/993) instead of discovering it."),
+    pop_host: List[str] = typer.Option([], "--pop-host", metavar="HOST", help="Test this POP3 server (110/995) instead of discovering it."),
+    only: List[str] = typer.Option([], "--check", "-c", metavar="ID", help="Run only these checks (id or prefix, repeatable)."),
+    skip: List[str] = typer.Option([], "--skip", metavar="ID", help="Do not run these checks (id or prefix, repeatable)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="With --output: print nothing on stdout."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Explain passing findings too."),
+    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="Lowest status that exits non-zero (default warn: 1 on warnings)."),
+    anonymize: bool = typer.Option(False, "--anonymize", help="Leave this machine's host name out of the report."),
+    config: Optional[Path] = typer.Option(None, "--config", metavar="TOML", help="Config file (default ./maildoctor.toml if present)."),
+    profile: Optional[str] = typer.Option(None, "--profile", "-p", metavar="NAME", help="Use the settings of this profile of the config file."),
+    user: str = typer.Option("", "--user", "-u", metavar="NAME", help="Log in as NAME on submission, IMAP and POP3 "
+                             "(default: TARGET when it is an address). The password comes from --password-env or a prompt."),
+    password_env: str = typer.Option("", "--password-env", metavar="VAR", help="Name of the environment variable that "
+                                     "holds the password (never give a password on the command line)."),
+    smtp_user: str = typer.Option("", "--smtp-user", metavar="NAME", help="Outgoing (SMTP) user, when it differs."),
+    smtp_password_env: str = typer.Option("", "--smtp-password-env", metavar="VAR", help="Outgoing password's variable."),
+    imap_user: str = typer.Option("", "--imap-user", metavar="NAME", help="Incoming (IMAP and POP3) user, when it differs."),
+    imap_password_env: str = typer.Option("", "--imap-password-env", metavar="VAR", help="Incoming password's variable."),
+    allow_plaintext_auth: bool = typer.Option(False, "--allow-plaintext-auth",
+                                              help="Also send credentials over connections without TLS (default: only after TLS)."),
+    roundtrip: bool = typer.Option(False, "--roundtrip", help="Send a test message to the account itself (or --to) "
+                                   "and wait until it arrives in the mailbox; it is deleted afterwards."),
+    roundtrip_timeout: float = typer.Option(120.0, "--roundtrip-timeout", metavar="SECONDS",
+                                            help="How long to wait for the round-trip message (default 120)."),
+    to: str = typer.Option("", "--to", metavar="ADDRESS", help="Round trip to this address, read with the incoming credentials."),
+    tui: bool = typer.Option(False, "--tui", help="Watch the diagnosis live in the interactive terminal UI."),
+) -> None:
+    """Diagnose TARGET and print what works, what is broken and how to fix it."""
+    from diagnose.app.config import ConfigError, settings_for
+    from diagnose.app.session import CheckRequest, run_check
+
+    given = dict(target=target, nameservers=nameserver, timeout=timeout, fmt=fmt.value if fmt else None, output=output,
+                 ca_file=ca_file, only=only, skip=skip, fail_on=fail_on.value if fail_on else None, anonymize=anonymize)
+    try:
+        settings = settings_for(config, profile, given)
+    except ConfigError as exc:
+        typer.echo(f"maildoctor: error: {exc}", err=True)
+        raise typer.Exit(int(ExitCode.UNKNOWN))
+    login = dict(user=user, password_env=password_env, smtp_user=smtp_user, smtp_password_env=smtp_password_env,
+                 imap_user=imap_user, imap_password_env=imap_password_env)
+    servers = dict(cert_warn_days=cert_warn_days, ehlo_name=ehlo, smtp_hosts=smtp_host, imap_hosts=imap_host,
+                   pop_hosts=pop_host)
+    request = CheckRequest(**settings, dkim_selectors=dkim_selector, dnsbl=dnsbl, servers=servers, quiet=quiet, verbose=verbose,
+                           argv=sys.argv[1:], login=login, allow_plaintext_auth=allow_plaintext_auth,
+                           roundtrip=roundtrip, roundtrip_timeout=roundtrip_timeout, to=to)
+    if tui:
+        from diagnose.tui.launch import run_tui  # textual is imported only here
+
+        raise typer.Exit(int(run_tui(request)))
+    raise typer.Exit(int(run_check(request)))
+
+
+def _tui(**options: object) -> None:
+    check(**options, tui=True)  # type: ignore[arg-type]
+
+
+# `tui` takes exactly the options of `check` (whatever is added there later), TARGET optional.
+_tui.__signature__ = inspect.signature(check, eval_str=True).replace(  # type: ignore[attr-defined]
+    parameters=[p for p in inspect.signature(check, eval_str=True).parameters.values() if p.name != "tui"])
+_tui.__doc__ = "Watch the diagnosis of TARGET live in an interactive terminal UI (asks for TARGET if not given)."
+app.command("tui")(_tui)
+
+
+@app.command("report")
+def report(
+    file: Path = typer.Argument(..., metavar="FILE.json", help="A JSON report saved by `maildoctor check --format json`."),
+    fmt: Format = typer.Option(Format.text, "--format", "-f", help="Format to render it in."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE."),
+    anonymize: bool = typer.Option(False, "--anonymize", help="Leave the host name out."),
+    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="Lowest status that exits non-zero (default warn)."),
+) -> None:
+    """Render a saved JSON report in another format (exit code: the report's verdict, as for check)."""
+    from diagnose.app.rerender import rerender
+
+    raise typer.Exit(int(rerender(file, fmt.value, output, anonymize=anonymize, fail_on=fail_on.value if fail_on else None)))
+
+
+@app.command("explain")
+def explain(code: Optional[str] = typer.Argument(None, help="A finding code, e.g. tcp.refused; none: list every code.")) -> None:
+    """Explain a finding code: what it means, why it matters and how to fix it."""
+    from diagnose.engine.catalogue import explain as explain_code, listing, similar
+
+    if code is None:
+        typer.echo(listing(), nl=False)
+        return
+    text = explain_code(code)
+    if text is None:
+        near = similar(code)
+        hint = f" (similar: {', '.join(near)})" if near else " (see `maildoctor checks`)"
+        typer.echo(f"maildoctor: error: no finding code {code!r}{hint}", err=True)
+        raise typer.Exit(int(ExitCode.UNKNOWN))
+    typer.echo(text, nl=False)
+
+
+@app.command("settings")
+def settings(
+    target: str = typer.Argument(..., help="A domain (example.com) or an email address (you@example.com)."),
+    nameserver: List[str] = typer.Option([], "--nameserver", "-n", metavar="IP[:PORT]",
+                                         help="Send every DNS query to this resolver (repeatable). Default: the system's resolvers."),
+    timeout: float = typer.Option(5.0, "--timeout", "-t", metavar="SECONDS", help="Time limit for each network operation."),
+    ca_file: Optional[Path] = typer.Option(None, "--ca-file", metavar="PEM", help="Also trust the CA certificates in PEM."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+) -> None:
+    """Show the incoming (IMAP/POP3) and outgoing (SMTP) server settings to type into a mail program."""
+    from diagnose.app.session import CheckRequest
+    from diagnose.app.settings_cmd import run_settings
+
+    request = CheckRequest(target=target, nameservers=nameserver, timeout=timeout, fmt="json" if json_out else "text",
+                           ca_file=ca_file, argv=sys.argv[1:])
+    raise typer.Exit(int(run_settings(request)))
+
+
+@app.command("batch")
+def batch(
+    file: str = typer.Argument(..., metavar="FILE", help="Targets, one domain or address per line ('-': standard input; "
+                               "blank lines and # comments are ignored)."),
+    nameserver: List[str] = typer.Option([], "--nameserver", "-n", metavar="IP[:PORT]",
+                                         help="Send every DNS query to this resolver (repeatable). Default: the system's resolvers."),
+    timeout: float = typer.Option(5.0, "--timeout", "-t", metavar="SECONDS", help="Time limit for each network operation."),
+    concurrency: int = typer.Option(32, "--concurrency", "-j", metavar="N", help="Targets diagnosed at a time."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE",
+                                          help="Append the JSON lines to FILE (the summary then goes to stdout)."),
+    resume: bool = typer.Option(False, "--resume", help="Skip the targets already in the --output file."),
+    only: List[str] = typer.Option([], "--check", "-c", metavar="ID",
+                                   help="Run these checks instead of the default dns.exists, mx.records, tcp.connect, "
+                                        "spf, dmarc (id or prefix, repeatable)."),
+    skip: List[str] = typer.Option([], "--skip", metavar="ID", help="Do not run these checks (id or prefix, repeatable)."),
+    ca_file: Optional[Path] = typer.Option(None, "--ca-file", metavar="PEM", help="Also trust the CA certificates in PEM."),
+    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="Lowest verdict that exits non-zero (default warn)."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar, even on a terminal."),
+    workers: int = typer.Option(1, "--workers", "-w", metavar="N",
+                                help="Worker processes sharing --concurrency (use the number of cores)."),
+    worker_mode: bool = typer.Option(False, "--worker-mode", hidden=True),
+) -> None:
+    """Diagnose many domains (DNS, MX, port 25, SPF, DMARC): one JSON line per target, then a summary."""
+    from diagnose.app.batch import BatchRequest, run_batch
+
+    request = BatchRequest(source=file, nameservers=nameserver, timeout=timeout, concurrency=concurrency,
+                           output=output, resume=resume, only=only, skip=skip, ca_file=ca_file,
+                           fail_on=fail_on.value if fail_on else None, progress=False if no_progress else None,
+                           workers=workers, worker_mode=worker_mode)
+    raise typer.Exit(int(run_batch(request)))
+
+
+@app.command("checks")
+def list_checks() -> None:
+    """List the installed check plugins."""
+    from diagnose.engine.registry import describe  # reads the plugins' metadata without importing them: fast
+
+    infos, problems = describe()
+    for problem in problems:
+        typer.echo(f"warning: {problem}", err=True)
+    width = max((len(c.id) for c in infos), default=10)
+    for c in infos:
+        typer.echo(f"{c.id:<{width}}  {c.side:<8}  {c.title}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: usage errors exit 3 (not Click's 2, which means 'fail' here)."""
+    for info in app.registered_commands:  # every command, whoever added it (fast start-up, above)
+        if not isinstance(info.cls, type) or info.cls is typer.core.TyperCommand:
+            info.cls = _Command
+    from diagnose.knowledge.sanitize import drop_unusable_size_env
+
+    drop_unusable_size_env()
+    try:
+        code = app(args=argv, prog_name="maildoctor", standalone_mode=False)
+    except typer.Abort:
+        typer.echo("maildoctor: interrupted", err=True)
+        code = ExitCode.INTERRUPTED
+    except typer.TyperException as exc:  # Typer's (vendored Click's) usage errors and friends
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            typer.echo(exc.format_message(), err=True)
+        else:
+            ctx = getattr(exc, "ctx", None)
+            where = f"maildoctor {ctx.info_name} --help" if ctx and ctx.info_name != "maildoctor" else "maildoctor --help"
+            typer.echo(f"maildoctor: error: {exc.format_message()} (see: {where})", err=True)
+        code = ExitCode.UNKNOWN
+    except KeyboardInterrupt:
+        code = ExitCode.INTERRUPTED
+    sys.exit(int(code or 0))
+

@@ -1,0 +1,118 @@
+"""`maildoctor settings TARGET`: the incoming and outgoing server settings of a domain, in a form a
+person can copy into a mail program. Runs only the discovery checks (autoconfig file, SRV records,
+common names) and reads the facts they publish."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import dataclass
+
+from diagnose.engine.exitcodes import ExitCode
+from diagnose.engine.facts import AUTOCONFIG_SETTINGS, MAILBOX_HOSTS, SUBMISSION_HOSTS, FactBoard
+from diagnose.engine.plugin import CheckContext, Options
+from diagnose.engine.registry import discover
+from diagnose.engine.runner import check_budget
+from diagnose.knowledge.sanitize import clean
+
+DISCOVERY_CHECKS = ("autoconfig", "servers.discover")
+SECURITY_BY_PORT = {993: "SSL/TLS", 995: "SSL/TLS", 465: "SSL/TLS", 143: "STARTTLS", 110: "STARTTLS", 587: "STARTTLS"}
+PROTOCOL_BY_PORT = {993: "IMAP", 143: "IMAP", 995: "POP3", 110: "POP3", 465: "SMTP", 587: "SMTP"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    direction: str  # incoming / outgoing
+    protocol: str  # IMAP, POP3, SMTP
+    host: str
+    port: int
+    security: str  # SSL/TLS, STARTTLS, none
+    source: str
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def settings_from_facts(autoconfig, submission, mailbox) -> list[Setting]:
+    """Pure: merge the autoconfig file (what the provider declares) with SRV/common-name findings."""
+    out: list[Setting] = []
+    for s in autoconfig or ():
+        security = {"SSL": "SSL/TLS", "STARTTLS": "STARTTLS"}.get(s.security, "none")
+        out.append(Setting(s.direction, s.protocol.upper(), s.hostname, s.port, security, "autoconfig file"))
+    for hosts, direction in ((mailbox or (), "incoming"), (submission or (), "outgoing")):
+        for h in hosts:
+            for port in h.ports:
+                setting = Setting(direction, PROTOCOL_BY_PORT.get(port, "?"), h.name, port,
+                                  SECURITY_BY_PORT.get(port, "?"), h.source)
+                if not any((o.host, o.port) == (setting.host, setting.port) for o in out):
+                    out.append(setting)
+    return out
+
+
+def render_text(domain: str, settings: list[Setting], address: str | None) -> str:
+    lines = [f"Mail settings for {domain}", ""]
+    for direction, title in (("incoming", "Incoming mail (reading)"), ("outgoing", "Outgoing mail (sending)")):
+        lines.append(f"{title}:")
+        found = [s for s in settings if s.direction == direction]
+        for s in found:
+            lines.append(f"  {s.protocol:<5} server {clean(s.host, limit=200)}  port {s.port:<3}  security {s.security:<8}"
+                         f"   (from {clean(s.source, limit=60)})")
+        if not found:
+            lines.append("  none found: ask your provider, or publish SRV records / an autoconfig file")
+        lines.append("")
+    lines.append(f"User name: usually your full email address ({address or 'you@' + domain}); "
+                 "password: your mailbox password.")
+    return "\n".join(lines) + "\n"
+
+
+async def collect(target, dns, options: Options) -> tuple[list[Setting], list]:
+    found = discover()
+    checks = [c for c in found.checks if c.id in DISCOVERY_CHECKS]
+    board = FactBoard()
+    ctx = CheckContext(target, dns, options, board)
+    findings: list = []
+
+    async def one(check) -> None:
+        try:
+            async with asyncio.timeout(check_budget(options)):
+                async for finding in check.run(ctx):
+                    findings.append(finding)
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the other one
+            print(f"maildoctor: warning: {check.id} failed: {type(exc).__name__}", file=sys.stderr)
+        finally:
+            for name in check.provides:
+                board.withhold(name, f"{check.id} could not determine it")
+
+    await asyncio.gather(*(one(c()) for c in checks))
+    settings = settings_from_facts(board.value(AUTOCONFIG_SETTINGS), board.value(SUBMISSION_HOSTS),
+                                   board.value(MAILBOX_HOSTS))
+    return settings, findings
+
+
+def run_settings(request) -> ExitCode:
+    """``request`` is a session.CheckRequest (target, nameservers, timeout, ca_file, fmt)."""
+    from diagnose.net.resolver import Dns, ResolverUnreachable
+    from diagnose.app.session import Fatal, _validate
+
+    async def main():
+        target, nameservers, _checks = _validate(request)
+        try:
+            dns = Dns(nameservers, timeout=request.timeout)
+            await dns.preflight()
+        except ResolverUnreachable as exc:
+            raise Fatal(str(exc)) from None
+        options = Options(timeout=request.timeout, ca_file=request.ca_file)
+        return target, await collect(target, dns, options)
+
+    try:
+        target, (settings, _findings) = asyncio.run(main())
+    except Fatal as exc:
+        print(f"maildoctor: error: {exc}", file=sys.stderr)
+        return ExitCode.UNKNOWN
+    if request.fmt == "json":
+        sys.stdout.write(json.dumps({"domain": target.domain, "settings": [s.to_dict() for s in settings]},
+                                    indent=2) + "\n")
+    else:
+        sys.stdout.write(render_text(target.domain, settings, target.address))
+    return ExitCode.OK if settings else ExitCode.FAIL

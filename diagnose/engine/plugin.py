@@ -1,0 +1,135 @@
+"""What a check plugin is: a class with metadata and an async ``run`` that yields findings."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, AsyncIterator, ClassVar, Protocol
+
+from diagnose.engine.facts import FactBoard
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.target import Target
+
+
+class Resolver(Protocol):
+    """What the engine and the checks ask of DNS; the front doors hand in the concrete resolver
+    (diagnose.net.resolver.Dns), so the engine needs no network code."""
+
+    async def query(self, name: str, rdtype: str) -> Any:
+        """One lookup, classified (a diagnose.net.resolver.DnsResult); never raises for DNS errors."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """The resolver, for the report header."""
+        ...
+
+
+@dataclass(frozen=True)
+class Options:
+    """User settings every check may read."""
+
+    timeout: float = 5.0  # seconds, per network operation
+    ca_file: Path | None = None
+    dkim_selectors: tuple[str, ...] = ()  # --dkim-selector; empty: try common selectors
+    dnsbl_zones: tuple[str, ...] = ()  # --dnsbl; empty: no blocklist queries ("default": the public list)
+    cert_warn_days: int = 14  # --cert-warn-days: a certificate expiring sooner is a warning
+    ehlo_name: str = ""  # --ehlo: the EHLO name of SMTP probes; empty: our address literal, e.g. [192.0.2.7]
+    smtp_hosts: tuple[str, ...] = ()  # --smtp-host: submission servers to test instead of discovering them
+    imap_hosts: tuple[str, ...] = ()  # --imap-host
+    pop_hosts: tuple[str, ...] = ()  # --pop-host
+    credentials: Any = None  # diagnose.engine.credentials.CredentialSet (--user, --password-env...); None: no login tests
+    allow_plaintext_auth: bool = False  # --allow-plaintext-auth: credentials may go over a connection without TLS
+    roundtrip: Any = None  # diagnose.engine.credentials.RoundTrip (--roundtrip, --to, --roundtrip-timeout); None: off
+    extra: dict[str, Any] = field(default_factory=dict)  # settings of third-party checks
+
+
+class CheckContext:
+    """Everything a running check may use: the target, DNS, settings and the fact board."""
+
+    def __init__(self, target: Target, dns: Resolver, options: Options, facts: FactBoard) -> None:
+        self.target = target
+        self.dns = dns
+        self.options = options
+        self._facts = facts
+
+    @property
+    def timeout(self) -> float:
+        return self.options.timeout
+
+    async def fact(self, name: str) -> Any:
+        """Wait for a fact from another check; raises FactUnavailable with the reason it is missing."""
+        return await self._facts.get(name)
+
+    def publish(self, name: str, value: Any) -> None:
+        self._facts.publish(name, value)
+
+    def withhold(self, name: str, reason: str) -> None:
+        self._facts.withhold(name, reason)
+
+
+class Check:
+    """Base class of check plugins. Subclasses set the class attributes and implement ``run``.
+
+    ``texts`` maps each finding code the check emits to (explanation, remedy) templates that
+    are formatted with the keyword facts given to ``finding``.
+    """
+
+    id: ClassVar[str]
+    title: ClassVar[str]
+    side: ClassVar[Side] = Side.BOTH
+    services: ClassVar[tuple[str, ...]] = ()
+    needs: ClassVar[tuple[str, ...]] = ()
+    provides: ClassVar[tuple[str, ...]] = ()
+    texts: ClassVar[dict[str, tuple[str, str]]] = {}
+
+    def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def finding(
+        self,
+        code: str,
+        status: Status,
+        subject: str,
+        summary: str,
+        *,
+        evidence: dict[str, Any] | None = None,
+        duration_s: float = 0.0,
+        host: str = "",
+        **facts: Any,
+    ) -> Finding:
+        """Build a finding of this check; explanation and remedy come from ``texts[code]``."""
+        explanation, remedy = self.texts.get(code, ("", ""))
+        values = _Facts(host=host, subject=subject, **facts)
+        return Finding(
+            check=self.id,
+            code=code,
+            subject=subject,
+            status=status,
+            summary=summary,
+            explanation=explanation.format_map(values).strip(),
+            remedy=remedy.format_map(values).strip(),
+            evidence=evidence or {},
+            duration_s=duration_s,
+            side=self.side,
+            host=host,
+        )
+
+
+class _Facts(dict):
+    """Template values; a placeholder without a value stays visible instead of raising."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+class Stopwatch:
+    """``with Stopwatch() as sw: ...; sw.elapsed`` in seconds."""
+
+    def __enter__(self) -> "Stopwatch":
+        self.start = time.monotonic()
+        self.elapsed = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.elapsed = time.monotonic() - self.start

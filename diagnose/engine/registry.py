@@ -1,0 +1,144 @@
+"""Find check plugins through the ``maildoctor.checks`` entry-point group (ours included)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import TYPE_CHECKING, Callable, Iterable
+
+if TYPE_CHECKING:  # importing the plugin base pulls in dnspython: `maildoctor checks` avoids it
+    from diagnose.engine.plugin import Check
+
+GROUP = "maildoctor.checks"
+
+
+class UnknownCheck(ValueError):
+    """The user named a check that is not installed."""
+
+
+@dataclass
+class Discovered:
+    checks: list[type[Check]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # plugins that failed to load, for stderr
+
+
+def discover(entry_points: Callable[[], Iterable[metadata.EntryPoint]] | None = None) -> Discovered:
+    """Load every installed check plugin; a broken plugin is reported, never fatal."""
+    from diagnose.engine.plugin import Check
+
+    eps = entry_points() if entry_points else metadata.entry_points(group=GROUP)
+    found = Discovered()
+    seen: set[str] = set()
+    for ep in sorted(eps, key=lambda e: e.name):
+        try:
+            cls = ep.load()
+        except Exception as exc:  # noqa: BLE001 - any plugin bug must not stop the others
+            found.problems.append(f"check plugin {ep.name!r} ({ep.value}) failed to load: {exc}")
+            continue
+        if not (isinstance(cls, type) and issubclass(cls, Check) and getattr(cls, "id", None)):
+            found.problems.append(f"check plugin {ep.name!r} ({ep.value}) is not a Check subclass with an id")
+            continue
+        if cls.id in seen:
+            found.problems.append(f"check plugin {ep.name!r}: id {cls.id!r} is already taken, ignored")
+            continue
+        seen.add(cls.id)
+        found.checks.append(cls)
+    return found
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    """What `maildoctor checks` lists about a plugin."""
+
+    id: str
+    title: str
+    side: str  # a diagnose.engine.model.Side value
+
+
+def describe(entry_points: Callable[[], Iterable[metadata.EntryPoint]] | None = None) -> tuple[list[CheckInfo], list[str]]:
+    """id, title and side of every installed check, for listing, without importing the plugins
+    (harlequin lists its plugins the same way): read from the class statement in the plugin's
+    source. A plugin whose class does not spell them out as literals is loaded as by discover(),
+    and reported the same way when that fails. Returns (infos sorted by id, problems)."""
+    eps = sorted(entry_points() if entry_points else metadata.entry_points(group=GROUP), key=lambda e: e.name)
+    infos: list[CheckInfo] = []
+    problems: list[str] = []
+    slow = []
+    for ep in eps:
+        info = _literal_info(ep)
+        if info is None:
+            slow.append(ep)
+        else:
+            infos.append(info)
+    if slow:
+        found = discover(lambda: slow)
+        infos += [CheckInfo(c.id, c.title, c.side.value) for c in found.checks]
+        problems += found.problems
+    unique: dict[str, CheckInfo] = {}
+    for info in infos:
+        if info.id in unique:
+            problems.append(f"check plugin id {info.id!r} is already taken, ignored")
+        else:
+            unique[info.id] = info
+    return sorted(unique.values(), key=lambda i: i.id), problems
+
+
+def _literal_info(ep: metadata.EntryPoint) -> CheckInfo | None:
+    """The class attributes id/title/side read from source; None when that is not possible."""
+    import importlib.util
+
+    module, _, attr = ep.value.partition(":")
+    try:
+        spec = importlib.util.find_spec(module.strip())
+        source = spec.loader.get_source(spec.name) if spec and spec.loader else None  # type: ignore[union-attr]
+        # only the class statement is parsed (a whole module costs ~10x more): its header line and
+        # the indented or blank lines after it
+        block = re.search(rf"^class {re.escape(attr.strip())}\b[^\n]*\n(?:[ \t]+[^\n]*\n|[ \t]*\n)*",
+                          (source or "") + "\n", re.M)
+        tree = ast.parse(block.group(0) if block else "")
+    except (ImportError, ValueError, SyntaxError, AttributeError, OSError):
+        return None
+    cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == attr.strip()), None)
+    if cls is None:
+        return None
+    values: dict[str, str] = {}
+    for node in cls.body:
+        target, value = (node.targets[0], node.value) if isinstance(node, ast.Assign) and len(node.targets) == 1 else \
+            (node.target, node.value) if isinstance(node, ast.AnnAssign) else (None, None)
+        if not isinstance(target, ast.Name):
+            continue
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            values[target.id] = value.value
+        elif isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name) and value.value.id == "Side":
+            values[target.id] = value.attr.lower()
+    if not {"id", "title", "side"} <= values.keys() or values["side"] not in ("incoming", "outgoing", "both"):
+        return None
+    return CheckInfo(values["id"], values["title"], values["side"])
+
+
+def _matches(check_id: str, pattern: str) -> bool:
+    return check_id == pattern or check_id.startswith(pattern.rstrip(".") + ".")
+
+
+def select(checks: list[type[Check]], only: list[str] | None = None, skip: list[str] | None = None) -> list[type[Check]]:
+    """Pick checks by id or id prefix (``mx`` selects ``mx.records``), adding the checks that
+    produce the facts the picked ones need (unless skipped explicitly). Unknown names raise UnknownCheck listing the ids."""
+    ids = [c.id for c in checks]
+    for pattern in (only or []) + (skip or []):
+        if not any(_matches(i, pattern) for i in ids):
+            raise UnknownCheck(f"no check called {pattern!r}; installed checks: {', '.join(ids) or 'none'}")
+    chosen = [c for c in checks if not only or any(_matches(c.id, p) for p in only)]
+    chosen = [c for c in chosen if not any(_matches(c.id, p) for p in skip or [])]
+    producers = {fact: c for c in checks for fact in c.provides}
+    queue = list(chosen)
+    while queue:  # bounded: each check is added at most once
+        for fact in queue.pop().needs:
+            producer = producers.get(fact)
+            skipped = producer is not None and any(_matches(producer.id, p) for p in skip or [])
+            if producer is not None and producer not in chosen and not skipped:
+                chosen.append(producer)
+                queue.append(producer)
+    order = {c.id: n for n, c in enumerate(checks)}
+    return sorted(chosen, key=lambda c: order[c.id])

@@ -1,0 +1,79 @@
+"""The one report model every renderer works from, and its JSON form (a public contract)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from diagnose.engine.model import Finding, Status, count_by_status
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Report:
+    target: dict[str, Any]
+    started_at: str  # ISO 8601, UTC
+    duration_s: float
+    resolver: dict[str, Any]
+    findings: list[Finding]
+    tool: dict[str, str] = field(default_factory=dict)
+    checks: list[dict[str, Any]] = field(default_factory=list)  # what ran: id, title, side, services
+    meta: dict[str, Any] = field(default_factory=dict)  # where and how it ran
+    interrupted: bool = False
+
+    @property
+    def services(self) -> dict[str, tuple[str, ...]]:
+        """check id -> the services it declared (an older saved report may not say)."""
+        return {c["id"]: tuple(c.get("services", ())) for c in self.checks if "id" in c}
+
+    @property
+    def worst(self) -> Status:
+        return Status.worst([f.status for f in self.findings])
+
+    @property
+    def verdict(self) -> Status:
+        """The outcome to show a person: the worst problem; else pass when anything passed (skipped
+        optional tests do not hide that the rest works); skip only when nothing was tested."""
+        worst = self.worst
+        if worst in (Status.PASS, Status.SKIP) and any(f.status is Status.PASS for f in self.findings):
+            return Status.PASS
+        return worst
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return count_by_status(self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "tool": self.tool,
+            "target": self.target,
+            "started_at": self.started_at,
+            "duration_s": round(self.duration_s, 3),
+            "resolver": self.resolver,
+            "meta": self.meta,
+            "interrupted": self.interrupted,
+            "verdict": self.verdict.value,
+            "counts": self.counts,
+            "checks": self.checks,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Report":
+        """Read a saved JSON report back; raise ValueError when it is not one of ours."""
+        if not isinstance(data, dict) or "schema_version" not in data or "findings" not in data:
+            raise ValueError("this is not a maildoctor JSON report (no schema_version/findings)")
+        if data["schema_version"] > SCHEMA_VERSION:
+            raise ValueError(f"report schema {data['schema_version']} is newer than this maildoctor understands")
+        try:
+            findings = [Finding.from_dict(f) for f in data["findings"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"the report's findings are malformed: {exc}") from None
+        return cls(
+            target=data.get("target", {}), started_at=data.get("started_at", ""),
+            duration_s=float(data.get("duration_s", 0)), resolver=data.get("resolver", {}),
+            findings=findings, tool=data.get("tool", {}), checks=data.get("checks", []),
+            meta=data.get("meta", {}), interrupted=bool(data.get("interrupted", False)),
+        )

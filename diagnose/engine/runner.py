@@ -1,0 +1,131 @@
+"""Run checks concurrently and stream what happens as events, for the CLI, the TUI and reports."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import AsyncIterator, Union
+
+from diagnose import __version__
+from diagnose.engine.facts import FactBoard, FactUnavailable
+from diagnose.engine.model import Finding, Status
+from diagnose.engine.plugin import Check, CheckContext, Options, Resolver
+from diagnose.engine.report import Report
+from diagnose.engine.target import Target
+
+
+@dataclass(frozen=True)
+class CheckStarted:
+    check: str
+    title: str
+
+
+@dataclass(frozen=True)
+class FindingEmitted:
+    finding: Finding
+
+
+@dataclass(frozen=True)
+class CheckFinished:
+    check: str
+    status: Status
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class DiagnosisFinished:
+    report: Report
+
+
+Event = Union[CheckStarted, FindingEmitted, CheckFinished, DiagnosisFinished]
+
+
+def check_budget(options: Options, check: Check | None = None) -> float:
+    """Upper bound in seconds for one check, waits for other checks' facts included.
+
+    A check that waits on purpose (the round trip waits up to --roundtrip-timeout for delivery)
+    says how long with ``min_budget_s(options)``."""
+    base = options.timeout * 8 + 5
+    own = getattr(check, "min_budget_s", None)
+    return max(base, float(own(options))) if own is not None else base
+
+
+async def diagnose(
+    target: Target, checks: list[type[Check]], dns: Resolver, options: Options, *, meta: dict | None = None
+) -> AsyncIterator[Event]:
+    """Run ``checks`` on ``target`` at once; yield events as they happen, ending with the report."""
+    started_at = datetime.now(timezone.utc)
+    start = time.monotonic()
+    facts = FactBoard()
+    ctx = CheckContext(target, dns, options, facts)
+    queue: asyncio.Queue[Event] = asyncio.Queue()
+    findings: list[Finding] = []
+    provided = {fact for cls in checks for fact in cls.provides}
+    for cls in checks:
+        for fact in set(cls.needs) - provided:
+            facts.withhold(fact, f"it needs {fact}, which no selected check provides")
+    tasks = [asyncio.create_task(_run_check(cls(), ctx, facts, queue)) for cls in checks]
+    pending = len(tasks)
+    interrupted = False
+    try:
+        while pending:
+            event = await queue.get()
+            if isinstance(event, FindingEmitted):
+                findings.append(event.finding)
+            elif isinstance(event, CheckFinished):
+                pending -= 1
+            yield event
+    except (asyncio.CancelledError, GeneratorExit):
+        interrupted = True
+        raise
+    finally:
+        for task in tasks:
+            task.cancel()
+        if interrupted:
+            await asyncio.gather(*tasks, return_exceptions=True)
+    report = Report(
+        target={"input": target.raw, "domain": target.domain, "domain_unicode": target.domain_unicode,
+                "address": target.address},
+        started_at=started_at.isoformat(timespec="seconds"),
+        duration_s=time.monotonic() - start,
+        resolver=dns.describe(),
+        findings=findings,
+        tool={"name": "maildoctor", "version": __version__},
+        checks=[{"id": c.id, "title": c.title, "side": c.side.value, "services": list(c.services)} for c in checks],
+        meta=meta or {},
+    )
+    yield DiagnosisFinished(report)
+
+
+async def _run_check(check: Check, ctx: CheckContext, facts: FactBoard, queue: asyncio.Queue) -> None:
+    await queue.put(CheckStarted(check.id, check.title))
+    start = time.monotonic()
+    subject = ctx.target.domain
+    own: list[Finding] = []
+
+    def emit(f: Finding) -> None:
+        own.append(f)
+        queue.put_nowait(FindingEmitted(f))
+
+    try:
+        async with asyncio.timeout(check_budget(ctx.options, check)):
+            async for finding in check.run(ctx):
+                emit(finding)
+    except FactUnavailable as exc:
+        emit(check.finding(f"{check.id}.skipped", Status.SKIP, subject, f"not tested: {exc.reason}"))
+    except TimeoutError:
+        emit(check.finding(f"{check.id}.overrun", Status.ERROR, subject,
+                           f"the check did not finish within {check_budget(ctx.options, check):g} s and was stopped"))
+    except Exception as exc:  # noqa: BLE001 - a plugin bug becomes an error finding, never a crash
+        emit(check.finding(f"{check.id}.crashed", Status.ERROR, subject,
+                           f"the check failed internally: {type(exc).__name__}: {exc}",
+                           evidence={"exception": type(exc).__name__}))
+    finally:
+        skipped = [f.summary for f in own if f.status is Status.SKIP]
+        why = (f"{check.id} was skipped: {skipped[0].removeprefix('not tested: ').removeprefix('not sent: ')}"
+               if skipped and len(skipped) == len(own) else f"the {check.id} check could not determine it")
+        for name in check.provides:
+            facts.withhold(name, why)
+        queue.put_nowait(CheckFinished(check.id, Status.worst([f.status for f in own]), time.monotonic() - start))

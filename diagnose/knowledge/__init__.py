@@ -1,0 +1,1 @@
+"""Pure knowledge: certificates, DANE, reply codes, headers, sanitising. No sockets."""

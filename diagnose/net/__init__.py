@@ -1,0 +1,1 @@
+"""Network: DNS, TCP, mail dialogues, TLS and HTTP."""

@@ -1,0 +1,150 @@
+"""A small HTTPS GET for policy files (MTA-STS, autoconfig): to addresses we resolved, bounded in
+time and size, certificate checked like every other TLS connection maildoctor makes.
+
+No name resolution happens here: callers pass the addresses they got from ``ctx.dns`` and the
+host name goes only into SNI, certificate checking and the Host header. Redirects are never
+followed (RFC 8461 §3.3 forbids it for MTA-STS); the caller sees the 3xx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from diagnose.net.tcp import classify_socket_error
+from diagnose.net.tls import verifying_context
+
+MAX_HEADER_BYTES = 16 * 1024
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    reason: str
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    body: bytes = b""
+    truncated: bool = False  # the body was longer than the caller's limit
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    url: str
+    address: str
+    outcome: str  # "ok", "tls", "refused", "timeout", "unreachable", "error", "protocol", "no_address"
+    detail: str = ""
+    response: HttpResponse | None = None
+    elapsed_s: float = 0.0
+    tried: tuple[str, ...] = ()
+
+
+def parse_http_response(data: bytes, *, max_body: int) -> HttpResponse:
+    """Pure: parse a whole HTTP/1.x response read until the server closed; ValueError if malformed."""
+    head, sep, rest = data.partition(b"\r\n\r\n")
+    if not sep:
+        head, sep, rest = data.partition(b"\n\n")
+    if not sep or len(head) > MAX_HEADER_BYTES:
+        raise ValueError("no complete HTTP header")
+    lines = head.decode("iso-8859-1").replace("\r\n", "\n").split("\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not (parts[1].isascii() and parts[1].isdigit()) or len(parts[1]) != 3:
+        raise ValueError(f"not an HTTP response: {lines[0][:60]!r}")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if colon and name.strip():
+            headers[name.strip().lower()] = value.strip()
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        rest = _dechunk(rest)
+    elif (length := headers.get("content-length", "")).isascii() and length.isdigit():
+        rest = rest[: int(headers["content-length"])]
+    truncated = len(rest) > max_body
+    return HttpResponse(int(parts[1]), parts[2].strip() if len(parts) > 2 else "", headers, rest[:max_body], truncated)
+
+
+def _dechunk(data: bytes) -> bytes:
+    out = bytearray()
+    for _ in range(100_000):  # bounded: every round consumes at least one line
+        line, sep, data = data.partition(b"\r\n")
+        if not sep:
+            raise ValueError("truncated chunked body")
+        size_text = line.split(b";")[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise ValueError("bad chunk size") from None
+        if size == 0:
+            return bytes(out)
+        if len(data) < size + 2:
+            raise ValueError("truncated chunk")
+        out += data[:size]
+        data = data[size + 2:]
+    raise ValueError("too many chunks")
+
+
+async def https_get(host: str, path: str, addresses: tuple[str, ...] | list[str], *, ca_file: Path | None,
+                    timeout: float, max_body: int = 64 * 1024, port: int = 443) -> FetchResult:
+    """GET https://host/path from the first address that connects; at most ``timeout`` seconds per
+    address for connect + TLS, and again for the response; 3 x ``timeout`` for all addresses."""
+    url = f"https://{host}{path}"
+    if not addresses:
+        return FetchResult(url, "", "no_address", f"{host} has no address")
+    context = verifying_context(ca_file)
+    last = FetchResult(url, "", "error", "not tried")
+    tried: list[str] = []
+    deadline = time.monotonic() + 3 * timeout  # all addresses together: callers stay inside their budget
+    for address in list(addresses)[:4]:
+        remaining = deadline - time.monotonic()
+        if remaining < 0.2:
+            break
+        tried.append(address)
+        last = await _get_one(url, host, path, address, port, context, min(timeout, remaining / 2), max_body)
+        last = FetchResult(**{**last.__dict__, "tried": tuple(tried)})
+        if last.outcome not in ("refused", "timeout", "unreachable"):
+            return last  # a TLS or HTTP answer is the server's answer: do not hide it behind another address
+    return last
+
+
+async def _get_one(url: str, host: str, path: str, address: str, port: int, context: ssl.SSLContext,
+                   timeout: float, max_body: int) -> FetchResult:
+    start = time.monotonic()
+    writer = None
+    try:
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(address, port, ssl=context, server_hostname=host,
+                                                               ssl_handshake_timeout=timeout)
+        except ssl.SSLCertVerificationError as exc:
+            return FetchResult(url, address, "tls", exc.verify_message or str(exc), elapsed_s=time.monotonic() - start)
+        except ssl.SSLError as exc:
+            return FetchResult(url, address, "tls", exc.reason or str(exc), elapsed_s=time.monotonic() - start)
+        except (OSError, TimeoutError) as exc:
+            outcome, detail = classify_socket_error(exc)
+            return FetchResult(url, address, outcome.value, detail, elapsed_s=time.monotonic() - start)
+        request = (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: maildoctor\r\nAccept: */*\r\n"
+                   "Connection: close\r\n\r\n").encode("ascii")
+        data = bytearray()
+        try:
+            async with asyncio.timeout(timeout):
+                writer.write(request)
+                await writer.drain()
+                while len(data) <= max_body + MAX_HEADER_BYTES:
+                    chunk = await reader.read(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            if not data:
+                outcome, detail = classify_socket_error(exc)
+                return FetchResult(url, address, outcome.value, f"no HTTP response: {detail}",
+                                   elapsed_s=time.monotonic() - start)
+        try:
+            response = parse_http_response(bytes(data), max_body=max_body)
+        except ValueError as exc:
+            return FetchResult(url, address, "protocol", str(exc), elapsed_s=time.monotonic() - start)
+        return FetchResult(url, address, "ok", response=response, elapsed_s=time.monotonic() - start)
+    finally:
+        if writer is not None:
+            writer.transport.abort()

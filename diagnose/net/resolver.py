@@ -1,0 +1,237 @@
+"""DNS resolution through dnspython only, with the user's nameservers, classified outcomes and a
+per-run cache so no name is asked twice."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import time
+from dataclasses import dataclass, field
+
+import dns.asyncbackend
+import dns.asyncresolver
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.nameserver
+import dns.rcode
+import dns.rdatatype
+import dns.resolver
+
+
+class ResolverUnreachable(RuntimeError):
+    """No configured resolver answered at all: no diagnosis can be made."""
+
+
+class Outcome(str, enum.Enum):
+    ANSWER = "answer"
+    NXDOMAIN = "nxdomain"  # the name does not exist
+    NODATA = "nodata"  # the name exists, but has no record of this type
+    SERVFAIL = "servfail"  # the resolver could not get an answer (broken delegation, DNSSEC)
+    TIMEOUT = "timeout"  # no answer within the time limit
+
+
+@dataclass(frozen=True)
+class DnsResult:
+    """The classified answer to one question."""
+
+    name: str
+    rdtype: str
+    outcome: Outcome
+    records: tuple[str, ...] = ()
+    rdata: tuple = field(default=(), compare=False, repr=False)
+    canonical_name: str = ""  # differs from name when the answer came through a CNAME
+    ttl: int | None = None
+    detail: str = ""
+    elapsed_s: float = 0.0
+    authenticated: bool = False  # the resolver set the AD bit: DNSSEC validated this answer
+
+    @property
+    def is_alias(self) -> bool:
+        return bool(self.canonical_name) and self.canonical_name != self.name
+
+    def describe(self) -> str:
+        """A short human phrase for a non-answer, e.g. 'does not exist (NXDOMAIN)'."""
+        return {
+            Outcome.ANSWER: "answered",
+            Outcome.NXDOMAIN: "does not exist (NXDOMAIN)",
+            Outcome.NODATA: f"has no {self.rdtype} record",
+            Outcome.SERVFAIL: f"could not be resolved (SERVFAIL{': ' + self.detail if self.detail else ''})",
+            Outcome.TIMEOUT: "did not resolve in time (DNS timeout)",
+        }[self.outcome]
+
+
+def txt_strings(result: DnsResult) -> list[str]:
+    """TXT records as text: the character-strings of each record joined without spaces (§3.3)."""
+    out = []
+    for rdata in result.rdata:
+        strings = getattr(rdata, "strings", None)
+        if strings is None:
+            continue
+        out.append("".join(s.decode("utf-8", "replace") if isinstance(s, bytes) else s for s in strings))
+    return out
+
+
+@dataclass(frozen=True)
+class Nameserver:
+    address: str
+    port: int = 53
+
+    def __str__(self) -> str:
+        return f"[{self.address}]:{self.port}" if ":" in self.address else f"{self.address}:{self.port}"
+
+
+def parse_nameserver(text: str) -> Nameserver:
+    """Parse ``IP``, ``IP:PORT``, ``[IPv6]:PORT`` or ``IPv6``; raise ValueError with a reason."""
+    import ipaddress
+
+    text = text.strip()
+    host, port = text, 53
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket:
+            raise ValueError(f"bad nameserver {text!r}: expected [IPv6] or [IPv6]:PORT")
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError(f"bad nameserver {text!r}: expected [IPv6]:PORT")
+            port = _port(rest[1:], text)
+    elif text.count(":") == 1:
+        host, _, p = text.partition(":")
+        port = _port(p, text)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"bad nameserver {text!r}: give an IP address, optionally with :PORT") from None
+    return Nameserver(host, port)
+
+
+def _port(text: str, whole: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
+        raise ValueError(f"bad nameserver {whole!r}: port must be 1-65535")
+    return int(text)
+
+
+class Dns:
+    """One resolver configuration for a whole diagnosis; queries are cached and de-duplicated."""
+
+    def __init__(self, nameservers: list[Nameserver] | None = None, *, timeout: float = 5.0) -> None:
+        self.timeout = timeout
+        if nameservers:
+            resolver = dns.asyncresolver.Resolver(configure=False)
+            resolver.nameservers = [dns.nameserver.Do53Nameserver(ns.address, ns.port) for ns in nameservers]
+            self.source = "command line"
+        else:
+            try:
+                resolver = dns.asyncresolver.Resolver()
+            except dns.resolver.NoResolverConfiguration:
+                raise ResolverUnreachable(
+                    "this machine has no DNS resolver configured; pass --nameserver IP"
+                ) from None
+            self.source = "system (/etc/resolv.conf)"
+        # One lost UDP datagram must not eat the whole budget: each try gets a third of the
+        # lifetime (at least 0.5 s), so there is time to retry (dnspython retries per server).
+        resolver.lifetime = timeout
+        resolver.timeout = max(0.5, timeout / 3)
+        resolver.use_edns(0, dns.flags.DO, 1232)
+        self._resolver = resolver
+        self._cache: dict[tuple[str, str], asyncio.Future[DnsResult]] = {}
+
+    def _without_edns(self) -> dns.asyncresolver.Resolver:
+        plain = dns.asyncresolver.Resolver(configure=False)
+        plain.nameservers = self._resolver.nameservers
+        plain.lifetime, plain.timeout = self._resolver.lifetime, self._resolver.timeout
+        plain.use_edns(False)
+        return plain
+
+    @property
+    def nameservers(self) -> list[str]:
+        return [f"{ns.address}:{ns.port}" for ns in self._resolver.nameservers]  # type: ignore[union-attr]
+
+    def describe(self) -> dict:
+        return {"nameservers": self.nameservers, "source": self.source, "timeout_s": self.timeout}
+
+    async def query(self, name: str, rdtype: str) -> DnsResult:
+        """Ask once per (name, type) per run; concurrent askers share the answer."""
+        key = (name.lower().rstrip("."), rdtype.upper())
+        fut = self._cache.get(key)
+        if fut is None:
+            fut = asyncio.ensure_future(self._query(*key))
+            self._cache[key] = fut
+        return await asyncio.shield(fut)
+
+    async def _query(self, name: str, rdtype: str, *, edns: bool = True) -> DnsResult:
+        start = time.monotonic()
+        resolver = self._resolver if edns else self._without_edns()
+        try:
+            answer = await resolver.resolve(name, rdtype, raise_on_no_answer=False, search=False)
+        except dns.resolver.NXDOMAIN:
+            return DnsResult(name, rdtype, Outcome.NXDOMAIN, elapsed_s=time.monotonic() - start)
+        except dns.resolver.LifetimeTimeout:
+            return DnsResult(name, rdtype, Outcome.TIMEOUT, elapsed_s=time.monotonic() - start)
+        except dns.resolver.NoNameservers as exc:
+            if edns and "FORMERR" in _servfail_detail(exc):
+                # RFC 6891 §7: an old resolver or a middlebox that rejects EDNS; ask again without it
+                return await self._query(name, rdtype, edns=False)
+            return DnsResult(name, rdtype, Outcome.SERVFAIL, detail=_servfail_detail(exc),
+                             elapsed_s=time.monotonic() - start)
+        except (dns.exception.DNSException, OSError, ValueError) as exc:
+            return DnsResult(name, rdtype, Outcome.SERVFAIL, detail=type(exc).__name__,
+                             elapsed_s=time.monotonic() - start)
+        elapsed = time.monotonic() - start
+        canonical = answer.canonical_name.to_text(omit_final_dot=True).lower()
+        ad = bool(answer.response.flags & dns.flags.AD)
+        if answer.rrset is None:
+            return DnsResult(name, rdtype, Outcome.NODATA, canonical_name=canonical, elapsed_s=elapsed,
+                             authenticated=ad)
+        rdata = tuple(answer.rrset)
+        return DnsResult(
+            name, rdtype, Outcome.ANSWER,
+            records=tuple(r.to_text() for r in rdata), rdata=rdata,
+            canonical_name=canonical, ttl=answer.rrset.ttl, elapsed_s=elapsed, authenticated=ad,
+        )
+
+    async def preflight(self) -> float:
+        """Check that at least one resolver answers anything; return its round-trip in seconds.
+
+        Any reply (even REFUSED or SERVFAIL) proves the resolver is there; only silence or a
+        refused socket means no diagnosis is possible.
+        """
+        start = time.monotonic()
+        request = dns.message.make_query(".", dns.rdatatype.NS)
+        errors = []
+        deadline = start + self.timeout
+        for ns in self._resolver.nameservers:  # type: ignore[union-attr]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                await ns.async_query(request, timeout=remaining, source=None, source_port=0,
+                                     max_size=False, backend=dns.asyncbackend.get_default_backend())
+                return time.monotonic() - start
+            except (dns.exception.Timeout, OSError, dns.exception.DNSException) as exc:
+                errors.append(f"{ns.address}:{ns.port}: {_why(exc)}")
+        servers = ", ".join(self.nameservers) or "none"
+        raise ResolverUnreachable(
+            f"no DNS resolver answered ({servers}) within {self.timeout:g} s"
+            + (f": {'; '.join(errors)}" if errors else "")
+        )
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, dns.exception.Timeout):
+        return "no answer"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    return str(exc) or type(exc).__name__
+
+
+def _servfail_detail(exc: dns.resolver.NoNameservers) -> str:
+    rcodes = []
+    for err in exc.kwargs.get("errors", []):
+        text = str(err[-1]) if err else ""
+        for word in ("SERVFAIL", "REFUSED", "FORMERR", "NOTIMP"):
+            if word in text and word not in rcodes:
+                rcodes.append(word)
+    return ", ".join(rcodes) if rcodes and rcodes != ["SERVFAIL"] else ""
+
