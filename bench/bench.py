@@ -21,9 +21,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import (  # noqa: E402 - bench/ is sys.path[0] when run as a script
-    CHECKDMARC, MAILDOCTOR, PLUGINS, ROOT, Sandbox, hyperfine, machine, median_run, run, secs, table, timed_v,
+    CHECKDMARC,
+    MAILDOCTOR,
+    PLUGINS,
+    ROOT,
+    Sandbox,
+    hyperfine,
+    machine,
+    median_run,
+    run,
+    secs,
+    table,
+    timed_v,
     version,
 )
+
 from tests.lab import Lab  # noqa: E402
 from tests.lab.bulk import add_bulk_domains, drop_address, restart_resolver  # noqa: E402
 
@@ -34,7 +46,7 @@ SMTP_SERVICES = ("smtp", "submission", "submissions")
 def endpoints(lab: Lab) -> list[dict]:
     """Every mail port of the healthy domain's hosts: host name, address, port, service."""
     out = []
-    for key, host in sorted(lab.scenarios["healthy"]["hosts"].items()):
+    for _key, host in sorted(lab.scenarios["healthy"]["hosts"].items()):
         for service, port in host["ports"].items():
             out.append({"host": host["fqdn"], "addr": host["addr"], "port": port, "service": service})
     return out
@@ -70,7 +82,9 @@ def peers_section(lab: Lab, box: Sandbox, args) -> list[str]:
     full = median_run(md(lab, healthy), runs, sandbox=box)
     tls_part = median_run(md(lab, healthy, "--check", "tls"), runs, sandbox=box)
     smtp_part = median_run(md(lab, healthy, "--check", "smtp.greeting"), runs, sandbox=box)
-    dns_part = median_run(md(lab, healthy, "--check", "mx.records", "--check", "spf", "--check", "dmarc"), runs, sandbox=box)
+    dns_part = median_run(
+        md(lab, healthy, "--check", "mx.records", "--check", "spf", "--check", "dmarc"), runs, sandbox=box
+    )
     probe_part = median_run(md(lab, healthy, "--check", "smtp.greeting", "--check", "imap.greeting",
                                "--check", "pop3.greeting", "--check", "tls.certificate"), runs, sandbox=box)
 
@@ -122,11 +136,29 @@ def peers_section(lab: Lab, box: Sandbox, args) -> list[str]:
         full_scan = run(["testssl", "--quiet", "--color", "0", "--warnings", "off", "--ip", ep["addr"],
                          *(["-t", STARTTLS[ep["service"]]] if ep["service"] in STARTTLS else []), "--add-ca", ca,
                          f"{ep['host']}:{ep['port']}"], sandbox=box)
-        rows.append(["testssl.sh (default full scan)", f"everything, ONE port ({ep['host']}:{ep['port']}); not summed",
-                     1, secs(full_scan.wall), secs(full_scan.cpu), "", "ok" if full_scan.rc == 0 else f"rc {full_scan.rc}"])
+        rows.append(
+            [
+                "testssl.sh (default full scan)",
+                f"everything, ONE port ({ep['host']}:{ep['port']}); not summed",
+                1,
+                secs(full_scan.wall),
+                secs(full_scan.cpu),
+                "",
+                "ok" if full_scan.rc == 0 else f"rc {full_scan.rc}",
+            ]
+        )
 
-    rows.append(["**maildoctor check (full)**", "DNS, MX, SPF, DMARC, DKIM, MTA-STS, DANE, every port, TLS, certs, AUTH",
-                 1, secs(full.wall), secs(full.cpu), "", f"exit {full.rc}"])
+    rows.append(
+        [
+            "**maildoctor check (full)**",
+            "DNS, MX, SPF, DMARC, DKIM, MTA-STS, DANE, every port, TLS, certs, AUTH",
+            1,
+            secs(full.wall),
+            secs(full.cpu),
+            "",
+            f"exit {full.rc}",
+        ]
+    )
     out = ["## 1. Full diagnosis of the healthy lab domain vs the peers", "",
            f"{len(eps)} mail ports on {len({e['addr'] for e in eps})} hosts; maildoctor times are the median of {runs} "
            "runs; 'maildoctor on that part' is `maildoctor check --check ...` limited to what the peer covers.", "",
@@ -146,10 +178,12 @@ def floor_rows(lab: Lab, box: Sandbox, runs: int) -> list[str]:
     c_smtp = median_run([str(PLUGINS / "check_smtp"), "-H", addr, "-p", "25", "-S", "-t", "10"], runs, sandbox=box)
     s_client = median_run(["openssl", "s_client", "-connect", f"{addr}:25", "-starttls", "smtp", "-servername", host,
                            "-CAfile", str(lab.ca_file), "-brief"], runs, sandbox=box, stdin="")
-    rows = [["check_smtp -S (C)", secs(c_smtp.wall), secs(c_smtp.cpu)],
-            ["openssl s_client -starttls smtp", secs(s_client.wall), secs(s_client.cpu)],
-            ["maildoctor check --check smtp.greeting (DNS + greeting + EHLO + STARTTLS)", secs(one.wall), secs(one.cpu)],
-            ["maildoctor check --check tls.handshake", secs(ssl.wall), secs(ssl.cpu)]]
+    rows = [
+        ["check_smtp -S (C)", secs(c_smtp.wall), secs(c_smtp.cpu)],
+        ["openssl s_client -starttls smtp", secs(s_client.wall), secs(s_client.cpu)],
+        ["maildoctor check --check smtp.greeting (DNS + greeting + EHLO + STARTTLS)", secs(one.wall), secs(one.cpu)],
+        ["maildoctor check --check tls.handshake", secs(ssl.wall), secs(ssl.cpu)],
+    ]
     return ["### One SMTP port: the floor set by the single-purpose C probes", "",
             f"Target `{domain}` (one host, port 25). maildoctor includes its Python start-up and the DNS lookups.", "",
             table(["tool", "wall", "CPU"], rows), ""]
@@ -208,7 +242,9 @@ def batch_section(lab: Lab, names: list[str], sizes: list[int]) -> list[str]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--net", default=os.environ.get("MAILDOCTOR_LAB_NET", "127.99"), help="lab net (default %(default)s)")
+    ap.add_argument(
+        "--net", default=os.environ.get("MAILDOCTOR_LAB_NET", "127.99"), help="lab net (default %(default)s)"
+    )
     ap.add_argument("--sizes", default="100,1000,10000", help="batch sizes (default %(default)s)")
     ap.add_argument("--quick", action="store_true", help="two ports, one run each, no full testssl scan")
     ap.add_argument("--no-testssl-full", dest="testssl_full", action="store_false", help="skip the full testssl scan")
@@ -223,7 +259,7 @@ def main() -> int:
              f"checkdmarc {version([CHECKDMARC, '--version'], r'[0-9.]+')}",
              f"monitoring-plugins {version([str(PLUGINS / 'check_smtp'), '-V'], r'v[0-9.]+')}",
              version(["openssl", "version"], r"OpenSSL [0-9.a-z]+")]
-    head = [f"# maildoctor benchmark results ({dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC)", "",
+    head = [f"# maildoctor benchmark results ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)", "",
             "Produced by `bash bench/run.sh` (bench/bench.py); every number comes from this one run.", "",
             "Machine:", "", *[f"- {m}" for m in machine()],
             f"- tools: {', '.join(tools)}", ""]

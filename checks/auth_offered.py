@@ -3,10 +3,10 @@ submission port offers AUTH at all (without it nobody can send)."""
 
 from __future__ import annotations
 
-from diagnose.net.dialogue import Dialogue, Endpoint
+from checks.servercheck import ServerCheck, not_reached, subject
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import CheckContext
-from checks.servercheck import ServerCheck, not_reached, subject
+from diagnose.net.dialogue import Dialogue, Endpoint
 
 
 def login_offered(protocol: str, caps: dict[str, str]) -> list[str]:
@@ -63,8 +63,16 @@ class AuthOffered(ServerCheck):
         s = subject(ep)
         findings = []
         if before:
-            findings.append(self.finding("auth.before_tls", Status.WARN, s,
-                                         f"login offered before TLS: {', '.join(before)}", ways=", ".join(before), **kw))
+            findings.append(
+                self.finding(
+                    "auth.before_tls",
+                    Status.WARN,
+                    s,
+                    f"login offered before TLS: {', '.join(before)}",
+                    ways=", ".join(before),
+                    **kw,
+                )
+            )
         if ep.role == "submission" and not after and not before:
             if d.tls is None:
                 return [self.skip(ep, "no TLS session, so the login offered under TLS is unknown (see tls.handshake)")]

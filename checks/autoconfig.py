@@ -11,15 +11,15 @@ from __future__ import annotations
 import asyncio
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
-from typing import AsyncIterator
 
 from diagnose.engine.facts import AUTOCONFIG_SETTINGS
-from diagnose.net.httpget import FetchResult, https_get
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
-from diagnose.net.resolver import Outcome
 from diagnose.knowledge.sanitize import clean
+from diagnose.net.httpget import FetchResult, https_get
+from diagnose.net.resolver import Outcome
 
 PATH = "/mail/config-v1.1.xml"
 WELL_KNOWN = "/.well-known/autoconfig/mail/config-v1.1.xml"
@@ -124,7 +124,7 @@ class Autoconfig(Check):
         # every name at once (one DNS round), then at most two fetches: ~7 timeouts in the worst case
         names = [(h, t) for h, _p in places for t in ("A", "AAAA")] + [(f"_autodiscover._tcp.{domain}", "SRV"),
                                                                        (f"autodiscover.{domain}", "A")]
-        answers = dict(zip(names, await asyncio.gather(*(ctx.dns.query(n, t) for n, t in names))))
+        answers = dict(zip(names, await asyncio.gather(*(ctx.dns.query(n, t) for n, t in names)), strict=False))
         for host, path in places:
             a, aaaa = answers[(host, "A")], answers[(host, "AAAA")]
             if not (a.records or aaaa.records):
@@ -156,15 +156,33 @@ class Autoconfig(Check):
                                "status": f.response.status if f.response else None} for f in fetches]}
         served = next((f for f in fetches if f.response is not None and f.response.status == 200), None)
         if served is None:
-            failed = next((f for f in fetches if f.outcome != "ok" and f.url.startswith(f"https://autoconfig.{domain}/")), None)
+            failed = next(
+                (f for f in fetches if f.outcome != "ok" and f.url.startswith(f"https://autoconfig.{domain}/")), None
+            )
             if failed is not None:
                 host = f"autoconfig.{domain}"
-                return [self.finding("autoconfig.unreachable", Status.WARN, domain, f"autoconfig file at {failed.url} unreachable",
-                                     evidence=ev, domain=domain, url=failed.url, host=host,
-                                     problem=clean(failed.detail or failed.outcome, limit=200))], []
-            return [self.finding("autoconfig.none", Status.SKIP, domain,
-                                 f"{domain} publishes no autoconfig file (optional; see servers.discover for SRV records)",
-                                 evidence=ev)], []
+                return [
+                    self.finding(
+                        "autoconfig.unreachable",
+                        Status.WARN,
+                        domain,
+                        f"autoconfig file at {failed.url} unreachable",
+                        evidence=ev,
+                        domain=domain,
+                        url=failed.url,
+                        host=host,
+                        problem=clean(failed.detail or failed.outcome, limit=200),
+                    )
+                ], []
+            return [
+                self.finding(
+                    "autoconfig.none",
+                    Status.SKIP,
+                    domain,
+                    f"{domain} publishes no autoconfig file (optional; see servers.discover for SRV records)",
+                    evidence=ev,
+                )
+            ], []
         assert served.response is not None
         settings, errors = parse_autoconfig(served.response.body.decode("utf-8", "replace"))
         settings = [ServerSetting(**{**asdict(s), "hostname": domain if s.hostname == "%emaildomain%" else s.hostname})
@@ -173,16 +191,39 @@ class Autoconfig(Check):
         ev["servers"] = [asdict(s) for s in settings]
         kw = dict(evidence=ev, domain=domain, url=served.url)
         if errors:
-            return [self.finding("autoconfig.invalid", Status.FAIL, domain, clean(f"autoconfig file is invalid: {errors[0]}", limit=300),
-                                 problems=clean("; ".join(errors[:5]), limit=600), **kw)], settings
+            return [
+                self.finding(
+                    "autoconfig.invalid",
+                    Status.FAIL,
+                    domain,
+                    clean(f"autoconfig file is invalid: {errors[0]}", limit=300),
+                    problems=clean("; ".join(errors[:5]), limit=600),
+                    **kw,
+                )
+            ], settings
         out = []
         plain = [s.describe() for s in settings if s.security == "plain"]
         if plain:
-            out.append(self.finding("autoconfig.plain", Status.WARN, domain, f"autoconfig offers unencrypted {', '.join(plain)}",
-                                    servers=", ".join(plain), **kw))
+            out.append(
+                self.finding(
+                    "autoconfig.plain",
+                    Status.WARN,
+                    domain,
+                    f"autoconfig offers unencrypted {', '.join(plain)}",
+                    servers=", ".join(plain),
+                    **kw,
+                )
+            )
         incoming = [s.describe() for s in settings if s.direction == "incoming"]
         outgoing = [s.describe() for s in settings if s.direction == "outgoing"]
-        out.insert(0, self.finding("autoconfig.found", Status.PASS, domain,
-                                   f"autoconfig: incoming {', '.join(incoming) or 'none'}; outgoing {', '.join(outgoing) or 'none'}",
-                                   **kw))
+        out.insert(
+            0,
+            self.finding(
+                "autoconfig.found",
+                Status.PASS,
+                domain,
+                f"autoconfig: incoming {', '.join(incoming) or 'none'}; outgoing {', '.join(outgoing) or 'none'}",
+                **kw,
+            ),
+        )
         return out, settings

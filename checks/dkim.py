@@ -6,17 +6,16 @@ import asyncio
 import base64
 import binascii
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import AsyncIterator
 
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
 
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
-from diagnose.net.resolver import DnsResult, Outcome, txt_strings
 from diagnose.knowledge.sanitize import clean
-
+from diagnose.net.resolver import DnsResult, Outcome, txt_strings
 
 # Selectors big providers and common software use; a guess, never proof that a domain lacks DKIM.
 COMMON_SELECTORS = ("default", "dkim", "mail", "selector1", "selector2", "google", "k1", "s1", "s2")
@@ -62,7 +61,9 @@ def parse_dkim_key(text: str) -> DkimKey:
         try:
             ed25519.Ed25519PublicKey.from_public_bytes(raw)
         except ValueError:
-            return DkimKey(tags, key_type, testing=testing, problem=f"p= is not a 32-byte Ed25519 key ({len(raw)} bytes)")
+            return DkimKey(
+                tags, key_type, testing=testing, problem=f"p= is not a 32-byte Ed25519 key ({len(raw)} bytes)"
+            )
         return DkimKey(tags, key_type, 256, testing=testing)
     if key_type != "rsa":
         return DkimKey(tags, key_type, testing=testing, problem=f"unknown key type k={key_type[:20]}")
@@ -147,7 +148,7 @@ class DkimCheck(Check):
         selectors = given or COMMON_SELECTORS
         names = [f"{s}._domainkey.{domain}" for s in selectors]
         results = await asyncio.gather(*(ctx.dns.query(n, "TXT") for n in names))
-        for finding in self.evaluate_dkim(domain, dict(zip(selectors, results)), guessed=not given):
+        for finding in self.evaluate_dkim(domain, dict(zip(selectors, results, strict=False)), guessed=not given):
             yield finding
 
     def evaluate_dkim(self, domain: str, results: dict[str, DnsResult], *, guessed: bool) -> list[Finding]:
@@ -170,8 +171,14 @@ class DkimCheck(Check):
                 continue
             if not records:
                 if not guessed:
-                    why = result.describe() if result.outcome is not Outcome.ANSWER else "no DKIM record among its TXT records"
-                    out.append(self.finding("dkim.not_found", Status.FAIL, subject, f"no DKIM key at {name}", why=why, **kw))
+                    why = (
+                        result.describe()
+                        if result.outcome is not Outcome.ANSWER
+                        else "no DKIM record among its TXT records"
+                    )
+                    out.append(
+                        self.finding("dkim.not_found", Status.FAIL, subject, f"no DKIM key at {name}", why=why, **kw)
+                    )
                 continue
             out.append(self._judge(records, subject, guessed, kw))
         if failed:
@@ -195,8 +202,14 @@ class DkimCheck(Check):
         key = parse_dkim_key(records[0])
         kw["evidence"].update(key_type=key.key_type, bits=key.bits, revoked=key.revoked, testing=key.testing)
         if key.problem:
-            return self.finding("dkim.syntax", Status.FAIL, subject, clean(f"DKIM key at {name} is invalid: {key.problem}"),
-                                problem=clean(key.problem), **kw)
+            return self.finding(
+                "dkim.syntax",
+                Status.FAIL,
+                subject,
+                clean(f"DKIM key at {name} is invalid: {key.problem}"),
+                problem=clean(key.problem),
+                **kw,
+            )
         if key.revoked:
             return self.finding("dkim.revoked", Status.WARN if guessed else Status.FAIL, subject,
                                 f"DKIM key at {name} is revoked (empty p=)", **kw)
@@ -209,6 +222,8 @@ class DkimCheck(Check):
             return self.finding("dkim.weak_key", Status.FAIL if weak else Status.WARN, subject,
                                 f"DKIM key at {name} is only {key.bits}-bit RSA", bits=key.bits, impact=impact, **kw)
         if key.testing:
-            return self.finding("dkim.testing", Status.WARN, subject, f"DKIM key at {name} is in testing mode (t=y)", **kw)
+            return self.finding(
+                "dkim.testing", Status.WARN, subject, f"DKIM key at {name} is in testing mode (t=y)", **kw
+            )
         what = "Ed25519" if key.key_type == "ed25519" else f"RSA {key.bits}-bit"
         return self.finding("dkim.key", Status.PASS, subject, f"{what} key published at {name}", **kw)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import AsyncIterator
 
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
-from diagnose.net.resolver import DnsResult, Outcome, txt_strings
 from diagnose.knowledge.sanitize import clean
-
+from diagnose.net.resolver import DnsResult, Outcome, txt_strings
 
 POLICIES = ("none", "quarantine", "reject")
 _TAG = re.compile(r"^[a-z][a-z0-9]*$", re.I)
@@ -175,15 +174,18 @@ class DmarcCheck(Check):
     async def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:
         domain = ctx.target.domain
         lookup = DmarcLookup(domain, organizational_domain(domain), await ctx.dns.query(f"_dmarc.{domain}", "TXT"))
-        if not select_dmarc(txt_strings(lookup.own)) and lookup.own.outcome in (Outcome.NXDOMAIN, Outcome.NODATA, Outcome.ANSWER) \
-                and lookup.org_domain != domain:
+        if (
+            not select_dmarc(txt_strings(lookup.own))
+            and lookup.own.outcome in (Outcome.NXDOMAIN, Outcome.NODATA, Outcome.ANSWER)
+            and lookup.org_domain != domain
+        ):
             lookup.org = await ctx.dns.query(f"_dmarc.{lookup.org_domain}", "TXT")
         record, where = self._chosen(lookup)
         if record is not None and not record.errors:
             dests = [d for d in report_domains(record) if needs_authorization(where.removeprefix("_dmarc."), d)]
             names = [f"{where.removeprefix('_dmarc.')}._report._dmarc.{d}" for d in dests[:5]]
             answers = await asyncio.gather(*(ctx.dns.query(n, "TXT") for n in names))
-            lookup.authorizations = dict(zip(dests, answers))
+            lookup.authorizations = dict(zip(dests, answers, strict=False))
         for finding in self.evaluate_dmarc(lookup):
             yield finding
 
@@ -249,7 +251,9 @@ class DmarcCheck(Check):
             out += one("dmarc.pct", Status.WARN, f"DMARC policy applies to only {tags['pct']}% of mail",
                        where=where, pct=tags["pct"])
         if not record.tags.get("rua"):
-            out += one("dmarc.no_rua", Status.WARN, f"DMARC record at {where} asks for no reports (no rua)", where=where)
+            out += one(
+                "dmarc.no_rua", Status.WARN, f"DMARC record at {where} asks for no reports (no rua)", where=where
+            )
         for dest, res in lookup.authorizations.items():
             if not any(t.lower().startswith("v=dmarc1") for t in txt_strings(res)):
                 auth = f"{inherited_from}._report._dmarc.{dest}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
@@ -55,6 +55,10 @@ class DomainExists(Check):
         if result.outcome is Outcome.NXDOMAIN:
             return self.finding("dns.nxdomain", Status.FAIL, domain, f"{domain} does not exist in DNS (NXDOMAIN)", **kw)
         if result.outcome is Outcome.TIMEOUT:
-            return self.finding("dns.timeout", Status.FAIL, domain, f"no DNS answer for {domain} within {timeout:g} s", **kw)
+            return self.finding(
+                "dns.timeout", Status.FAIL, domain, f"no DNS answer for {domain} within {timeout:g} s", **kw
+            )
         evidence["detail"] = result.detail
-        return self.finding("dns.servfail", Status.FAIL, domain, f"DNS lookups for {domain} fail ({result.describe()})", **kw)
+        return self.finding(
+            "dns.servfail", Status.FAIL, domain, f"DNS lookups for {domain} fail ({result.describe()})", **kw
+        )

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import AsyncIterator
 
 from diagnose.engine.facts import MX_HOSTS, MailHost
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
-from diagnose.net.resolver import DnsResult, Outcome, txt_strings
 from diagnose.knowledge.sanitize import clean
-
+from diagnose.net.resolver import DnsResult, Outcome, txt_strings
 
 DEFAULT_KEYWORD = "default"
 PUBLIC_DNSBLS = ("zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org", "psbl.surriel.com")
@@ -113,9 +112,9 @@ class Dnsbl(Check):
         # answering properly, and its "not listed" answers mean nothing.
         probes = {z: dnsbl_name("127.0.0.2", z) for z in zones}
         names = list(probes.values()) + [dnsbl_name(a, z) for _h, a in pairs for z in zones]
-        answers = dict(zip(names, await asyncio.gather(*(ctx.dns.query(n, "A") for n in names))))
+        answers = dict(zip(names, await asyncio.gather(*(ctx.dns.query(n, "A") for n in names)), strict=False))
         listed = [n for n in names[len(zones):] if classify(answers[n]).state == "listed"]
-        reasons = dict(zip(listed, await asyncio.gather(*(ctx.dns.query(n, "TXT") for n in listed))))
+        reasons = dict(zip(listed, await asyncio.gather(*(ctx.dns.query(n, "TXT") for n in listed)), strict=False))
         for finding in self.evaluate_dnsbl(pairs, zones, answers, reasons):
             yield finding
 
@@ -128,9 +127,17 @@ class Dnsbl(Check):
             test = classify(answers[dnsbl_name("127.0.0.2", zone)])
             if test.state != "listed":
                 broken[zone] = test.detail if test.state == "broken" else "its test entry 127.0.0.2 is not listed"
-                out.append(self.finding("dnsbl.broken", Status.ERROR, zone, f"blocklist {zone} is not usable: {broken[zone]}",
-                                        evidence={"zone": zone, "test_query": dnsbl_name("127.0.0.2", zone)},
-                                        zone=zone, detail=clean(broken[zone], limit=200)))
+                out.append(
+                    self.finding(
+                        "dnsbl.broken",
+                        Status.ERROR,
+                        zone,
+                        f"blocklist {zone} is not usable: {broken[zone]}",
+                        evidence={"zone": zone, "test_query": dnsbl_name("127.0.0.2", zone)},
+                        zone=zone,
+                        detail=clean(broken[zone], limit=200),
+                    )
+                )
         for host, address in pairs:
             subject = f"{host} [{address}]"
             ev: dict = {"address": address, "lists": {}}
@@ -145,13 +152,34 @@ class Dnsbl(Check):
                 if verdict.state == "listed":
                     reason = " ".join(txt_strings(reasons[name])) if name in reasons else ""
                     listed_on.append(zone)
-                    out.append(self.finding("dnsbl.listed", Status.FAIL, subject, f"{address} is listed on {zone}",
-                                            evidence=ev, host=host, address=address, zone=zone, codes=verdict.detail,
-                                            reason=clean(reason, limit=300, keep_newlines=False) or "(no reason given)"))
+                    out.append(
+                        self.finding(
+                            "dnsbl.listed",
+                            Status.FAIL,
+                            subject,
+                            f"{address} is listed on {zone}",
+                            evidence=ev,
+                            host=host,
+                            address=address,
+                            zone=zone,
+                            codes=verdict.detail,
+                            reason=clean(reason, limit=300, keep_newlines=False) or "(no reason given)",
+                        )
+                    )
                 elif verdict.state == "broken":
                     errored.append(zone)
-                    out.append(self.finding("dnsbl.broken", Status.ERROR, subject, f"blocklist {zone} did not answer for {address}",
-                                            evidence=ev, host=host, zone=zone, detail=clean(verdict.detail, limit=200)))
+                    out.append(
+                        self.finding(
+                            "dnsbl.broken",
+                            Status.ERROR,
+                            subject,
+                            f"blocklist {zone} did not answer for {address}",
+                            evidence=ev,
+                            host=host,
+                            zone=zone,
+                            detail=clean(verdict.detail, limit=200),
+                        )
+                    )
                 else:
                     clean_on.append(zone)
             if clean_on and not listed_on and not errored:

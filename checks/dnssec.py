@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
@@ -79,7 +79,9 @@ class Dnssec(Check):
         if soa.outcome is Outcome.NXDOMAIN:
             return self.finding("dnssec.no_domain", Status.SKIP, domain, f"not tested: {domain} does not exist", **kw)
         if soa.outcome in (Outcome.ANSWER, Outcome.NODATA) and soa.authenticated:
-            return self.finding("dnssec.validated", Status.PASS, domain, f"{domain} is DNSSEC-signed and validates", **kw)
+            return self.finding(
+                "dnssec.validated", Status.PASS, domain, f"{domain} is DNSSEC-signed and validates", **kw
+            )
         if has_ds and (soa.outcome is Outcome.SERVFAIL or dnskey.outcome is Outcome.SERVFAIL):
             return self.finding("dnssec.bogus", Status.FAIL, domain,
                                 f"DNSSEC of {domain} is broken: answers fail validation (SERVFAIL)", **kw)

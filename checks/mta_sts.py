@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import AsyncIterator
 
 from diagnose.engine.facts import MX_HOSTS, FactUnavailable
-from diagnose.net.httpget import FetchResult, https_get
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
-from diagnose.net.resolver import DnsResult, Outcome, txt_strings
 from diagnose.knowledge.sanitize import clean
-
+from diagnose.net.httpget import FetchResult, https_get
+from diagnose.net.resolver import DnsResult, Outcome, txt_strings
 
 POLICY_PATH = "/.well-known/mta-sts.txt"
 MAX_AGE_LIMIT = 31557600  # RFC 8461 §3.2: one year
@@ -237,10 +236,14 @@ class MtaSts(Check):
             return [f("mta_sts.policy_tls", Status.FAIL, f"MTA-STS policy server certificate rejected: {fetch.detail}",
                       problem=fetch.detail, address=fetch.address)]
         if fetch.outcome != "ok" or fetch.response is None:
-            problem = {"no_address": f"mta-sts.{domain} has no address",
-                       "refused": f"connection to {fetch.address} port 443 refused",
-                       "timeout": f"no answer from {fetch.address} port 443"}.get(fetch.outcome, fetch.detail or fetch.outcome)
-            return [f("mta_sts.policy_unreachable", Status.FAIL, f"MTA-STS policy unreachable: {problem}", problem=problem)]
+            problem = {
+                "no_address": f"mta-sts.{domain} has no address",
+                "refused": f"connection to {fetch.address} port 443 refused",
+                "timeout": f"no answer from {fetch.address} port 443",
+            }.get(fetch.outcome, fetch.detail or fetch.outcome)
+            return [
+                f("mta_sts.policy_unreachable", Status.FAIL, f"MTA-STS policy unreachable: {problem}", problem=problem)
+            ]
         resp = fetch.response
         ev["http"] = {"status": resp.status, "content_type": clean(resp.headers.get("content-type", ""), limit=100),
                       "bytes": len(resp.body)}
@@ -249,8 +252,15 @@ class MtaSts(Check):
             extra = (f"(It redirects to {clean(resp.headers.get('location', ''), limit=200)}; senders must not follow "
                      "redirects.) " if 300 <= resp.status < 400 else "")
             if resp.status == 200:
-                return [f("mta_sts.policy_http", Status.FAIL, f"MTA-STS policy served as {ctype or 'no type'}, not text/plain",
-                          http_status=f"200 with content type {ctype or '(none)'}", extra="")]
+                return [
+                    f(
+                        "mta_sts.policy_http",
+                        Status.FAIL,
+                        f"MTA-STS policy served as {ctype or 'no type'}, not text/plain",
+                        http_status=f"200 with content type {ctype or '(none)'}",
+                        extra="",
+                    )
+                ]
             return [f("mta_sts.policy_http", Status.FAIL, f"MTA-STS policy URL answers HTTP {resp.status}",
                       http_status=resp.status, extra=extra)]
         text = resp.body.decode("utf-8", "replace")
@@ -291,12 +301,26 @@ class MtaSts(Check):
                 problem = f"{host} offers no working STARTTLS" if state == "no_tls" else detail
                 impact = ("In enforce mode those senders do not deliver to it: mail queues and bounces." if enforce
                           else "In testing mode senders only report it; enforcing the policy would stop delivery.")
-                out.append(f("mta_sts.mx_cert", Status.FAIL if enforce else Status.WARN,
-                             f"MTA-STS senders would refuse {host}: {problem}", host=host, problem=problem, impact=impact))
+                out.append(
+                    f(
+                        "mta_sts.mx_cert",
+                        Status.FAIL if enforce else Status.WARN,
+                        f"MTA-STS senders would refuse {host}: {problem}",
+                        host=host,
+                        problem=problem,
+                        impact=impact,
+                    )
+                )
         if not out:
-            out.append(f("mta_sts.policy", Status.PASS,
-                         f"MTA-STS mode {policy.mode}, max_age {policy.max_age} s, covers {', '.join(lk.mx_hosts or [])}"
-                         if lk.mx_hosts else f"MTA-STS mode {policy.mode}, max_age {policy.max_age} s"))
+            out.append(
+                f(
+                    "mta_sts.policy",
+                    Status.PASS,
+                    f"MTA-STS mode {policy.mode}, max_age {policy.max_age} s, covers {', '.join(lk.mx_hosts or [])}"
+                    if lk.mx_hosts
+                    else f"MTA-STS mode {policy.mode}, max_age {policy.max_age} s",
+                )
+            )
         return out
 
 
@@ -311,9 +335,9 @@ def _policy_in_force(fetch: FetchResult | None) -> bool:
 async def _mx_tls(ctx: CheckContext, hosts) -> dict[str, tuple[str, str]]:
     """Each MX host's TLS as an MTA-STS sender judges it (first address), from the shared SMTP session
     of the server checks (diagnose.net.probes): no extra connection when those ran. Bounded in time."""
+    from checks.servercheck import not_reached
     from diagnose.net.dialogue import Endpoint
     from diagnose.net.probes import certificate_verdict, probes
-    from checks.servercheck import not_reached
 
     async def one(host) -> tuple[str, str]:
         ep = Endpoint("mx", host.name, host.addresses[0], 25)
@@ -332,4 +356,4 @@ async def _mx_tls(ctx: CheckContext, hosts) -> dict[str, tuple[str, str]]:
             states = await asyncio.gather(*(one(h) for h in hosts))
     except TimeoutError:
         return {h.name: ("unreached", "no TLS verdict in time") for h in hosts}
-    return {h.name: state for h, state in zip(hosts, states)}
+    return {h.name: state for h, state in zip(hosts, states, strict=False)}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import AsyncIterator
 
 from diagnose.engine.facts import MX_HOSTS, MailHost
 from diagnose.engine.model import Finding, Side, Status
@@ -133,8 +133,9 @@ class MxRecords(Check):
                            f"{len(targets)} MX record{'s' if len(targets) > 1 else ''}: {listing}",
                            evidence=ev, duration_s=mx.elapsed_s)
         lookups = await asyncio.gather(*(self._addresses(ctx, t.name) for t in targets))
-        hosts = [MailHost(t.name, addrs, t.preference) for t, (_a, _aaaa, addrs) in zip(targets, lookups) if addrs]
-        for target, (a, aaaa, addrs) in zip(targets, lookups):
+        pairs = list(zip(targets, lookups, strict=True))
+        hosts = [MailHost(t.name, addrs, t.preference) for t, (_a, _aaaa, addrs) in pairs if addrs]
+        for target, (a, aaaa, _addrs) in zip(targets, lookups, strict=False):
             yield self.evaluate_target(target, a, aaaa, domain=domain, others_usable=any(
                 h.name != target.name for h in hosts))
         if hosts:
@@ -146,8 +147,15 @@ class MxRecords(Check):
         a, aaaa, addrs = await self._addresses(ctx, domain)
         ev = {"query": f"{domain} MX", "outcome": "nodata", "A": list(a.records), "AAAA": list(aaaa.records)}
         if addrs:
-            yield self.finding("mx.implicit", Status.WARN, domain, f"{domain} has no MX record; mail goes to its A/AAAA address",
-                               evidence=ev, domain=domain, addresses=", ".join(addrs))
+            yield self.finding(
+                "mx.implicit",
+                Status.WARN,
+                domain,
+                f"{domain} has no MX record; mail goes to its A/AAAA address",
+                evidence=ev,
+                domain=domain,
+                addresses=", ".join(addrs),
+            )
             ctx.publish(MX_HOSTS, (MailHost(domain, addrs, None, implicit=True),))
         else:
             yield self.finding("mx.none", Status.FAIL, domain, f"{domain} has no MX and no address record",
@@ -169,11 +177,13 @@ class MxRecords(Check):
         subject = f"MX {target.preference} {name}"
         bad_status = Status.WARN if others_usable else Status.FAIL
         impact = ("Mail still arrives through the other MX hosts, but senders waste time on this one."
-                  if others_usable else "No other MX host works, so mail to {domain} cannot be delivered.".format(domain=domain))
+                  if others_usable else f"No other MX host works, so mail to {domain} cannot be delivered.")
         kw = dict(evidence=ev, duration_s=max(a.elapsed_s, aaaa.elapsed_s), host=name, name=name, domain=domain,
                   preference=target.preference, impact=impact)
         if looks_like_ip(name):
-            return self.finding("mx.ip_literal", bad_status, subject, f"MX target {name} is an IP address, not a host name", **kw)
+            return self.finding(
+                "mx.ip_literal", bad_status, subject, f"MX target {name} is an IP address, not a host name", **kw
+            )
         outcomes = {a.outcome, aaaa.outcome}
         if not addrs:
             if outcomes == {Outcome.NXDOMAIN}:
@@ -182,7 +192,9 @@ class MxRecords(Check):
             if failed:
                 return self.finding("mx.target_lookup_failed", bad_status, subject,
                                     f"address lookup for MX target {name} failed", why=failed[0].describe(), **kw)
-            return self.finding("mx.target_noaddress", bad_status, subject, f"MX target {name} has no A or AAAA record", **kw)
+            return self.finding(
+                "mx.target_noaddress", bad_status, subject, f"MX target {name} has no A or AAAA record", **kw
+            )
         canonical = a.canonical_name if a.is_alias else aaaa.canonical_name if aaaa.is_alias else ""
         if canonical:
             ev["cname"] = canonical

@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import dns.reversename
 
 from diagnose.engine.facts import MX_HOSTS, MailHost
 from diagnose.engine.model import Finding, Side, Status
-from diagnose.net.tcp import endpoint
 from diagnose.engine.plugin import Check, CheckContext
-from diagnose.net.resolver import DnsResult, Outcome
 from diagnose.knowledge.sanitize import clean
+from diagnose.net.resolver import DnsResult, Outcome
+from diagnose.net.tcp import endpoint
 
 # Words ISPs put in the reverse names of dynamic/consumer addresses; receivers' spam filters
 # treat such names as "not a real mail server".
@@ -35,8 +35,13 @@ def looks_generic(name: str, address: str) -> bool:
         return False
     if ip.version == 4:
         octets = address.split(".")
-        forms = ["-".join(octets), ".".join(octets), "-".join(reversed(octets)), "".join(f"{int(o):03d}" for o in octets),
-                 ".".join(reversed(octets))]
+        forms = [
+            "-".join(octets),
+            ".".join(octets),
+            "-".join(reversed(octets)),
+            "".join(f"{int(o):03d}" for o in octets),
+            ".".join(reversed(octets)),
+        ]
         if any(f in name.lower() for f in forms) or sum(o in re.split(r"[.\-_]", name) for o in octets) >= 3:
             return True
     elif ip.exploded.replace(":", "")[-8:] in name.lower().replace("-", "").replace(":", ""):
@@ -91,14 +96,19 @@ class PtrFcrdns(Check):
         names = [r.target.to_text(omit_final_dot=True).lower() for r in ptr.rdata][:5]
         family = "AAAA" if ":" in address else "A"
         forward = await asyncio.gather(*(ctx.dns.query(n, family) for n in names))
-        return self.evaluate_ptr(host, address, ptr, dict(zip(names, forward)))
+        return self.evaluate_ptr(host, address, ptr, dict(zip(names, forward, strict=False)))
 
     def evaluate_ptr(self, host: str, address: str, ptr: DnsResult, forward: dict[str, DnsResult]) -> Finding:
         """Pure: judge an address's PTR answer and the forward answers of the PTR names."""
         rname = reverse_name(address)
         names = list(forward)
-        ev = {"address": address, "reverse_name": rname, "ptr_outcome": ptr.outcome.value, "ptr": [clean(n) for n in names],
-              "forward": {clean(n): list(r.records) for n, r in forward.items()}}
+        ev = {
+            "address": address,
+            "reverse_name": rname,
+            "ptr_outcome": ptr.outcome.value,
+            "ptr": [clean(n) for n in names],
+            "forward": {clean(n): list(r.records) for n, r in forward.items()},
+        }
         kw = dict(evidence=ev, duration_s=ptr.elapsed_s, host=host, address=address, rname=rname,
                   names=clean(", ".join(names), limit=300), first=clean(names[0] if names else "", limit=200))
         subject = endpoint(host, address, 25).rsplit(":", 1)[0]
@@ -110,8 +120,10 @@ class PtrFcrdns(Check):
                                 why=ptr.describe(), **kw)
         confirmed = [n for n, r in forward.items() if _same_address(address, r.records)]
         if not confirmed:
-            forward_text = "; ".join(f"{n} {r.describe() if r.outcome is not Outcome.ANSWER else 'has ' + ', '.join(r.records)}"
-                                     for n, r in forward.items())
+            forward_text = "; ".join(
+                f"{n} {r.describe() if r.outcome is not Outcome.ANSWER else 'has ' + ', '.join(r.records)}"
+                for n, r in forward.items()
+            )
             return self.finding("ptr.mismatch", Status.WARN, subject,
                                 clean(f"PTR of {address} is {names[0]}, which does not resolve back to it", limit=300),
                                 forward=clean(forward_text, limit=400), **kw)

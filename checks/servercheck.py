@@ -9,15 +9,17 @@ finding follows the role: MX and mailbox servers are the incoming side, submissi
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import AsyncIterator, ClassVar
+from typing import ClassVar
 
-from diagnose.net.dialogue import Dialogue, Endpoint
 from diagnose.engine.facts import MAILBOX_HOSTS, MX_HOSTS, SUBMISSION_HOSTS
 from diagnose.engine.model import Finding, Side, Status
-from diagnose.net.tcp import ConnectOutcome, endpoint as endpoint_text
 from diagnose.engine.plugin import Check, CheckContext
+from diagnose.net.dialogue import Dialogue, Endpoint
 from diagnose.net.probes import endpoints, probes
+from diagnose.net.tcp import ConnectOutcome
+from diagnose.net.tcp import endpoint as endpoint_text
 
 ROLE_SIDE = {"mx": Side.INCOMING, "submission": Side.OUTGOING, "mailbox": Side.INCOMING}
 ROLE_WORDS = {"mx": "MX", "submission": "submission", "mailbox": "mailbox"}

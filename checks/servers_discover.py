@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import AsyncIterator
 
 from diagnose.engine.facts import MAILBOX_HOSTS, SUBMISSION_HOSTS, ServiceHost
 from diagnose.engine.model import Finding, Side, Status
@@ -73,7 +73,7 @@ class ServersDiscover(Check):
         results = [*submission_imap, pop3]
         submission: list[ServiceHost] = []
         mailbox: dict[str, ServiceHost] = {}
-        for fam, (hosts, findings) in zip(FAMILIES, results):
+        for fam, (hosts, findings) in zip(FAMILIES, results, strict=False):
             for f in findings:
                 yield f
             if fam.key == "submission":
@@ -111,7 +111,7 @@ class ServersDiscover(Check):
         findings: list[Finding] = []
         hosts: list[ServiceHost] = []
         any_srv = False
-        for (label, port), answer in zip(fam.srv, answers):
+        for (label, port), answer in zip(fam.srv, answers, strict=False):
             if answer.outcome is not Outcome.ANSWER:
                 continue
             any_srv = True
@@ -119,9 +119,19 @@ class ServersDiscover(Check):
             for r in sorted(answer.rdata, key=lambda r: (r.priority, -r.weight)):
                 target = r.target.to_text(omit_final_dot=True).lower()
                 if target in ("", "."):
-                    findings.append(self._side(self.finding(
-                        "servers.not_offered", Status.PASS, owner, f"{owner}: {what} explicitly not offered (SRV target \".\")",
-                        evidence={"srv": list(answer.records)}, **kw), side))
+                    findings.append(
+                        self._side(
+                            self.finding(
+                                "servers.not_offered",
+                                Status.PASS,
+                                owner,
+                                f'{owner}: {what} explicitly not offered (SRV target ".")',
+                                evidence={"srv": list(answer.records)},
+                                **kw,
+                            ),
+                            side,
+                        )
+                    )
                     continue
                 addrs = await _addresses(ctx, target)
                 if not addrs:
@@ -143,7 +153,11 @@ class ServersDiscover(Check):
         merged: dict[str, ServiceHost] = {}
         for h in hosts:
             old = merged.get(h.name)
-            merged[h.name] = h if old is None else ServiceHost(h.name, h.addresses, tuple(dict.fromkeys(old.ports + h.ports)), old.source)
+            merged[h.name] = (
+                h
+                if old is None
+                else ServiceHost(h.name, h.addresses, tuple(dict.fromkeys(old.ports + h.ports)), old.source)
+            )
         hosts = list(merged.values())
         found, more = self._report(fam, hosts, side, what, domain, kw)
         return found, findings + more

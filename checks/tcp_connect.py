@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from diagnose.engine.facts import MX_HOSTS, MailHost
 from diagnose.engine.model import Finding, Side, Status
-from diagnose.net.tcp import ConnectOutcome, ConnectResult, endpoint, tcp_connect
 from diagnose.engine.plugin import Check, CheckContext
+from diagnose.net.tcp import ConnectOutcome, ConnectResult, endpoint, tcp_connect
 
 SMTP_PORT = 25
 
@@ -82,14 +82,20 @@ class TcpConnect(Check):
                   port=result.port, timeout=timeout, detail=result.detail)
         match result.outcome:
             case ConnectOutcome.CONNECTED:
-                return self.finding("tcp.connected", Status.PASS, subject, f"port {result.port} open (connected in {ms:.0f} ms)", **kw)
+                return self.finding(
+                    "tcp.connected", Status.PASS, subject, f"port {result.port} open (connected in {ms:.0f} ms)", **kw
+                )
             case ConnectOutcome.REFUSED:
-                return self.finding("tcp.refused", Status.FAIL, subject, f"connection to port {result.port} refused", **kw)
+                return self.finding(
+                    "tcp.refused", Status.FAIL, subject, f"connection to port {result.port} refused", **kw
+                )
             case ConnectOutcome.TIMEOUT:
                 return self.finding("tcp.timeout", Status.FAIL, subject,
                                     f"no answer on port {result.port} within {timeout:g} s (probably filtered)", **kw)
             case ConnectOutcome.UNREACHABLE:
-                return self.finding("tcp.unreachable", Status.FAIL, subject, f"{result.address} is unreachable ({result.detail})", **kw)
+                return self.finding(
+                    "tcp.unreachable", Status.FAIL, subject, f"{result.address} is unreachable ({result.detail})", **kw
+                )
             case ConnectOutcome.NO_LOCAL_SUPPORT:
                 return self.finding("tcp.no_local_support", Status.SKIP, subject,
                                     f"not tested: this machine cannot reach {result.address} ({result.detail})", **kw)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
-from diagnose.net.resolver import DnsResult, Outcome, txt_strings
 from diagnose.knowledge.sanitize import clean
-
+from diagnose.net.resolver import DnsResult, Outcome, txt_strings
 
 _MAILTO = re.compile(r"^mailto:[^@\s,;]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$")
 _HTTPS = re.compile(r"^https://[A-Za-z0-9.-]+(:\d+)?(/[^\s,;]*)?$")
@@ -80,8 +79,14 @@ class TlsRpt(Check):
             return self.finding("tls_rpt.none", Status.SKIP, domain,
                                 f"{domain} does not use TLS-RPT (no _smtp._tls TXT record; optional)", **kw)
         if len(records) > 1:
-            return self.finding("tls_rpt.invalid", Status.FAIL, domain, f"_smtp._tls.{domain} has {len(records)} records",
-                                problem=f"{len(records)} records; senders need exactly one", **kw)
+            return self.finding(
+                "tls_rpt.invalid",
+                Status.FAIL,
+                domain,
+                f"_smtp._tls.{domain} has {len(records)} records",
+                problem=f"{len(records)} records; senders need exactly one",
+                **kw,
+            )
         uris, errors = parse_tlsrpt(records[0])
         if errors:
             return self.finding("tls_rpt.invalid", Status.FAIL, domain,

@@ -11,8 +11,8 @@ import html
 import re
 import shlex
 
-from diagnose.knowledge.redact import redact_argv
 from diagnose.engine.report import Report
+from diagnose.knowledge.redact import redact_argv
 from diagnose.knowledge.sanitize import clean
 
 STATUS_WORDS = {"pass": "PASS", "skip": "SKIP", "warn": "WARN", "error": "ERROR", "fail": "FAIL"}

@@ -10,7 +10,6 @@ import json
 
 from diagnose.engine.model import Finding
 from diagnose.engine.report import Report
-
 from reports.common import STATUS_WORDS, by_severity, header_fields, html_text, problems, verdict_words
 from reports.hops import OTHER, group_by_hop
 from reports.svg import COLOURS, flow_svg, waterfall_svg
@@ -59,10 +58,18 @@ def render(report: Report) -> str:
            f"<h1>maildoctor report: {html_text(target, newlines=False)}</h1>",
            f'<p class="verdict">{badge(worst)} {html_text(verdict_words(report))}</p>',
            '<table class="meta">']
-    out += [f"<tr><th>{html_text(label)}</th><td>{html_text(value)}</td></tr>" for label, value in header_fields(report)]
+    out += [
+        f"<tr><th>{html_text(label)}</th><td>{html_text(value)}</td></tr>" for label, value in header_fields(report)
+    ]
     out += ["</table>", "</header>"]
 
-    out += ["<section>", "<h2>Mail flow</h2>", flow_svg(report.findings, report.services), _other_hops(report.findings, report.services), "</section>"]
+    out += [
+        "<section>",
+        "<h2>Mail flow</h2>",
+        flow_svg(report.findings, report.services),
+        _other_hops(report.findings, report.services),
+        "</section>",
+    ]
 
     out += ["<section>", "<h2>Summary</h2>", '<table class="summary">',
             "<tr><th>Check</th><th>Subject</th><th>Status</th><th>Summary</th></tr>"]
@@ -131,12 +138,16 @@ def _evidence(f: Finding, *, opened: bool = False) -> str:
     transcript = evidence.pop("transcript", None)
     if isinstance(transcript, list) and transcript:
         text = "\n".join(str(line) for line in transcript)
-        parts.append(f"{details}<summary>Transcript ({len(transcript)} lines)</summary><pre>{html_text(text)}</pre></details>")
+        parts.append(
+            f"{details}<summary>Transcript ({len(transcript)} lines)</summary><pre>{html_text(text)}</pre></details>"
+        )
     cert_keys = [k for k in ("subject", "issuer", "san", "not_before", "not_after", "days_left", "chain", "hostname",
                              "trusted", "self_signed", "validation_error", "key", "signature", "fingerprint")
                  if k in evidence]
     if f.check.startswith("tls.cert") or len(cert_keys) >= 3:
-        rows = "".join(f"<tr><th>{html_text(k)}</th><td>{html_text(_value(evidence.pop(k)))}</td></tr>" for k in cert_keys)
+        rows = "".join(
+            f"<tr><th>{html_text(k)}</th><td>{html_text(_value(evidence.pop(k)))}</td></tr>" for k in cert_keys
+        )
         if rows:
             parts.append(f'{details}<summary>Certificate details</summary><table class="meta">{rows}</table></details>')
     if evidence:

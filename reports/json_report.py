@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import re
 
+from diagnose.engine.report import Report
 from diagnose.knowledge.redact import redact_argv
 from diagnose.knowledge.sanitize import clean
-from diagnose.engine.report import Report
 
 
 def render(report: Report) -> str:

@@ -14,7 +14,6 @@ import xml.etree.ElementTree as ET
 from diagnose.engine.exitcodes import counts_as_failure
 from diagnose.engine.model import Finding, Status
 from diagnose.engine.report import Report
-
 from reports.common import header_fields, verdict_words, xml_text
 
 
@@ -33,7 +32,9 @@ def render(report: Report) -> str:
         if len(root) == 1:  # the report header, once (CI systems show the first suite's properties)
             props = ET.SubElement(suite, "properties")
             for label, value in header:
-                ET.SubElement(props, "property", name=xml_text(label, newlines=False), value=xml_text(value, newlines=False))
+                ET.SubElement(
+                    props, "property", name=xml_text(label, newlines=False), value=xml_text(value, newlines=False)
+                )
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         for f in findings:
             counts["tests"] += 1

@@ -11,7 +11,6 @@ import json
 
 from diagnose.engine.model import Finding, Status
 from diagnose.engine.report import Report
-
 from reports.common import STATUS_WORDS, by_severity, header_fields, md_code_block, md_inline, problems, verdict_words
 
 ICONS = {"pass": "✅", "skip": "⚪", "warn": "⚠️", "error": "❗", "fail": "❌"}
@@ -30,7 +29,9 @@ def render(report: Report) -> str:
 
     out += ["## Summary", "", "| Check | Subject | Status | Summary |", "|---|---|---|---|"]
     for f in by_severity(report.findings):
-        out.append(f"| {md_inline(f.check)} | {md_inline(f.subject)} | {status_cell(f.status)} | {md_inline(f.summary)} |")
+        out.append(
+            f"| {md_inline(f.check)} | {md_inline(f.subject)} | {status_cell(f.status)} | {md_inline(f.summary)} |"
+        )
     out.append("")
 
     bad = problems(report)
@@ -55,5 +56,10 @@ def problem_section(n: int, f: Finding) -> list[str]:
     if isinstance(transcript, list) and transcript:
         lines += ["Transcript:", "", md_code_block("\n".join(str(line) for line in transcript)), ""]
     if evidence:
-        lines += ["Evidence:", "", md_code_block(json.dumps(evidence, indent=2, ensure_ascii=False, default=str), "json"), ""]
+        lines += [
+            "Evidence:",
+            "",
+            md_code_block(json.dumps(evidence, indent=2, ensure_ascii=False, default=str), "json"),
+            "",
+        ]
     return lines

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from diagnose.engine.exitcodes import ExitCode, exit_code_for
 from diagnose.engine.report import Report
-
 from reports.common import header_fields, problems, safe, verdict_words
 
 STATES = {ExitCode.OK: "OK", ExitCode.WARN: "WARNING", ExitCode.FAIL: "CRITICAL", ExitCode.UNKNOWN: "UNKNOWN"}
@@ -29,7 +28,9 @@ def render(report: Report) -> str:
     first = f"; {bad[0].code}: {bad[0].subject}: {bad[0].summary}" if bad else ""
     status = nagios_text(f"MAILDOCTOR {state} - {target}: {verdict_words(report)}{first}", limit=600)
     counts = report.counts
-    perf = [f"time={report.duration_s:.3f}s;;;0"] + [f"{s}={counts[s]};;;0" for s in ("fail", "error", "warn", "pass", "skip")]
+    perf = [f"time={report.duration_s:.3f}s;;;0"] + [
+        f"{s}={counts[s]};;;0" for s in ("fail", "error", "warn", "pass", "skip")
+    ]
     lines = [f"{status} | {' '.join(perf)}"]
     lines += [nagios_text(f"{f.status.value.upper()} {f.code} {f.subject}: {f.summary}") for f in bad]
     lines += [nagios_text(f"{label}: {value}") for label, value in header_fields(report)]

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 from diagnose.engine.model import Finding, Status
-
 from reports.common import STATUS_WORDS, html_text
 from reports.hops import DNS_HOP, FLOW, PHASES, group_by_hop, phase_of, port_of
 
@@ -38,12 +37,19 @@ def _box(x: int, y: int, w: int, h: int, title: str, line2: str, findings: list[
     stroke, fill = COLOURS[key]
     word = STATUS_WORDS.get(key, "NOT TESTED") if findings is not None else ""
     tooltip = f"{title}: {word} ({_counts(findings)})" if findings is not None else title
-    parts = [f'<g class="hop hop-{key}"><title>{html_text(tooltip, newlines=False)}</title>',
-             f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="8" fill="{fill}" stroke="{stroke}" stroke-width="{3 if findings else 1.5}"/>',
-             f'<text x="{x + w // 2}" y="{y + 20}" text-anchor="middle" font-weight="bold">{html_text(title, newlines=False)}</text>',
-             f'<text x="{x + w // 2}" y="{y + 37}" text-anchor="middle" font-size="10.5" fill="#555">{html_text(line2, newlines=False)}</text>']
+    parts = [
+        f'<g class="hop hop-{key}"><title>{html_text(tooltip, newlines=False)}</title>',
+        f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="8" fill="{fill}" stroke="{stroke}" '
+        f'stroke-width="{3 if findings else 1.5}"/>',
+        f'<text x="{x + w // 2}" y="{y + 20}" text-anchor="middle" font-weight="bold">'
+        f"{html_text(title, newlines=False)}</text>",
+        f'<text x="{x + w // 2}" y="{y + 37}" text-anchor="middle" font-size="10.5" fill="#555">'
+        f"{html_text(line2, newlines=False)}</text>",
+    ]
     if findings is not None:
-        parts.append(f'<text x="{x + w // 2}" y="{y + 56}" text-anchor="middle" font-weight="bold" fill="{stroke}">{word}</text>')
+        parts.append(
+            f'<text x="{x + w // 2}" y="{y + 56}" text-anchor="middle" font-weight="bold" fill="{stroke}">{word}</text>'
+        )
         parts.append(f'<text x="{x + w // 2}" y="{y + 71}" text-anchor="middle" font-size="10" fill="#555">'
                      f'{html_text(_counts(findings), newlines=False)}</text>')
     parts.append("</g>")
@@ -62,7 +68,7 @@ def flow_svg(findings: list[Finding], services: dict[str, tuple[str, ...]]) -> s
            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
            'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>']
     xs = [10 + i * (w + gap) for i in range(len(boxes))]
-    for x, (title, role, items) in zip(xs, boxes):
+    for x, (title, role, items) in zip(xs, boxes, strict=False):
         out.append(_box(x, top, w, h, title, role, items))
     for x in xs[:-1]:
         out.append(f'<line x1="{x + w}" y1="{top + h // 2}" x2="{x + w + gap - 2}" y2="{top + h // 2}" '
@@ -125,7 +131,11 @@ def timings(findings: list[Finding]) -> dict[str, dict[str, float]]:
             continue
         rest = total - cell.get("connect", 0.0) - cell.get("greeting", 0.0)
         if rest > 0:
-            put(row, "TLS" if row in tls_rows else "greeting", rest + (0 if row in tls_rows else cell.get("greeting", 0.0)))
+            put(
+                row,
+                "TLS" if row in tls_rows else "greeting",
+                rest + (0 if row in tls_rows else cell.get("greeting", 0.0)),
+            )
     return {row: cell for row, cell in rows.items() if cell}
 
 
@@ -138,8 +148,10 @@ def waterfall_svg(findings: list[Finding], *, max_rows: int = 40) -> str:
     total = max(sum(r.values()) for _, r in rows) or 1.0
     scale = bar_w / total
     height = top + row_h * len(rows) + 30
-    out = [f'<svg class="waterfall" viewBox="0 0 {label_w + bar_w + 90} {height}" '
-           f'width="100%" role="img" aria-label="time spent per host and phase" font-family="sans-serif" font-size="12">']
+    out = [
+        f'<svg class="waterfall" viewBox="0 0 {label_w + bar_w + 90} {height}" '
+        f'width="100%" role="img" aria-label="time spent per host and phase" font-family="sans-serif" font-size="12">'
+    ]
     x = label_w
     for phase in PHASES:  # legend
         out.append(f'<rect x="{x}" y="6" width="12" height="12" fill="{PHASE_COLOURS[phase]}"/>'
@@ -155,14 +167,18 @@ def waterfall_svg(findings: list[Finding], *, max_rows: int = 40) -> str:
                 continue
             width = max(row[phase] * scale, 1.5)
             tip = f"{host}: {phase} {row[phase] * 1000:.0f} ms"
-            out.append(f'<rect x="{x:.1f}" y="{y + 4}" width="{width:.1f}" height="{row_h - 8}" fill="{PHASE_COLOURS[phase]}">'
-                       f'<title>{html_text(tip, newlines=False)}</title></rect>')
+            out.append(
+                f'<rect x="{x:.1f}" y="{y + 4}" width="{width:.1f}" height="{row_h - 8}" fill="{PHASE_COLOURS[phase]}">'
+                f"<title>{html_text(tip, newlines=False)}</title></rect>"
+            )
             x += width
         out.append(f'<text x="{x + 6:.1f}" y="{y + 15}" fill="#555">{sum(row.values()) * 1000:.0f} ms</text>')
     axis_y = top + row_h * len(rows) + 4
     out.append(f'<line x1="{label_w}" y1="{axis_y}" x2="{label_w + bar_w}" y2="{axis_y}" stroke="#999"/>')
-    out.append(f'<text x="{label_w}" y="{axis_y + 16}" fill="#555">0</text>'
-               f'<text x="{label_w + bar_w}" y="{axis_y + 16}" text-anchor="end" fill="#555">{total * 1000:.0f} ms</text>')
+    out.append(
+        f'<text x="{label_w}" y="{axis_y + 16}" fill="#555">0</text>'
+        f'<text x="{label_w + bar_w}" y="{axis_y + 16}" text-anchor="end" fill="#555">{total * 1000:.0f} ms</text>'
+    )
     out.append("</svg>")
     if len(every) > max_rows:
         out.append(f'<p class="muted">Showing the first {max_rows} of {len(every)} rows.</p>')

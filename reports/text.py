@@ -100,7 +100,7 @@ def _print_finding(console: Console, f: Finding, check_width: int, *, explain: b
             first = False
 
 
-def _grouped(findings: list[Finding]) -> "OrderedDict[Side, OrderedDict[str, list[Finding]]]":
+def _grouped(findings: list[Finding]) -> OrderedDict[Side, OrderedDict[str, list[Finding]]]:
     groups: OrderedDict[Side, OrderedDict[str, list[Finding]]] = OrderedDict()
     for side in (Side.BOTH, Side.OUTGOING, Side.INCOMING):
         for f in findings:
@@ -133,7 +133,9 @@ def verdict_line(report: Report) -> Text:
 def render(report: Report) -> str:
     """Plain text (no colour, no escape codes), e.g. for --output report.txt."""
     buffer = io.StringIO()
-    console = Console(file=buffer, width=110, height=25, no_color=True, force_terminal=False, highlight=False, emoji=False)
+    console = Console(
+        file=buffer, width=110, height=25, no_color=True, force_terminal=False, highlight=False, emoji=False
+    )
     print_report(report, console, header=True)
     return buffer.getvalue()
 

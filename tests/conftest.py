@@ -9,7 +9,6 @@ from __future__ import annotations
 # MAILDOCTOR_LAB_DIR pointing at a running lab (python -m tests.lab start
 # --dir DIR) it reuses that lab and leaves it running. Missing servers are a
 # failure, not a skip: run tests/lab/install.sh.
-
 import os
 import shutil
 import tempfile

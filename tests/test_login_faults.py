@@ -15,11 +15,11 @@ import pytest
 
 from checks.login.imap import LoginImap
 from checks.roundtrip.check import RoundTrip
-from diagnose.net import mailsession
+from checks.roundtrip.exchange import build_message, submit
 from diagnose.engine.credentials import Credentials, Secret
+from diagnose.net import mailsession
 from diagnose.net.dialogue import Endpoint
 from diagnose.net.mailsession import MailSession, Outcome
-from checks.roundtrip.exchange import build_message, submit
 
 NET = os.environ.get("MAILDOCTOR_LAB_NET", "127.85")
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="binds ports 25/110/143/587 on loopback: needs root")
@@ -116,7 +116,10 @@ def test_only_unknown_mechanisms_is_no_mechanism():
 
 
 def test_a_server_echoing_the_payload_is_scrubbed():
-    replies = {**SMTP_NO_TLS, b"AUTH": b"535 5.7.8 bad credentials " + PAYLOAD.encode() + b" / " + PASSWORD.encode() + b"\r\n"}
+    replies = {
+        **SMTP_NO_TLS,
+        b"AUTH": b"535 5.7.8 bad credentials " + PAYLOAD.encode() + b" / " + PASSWORD.encode() + b"\r\n",
+    }
     result, _ = serve(replies, b"220 fake ESMTP\r\n", 587, allow_plaintext=True)
     assert result.outcome is Outcome.REJECTED
     text = result.words + "\n".join(result.transcript)

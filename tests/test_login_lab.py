@@ -50,7 +50,9 @@ def test_right_password_logs_in_on_all_three_services(lab):
     rep = report(run(lab, lab.user))
     # Then submission, IMAP and POP3 all accept the login, over TLS, with the password masked
     found = codes(rep, "login.")
-    assert {"login.smtp.ok", "login.imap.ok", "login.pop3.ok"} <= set(found), [(f["code"], f["summary"]) for f in rep["findings"]]
+    assert {"login.smtp.ok", "login.imap.ok", "login.pop3.ok"} <= set(found), [
+        (f["code"], f["summary"]) for f in rep["findings"]
+    ]
     for f in found.values():
         assert f["status"] == "pass" and f["evidence"]["tls"].startswith("TLS"), f
         assert any(line.endswith("****") for line in f["evidence"]["transcript"]), f["evidence"]["transcript"]
@@ -111,8 +113,18 @@ def test_mail_filed_as_spam_is_found_in_junk(lab):
 
 def test_recipient_refused_at_rcpt_is_rejected_in_plain_words(lab):
     # Given a recipient the lab's Postfix will not relay to
-    rep = report(run(lab, lab.user, "--roundtrip", "--to", f"nobody@{lab.domain('nxdomain')}", "--roundtrip-timeout", "5",
-                     checks=ROUNDTRIP))
+    rep = report(
+        run(
+            lab,
+            lab.user,
+            "--roundtrip",
+            "--to",
+            f"nobody@{lab.domain('nxdomain')}",
+            "--roundtrip-timeout",
+            "5",
+            checks=ROUNDTRIP,
+        )
+    )
     rejected = codes(rep)["roundtrip.rejected"]
     assert rejected["status"] == "fail" and "RCPT TO" in rejected["summary"] and "550" in rejected["summary"]
     assert "5.1.1: no such mailbox" in rejected["evidence"]["reply_explained"], rejected["evidence"]
@@ -138,10 +150,10 @@ def test_roundtrip_with_a_locked_account_is_not_sent(lab):
 
 def test_pop3_polling_finds_and_deletes_the_message(lab):
     # The round trip reads POP3 when no IMAP server works; drive that path directly on the lab's POP3.
+    from checks.roundtrip.exchange import await_delivery, build_message, new_token, submit
     from diagnose.engine.credentials import Credentials, Secret
     from diagnose.net.dialogue import Endpoint
     from diagnose.net.mailsession import MailSession, Outcome
-    from checks.roundtrip.exchange import await_delivery, build_message, new_token, submit
 
     creds = Credentials(lab.user, Secret(lab.password), "test")
     smtp = Endpoint("submission", lab.hostname("smtp"), lab.host("smtp"), 587)
@@ -191,7 +203,9 @@ def test_untrusted_certificate_means_no_password_sent(lab):
     for proto in ("smtp", "imap", "pop3"):
         f = codes(rep)[f"login.{proto}.tls_untrusted"]
         assert f["status"] == "skip" and "--ca-file" in f["remedy"], f
-        assert not any("AUTH" in line or "PASS" in line for line in f["evidence"]["transcript"] if line.startswith("C:"))
+        assert not any(
+            "AUTH" in line or "PASS" in line for line in f["evidence"]["transcript"] if line.startswith("C:")
+        )
 
 
 def test_profile_credentials_and_a_filtered_submission_port(lab, tmp_path):

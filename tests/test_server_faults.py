@@ -15,8 +15,8 @@ import pytest
 
 from checks.greeting.smtp import SmtpGreeting
 from checks.tls.handshake import TlsHandshake
-from diagnose.net.dialogue import Endpoint, run_dialogue
 from diagnose.engine.model import Status
+from diagnose.net.dialogue import Endpoint, run_dialogue
 
 NET = os.environ.get("MAILDOCTOR_LAB_NET", "127.81")
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="binds port 25 on loopback: needs root")
@@ -115,8 +115,13 @@ def test_starttls_refused_is_not_no_starttls():
         await w.drain()
         while line := await r.readline():
             cmd = line.strip().upper()
-            w.write(b"250-fault\r\n250 STARTTLS\r\n" if cmd.startswith(b"EHLO")
-                    else b"454 4.7.0 TLS not available due to local problem\r\n" if cmd == b"STARTTLS" else b"221 bye\r\n")
+            w.write(
+                b"250-fault\r\n250 STARTTLS\r\n"
+                if cmd.startswith(b"EHLO")
+                else b"454 4.7.0 TLS not available due to local problem\r\n"
+                if cmd == b"STARTTLS"
+                else b"221 bye\r\n"
+            )
             await w.drain()
     (t,) = tls(run_against(broken_tls))
     assert (t.code, t.status) == ("tls.starttls_refused", Status.FAIL) and "454" in t.summary

@@ -34,7 +34,11 @@ def check(lab, scenario, *extra, timeout="2", ca=True, checks=SERVER_CHECKS):
 
 
 def ours(report):
-    return [f for f in report["findings"] if f["check"].split(".")[0] in ("servers", "smtp", "imap", "pop3", "tls", "auth", "dane")]
+    return [
+        f
+        for f in report["findings"]
+        if f["check"].split(".")[0] in ("servers", "smtp", "imap", "pop3", "tls", "auth", "dane")
+    ]
 
 
 def find(report, code, port=None):
@@ -45,7 +49,11 @@ def find(report, code, port=None):
 
 def test_healthy_domain_passes_every_server_check(lab):
     report, elapsed = check(lab, "healthy")
-    bad = [(f["code"], f["status"], f["subject"], f["summary"]) for f in ours(report) if f["status"] not in ("pass", "skip")]
+    bad = [
+        (f["code"], f["status"], f["subject"], f["summary"])
+        for f in ours(report)
+        if f["status"] not in ("pass", "skip")
+    ]
     assert not bad, bad
     ports = {int(f["subject"].rsplit(":", 1)[1]) for f in ours(report) if f["code"] == "tls.ok"}
     assert ports == {25, 587, 465, 143, 993, 110, 995}, ports

@@ -7,13 +7,13 @@ session); this check judges only what DNS says, so it also speaks when the serve
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from diagnose.engine.facts import MX_HOSTS, MailHost
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
-from diagnose.net.resolver import DnsResult, Outcome
 from diagnose.knowledge.sanitize import clean
+from diagnose.net.resolver import DnsResult, Outcome
 
 DIGEST_BYTES = {1: 32, 2: 64}  # matching type -> length (SHA-256, SHA-512), RFC 6698 §2.1.3
 SMTP_USAGES = (2, 3)  # RFC 7672 §3.1.3: PKIX-TA(0) and PKIX-EE(1) are unusable for SMTP
@@ -32,7 +32,8 @@ def record_problem(usage: int, selector: int, mtype: int, data: bytes) -> str:
     if mtype > 2:
         return f"matching type {mtype} is not defined (0 full, 1 SHA-256, 2 SHA-512)"
     if mtype in DIGEST_BYTES and len(data) != DIGEST_BYTES[mtype]:
-        return f"a {'SHA-256' if mtype == 1 else 'SHA-512'} digest must be {DIGEST_BYTES[mtype]} bytes, this one has {len(data)}"
+        name = "SHA-256" if mtype == 1 else "SHA-512"
+        return f"a {name} digest must be {DIGEST_BYTES[mtype]} bytes, this one has {len(data)}"
     if mtype == 0 and len(data) < 32:
         return f"a full {'certificate' if selector == 0 else 'public key'} cannot be {len(data)} bytes long"
     return ""
@@ -77,18 +78,24 @@ class DaneRecords(Check):
         hosts: tuple[MailHost, ...] = await ctx.fact(MX_HOSTS)
         names = list(dict.fromkeys(h.name for h in hosts))[:10]
         answers = await asyncio.gather(*(ctx.dns.query(tlsa_owner(n), "TLSA") for n in names))
-        for host, answer in zip(names, answers):
+        for host, answer in zip(names, answers, strict=False):
             yield self.evaluate_tlsa(host, answer)
 
     def evaluate_tlsa(self, host: str, answer: DnsResult) -> Finding:
         """Pure: judge the TLSA answer for one MX host."""
         owner = tlsa_owner(host)
-        ev: dict = {"owner": owner, "outcome": answer.outcome.value, "records": [clean(r, limit=300) for r in answer.records[:10]],
-                    "dnssec_validated": answer.authenticated}
+        ev: dict = {
+            "owner": owner,
+            "outcome": answer.outcome.value,
+            "records": [clean(r, limit=300) for r in answer.records[:10]],
+            "dnssec_validated": answer.authenticated,
+        }
         kw = dict(evidence=ev, duration_s=answer.elapsed_s, host=host, owner=owner)
         subject = f"TLSA {owner}"
         if answer.outcome in (Outcome.NXDOMAIN, Outcome.NODATA):
-            return self.finding("dane.records_none", Status.SKIP, subject, f"no TLSA records for {host}: DANE not used (optional)", **kw)
+            return self.finding(
+                "dane.records_none", Status.SKIP, subject, f"no TLSA records for {host}: DANE not used (optional)", **kw
+            )
         if answer.outcome is not Outcome.ANSWER:
             return self.finding("dane.records_lookup_failed", Status.FAIL, subject, f"TLSA lookup for {owner} failed",
                                 why=answer.describe(), **kw)
@@ -102,10 +109,18 @@ class DaneRecords(Check):
                 usable += 1
         ev["usable"] = usable
         if problems:
-            return self.finding("dane.records_malformed", Status.FAIL if not usable else Status.WARN, subject,
-                                f"{len(problems)} malformed TLSA record(s) at {owner}", problems="; ".join(problems[:5]), **kw)
+            return self.finding(
+                "dane.records_malformed",
+                Status.FAIL if not usable else Status.WARN,
+                subject,
+                f"{len(problems)} malformed TLSA record(s) at {owner}",
+                problems="; ".join(problems[:5]),
+                **kw,
+            )
         if not usable:
-            return self.finding("dane.records_unusable", Status.WARN, subject, f"no TLSA record at {owner} is usable for SMTP", **kw)
+            return self.finding(
+                "dane.records_unusable", Status.WARN, subject, f"no TLSA record at {owner} is usable for SMTP", **kw
+            )
         if not answer.authenticated:
             return self.finding("dane.records_unsigned", Status.WARN, subject,
                                 f"TLSA records at {owner} are not DNSSEC-validated", **kw)

@@ -6,13 +6,13 @@ MTA-STS versus the certificate is left to the MTA-STS check, which knows the pol
 
 from __future__ import annotations
 
+from checks.servercheck import ServerCheck, not_reached, subject
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.plugin import CheckContext
 from diagnose.knowledge.certs import hostname_matches
 from diagnose.knowledge.dane import Tlsa, match_tlsa
 from diagnose.net.dialogue import Dialogue, Endpoint
-from diagnose.engine.model import Finding, Side, Status
-from diagnose.engine.plugin import CheckContext
 from diagnose.net.resolver import DnsResult, Outcome
-from checks.servercheck import ServerCheck, not_reached, subject
 
 
 def tlsa_name(host: str, port: int = 25) -> str:
@@ -88,7 +88,9 @@ class DaneTlsa(ServerCheck):
             return [self.finding("dane.lookup_failed", Status.WARN, s, f"TLSA lookup for {owner} failed",
                                  why=answer.describe(), **kw)]
         if not answer.authenticated:
-            return [self.finding("dane.insecure", Status.WARN, s, f"TLSA records at {owner} are not DNSSEC-validated", **kw)]
+            return [
+                self.finding("dane.insecure", Status.WARN, s, f"TLSA records at {owner} are not DNSSEC-validated", **kw)
+            ]
         records = [Tlsa(int(r.usage), int(r.selector), int(r.mtype), bytes(r.cert)) for r in answer.rdata]
         if d.tls is None:
             why = not_reached(d)
@@ -100,6 +102,8 @@ class DaneTlsa(ServerCheck):
         if result.ok:
             return [self.finding("dane.match", Status.PASS, s, f"{result.detail} ({result.matched})", **kw)]
         if result.usable == 0:
-            return [self.finding("dane.unusable", Status.WARN, s, f"no TLSA record at {owner} is usable for SMTP", **kw)]
+            return [
+                self.finding("dane.unusable", Status.WARN, s, f"no TLSA record at {owner} is usable for SMTP", **kw)
+            ]
         return [self.finding("dane.mismatch", Status.FAIL, s, f"TLSA records do not match: {result.detail}",
                              detail=result.detail, **kw)]

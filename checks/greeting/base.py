@@ -8,14 +8,15 @@ fails. Failures in the STARTTLS/TLS phases belong to the TLS check, not here.
 
 from __future__ import annotations
 
-from typing import AsyncIterator, ClassVar
+from collections.abc import AsyncIterator
+from typing import ClassVar
 
-from diagnose.net.dialogue import Dialogue, Endpoint
-from diagnose.engine.model import Finding, Status
-from diagnose.net.tcp import ConnectOutcome
-from diagnose.engine.plugin import CheckContext
-from diagnose.net.probes import probes
 from checks.servercheck import ServerCheck, subject
+from diagnose.engine.model import Finding, Status
+from diagnose.engine.plugin import CheckContext
+from diagnose.net.dialogue import Dialogue, Endpoint
+from diagnose.net.probes import probes
+from diagnose.net.tcp import ConnectOutcome
 
 SLOW_GREETING_S = 3.0  # seconds; a healthy server greets in well under a second, some clients wait ~30 s
 SIBLING = {587: 465, 465: 587, 143: 993, 993: 143, 110: 995, 995: 110}
@@ -132,8 +133,15 @@ class GreetingCheck(ServerCheck):
     def evaluate(self, ep: Endpoint, d: Dialogue, *, timeout: float, sibling_ok: bool = False) -> list[Finding]:
         """Pure: the greeting/capability verdict for one endpoint's dialogue."""
         p = self.prefix
-        ev = {"phase": d.failure_phase or "done", "greeting": d.greeting, "transcript": d.transcript,
-              "capabilities": d.capabilities, "capabilities_after_tls": d.capabilities_tls, "elapsed_ms": round(d.elapsed_s * 1000, 1), "source": ep.source}
+        ev = {
+            "phase": d.failure_phase or "done",
+            "greeting": d.greeting,
+            "transcript": d.transcript,
+            "capabilities": d.capabilities,
+            "capabilities_after_tls": d.capabilities_tls,
+            "elapsed_ms": round(d.elapsed_s * 1000, 1),
+            "source": ep.source,
+        }
         if d.greeting_delay_s is not None:
             ev["greeting_delay_ms"] = round(d.greeting_delay_s * 1000, 1)
         kw = dict(evidence=ev, duration_s=d.elapsed_s, host=ep.host, address=ep.address, port=ep.port,
@@ -148,7 +156,9 @@ class GreetingCheck(ServerCheck):
             if d.connect is ConnectOutcome.REFUSED:
                 if sibling_ok or ep.source == "common name" and ep.port in (110, 995):
                     why = f"port {SIBLING[ep.port]} works" if sibling_ok else "a guessed name; IMAP may be all there is"
-                    return [self.finding(f"{p}.not_offered", Status.SKIP, s, f"port {ep.port} not offered ({why})", **kw)]
+                    return [
+                        self.finding(f"{p}.not_offered", Status.SKIP, s, f"port {ep.port} not offered ({why})", **kw)
+                    ]
                 return [self.finding(f"{p}.refused", Status.FAIL, s, f"connection to port {ep.port} refused", **kw)]
             if d.connect is ConnectOutcome.TIMEOUT:
                 return [self.finding(f"{p}.connect_timeout", Status.FAIL, s,
@@ -169,27 +179,51 @@ class GreetingCheck(ServerCheck):
             fam = {True: "IPv6", False: "IPv4"}
             bad_fam, good_fam = fam[":" in ep.address], fam[":" in good.endpoint.address]
             why = bad.failure_words or bad.connect_detail or bad.failure or "no greeting"
-            f = self.finding(f"{self.prefix}.family_differs", Status.WARN, f"{ep.host} port {ep.port}",
-                             f"works over {good_fam} ({good.endpoint.address}) but not over {bad_fam} ({ep.address}: {why})",
-                             evidence={good_fam: good.endpoint.address, bad_fam: ep.address, "why": why},
-                             host=ep.host, port=ep.port, good=good_fam, bad=bad_fam, why=why, proto=self.proto,
-                             record="AAAA" if bad_fam == "IPv6" else "A")
+            f = self.finding(
+                f"{self.prefix}.family_differs",
+                Status.WARN,
+                f"{ep.host} port {ep.port}",
+                f"works over {good_fam} ({good.endpoint.address}) but not over {bad_fam} ({ep.address}: {why})",
+                evidence={good_fam: good.endpoint.address, bad_fam: ep.address, "why": why},
+                host=ep.host,
+                port=ep.port,
+                good=good_fam,
+                bad=bad_fam,
+                why=why,
+                proto=self.proto,
+                record="AAAA" if bad_fam == "IPv6" else "A",
+            )
             yield self.with_side(f, ep.role)
 
     def _broken(self, ep: Endpoint, d: Dialogue, kw: dict) -> Finding:
         p, s, phase = self.prefix, subject(ep), d.failure_phase or "greeting"
         if phase == "greeting" and d.failure == "timeout":
-            return self.finding(f"{p}.greeting_timeout", Status.ERROR, s,
-                                f"no greeting within {kw['timeout']:g} s (phase: greeting): could not be tested from here", **kw)
+            return self.finding(
+                f"{p}.greeting_timeout",
+                Status.ERROR,
+                s,
+                f"no greeting within {kw['timeout']:g} s (phase: greeting): could not be tested from here",
+                **kw,
+            )
         if phase == "greeting" and d.failure == "rejected":
-            return self.finding(f"{p}.greeting_rejected", Status.ERROR, s,
-                                f"the server refused us in its greeting: \"{d.failure_words[:120]}\" (could not be tested from here)", **kw)
+            return self.finding(
+                f"{p}.greeting_rejected",
+                Status.ERROR,
+                s,
+                f'the server refused us in its greeting: "{d.failure_words[:120]}" (could not be tested from here)',
+                **kw,
+            )
         if phase == "greeting" and d.failure == "garbage":
             return self.finding(f"{p}.not_{self.proto.lower()}", Status.FAIL, s,
                                 f"port {ep.port} does not speak {self.proto}", **kw)
         if d.failure == "closed":
-            return self.finding(f"{p}.closed", Status.ERROR, s,
-                                f"the server closed the connection during {phase} (could not be tested from here)", **kw)
+            return self.finding(
+                f"{p}.closed",
+                Status.ERROR,
+                s,
+                f"the server closed the connection during {phase} (could not be tested from here)",
+                **kw,
+            )
         return self.finding(f"{p}.dialogue_failed", Status.ERROR, s,
                             f"the dialogue stopped in {phase} ({d.failure}): {d.failure_words[:120]}", **kw)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from diagnose.net.dialogue import Dialogue, Endpoint
 from checks.greeting.base import GreetingCheck, common_texts
-from diagnose.engine.model import Finding, Side, Status
 from checks.servercheck import subject
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.net.dialogue import Dialogue, Endpoint
 
 
 class ImapGreeting(GreetingCheck):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from diagnose.net.dialogue import Dialogue, Endpoint
 from checks.greeting.base import GreetingCheck, common_texts
-from diagnose.engine.model import Finding, Side, Status
 from checks.servercheck import subject
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.net.dialogue import Dialogue, Endpoint
 
 
 class Pop3Greeting(GreetingCheck):
@@ -22,7 +22,13 @@ class Pop3Greeting(GreetingCheck):
         findings = super().passed(ep, d, kw)
         if findings[0].status is Status.PASS:
             caps = [f"{k} {v}".strip() for k, v in d.capabilities.items() if k in ("STLS", "SASL", "USER")]
-            findings = [self.finding("pop3.greeting", Status.PASS, subject(ep),
-                                     f"+OK in {(d.greeting_delay_s or 0) * 1000:.0f} ms; CAPA: {', '.join(caps) or 'none'}",
-                                     **kw)]
+            findings = [
+                self.finding(
+                    "pop3.greeting",
+                    Status.PASS,
+                    subject(ep),
+                    f"+OK in {(d.greeting_delay_s or 0) * 1000:.0f} ms; CAPA: {', '.join(caps) or 'none'}",
+                    **kw,
+                )
+            ]
         return findings

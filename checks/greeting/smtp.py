@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
-from diagnose.net.dialogue import Dialogue, Endpoint
 from checks.greeting.base import GreetingCheck, common_texts
-from diagnose.engine.model import Finding, Side, Status
-from diagnose.net.tcp import ConnectOutcome
-from diagnose.engine.plugin import CheckContext
-from diagnose.net.probes import probes
 from checks.servercheck import subject
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.plugin import CheckContext
+from diagnose.net.dialogue import Dialogue, Endpoint
+from diagnose.net.probes import probes
+from diagnose.net.tcp import ConnectOutcome
 
 KEY_EXTENSIONS = ("STARTTLS", "AUTH", "SIZE", "PIPELINING", "8BITMIME", "SMTPUTF8", "CHUNKING", "ENHANCEDSTATUSCODES")
 _FQDN = re.compile(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z]{2,63}\.?$", re.I)

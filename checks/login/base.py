@@ -9,16 +9,17 @@ servers, so a wrong password costs one attempt per server.
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator, ClassVar
+from collections.abc import AsyncIterator
+from typing import ClassVar
 
+from checks.servercheck import not_reached, subject
 from diagnose.engine.credentials import Credentials
-from diagnose.net.dialogue import Dialogue, Endpoint
 from diagnose.engine.facts import MAILBOX_HOSTS, SUBMISSION_HOSTS
-from diagnose.net.mailsession import Login, MailSession, Outcome
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
+from diagnose.net.dialogue import Dialogue, Endpoint
+from diagnose.net.mailsession import Login, MailSession, Outcome
 from diagnose.net.probes import endpoints, probes
-from checks.servercheck import not_reached, subject
 
 SERVICE = {"smtp": "submission (sending)", "imap": "IMAP", "pop3": "POP3"}
 ACTION = {"smtp": "send mail", "imap": "read mail", "pop3": "download mail"}
@@ -112,8 +113,12 @@ class LoginCheck(Check):
     async def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:
         creds = ctx.options.credentials.for_protocol(self.protocol) if ctx.options.credentials else None
         if creds is None:
-            yield self.finding(f"{self.id}.skipped", Status.SKIP, ctx.target.domain,
-                               "not tested: no credentials (give --user and --password-env, or a config profile's credentials)")
+            yield self.finding(
+                f"{self.id}.skipped",
+                Status.SKIP,
+                ctx.target.domain,
+                "not tested: no credentials (give --user and --password-env, or a config profile's credentials)",
+            )
             return
         hosts = await choose_endpoints(ctx, self.protocol)
         if isinstance(hosts, str):
@@ -134,7 +139,9 @@ class LoginCheck(Check):
 
     async def _one(self, ctx: CheckContext, creds: Credentials, ep: Endpoint, why: str) -> tuple[Finding, Login | None]:
         if why:
-            return self.finding(f"{self.id}.skipped", Status.SKIP, subject(ep), f"not tested: {why}", host=ep.host), None
+            return self.finding(
+                f"{self.id}.skipped", Status.SKIP, subject(ep), f"not tested: {why}", host=ep.host
+            ), None
         result = await login(ctx, ep, creds)
         return self.evaluate(result, creds), result
 
@@ -188,13 +195,16 @@ async def choose_endpoints(ctx: CheckContext, protocol: str) -> list[tuple[Endpo
     role = "submission" if protocol == "smtp" else "mailbox"
     eps, missing = await endpoints(ctx, (role,), PORTS[protocol])
     if not eps:
-        return missing.get(role) or f"no {SERVICE[protocol]} server is known (ports {', '.join(map(str, PORTS[protocol]))})"
+        return (
+            missing.get(role)
+            or f"no {SERVICE[protocol]} server is known (ports {', '.join(map(str, PORTS[protocol]))})"
+        )
     by_host: dict[str, list[Endpoint]] = {}
     for ep in eps:
         by_host.setdefault(ep.host, []).append(ep)
     cache = probes(ctx)
     chosen = []
-    for host, candidates in by_host.items():
+    for _host, candidates in by_host.items():
         candidates.sort(key=lambda e: (PORTS[protocol].index(e.port), e.address))
         dialogues = await asyncio.gather(*(cache.dialogue(e) for e in candidates))
         chosen.append(pick(candidates, list(dialogues), ctx.options.allow_plaintext_auth))
@@ -203,10 +213,10 @@ async def choose_endpoints(ctx: CheckContext, protocol: str) -> list[tuple[Endpo
 
 def pick(candidates: list[Endpoint], dialogues: list[Dialogue], allow_plaintext: bool) -> tuple[Endpoint, str]:
     """Pure: the first endpoint whose probe got TLS (or a greeting, with plaintext allowed)."""
-    for ep, d in zip(candidates, dialogues):
+    for ep, d in zip(candidates, dialogues, strict=False):
         if not not_reached(d) and d.tls is not None:
             return ep, ""
-    for ep, d in zip(candidates, dialogues):
+    for ep, d in zip(candidates, dialogues, strict=False):
         if not not_reached(d):
             return ep, ""  # the session itself says "TLS required" or logs in without TLS if allowed
     return candidates[0], not_reached(dialogues[0])

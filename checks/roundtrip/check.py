@@ -8,17 +8,17 @@ copy's header goes to the delivery.path check as the fact ``roundtrip.copy``.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from typing import AsyncIterator
 
-from diagnose.engine.facts import MAILBOX_HOSTS, SUBMISSION_HOSTS, FactUnavailable
 from checks.login.base import choose_endpoints, login_fact, open_session
-from diagnose.net.mailsession import Outcome
-from diagnose.engine.model import Finding, Side, Status
-from diagnose.engine.plugin import Check, CheckContext, Options
 from checks.roundtrip.exchange import Delivery, Submission, await_delivery, build_message, new_token, submit
 from checks.servercheck import subject
+from diagnose.engine.facts import MAILBOX_HOSTS, SUBMISSION_HOSTS, FactUnavailable
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.plugin import Check, CheckContext, Options
 from diagnose.knowledge.smtpcodes import explain_reply, is_temporary
+from diagnose.net.mailsession import Outcome
 
 ROUNDTRIP_COPY = "roundtrip.copy"
 
@@ -105,15 +105,24 @@ class RoundTrip(Check):
         rt, creds = ctx.options.roundtrip, ctx.options.credentials
         domain = ctx.target.domain
         if rt is None:
-            yield self.finding("roundtrip.skipped", Status.SKIP, domain, "not tested: a round trip sends mail; ask for it with --roundtrip")
+            yield self.finding(
+                "roundtrip.skipped",
+                Status.SKIP,
+                domain,
+                "not tested: a round trip sends mail; ask for it with --roundtrip",
+            )
             return
         if creds is None or creds.outgoing is None or creds.incoming is None:
-            yield self.finding("roundtrip.skipped", Status.SKIP, domain, "not tested: no credentials (--user, --password-env)")
+            yield self.finding(
+                "roundtrip.skipped", Status.SKIP, domain, "not tested: no credentials (--user, --password-env)"
+            )
             return
         recipient = rt.to or (creds.incoming.user if "@" in creds.incoming.user else ctx.target.address or "")
         sender = creds.outgoing.user if "@" in creds.outgoing.user else recipient
         if not recipient:
-            yield self.finding("roundtrip.skipped", Status.SKIP, domain, "not tested: the user name is no address; give --to ADDRESS")
+            yield self.finding(
+                "roundtrip.skipped", Status.SKIP, domain, "not tested: the user name is no address; give --to ADDRESS"
+            )
             return
         out = await _usable(ctx, "smtp")
         if isinstance(out, str):
@@ -124,7 +133,9 @@ class RoundTrip(Check):
             yield self.finding("roundtrip.skipped", Status.SKIP, subject(out), f"not sent: {refused}", host=out.host)
             return
         token = new_token()
-        sub = await submit(open_session(ctx, out, creds.outgoing), sender, recipient, build_message(sender, recipient, token))
+        sub = await submit(
+            open_session(ctx, out, creds.outgoing), sender, recipient, build_message(sender, recipient, token)
+        )
         first = self.judge_submission(sub, sender, recipient, token)
         yield replace(first, side=Side.OUTGOING)  # the sending half; the delivery findings are the incoming half
         if not sub.accepted:
@@ -161,14 +172,21 @@ class RoundTrip(Check):
                                 f"{ep.host} accepted the test message for {recipient} ({qid})", **kw)
         if sub.login is None or sub.login.outcome.value != "ok":
             how = sub.login.outcome.value if sub.login else "no session"
-            return self.finding("roundtrip.skipped", Status.SKIP, subject(ep),
-                                f"not sent: the login on {ep.host}:{ep.port} did not work ({how}: {sub.words}; see login.smtp)", **kw)
+            return self.finding(
+                "roundtrip.skipped",
+                Status.SKIP,
+                subject(ep),
+                f"not sent: the login on {ep.host}:{ep.port} did not work ({how}: {sub.words}; see login.smtp)",
+                **kw,
+            )
         if sub.code is None:
             return self.finding("roundtrip.rejected", Status.FAIL, subject(ep),
                                 f"{ep.host} broke off while taking the message: {sub.words}",
                                 explained="no reply", **kw)
         ev["reply_explained"] = explain_reply(sub.code, sub.words)
-        code, status = ("roundtrip.deferred", Status.WARN) if is_temporary(sub.code) else ("roundtrip.rejected", Status.FAIL)
+        code, status = (
+            ("roundtrip.deferred", Status.WARN) if is_temporary(sub.code) else ("roundtrip.rejected", Status.FAIL)
+        )
         verb = "deferred" if is_temporary(sub.code) else "refused"
         return self.finding(code, status, subject(ep), f"{ep.host} {verb} the test message at {sub.stage}: {sub.words}",
                             explained=ev["reply_explained"], **kw)
@@ -197,10 +215,22 @@ class RoundTrip(Check):
         ev.update(folder=d.folder, latency_s=round(d.latency_s, 2), cleanup=d.delete_detail)
         junk = d.folder not in ("INBOX", "the POP3 mailbox")
         code, status = ("roundtrip.junk", Status.WARN) if junk else ("roundtrip.delivered", Status.PASS)
-        where = f"in {d.folder} (spam folder)" if junk else ("in the inbox" if d.folder == "INBOX" else "in the POP3 mailbox")
-        findings = [self.finding(code, status, recipient,
-                                 f"delivered {where} after {d.latency_s:.1f} s; test message {d.delete_detail.split(';')[0]}",
-                                 folder=d.folder, latency=d.latency_s, **kw)]
+        where = (
+            f"in {d.folder} (spam folder)"
+            if junk
+            else ("in the inbox" if d.folder == "INBOX" else "in the POP3 mailbox")
+        )
+        findings = [
+            self.finding(
+                code,
+                status,
+                recipient,
+                f"delivered {where} after {d.latency_s:.1f} s; test message {d.delete_detail.split(';')[0]}",
+                folder=d.folder,
+                latency=d.latency_s,
+                **kw,
+            )
+        ]
         if not d.deleted:
             findings.append(self.finding("roundtrip.not_deleted", Status.WARN, recipient,
                                          f"the test message is still in {d.folder}: {d.delete_detail}",

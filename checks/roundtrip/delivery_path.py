@@ -9,13 +9,13 @@ through the run's resolver.
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from checks.roundtrip.check import ROUNDTRIP_COPY, DeliveredCopy
-from diagnose.knowledge.dkimverify import key_name, verify_all
-from diagnose.knowledge.headers import auth_results, hops, parse_header_block, signatures
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
+from diagnose.knowledge.dkimverify import key_name, verify_all
+from diagnose.knowledge.headers import auth_results, hops, parse_header_block, signatures
 from diagnose.net.resolver import Outcome
 
 BAD = {"fail", "softfail", "permerror", "temperror", "policy", "neutral"}
@@ -86,7 +86,9 @@ class DeliveryPath(Check):
         subject = copy.recipient
         listed = [{"from": h.from_host, "by": h.by, "with": h.protocol, "tls": h.tls or "none", "date": h.date}
                   for h in path]
-        shown = " → ".join(f"{h.by or '?'} ({h.protocol or '?'}, {_tls_word(h)})" for h in path) or "no Received headers"
+        shown = (
+            " → ".join(f"{h.by or '?'} ({h.protocol or '?'}, {_tls_word(h)})" for h in path) or "no Received headers"
+        )
         plain = [h for h in path if h.encrypted is False]
         out = []
         ev = {"hops": listed, "received": [h.raw for h in path]}
@@ -110,7 +112,9 @@ class DeliveryPath(Check):
             out.append(self.finding("delivery.auth_failed", Status.WARN, subject, f"receiver's verdicts: {words}",
                                     evidence=vev, verdicts=words, domain=domain, spf_hint=spf or "see the spf finding"))
         else:
-            out.append(self.finding("delivery.auth_ok", Status.PASS, subject, f"receiver's verdicts: {words}", evidence=vev))
+            out.append(
+                self.finding("delivery.auth_ok", Status.PASS, subject, f"receiver's verdicts: {words}", evidence=vev)
+            )
         results = verify_all(copy.message, keys or {})
         if results:
             ev = {"signatures": [{**r.signature.__dict__, "valid": r.valid, "reason": r.reason, "key": r.key_name}
@@ -118,21 +122,42 @@ class DeliveryPath(Check):
             good = [r for r in results if r.valid]
             if good:
                 listed_sigs = ", ".join(f"d={r.signature.domain} s={r.signature.selector}" for r in good)
-                out.append(self.finding("delivery.dkim_signed", Status.PASS, subject,
-                                        f"DKIM signature verifies: {listed_sigs} (selector in use: {good[0].signature.selector})",
-                                        evidence=ev))
+                out.append(
+                    self.finding(
+                        "delivery.dkim_signed",
+                        Status.PASS,
+                        subject,
+                        f"DKIM signature verifies: {listed_sigs} (selector in use: {good[0].signature.selector})",
+                        evidence=ev,
+                    )
+                )
             else:
                 first = results[0].signature
-                out.append(self.finding(
-                    "delivery.dkim_invalid", Status.WARN, subject,
-                    "DKIM signature does not verify: " + "; ".join(f"d={r.signature.domain} s={r.signature.selector}: {r.reason}"
-                                                                   for r in results),
-                    evidence=ev, signers=", ".join(f"d={r.signature.domain} s={r.signature.selector}" for r in results),
-                    reasons="; ".join(r.reason for r in results), selector=first.selector, domain=first.domain,
-                    key_name=key_name(first)))
+                out.append(
+                    self.finding(
+                        "delivery.dkim_invalid",
+                        Status.WARN,
+                        subject,
+                        "DKIM signature does not verify: "
+                        + "; ".join(f"d={r.signature.domain} s={r.signature.selector}: {r.reason}" for r in results),
+                        evidence=ev,
+                        signers=", ".join(f"d={r.signature.domain} s={r.signature.selector}" for r in results),
+                        reasons="; ".join(r.reason for r in results),
+                        selector=first.selector,
+                        domain=first.domain,
+                        key_name=key_name(first),
+                    )
+                )
         else:
-            out.append(self.finding("delivery.dkim_unsigned", Status.WARN, subject,
-                                    "no DKIM signature on the delivered copy", domain=copy.recipient.rpartition("@")[2] or domain))
+            out.append(
+                self.finding(
+                    "delivery.dkim_unsigned",
+                    Status.WARN,
+                    subject,
+                    "no DKIM signature on the delivered copy",
+                    domain=copy.recipient.rpartition("@")[2] or domain,
+                )
+            )
         return out
 
 

@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass, field
 from email.utils import formatdate, make_msgid
 
+from diagnose.knowledge.sanitize import clean
 from diagnose.net.dialogue import Endpoint
 from diagnose.net.mailsession import Login, MailSession, Outcome
 from diagnose.net.protocol import ProtocolError
-from diagnose.knowledge.sanitize import clean
 
 TOKEN_HEADER = "X-Maildoctor-Token"
 MAX_POP_SCAN = 50  # newest messages looked at per POP3 poll
@@ -150,7 +150,9 @@ async def await_delivery(open_session, token: str, *, accepted_at: float, deadli
                 login = await session.login()
                 d.login = d.login or login
                 if login.outcome is not Outcome.OK:
-                    d.problem = f"login on {session.ep.host}:{session.ep.port} failed: {login.outcome.value}: {login.words}"
+                    d.problem = (
+                        f"login on {session.ep.host}:{session.ep.port} failed: {login.outcome.value}: {login.words}"
+                    )
                     return d
             try:
                 d.polls += 1
@@ -213,7 +215,13 @@ async def _imap_round(s: MailSession, token: str, d: Delivery, accepted_at: floa
 
 
 def _uids(lines: list[str]) -> list[str]:
-    return [u for line in lines if line.upper().startswith("* SEARCH") for u in line.split()[2:] if u.isascii() and u.isdigit()][:20]
+    return [
+        u
+        for line in lines
+        if line.upper().startswith("* SEARCH")
+        for u in line.split()[2:]
+        if u.isascii() and u.isdigit()
+    ][:20]
 
 
 async def _imap_delete(s: MailSession, uids: list[str]) -> tuple[bool, str]:
@@ -271,7 +279,9 @@ async def _pop_round(s: MailSession, token: str, d: Delivery, accepted_at: float
         if re.search(rf"^{TOKEN_HEADER}:\s*{re.escape(token)}\s*$", header, re.I | re.M):
             d.found, d.folder, d.latency_s = True, "the POP3 mailbox", time.monotonic() - accepted_at
             whole = await s.pop(f"RETR {n}", "RETR", multiline=True)
-            d.message = ("\r\n".join(whole[1:] if whole[0].startswith("+OK") else lines[1:]) + "\r\n").encode("utf-8", "replace")
+            d.message = ("\r\n".join(whole[1:] if whole[0].startswith("+OK") else lines[1:]) + "\r\n").encode(
+                "utf-8", "replace"
+            )
             status = (await s.pop(f"DELE {n}", "DELE"))[0]
             d.deleted = status.startswith("+OK")
             d.delete_detail = "deleted" if d.deleted else f"could not delete it: {status}"

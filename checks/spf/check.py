@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import AsyncIterator
 
+from checks.spf.record import (
+    LOOKUP_LIMIT,
+    MAX_DEPTH,
+    MAX_RECORDS,
+    VOID_LIMIT,
+    SpfAnalysis,
+    analyze_spf,
+    effective_all,
+    pass_all_includes,
+)
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
 from diagnose.knowledge.sanitize import clean
-
-from checks.spf.record import (LOOKUP_LIMIT, MAX_DEPTH, MAX_RECORDS, VOID_LIMIT, SpfAnalysis, analyze_spf, effective_all,
-                         pass_all_includes)
 
 _WHY_SPF = ("Receiving servers read the SPF record (a TXT record starting with v=spf1) to learn which "
             "servers may send mail as {domain}. ")
@@ -29,22 +36,22 @@ class SpfCheck(Check):
             _WHY_SPF + "{domain} has none, so receivers cannot tell your real mail from forgeries; "
             "Gmail, Outlook and Yahoo send such mail to spam or reject it.",
             "Publish one TXT record at {domain} listing your sending servers, e.g. "
-            "`{domain}. 3600 IN TXT \"v=spf1 mx -all\"` (mail leaves from your MX hosts) or "
-            "`\"v=spf1 include:_spf.your-provider.example -all\"`. A domain that sends no mail: `\"v=spf1 -all\"`.",
+            '`{domain}. 3600 IN TXT "v=spf1 mx -all"` (mail leaves from your MX hosts) or '
+            '`"v=spf1 include:_spf.your-provider.example -all"`. A domain that sends no mail: `"v=spf1 -all"`.',
         ),
         "spf.multiple": (
             _WHY_SPF + "{where} has {count} SPF records. RFC 7208 §4.5 makes that a permanent error: "
             "receivers ignore SPF entirely (or reject the mail), as if the domain had none.",
             "Merge them into one TXT record at {where} and delete the others, e.g. "
-            "`\"v=spf1 mx include:_spf.provider.example -all\"` instead of `\"v=spf1 mx -all\"` plus "
-            "`\"v=spf1 include:_spf.provider.example -all\"`.",
+            '`"v=spf1 mx include:_spf.provider.example -all"` instead of `"v=spf1 mx -all"` plus '
+            '`"v=spf1 include:_spf.provider.example -all"`.',
         ),
         "spf.syntax": (
             _WHY_SPF + "The SPF record of {where} has errors: {errors}. One bad term makes the whole "
             "record a permanent error, so receivers treat the domain as having no valid SPF.",
             "Correct the TXT record at {where}. Terms are separated by single spaces and are one of "
             "all, include:DOMAIN, a, mx, ptr, ip4:ADDRESS[/LEN], ip6:ADDRESS[/LEN], exists:DOMAIN, "
-            "redirect=DOMAIN, e.g. `\"v=spf1 mx ip4:192.0.2.0/24 -all\"`.",
+            'redirect=DOMAIN, e.g. `"v=spf1 mx ip4:192.0.2.0/24 -all"`.',
         ),
         "spf.lookup_failed": (
             _WHY_SPF + "Looking up the SPF record of {where} failed ({why}). Receivers get a "
@@ -68,7 +75,9 @@ class SpfCheck(Check):
             "or broken, and receivers will struggle just as much.",
         ),
         "spf.too_deep": (
-            _WHY_SPF + "The include/redirect tree is more than {depth} levels deep or has more than {records} records, far beyond what "
+            _WHY_SPF
+            + "The include/redirect tree is more than {depth} levels deep or has more than {records} records, "
+            "far beyond what "
             "the 10-lookup limit allows.",
             "Flatten the SPF record: replace nested includes with the ip4:/ip6: ranges they stand for.",
         ),
@@ -79,7 +88,7 @@ class SpfCheck(Check):
             "DMARC fails. Costs per record: {costs}.",
             "Bring the count to {limit} or fewer: remove includes of services you no longer use, "
             "replace `a` and `mx` with the addresses they stand for (`ip4:192.0.2.10`), or ask a "
-            "provider for a smaller include. Example: `\"v=spf1 ip4:192.0.2.10 include:_spf.provider.example -all\"`.",
+            'provider for a smaller include. Example: `"v=spf1 ip4:192.0.2.10 include:_spf.provider.example -all"`.',
         ),
         "spf.void_lookups": (
             _WHY_SPF + "{count} of its lookups find nothing (names that do not exist or have no "
@@ -95,19 +104,17 @@ class SpfCheck(Check):
         "spf.pass_all": (
             _WHY_SPF + "Its record lets every server on the internet send mail as {domain} ({how}; a "
             "bare `all` means `+all` too): SPF then protects nothing.",
-            "End the record with `-all` (reject others) or `~all` (mark others suspicious), e.g. "
-            "`\"v=spf1 mx -all\"`.",
+            'End the record with `-all` (reject others) or `~all` (mark others suspicious), e.g. `"v=spf1 mx -all"`.',
         ),
         "spf.neutral_all": (
             _WHY_SPF + "Its record ends in `?all` (neutral): servers not listed are neither allowed "
             "nor refused, so forged mail passes as well as yours.",
-            "Once the record lists all your sending servers, end it with `-all` or `~all`: "
-            "`\"{record_fixed}\"`.",
+            'Once the record lists all your sending servers, end it with `-all` or `~all`: `"{record_fixed}"`.',
         ),
         "spf.no_all": (
             _WHY_SPF + "Its record has no `all` term and no redirect, so mail from unlisted servers "
             "gets the neutral result: forged mail is not refused.",
-            "Add `-all` (or `~all`) at the end: `\"{record} -all\"`.",
+            'Add `-all` (or `~all`) at the end: `"{record} -all"`.',
         ),
         "spf.ptr": (
             _WHY_SPF + "The record of {where} uses the `ptr` mechanism, which RFC 7208 §5.5 says not "
@@ -129,7 +136,7 @@ class SpfCheck(Check):
             rounds += 1
             questions = sorted(analysis.missing)[:60]
             results = await asyncio.gather(*(ctx.dns.query(n, t) for n, t in questions))
-            answers.update(zip(questions, results))
+            answers.update(zip(questions, results, strict=False))
             analysis = analyze_spf(domain, answers)
         elapsed = max((r.elapsed_s for r in answers.values()), default=0.0)
         for finding in self.evaluate_spf(domain, analysis):
@@ -150,8 +157,12 @@ class SpfCheck(Check):
 
         root = an.root
         if not an.complete:
-            add("spf.incomplete", Status.ERROR, f"the SPF include tree of {domain} could not be followed to the end in time",
-                pending=", ".join(sorted(n for n, _t in an.missing)[:10]))
+            add(
+                "spf.incomplete",
+                Status.ERROR,
+                f"the SPF include tree of {domain} could not be followed to the end in time",
+                pending=", ".join(sorted(n for n, _t in an.missing)[:10]),
+            )
             return out
         if root.state == "none":
             add("spf.missing", Status.WARN, f"{domain} has no SPF record")
@@ -170,11 +181,23 @@ class SpfCheck(Check):
             add("spf.lookup_failed", Status.FAIL, f"SPF lookup for {p.domain} failed", where=p.domain, why=p.detail)
         for p in by_code.get("include_missing", []) + by_code.get("redirect_missing", []):
             how = p.code.split("_")[0]
-            add("spf.include_missing", Status.FAIL, f"{how} target {p.domain} has no SPF record", where=p.domain, how=how)
+            add(
+                "spf.include_missing",
+                Status.FAIL,
+                f"{how} target {p.domain} has no SPF record",
+                where=p.domain,
+                how=how,
+            )
         for p in by_code.get("loop", []):
             add("spf.loop", Status.FAIL, f"SPF include loop: {p.detail}", chain=p.detail)
         if by_code.get("too_deep"):
-            add("spf.too_deep", Status.FAIL, "SPF include tree too deep or too large", depth=MAX_DEPTH, records=MAX_RECORDS)
+            add(
+                "spf.too_deep",
+                Status.FAIL,
+                "SPF include tree too deep or too large",
+                depth=MAX_DEPTH,
+                records=MAX_RECORDS,
+            )
         for p in by_code.get("mx_too_many", []):
             add("spf.mx_too_many", Status.FAIL, f"SPF mx term of {p.domain} has too many MX hosts", detail=p.detail)
         if an.lookups > LOOKUP_LIMIT:

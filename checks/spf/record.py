@@ -14,12 +14,11 @@ receiver may hit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
-
-from diagnose.net.resolver import DnsResult, Outcome, txt_strings
 
 from checks.spf.syntax import Term, expand_static, is_dynamic, parse_record, select_spf
+from diagnose.net.resolver import DnsResult, Outcome, txt_strings
 
 LOOKUP_TERMS = ("include", "a", "mx", "ptr", "exists", "redirect")
 
@@ -44,7 +43,7 @@ class SpfNode:
     record: str | None = None
     terms: tuple[Term, ...] = ()
     lookups: int = 0  # lookup-costing terms in this record itself
-    children: list["SpfNode"] = field(default_factory=list)
+    children: list[SpfNode] = field(default_factory=list)
     state: str = "ok"  # ok, pending, none, multiple, syntax, temperror, loop, not_followed
     detail: str = ""
 
@@ -183,7 +182,7 @@ def _count_terms(node: SpfNode, an: SpfAnalysis, answers: Mapping, *, path, budg
 
 def _void_check(an: SpfAnalysis, answers: Mapping, name: str, rdtypes: tuple[str, ...]) -> DnsResult | None:
     results = [answers.get((name, t)) for t in rdtypes]
-    for t, r in zip(rdtypes, results):
+    for t, r in zip(rdtypes, results, strict=False):
         if r is None:
             an.missing.add((name, t))
     if any(r is None for r in results):

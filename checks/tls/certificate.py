@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from diagnose.knowledge.certs import common_name, evaluate_certificate, fingerprint, hostname_matches, san_names
-from diagnose.net.dialogue import Dialogue, Endpoint
+from checks.servercheck import ServerCheck, subject
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import CheckContext
+from diagnose.knowledge.certs import common_name, evaluate_certificate, fingerprint, hostname_matches, san_names
+from diagnose.net.dialogue import Dialogue, Endpoint
 from diagnose.net.probes import NoSniResult, probes
-from checks.servercheck import ServerCheck, subject
 from diagnose.net.tls import trust_store
 
 DEFAULT_WARN_DAYS = 14
@@ -32,7 +32,10 @@ class Certificate(ServerCheck):
     services = ("smtp", "submission", "imap", "pop3")
     texts = {
         "cert.ok": ("", ""),
-        "cert.none": ("{host} completed TLS without sending a certificate. {impact}", "Configure a certificate for {host}."),
+        "cert.none": (
+            "{host} completed TLS without sending a certificate. {impact}",
+            "Configure a certificate for {host}.",
+        ),
         "cert.malformed": (
             "The certificate {host} sent breaks the X.509 encoding rules ({detail}), e.g. a name that is "
             "not valid text, so it cannot be checked and strict clients refuse it. {impact}",
@@ -76,7 +79,7 @@ class Certificate(ServerCheck):
             "For a private test server, clients must import this exact certificate.",
         ),
         "cert.chain_incomplete": (
-            "The server does not send the intermediate certificate of \"{issuer}\" with its own. Some "
+            'The server does not send the intermediate certificate of "{issuer}" with its own. Some '
             "clients will fail while others succeed: those that happen to have the intermediate "
             "cached or fetch it themselves work, most mail programs and servers do not.",
             "Configure the full chain: the server's certificate followed by the intermediate(s), e.g. "
@@ -84,7 +87,7 @@ class Certificate(ServerCheck):
             "Dovecot `ssl_cert = </etc/letsencrypt/live/{hostname}/fullchain.pem`).",
         ),
         "cert.untrusted": (
-            "The certificate of {host} was issued by \"{issuer}\", which is not a trusted certificate "
+            'The certificate of {host} was issued by "{issuer}", which is not a trusted certificate '
             "authority here ({why}). {impact}",
             "Use a certificate from a public CA (e.g. Let's Encrypt). If this is your own private CA, "
             "run maildoctor with --ca-file your-ca.pem to trust it.",
@@ -104,7 +107,7 @@ class Certificate(ServerCheck):
         if d.tls is None:
             return [self.skip(ep, "no TLS session (see tls.handshake)")]
         store = trust_store(ctx.options.ca_file)
-        findings = self.evaluate(ep, d, dt.datetime.now(dt.timezone.utc), warn_days(ctx), store.anchors,
+        findings = self.evaluate(ep, d, dt.datetime.now(dt.UTC), warn_days(ctx), store.anchors,
                                  store.intermediates, store.sources)
         if ep.role == "mx":  # clients of 587/993/... send SNI; many sending MTAs do not
             findings += self.evaluate_no_sni(ep, d, await probes(ctx).no_sni(ep))
@@ -144,6 +147,13 @@ class Certificate(ServerCheck):
                     impact_lower=impact[0].lower() + impact[1:])
         s = subject(ep)
         if not verdict.issues:
-            return [self.finding("cert.ok", Status.PASS, s,
-                                 f"valid for {ep.host} until {ev['not_after'][:10]} ({ev['days_left']} days left)", **base)]
+            return [
+                self.finding(
+                    "cert.ok",
+                    Status.PASS,
+                    s,
+                    f"valid for {ep.host} until {ev['not_after'][:10]} ({ev['days_left']} days left)",
+                    **base,
+                )
+            ]
         return [self.finding(i.code, i.status, s, i.summary, **{**i.facts, **base}) for i in verdict.issues]

@@ -3,11 +3,11 @@ the version and cipher; TLS 1.0/1.1 still accepted (a second, legacy-only sessio
 
 from __future__ import annotations
 
-from diagnose.net.dialogue import Dialogue, Endpoint
+from checks.servercheck import ServerCheck, not_reached, subject
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import CheckContext
+from diagnose.net.dialogue import Dialogue, Endpoint
 from diagnose.net.probes import LegacyResult, probes
-from checks.servercheck import ServerCheck, not_reached, subject
 
 STARTTLS_WORD = {"smtp": "STARTTLS", "imap": "STARTTLS", "pop3": "STLS"}
 HOW_TO_ENABLE = {
@@ -94,9 +94,15 @@ class TlsHandshake(ServerCheck):
         s = subject(ep)
         if d.tls is None:
             if d.tls_error and d.failure == "timeout":
-                return [self.finding("tls.inconclusive", Status.ERROR, s,
-                                     f"TLS not judged: the handshake did not finish within the time limit ({d.failure_phase})",
-                                     **{**kw, "words": d.tls_error})]
+                return [
+                    self.finding(
+                        "tls.inconclusive",
+                        Status.ERROR,
+                        s,
+                        f"TLS not judged: the handshake did not finish within the time limit ({d.failure_phase})",
+                        **{**kw, "words": d.tls_error},
+                    )
+                ]
             if d.tls_error and legacy is not None and legacy.accepted:
                 return [self.finding("tls.only_legacy", Status.FAIL, s,
                                      f"only {legacy.version} works: current clients refuse the handshake",

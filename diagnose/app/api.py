@@ -18,16 +18,16 @@ what the CLI reports as one error line raises ``DiagnosisError`` with that line.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from rich.console import Console
 
 from diagnose.app.config import ConfigError, merge, settings_for
+from diagnose.app.session import CheckRequest, Fatal, make_report
 from diagnose.engine.exitcodes import ExitCode, exit_code_for
 from diagnose.engine.report import Report
 from diagnose.engine.saved import NotAReport, load_report
-from diagnose.app.session import CheckRequest, Fatal, make_report
 
 FORMATS = ("text", "json", "markdown", "html", "junit", "nagios")
 

@@ -30,8 +30,8 @@ from diagnose.app.batchcore import (
 from diagnose.app.batchworkers import child_argv, run_workers, worker_entries
 from diagnose.engine.exitcodes import ExitCode, exit_code_for
 from diagnose.engine.plugin import Check, Options
-from diagnose.net.resolver import Nameserver, ResolverUnreachable, parse_nameserver
 from diagnose.knowledge.sanitize import clean
+from diagnose.net.resolver import Nameserver, ResolverUnreachable, parse_nameserver
 
 DEFAULT_CONCURRENCY = 32  # targets at a time: a laptop's resolver and file descriptors cope easily
 MAX_CONCURRENCY = 1024
@@ -155,7 +155,7 @@ class _Progress:
                                  console=Console(stderr=True), transient=True)
             self._task = self._bar.add_task("batch", total=total, problems=0)
 
-    def __enter__(self) -> "_Progress":
+    def __enter__(self) -> _Progress:
         if self._bar is not None:
             self._bar.__enter__()
         return self
@@ -200,8 +200,14 @@ async def _run(plan: BatchPlan, stream: IO[str], request: BatchRequest, sink: Si
 
     if request.workers > 1:
         per_worker = -(-plan.concurrency // request.workers)
-        argv = child_argv(nameservers=request.nameservers, timeout=request.timeout, per_worker=per_worker,
-                          only=request.only, skip=request.skip, ca_file=str(request.ca_file) if request.ca_file else None)
+        argv = child_argv(
+            nameservers=request.nameservers,
+            timeout=request.timeout,
+            per_worker=per_worker,
+            only=request.only,
+            skip=request.skip,
+            ca_file=str(request.ca_file) if request.ca_file else None,
+        )
         await run_workers(fresh(), argv, request.workers, per_worker, emit)
     else:
         await run_pool(fresh(), lambda e: diagnose_entry(e, plan.checks, dns, plan.options), emit, plan.concurrency)

@@ -20,14 +20,15 @@ import asyncio
 import json
 import time
 from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from typing import IO
 
 from diagnose.engine.model import Status, count_by_status
 from diagnose.engine.plugin import Check, Options
-from diagnose.net.resolver import Dns, DnsResult, Nameserver, Outcome
 from diagnose.engine.target import TargetError, parse_target
+from diagnose.net.resolver import Dns, DnsResult, Nameserver, Outcome
 
 SCHEMA_VERSION = 1
 # The documented default: the checks that need only DNS and one TCP connect per MX address.

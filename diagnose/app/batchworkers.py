@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from typing import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 
 from diagnose.app.batchcore import Entry, error_line
 

@@ -6,7 +6,6 @@ import enum
 import inspect
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -71,56 +70,130 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
 ) -> None:
     """Diagnose a mail domain: DNS, MX, reachability, TLS, authentication, delivery."""
 
 
 @app.command()
 def check(
-    target: Optional[str] = typer.Argument(None, help="A domain (example.com) or an email address (you@example.com); "
-                                           "may come from --profile."),
-    nameserver: List[str] = typer.Option([], "--nameserver", "-n", metavar="IP[:PORT]",
-                                         help="Send every DNS query to this resolver (repeatable). Default: the system's resolvers."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", "-t", metavar="SECONDS",
-                                            help="Time limit for each network operation (default 5)."),
-    fmt: Optional[Format] = typer.Option(None, "--format", "-f", help="Report format (default text)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE."),
-    ca_file: Optional[Path] = typer.Option(None, "--ca-file", metavar="PEM", help="Also trust the CA certificates in PEM."),
-    dkim_selector: List[str] = typer.Option([], "--dkim-selector", metavar="NAME",
-                                            help="DKIM selector to test (the s= of your DKIM-Signature; repeatable). Default: common ones."),
-    dnsbl: List[str] = typer.Option([], "--dnsbl", metavar="ZONE",
-                                    help="Look the MX addresses up on this blocklist (repeatable; 'default' = well-known public lists). Default: none."),
-    cert_warn_days: int = typer.Option(14, "--cert-warn-days", metavar="DAYS", min=0,
-                                       help="Warn when a server certificate expires within DAYS (default 14)."),
-    ehlo: str = typer.Option("", "--ehlo", metavar="NAME", help="EHLO name of the SMTP probes (default: this machine's address literal)."),
-    smtp_host: List[str] = typer.Option([], "--smtp-host", metavar="HOST",
-                                        help="Test this submission server (587/465) instead of discovering it (repeatable)."),
-    imap_host: List[str] = typer.Option([], "--imap-host", metavar="HOST", help="Test this IMAP server (143/993) instead of discovering it."),
-    pop_host: List[str] = typer.Option([], "--pop-host", metavar="HOST", help="Test this POP3 server (110/995) instead of discovering it."),
-    only: List[str] = typer.Option([], "--check", "-c", metavar="ID", help="Run only these checks (id or prefix, repeatable)."),
-    skip: List[str] = typer.Option([], "--skip", metavar="ID", help="Do not run these checks (id or prefix, repeatable)."),
+    target: str | None = typer.Argument(
+        None, help="A domain (example.com) or an email address (you@example.com); may come from --profile."
+    ),
+    nameserver: list[str] = typer.Option(
+        [],
+        "--nameserver",
+        "-n",
+        metavar="IP[:PORT]",
+        help="Send every DNS query to this resolver (repeatable). Default: the system's resolvers.",
+    ),
+    timeout: float | None = typer.Option(
+        None, "--timeout", "-t", metavar="SECONDS", help="Time limit for each network operation (default 5)."
+    ),
+    fmt: Format | None = typer.Option(None, "--format", "-f", help="Report format (default text)."),
+    output: Path | None = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE."),
+    ca_file: Path | None = typer.Option(
+        None, "--ca-file", metavar="PEM", help="Also trust the CA certificates in PEM."
+    ),
+    dkim_selector: list[str] = typer.Option(
+        [],
+        "--dkim-selector",
+        metavar="NAME",
+        help="DKIM selector to test (the s= of your DKIM-Signature; repeatable). Default: common ones.",
+    ),
+    dnsbl: list[str] = typer.Option(
+        [],
+        "--dnsbl",
+        metavar="ZONE",
+        help="Look the MX addresses up on this blocklist (repeatable; 'default' = well-known public lists). "
+        "Default: none.",
+    ),
+    cert_warn_days: int = typer.Option(
+        14,
+        "--cert-warn-days",
+        metavar="DAYS",
+        min=0,
+        help="Warn when a server certificate expires within DAYS (default 14).",
+    ),
+    ehlo: str = typer.Option(
+        "", "--ehlo", metavar="NAME", help="EHLO name of the SMTP probes (default: this machine's address literal)."
+    ),
+    smtp_host: list[str] = typer.Option(
+        [],
+        "--smtp-host",
+        metavar="HOST",
+        help="Test this submission server (587/465) instead of discovering it (repeatable).",
+    ),
+    imap_host: list[str] = typer.Option(
+        [], "--imap-host", metavar="HOST", help="Test this IMAP server (143/993) instead of discovering it."
+    ),
+    pop_host: list[str] = typer.Option(
+        [], "--pop-host", metavar="HOST", help="Test this POP3 server (110/995) instead of discovering it."
+    ),
+    only: list[str] = typer.Option(
+        [], "--check", "-c", metavar="ID", help="Run only these checks (id or prefix, repeatable)."
+    ),
+    skip: list[str] = typer.Option(
+        [], "--skip", metavar="ID", help="Do not run these checks (id or prefix, repeatable)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="With --output: print nothing on stdout."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Explain passing findings too."),
-    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="Lowest status that exits non-zero (default warn: 1 on warnings)."),
+    fail_on: FailOn | None = typer.Option(
+        None, "--fail-on", help="Lowest status that exits non-zero (default warn: 1 on warnings)."
+    ),
     anonymize: bool = typer.Option(False, "--anonymize", help="Leave this machine's host name out of the report."),
-    config: Optional[Path] = typer.Option(None, "--config", metavar="TOML", help="Config file (default ./maildoctor.toml if present)."),
-    profile: Optional[str] = typer.Option(None, "--profile", "-p", metavar="NAME", help="Use the settings of this profile of the config file."),
-    user: str = typer.Option("", "--user", "-u", metavar="NAME", help="Log in as NAME on submission, IMAP and POP3 "
-                             "(default: TARGET when it is an address). The password comes from --password-env or a prompt."),
-    password_env: str = typer.Option("", "--password-env", metavar="VAR", help="Name of the environment variable that "
-                                     "holds the password (never give a password on the command line)."),
+    config: Path | None = typer.Option(
+        None, "--config", metavar="TOML", help="Config file (default ./maildoctor.toml if present)."
+    ),
+    profile: str | None = typer.Option(
+        None, "--profile", "-p", metavar="NAME", help="Use the settings of this profile of the config file."
+    ),
+    user: str = typer.Option(
+        "",
+        "--user",
+        "-u",
+        metavar="NAME",
+        help="Log in as NAME on submission, IMAP and POP3 "
+        "(default: TARGET when it is an address). The password comes from --password-env or a prompt.",
+    ),
+    password_env: str = typer.Option(
+        "",
+        "--password-env",
+        metavar="VAR",
+        help="Name of the environment variable that holds the password (never give a password on the command line).",
+    ),
     smtp_user: str = typer.Option("", "--smtp-user", metavar="NAME", help="Outgoing (SMTP) user, when it differs."),
-    smtp_password_env: str = typer.Option("", "--smtp-password-env", metavar="VAR", help="Outgoing password's variable."),
-    imap_user: str = typer.Option("", "--imap-user", metavar="NAME", help="Incoming (IMAP and POP3) user, when it differs."),
-    imap_password_env: str = typer.Option("", "--imap-password-env", metavar="VAR", help="Incoming password's variable."),
-    allow_plaintext_auth: bool = typer.Option(False, "--allow-plaintext-auth",
-                                              help="Also send credentials over connections without TLS (default: only after TLS)."),
-    roundtrip: bool = typer.Option(False, "--roundtrip", help="Send a test message to the account itself (or --to) "
-                                   "and wait until it arrives in the mailbox; it is deleted afterwards."),
-    roundtrip_timeout: float = typer.Option(120.0, "--roundtrip-timeout", metavar="SECONDS",
-                                            help="How long to wait for the round-trip message (default 120)."),
-    to: str = typer.Option("", "--to", metavar="ADDRESS", help="Round trip to this address, read with the incoming credentials."),
+    smtp_password_env: str = typer.Option(
+        "", "--smtp-password-env", metavar="VAR", help="Outgoing password's variable."
+    ),
+    imap_user: str = typer.Option(
+        "", "--imap-user", metavar="NAME", help="Incoming (IMAP and POP3) user, when it differs."
+    ),
+    imap_password_env: str = typer.Option(
+        "", "--imap-password-env", metavar="VAR", help="Incoming password's variable."
+    ),
+    allow_plaintext_auth: bool = typer.Option(
+        False,
+        "--allow-plaintext-auth",
+        help="Also send credentials over connections without TLS (default: only after TLS).",
+    ),
+    roundtrip: bool = typer.Option(
+        False,
+        "--roundtrip",
+        help="Send a test message to the account itself (or --to) "
+        "and wait until it arrives in the mailbox; it is deleted afterwards.",
+    ),
+    roundtrip_timeout: float = typer.Option(
+        120.0,
+        "--roundtrip-timeout",
+        metavar="SECONDS",
+        help="How long to wait for the round-trip message (default 120).",
+    ),
+    to: str = typer.Option(
+        "", "--to", metavar="ADDRESS", help="Round trip to this address, read with the incoming credentials."
+    ),
     tui: bool = typer.Option(False, "--tui", help="Watch the diagnosis live in the interactive terminal UI."),
 ) -> None:
     """Diagnose TARGET and print what works, what is broken and how to fix it."""
@@ -133,14 +206,25 @@ def check(
         settings = settings_for(config, profile, given)
     except ConfigError as exc:
         typer.echo(f"maildoctor: error: {exc}", err=True)
-        raise typer.Exit(int(ExitCode.UNKNOWN))
+        raise typer.Exit(int(ExitCode.UNKNOWN)) from None
     login = dict(user=user, password_env=password_env, smtp_user=smtp_user, smtp_password_env=smtp_password_env,
                  imap_user=imap_user, imap_password_env=imap_password_env)
     servers = dict(cert_warn_days=cert_warn_days, ehlo_name=ehlo, smtp_hosts=smtp_host, imap_hosts=imap_host,
                    pop_hosts=pop_host)
-    request = CheckRequest(**settings, dkim_selectors=dkim_selector, dnsbl=dnsbl, servers=servers, quiet=quiet, verbose=verbose,
-                           argv=sys.argv[1:], login=login, allow_plaintext_auth=allow_plaintext_auth,
-                           roundtrip=roundtrip, roundtrip_timeout=roundtrip_timeout, to=to)
+    request = CheckRequest(
+        **settings,
+        dkim_selectors=dkim_selector,
+        dnsbl=dnsbl,
+        servers=servers,
+        quiet=quiet,
+        verbose=verbose,
+        argv=sys.argv[1:],
+        login=login,
+        allow_plaintext_auth=allow_plaintext_auth,
+        roundtrip=roundtrip,
+        roundtrip_timeout=roundtrip_timeout,
+        to=to,
+    )
     if tui:
         from diagnose.tui.launch import run_tui  # textual is imported only here
 
@@ -161,22 +245,29 @@ app.command("tui")(_tui)
 
 @app.command("report")
 def report(
-    file: Path = typer.Argument(..., metavar="FILE.json", help="A JSON report saved by `maildoctor check --format json`."),
+    file: Path = typer.Argument(
+        ..., metavar="FILE.json", help="A JSON report saved by `maildoctor check --format json`."
+    ),
     fmt: Format = typer.Option(Format.text, "--format", "-f", help="Format to render it in."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE."),
+    output: Path | None = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE."),
     anonymize: bool = typer.Option(False, "--anonymize", help="Leave the host name out."),
-    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="Lowest status that exits non-zero (default warn)."),
+    fail_on: FailOn | None = typer.Option(None, "--fail-on", help="Lowest status that exits non-zero (default warn)."),
 ) -> None:
     """Render a saved JSON report in another format (exit code: the report's verdict, as for check)."""
     from diagnose.app.rerender import rerender
 
-    raise typer.Exit(int(rerender(file, fmt.value, output, anonymize=anonymize, fail_on=fail_on.value if fail_on else None)))
+    raise typer.Exit(
+        int(rerender(file, fmt.value, output, anonymize=anonymize, fail_on=fail_on.value if fail_on else None))
+    )
 
 
 @app.command("explain")
-def explain(code: Optional[str] = typer.Argument(None, help="A finding code, e.g. tcp.refused; none: list every code.")) -> None:
+def explain(
+    code: str | None = typer.Argument(None, help="A finding code, e.g. tcp.refused; none: list every code."),
+) -> None:
     """Explain a finding code: what it means, why it matters and how to fix it."""
-    from diagnose.engine.catalogue import explain as explain_code, listing, similar
+    from diagnose.engine.catalogue import explain as explain_code
+    from diagnose.engine.catalogue import listing, similar
 
     if code is None:
         typer.echo(listing(), nl=False)
@@ -193,10 +284,19 @@ def explain(code: Optional[str] = typer.Argument(None, help="A finding code, e.g
 @app.command("settings")
 def settings(
     target: str = typer.Argument(..., help="A domain (example.com) or an email address (you@example.com)."),
-    nameserver: List[str] = typer.Option([], "--nameserver", "-n", metavar="IP[:PORT]",
-                                         help="Send every DNS query to this resolver (repeatable). Default: the system's resolvers."),
-    timeout: float = typer.Option(5.0, "--timeout", "-t", metavar="SECONDS", help="Time limit for each network operation."),
-    ca_file: Optional[Path] = typer.Option(None, "--ca-file", metavar="PEM", help="Also trust the CA certificates in PEM."),
+    nameserver: list[str] = typer.Option(
+        [],
+        "--nameserver",
+        "-n",
+        metavar="IP[:PORT]",
+        help="Send every DNS query to this resolver (repeatable). Default: the system's resolvers.",
+    ),
+    timeout: float = typer.Option(
+        5.0, "--timeout", "-t", metavar="SECONDS", help="Time limit for each network operation."
+    ),
+    ca_file: Path | None = typer.Option(
+        None, "--ca-file", metavar="PEM", help="Also trust the CA certificates in PEM."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
 ) -> None:
     """Show the incoming (IMAP/POP3) and outgoing (SMTP) server settings to type into a mail program."""
@@ -210,24 +310,45 @@ def settings(
 
 @app.command("batch")
 def batch(
-    file: str = typer.Argument(..., metavar="FILE", help="Targets, one domain or address per line ('-': standard input; "
-                               "blank lines and # comments are ignored)."),
-    nameserver: List[str] = typer.Option([], "--nameserver", "-n", metavar="IP[:PORT]",
-                                         help="Send every DNS query to this resolver (repeatable). Default: the system's resolvers."),
-    timeout: float = typer.Option(5.0, "--timeout", "-t", metavar="SECONDS", help="Time limit for each network operation."),
+    file: str = typer.Argument(
+        ...,
+        metavar="FILE",
+        help="Targets, one domain or address per line ('-': standard input; blank lines and # comments are ignored).",
+    ),
+    nameserver: list[str] = typer.Option(
+        [],
+        "--nameserver",
+        "-n",
+        metavar="IP[:PORT]",
+        help="Send every DNS query to this resolver (repeatable). Default: the system's resolvers.",
+    ),
+    timeout: float = typer.Option(
+        5.0, "--timeout", "-t", metavar="SECONDS", help="Time limit for each network operation."
+    ),
     concurrency: int = typer.Option(32, "--concurrency", "-j", metavar="N", help="Targets diagnosed at a time."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE",
-                                          help="Append the JSON lines to FILE (the summary then goes to stdout)."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", metavar="FILE", help="Append the JSON lines to FILE (the summary then goes to stdout)."
+    ),
     resume: bool = typer.Option(False, "--resume", help="Skip the targets already in the --output file."),
-    only: List[str] = typer.Option([], "--check", "-c", metavar="ID",
-                                   help="Run these checks instead of the default dns.exists, mx.records, tcp.connect, "
-                                        "spf, dmarc (id or prefix, repeatable)."),
-    skip: List[str] = typer.Option([], "--skip", metavar="ID", help="Do not run these checks (id or prefix, repeatable)."),
-    ca_file: Optional[Path] = typer.Option(None, "--ca-file", metavar="PEM", help="Also trust the CA certificates in PEM."),
-    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="Lowest verdict that exits non-zero (default warn)."),
+    only: list[str] = typer.Option(
+        [],
+        "--check",
+        "-c",
+        metavar="ID",
+        help="Run these checks instead of the default dns.exists, mx.records, tcp.connect, "
+        "spf, dmarc (id or prefix, repeatable).",
+    ),
+    skip: list[str] = typer.Option(
+        [], "--skip", metavar="ID", help="Do not run these checks (id or prefix, repeatable)."
+    ),
+    ca_file: Path | None = typer.Option(
+        None, "--ca-file", metavar="PEM", help="Also trust the CA certificates in PEM."
+    ),
+    fail_on: FailOn | None = typer.Option(None, "--fail-on", help="Lowest verdict that exits non-zero (default warn)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar, even on a terminal."),
-    workers: int = typer.Option(1, "--workers", "-w", metavar="N",
-                                help="Worker processes sharing --concurrency (use the number of cores)."),
+    workers: int = typer.Option(
+        1, "--workers", "-w", metavar="N", help="Worker processes sharing --concurrency (use the number of cores)."
+    ),
     worker_mode: bool = typer.Option(False, "--worker-mode", hidden=True),
 ) -> None:
     """Diagnose many domains (DNS, MX, port 25, SPF, DMARC): one JSON line per target, then a summary."""
@@ -271,7 +392,9 @@ def main(argv: list[str] | None = None) -> None:
             typer.echo(exc.format_message(), err=True)
         else:
             ctx = getattr(exc, "ctx", None)
-            where = f"maildoctor {ctx.info_name} --help" if ctx and ctx.info_name != "maildoctor" else "maildoctor --help"
+            where = (
+                f"maildoctor {ctx.info_name} --help" if ctx and ctx.info_name != "maildoctor" else "maildoctor --help"
+            )
             typer.echo(f"maildoctor: error: {exc.format_message()} (see: {where})", err=True)
         code = ExitCode.UNKNOWN
     except KeyboardInterrupt:

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 DEFAULT_PATH = Path("maildoctor.toml")
 DEFAULT_PROFILE = "default"
@@ -141,7 +142,7 @@ def load_config(path: Path) -> dict[str, Profile]:
     return result
 
 
-def _profile(name: str, body: dict[str, Any], where: "_Locator") -> Profile:
+def _profile(name: str, body: dict[str, Any], where: _Locator) -> Profile:
     scope = ["profiles", name]
     values: dict[str, Any] = {}
     for key, value in body.items():
@@ -152,7 +153,9 @@ def _profile(name: str, body: dict[str, Any], where: "_Locator") -> Profile:
                 raise where.error(key, scope, f"must be {wanted}, not {_shown(value)}")
             values[key] = converted
         elif key == "servers":
-            values["servers"] = _table(value, key, scope, where, {r: (_strings, "a list of host names") for r in SERVER_ROLES})
+            values["servers"] = _table(
+                value, key, scope, where, {r: (_strings, "a list of host names") for r in SERVER_ROLES}
+            )
             values["servers"] = {SERVER_ROLES[r]: hosts for r, hosts in values["servers"].items()}
         elif key == "expect":
             values["expect"] = _table(value, key, scope, where, EXPECT)
@@ -164,7 +167,7 @@ def _profile(name: str, body: dict[str, Any], where: "_Locator") -> Profile:
     return Profile(name=name, path=where.path, **values)
 
 
-def _table(value: Any, key: str, scope: list[str], where: "_Locator", schema: dict) -> dict[str, Any]:
+def _table(value: Any, key: str, scope: list[str], where: _Locator, schema: dict) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise where.error(key, scope, f"must be a table, e.g. {key}.{next(iter(schema))} = ...")
     out = {}
@@ -179,7 +182,7 @@ def _table(value: Any, key: str, scope: list[str], where: "_Locator", schema: di
     return out
 
 
-def _credentials(value: Any, scope: list[str], where: "_Locator") -> dict[str, str]:
+def _credentials(value: Any, scope: list[str], where: _Locator) -> dict[str, str]:
     if not isinstance(value, dict):
         raise where.error("credentials", scope, 'must be a table, e.g. credentials.password_env = "MAIL_PASSWORD"')
     out = {}
@@ -262,7 +265,10 @@ def merge(profile: Profile | None, given: dict[str, Any]) -> dict[str, Any]:
     if isinstance(out.get("ca_file"), str):  # from the profile: relative to the config file
         out["ca_file"] = p.path.parent / out["ca_file"]
     out["expect"] = dict(p.expect)
-    out["extra"] = {**{k: tuple(v) for k, v in p.servers.items()}, **({"credential_env": dict(p.credentials)} if p.credentials else {})}
+    out["extra"] = {
+        **{k: tuple(v) for k, v in p.servers.items()},
+        **({"credential_env": dict(p.credentials)} if p.credentials else {}),
+    }
     out["profile"] = p.name and f"{p.name} ({p.path})"
     return out
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import enum
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 try:  # Typer's internal coercion contract (typer._coercion, 0.29); absent: nothing is changed
     from typer._click.exceptions import BadParameter

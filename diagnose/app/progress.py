@@ -23,7 +23,7 @@ class LiveProgress:
         self._spinner = Spinner("dots")
         self._live = Live(self._spinner, console=console, transient=True, refresh_per_second=12)
 
-    def __enter__(self) -> "LiveProgress":
+    def __enter__(self) -> LiveProgress:
         self._live.__enter__()
         self._update()
         return self
@@ -47,5 +47,7 @@ class LiveProgress:
         if self.problems:
             line.append(f", {self.problems} problem{'s' if self.problems != 1 else ''} so far", style="yellow")
         if self.running:
-            line.append(" · running: " + ", ".join(self.running[:4]) + (" …" if len(self.running) > 4 else ""), style="dim")
+            line.append(
+                " · running: " + ", ".join(self.running[:4]) + (" …" if len(self.running) > 4 else ""), style="dim"
+            )
         self._spinner.update(text=line)

@@ -9,10 +9,11 @@ from diagnose.engine.exitcodes import ExitCode, exit_code_for
 from diagnose.engine.saved import NotAReport, load_report
 
 
-def rerender(path: Path, fmt: str, output: Path | None, *, anonymize: bool = False, fail_on: str | None = None) -> ExitCode:
-    from reports import renderer
-
+def rerender(
+    path: Path, fmt: str, output: Path | None, *, anonymize: bool = False, fail_on: str | None = None
+) -> ExitCode:
     from diagnose.app.session import write_atomically
+    from reports import renderer
 
     try:
         report = load_report(path)

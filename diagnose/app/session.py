@@ -13,9 +13,9 @@ import socket
 import sys
 import tempfile
 import time
-from typing import Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -23,13 +23,13 @@ from rich.console import Console
 from diagnose import __version__
 from diagnose.engine.exitcodes import ExitCode, exit_code_for
 from diagnose.engine.model import Finding, Status
-from diagnose.knowledge.redact import run_meta
 from diagnose.engine.plugin import Check, Options
 from diagnose.engine.registry import UnknownCheck, discover, select
 from diagnose.engine.report import Report
-from diagnose.net.resolver import Dns, Nameserver, ResolverUnreachable, parse_nameserver
 from diagnose.engine.runner import CheckFinished, DiagnosisFinished, FindingEmitted, diagnose
 from diagnose.engine.target import Target, TargetError, normalise_domain, parse_target
+from diagnose.knowledge.redact import run_meta
+from diagnose.net.resolver import Dns, Nameserver, ResolverUnreachable, parse_nameserver
 
 MAX_TIMEOUT = 600.0
 NOT_RUN = "not run: interrupted"  # the summary of each check Ctrl-C stopped
@@ -83,8 +83,10 @@ def run_check(request: CheckRequest) -> ExitCode:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if report.interrupted:
         not_run = sorted({f.check for f in report.findings if f.summary.startswith(NOT_RUN)})
-        print(f"maildoctor: interrupted: the report shows what was found so far; not run: {', '.join(not_run) or 'none'}",
-              file=sys.stderr)
+        print(
+            f"maildoctor: interrupted: the report shows what was found so far; not run: {', '.join(not_run) or 'none'}",
+            file=sys.stderr,
+        )
         return ExitCode.INTERRUPTED
     return exit_code_for(report.worst, request.fail_on)
 
@@ -133,7 +135,9 @@ def _validate(request: CheckRequest) -> tuple:
     return target, nameservers, checks
 
 
-_SELECTOR = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$")
+_SELECTOR = re.compile(
+    r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$"
+)
 
 
 def _policy_options(request: CheckRequest) -> dict:
@@ -156,7 +160,9 @@ def _policy_options(request: CheckRequest) -> dict:
     return {"dkim_selectors": tuple(dict.fromkeys(selectors)), "dnsbl_zones": tuple(dict.fromkeys(zones))}
 
 
-def _login_options(request: CheckRequest, target: Target, prompt: Callable[[str], str] | None | str = "terminal") -> dict:
+def _login_options(
+    request: CheckRequest, target: Target, prompt: Callable[[str], str] | None | str = "terminal"
+) -> dict:
     """Credentials (from environment variables or a prompt on a terminal) and round-trip settings."""
     from diagnose.engine.credentials import CredentialError, CredentialRequest, RoundTrip, resolve
 
@@ -240,8 +246,14 @@ def make_plan(request: CheckRequest, *, prompt: Callable[[str], str] | None | st
     a password that no variable holds: "terminal" = getpass when stdin is a terminal; None = never
     ask (the TUI, which owns the terminal, gets a Fatal to show instead of a hung prompt)."""
     target, nameservers, checks = _validate(request)
-    options = Options(timeout=request.timeout, ca_file=request.ca_file, extra=dict(request.extra), **_policy_options(request), **_server_options(request),
-                      **_login_options(request, target, prompt))
+    options = Options(
+        timeout=request.timeout,
+        ca_file=request.ca_file,
+        extra=dict(request.extra),
+        **_policy_options(request),
+        **_server_options(request),
+        **_login_options(request, target, prompt),
+    )
     meta = run_meta(request.argv, socket.gethostname(), anonymize=request.anonymize, fail_on=request.fail_on,
                     profile=request.profile)
     return Plan(target, nameservers, checks, options, meta)
@@ -263,7 +275,7 @@ async def _diagnose(request: CheckRequest, err: Console) -> Report:
     events = diagnose(plan.target, plan.checks, dns, plan.options, meta=plan.meta)
     show_progress = err.is_terminal and not os.environ.get("CI")
     report = None
-    started_at, start = datetime.now(timezone.utc), time.monotonic()
+    started_at, start = datetime.now(UTC), time.monotonic()
     findings: list[Finding] = []
     finished: set[str] = set()
     try:

@@ -56,8 +56,10 @@ def render_text(domain: str, settings: list[Setting], address: str | None) -> st
         lines.append(f"{title}:")
         found = [s for s in settings if s.direction == direction]
         for s in found:
-            lines.append(f"  {s.protocol:<5} server {clean(s.host, limit=200)}  port {s.port:<3}  security {s.security:<8}"
-                         f"   (from {clean(s.source, limit=60)})")
+            lines.append(
+                f"  {s.protocol:<5} server {clean(s.host, limit=200)}  port {s.port:<3}  security {s.security:<8}"
+                f"   (from {clean(s.source, limit=60)})"
+            )
         if not found:
             lines.append("  none found: ask your provider, or publish SRV records / an autoconfig file")
         lines.append("")
@@ -92,8 +94,8 @@ async def collect(target, dns, options: Options) -> tuple[list[Setting], list]:
 
 def run_settings(request) -> ExitCode:
     """``request`` is a session.CheckRequest (target, nameservers, timeout, ca_file, fmt)."""
-    from diagnose.net.resolver import Dns, ResolverUnreachable
     from diagnose.app.session import Fatal, _validate
+    from diagnose.net.resolver import Dns, ResolverUnreachable
 
     async def main():
         target, nameservers, _checks = _validate(request)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 MASK = "****"
 
@@ -125,7 +125,9 @@ def resolve(req: CredentialRequest, *, address: str | None, env: Mapping[str, st
     """
     if not (req.wanted or required):
         return None
-    base_user = req.user or _env_value(req.profile_env.get("user_env", ""), env, "credentials.user_env") or address or ""
+    base_user = (
+        req.user or _env_value(req.profile_env.get("user_env", ""), env, "credentials.user_env") or address or ""
+    )
     asked: dict[tuple[str, str], Secret] = {}  # one prompt per (user, variable) even when both sides share it
 
     def one(side: str, user: str, var: str) -> Credentials:

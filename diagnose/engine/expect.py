@@ -51,7 +51,9 @@ class Expectations(Check):
 _CHECK = Expectations()
 
 
-def evaluate(expect: dict[str, Any], findings: list[Finding], *, domain: str, config: str = "the config file") -> list[Finding]:
+def evaluate(
+    expect: dict[str, Any], findings: list[Finding], *, domain: str, config: str = "the config file"
+) -> list[Finding]:
     """Pure: the expect.* findings for ``expect`` given the diagnosis' findings."""
     out: list[Finding] = []
     if "mx" in expect:
@@ -81,12 +83,26 @@ def _mx(expected: tuple[str, ...], findings: list[Finding], domain: str, config:
         return _CHECK.finding("expect.mx_unknown", Status.SKIP, domain, "MX not checked: the MX records are unknown",
                               evidence={"expected": want}, domain=domain, expected=shown)
     got = sorted(set(actual))
-    ev = {"expected": want, "actual": got, "missing": sorted(set(want) - set(got)), "unexpected": sorted(set(got) - set(want))}
+    ev = {
+        "expected": want,
+        "actual": got,
+        "missing": sorted(set(want) - set(got)),
+        "unexpected": sorted(set(got) - set(want)),
+    }
     if got == want:
         return _CHECK.finding("expect.mx", Status.PASS, domain, f"MX records as expected: {shown}", evidence=ev)
-    return _CHECK.finding("expect.mx_differs", Status.FAIL, domain, f"MX records are {', '.join(got) or 'none'}, expected {shown}",
-                          evidence=ev, domain=domain, expected=shown, actual=", ".join(got) or "nothing",
-                          config=config, first=want[0] if want else "mx1." + domain)
+    return _CHECK.finding(
+        "expect.mx_differs",
+        Status.FAIL,
+        domain,
+        f"MX records are {', '.join(got) or 'none'}, expected {shown}",
+        evidence=ev,
+        domain=domain,
+        expected=shown,
+        actual=", ".join(got) or "nothing",
+        config=config,
+        first=want[0] if want else "mx1." + domain,
+    )
 
 
 def _cert_days(minimum: int, findings: list[Finding], domain: str) -> list[Finding]:
@@ -96,14 +112,29 @@ def _cert_days(minimum: int, findings: list[Finding], domain: str) -> list[Findi
         if f.check.startswith("tls.cert") and isinstance(days, int) and not isinstance(days, bool):
             seen[f.subject] = min(days, seen.get(f.subject, days))
     if not seen:
-        return [_CHECK.finding("expect.cert_unknown", Status.SKIP, domain, "certificate lifetime not checked: no certificate seen",
-                               evidence={"minimum_days": minimum}, minimum=minimum)]
+        return [
+            _CHECK.finding(
+                "expect.cert_unknown",
+                Status.SKIP,
+                domain,
+                "certificate lifetime not checked: no certificate seen",
+                evidence={"minimum_days": minimum},
+                minimum=minimum,
+            )
+        ]
     out = []
     for subject, days in sorted(seen.items()):
         ev = {"days_left": days, "minimum_days": minimum}
         if days >= minimum:
-            out.append(_CHECK.finding("expect.cert_days", Status.PASS, subject, f"{days} days left (at least {minimum} expected)",
-                                      evidence=ev))
+            out.append(
+                _CHECK.finding(
+                    "expect.cert_days",
+                    Status.PASS,
+                    subject,
+                    f"{days} days left (at least {minimum} expected)",
+                    evidence=ev,
+                )
+            )
         else:
             out.append(_CHECK.finding("expect.cert_days_low", Status.FAIL, subject,
                                       f"certificate expires in {days} days, the profile requires {minimum}",

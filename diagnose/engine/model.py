@@ -22,7 +22,7 @@ class Status(str, enum.Enum):
         return _RANK[self]
 
     @classmethod
-    def worst(cls, statuses: "list[Status] | tuple[Status, ...]") -> "Status":
+    def worst(cls, statuses: list[Status] | tuple[Status, ...]) -> Status:
         return max(statuses, key=lambda s: s.rank, default=cls.PASS)
 
 
@@ -65,7 +65,7 @@ class Finding:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Finding":
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         known["status"] = Status(known["status"])
         known["side"] = Side(known.get("side", "both"))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from diagnose.engine.facts import FactBoard
 from diagnose.engine.model import Finding, Side, Status
@@ -38,7 +39,9 @@ class Options:
     smtp_hosts: tuple[str, ...] = ()  # --smtp-host: submission servers to test instead of discovering them
     imap_hosts: tuple[str, ...] = ()  # --imap-host
     pop_hosts: tuple[str, ...] = ()  # --pop-host
-    credentials: Any = None  # diagnose.engine.credentials.CredentialSet (--user, --password-env...); None: no login tests
+    credentials: Any = (
+        None  # diagnose.engine.credentials.CredentialSet (--user, --password-env...); None: no login tests
+    )
     allow_plaintext_auth: bool = False  # --allow-plaintext-auth: credentials may go over a connection without TLS
     roundtrip: Any = None  # diagnose.engine.credentials.RoundTrip (--roundtrip, --to, --roundtrip-timeout); None: off
     extra: dict[str, Any] = field(default_factory=dict)  # settings of third-party checks
@@ -126,7 +129,7 @@ class _Facts(dict):
 class Stopwatch:
     """``with Stopwatch() as sw: ...; sw.elapsed`` in seconds."""
 
-    def __enter__(self) -> "Stopwatch":
+    def __enter__(self) -> Stopwatch:
         self.start = time.monotonic()
         self.elapsed = 0.0
         return self

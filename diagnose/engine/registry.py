@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # importing the plugin base pulls in dnspython: `maildoctor checks` avoids it
     from diagnose.engine.plugin import Check
@@ -57,7 +58,9 @@ class CheckInfo:
     side: str  # a diagnose.engine.model.Side value
 
 
-def describe(entry_points: Callable[[], Iterable[metadata.EntryPoint]] | None = None) -> tuple[list[CheckInfo], list[str]]:
+def describe(
+    entry_points: Callable[[], Iterable[metadata.EntryPoint]] | None = None,
+) -> tuple[list[CheckInfo], list[str]]:
     """id, title and side of every installed check, for listing, without importing the plugins
     (harlequin lists its plugins the same way): read from the class statement in the plugin's
     source. A plugin whose class does not spell them out as literals is loaded as by discover(),
@@ -122,9 +125,12 @@ def _matches(check_id: str, pattern: str) -> bool:
     return check_id == pattern or check_id.startswith(pattern.rstrip(".") + ".")
 
 
-def select(checks: list[type[Check]], only: list[str] | None = None, skip: list[str] | None = None) -> list[type[Check]]:
+def select(
+    checks: list[type[Check]], only: list[str] | None = None, skip: list[str] | None = None
+) -> list[type[Check]]:
     """Pick checks by id or id prefix (``mx`` selects ``mx.records``), adding the checks that
-    produce the facts the picked ones need (unless skipped explicitly). Unknown names raise UnknownCheck listing the ids."""
+    produce the facts the picked ones need (unless skipped explicitly). Unknown names raise UnknownCheck
+    listing the ids."""
     ids = [c.id for c in checks]
     for pattern in (only or []) + (skip or []):
         if not any(_matches(i, pattern) for i in ids):

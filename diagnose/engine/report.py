@@ -61,7 +61,7 @@ class Report:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Report":
+    def from_dict(cls, data: dict[str, Any]) -> Report:
         """Read a saved JSON report back; raise ValueError when it is not one of ours."""
         if not isinstance(data, dict) or "schema_version" not in data or "findings" not in data:
             raise ValueError("this is not a maildoctor JSON report (no schema_version/findings)")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import AsyncIterator, Union
+from datetime import UTC, datetime
 
 from diagnose import __version__
 from diagnose.engine.facts import FactBoard, FactUnavailable
@@ -39,7 +39,7 @@ class DiagnosisFinished:
     report: Report
 
 
-Event = Union[CheckStarted, FindingEmitted, CheckFinished, DiagnosisFinished]
+Event = CheckStarted | FindingEmitted | CheckFinished | DiagnosisFinished
 
 
 def check_budget(options: Options, check: Check | None = None) -> float:
@@ -56,7 +56,7 @@ async def diagnose(
     target: Target, checks: list[type[Check]], dns: Resolver, options: Options, *, meta: dict | None = None
 ) -> AsyncIterator[Event]:
     """Run ``checks`` on ``target`` at once; yield events as they happen, ending with the report."""
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     start = time.monotonic()
     facts = FactBoard()
     ctx = CheckContext(target, dns, options, facts)

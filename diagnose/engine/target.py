@@ -85,7 +85,11 @@ def normalise_domain(name: str) -> tuple[str, str]:
     for label in labels:
         if not _LDH_LABEL.match(label):
             bad = sorted({c for c in label if not (c.isalnum() or c == "-")})
-            why = f"it contains {''.join(bad)!r}" if bad else f"label {_shorten(label)!r} is empty, too long or starts/ends with '-'"
+            why = (
+                f"it contains {''.join(bad)!r}"
+                if bad
+                else f"label {_shorten(label)!r} is empty, too long or starts/ends with '-'"
+            )
             raise TargetError(f"{shown!r} is not a valid domain name: {why}")
     if len(labels) < 2:
         raise TargetError(f"{shown!r} is not a full domain name (expected something like example.com)")

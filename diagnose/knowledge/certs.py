@@ -102,7 +102,11 @@ def key_description(cert: x509.Certificate) -> tuple[str, int, bool]:
     if isinstance(key, ec.EllipticCurvePublicKey):
         return f"EC {key.curve.name}", key.curve.key_size, key.curve.key_size < MIN_EC_BITS
     if isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
-        return type(key).__name__.replace("PublicKey", ""), 256 if isinstance(key, ed25519.Ed25519PublicKey) else 456, False
+        return (
+            type(key).__name__.replace("PublicKey", ""),
+            256 if isinstance(key, ed25519.Ed25519PublicKey) else 456,
+            False,
+        )
     if isinstance(key, dsa.DSAPublicKey):
         return "DSA", key.key_size, True  # DSA is no longer accepted for TLS certificates
     return type(key).__name__, 0, False
@@ -222,18 +226,32 @@ def evaluate_certificate(chain: list[x509.Certificate], hostname: str, now: dt.d
             issues.append(CertIssue("cert.self_signed", Status.FAIL, "certificate is self-signed", facts))
         elif not issuer_sent and intermediates and not verify_chain(leaf, sent + list(intermediates),
                                                                       list(anchors), when):
-            issues.append(CertIssue("cert.chain_incomplete", Status.FAIL,
-                                    f"the server does not send the intermediate certificate ({facts['issuer']})", facts))
+            issues.append(
+                CertIssue(
+                    "cert.chain_incomplete",
+                    Status.FAIL,
+                    f"the server does not send the intermediate certificate ({facts['issuer']})",
+                    facts,
+                )
+            )
         elif not issuer_sent and _has_aia_issuer(leaf):
-            issues.append(CertIssue("cert.chain_incomplete", Status.FAIL,
-                                    f"the server does not send the intermediate certificate ({facts['issuer']})", facts))
+            issues.append(
+                CertIssue(
+                    "cert.chain_incomplete",
+                    Status.FAIL,
+                    f"the server does not send the intermediate certificate ({facts['issuer']})",
+                    facts,
+                )
+            )
         else:
             issues.append(CertIssue("cert.untrusted", Status.FAIL,
                                     f"certificate issuer {facts['issuer']} is not trusted", facts))
 
     kind, bits, weak = key_description(leaf)
     if weak:
-        issues.append(CertIssue("cert.weak_key", Status.FAIL, f"weak key: {kind} {bits} bits", {**facts, "key": f"{kind} {bits}"}))
+        issues.append(
+            CertIssue("cert.weak_key", Status.FAIL, f"weak key: {kind} {bits} bits", {**facts, "key": f"{kind} {bits}"})
+        )
     for cert in [leaf, *sent]:
         algo = signature_hash(cert)
         if algo in WEAK_HASHES and not is_self_signed(cert):  # a root's self-signature is never checked

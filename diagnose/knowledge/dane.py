@@ -64,7 +64,7 @@ def tlsa_for(cert: x509.Certificate, usage: int = 3, selector: int = 1, mtype: i
 def _chains_to(chain: list[x509.Certificate], index: int) -> bool:
     """Every certificate up to ``chain[index]`` is signed by the next one."""
     try:
-        for child, parent in zip(chain[:index], chain[1:index + 1]):
+        for child, parent in zip(chain[:index], chain[1:index + 1], strict=False):
             child.verify_directly_issued_by(parent)
     except (ValueError, TypeError, InvalidSignature):
         return False
@@ -89,6 +89,10 @@ def match_tlsa(records: list[Tlsa], chain: list[x509.Certificate], *, name_ok: b
                     if not name_ok:
                         return DaneResult(None, len(usable), unusable,
                                           "a DANE-TA record matches the CA, but the certificate is not for the MX name")
-                    return DaneResult(record, len(usable), unusable,
-                                      f"the server's chain matches a DANE-TA record (CA {cert.subject.rfc4514_string()})")
+                    return DaneResult(
+                        record,
+                        len(usable),
+                        unusable,
+                        f"the server's chain matches a DANE-TA record (CA {cert.subject.rfc4514_string()})",
+                    )
     return DaneResult(None, len(usable), unusable, "no TLSA record matches the certificate chain the server sent")

@@ -8,13 +8,14 @@ Any option whose name says it carries a secret (``--password``, ``--smtp-passwor
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 REDACTED = "REDACTED"
 
 # Option names (without the leading dashes) that carry a secret as their value.
-_SECRET_NAME = re.compile(r"(^|[-_])(pass(word|wd|phrase)?|secret|token|api[-_]?key|credentials?|auth[-_]?key)s?([-_]|$)",
-                          re.IGNORECASE)
+_SECRET_NAME = re.compile(
+    r"(^|[-_])(pass(word|wd|phrase)?|secret|token|api[-_]?key|credentials?|auth[-_]?key)s?([-_]|$)", re.IGNORECASE
+)
 # Options whose *name* mentions a secret but whose value is only the name of an environment variable
 # holding it (``--password-env SMTP_PASS``): the name is not a secret and stays.
 _ENV_NAME = re.compile(r"[-_]env(var)?$", re.IGNORECASE)

@@ -6,7 +6,9 @@ import re
 
 # ANSI/VT escape sequences (CSI, OSC, single-char escapes), then any other control character.
 _ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")  # + lone surrogates (unencodable)
+_CONTROLS = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)  # + lone surrogates (unencodable)
 
 
 def clean(text: str, *, limit: int = 2000, keep_newlines: bool = True) -> str:

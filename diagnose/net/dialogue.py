@@ -14,9 +14,9 @@ import ssl
 import time
 from dataclasses import dataclass, field
 
-from diagnose.net.tcp import ConnectOutcome, classify_socket_error
 from diagnose.knowledge.replies import imap_capabilities
 from diagnose.net.protocol import Failure, LineReader, ProtocolError, Transcript
+from diagnose.net.tcp import ConnectOutcome, classify_socket_error
 from diagnose.net.tls import TlsInfo, probe_context, session_info, sni_name
 
 PROTOCOL = {25: "smtp", 587: "smtp", 465: "smtp", 143: "imap", 993: "imap", 110: "pop3", 995: "pop3"}

@@ -49,7 +49,12 @@ def parse_http_response(data: bytes, *, max_body: int) -> HttpResponse:
         raise ValueError("no complete HTTP header")
     lines = head.decode("iso-8859-1").replace("\r\n", "\n").split("\n")
     parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not (parts[1].isascii() and parts[1].isdigit()) or len(parts[1]) != 3:
+    if (
+        len(parts) < 2
+        or not parts[0].startswith("HTTP/1.")
+        or not (parts[1].isascii() and parts[1].isdigit())
+        or len(parts[1]) != 3
+    ):
         raise ValueError(f"not an HTTP response: {lines[0][:60]!r}")
     headers: dict[str, str] = {}
     for line in lines[1:]:

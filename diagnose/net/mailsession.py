@@ -18,14 +18,22 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from diagnose.knowledge.authreply import (Outcome, imap_caps, imap_outcome, imap_quotable, pop_caps, pop_outcome, quote,
-                        smtp_outcome)
 from diagnose.engine.credentials import MASK, Credentials, scrub
-from diagnose.net.dialogue import Endpoint
-from diagnose.net.tcp import classify_socket_error
+from diagnose.knowledge.authreply import (
+    Outcome,
+    imap_caps,
+    imap_outcome,
+    imap_quotable,
+    pop_caps,
+    pop_outcome,
+    quote,
+    smtp_outcome,
+)
 from diagnose.knowledge.replies import SmtpReply
-from diagnose.net.protocol import Failure, LineReader, ProtocolError, Transcript
 from diagnose.knowledge.sanitize import clean
+from diagnose.net.dialogue import Endpoint
+from diagnose.net.protocol import Failure, LineReader, ProtocolError, Transcript
+from diagnose.net.tcp import classify_socket_error
 from diagnose.net.tls import sni_name, verifying_context
 
 AUTH_GRACE = 15.0  # seconds on top of the timeout for a login reply: Dovecot delays failures 2 s, up to 15 s
@@ -134,7 +142,9 @@ class MailSession:
             self.done(Outcome.TLS_UNTRUSTED, exc.verify_message or exc.reason or str(exc))
             return False
         except (ssl.SSLError, OSError, TimeoutError) as exc:
-            self.done(Outcome.TLS_REQUIRED, f"{phase} failed: {getattr(exc, 'reason', '') or exc or type(exc).__name__}")
+            self.done(
+                Outcome.TLS_REQUIRED, f"{phase} failed: {getattr(exc, 'reason', '') or exc or type(exc).__name__}"
+            )
             return False
         self.result.tls_version = self.writer.get_extra_info("ssl_object").version() or "TLS"
         self._mark("TLS")
@@ -288,7 +298,9 @@ class MailSession:
         why = self._secured()
         if why:
             return self.done(why, "the server offers no STARTTLS" if "STARTTLS" not in caps else "STARTTLS failed")
-        self.result.offered = [c[5:] for c in caps if c.startswith("AUTH=")] + ([] if "LOGINDISABLED" in caps else ["LOGIN"])
+        self.result.offered = [c[5:] for c in caps if c.startswith("AUTH=")] + (
+            [] if "LOGINDISABLED" in caps else ["LOGIN"]
+        )
         user, pw = self.creds.user, self.creds.password.reveal()
         if "LOGINDISABLED" in caps and not self.result.tls_version:
             return self.done(Outcome.DISABLED_BEFORE_TLS, "the server says LOGINDISABLED on the unencrypted connection")

@@ -16,9 +16,9 @@ import ssl
 import weakref
 from dataclasses import dataclass
 
-from diagnose.net.dialogue import Dialogue, Endpoint, run_dialogue
 from diagnose.engine.facts import MAILBOX_HOSTS, MX_HOSTS, SUBMISSION_HOSTS, FactUnavailable
 from diagnose.engine.plugin import CheckContext
+from diagnose.net.dialogue import Dialogue, Endpoint, run_dialogue
 from diagnose.net.protocol import Failure, LineReader, ProtocolError
 from diagnose.net.tls import legacy_supported_here, probe_context, session_info, sni_name
 
@@ -161,7 +161,7 @@ async def _upgrade_request(ep: Endpoint, lines: LineReader, writer: asyncio.Stre
             raise ProtocolError("STLS", Failure.GARBAGE, "refused")
 
 
-_caches: "weakref.WeakKeyDictionary[CheckContext, ProbeCache]" = weakref.WeakKeyDictionary()
+_caches: weakref.WeakKeyDictionary[CheckContext, ProbeCache] = weakref.WeakKeyDictionary()
 
 
 def probes(ctx: CheckContext) -> ProbeCache:
@@ -213,6 +213,6 @@ async def certificate_verdict(ctx: CheckContext, ep: Endpoint):
     if d.tls is None:
         return None
     store = trust_store(ctx.options.ca_file)
-    return evaluate_certificate(list(d.tls.chain), ep.host, dt.datetime.now(dt.timezone.utc),
+    return evaluate_certificate(list(d.tls.chain), ep.host, dt.datetime.now(dt.UTC),
                                 int(getattr(ctx.options, "cert_warn_days", 14)), anchors=list(store.anchors),
                                 intermediates=list(store.intermediates))

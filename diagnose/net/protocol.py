@@ -127,7 +127,7 @@ class LineReader:
         del self._buf[:n]
         return data
 
-    async def smtp_reply(self, phase: str) -> "SmtpReply":
+    async def smtp_reply(self, phase: str) -> SmtpReply:
         """A complete SMTP reply: ``250-a`` ... ``250 z`` (RFC 5321 §4.2.1), all lines in ``timeout``."""
         try:
             async with asyncio.timeout(self.timeout):

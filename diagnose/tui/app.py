@@ -16,13 +16,20 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer, Tree
 
+from diagnose.app.session import CheckRequest, Fatal, Plan, make_plan
 from diagnose.engine.exitcodes import ExitCode, exit_code_for
 from diagnose.engine.model import Finding
 from diagnose.engine.registry import select
-from diagnose.app.session import CheckRequest, Fatal, Plan, make_plan
-
-from diagnose.tui.messages import (CheckBegan, CheckEnded, FindingArrived, RunBegan, RunEnded, RunFailed, TargetChosen,
-                       message_for)
+from diagnose.tui.messages import (
+    CheckBegan,
+    CheckEnded,
+    FindingArrived,
+    RunBegan,
+    RunEnded,
+    RunFailed,
+    TargetChosen,
+    message_for,
+)
 from diagnose.tui.screens.export import ExportRequest, ExportScreen, write_report
 from diagnose.tui.screens.help import HelpScreen
 from diagnose.tui.screens.target import TargetScreen

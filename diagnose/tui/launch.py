@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from diagnose.engine.exitcodes import ExitCode
 from diagnose.app.session import CheckRequest, Fatal, make_plan
+from diagnose.engine.exitcodes import ExitCode
 
 
 def run_tui(request: CheckRequest) -> ExitCode:

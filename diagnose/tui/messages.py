@@ -13,7 +13,6 @@ from textual.message import Message
 from diagnose.engine.model import Finding, Status
 from diagnose.engine.report import Report
 from diagnose.engine.runner import CheckFinished, CheckStarted, DiagnosisFinished, Event, FindingEmitted
-
 from diagnose.tui.state import TargetEntry
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 
+from diagnose.app.session import Plan, open_dns
 from diagnose.engine.plugin import Check
 from diagnose.engine.runner import Event, diagnose
-from diagnose.app.session import Plan, open_dns
 
 # (plan, checks to run) -> the runner's events; tests replay recorded events through this.
 EventSource = Callable[[Plan, list[type[Check]]], AsyncIterator[Event]]

@@ -23,12 +23,12 @@ _SERIAL_MARK = 0x5A5A5A5A5A5A5A5A5A
 
 
 def _utc(*args) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.timezone.utc)
+    return dt.datetime(*args, tzinfo=dt.UTC)
 
 
 def mint(kind: str, host: str) -> tuple[bytes, bytes]:
     """(certificate PEM, key PEM) for one absurd kind; ``host`` is a name the SAN list includes."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cn, sans, serial = host, [host], 4242
     not_before, not_after = now - dt.timedelta(days=1), now + dt.timedelta(days=90)
     if kind == "long_chain":
@@ -79,7 +79,7 @@ def _patch(der: bytes, old: bytes, new: bytes) -> bytes:
 
 def mint_server(hosts: list[str]) -> tuple[bytes, bytes]:
     """A sane self-signed certificate for ``hosts`` (to pass as --ca-file): the fault is elsewhere."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(_KEY.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
@@ -94,7 +94,7 @@ def mint_server(hosts: list[str]) -> tuple[bytes, bytes]:
 
 def _long_chain(host: str, length: int) -> tuple[bytes, bytes]:
     """leaf + ``length`` intermediates, each issued by the next: far deeper than any verifier allows."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(length + 1)]
     names = [x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host if i == 0 else f"CA level {i}")])
              for i in range(length + 1)]

@@ -16,8 +16,8 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -151,8 +151,15 @@ def _run_cli(args: list[str], out_dir: Path, *, limit: float, netns: str | None,
     environment.pop("NO_COLOR", None)
     start = time.monotonic()
     try:
-        proc = subprocess.run(full, cwd=ROOT, capture_output=True, text=True, timeout=limit + STARTUP + 30, env=environment,
-                              errors="surrogateescape")
+        proc = subprocess.run(
+            full,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=limit + STARTUP + 30,
+            env=environment,
+            errors="surrogateescape",
+        )
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"maildoctor hung: no exit within {limit + STARTUP + 30:.0f} s: {' '.join(argv)}\n{exc.stdout!r}")
     elapsed = time.monotonic() - start

@@ -191,19 +191,23 @@ async def hostile_text(reader, writer, args) -> None:
         await writer.drain()
         async for cmd in _lines(reader):
             tag = cmd.split(b" ")[0]
-            writer.write(b"* CAPABILITY IMAP4rev1 " + evil.replace(b" ", b"_") + b"\r\n" + tag + b" OK " + evil + b"\r\n")
+            writer.write(
+                b"* CAPABILITY IMAP4rev1 " + evil.replace(b" ", b"_") + b"\r\n" + tag + b" OK " + evil + b"\r\n"
+            )
             await writer.drain()
         return
     if port in (110, 995):
         writer.write(b"+OK " + evil + b"\r\n")
         await writer.drain()
-        async for cmd in _lines(reader):
+        async for _cmd in _lines(reader):
             writer.write(b"-ERR " + evil + b"\r\n")
             await writer.drain()
         return
     writer.write(b"220-" + evil + b"\r\n220 " + evil + b"\r\n")
     await writer.drain()
-    await _smtp_loop(reader, writer, ehlo=b"250-" + evil + b"\r\n250-X-" + evil.replace(b" ", b"") + b"\r\n250 AUTH PLAIN\r\n")
+    await _smtp_loop(
+        reader, writer, ehlo=b"250-" + evil + b"\r\n250-X-" + evil.replace(b" ", b"") + b"\r\n250 AUTH PLAIN\r\n"
+    )
 
 
 async def hostile_reject(reader, writer, args) -> None:
@@ -225,7 +229,9 @@ async def auth_bad_base64(reader, writer, args) -> None:
         word = text.split(b" ")[0].upper()
         if step:
             step += 1
-            writer.write(b"334 " + text + b"=%%\x1b[31m\r\n" if step < 3 else b"535 5.7.8 no, you sent " + text + b"\r\n")
+            writer.write(
+                b"334 " + text + b"=%%\x1b[31m\r\n" if step < 3 else b"535 5.7.8 no, you sent " + text + b"\r\n"
+            )
             step = 0 if step >= 3 else step
         elif word in (b"EHLO", b"HELO"):
             writer.write(ehlo)

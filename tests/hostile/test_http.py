@@ -35,9 +35,19 @@ def setup(tmp_path_factory):
         records += [[d, "MX", f"10 mx.{d}."], [f"mx.{d}", "A", addr(index)],
                     [f"_mta-sts.{d}", "TXT", '"v=STSv1; id=20260101"'],
                     [f"mta-sts.{d}", "A", addr(index)], [f"autoconfig.{d}", "A", addr(index)]]
-        servers += [{"address": addr(index), "ports": [443], "behaviour": "https",
-                     "args": {"mode": mode, "cert_file": str(directory / "cert.pem"), "key_file": str(directory / "key.pem")}},
-                    {"address": addr(index), "ports": [25], "behaviour": "polite"}]
+        servers += [
+            {
+                "address": addr(index),
+                "ports": [443],
+                "behaviour": "https",
+                "args": {
+                    "mode": mode,
+                    "cert_file": str(directory / "cert.pem"),
+                    "key_file": str(directory / "key.pem"),
+                },
+            },
+            {"address": addr(index), "ports": [25], "behaviour": "polite"},
+        ]
     k = Kit({"dns": {"address": addr(DNS_INDEX), "records": records}, "servers": servers})
     yield directory / "cert.pem"
     k.stop()

@@ -115,7 +115,13 @@ def test_unreadable_or_wrong_ca_file(tmp_path):
 
 
 BAD_REPORTS = [
-    b"", b"not json at all", b"[]", b"{}", b"null", b"42", b'{"schema_version": 999, "findings": []}',
+    b"",
+    b"not json at all",
+    b"[]",
+    b"{}",
+    b"null",
+    b"42",
+    b'{"schema_version": 999, "findings": []}',
     b'{"schema_version": 1, "findings": [{"nonsense": true}]}',
     b'{"schema_version": 1, "findings": "nope"}',
     b'{"schema_version": "one", "findings": []}',

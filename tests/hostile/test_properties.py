@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import string
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from checks.autoconfig import parse_autoconfig
 from checks.dmarc import parse_dmarc, select_dmarc
@@ -18,14 +19,16 @@ from checks.mta_sts import mx_matches, parse_mta_sts_policy, parse_sts_record, s
 from checks.spf.record import parse_record, select_spf
 from checks.tls_rpt import parse_tlsrpt
 from diagnose.knowledge.replies import SmtpReply, imap_capabilities
-from diagnose.net.protocol import LineReader, ProtocolError
 from diagnose.knowledge.sanitize import clean
+from diagnose.net.protocol import LineReader, ProtocolError
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 any_text = st.text(st.characters(codec="utf-8"), max_size=400)  # includes digits like '²' and '١'
-hostname = st.builds(lambda labels, tld: ".".join([*labels, tld]),
-                     st.lists(st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True), min_size=1, max_size=3),
-                     st.from_regex(r"[a-z]{2,6}", fullmatch=True))
+hostname = st.builds(
+    lambda labels, tld: ".".join([*labels, tld]),
+    st.lists(st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True), min_size=1, max_size=3),
+    st.from_regex(r"[a-z]{2,6}", fullmatch=True),
+)
 # field values a hostile server or zone may send where a number or keyword belongs ('²' passes isdigit())
 weird = st.one_of(st.text(st.characters(codec="utf-8", exclude_characters=";\r\n<>&:"), max_size=12),
                   st.sampled_from(["²", "١٢٣", "①", "¹⁰", "0x10", "-1", "1e3", " 5 ", "9" * 40, "", "\x00", "\x1b[2J"]))
@@ -209,7 +212,7 @@ def _read_reply(chunks: list[bytes], how: str = "smtp"):
 
 def _split(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(data) + 1) for c in cuts})
-    return [data[a:b] for a, b in zip([0, *points], [*points, len(data)])]
+    return [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=False)]
 
 
 @FAST

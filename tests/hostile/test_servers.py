@@ -16,8 +16,16 @@ from markdown_it import MarkdownIt
 
 from diagnose.engine.report import Report
 from reports import renderer
-
-from tests.hostile.conftest import DNS_INDEX, Kit, addr, assert_clean, assert_formats_safe, case_records, domain, run_cli
+from tests.hostile.conftest import (
+    DNS_INDEX,
+    Kit,
+    addr,
+    assert_clean,
+    assert_formats_safe,
+    case_records,
+    domain,
+    run_cli,
+)
 
 T = 1.0  # seconds: maildoctor's --timeout in these tests
 LIMIT = 6 * T + 2  # seconds of diagnosis: a dialogue has ~6 bounded phases; DNS is quick

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from tests.lab.lab import Lab, STATE_FILE
+from tests.lab.lab import Lab
 from tests.lab.procs import LabError
 from tests.lab.zones import DEFAULT_NET, DEFAULT_TLD
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from tests.lab import firewall
 from tests.lab.dnsservers import write_knot, write_unbound
-from tests.lab.webserver import write_web
 from tests.lab.mailservers import (
     register_config_dir,
     unregister_config_dir,
@@ -26,6 +25,7 @@ from tests.lab.mailservers import (
 from tests.lab.pki import CertAuthority
 from tests.lab.procs import LabError, alive, comm, processes_mentioning, read_pid, stop_tree, tcp_open, wait_for
 from tests.lab.scenarios import MAIL_DOMAIN_SCENARIO, MAIL_USER
+from tests.lab.webserver import write_web
 from tests.lab.zones import DEFAULT_NET, DEFAULT_TLD, Plan
 
 STATE_FILE = "lab.json"
@@ -114,7 +114,7 @@ class Lab:
 
     # -- construction --------------------------------------------------------
     @classmethod
-    def load(cls, workdir: Path | str) -> "Lab":
+    def load(cls, workdir: Path | str) -> Lab:
         workdir = Path(workdir).resolve()
         path = workdir / STATE_FILE
         try:
@@ -125,7 +125,7 @@ class Lab:
 
     @classmethod
     def start(cls, workdir: Path | str, net: str = DEFAULT_NET, tld: str = DEFAULT_TLD,
-              timeout: float = 30.0) -> "Lab":
+              timeout: float = 30.0) -> Lab:
         """Start a lab in workdir and return when every server answers.
 
         If workdir already holds a running lab with the same net and tld it is
@@ -180,7 +180,7 @@ class Lab:
         for h in plan.hosts.values():
             # a host with no services must stay silent too (refused scenarios)
             ports = h.ports or {"smtp": 25}
-            for svc, port in ports.items():
+            for _svc, port in ports.items():
                 if not _port_free(h.addr, port, socket.SOCK_STREAM):
                     busy.append(f"{h.addr}:{port}/tcp")
                 if port == 53 and not _port_free(h.addr, port, socket.SOCK_DGRAM):
@@ -250,7 +250,7 @@ class Lab:
             except subprocess.TimeoutExpired:
                 popen.kill()
                 popen.wait()
-                raise LabError(f"{name}: launcher did not return: {' '.join(procs[name]['argv'])}")
+                raise LabError(f"{name}: launcher did not return: {' '.join(procs[name]['argv'])}") from None
             if popen.returncode != 0:
                 raise LabError(f"{name} failed to start (exit {popen.returncode}): "
                                f"{_tail(procs[name]['launch_log'])}")
@@ -440,6 +440,6 @@ class Lab:
             ports = ",".join(str(p) for p in h["ports"].values()) or "-"
             lines.append(f"    {k:9} {h['addr']:15} {h['fqdn']:28} ports {ports}")
         lines.append("  scenarios:")
-        for name, s in self.scenarios.items():
+        for _name, s in self.scenarios.items():
             lines.append(f"    {s['domain']:22} {s['expected']}")
         return "\n".join(lines)

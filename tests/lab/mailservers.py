@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import grp
 import hashlib
 import os
 import pwd
-import grp
 import re
 import tempfile
 from contextlib import contextmanager

@@ -49,7 +49,7 @@ class CertAuthority:
         self.dir = directory
         self.label = label.replace(".", "-")
         self.dir.mkdir(parents=True, exist_ok=True)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         self.now = now
         self.not_before = now - dt.timedelta(hours=1)
         self.not_after = now + dt.timedelta(days=days)

@@ -67,36 +67,60 @@ HOSTS: dict[str, Host] = {
     "ns": Host(53, "ns1", ("dns-auth",), note="Knot, authoritative for every lab zone"),
     "resolver": Host(54, "resolver", ("dns-resolver",), note="Unbound, the resolver to use"),
     # healthy.<tld>
-    "mx1": Host(10, "mx1.healthy", ("smtp", "submission", "submissions"),
-                note="Postfix: 25, 587 (STARTTLS+AUTH), 465 (TLS+AUTH)"),
+    "mx1": Host(
+        10,
+        "mx1.healthy",
+        ("smtp", "submission", "submissions"),
+        note="Postfix: 25, 587 (STARTTLS+AUTH), 465 (TLS+AUTH)",
+    ),
     "mx2": Host(11, "mx2.healthy", ("smtp",), note="Postfix: 25 (backup MX)"),
-    "smtp": Host(12, "smtp.healthy", ("submission", "submissions"),
-                 note="Postfix: submission host, 587 and 465"),
-    "imap": Host(20, "imap.healthy", ("imap", "imaps", "pop3", "pop3s"),
-                 note="Dovecot: 143 (STARTTLS), 993, 110 (STLS), 995"),
+    "smtp": Host(12, "smtp.healthy", ("submission", "submissions"), note="Postfix: submission host, 587 and 465"),
+    "imap": Host(
+        20, "imap.healthy", ("imap", "imaps", "pop3", "pop3s"), note="Dovecot: 143 (STARTTLS), 993, 110 (STLS), 995"
+    ),
     # fault hosts
     "refused": Host(30, "mx.refused", note="nothing listens: connection refused"),
-    "filtered": Host(31, "mx.filtered", firewall="drop",
-                     note="all TCP to it DROPped by iptables: connect times out"),
+    "filtered": Host(31, "mx.filtered", firewall="drop", note="all TCP to it DROPped by iptables: connect times out"),
     "implicit": Host(40, "implicit", ("smtp",), note="Postfix: 25, apex A of implicit.<tld>"),
     "mixedbad": Host(41, "mx1.mixed", note="nothing listens: connection refused"),
     "mixedok": Host(42, "mx2.mixed", ("smtp",), note="Postfix: 25"),
     # server probe faults (certificates, TLS, greeting, AUTH): one host each, Postfix on 25
     "certexpired": Host(60, "mx.certexpired", ("smtp",), tls="expired", note="Postfix: 25, expired certificate"),
-    "certexpiring": Host(61, "mx.certexpiring", ("smtp",), tls="expiring", note="Postfix: 25, certificate expires in 5 days"),
-    "certwrongname": Host(62, "mx.certwrongname", ("smtp",), tls="wrongname", note="Postfix: 25, certificate for another name"),
-    "certselfsigned": Host(63, "mx.certselfsigned", ("smtp",), tls="selfsigned", note="Postfix: 25, self-signed certificate"),
+    "certexpiring": Host(
+        61, "mx.certexpiring", ("smtp",), tls="expiring", note="Postfix: 25, certificate expires in 5 days"
+    ),
+    "certwrongname": Host(
+        62, "mx.certwrongname", ("smtp",), tls="wrongname", note="Postfix: 25, certificate for another name"
+    ),
+    "certselfsigned": Host(
+        63, "mx.certselfsigned", ("smtp",), tls="selfsigned", note="Postfix: 25, self-signed certificate"
+    ),
     "certnochain": Host(64, "mx.certnochain", ("smtp",), tls="nochain", note="Postfix: 25, intermediate not sent"),
-    "nostarttls": Host(65, "mx.nostarttls", ("smtp",), postfix=("smtpd_tls_security_level=none",),
-                       note="Postfix: 25 without STARTTLS"),
+    "nostarttls": Host(
+        65, "mx.nostarttls", ("smtp",), postfix=("smtpd_tls_security_level=none",), note="Postfix: 25 without STARTTLS"
+    ),
     # smtpd_delay_reject=no runs the client restrictions (here: sleep 15 s) before the 220 greeting
-    "slowgreet": Host(66, "mx.slowgreet", ("smtp",), postfix=("smtpd_delay_reject=no", "smtpd_client_restrictions=sleep,15"),
-                      note="Postfix: 25, greets after 15 s"),
-    "noauth": Host(67, "smtp.noauth", ("submission", "submissions"), postfix=("smtpd_sasl_auth_enable=no",),
-                   note="Postfix: 587/465 without AUTH"),
-    "legacytls": Host(68, "mx.legacytls", ("smtp",),
-                      postfix=("smtpd_tls_protocols=>=TLSv1", "smtpd_tls_mandatory_protocols=>=TLSv1"),
-                      note="Postfix: 25, still accepts TLS 1.0/1.1"),
+    "slowgreet": Host(
+        66,
+        "mx.slowgreet",
+        ("smtp",),
+        postfix=("smtpd_delay_reject=no", "smtpd_client_restrictions=sleep,15"),
+        note="Postfix: 25, greets after 15 s",
+    ),
+    "noauth": Host(
+        67,
+        "smtp.noauth",
+        ("submission", "submissions"),
+        postfix=("smtpd_sasl_auth_enable=no",),
+        note="Postfix: 587/465 without AUTH",
+    ),
+    "legacytls": Host(
+        68,
+        "mx.legacytls",
+        ("smtp",),
+        postfix=("smtpd_tls_protocols=>=TLSv1", "smtpd_tls_mandatory_protocols=>=TLSv1"),
+        note="Postfix: 25, still accepts TLS 1.0/1.1",
+    ),
     # DNS policy faults (SPF, DMARC, DKIM, MTA-STS, PTR, DNSBL: see policydata.py), octets 150-159
     "web": Host(150, "web", ("https",), note="static HTTPS: MTA-STS policies, autoconfig files"),
     "listed": Host(151, "mx.listed", ("smtp",), note="Postfix: 25; listed on the lab DNSBL dnsbl.<tld>"),
@@ -104,14 +128,27 @@ HOSTS: dict[str, Host] = {
     "ptrgeneric": Host(153, "mx.ptrgeneric", ptr="dsl-pool-153.isp", note="nothing listens; PTR is an ISP-style name"),
     "noptr": Host(154, "mx.noptr", ptr="-", note="nothing listens; no PTR record"),
     "tlsabad": Host(69, "mx.tlsabad", ("smtp",), note="Postfix: 25; its TLSA record does not match"),
-    "oldtls": Host(72, "mx.oldtls", ("smtp",),
-                   postfix=("smtpd_tls_protocols=<=TLSv1.1", "smtpd_tls_mandatory_protocols=<=TLSv1.1"),
-                   note="Postfix: 25, only TLS 1.0/1.1"),
-    "plainsmtp": Host(70, "smtp.plainauth", ("submission",),
-                      postfix=("smtpd_tls_security_level=may", "smtpd_tls_auth_only=no"),
-                      note="Postfix: 587 offering AUTH before STARTTLS"),
-    "plainimap": Host(71, "imap.plainauth", ("imap", "pop3"), dovecot=("disable_plaintext_auth = no",),
-                      note="Dovecot: 143/110 offering login before STARTTLS"),
+    "oldtls": Host(
+        72,
+        "mx.oldtls",
+        ("smtp",),
+        postfix=("smtpd_tls_protocols=<=TLSv1.1", "smtpd_tls_mandatory_protocols=<=TLSv1.1"),
+        note="Postfix: 25, only TLS 1.0/1.1",
+    ),
+    "plainsmtp": Host(
+        70,
+        "smtp.plainauth",
+        ("submission",),
+        postfix=("smtpd_tls_security_level=may", "smtpd_tls_auth_only=no"),
+        note="Postfix: 587 offering AUTH before STARTTLS",
+    ),
+    "plainimap": Host(
+        71,
+        "imap.plainauth",
+        ("imap", "pop3"),
+        dovecot=("disable_plaintext_auth = no",),
+        note="Dovecot: 143/110 offering login before STARTTLS",
+    ),
 }
 
 # The user the mail servers know; the password is generated per lab.
@@ -146,104 +183,218 @@ SCENARIOS: dict[str, Scenario] = {
             ("autoconfig", "A", "{web.addr}"),
         ),
         dnssec="signed",
-        web={"mta-sts/.well-known/mta-sts.txt": sts_policy("{mx1.fqdn}", "{mx2.fqdn}"),
-             "autoconfig/mail/config-v1.1.xml": AUTOCONFIG_XML},
+        web={
+            "mta-sts/.well-known/mta-sts.txt": sts_policy("{mx1.fqdn}", "{mx2.fqdn}"),
+            "autoconfig/mail/config-v1.1.xml": AUTOCONFIG_XML,
+        },
     ),
     "spflimit": Scenario(
         "SPF needs 12 DNS lookups (3 includes of 3 each), over the limit of 10 (spf.too_many_lookups)",
-        (*_MX1, ("@", "TXT", '"v=spf1 include:a._spf.{domain} include:b._spf.{domain} include:c._spf.{domain} -all"'),
-         *((f"{n}._spf", "TXT", '"v=spf1 mx:healthy.{tld} a:{mx1.fqdn} a:{mx2.fqdn} ~all"') for n in "abc")),
+        (
+            *_MX1,
+            ("@", "TXT", '"v=spf1 include:a._spf.{domain} include:b._spf.{domain} include:c._spf.{domain} -all"'),
+            *((f"{n}._spf", "TXT", '"v=spf1 mx:healthy.{tld} a:{mx1.fqdn} a:{mx2.fqdn} ~all"') for n in "abc"),
+        ),
     ),
-    "spftwo": Scenario("two SPF records (spf.multiple)",
-                       (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'), ("@", "TXT", '"v=spf1 a -all"'))),
+    "spftwo": Scenario(
+        "two SPF records (spf.multiple)", (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'), ("@", "TXT", '"v=spf1 a -all"'))
+    ),
     "nodmarc": Scenario("SPF but no DMARC record (dmarc.missing)", (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'))),
-    "dmarcnone": Scenario("DMARC p=none (dmarc.p_none)", (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'),
-                                                          ("_dmarc", "TXT", '"v=DMARC1; p=none; rua=mailto:d@{domain}"'))),
-    "dkimweak": Scenario("DKIM key at selector default is 512-bit RSA (dkim.weak_key)",
-                         (*_MX1, *_GOOD_POLICY, ("default._domainkey", "TXT", dkim(DKIM_RSA_512)))),
-    "dkimrevoked": Scenario("DKIM key at selector default is revoked, empty p= (dkim.revoked)",
-                            (*_MX1, *_GOOD_POLICY, ("default._domainkey", "TXT", '"v=DKIM1; k=rsa; p="'))),
-    "stsmx": Scenario("MTA-STS policy lists another MX name (mta_sts.mx_not_covered)", (*_MX1, *_GOOD_POLICY, *_STS),
-                      web={"mta-sts/.well-known/mta-sts.txt": sts_policy("mx.elsewhere.{tld}")}),
-    "stsdown": Scenario("_mta-sts TXT, but nothing serves the policy (mta_sts.policy_unreachable)",
-                        (*_MX1, *_GOOD_POLICY, ("_mta-sts", "TXT", '"v=STSv1; id=lab1"'), ("mta-sts", "A", "{refused.addr}"))),
-    "listed": Scenario("the MX address is listed on the lab DNSBL dnsbl.<tld> (dnsbl.listed with --dnsbl dnsbl.<tld>)",
-                       (("@", "MX", "10 {listed.fqdn}."), *_GOOD_POLICY)),
+    "dmarcnone": Scenario(
+        "DMARC p=none (dmarc.p_none)",
+        (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'), ("_dmarc", "TXT", '"v=DMARC1; p=none; rua=mailto:d@{domain}"')),
+    ),
+    "dkimweak": Scenario(
+        "DKIM key at selector default is 512-bit RSA (dkim.weak_key)",
+        (*_MX1, *_GOOD_POLICY, ("default._domainkey", "TXT", dkim(DKIM_RSA_512))),
+    ),
+    "dkimrevoked": Scenario(
+        "DKIM key at selector default is revoked, empty p= (dkim.revoked)",
+        (*_MX1, *_GOOD_POLICY, ("default._domainkey", "TXT", '"v=DKIM1; k=rsa; p="')),
+    ),
+    "stsmx": Scenario(
+        "MTA-STS policy lists another MX name (mta_sts.mx_not_covered)",
+        (*_MX1, *_GOOD_POLICY, *_STS),
+        web={"mta-sts/.well-known/mta-sts.txt": sts_policy("mx.elsewhere.{tld}")},
+    ),
+    "stsdown": Scenario(
+        "_mta-sts TXT, but nothing serves the policy (mta_sts.policy_unreachable)",
+        (*_MX1, *_GOOD_POLICY, ("_mta-sts", "TXT", '"v=STSv1; id=lab1"'), ("mta-sts", "A", "{refused.addr}")),
+    ),
+    "listed": Scenario(
+        "the MX address is listed on the lab DNSBL dnsbl.<tld> (dnsbl.listed with --dnsbl dnsbl.<tld>)",
+        (("@", "MX", "10 {listed.fqdn}."), *_GOOD_POLICY),
+    ),
     "dnsbl": Scenario(
         "a DNS blocklist (RFC 5782): lists 127.0.0.2 and the listed host; dead.dnsbl.<tld> never answers",
-        (("2.0.0.127", "A", "127.0.0.2"), ("2.0.0.127", "TXT", '"maildoctor lab listing: test entry"'),
-         ("{listed.rev}", "A", "127.0.0.2"), ("{listed.rev}", "TXT", '"maildoctor lab listing: sent spam to a trap"'),
-         ("dead", "NS", "{refused.fqdn}.")),
+        (
+            ("2.0.0.127", "A", "127.0.0.2"),
+            ("2.0.0.127", "TXT", '"maildoctor lab listing: test entry"'),
+            ("{listed.rev}", "A", "127.0.0.2"),
+            ("{listed.rev}", "TXT", '"maildoctor lab listing: sent spam to a trap"'),
+            ("dead", "NS", "{refused.fqdn}."),
+        ),
     ),
-    "ptrbad": Scenario("the MX address's PTR names mail.elsewhere.<tld>, which has no A (ptr.mismatch)",
-                       (("@", "MX", "10 {ptrbad.fqdn}."), *_GOOD_POLICY)),
-    "bogus": Scenario("signed, but the DS in the TLD zone is wrong: validating resolvers SERVFAIL (dnssec.bogus)",
-                      (*_MX1, *_GOOD_POLICY), dnssec="bogus"),
+    "ptrbad": Scenario(
+        "the MX address's PTR names mail.elsewhere.<tld>, which has no A (ptr.mismatch)",
+        (("@", "MX", "10 {ptrbad.fqdn}."), *_GOOD_POLICY),
+    ),
+    "bogus": Scenario(
+        "signed, but the DS in the TLD zone is wrong: validating resolvers SERVFAIL (dnssec.bogus)",
+        (*_MX1, *_GOOD_POLICY),
+        dnssec="bogus",
+    ),
     "island": Scenario("signed, but no DS in the TLD zone (dnssec.island)", (*_MX1, *_GOOD_POLICY), dnssec="island"),
     "spfpassall": Scenario("SPF +all (spf.pass_all)", (*_MX1, ("@", "TXT", '"v=spf1 mx +all"'))),
-    "spfvoid": Scenario("SPF with 3 lookups of names that do not exist (spf.void_lookups)",
-                        (*_MX1, ("@", "TXT", '"v=spf1 mx a:gone1.{domain} a:gone2.{domain} a:gone3.{domain} -all"'))),
-    "spfinclude": Scenario("SPF includes a name without SPF (spf.include_missing)",
-                           (*_MX1, ("@", "TXT", '"v=spf1 include:nospf.{domain} -all"'), ("nospf", "TXT", '"hello"'))),
-    "dmarcbad": Scenario("DMARC with p=block (dmarc.syntax)", (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'),
-                                                              ("_dmarc", "TXT", '"v=DMARC1; p=block"'))),
-    "dmarcext": Scenario("DMARC reports to healthy.<tld>, which has not agreed (dmarc.report_unauthorized)",
-                         (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'),
-                          ("_dmarc", "TXT", '"v=DMARC1; p=reject; rua=mailto:dmarc@healthy.{tld}"'))),
-    "dkimtesting": Scenario("DKIM key with t=y (dkim.testing)", (*_MX1, *_GOOD_POLICY, ("default._domainkey", "TXT",
-                                                                                       dkim(DKIM_RSA_2048, "t=y; ")))),
-    "ststesting": Scenario("MTA-STS mode testing (mta_sts.mode)", (*_MX1, *_GOOD_POLICY, *_STS),
-                           web={"mta-sts/.well-known/mta-sts.txt": sts_policy("{mx1.fqdn}", mode="testing")}),
-    "stsbad": Scenario("MTA-STS policy file is not a policy (mta_sts.policy_invalid)", (*_MX1, *_GOOD_POLICY, *_STS),
-                       web={"mta-sts/.well-known/mta-sts.txt": "<html>policy moved</html>\n"}),
-    "tlsrptbad": Scenario("TLS-RPT rua is not a URI (tls_rpt.invalid)",
-                          (*_MX1, *_GOOD_POLICY, ("_smtp._tls", "TXT", '"v=TLSRPTv1; rua=tlsrpt@{domain}"'))),
-    "acbad": Scenario("autoconfig file is not valid XML (autoconfig.invalid)",
-                      (*_MX1, *_GOOD_POLICY, ("autoconfig", "A", "{web.addr}")),
-                      web={"autoconfig/mail/config-v1.1.xml": "<clientConfig><emailProvider>\n"}),
-    "ptrgeneric": Scenario("the MX address's PTR is dsl-pool-153.isp.<tld>, forward-confirmed but generic (ptr.generic)",
-                           (("@", "MX", "10 {ptrgeneric.fqdn}."), *_GOOD_POLICY)),
-    "isp": Scenario("an ISP's zone: the generic name of ptrgeneric's address", (("dsl-pool-153", "A", "{ptrgeneric.addr}"),)),
-    "noptr": Scenario("the MX address has no PTR record (ptr.missing)", (("@", "MX", "10 {noptr.fqdn}."), *_GOOD_POLICY)),
+    "spfvoid": Scenario(
+        "SPF with 3 lookups of names that do not exist (spf.void_lookups)",
+        (*_MX1, ("@", "TXT", '"v=spf1 mx a:gone1.{domain} a:gone2.{domain} a:gone3.{domain} -all"')),
+    ),
+    "spfinclude": Scenario(
+        "SPF includes a name without SPF (spf.include_missing)",
+        (*_MX1, ("@", "TXT", '"v=spf1 include:nospf.{domain} -all"'), ("nospf", "TXT", '"hello"')),
+    ),
+    "dmarcbad": Scenario(
+        "DMARC with p=block (dmarc.syntax)",
+        (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'), ("_dmarc", "TXT", '"v=DMARC1; p=block"')),
+    ),
+    "dmarcext": Scenario(
+        "DMARC reports to healthy.<tld>, which has not agreed (dmarc.report_unauthorized)",
+        (
+            *_MX1,
+            ("@", "TXT", '"v=spf1 mx -all"'),
+            ("_dmarc", "TXT", '"v=DMARC1; p=reject; rua=mailto:dmarc@healthy.{tld}"'),
+        ),
+    ),
+    "dkimtesting": Scenario(
+        "DKIM key with t=y (dkim.testing)",
+        (*_MX1, *_GOOD_POLICY, ("default._domainkey", "TXT", dkim(DKIM_RSA_2048, "t=y; "))),
+    ),
+    "ststesting": Scenario(
+        "MTA-STS mode testing (mta_sts.mode)",
+        (*_MX1, *_GOOD_POLICY, *_STS),
+        web={"mta-sts/.well-known/mta-sts.txt": sts_policy("{mx1.fqdn}", mode="testing")},
+    ),
+    "stsbad": Scenario(
+        "MTA-STS policy file is not a policy (mta_sts.policy_invalid)",
+        (*_MX1, *_GOOD_POLICY, *_STS),
+        web={"mta-sts/.well-known/mta-sts.txt": "<html>policy moved</html>\n"},
+    ),
+    "tlsrptbad": Scenario(
+        "TLS-RPT rua is not a URI (tls_rpt.invalid)",
+        (*_MX1, *_GOOD_POLICY, ("_smtp._tls", "TXT", '"v=TLSRPTv1; rua=tlsrpt@{domain}"')),
+    ),
+    "acbad": Scenario(
+        "autoconfig file is not valid XML (autoconfig.invalid)",
+        (*_MX1, *_GOOD_POLICY, ("autoconfig", "A", "{web.addr}")),
+        web={"autoconfig/mail/config-v1.1.xml": "<clientConfig><emailProvider>\n"},
+    ),
+    "ptrgeneric": Scenario(
+        "the MX address's PTR is dsl-pool-153.isp.<tld>, forward-confirmed but generic (ptr.generic)",
+        (("@", "MX", "10 {ptrgeneric.fqdn}."), *_GOOD_POLICY),
+    ),
+    "isp": Scenario(
+        "an ISP's zone: the generic name of ptrgeneric's address", (("dsl-pool-153", "A", "{ptrgeneric.addr}"),)
+    ),
+    "noptr": Scenario(
+        "the MX address has no PTR record (ptr.missing)", (("@", "MX", "10 {noptr.fqdn}."), *_GOOD_POLICY)
+    ),
     "spfneutral": Scenario("SPF ?all (spf.neutral_all)", (*_MX1, ("@", "TXT", '"v=spf1 mx ?all"'))),
     "spfnoall": Scenario("SPF without all (spf.no_all)", (*_MX1, ("@", "TXT", '"v=spf1 mx"'))),
     "spfptr": Scenario("SPF uses ptr (spf.ptr)", (*_MX1, ("@", "TXT", '"v=spf1 ptr -all"'))),
-    "spfsyntax": Scenario("SPF with an invalid address (spf.syntax)", (*_MX1, ("@", "TXT", '"v=spf1 ip4:300.1.1.1 -all"'))),
+    "spfsyntax": Scenario(
+        "SPF with an invalid address (spf.syntax)", (*_MX1, ("@", "TXT", '"v=spf1 ip4:300.1.1.1 -all"'))
+    ),
     "spfloop": Scenario("SPF includes itself (spf.loop)", (*_MX1, ("@", "TXT", '"v=spf1 include:{domain} -all"'))),
-    "dmarctwo": Scenario("two DMARC records (dmarc.multiple)", (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'),
-                                                                ("_dmarc", "TXT", '"v=DMARC1; p=reject"'),
-                                                                ("_dmarc", "TXT", '"v=DMARC1; p=none"'))),
-    "dmarcpct": Scenario("DMARC pct=20 (dmarc.pct)", (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'),
-                                                      ("_dmarc", "TXT", '"v=DMARC1; p=reject; pct=20; rua=mailto:d@{domain}"'))),
-    "dmarcsp": Scenario("DMARC sp=none (dmarc.sp_none)", (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'),
-                                                          ("_dmarc", "TXT", '"v=DMARC1; p=reject; sp=none; rua=mailto:d@{domain}"'))),
-    "dmarcnorua": Scenario("DMARC without rua (dmarc.no_rua)", (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'),
-                                                                ("_dmarc", "TXT", '"v=DMARC1; p=reject"'))),
-    "dkimbad": Scenario("DKIM p= is not a key (dkim.syntax)",
-                        (*_MX1, *_GOOD_POLICY, ("default._domainkey", "TXT", '"v=DKIM1; k=rsa; p=bm90IGEga2V5"'))),
-    "stsshort": Scenario("MTA-STS max_age 300 s (mta_sts.max_age_short)", (*_MX1, *_GOOD_POLICY, *_STS),
-                         web={"mta-sts/.well-known/mta-sts.txt": sts_policy("{mx1.fqdn}", max_age=300)}),
-    "stsrecord": Scenario("_mta-sts TXT without id= (mta_sts.record_invalid)",
-                          (*_MX1, *_GOOD_POLICY, ("_mta-sts", "TXT", '"v=STSv1;"'))),
-    "acplain": Scenario("autoconfig tells mail programs to use IMAP without TLS (autoconfig.plain)",
-                        (*_MX1, *_GOOD_POLICY, ("autoconfig", "A", "{web.addr}")),
-                        web={"autoconfig/mail/config-v1.1.xml": AUTOCONFIG_XML.replace(
-                            "<port>993</port><socketType>SSL</socketType>", "<port>143</port><socketType>plain</socketType>")}),
-    "sts404": Scenario("the MTA-STS policy URL answers 404 (mta_sts.policy_http)", (*_MX1, *_GOOD_POLICY, *_STS),
-                       web={"mta-sts/index.txt": "the policy is not here\n"}),
-    "stscert": Scenario("MTA-STS enforce, but the MX certificate is for another name (mta_sts.mx_cert)",
-                        (("@", "MX", "10 {certwrongname.fqdn}."), *_GOOD_POLICY, *_STS),
-                        web={"mta-sts/.well-known/mta-sts.txt": sts_policy("{certwrongname.fqdn}")}),
-    "daneunsigned": Scenario("TLSA for the MX in an unsigned zone (dane.records_unsigned)",
-                             (("@", "MX", "10 mx.{domain}."), ("mx", "A", "{mx1.addr}"), *_GOOD_POLICY,
-                              ("_25._tcp.mx", "TLSA", "3 1 1 " + "ab" * 32))),
-    "daneunusable": Scenario("signed; TLSA for the MX with PKIX usage 1 only (dane.records_unusable)",
-                             (("@", "MX", "10 mx.{domain}."), ("mx", "A", "{mx1.addr}"), *_GOOD_POLICY,
-                              ("_25._tcp.mx", "TLSA", "1 1 1 " + "ab" * 32)), dnssec="signed"),
+    "dmarctwo": Scenario(
+        "two DMARC records (dmarc.multiple)",
+        (
+            *_MX1,
+            ("@", "TXT", '"v=spf1 mx -all"'),
+            ("_dmarc", "TXT", '"v=DMARC1; p=reject"'),
+            ("_dmarc", "TXT", '"v=DMARC1; p=none"'),
+        ),
+    ),
+    "dmarcpct": Scenario(
+        "DMARC pct=20 (dmarc.pct)",
+        (
+            *_MX1,
+            ("@", "TXT", '"v=spf1 mx -all"'),
+            ("_dmarc", "TXT", '"v=DMARC1; p=reject; pct=20; rua=mailto:d@{domain}"'),
+        ),
+    ),
+    "dmarcsp": Scenario(
+        "DMARC sp=none (dmarc.sp_none)",
+        (
+            *_MX1,
+            ("@", "TXT", '"v=spf1 mx -all"'),
+            ("_dmarc", "TXT", '"v=DMARC1; p=reject; sp=none; rua=mailto:d@{domain}"'),
+        ),
+    ),
+    "dmarcnorua": Scenario(
+        "DMARC without rua (dmarc.no_rua)",
+        (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'), ("_dmarc", "TXT", '"v=DMARC1; p=reject"')),
+    ),
+    "dkimbad": Scenario(
+        "DKIM p= is not a key (dkim.syntax)",
+        (*_MX1, *_GOOD_POLICY, ("default._domainkey", "TXT", '"v=DKIM1; k=rsa; p=bm90IGEga2V5"')),
+    ),
+    "stsshort": Scenario(
+        "MTA-STS max_age 300 s (mta_sts.max_age_short)",
+        (*_MX1, *_GOOD_POLICY, *_STS),
+        web={"mta-sts/.well-known/mta-sts.txt": sts_policy("{mx1.fqdn}", max_age=300)},
+    ),
+    "stsrecord": Scenario(
+        "_mta-sts TXT without id= (mta_sts.record_invalid)", (*_MX1, *_GOOD_POLICY, ("_mta-sts", "TXT", '"v=STSv1;"'))
+    ),
+    "acplain": Scenario(
+        "autoconfig tells mail programs to use IMAP without TLS (autoconfig.plain)",
+        (*_MX1, *_GOOD_POLICY, ("autoconfig", "A", "{web.addr}")),
+        web={
+            "autoconfig/mail/config-v1.1.xml": AUTOCONFIG_XML.replace(
+                "<port>993</port><socketType>SSL</socketType>", "<port>143</port><socketType>plain</socketType>"
+            )
+        },
+    ),
+    "sts404": Scenario(
+        "the MTA-STS policy URL answers 404 (mta_sts.policy_http)",
+        (*_MX1, *_GOOD_POLICY, *_STS),
+        web={"mta-sts/index.txt": "the policy is not here\n"},
+    ),
+    "stscert": Scenario(
+        "MTA-STS enforce, but the MX certificate is for another name (mta_sts.mx_cert)",
+        (("@", "MX", "10 {certwrongname.fqdn}."), *_GOOD_POLICY, *_STS),
+        web={"mta-sts/.well-known/mta-sts.txt": sts_policy("{certwrongname.fqdn}")},
+    ),
+    "daneunsigned": Scenario(
+        "TLSA for the MX in an unsigned zone (dane.records_unsigned)",
+        (
+            ("@", "MX", "10 mx.{domain}."),
+            ("mx", "A", "{mx1.addr}"),
+            *_GOOD_POLICY,
+            ("_25._tcp.mx", "TLSA", "3 1 1 " + "ab" * 32),
+        ),
+    ),
+    "daneunusable": Scenario(
+        "signed; TLSA for the MX with PKIX usage 1 only (dane.records_unusable)",
+        (
+            ("@", "MX", "10 mx.{domain}."),
+            ("mx", "A", "{mx1.addr}"),
+            *_GOOD_POLICY,
+            ("_25._tcp.mx", "TLSA", "1 1 1 " + "ab" * 32),
+        ),
+        dnssec="signed",
+    ),
     "srvonly": Scenario(
         "settings only in SRV records (RFC 6186): submission 587 -> smtp.healthy, IMAPS 993 -> imap.healthy",
-        (*_MX1, *_GOOD_POLICY, ("_submission._tcp", "SRV", "0 1 587 {smtp.fqdn}."),
-         ("_imaps._tcp", "SRV", "0 1 993 {imap.fqdn}."), ("_pop3._tcp", "SRV", "0 0 0 ."))),
+        (
+            *_MX1,
+            *_GOOD_POLICY,
+            ("_submission._tcp", "SRV", "0 1 587 {smtp.fqdn}."),
+            ("_imaps._tcp", "SRV", "0 1 993 {imap.fqdn}."),
+            ("_pop3._tcp", "SRV", "0 0 0 ."),
+        ),
+    ),
     "refused": Scenario(
         "single MX whose port 25 refuses connections",
         (("@", "MX", "10 {refused.fqdn}."),),
@@ -291,17 +442,20 @@ SCENARIOS: dict[str, Scenario] = {
         served=False,
     ),
     # server probe faults: each domain's single MX is the fault host of the same name
-    **{name: Scenario(expected, (("@", "MX", f"10 {{{name}.fqdn}}."),)) for name, expected in (
-        ("certexpired", "MX certificate expired (cert.expired)"),
-        ("certexpiring", "MX certificate expires in 5 days (cert.expiring)"),
-        ("certwrongname", "MX certificate is for another name (cert.name_mismatch)"),
-        ("certselfsigned", "MX certificate is self-signed (cert.self_signed)"),
-        ("certnochain", "MX sends its certificate without the intermediate (cert.chain_incomplete)"),
-        ("nostarttls", "MX offers no STARTTLS on 25 (tls.no_starttls)"),
-        ("slowgreet", "MX greets only after 15 s (smtp.greeting_timeout, inconclusive)"),
-        ("legacytls", "MX still accepts TLS 1.0/1.1 (tls.legacy_accepted)"),
-        ("oldtls", "MX speaks only TLS 1.0/1.1 (tls.only_legacy)"),
-    )},
+    **{
+        name: Scenario(expected, (("@", "MX", f"10 {{{name}.fqdn}}."),))
+        for name, expected in (
+            ("certexpired", "MX certificate expired (cert.expired)"),
+            ("certexpiring", "MX certificate expires in 5 days (cert.expiring)"),
+            ("certwrongname", "MX certificate is for another name (cert.name_mismatch)"),
+            ("certselfsigned", "MX certificate is self-signed (cert.self_signed)"),
+            ("certnochain", "MX sends its certificate without the intermediate (cert.chain_incomplete)"),
+            ("nostarttls", "MX offers no STARTTLS on 25 (tls.no_starttls)"),
+            ("slowgreet", "MX greets only after 15 s (smtp.greeting_timeout, inconclusive)"),
+            ("legacytls", "MX still accepts TLS 1.0/1.1 (tls.legacy_accepted)"),
+            ("oldtls", "MX speaks only TLS 1.0/1.1 (tls.only_legacy)"),
+        )
+    },
     "noauth": Scenario(
         "MX works; submission host smtp.noauth offers no AUTH on 587/465 (auth.missing)",
         (("@", "MX", "10 {mx1.fqdn}."),),
@@ -312,24 +466,24 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "srv": Scenario(
         "SRV records (RFC 6186) name the servers: submission on smtp.healthy (587, 465), IMAP on imap.healthy "
-        "(993 only); POP3 explicitly not offered (SRV target \".\")",
-        (("@", "MX", "10 {mx1.fqdn}."),
-         ("_submission._tcp", "SRV", "0 1 587 {smtp.fqdn}."),
-         ("_submissions._tcp", "SRV", "0 1 465 {smtp.fqdn}."),
-         ("_imaps._tcp", "SRV", "0 1 993 {imap.fqdn}."),
-         ("_pop3._tcp", "SRV", "0 0 0 ."),
-         ("_pop3s._tcp", "SRV", "0 0 0 .")),
+        '(993 only); POP3 explicitly not offered (SRV target ".")',
+        (
+            ("@", "MX", "10 {mx1.fqdn}."),
+            ("_submission._tcp", "SRV", "0 1 587 {smtp.fqdn}."),
+            ("_submissions._tcp", "SRV", "0 1 465 {smtp.fqdn}."),
+            ("_imaps._tcp", "SRV", "0 1 993 {imap.fqdn}."),
+            ("_pop3._tcp", "SRV", "0 0 0 ."),
+            ("_pop3s._tcp", "SRV", "0 0 0 ."),
+        ),
     ),
     "blocked25": Scenario(
         "MX port 25 times out (the filtered host) while the submission host works: looks like a network "
         "that blocks outgoing port 25 (smtp.port25_blocked_here)",
-        (("@", "MX", "10 {filtered.fqdn}."),
-         ("_submissions._tcp", "SRV", "0 1 465 {smtp.fqdn}.")),
+        (("@", "MX", "10 {filtered.fqdn}."), ("_submissions._tcp", "SRV", "0 1 465 {smtp.fqdn}.")),
     ),
     "tlsabad": Scenario(
         "signed zone; the TLSA at _25._tcp of the MX matches no certificate (dane.mismatch)",
-        (("@", "MX", "10 {tlsabad.fqdn}."),
-         ("_25._tcp.mx", "TLSA", "3 1 1 " + "00" * 32)),
+        (("@", "MX", "10 {tlsabad.fqdn}."), ("_25._tcp.mx", "TLSA", "3 1 1 " + "00" * 32)),
         dnssec="signed",
     ),
 }

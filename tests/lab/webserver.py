@@ -67,7 +67,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def log_message(self, fmt: str, *args) -> None:
-        sys.stderr.write(f"{self.address_string()} {self.headers.get('Host', '-') if self.headers else '-'} {fmt % args}\n")
+        sys.stderr.write(
+            f"{self.address_string()} {self.headers.get('Host', '-') if self.headers else '-'} {fmt % args}\n"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -189,7 +189,7 @@ class Plan:
         inside = (self.tld, self.reverse_origin)
         out = set()
         for z in self.zones():
-            for owner, rtype, rdata in z.records:
+            for _owner, rtype, rdata in z.records:
                 if rtype in ("MX", "CNAME", "NS", "PTR", "SRV"):
                     target = rdata.split()[-1].rstrip(".")
                     if not target:

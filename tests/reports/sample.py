@@ -36,15 +36,21 @@ def sample_report(*, banner: str = "220 mx1.example.com ESMTP", meta: dict | Non
         finding("auth.login", "auth.crashed", "smtp.example.com [192.0.2.5]:587", Status.ERROR,
                 "the check failed internally", side=Side.OUTGOING, host="smtp.example.com"),
     ]
-    return Report(target={"input": "example.com", "domain": "example.com", "domain_unicode": "example.com",
-                          "address": None},
-                  started_at="2026-11-27T03:00:00+00:00", duration_s=1.234,
-                  resolver={"nameservers": ["192.0.2.53:53"]}, findings=findings,
-                  tool={"name": "maildoctor", "version": "0.1.0"},
-                  checks=[{"id": c, "title": c, "side": "both"} for c in
-                          ("dns.exists", "mx.records", "tcp.connect", "smtp.greeting", "tls.certificate")],
-                  meta=meta if meta is not None else {
-                      "host": "support-laptop", "command": ["maildoctor", "check", "example.com", "--password", "hunter2"]})
+    return Report(
+        target={"input": "example.com", "domain": "example.com", "domain_unicode": "example.com", "address": None},
+        started_at="2026-11-27T03:00:00+00:00",
+        duration_s=1.234,
+        resolver={"nameservers": ["192.0.2.53:53"]},
+        findings=findings,
+        tool={"name": "maildoctor", "version": "0.1.0"},
+        checks=[
+            {"id": c, "title": c, "side": "both"}
+            for c in ("dns.exists", "mx.records", "tcp.connect", "smtp.greeting", "tls.certificate")
+        ],
+        meta=meta
+        if meta is not None
+        else {"host": "support-laptop", "command": ["maildoctor", "check", "example.com", "--password", "hunter2"]},
+    )
 
 
 def hostile_report(text: str = HOSTILE) -> Report:

@@ -6,7 +6,6 @@ import pytest
 
 from diagnose import DiagnosisError, exit_code, load, render, run
 from diagnose.engine.exitcodes import ExitCode
-
 from tests.reports.sample import sample_report
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from reports import renderer
-
 from tests.reports.sample import hostile_report, sample_report
 from tests.reports.test_renderers import markdown_tokens
 

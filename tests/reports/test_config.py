@@ -48,17 +48,32 @@ def test_a_full_profile_loads(tmp_path):
     assert ci.credentials == {"user_env": "MAIL_USER", "password_env": "MAIL_PASSWORD"}
 
 
-@pytest.mark.parametrize("body, where, words", [
-    ('[profiles.ci]\ntarget = "x.example"\ntimeout = "3"\n', "line 3: profiles.ci.timeout", "positive number"),
-    ('[profiles.ci]\nexpect.mx = [1]\n', "line 2: profiles.ci.expect.mx", "list holding a number"),
-    ('[profiles.ci]\n\n[profiles.ci.expect]\ncert_min_days = 2.5\n', "line 4: profiles.ci.expect.cert_min_days", "whole number"),
-    ('[profiles.ci]\nfail_on = "never"\n', "line 2: profiles.ci.fail_on", '"warn" or "fail"'),
-    ('[profiles.ci]\ntargett = "x.example"\n', "line 2: profiles.ci.targett", "unknown key"),
-    ('[profiles.ci]\ncredentials.password = "hunter2"\n', "line 2: profiles.ci.credentials.password", "never the credentials"),
-    ('[profiles.ci]\ncredentials = { password_env = "not a name" }\n', "line 2: profiles.ci.credentials.password_env", "environment variable"),
-    ('timeout = 3\n', "line 1: timeout", "unknown key"),
-    ('[profiles.ci\ntarget = 1\n', "TOML syntax error", "line 1"),
-])
+@pytest.mark.parametrize(
+    "body, where, words",
+    [
+        ('[profiles.ci]\ntarget = "x.example"\ntimeout = "3"\n', "line 3: profiles.ci.timeout", "positive number"),
+        ("[profiles.ci]\nexpect.mx = [1]\n", "line 2: profiles.ci.expect.mx", "list holding a number"),
+        (
+            "[profiles.ci]\n\n[profiles.ci.expect]\ncert_min_days = 2.5\n",
+            "line 4: profiles.ci.expect.cert_min_days",
+            "whole number",
+        ),
+        ('[profiles.ci]\nfail_on = "never"\n', "line 2: profiles.ci.fail_on", '"warn" or "fail"'),
+        ('[profiles.ci]\ntargett = "x.example"\n', "line 2: profiles.ci.targett", "unknown key"),
+        (
+            '[profiles.ci]\ncredentials.password = "hunter2"\n',
+            "line 2: profiles.ci.credentials.password",
+            "never the credentials",
+        ),
+        (
+            '[profiles.ci]\ncredentials = { password_env = "not a name" }\n',
+            "line 2: profiles.ci.credentials.password_env",
+            "environment variable",
+        ),
+        ("timeout = 3\n", "line 1: timeout", "unknown key"),
+        ("[profiles.ci\ntarget = 1\n", "TOML syntax error", "line 1"),
+    ],
+)
 def test_config_errors_are_one_line_naming_file_line_and_key(tmp_path, body, where, words):
     path = write(tmp_path, body)
     with pytest.raises(ConfigError) as caught:

@@ -12,10 +12,9 @@ from diagnose.engine.catalogue import catalogue, explain
 from diagnose.engine.exitcodes import ExitCode, counts_as_failure, exit_code_for
 from diagnose.engine.expect import Expectations, evaluate
 from diagnose.engine.model import Side, Status
-from diagnose.knowledge.redact import redact_argv, run_meta
 from diagnose.engine.registry import discover
+from diagnose.knowledge.redact import redact_argv, run_meta
 from reports.hops import hop_of
-
 from tests.reports.sample import finding, sample_report
 
 # --- expectations ----------------------------------------------------------------------------
@@ -29,7 +28,10 @@ def test_expected_mx_matches():
 def test_expected_mx_differs_is_a_failure_with_a_remedy():
     (f,) = evaluate({"mx": ("mx9.example.com",)}, sample_report().findings, domain="example.com", config="ci (x.toml)")
     assert f.code == "expect.mx_differs" and f.status is Status.FAIL
-    assert f.evidence["missing"] == ["mx9.example.com"] and f.evidence["unexpected"] == ["mx1.example.com", "mx2.example.com"]
+    assert f.evidence["missing"] == ["mx9.example.com"] and f.evidence["unexpected"] == [
+        "mx1.example.com",
+        "mx2.example.com",
+    ]
     assert "ci (x.toml)" in f.remedy and "MX 10 mx9.example.com." in f.remedy
 
 

@@ -6,20 +6,64 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from diagnose.engine.report import Report
 from reports import renderer
-
 from tests.reports.sample import HOSTILE, hostile_report
 from tests.reports.test_renderers import assert_junit_shape, assert_well_nested, markdown_tokens, parse_html
 
 # Text a server could send, plus the characters that mean something to our formats.
 NASTY = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=60) | st.lists(
-    st.sampled_from(["<", ">", "&", '"', "'", "|", "`", "```", "\n", "\r", "\t", "\x1b[31m", "\x1b]8;;http://x\x07",
-                     "\x00", "\x08", "\x7f", "\ud800", "\ufffe", "]]>", "-->", "<!--", "<script>", "</svg>", "*", "_",
-                     "[", "](", "$", "#", "\\", "&amp;", "&#0;", "\u202e", "|---|", "1. ", "- ", "> ", "# ", "+ ", "    ", "===", "~~~"]),
-    max_size=25).map("".join)
+    st.sampled_from(
+        [
+            "<",
+            ">",
+            "&",
+            '"',
+            "'",
+            "|",
+            "`",
+            "```",
+            "\n",
+            "\r",
+            "\t",
+            "\x1b[31m",
+            "\x1b]8;;http://x\x07",
+            "\x00",
+            "\x08",
+            "\x7f",
+            "\ud800",
+            "\ufffe",
+            "]]>",
+            "-->",
+            "<!--",
+            "<script>",
+            "</svg>",
+            "*",
+            "_",
+            "[",
+            "](",
+            "$",
+            "#",
+            "\\",
+            "&amp;",
+            "&#0;",
+            "\u202e",
+            "|---|",
+            "1. ",
+            "- ",
+            "> ",
+            "# ",
+            "+ ",
+            "    ",
+            "===",
+            "~~~",
+        ]
+    ),
+    max_size=25,
+).map("".join)
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ESCAPE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -39,7 +83,9 @@ def test_html_structure_survives(text):
     assert "script" not in tags and "img" not in tags
     assert tags.count("svg") == 2 and tags.count("article") == 2 and tags.count("html") == 1
     assert all(not name.startswith("on") and name != "src" for _, attrs in doc.tags for name in attrs)
-    assert all(value.startswith("#problem-") for _, attrs in doc.tags for name, value in attrs.items() if name == "href")
+    assert all(
+        value.startswith("#problem-") for _, attrs in doc.tags for name, value in attrs.items() if name == "href"
+    )
     assert_no_control_chars(page)
 
 
@@ -61,11 +107,15 @@ def test_markdown_structure_survives(text):
             widths.append(row)
     assert widths.count(2) == len(widths) - 3 and widths.count(4) == 3, widths  # header table; summary (head + 2)
     inline_kinds = {c.type for t in tokens if t.type == "inline" for c in t.children or []}
-    assert inline_kinds <= {"text", "softbreak", "strong_open", "strong_close", "html_inline", "hardbreak"}, inline_kinds
+    assert inline_kinds <= {"text", "softbreak", "strong_open", "strong_close", "html_inline", "hardbreak"}, (
+        inline_kinds
+    )
     html_bits = {c.content for t in tokens if t.type == "inline" for c in t.children or [] if c.type == "html_inline"}
     assert html_bits <= {"<br>"}, html_bits
     kinds = {t.type for t in tokens}
-    assert not kinds & {"bullet_list_open", "ordered_list_open", "blockquote_open", "code_block", "hr", "html_block"}, kinds
+    assert not kinds & {"bullet_list_open", "ordered_list_open", "blockquote_open", "code_block", "hr", "html_block"}, (
+        kinds
+    )
     headings = [t for t in tokens if t.type == "heading_open"]
     assert len(headings) == 5  # title, Summary, Problems, two problems
     fences = [t for t in tokens if t.type == "fence"]

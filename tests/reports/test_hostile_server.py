@@ -12,10 +12,9 @@ import pytest
 
 from checks.greeting.smtp import SmtpGreeting
 from checks.tls.handshake import TlsHandshake
-from diagnose.net.dialogue import Endpoint, run_dialogue
 from diagnose.engine.report import Report
+from diagnose.net.dialogue import Endpoint, run_dialogue
 from reports import renderer
-
 from tests.reports.test_renderers import markdown_tokens, parse_html
 
 NET = os.environ.get("MAILDOCTOR_LAB_NET", "127.77")

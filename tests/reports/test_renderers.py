@@ -12,7 +12,6 @@ from markdown_it import MarkdownIt
 
 from diagnose.engine.report import Report
 from reports import RENDERERS, renderer
-
 from tests.reports.sample import sample_report
 
 FORMATS = ["text", "json", "markdown", "html", "junit", "nagios"]
@@ -132,7 +131,12 @@ def test_junit_structure():
     assert root.tag == "testsuites"
     cases = root.findall("./testsuite/testcase")
     assert len(cases) == 7  # one per finding
-    assert root.get("tests") == "7" and root.get("failures") == "1" and root.get("errors") == "1" and root.get("skipped") == "1"
+    assert (
+        root.get("tests") == "7"
+        and root.get("failures") == "1"
+        and root.get("errors") == "1"
+        and root.get("skipped") == "1"
+    )
     kinds = {c.get("name").split(":")[0]: [child.tag for child in c] for c in cases}
     assert kinds["tcp.refused"] == ["failure"]
     assert kinds["auth.crashed"] == ["error"]
@@ -191,14 +195,15 @@ def test_html_waterfall_has_a_row_per_endpoint_and_phase():
 
 
 def test_waterfall_uses_recorded_phase_timings():
-    from reports.svg import timings
-
-    from tests.reports.sample import finding
     from diagnose.engine.model import Status
+    from reports.svg import timings
+    from tests.reports.sample import finding
 
     f = finding("auth.login", "auth.ok", "smtp.example.com [192.0.2.5]:587", Status.PASS, duration_s=0.5,
                 evidence={"timings": {"connect": 0.01, "greeting": 0.02, "TLS": 0.03, "auth": 0.2, "bogus": 1}})
-    assert timings([f]) == {"smtp.example.com [192.0.2.5]:587": {"connect": 0.01, "greeting": 0.02, "TLS": 0.03, "auth": 0.2}}
+    assert timings([f]) == {
+        "smtp.example.com [192.0.2.5]:587": {"connect": 0.01, "greeting": 0.02, "TLS": 0.03, "auth": 0.2}
+    }
 
 
 def test_markdown_summary_table_and_problems():
@@ -241,7 +246,6 @@ def test_json_round_trip_renders_the_same():
 def test_waterfall_of_a_big_report_is_bounded():
     from diagnose.engine.model import Status
     from reports.svg import waterfall_svg
-
     from tests.reports.sample import finding
 
     many = [finding("tcp.connect", "tcp.connected", f"mx{n}.example.com [192.0.2.{n}]:25", Status.PASS, duration_s=0.01)

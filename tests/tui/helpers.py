@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
+from diagnose.app.session import CheckRequest, Plan, make_plan, open_dns
 from diagnose.engine.model import Finding
 from diagnose.engine.registry import discover, select
 from diagnose.engine.report import Report
 from diagnose.engine.runner import CheckFinished, CheckStarted, DiagnosisFinished, Event, FindingEmitted, diagnose
-from diagnose.app.session import CheckRequest, Plan, make_plan, open_dns
 
 FOUNDATION = ("dns.exists", "mx.records", "tcp.connect")
 
@@ -58,7 +59,11 @@ class Normaliser:
         for host in lab.hosts.values():
             addr = host["addr"]
             self.addresses[addr] = "192.0.2." + addr.rsplit(".", 1)[1]
-        self._addr = re.compile(r"(?<![\d.])(" + "|".join(re.escape(a) for a in sorted(self.addresses, key=len, reverse=True)) + r")(?![\d])")
+        self._addr = re.compile(
+            r"(?<![\d.])("
+            + "|".join(re.escape(a) for a in sorted(self.addresses, key=len, reverse=True))
+            + r")(?![\d])"
+        )
         self._tld = re.compile(r"\." + re.escape(lab.tld) + r"\b")
 
     def text(self, s: str) -> str:

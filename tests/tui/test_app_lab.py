@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from diagnose.engine.model import Finding, Status
 from diagnose.app.session import make_plan
+from diagnose.engine.model import Finding, Status
 from diagnose.tui.app import create_app
 from diagnose.tui.screens.export import ExportScreen
 from diagnose.tui.screens.help import HelpScreen
@@ -15,7 +15,6 @@ from diagnose.tui.screens.target import TargetScreen
 from diagnose.tui.state import SideGroup
 from diagnose.tui.widgets.details import DetailsPane
 from diagnose.tui.widgets.results import ResultsTree
-
 from tests.tui.helpers import FOUNDATION, finished, lab_request, screen_text, wait_until
 
 pytestmark = pytest.mark.lab

@@ -2,20 +2,19 @@
 
 import asyncio
 
+from diagnose.app.session import CheckRequest, Fatal
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.report import Report
 from diagnose.engine.runner import CheckFinished, CheckStarted, DiagnosisFinished, FindingEmitted
-from diagnose.app.session import CheckRequest, Fatal
 from diagnose.tui.app import create_app
 from diagnose.tui.widgets.results import ResultsTree
-
 from tests.tui.helpers import finished, replay, replay_plan, screen_text, wait_until
 
 HOSTILE = "[bold red]pwned[/] \x1b[2J\x1b]0;title\x07 [link=http://x]y[/link]"
 
 
 def hostile_events():
-    f = Finding(check="tcp.connect", code="tcp.refused", subject=f"mx.example.test [192.0.2.1]:25",
+    f = Finding(check="tcp.connect", code="tcp.refused", subject="mx.example.test [192.0.2.1]:25",
                 status=Status.FAIL, summary=f"banner: {HOSTILE}", explanation="x", remedy="y",
                 evidence={"transcript": [f"S: 220 {HOSTILE}", "C: QUIT"], "port": 25}, side=Side.INCOMING,
                 host="mx.example.test")

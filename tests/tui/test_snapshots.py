@@ -11,7 +11,6 @@ import pytest
 
 from diagnose.app.session import CheckRequest
 from diagnose.tui.app import create_app
-
 from tests.tui.helpers import Normaliser, finished, plan_order, record, replay, replay_plan, screen_text, wait_until
 
 pytestmark = pytest.mark.lab

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 _EC_KEY = ec.generate_private_key(ec.SECP256R1())  # reused: key generation is the slow part
 
 
@@ -37,18 +37,34 @@ class Pki:
         key = key or self.root_key
         issuer_name = issuer.subject if issuer is not None else name(cn)
         issuer_key = self.root_key
-        return (_builder(name(cn), issuer_name, key.public_key(), issuer_key.public_key(),
-                         NOW - dt.timedelta(days=365), NOW + dt.timedelta(days=3650))
-                .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
-                .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-                .sign(issuer_key, hashes.SHA256()))
+        return (
+            _builder(
+                name(cn),
+                issuer_name,
+                key.public_key(),
+                issuer_key.public_key(),
+                NOW - dt.timedelta(days=365),
+                NOW + dt.timedelta(days=3650),
+            )
+            .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            .sign(issuer_key, hashes.SHA256())
+        )
 
     def leaf(self, *names: str, days_before=30, days_after=60, key=None, hash_=None, aia=False, ips=()):
         key = key or _EC_KEY
-        b = (_builder(name(names[0] if names else "no-san"), self.inter.subject, key.public_key(),
-                      self.inter_key.public_key(), NOW - dt.timedelta(days=days_before), NOW + dt.timedelta(days=days_after))
-             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False))
+        b = (
+            _builder(
+                name(names[0] if names else "no-san"),
+                self.inter.subject,
+                key.public_key(),
+                self.inter_key.public_key(),
+                NOW - dt.timedelta(days=days_before),
+                NOW + dt.timedelta(days=days_after),
+            )
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        )
         alt = [x509.DNSName(n) for n in names] + [x509.IPAddress(__import__("ipaddress").ip_address(i)) for i in ips]
         if alt:
             b = b.add_extension(x509.SubjectAlternativeName(alt), critical=False)

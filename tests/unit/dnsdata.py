@@ -42,11 +42,11 @@ def timeout(name: str, rdtype: str) -> DnsResult:
 class Zone(dict):
     """(name, TYPE) -> DnsResult; names not listed are NXDOMAIN when asked through ``get_all``."""
 
-    def txt(self, name: str, *texts: str) -> "Zone":
+    def txt(self, name: str, *texts: str) -> Zone:
         self[(name, "TXT")] = answer(name, "TXT", *texts)
         return self
 
-    def add(self, result: DnsResult) -> "Zone":
+    def add(self, result: DnsResult) -> Zone:
         self[(result.name, result.rdtype)] = result
         return self
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from checks.autoconfig import Autoconfig, parse_autoconfig
-from diagnose.net.httpget import FetchResult, HttpResponse
 from diagnose.engine.model import Status
+from diagnose.net.httpget import FetchResult, HttpResponse
 
 XML = """<?xml version="1.0"?>
 <clientConfig version="1.1">
@@ -21,7 +21,9 @@ URL = "https://autoconfig.example.com/mail/config-v1.1.xml"
 
 
 def served(body: str, status: int = 200) -> FetchResult:
-    return FetchResult(URL, "192.0.2.1", "ok", response=HttpResponse(status, "", {"content-type": "text/xml"}, body.encode()))
+    return FetchResult(
+        URL, "192.0.2.1", "ok", response=HttpResponse(status, "", {"content-type": "text/xml"}, body.encode())
+    )
 
 
 def test_parse():
@@ -46,18 +48,28 @@ def test_plain_is_warned():
 def test_none_and_unreachable():
     fs, settings = Autoconfig().evaluate_autoconfig("example.com", [])
     assert [(f.code, f.status) for f in fs] == [("autoconfig.none", Status.SKIP)] and settings == []
-    fs, _ = Autoconfig().evaluate_autoconfig("example.com", [FetchResult(URL, "192.0.2.1", "refused", "connection refused")])
+    fs, _ = Autoconfig().evaluate_autoconfig(
+        "example.com", [FetchResult(URL, "192.0.2.1", "refused", "connection refused")]
+    )
     assert [(f.code, f.status) for f in fs] == [("autoconfig.unreachable", Status.WARN)]
     fs, _ = Autoconfig().evaluate_autoconfig("example.com", [served("", status=404)])
     assert fs[0].code == "autoconfig.none"
 
 
 def test_hostile_and_invalid_xml():
-    bomb = '<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><clientConfig>&b;</clientConfig>'
-    for body, words in [(bomb, "DOCTYPE"), ("<clientConfig><unclosed>", "well-formed"), ("<html/>", "root element"),
-                        ("<clientConfig><emailProvider/></clientConfig>", "no incomingServer"),
-                        (XML.replace("993", "99999"), "port"), (XML.replace("imap.example.com", "imap example"), "host name"), (XML.replace("imap.example.com", "\x1b[2J"), "well-formed"),
-                        ("x" * 70000, "larger")]:
+    bomb = (
+        '<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><clientConfig>&b;</clientConfig>'
+    )
+    for body, words in [
+        (bomb, "DOCTYPE"),
+        ("<clientConfig><unclosed>", "well-formed"),
+        ("<html/>", "root element"),
+        ("<clientConfig><emailProvider/></clientConfig>", "no incomingServer"),
+        (XML.replace("993", "99999"), "port"),
+        (XML.replace("imap.example.com", "imap example"), "host name"),
+        (XML.replace("imap.example.com", "\x1b[2J"), "well-formed"),
+        ("x" * 70000, "larger"),
+    ]:
         fs, _ = Autoconfig().evaluate_autoconfig("example.com", [served(body)])
         assert fs[0].code == "autoconfig.invalid" and fs[0].status is Status.FAIL, (body[:40], fs)
         assert words in fs[0].summary + fs[0].explanation, fs[0].explanation

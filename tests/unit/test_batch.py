@@ -80,7 +80,9 @@ def test_default_checks_are_the_dns_and_reachability_ones():
 
 def run_cli(*args, stdin=""):
     env = {**os.environ, "NO_COLOR": "1"}
-    return subprocess.run([MAILDOCTOR, "batch", *args], input=stdin, capture_output=True, text=True, timeout=60, env=env)
+    return subprocess.run(
+        [MAILDOCTOR, "batch", *args], input=stdin, capture_output=True, text=True, timeout=60, env=env
+    )
 
 
 def test_bad_usage_is_one_error_line_and_exit_3(tmp_path):

@@ -7,8 +7,8 @@ import subprocess
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from diagnose.knowledge.certs import evaluate_certificate, load_pem_bundle, name_matches
 from diagnose.engine.model import Status
+from diagnose.knowledge.certs import evaluate_certificate, load_pem_bundle, name_matches
 from tests.unit.certmint import NOW, Pki, rsa_key, self_signed
 
 PKI = Pki()
@@ -114,7 +114,7 @@ def test_sha1_signature(tmp_path):
     run("x509", "-req", "-in", str(csr), "-CA", str(tmp_path / "ca.pem"), "-CAkey", str(tmp_path / "ca.key"),
         "-sha1", "-days", "5", "-out", str(crt), "-extfile", str(tmp_path / "ext"))
     leaf = load_pem_bundle(crt.read_bytes())[0]
-    v = evaluate_certificate([leaf, PKI.inter], "mx.example.test", dt.datetime.now(dt.timezone.utc), 1,
+    v = evaluate_certificate([leaf, PKI.inter], "mx.example.test", dt.datetime.now(dt.UTC), 1,
                              anchors=[PKI.root])
     assert "cert.weak_signature" in v.codes()
 

@@ -46,7 +46,7 @@ def test_key_parsing():
     (f"v=DKIM1; k=rsa; p={RSA512}", Status.FAIL, "dkim.weak_key"),
     (f"v=DKIM1; k=rsa; p={RSA1024}", Status.WARN, "dkim.weak_key"),
     ("v=DKIM1; k=rsa; p=", Status.FAIL, "dkim.revoked"),
-    (f"v=DKIM1; t=y; p=RSA2048", Status.WARN, "dkim.testing"),
+    ("v=DKIM1; t=y; p=RSA2048", Status.WARN, "dkim.testing"),
     ("v=DKIM1; k=rsa; p=RSA2048", Status.PASS, "dkim.key"),
     ("v=DKIM1; k=ed25519; p=ED", Status.PASS, "dkim.key"),
     ("v=DKIM1; k=rsa; p=!!notbase64", Status.FAIL, "dkim.syntax"),

@@ -97,8 +97,14 @@ def test_pct_sp_and_missing_rua_warn():
 
 
 def test_external_report_destination_needs_authorization():
-    own = answer("_dmarc.example.com", "TXT", "v=DMARC1; p=reject; rua=mailto:x@reports.example.net,mailto:y@example.com")
-    fs = evaluate("example.com", own, auth={"reports.example.net": nxdomain("example.com._report._dmarc.reports.example.net", "TXT")})
+    own = answer(
+        "_dmarc.example.com", "TXT", "v=DMARC1; p=reject; rua=mailto:x@reports.example.net,mailto:y@example.com"
+    )
+    fs = evaluate(
+        "example.com",
+        own,
+        auth={"reports.example.net": nxdomain("example.com._report._dmarc.reports.example.net", "TXT")},
+    )
     f = fs["dmarc.report_unauthorized"]
     assert f.status is Status.WARN and "example.com._report._dmarc.reports.example.net" in f.remedy
     ok = {"reports.example.net": answer("example.com._report._dmarc.reports.example.net", "TXT", "v=DMARC1")}

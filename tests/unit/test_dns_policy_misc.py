@@ -27,9 +27,14 @@ def test_reverse_names():
 
 
 def test_fcrdns_pass_mismatch_missing():
-    ok = ptr_judge(answer(RNAME, "PTR", "mx1.example.com."), {"mx1.example.com": answer("mx1.example.com", "A", "192.0.2.10")})
+    ok = ptr_judge(
+        answer(RNAME, "PTR", "mx1.example.com."), {"mx1.example.com": answer("mx1.example.com", "A", "192.0.2.10")}
+    )
     assert ok.code == "ptr.ok" and ok.status is Status.PASS
-    bad = ptr_judge(answer(RNAME, "PTR", "mail.other.example."), {"mail.other.example": answer("mail.other.example", "A", "192.0.2.99")})
+    bad = ptr_judge(
+        answer(RNAME, "PTR", "mail.other.example."),
+        {"mail.other.example": answer("mail.other.example", "A", "192.0.2.99")},
+    )
     assert bad.code == "ptr.mismatch" and bad.status is Status.WARN
     assert "mail.other.example. IN A 192.0.2.10" in bad.remedy and "does not resolve back" in bad.summary
     gone = ptr_judge(answer(RNAME, "PTR", "ghost.example."), {"ghost.example": nxdomain("ghost.example", "A")})
@@ -73,7 +78,12 @@ def test_dnsbl_names_and_options():
 def test_classify_never_passes_failures():
     assert classify(nxdomain("x", "A")).state == "clean"
     assert classify(answer("x", "A", "127.0.0.2")).state == "listed"
-    for bad in (servfail("x", "A"), timeout("x", "A"), answer("x", "A", "127.255.255.254"), answer("x", "A", "198.51.100.7")):
+    for bad in (
+        servfail("x", "A"),
+        timeout("x", "A"),
+        answer("x", "A", "127.255.255.254"),
+        answer("x", "A", "198.51.100.7"),
+    ):
         assert classify(bad).state == "broken"
 
 
@@ -113,7 +123,11 @@ def dnssec(soa, dnskey, ds):
 def test_dnssec_states():
     soa_ad = answer("example.com", "SOA", "ns. host. 1 2 3 4 5", ad=True)
     soa = answer("example.com", "SOA", "ns. host. 1 2 3 4 5")
-    key = answer("example.com", "DNSKEY", "257 3 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==")
+    key = answer(
+        "example.com",
+        "DNSKEY",
+        "257 3 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==",
+    )
     ds = answer("example.com", "DS", "2371 13 2 1F987CC6583E92DF0890718C42A1BA0D7D18576C91B65EE4D9A09ADE8A7E7F3E")
     assert dnssec(soa_ad, key, ds).code == "dnssec.validated"
     assert dnssec(soa, nodata("example.com", "DNSKEY"), nodata("example.com", "DS")).status is Status.SKIP
@@ -141,13 +155,20 @@ def test_tlsa_record_problems():
 def test_tlsa_findings():
     check = DaneRecords()
     owner = "_25._tcp.mx1.example.com"
-    assert check.evaluate_tlsa("mx1.example.com", answer(owner, "TLSA", f"3 1 1 {DIGEST}", ad=True)).status is Status.PASS
-    assert check.evaluate_tlsa("mx1.example.com", answer(owner, "TLSA", f"3 1 1 {DIGEST}")).code == "dane.records_unsigned"
+    assert (
+        check.evaluate_tlsa("mx1.example.com", answer(owner, "TLSA", f"3 1 1 {DIGEST}", ad=True)).status is Status.PASS
+    )
+    assert (
+        check.evaluate_tlsa("mx1.example.com", answer(owner, "TLSA", f"3 1 1 {DIGEST}")).code == "dane.records_unsigned"
+    )
     # (dnspython refuses digests of the wrong length on the wire: that arrives as a failed lookup)
     f = check.evaluate_tlsa("mx1.example.com", answer(owner, "TLSA", f"3 1 5 {DIGEST}", ad=True))
     assert f.code == "dane.records_malformed" and f.status is Status.FAIL
     f = check.evaluate_tlsa("mx1.example.com", answer(owner, "TLSA", f"3 1 5 {DIGEST}", f"3 1 1 {DIGEST}", ad=True))
     assert f.code == "dane.records_malformed" and f.status is Status.WARN
-    assert check.evaluate_tlsa("mx1.example.com", answer(owner, "TLSA", f"1 1 1 {DIGEST}", ad=True)).code == "dane.records_unusable"
+    assert (
+        check.evaluate_tlsa("mx1.example.com", answer(owner, "TLSA", f"1 1 1 {DIGEST}", ad=True)).code
+        == "dane.records_unusable"
+    )
     assert check.evaluate_tlsa("mx1.example.com", nxdomain(owner, "TLSA")).status is Status.SKIP
     assert check.evaluate_tlsa("mx1.example.com", servfail(owner, "TLSA")).status is Status.FAIL

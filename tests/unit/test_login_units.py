@@ -7,21 +7,30 @@ import pickle
 
 import pytest
 
-from checks.roundtrip.delivery_path import DeliveryPath
+from checks.login.base import STATUS
 from checks.login.imap import LoginImap
 from checks.login.pop3 import LoginPop3
 from checks.login.smtp import LoginSmtp
 from checks.roundtrip.check import DeliveredCopy, RoundTrip
-from diagnose.engine.credentials import CredentialError, CredentialRequest, Credentials, Secret, resolve, scrub
-from diagnose.net.dialogue import Endpoint
-from diagnose.knowledge.headers import auth_results, hops, parse_auth_results, parse_header_block, parse_received, signatures
-from checks.login.base import STATUS
-from diagnose.knowledge.authreply import imap_outcome as _imap_outcome, pop_outcome as _pop_outcome, smtp_outcome as _smtp_outcome
-from diagnose.net.mailsession import Login, Outcome
-from diagnose.knowledge.replies import SmtpReply
-from diagnose.knowledge.redact import redact_argv
+from checks.roundtrip.delivery_path import DeliveryPath
 from checks.roundtrip.exchange import Delivery, Submission, bounce_reason, queue_id
+from diagnose.engine.credentials import CredentialError, CredentialRequest, Credentials, Secret, resolve, scrub
+from diagnose.knowledge.authreply import imap_outcome as _imap_outcome
+from diagnose.knowledge.authreply import pop_outcome as _pop_outcome
+from diagnose.knowledge.authreply import smtp_outcome as _smtp_outcome
+from diagnose.knowledge.headers import (
+    auth_results,
+    hops,
+    parse_auth_results,
+    parse_header_block,
+    parse_received,
+    signatures,
+)
+from diagnose.knowledge.redact import redact_argv
+from diagnose.knowledge.replies import SmtpReply
 from diagnose.knowledge.smtpcodes import enhanced, explain_reply
+from diagnose.net.dialogue import Endpoint
+from diagnose.net.mailsession import Login, Outcome
 
 
 # -- credentials ---------------------------------------------------------------
@@ -112,11 +121,17 @@ def test_enhanced_code_only_at_the_start():
     assert enhanced("5.7.8 Error") == "5.7.8" and enhanced("Error") == "" and enhanced("-5.1.1 x") == "5.1.1"
 
 
-@pytest.mark.parametrize("code, text, tls, outcome", [
-    (235, "2.7.0 ok", True, Outcome.OK), (535, "5.7.8 no", True, Outcome.REJECTED),
-    (454, "4.7.0 temp", True, Outcome.TEMPORARY), (538, "5.7.11 need TLS", False, Outcome.DISABLED_BEFORE_TLS),
-    (530, "5.7.0 Must issue STARTTLS", False, Outcome.DISABLED_BEFORE_TLS), (504, "5.5.4 unknown", True, Outcome.NO_MECHANISM),
-])
+@pytest.mark.parametrize(
+    "code, text, tls, outcome",
+    [
+        (235, "2.7.0 ok", True, Outcome.OK),
+        (535, "5.7.8 no", True, Outcome.REJECTED),
+        (454, "4.7.0 temp", True, Outcome.TEMPORARY),
+        (538, "5.7.11 need TLS", False, Outcome.DISABLED_BEFORE_TLS),
+        (530, "5.7.0 Must issue STARTTLS", False, Outcome.DISABLED_BEFORE_TLS),
+        (504, "5.5.4 unknown", True, Outcome.NO_MECHANISM),
+    ],
+)
 def test_smtp_auth_outcomes(code, text, tls, outcome):
     assert _smtp_outcome(SmtpReply(code, (text,)), tls) is outcome
 
@@ -152,7 +167,9 @@ def test_roundtrip_verdicts():
     ep = Endpoint("submission", "smtp.example.com", "192.0.2.1", 587)
     rt = RoundTrip()
     sub = Submission(ep, stage="accepted", queue_id="ABC123")
-    lost = rt.judge_delivery(Delivery(Endpoint("mailbox", "imap.example.com", "192.0.2.2", 993)), sub, "bob@example.com", "md-1", 10)
+    lost = rt.judge_delivery(
+        Delivery(Endpoint("mailbox", "imap.example.com", "192.0.2.2", 993)), sub, "bob@example.com", "md-1", 10
+    )
     assert [f.code for f in lost] == ["roundtrip.not_delivered"] and "within 10 s" in lost[0].summary
     assert "ABC123" in lost[0].remedy and lost[0].remedy.startswith("On smtp.example.com")
     rejected = rt.judge_submission(Submission(ep, stage="RCPT TO", code=550, words="550 5.7.1 <x>: Relay access denied",
@@ -161,9 +178,11 @@ def test_roundtrip_verdicts():
 
 
 # -- headers ------------------------------------------------------------------------
-POSTFIX = ("from [192.0.2.9] (unknown [192.0.2.9])\r\n\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))\r\n"
-           "\t(No client certificate requested)\r\n\tby smtp.example.com (Postfix) with ESMTPSA id 4A0F\r\n"
-           "\tfor <bob@example.com>; Fri, 27 Nov 2026 03:57:39 +0000 (UTC)")
+POSTFIX = (
+    "from [192.0.2.9] (unknown [192.0.2.9])\r\n\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))\r\n"
+    "\t(No client certificate requested)\r\n\tby smtp.example.com (Postfix) with ESMTPSA id 4A0F\r\n"
+    "\tfor <bob@example.com>; Fri, 27 Nov 2026 03:57:39 +0000 (UTC)"
+)
 EXIM = "from mail.other.example ([198.51.100.7]) by mx.example.net with esmtps (TLS1.2) tls TLS_ECDHE (Exim 4.96) id 1a; Mon, 1 Jan 2024 00:00:00 +0000"
 PLAIN = "from relay.example.org (relay.example.org [203.0.113.5]) by mx.example.net with ESMTP id 99; Mon, 1 Jan 2024 00:00:00 +0000"
 LMTP = "from mx1.example.com by store1 with LMTP id Tp (envelope-from <bob@example.com>) for <bob@example.com>; Fri, 27 Nov 2026 03:57:39 +0000"
@@ -179,20 +198,27 @@ def test_received_hops_and_tls():
 
 
 def test_authentication_results_and_signatures():
-    raw = ("Authentication-Results: mx.google.com;\r\n dkim=pass header.i=@example.com header.s=sel1 header.b=abc;\r\n"
-           " spf=pass (google.com: domain of bob@example.com designates 192.0.2.9 as permitted sender) smtp.mailfrom=bob@example.com;\r\n"
-           " dmarc=fail (p=REJECT) header.from=example.com\r\n"
-           "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=sel1;\r\n\tc=relaxed/relaxed; h=from; bh=x; b=y\r\n"
-           f"Received: {LMTP}\r\nReceived: {PLAIN}\r\n\r\n").encode()
+    raw = (
+        "Authentication-Results: mx.google.com;\r\n dkim=pass header.i=@example.com header.s=sel1 header.b=abc;\r\n"
+        " spf=pass (google.com: domain of bob@example.com designates 192.0.2.9 as permitted sender) smtp.mailfrom=bob@example.com;\r\n"
+        " dmarc=fail (p=REJECT) header.from=example.com\r\n"
+        "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=sel1;\r\n\tc=relaxed/relaxed; h=from; bh=x; b=y\r\n"
+        f"Received: {LMTP}\r\nReceived: {PLAIN}\r\n\r\n"
+    ).encode()
     msg = parse_header_block(raw)
     verdicts = {v.method: v for v in auth_results(msg)}
     assert verdicts["spf"].result == "pass" and verdicts["spf"].properties["smtp.mailfrom"] == "bob@example.com"
     assert verdicts["dmarc"].result == "fail" and verdicts["dkim"].authserv == "mx.google.com"
     assert [(s.domain, s.selector) for s in signatures(msg)] == [("example.com", "sel1")]
     assert [h.protocol for h in hops(msg)] == ["ESMTP", "LMTP"]  # oldest first
-    findings = {f.code: f for f in DeliveryPath().evaluate(DeliveredCopy(raw, "INBOX", "bob@example.com", 1.0), "example.com")}
+    findings = {
+        f.code: f for f in DeliveryPath().evaluate(DeliveredCopy(raw, "INBOX", "bob@example.com", 1.0), "example.com")
+    }
     assert findings["delivery.hop_plaintext"].status.value == "warn"
-    assert findings["delivery.auth_failed"].status.value == "warn" and "dmarc=fail" in findings["delivery.auth_failed"].summary
+    assert (
+        findings["delivery.auth_failed"].status.value == "warn"
+        and "dmarc=fail" in findings["delivery.auth_failed"].summary
+    )
     invalid = findings["delivery.dkim_invalid"]
     assert "no key published at sel1._domainkey.example.com" in invalid.summary and "sel1._domainkey" in invalid.remedy
 
@@ -254,8 +280,8 @@ def test_long_session_transcript_keeps_its_start_and_its_end():
 
 
 def test_pick_prefers_a_port_with_tls_and_says_why_none():
-    from diagnose.net.dialogue import Dialogue
     from checks.login.base import pick
+    from diagnose.net.dialogue import Dialogue
     from diagnose.net.tcp import ConnectOutcome
     from diagnose.net.tls import TlsInfo
 

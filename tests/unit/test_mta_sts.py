@@ -6,8 +6,8 @@ import pytest
 
 from checks.mta_sts import MtaSts, StsLookup, mx_matches, parse_mta_sts_policy, parse_sts_record
 from checks.tls_rpt import TlsRpt, parse_tlsrpt
-from diagnose.net.httpget import FetchResult, HttpResponse, parse_http_response
 from diagnose.engine.model import Status
+from diagnose.net.httpget import FetchResult, HttpResponse, parse_http_response
 from tests.unit.dnsdata import answer, nxdomain, servfail, timeout
 
 GOOD = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmx: *.backup.example.com\r\nmax_age: 604800\r\n"
@@ -105,10 +105,13 @@ def test_short_max_age_and_unknown_mx_fact():
 
 
 def test_http_response_parser():
-    r = parse_http_response(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello!!", max_body=100)
+    r = parse_http_response(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello!!", max_body=100
+    )
     assert (r.status, r.headers["content-type"], r.body) == (200, "text/plain", b"hello")
-    r = parse_http_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n",
-                            max_body=100)
+    r = parse_http_response(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n", max_body=100
+    )
     assert r.body == b"abcde"
     r = parse_http_response(b"HTTP/1.0 200 OK\r\n\r\n" + b"x" * 200, max_body=100)
     assert r.truncated and len(r.body) == 100
@@ -148,7 +151,9 @@ def test_hostile_policy_and_records():
     assert all("\x00" not in f.summary + f.explanation for f in fs.values())
     txt = answer("_mta-sts.example.com", "TXT", "v=STSv1; id=" + "A" * 5000)
     assert judge(txt=txt)["mta_sts.record_invalid"].status is Status.FAIL
-    f = TlsRpt().evaluate_tlsrpt("example.com", answer("_smtp._tls.example.com", "TXT", "v=TLSRPTv1; rua=mailto:\x1b]0;x\x07a@b.example"))
+    f = TlsRpt().evaluate_tlsrpt(
+        "example.com", answer("_smtp._tls.example.com", "TXT", "v=TLSRPTv1; rua=mailto:\x1b]0;x\x07a@b.example")
+    )
     assert f.status is Status.FAIL and "\x1b" not in f.summary + f.explanation
 
 
@@ -158,7 +163,9 @@ def test_mx_certificate_as_an_mta_sts_sender_sees_it():
         return {f.code: f for f in MtaSts().evaluate_mta_sts(lk)}
     assert list(with_tls({"mx1.example.com": ("ok", "")})) == ["mta_sts.policy"]
     assert list(with_tls({"mx1.example.com": ("unreached", "could not connect")})) == ["mta_sts.policy"]
-    f = with_tls({"mx1.example.com": ("bad", "the certificate is for other.example, not mx1.example.com")})["mta_sts.mx_cert"]
+    f = with_tls({"mx1.example.com": ("bad", "the certificate is for other.example, not mx1.example.com")})[
+        "mta_sts.mx_cert"
+    ]
     assert f.status is Status.FAIL and "other.example" in f.explanation and "mode: testing" in f.remedy
     f = with_tls({"mx1.example.com": ("no_tls", "")})["mta_sts.mx_cert"]
     assert f.status is Status.FAIL and "STARTTLS" in f.summary

@@ -9,8 +9,8 @@ from checks.dns_exists import DomainExists
 from checks.mx_records import MxRecords, MxTarget, looks_like_ip, parse_mx
 from checks.tcp_connect import TcpConnect
 from diagnose.engine.model import Status
-from diagnose.net.tcp import ConnectOutcome, ConnectResult
 from diagnose.net.resolver import DnsResult, Outcome
+from diagnose.net.tcp import ConnectOutcome, ConnectResult
 
 
 def mx_answer(*records):
@@ -87,10 +87,17 @@ def test_domain_existence(outcome, code, status):
         assert f.explanation and f.remedy
 
 
-@pytest.mark.parametrize("outcome, code, status", [
-    (ConnectOutcome.CONNECTED, "tcp.connected", Status.PASS), (ConnectOutcome.REFUSED, "tcp.refused", Status.FAIL),
-    (ConnectOutcome.TIMEOUT, "tcp.timeout", Status.FAIL), (ConnectOutcome.UNREACHABLE, "tcp.unreachable", Status.FAIL),
-    (ConnectOutcome.NO_LOCAL_SUPPORT, "tcp.no_local_support", Status.SKIP), (ConnectOutcome.ERROR, "tcp.error", Status.ERROR)])
+@pytest.mark.parametrize(
+    "outcome, code, status",
+    [
+        (ConnectOutcome.CONNECTED, "tcp.connected", Status.PASS),
+        (ConnectOutcome.REFUSED, "tcp.refused", Status.FAIL),
+        (ConnectOutcome.TIMEOUT, "tcp.timeout", Status.FAIL),
+        (ConnectOutcome.UNREACHABLE, "tcp.unreachable", Status.FAIL),
+        (ConnectOutcome.NO_LOCAL_SUPPORT, "tcp.no_local_support", Status.SKIP),
+        (ConnectOutcome.ERROR, "tcp.error", Status.ERROR),
+    ],
+)
 def test_tcp_outcomes(outcome, code, status):
     f = TcpConnect().evaluate("mx1.example.test", ConnectResult("192.0.2.10", 25, outcome, 0.01, "x"), timeout=2)
     assert (f.code, f.status) == (code, status)

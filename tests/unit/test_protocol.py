@@ -112,7 +112,9 @@ def test_transcript_is_sanitized():
 def test_pop3_multiline_until_dot():
     async def go():
         stream = asyncio.StreamReader()
-        asyncio.ensure_future(feed_later(stream, [b"+OK Capability list follows\r\nTOP\r\nUS", b"ER\r\nSTLS\r\n.", b"\r\n"]))
+        asyncio.ensure_future(
+            feed_later(stream, [b"+OK Capability list follows\r\nTOP\r\nUS", b"ER\r\nSTLS\r\n.", b"\r\n"])
+        )
         r = LineReader(stream, timeout=1)
         return await r.until("CAPA", lambda line: line == ".")
     assert run(go()) == ["+OK Capability list follows", "TOP", "USER", "STLS", "."]

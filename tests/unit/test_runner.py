@@ -5,9 +5,10 @@ import time
 
 from diagnose.engine.model import Side, Status
 from diagnose.engine.plugin import Check, Options
-from diagnose.net.resolver import Dns, Nameserver
 from diagnose.engine.runner import CheckFinished, CheckStarted, DiagnosisFinished, FindingEmitted, diagnose
 from diagnose.engine.target import parse_target
+from diagnose.net.resolver import Dns, Nameserver
+
 
 def make_dns():
     """A resolver object these checks never use (a loopback address nobody asks)."""

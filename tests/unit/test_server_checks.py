@@ -6,18 +6,18 @@ import dns.rdatatype
 import pytest
 
 from checks.auth_offered import AuthOffered, login_offered
-from checks.tls.certificate import Certificate
 from checks.dane.tlsa import DaneTlsa
 from checks.greeting.imap import ImapGreeting
 from checks.greeting.pop3 import Pop3Greeting
 from checks.greeting.smtp import SmtpGreeting, banner_name
+from checks.tls.certificate import Certificate
 from checks.tls.handshake import TlsHandshake
+from diagnose.engine.model import Side, Status
 from diagnose.knowledge.dane import tlsa_for
 from diagnose.net.dialogue import Dialogue, Endpoint
-from diagnose.engine.model import Side, Status
-from diagnose.net.tcp import ConnectOutcome
 from diagnose.net.probes import LegacyResult
 from diagnose.net.resolver import DnsResult, Outcome
+from diagnose.net.tcp import ConnectOutcome
 from diagnose.net.tls import TlsInfo
 from tests.unit.certmint import NOW, Pki
 
@@ -28,7 +28,9 @@ def leaf(name="mx.example.test", **kw):
 
 def dialogue(port=25, role="mx", host="mx.example.test", *, caps=None, caps_tls=None, chain=None, **kw):
     ep = Endpoint(role, host, "127.0.0.9", port)
-    tls = TlsInfo("TLSv1.3", "TLS_AES_128_GCM_SHA256", 128, tuple(chain if chain is not None else [leaf(host), PKI.inter]))
+    tls = TlsInfo(
+        "TLSv1.3", "TLS_AES_128_GCM_SHA256", 128, tuple(chain if chain is not None else [leaf(host), PKI.inter])
+    )
     d = Dialogue(ep, connect=ConnectOutcome.CONNECTED, greeting=f"{host} ESMTP", greeting_ok=True, greeting_code=220,
                  greeting_delay_s=0.01, capabilities=caps if caps is not None else {"STARTTLS": "", "PIPELINING": ""},
                  capabilities_tls=caps_tls if caps_tls is not None else {"PIPELINING": ""}, starttls_offered=True,
@@ -106,7 +108,9 @@ def test_certificate_findings_and_side():
     ep, d = dialogue(587, "submission", host="smtp.example.test")
     (f,) = check.evaluate(ep, d, NOW, 14, [PKI.root], [])
     assert f.code == "cert.ok" and f.status is Status.PASS, f.summary
-    assert {"subject", "san", "issuer", "serial", "not_before", "not_after", "days_left", "key", "sha256"} <= set(f.evidence)
+    assert {"subject", "san", "issuer", "serial", "not_before", "not_after", "days_left", "key", "sha256"} <= set(
+        f.evidence
+    )
     ep, d = dialogue(chain=[leaf("other.example.test"), PKI.inter])
     fs = check.evaluate(ep, d, NOW, 14, [PKI.root], [])
     assert [f.code for f in fs] == ["cert.name_mismatch"]
@@ -132,7 +136,10 @@ def test_auth_offered():
 
 def tlsa_answer(*texts, authenticated=True, outcome=Outcome.ANSWER):
     rdata = tuple(dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TLSA, t) for t in texts)
-    return DnsResult("_25._tcp.mx.example.test", "TLSA", outcome, records=texts, rdata=rdata, authenticated=authenticated)
+    return DnsResult(
+        "_25._tcp.mx.example.test", "TLSA", outcome, records=texts, rdata=rdata, authenticated=authenticated
+    )
+
 
 def test_dane_verdicts():
     check = DaneTlsa()
@@ -151,7 +158,10 @@ def test_dane_verdicts():
 
 def test_ipv4_works_ipv6_times_out_side_by_side():
     from checks.greeting.base import family_differences
-    ok = Dialogue(Endpoint("mx", "mx.example.test", "192.0.2.1", 25), connect=ConnectOutcome.CONNECTED, greeting_ok=True)
+
+    ok = Dialogue(
+        Endpoint("mx", "mx.example.test", "192.0.2.1", 25), connect=ConnectOutcome.CONNECTED, greeting_ok=True
+    )
     bad = Dialogue(Endpoint("mx", "mx.example.test", "2001:db8::1", 25), connect=ConnectOutcome.TIMEOUT)
     no_v6_here = Dialogue(Endpoint("mx", "mx.example.test", "2001:db8::1", 25), connect=ConnectOutcome.NO_LOCAL_SUPPORT)
     assert family_differences([ok, bad]) == [(ok, bad)]

@@ -1,8 +1,8 @@
 """`maildoctor settings`: merging autoconfig with SRV/common-name discovery, and the text a person copies."""
 
 from checks.autoconfig import ServerSetting
-from diagnose.engine.facts import ServiceHost
 from diagnose.app.settings_cmd import render_text, settings_from_facts
+from diagnose.engine.facts import ServiceHost
 
 
 def test_autoconfig_first_then_srv_without_duplicates():

@@ -224,7 +224,9 @@ def test_all_reached_through_redirect_and_includes_ending_in_pass_all():
     _, fs = findings("i.example", zone)
     assert codes(fs) == {"spf.pass_all": Status.FAIL} and "loose.example" in fs[0].explanation
     # a redirect to a record with -all is a complete policy (no "no all" warning)
-    zone = Zone().txt("ok.example", "v=spf1 redirect=_spf.ok.example").txt("_spf.ok.example", "v=spf1 ip4:192.0.2.1 -all")
+    zone = (
+        Zone().txt("ok.example", "v=spf1 redirect=_spf.ok.example").txt("_spf.ok.example", "v=spf1 ip4:192.0.2.1 -all")
+    )
     _, fs = findings("ok.example", zone)
     assert codes(fs) == {"spf.record": Status.PASS}
 

@@ -1,7 +1,8 @@
 """Target parsing: domains, addresses, IDNs and bad input."""
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from diagnose.engine.target import TargetError, parse_target
 

@@ -11,8 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from diagnose.engine.report import Report
 from diagnose.app.session import write_atomically
+from diagnose.engine.report import Report
 
 EXTENSIONS = {"html": "html", "json": "json", "text": "txt", "markdown": "md", "junit": "xml", "nagios": "txt"}
 PREFERRED = ("html", "json", "text")  # the default is the first one installed

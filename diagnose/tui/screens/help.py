@@ -10,7 +10,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from diagnose.engine.model import Status
-
 from diagnose.tui.widgets.badges import badge, running_badge, untested_badge
 
 KEYS = (

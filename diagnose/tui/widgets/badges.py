@@ -27,7 +27,7 @@ def untested_badge() -> Text:
     return Text("· n/a   ", style="#8a8a8a")
 
 
-def hop_badge(status: "Status | str | None", frame: int) -> Text:
+def hop_badge(status: Status | str | None, frame: int) -> Text:
     if status == "running":
         return running_badge(frame)
     if status is None:

@@ -12,11 +12,9 @@ from textual.widgets import Static
 from diagnose.engine.model import Finding
 from diagnose.engine.report import Report
 from diagnose.knowledge.sanitize import clean
-
-from reports.common import verdict_words
-
 from diagnose.tui.state import PROBLEMS, CheckGroup, CheckRun, HostGroup, SideGroup
 from diagnose.tui.widgets.badges import badge
+from reports.common import verdict_words
 
 MAX_EVIDENCE_LINES = 400  # a huge transcript must not freeze the pane
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from reports.hops import DNS, MAILBOX, MX, SUBMISSION
-
 from diagnose.tui.state import DiagnosisState
 from diagnose.tui.widgets.badges import hop_badge
+from reports.hops import DNS, MAILBOX, MX, SUBMISSION
 
 NAMES = {DNS: "DNS", SUBMISSION: "submission server", MX: "MX", MAILBOX: "mailbox server"}
 # (title, start, hops, end): what a message passes through, in order.

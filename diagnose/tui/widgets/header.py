@@ -6,7 +6,6 @@ from rich.text import Text
 from textual.widgets import Static
 
 from diagnose.knowledge.sanitize import clean
-
 from diagnose.tui.state import PROBLEMS, DiagnosisState
 from diagnose.tui.widgets.badges import badge, elapsed, running_badge
 

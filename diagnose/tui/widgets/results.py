@@ -10,7 +10,6 @@ from textual.widgets.tree import TreeNode
 
 from diagnose.engine.model import Finding
 from diagnose.knowledge.sanitize import clean
-
 from diagnose.tui.state import CheckGroup, CheckRun, SideGroup
 from diagnose.tui.widgets.badges import badge, elapsed, running_badge
 
@@ -77,7 +76,9 @@ class ResultsTree(Tree[str]):
             label = Text.assemble(badge(f.status), (_one_line(f.subject), "bold"), " — ", _one_line(f.summary))
             self._add(cnode, self._finding_key(group, f), label, f, leaf=True)
 
-    def _add(self, parent: TreeNode[str], key: str, label: Text, payload: object, *, leaf: bool = False) -> TreeNode[str]:
+    def _add(
+        self, parent: TreeNode[str], key: str, label: Text, payload: object, *, leaf: bool = False
+    ) -> TreeNode[str]:
         n = 2
         while key in self._by_key:  # two findings with the same code and subject: keep both
             key = f"{key}#{n}"
