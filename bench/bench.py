@@ -83,7 +83,7 @@ def peers_section(lab: Lab, box: Sandbox, args) -> list[str]:
     tls_part = median_run(md(lab, healthy, "--check", "tls"), runs, sandbox=box)
     smtp_part = median_run(md(lab, healthy, "--check", "smtp.greeting"), runs, sandbox=box)
     dns_part = median_run(
-        md(lab, healthy, "--check", "mx.records", "--check", "spf", "--check", "dmarc"), runs, sandbox=box
+        md(lab, healthy, "--check", "mx.records", "--check", "spf.record", "--check", "dmarc.record"), runs, sandbox=box
     )
     probe_part = median_run(md(lab, healthy, "--check", "smtp.greeting", "--check", "imap.greeting",
                                "--check", "pop3.greeting", "--check", "tls.certificate"), runs, sandbox=box)

@@ -1,4 +1,4 @@
-"""autoconfig: the Thunderbird autoconfig file that lets mail programs set themselves up.
+"""autoconfig.settings: the Thunderbird autoconfig file that lets mail programs set themselves up.
 
 Looked for, over HTTPS, where Thunderbird looks: ``https://autoconfig.<domain>/mail/config-v1.1.xml``
 then ``https://<domain>/.well-known/autoconfig/mail/config-v1.1.xml``. The servers it names are
@@ -84,7 +84,7 @@ def parse_autoconfig(text: str) -> tuple[list[ServerSetting], list[str]]:
 
 
 class Autoconfig(Check):
-    id = "autoconfig"
+    id = "autoconfig.settings"
     title = "Mail programs can configure themselves (autoconfig file)"
     side = Side.BOTH
     services = ("imap", "pop3", "submission")

@@ -1,4 +1,4 @@
-"""dkim: the public keys receivers use to verify DKIM signatures, at <selector>._domainkey.<domain>."""
+"""dkim.keys: the public keys receivers use to verify DKIM signatures, at <selector>._domainkey.<domain>."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def looks_like_dkim(text: str) -> bool:
 
 
 class DkimCheck(Check):
-    id = "dkim"
+    id = "dkim.keys"
     title = "DKIM public keys are published and strong"
     side = Side.OUTGOING
     services = ("dns",)

@@ -1,4 +1,4 @@
-"""dmarc: the domain's DMARC policy (RFC 7489) at _dmarc.<domain>, or its organizational domain's."""
+"""dmarc.record: the domain's DMARC policy (RFC 7489) at _dmarc.<domain>, or its organizational domain's."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ class DmarcLookup:
 
 
 class DmarcCheck(Check):
-    id = "dmarc"
+    id = "dmarc.record"
     title = "DMARC policy tells receivers what to do with forged mail"
     side = Side.OUTGOING
     services = ("dns",)

@@ -1,4 +1,4 @@
-"""dnsbl: are the MX addresses listed on DNS blocklists? Only queried when the user asks (--dnsbl).
+"""dnsbl.listing: are the MX addresses listed on DNS blocklists? Only queried when the user asks (--dnsbl).
 
 Public blocklists refuse or mis-answer queries that arrive through big public resolvers (Spamhaus
 answers 127.255.255.254 for queries from Google/Cloudflare DNS and from unregistered high-volume
@@ -70,7 +70,7 @@ def _in_loopback(text: str) -> bool:
 
 
 class Dnsbl(Check):
-    id = "dnsbl"
+    id = "dnsbl.listing"
     title = "MX addresses are not on DNS blocklists"
     side = Side.BOTH
     services = ("smtp",)

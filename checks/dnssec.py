@@ -1,4 +1,4 @@
-"""dnssec: is the domain DNSSEC-signed, and do its answers validate (the AD bit of a validating resolver)?"""
+"""dnssec.chain: is the domain DNSSEC-signed, and do its answers validate (the AD bit of a validating resolver)?"""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ _DANE = ("DANE (TLSA records that tell senders which certificate your MX uses) o
 
 
 class Dnssec(Check):
-    id = "dnssec"
+    id = "dnssec.chain"
     title = "DNSSEC signatures of the domain validate"
     side = Side.BOTH
     services = ("dns",)

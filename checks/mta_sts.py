@@ -1,4 +1,4 @@
-"""mta_sts: MTA-STS (RFC 8461): the _mta-sts TXT record, the HTTPS policy, and whether it covers the MX."""
+"""mta_sts.policy: MTA-STS (RFC 8461): the _mta-sts TXT record, the HTTPS policy, and whether it covers the MX."""
 
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def mx_matches(pattern: str, host: str) -> bool:
 
 
 class MtaSts(Check):
-    id = "mta_sts"
+    id = "mta_sts.policy"
     title = "MTA-STS policy makes senders insist on TLS to the MX hosts"
     side = Side.INCOMING
     services = ("smtp",)

@@ -1,4 +1,4 @@
-"""tls_rpt: SMTP TLS Reporting (RFC 8460): the _smtp._tls TXT record and its report addresses."""
+"""tls_rpt.record: SMTP TLS Reporting (RFC 8460): the _smtp._tls TXT record and its report addresses."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def parse_tlsrpt(text: str) -> tuple[list[str], list[str]]:
 
 
 class TlsRpt(Check):
-    id = "tls_rpt"
+    id = "tls_rpt.record"
     title = "TLS-RPT asks senders to report TLS problems with the MX"
     side = Side.INCOMING
     services = ("smtp",)

@@ -44,7 +44,7 @@ def test_stdin_batch_streams_one_line_per_target_and_reports_bad_lines(lab):
     assert healthy["counts"]["fail"] == 0
     codes = {f["code"] for f in healthy["findings"]}
     assert {"dns.exists", "mx.records", "tcp.connected"} <= codes
-    assert {f["check"] for f in healthy["findings"]} <= {"dns.exists", "mx.records", "tcp.connect", "spf", "dmarc"}
+    assert {f["check"] for f in healthy["findings"]} <= {"dns.exists", "mx.records", "tcp.connect", "spf.record", "dmarc.record"}
     assert results[lab.domain("refused")]["verdict"] == "fail"
     assert any(f["code"] == "tcp.refused" for f in results[lab.domain("refused")]["findings"])
     assert results[f"user@{lab.domain('mixed')}"]["domain"] == lab.domain("mixed")

@@ -13,8 +13,8 @@ import pytest
 
 pytestmark = pytest.mark.lab
 MAILDOCTOR = str(Path(sys.executable).with_name("maildoctor"))
-POLICY_CHECKS = ["spf", "dmarc", "dkim", "mta_sts", "tls_rpt", "ptr.fcrdns", "dnssec", "dane.records", "dnsbl",
-                 "autoconfig"]
+POLICY_CHECKS = ["spf.record", "dmarc.record", "dkim.keys", "mta_sts.policy", "tls_rpt.record", "ptr.fcrdns",
+                 "dnssec.chain", "dane.records", "dnsbl.listing", "autoconfig.settings"]
 
 
 def run(*args, timeout=60):
@@ -61,7 +61,7 @@ def test_healthy_domain_passes_every_policy_check(lab):
 
 
 def test_spf_over_the_lookup_limit_shows_the_include_tree(lab):
-    proc, codes = policy(lab, "spflimit", checks=["spf"])
+    proc, codes = policy(lab, "spflimit", checks=["spf.record"])
     f = only(codes, "spf.too_many_lookups")
     assert f["status"] == "fail" and proc.returncode == 2
     assert f["evidence"]["lookups"] > 10
@@ -70,59 +70,59 @@ def test_spf_over_the_lookup_limit_shows_the_include_tree(lab):
 
 
 def test_two_spf_records(lab):
-    _, codes = policy(lab, "spftwo", checks=["spf"])
+    _, codes = policy(lab, "spftwo", checks=["spf.record"])
     f = only(codes, "spf.multiple")
     assert f["status"] == "fail" and "Merge" in f["remedy"]
 
 
 def test_no_dmarc_and_p_none(lab):
-    _, codes = policy(lab, "nodmarc", checks=["dmarc"])
+    _, codes = policy(lab, "nodmarc", checks=["dmarc.record"])
     f = only(codes, "dmarc.missing")
     assert f["status"] == "warn" and f"_dmarc.{lab.domain('nodmarc')}. 3600 IN TXT" in f["remedy"]
-    _, codes = policy(lab, "dmarcnone", checks=["dmarc"])
+    _, codes = policy(lab, "dmarcnone", checks=["dmarc.record"])
     f = only(codes, "dmarc.p_none")
     assert f["status"] == "warn" and "p=quarantine" in f["remedy"]
 
 
 def test_weak_and_revoked_dkim_keys(lab):
-    _, codes = policy(lab, "dkimweak", checks=["dkim"])
+    _, codes = policy(lab, "dkimweak", checks=["dkim.keys"])
     f = only(codes, "dkim.weak_key")
     assert f["status"] == "fail" and "512" in f["summary"] and "2048" in f["remedy"]
-    _, codes = policy(lab, "dkimrevoked", "--dkim-selector", "default", checks=["dkim"])
+    _, codes = policy(lab, "dkimrevoked", "--dkim-selector", "default", checks=["dkim.keys"])
     assert only(codes, "dkim.revoked")["status"] == "fail"
-    _, codes = policy(lab, "dkimrevoked", checks=["dkim"])  # found by guessing: a retired key, a warning
+    _, codes = policy(lab, "dkimrevoked", checks=["dkim.keys"])  # found by guessing: a retired key, a warning
     assert only(codes, "dkim.revoked")["status"] == "warn"
-    _, codes = policy(lab, "nodmarc", "--dkim-selector", "nosuch", checks=["dkim"])
+    _, codes = policy(lab, "nodmarc", "--dkim-selector", "nosuch", checks=["dkim.keys"])
     assert only(codes, "dkim.not_found")["status"] == "fail"
 
 
 def test_mta_sts_policy_not_covering_the_mx_and_unreachable_policy(lab):
-    _, codes = policy(lab, "stsmx", checks=["mta_sts"])
+    _, codes = policy(lab, "stsmx", checks=["mta_sts.policy"])
     f = only(codes, "mta_sts.mx_not_covered")
     mx = lab.scenarios["stsmx"]["mx"][0]["exchange"]
     assert f["status"] == "fail" and f"mx: {mx}" in f["remedy"]
-    proc, codes = policy(lab, "stsdown", checks=["mta_sts"])
+    proc, codes = policy(lab, "stsdown", checks=["mta_sts.policy"])
     f = only(codes, "mta_sts.policy_unreachable")
     assert f["status"] == "fail" and "refused" in f["summary"] and proc.elapsed < 20
 
 
 def test_mta_sts_certificate_is_checked_against_the_trust_store(lab):
     # Given no --ca-file, the lab's private CA is not trusted
-    _, codes = policy(lab, "healthy", ca=False, checks=["mta_sts"])
+    _, codes = policy(lab, "healthy", ca=False, checks=["mta_sts.policy"])
     f = only(codes, "mta_sts.policy_tls")
     assert f["status"] == "fail" and "certificate" in f["explanation"]
 
 
 def test_listed_address_and_dead_blocklist(lab):
-    proc, codes = policy(lab, "listed", "--dnsbl", f"dnsbl.{lab.tld}", checks=["dnsbl"])
+    proc, codes = policy(lab, "listed", "--dnsbl", f"dnsbl.{lab.tld}", checks=["dnsbl.listing"])
     f = only(codes, "dnsbl.listed")
     assert f["status"] == "fail" and "maildoctor lab listing" in f["explanation"]
     # a blocklist whose servers do not answer is an error, never a pass
-    proc, codes = policy(lab, "healthy", "--dnsbl", f"dead.dnsbl.{lab.tld}", checks=["dnsbl"])
+    proc, codes = policy(lab, "healthy", "--dnsbl", f"dead.dnsbl.{lab.tld}", checks=["dnsbl.listing"])
     assert "dnsbl.clean" not in codes and only(codes, "dnsbl.broken")["status"] == "error"
     assert proc.returncode == 3 and proc.elapsed < 30
     # without --dnsbl nothing is queried
-    _, codes = policy(lab, "listed", checks=["dnsbl"])
+    _, codes = policy(lab, "listed", checks=["dnsbl.listing"])
     assert only(codes, "dnsbl.not_requested")["status"] == "skip"
 
 
@@ -133,10 +133,10 @@ def test_ptr_mismatch(lab):
 
 
 def test_dnssec_bogus_and_unsigned(lab):
-    _, codes = policy(lab, "bogus", checks=["dnssec"])
+    _, codes = policy(lab, "bogus", checks=["dnssec.chain"])
     f = only(codes, "dnssec.bogus")
     assert f["status"] == "fail" and "DS" in f["remedy"]
-    _, codes = policy(lab, "nodmarc", checks=["dnssec"])
+    _, codes = policy(lab, "nodmarc", checks=["dnssec.chain"])
     assert only(codes, "dnssec.unsigned")["status"] == "skip"
 
 
@@ -149,34 +149,34 @@ def test_settings_command_prints_the_autoconfig_servers(lab):
 
 
 @pytest.mark.parametrize("scenario, check, code, status", [
-    ("island", "dnssec", "dnssec.island", "warn"),
-    ("spfpassall", "spf", "spf.pass_all", "fail"),
-    ("spfvoid", "spf", "spf.void_lookups", "fail"),
-    ("spfinclude", "spf", "spf.include_missing", "fail"),
-    ("dmarcbad", "dmarc", "dmarc.syntax", "fail"),
-    ("dmarcext", "dmarc", "dmarc.report_unauthorized", "warn"),
-    ("dkimtesting", "dkim", "dkim.testing", "warn"),
-    ("ststesting", "mta_sts", "mta_sts.mode", "warn"),
-    ("stsbad", "mta_sts", "mta_sts.policy_invalid", "fail"),
-    ("tlsrptbad", "tls_rpt", "tls_rpt.invalid", "fail"),
-    ("acbad", "autoconfig", "autoconfig.invalid", "fail"),
+    ("island", "dnssec.chain", "dnssec.island", "warn"),
+    ("spfpassall", "spf.record", "spf.pass_all", "fail"),
+    ("spfvoid", "spf.record", "spf.void_lookups", "fail"),
+    ("spfinclude", "spf.record", "spf.include_missing", "fail"),
+    ("dmarcbad", "dmarc.record", "dmarc.syntax", "fail"),
+    ("dmarcext", "dmarc.record", "dmarc.report_unauthorized", "warn"),
+    ("dkimtesting", "dkim.keys", "dkim.testing", "warn"),
+    ("ststesting", "mta_sts.policy", "mta_sts.mode", "warn"),
+    ("stsbad", "mta_sts.policy", "mta_sts.policy_invalid", "fail"),
+    ("tlsrptbad", "tls_rpt.record", "tls_rpt.invalid", "fail"),
+    ("acbad", "autoconfig.settings", "autoconfig.invalid", "fail"),
     ("ptrgeneric", "ptr.fcrdns", "ptr.generic", "warn"),
     ("noptr", "ptr.fcrdns", "ptr.missing", "warn"),
-    ("spfneutral", "spf", "spf.neutral_all", "warn"),
-    ("spfnoall", "spf", "spf.no_all", "warn"),
-    ("spfptr", "spf", "spf.ptr", "warn"),
-    ("spfsyntax", "spf", "spf.syntax", "fail"),
-    ("spfloop", "spf", "spf.loop", "fail"),
-    ("dmarctwo", "dmarc", "dmarc.multiple", "fail"),
-    ("dmarcpct", "dmarc", "dmarc.pct", "warn"),
-    ("dmarcsp", "dmarc", "dmarc.sp_none", "warn"),
-    ("dmarcnorua", "dmarc", "dmarc.no_rua", "warn"),
-    ("dkimbad", "dkim", "dkim.syntax", "fail"),
-    ("stsshort", "mta_sts", "mta_sts.max_age_short", "warn"),
-    ("stsrecord", "mta_sts", "mta_sts.record_invalid", "fail"),
-    ("acplain", "autoconfig", "autoconfig.plain", "warn"),
-    ("sts404", "mta_sts", "mta_sts.policy_http", "fail"),
-    ("stscert", "mta_sts", "mta_sts.mx_cert", "fail"),
+    ("spfneutral", "spf.record", "spf.neutral_all", "warn"),
+    ("spfnoall", "spf.record", "spf.no_all", "warn"),
+    ("spfptr", "spf.record", "spf.ptr", "warn"),
+    ("spfsyntax", "spf.record", "spf.syntax", "fail"),
+    ("spfloop", "spf.record", "spf.loop", "fail"),
+    ("dmarctwo", "dmarc.record", "dmarc.multiple", "fail"),
+    ("dmarcpct", "dmarc.record", "dmarc.pct", "warn"),
+    ("dmarcsp", "dmarc.record", "dmarc.sp_none", "warn"),
+    ("dmarcnorua", "dmarc.record", "dmarc.no_rua", "warn"),
+    ("dkimbad", "dkim.keys", "dkim.syntax", "fail"),
+    ("stsshort", "mta_sts.policy", "mta_sts.max_age_short", "warn"),
+    ("stsrecord", "mta_sts.policy", "mta_sts.record_invalid", "fail"),
+    ("acplain", "autoconfig.settings", "autoconfig.plain", "warn"),
+    ("sts404", "mta_sts.policy", "mta_sts.policy_http", "fail"),
+    ("stscert", "mta_sts.policy", "mta_sts.mx_cert", "fail"),
     ("daneunsigned", "dane.records", "dane.records_unsigned", "warn"),
     ("daneunusable", "dane.records", "dane.records_unusable", "warn"),
     ("tlsabad", "dane.records", "dane.records_ok", "pass"),  # signed and well-formed (matching is dane.tlsa's)
@@ -199,7 +199,7 @@ def test_domain_with_only_srv_records_for_its_settings(lab):
     assert ("outgoing", smtp, 587, "STARTTLS") in got and ("incoming", imap, 993, "SSL/TLS") in got, settings
     assert all(s["source"].startswith("SRV") for s in settings), settings
     # and the autoconfig check says there is none, without failing
-    _, codes = policy(lab, "srvonly", checks=["autoconfig"])
+    _, codes = policy(lab, "srvonly", checks=["autoconfig.settings"])
     assert only(codes, "autoconfig.none")["status"] == "skip"
 
 

@@ -19,7 +19,7 @@ import pytest
 pytestmark = pytest.mark.lab
 MAILDOCTOR = str(Path(sys.executable).with_name("maildoctor"))
 LOGIN = ("servers", "login")
-ROUNDTRIP = ("servers", "login", "roundtrip", "delivery")
+ROUNDTRIP = ("servers", "login", "roundtrip")
 
 
 def run(lab, address, *extra, password=None, checks=LOGIN, fmt="json", timeout="2", ca=True):
@@ -82,7 +82,7 @@ def test_roundtrip_is_delivered_with_latency_and_cleaned_up(lab):
     assert accepted["evidence"]["queue_id"] and accepted["evidence"]["queue_id"] in accepted["summary"]
     assert delivered["status"] == "pass" and 0 <= delivered["evidence"]["latency_s"] < 20
     assert "deleted" in delivered["summary"]
-    hops = found["delivery.hops"]["evidence"]["hops"]
+    hops = found["roundtrip.hops"]["evidence"]["hops"]
     assert hops[0]["with"] == "ESMTPSA" and hops[0]["tls"].startswith("TLSv1"), hops
     assert hops[-1]["with"] == "LMTP", hops
     # And the copy is really gone from the mailbox
@@ -144,7 +144,7 @@ def test_accepted_then_bounced_is_reported_with_the_reason(lab):
 
 def test_roundtrip_with_a_locked_account_is_not_sent(lab):
     rep = report(run(lab, lab.account("locked"), "--roundtrip", "--roundtrip-timeout", "5", checks=ROUNDTRIP))
-    skipped = codes(rep)["roundtrip.skipped"]
+    skipped = codes(rep)["roundtrip.delivery.skipped"]
     assert "login" in skipped["summary"] and "rejected" in skipped["summary"]
 
 
@@ -231,7 +231,7 @@ credentials = {{ password_env = "MD_TEST_PROFILE_PW" }}
     found = codes(report(proc))
     # Then the incoming logins work with the profile's password, and the round trip is skipped at once with the reason
     assert found["login.imap.ok"]["status"] == "pass"
-    skipped = found["roundtrip.skipped"]
+    skipped = found["roundtrip.delivery.skipped"]
     assert "not sent" in skipped["summary"] and "filtered" in skipped["summary"], skipped["summary"]
     assert elapsed < 15, elapsed
     assert lab.password not in proc.stdout + proc.stderr

@@ -58,8 +58,8 @@ def test_healthy_domain_passes_every_server_check(lab):
     ports = {int(f["subject"].rsplit(":", 1)[1]) for f in ours(report) if f["code"] == "tls.ok"}
     assert ports == {25, 587, 465, 143, 993, 110, 995}, ports
     greetings = {f["code"] for f in ours(report) if f["status"] == "pass"}
-    assert {"smtp.greeting", "imap.greeting", "pop3.greeting", "cert.ok", "auth.ok"} <= greetings
-    cert = find(report, "cert.ok", 25)
+    assert {"smtp.greeting", "imap.greeting", "pop3.greeting", "tls.cert_ok", "auth.ok"} <= greetings
+    cert = find(report, "tls.cert_ok", 25)
     assert cert["evidence"]["sha256"] and cert["evidence"]["san"] and cert["evidence"]["days_left"] > 14
     greeting = find(report, "smtp.greeting", 25)
     assert any(line.startswith("S: 220 ") for line in greeting["evidence"]["transcript"])
@@ -68,16 +68,16 @@ def test_healthy_domain_passes_every_server_check(lab):
 
 def test_without_the_lab_ca_certificates_are_untrusted(lab):
     report, _ = check(lab, "healthy", ca=False, checks=("tls.certificate",))
-    untrusted = find(report, "cert.untrusted", 25)
+    untrusted = find(report, "tls.cert_untrusted", 25)
     assert untrusted["status"] == "fail" and "--ca-file" in untrusted["remedy"]
 
 
 @pytest.mark.parametrize("scenario,code,status", [
-    ("certexpired", "cert.expired", "fail"),
-    ("certexpiring", "cert.expiring", "warn"),
-    ("certwrongname", "cert.name_mismatch", "fail"),
-    ("certselfsigned", "cert.self_signed", "fail"),
-    ("certnochain", "cert.chain_incomplete", "fail"),
+    ("certexpired", "tls.cert_expired", "fail"),
+    ("certexpiring", "tls.cert_expiring", "warn"),
+    ("certwrongname", "tls.cert_name_mismatch", "fail"),
+    ("certselfsigned", "tls.cert_self_signed", "fail"),
+    ("certnochain", "tls.cert_chain_incomplete", "fail"),
 ])
 def test_certificate_faults(lab, scenario, code, status):
     # the known-intermediates file lets maildoctor tell a missing intermediate from an unknown CA

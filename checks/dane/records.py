@@ -64,7 +64,7 @@ class DaneRecords(Check):
             "{owner} has TLSA records, but the answer is not DNSSEC-validated, so senders ignore them "
             "(RFC 7672 §2.2): DANE is not in effect for {host}.",
             "Sign the zone that holds {host} with DNSSEC and publish its DS at the parent (see the "
-            "dnssec check), or remove the TLSA records.",
+            "dnssec.chain check), or remove the TLSA records.",
         ),
         "dane.records_lookup_failed": (
             "The TLSA lookup for {owner} failed ({why}). Senders that use DANE treat this as a "

@@ -1,9 +1,9 @@
-"""roundtrip: send a real message from the account to itself (or --to) and read it back (opt-in: --roundtrip).
+"""roundtrip.delivery: send a real message from the account to itself (or --to) and read it back (opt-in: --roundtrip).
 
 Stages, each its own finding: accepted by the submission server (queue id), then delivered (with
 the latency), delivered to Junk, or accepted but never delivered within --roundtrip-timeout. A
 4xx on the way is a deferral (greylisting, rate limits), not a broken account. The delivered
-copy's header goes to the delivery.path check as the fact ``roundtrip.copy``.
+copy's header goes to the roundtrip.path check as the fact ``roundtrip.copy``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class DeliveredCopy:
 
 
 class RoundTrip(Check):
-    id = "roundtrip"
+    id = "roundtrip.delivery"
     title = "A test message goes out and arrives back"
     side = Side.BOTH
     services = ("submission", "imap", "pop3")
@@ -81,7 +81,7 @@ class RoundTrip(Check):
             "the receiving side's spam filter judged mail from this account to itself as spam. Users will miss "
             "mail sent the same way.",
             "Look at the spam filter's score headers in the copy (X-Spam-Status, X-Rspamd-*) and at the "
-            "delivery.path findings (SPF, DKIM and DMARC of the copy): failing authentication is the usual "
+            "roundtrip.path findings (SPF, DKIM and DMARC of the copy): failing authentication is the usual "
             "cause. Mark the message as not spam to train the filter.",
         ),
         "roundtrip.unverified": (
@@ -106,7 +106,7 @@ class RoundTrip(Check):
         domain = ctx.target.domain
         if rt is None:
             yield self.finding(
-                "roundtrip.skipped",
+                "roundtrip.delivery.skipped",
                 Status.SKIP,
                 domain,
                 "not tested: a round trip sends mail; ask for it with --roundtrip",
@@ -114,23 +114,25 @@ class RoundTrip(Check):
             return
         if creds is None or creds.outgoing is None or creds.incoming is None:
             yield self.finding(
-                "roundtrip.skipped", Status.SKIP, domain, "not tested: no credentials (--user, --password-env)"
+                "roundtrip.delivery.skipped", Status.SKIP, domain, "not tested: no credentials (--user, --password-env)"
             )
             return
         recipient = rt.to or (creds.incoming.user if "@" in creds.incoming.user else ctx.target.address or "")
         sender = creds.outgoing.user if "@" in creds.outgoing.user else recipient
         if not recipient:
             yield self.finding(
-                "roundtrip.skipped", Status.SKIP, domain, "not tested: the user name is no address; give --to ADDRESS"
+                "roundtrip.delivery.skipped", Status.SKIP, domain,
+                "not tested: the user name is no address; give --to ADDRESS",
             )
             return
         out = await _usable(ctx, "smtp")
         if isinstance(out, str):
-            yield self.finding("roundtrip.skipped", Status.SKIP, domain, f"not sent: {out}")
+            yield self.finding("roundtrip.delivery.skipped", Status.SKIP, domain, f"not sent: {out}")
             return
         refused = await _refused_before(ctx, out)
         if refused:
-            yield self.finding("roundtrip.skipped", Status.SKIP, subject(out), f"not sent: {refused}", host=out.host)
+            yield self.finding("roundtrip.delivery.skipped", Status.SKIP, subject(out), f"not sent: {refused}",
+                               host=out.host)
             return
         token = new_token()
         sub = await submit(
@@ -173,7 +175,7 @@ class RoundTrip(Check):
         if sub.login is None or sub.login.outcome.value != "ok":
             how = sub.login.outcome.value if sub.login else "no session"
             return self.finding(
-                "roundtrip.skipped",
+                "roundtrip.delivery.skipped",
                 Status.SKIP,
                 subject(ep),
                 f"not sent: the login on {ep.host}:{ep.port} did not work ({how}: {sub.words}; see login.smtp)",

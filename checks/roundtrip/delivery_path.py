@@ -1,4 +1,4 @@
-"""delivery.path: what the receiver saw of the round-trip message: its hops, their TLS, SPF/DKIM/DMARC.
+"""roundtrip.path: what the receiver saw of the round-trip message: its hops, their TLS, SPF/DKIM/DMARC.
 
 Reads the header of the copy the round trip delivered (fact ``roundtrip.copy``): the Received
 headers give the path and whether each hop was encrypted; the receiver's Authentication-Results
@@ -22,35 +22,35 @@ BAD = {"fail", "softfail", "permerror", "temperror", "policy", "neutral"}
 
 
 class DeliveryPath(Check):
-    id = "delivery.path"
+    id = "roundtrip.path"
     title = "What the receiver saw of the test message"
     side = Side.BOTH
     services = ("submission", "imap", "pop3")
     needs = (ROUNDTRIP_COPY,)
     texts = {
-        "delivery.hops": ("", ""),
-        "delivery.hop_plaintext": (
+        "roundtrip.hops": ("", ""),
+        "roundtrip.hop_plaintext": (
             "The test message travelled {plain} without encryption (the Received header shows the protocol "
             "{protocols} and no TLS). Anyone on that network path could read or change mail on the way.",
             "Turn on TLS for that hop: for Postfix sending to another server `smtp_tls_security_level = may` "
             "(or `encrypt`/`dane`), for a mail program connecting to submission use port 465 or STARTTLS on 587.",
         ),
-        "delivery.auth_ok": ("", ""),
-        "delivery.auth_none": (
+        "roundtrip.auth_ok": ("", ""),
+        "roundtrip.auth_none": (
             "The receiving server added no Authentication-Results header to the copy, so its SPF, DKIM and "
             "DMARC verdicts are unknown (many servers record them only for mail from other domains).",
             "Nothing to fix for this test. To see the verdicts, send a round trip to a mailbox at a large "
             "provider with --to and its credentials.",
         ),
-        "delivery.auth_failed": (
+        "roundtrip.auth_failed": (
             "The receiver's verdicts on the test message were: {verdicts}. A failing SPF, DKIM or DMARC result "
             "sends mail to spam or gets it refused at other receivers.",
             "Fix the failing one: SPF must list the server that sent ({spf_hint}); DKIM needs the signing "
             "service on and its public key at <selector>._domainkey.{domain}; DMARC passes when SPF or DKIM "
-            "passes for the From domain. See the spf, dkim and dmarc findings.",
+            "passes for the From domain. See the spf.record, dkim.keys and dmarc.record findings.",
         ),
-        "delivery.dkim_signed": ("", ""),
-        "delivery.dkim_invalid": (
+        "roundtrip.dkim_signed": ("", ""),
+        "roundtrip.dkim_invalid": (
             "The copy is DKIM-signed by {signers}, but the signature does not verify: {reasons}. Receivers "
             "treat a broken signature like none at all, so DMARC can pass only through SPF.",
             "If the key is missing, publish the public key of selector {selector} as a TXT record at "
@@ -58,7 +58,7 @@ class DeliveryPath(Check):
             "If the key is there, something changes the message after signing (a footer, a rewriting "
             "gateway): sign last, after every filter.",
         ),
-        "delivery.dkim_unsigned": (
+        "roundtrip.dkim_unsigned": (
             "The copy carries no DKIM-Signature: the outgoing server does not sign mail from {domain}. "
             "Receivers cannot tie the mail to the domain, DMARC can pass only through SPF, and forwarded "
             "mail then fails DMARC.",
@@ -93,27 +93,27 @@ class DeliveryPath(Check):
         out = []
         ev = {"hops": listed, "received": [h.raw for h in path]}
         if plain:
-            out.append(self.finding("delivery.hop_plaintext", Status.WARN, subject,
+            out.append(self.finding("roundtrip.hop_plaintext", Status.WARN, subject,
                                     f"{len(plain)} of {len(path)} hops without TLS: {shown}", evidence=ev,
                                     plain=", ".join(f"from {h.from_host} to {h.by}" for h in plain),
                                     protocols=", ".join(sorted({h.protocol or '?' for h in plain}))))
         else:
-            out.append(self.finding("delivery.hops", Status.PASS, subject, f"{len(path)} hops: {shown}", evidence=ev))
+            out.append(self.finding("roundtrip.hops", Status.PASS, subject, f"{len(path)} hops: {shown}", evidence=ev))
         verdicts = auth_results(msg)
         vev = {"verdicts": [{"method": v.method, "result": v.result, **v.properties} for v in verdicts],
                "authserv": sorted({v.authserv for v in verdicts})}
         core = [v for v in verdicts if v.method in ("spf", "dkim", "dmarc")]
         words = ", ".join(f"{v.method}={v.result}" for v in core)
         if not core:
-            out.append(self.finding("delivery.auth_none", Status.SKIP, subject,
+            out.append(self.finding("roundtrip.auth_none", Status.SKIP, subject,
                                     "not known: the receiver recorded no SPF/DKIM/DMARC verdicts", evidence=vev))
         elif any(v.result in BAD for v in core):
             spf = next((v.properties.get("smtp.mailfrom", "") for v in core if v.method == "spf"), "")
-            out.append(self.finding("delivery.auth_failed", Status.WARN, subject, f"receiver's verdicts: {words}",
+            out.append(self.finding("roundtrip.auth_failed", Status.WARN, subject, f"receiver's verdicts: {words}",
                                     evidence=vev, verdicts=words, domain=domain, spf_hint=spf or "see the spf finding"))
         else:
             out.append(
-                self.finding("delivery.auth_ok", Status.PASS, subject, f"receiver's verdicts: {words}", evidence=vev)
+                self.finding("roundtrip.auth_ok", Status.PASS, subject, f"receiver's verdicts: {words}", evidence=vev)
             )
         results = verify_all(copy.message, keys or {})
         if results:
@@ -124,7 +124,7 @@ class DeliveryPath(Check):
                 listed_sigs = ", ".join(f"d={r.signature.domain} s={r.signature.selector}" for r in good)
                 out.append(
                     self.finding(
-                        "delivery.dkim_signed",
+                        "roundtrip.dkim_signed",
                         Status.PASS,
                         subject,
                         f"DKIM signature verifies: {listed_sigs} (selector in use: {good[0].signature.selector})",
@@ -135,7 +135,7 @@ class DeliveryPath(Check):
                 first = results[0].signature
                 out.append(
                     self.finding(
-                        "delivery.dkim_invalid",
+                        "roundtrip.dkim_invalid",
                         Status.WARN,
                         subject,
                         "DKIM signature does not verify: "
@@ -151,7 +151,7 @@ class DeliveryPath(Check):
         else:
             out.append(
                 self.finding(
-                    "delivery.dkim_unsigned",
+                    "roundtrip.dkim_unsigned",
                     Status.WARN,
                     subject,
                     "no DKIM signature on the delivered copy",

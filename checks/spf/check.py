@@ -1,4 +1,4 @@
-"""spf: the domain's SPF record (RFC 7208): one record, valid terms, within the DNS-lookup limits."""
+"""spf.record: the domain's SPF record (RFC 7208): one record, valid terms, within the DNS-lookup limits."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ _WHY_SPF = ("Receiving servers read the SPF record (a TXT record starting with v
 
 
 class SpfCheck(Check):
-    id = "spf"
+    id = "spf.record"
     title = "SPF record lists the servers allowed to send mail for the domain"
     side = Side.OUTGOING
     services = ("dns",)

@@ -31,18 +31,18 @@ class Certificate(ServerCheck):
     side = Side.BOTH
     services = ("smtp", "submission", "imap", "pop3")
     texts = {
-        "cert.ok": ("", ""),
-        "cert.none": (
+        "tls.cert_ok": ("", ""),
+        "tls.cert_none": (
             "{host} completed TLS without sending a certificate. {impact}",
             "Configure a certificate for {host}.",
         ),
-        "cert.malformed": (
+        "tls.cert_malformed": (
             "The certificate {host} sent breaks the X.509 encoding rules ({detail}), e.g. a name that is "
             "not valid text, so it cannot be checked and strict clients refuse it. {impact}",
             "Re-issue the certificate with a standard tool (certbot, your CA's portal, `openssl req`), "
             "install it and reload the server; `openssl x509 -noout -text -in cert.pem` must show it cleanly.",
         ),
-        "cert.sni_differs": (
+        "tls.cert_sni_differs": (
             "With the name {host} sent as SNI the server presents the right certificate, but without SNI it "
             "presents one for {names}. Many sending servers send no SNI on port 25 (Postfix and Exim by "
             "default), so they see the wrong name: senders that check it (MTA-STS, DANE, strict policies) "
@@ -51,34 +51,34 @@ class Certificate(ServerCheck):
             "main `smtpd_tls_chain_files` (or cert/key files) of this listener, with other names in "
             "`tls_server_sni_maps`; in Dovecot the top-level `ssl_cert`/`ssl_key` rather than a `local_name` block.",
         ),
-        "cert.expired": (
+        "tls.cert_expired": (
             "The certificate of {host} expired on {not_after}. {impact}",
             "Renew the certificate and reload the server (e.g. `certbot renew`, then `postfix reload` / "
             "`doveadm reload`); make sure renewal runs automatically and the server is reloaded after it.",
         ),
-        "cert.not_yet_valid": (
+        "tls.cert_not_yet_valid": (
             "The certificate of {host} is not valid before {not_before}: either it was issued with a "
             "future date or the server's clock is wrong. {impact}",
             "Check the server's clock (`timedatectl`), and re-issue the certificate if its start date is wrong.",
         ),
-        "cert.expiring": (
+        "tls.cert_expiring": (
             "The certificate of {host} expires in {days_left} days ({not_after}). When it expires, {impact_lower}",
             "Renew it now (e.g. `certbot renew`) and check that automatic renewal works and reloads the "
             "server; maildoctor warns {warn_days} days ahead (--cert-warn-days).",
         ),
-        "cert.name_mismatch": (
+        "tls.cert_name_mismatch": (
             "The certificate presented on {host} is for {names}, not for {hostname}, the name clients "
             "connect to. {impact}",
             "Get a certificate that includes {hostname} (e.g. `certbot certonly -d {hostname}`), or "
             "point clients and DNS at a name the certificate covers.",
         ),
-        "cert.self_signed": (
+        "tls.cert_self_signed": (
             "The certificate of {host} is self-signed: no certificate authority vouches for it, so "
             "clients cannot tell it from an attacker's. {impact}",
             "Use a certificate from a public CA (free: Let's Encrypt, `certbot certonly -d {hostname}`). "
             "For a private test server, clients must import this exact certificate.",
         ),
-        "cert.chain_incomplete": (
+        "tls.cert_chain_incomplete": (
             'The server does not send the intermediate certificate of "{issuer}" with its own. Some '
             "clients will fail while others succeed: those that happen to have the intermediate "
             "cached or fetch it themselves work, most mail programs and servers do not.",
@@ -86,18 +86,18 @@ class Certificate(ServerCheck):
             "`fullchain.pem` from certbot (Postfix `smtpd_tls_chain_files` or `smtpd_tls_cert_file`, "
             "Dovecot `ssl_cert = </etc/letsencrypt/live/{hostname}/fullchain.pem`).",
         ),
-        "cert.untrusted": (
+        "tls.cert_untrusted": (
             'The certificate of {host} was issued by "{issuer}", which is not a trusted certificate '
             "authority here ({why}). {impact}",
             "Use a certificate from a public CA (e.g. Let's Encrypt). If this is your own private CA, "
             "run maildoctor with --ca-file your-ca.pem to trust it.",
         ),
-        "cert.weak_key": (
+        "tls.cert_weak_key": (
             "The certificate of {host} has a weak key ({key}). Current clients reject keys under 2048 "
             "bits (RSA) or 256 bits (EC).",
             "Issue a new certificate with an RSA 2048+ or EC P-256 key (certbot's default is fine).",
         ),
-        "cert.weak_signature": (
+        "tls.cert_weak_signature": (
             "{cert} is signed with {algorithm}, which is broken; clients reject such certificates.",
             "Re-issue the certificate (and chain) with SHA-256 signatures.",
         ),
@@ -126,7 +126,7 @@ class Certificate(ServerCheck):
             return []
         ev = {"with_sni": fingerprint(with_sni), "without_sni": fingerprint(plain), "without_sni_names": names,
               "without_sni_subject": plain.subject.rfc4514_string()}
-        return [self.finding("cert.sni_differs", Status.WARN, subject(ep),
+        return [self.finding("tls.cert_sni_differs", Status.WARN, subject(ep),
                              f"without SNI the server presents a certificate for {names}",
                              evidence=ev, host=ep.host, names=names)]
 
@@ -139,7 +139,7 @@ class Certificate(ServerCheck):
                                            intermediates=list(intermediates))
         except ValueError as exc:  # cryptography parses names/extensions lazily: e.g. invalid UTF-8 in a name
             detail = str(exc)[:200]
-            return [self.finding("cert.malformed", Status.FAIL, subject(ep), "the certificate cannot be decoded",
+            return [self.finding("tls.cert_malformed", Status.FAIL, subject(ep), "the certificate cannot be decoded",
                                  evidence={"error": detail, "tls_version": d.tls.version}, duration_s=d.elapsed_s,
                                  host=ep.host, detail=detail, impact=impact)]
         ev = {**verdict.evidence, "trust_store": list(sources), "tls_version": d.tls.version}
@@ -149,7 +149,7 @@ class Certificate(ServerCheck):
         if not verdict.issues:
             return [
                 self.finding(
-                    "cert.ok",
+                    "tls.cert_ok",
                     Status.PASS,
                     s,
                     f"valid for {ep.host} until {ev['not_after'][:10]} ({ev['days_left']} days left)",

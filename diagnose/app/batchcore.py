@@ -7,7 +7,7 @@ the input order):
     {"schema_version": 1, "target": "<the input line, stripped>", "line": 12,
      "domain": "example.com", "verdict": "pass|skip|warn|error|fail",
      "counts": {"pass": 4, "skip": 0, "warn": 1, "error": 0, "fail": 0}, "duration_s": 0.041,
-     "findings": [{"check": "dmarc", "code": "dmarc.missing", "status": "warn",
+     "findings": [{"check": "dmarc.record", "code": "dmarc.missing", "status": "warn",
                    "subject": "example.com", "summary": "..."}, ...]}
 
 A line that is not a domain or address gets ``"verdict": "error"``, an ``"error"`` reason and no
@@ -32,7 +32,7 @@ from diagnose.net.resolver import Dns, DnsResult, Nameserver, Outcome
 
 SCHEMA_VERSION = 1
 # The documented default: the checks that need only DNS and one TCP connect per MX address.
-DEFAULT_CHECKS = ("dns.exists", "mx.records", "tcp.connect", "spf", "dmarc")
+DEFAULT_CHECKS = ("dns.exists", "mx.records", "tcp.connect", "spf.record", "dmarc.record")
 CACHE_ENTRIES = 4096  # shared DNS answers kept (least recently used dropped first): flat memory
 CACHE_MAX_AGE_S = 300.0  # a batch can run for hours: no answer is reused for longer than this ...
 CACHE_NEGATIVE_S = 30.0  # ... or its TTL; non-answers (NXDOMAIN, timeouts) for 30 s

@@ -16,7 +16,7 @@ from diagnose.engine.registry import discover
 from diagnose.engine.runner import check_budget
 from diagnose.knowledge.sanitize import clean
 
-DISCOVERY_CHECKS = ("autoconfig", "servers.discover")
+DISCOVERY_CHECKS = ("autoconfig.settings", "servers.discover")
 SECURITY_BY_PORT = {993: "SSL/TLS", 995: "SSL/TLS", 465: "SSL/TLS", 143: "STARTTLS", 110: "STARTTLS", 587: "STARTTLS"}
 PROTOCOL_BY_PORT = {993: "IMAP", 143: "IMAP", 995: "POP3", 110: "POP3", 465: "SMTP", 587: "SMTP"}
 

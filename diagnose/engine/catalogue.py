@@ -11,6 +11,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 
+from diagnose.engine import aliases
 from diagnose.engine.plugin import Check
 
 RFC = re.compile(r"\bRFC\s?(\d{3,5})\b")
@@ -78,11 +79,16 @@ def catalogue(checks: list[type[Check]] | None = None) -> dict[str, Entry]:
 
 
 def explain(code: str, checks: list[type[Check]] | None = None) -> str | None:
-    """The catalogue entry for ``code`` as plain text, or None when no installed check knows it."""
-    entry = catalogue(checks).get(code.strip().lower())
+    """The catalogue entry for ``code`` as plain text, or None when no installed check knows it.
+    A code from before schema 2 (``cert.expired``) gives the entry of its new name."""
+    asked = code.strip().lower()
+    known = catalogue(checks)
+    entry = known.get(asked) or known.get(aliases.code(asked))
     if entry is None:
         return None
     lines = [f"{entry.code}  (check {entry.check}: {entry.title})", ""]
+    if entry.code != asked:
+        lines[1:1] = [f"({asked} is the name before JSON schema 2.)"]
     if entry.is_quiet:
         lines.append("All is well: this code reports a passing test; there is nothing to fix.")
     for label, body in (("What it means:", entry.explanation), ("How to fix:", entry.remedy)):

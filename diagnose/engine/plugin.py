@@ -76,6 +76,14 @@ class Check:
 
     ``texts`` maps each finding code the check emits to (explanation, remedy) templates that
     are formatted with the keyword facts given to ``finding``.
+
+    Names (public, JSON schema 2; tests/unit/test_naming.py holds them):
+    - ``id`` is ``family.aspect``, two lowercase snake_case words: ``spf.record``, ``tls.certificate``.
+    - every code starts with the family, the id up to its first dot, then a dot and lowercase
+      snake_case words (more dots allowed): ``spf.pass_all``, ``tls.cert_expired``, ``login.smtp.ok``.
+      A code belongs to one check; checks of one family keep theirs apart (``tls.ok``/``tls.cert_ok``).
+    - the runner's codes ``{id}.skipped``, ``{id}.overrun``, ``{id}.crashed`` follow by themselves.
+    A renamed id or code goes into diagnose.engine.aliases so the old name keeps working.
     """
 
     id: ClassVar[str]

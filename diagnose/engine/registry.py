@@ -125,13 +125,27 @@ def _matches(check_id: str, pattern: str) -> bool:
     return check_id == pattern or check_id.startswith(pattern.rstrip(".") + ".")
 
 
+def _renamed(ids: list[str], patterns: list[str] | None) -> list[str] | None:
+    """Patterns with each old name that selects nothing replaced by the new ids it meant."""
+    from diagnose.engine.aliases import ids_for
+
+    if not patterns:
+        return patterns
+    out: list[str] = []
+    for pattern in patterns:
+        new = [] if any(_matches(i, pattern) for i in ids) else [i for i in ids_for(pattern) if i in ids]
+        out += new or [pattern]
+    return out
+
+
 def select(
     checks: list[type[Check]], only: list[str] | None = None, skip: list[str] | None = None
 ) -> list[type[Check]]:
     """Pick checks by id or id prefix (``mx`` selects ``mx.records``), adding the checks that
     produce the facts the picked ones need (unless skipped explicitly). Unknown names raise UnknownCheck
-    listing the ids."""
+    listing the ids. A name from before schema 2 (``spf``, ``delivery.path``) selects the renamed check."""
     ids = [c.id for c in checks]
+    only, skip = _renamed(ids, only), _renamed(ids, skip)
     for pattern in (only or []) + (skip or []):
         if not any(_matches(i, pattern) for i in ids):
             raise UnknownCheck(f"no check called {pattern!r}; installed checks: {', '.join(ids) or 'none'}")

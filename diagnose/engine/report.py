@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from diagnose.engine import aliases
 from diagnose.engine.model import Finding, Status, count_by_status
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: ids family.aspect, codes start with the family (diagnose.engine.aliases)
 
 
 @dataclass
@@ -71,9 +72,14 @@ class Report:
             findings = [Finding.from_dict(f) for f in data["findings"]]
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"the report's findings are malformed: {exc}") from None
+        checks = data.get("checks", [])
+        if data["schema_version"] < 2:  # ids and codes renamed in schema 2: read them under the new names
+            findings = [replace(f, check=aliases.check_id(f.check), code=aliases.code(f.code)) for f in findings]
+            checks = [{**c, "id": aliases.check_id(c["id"])} if isinstance(c, dict) and isinstance(c.get("id"), str)
+                      else c for c in checks]
         return cls(
             target=data.get("target", {}), started_at=data.get("started_at", ""),
             duration_s=float(data.get("duration_s", 0)), resolver=data.get("resolver", {}),
-            findings=findings, tool=data.get("tool", {}), checks=data.get("checks", []),
+            findings=findings, tool=data.get("tool", {}), checks=checks,
             meta=data.get("meta", {}), interrupted=bool(data.get("interrupted", False)),
         )

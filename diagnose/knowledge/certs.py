@@ -184,7 +184,7 @@ def evaluate_certificate(chain: list[x509.Certificate], hostname: str, now: dt.d
     ``anchors`` are the trusted roots; ``intermediates`` are extra CA certificates a client may
     know already (used only to tell a missing intermediate from an unknown CA)."""
     if not chain:
-        return CertVerdict((CertIssue("cert.none", Status.FAIL, "the server sent no certificate"),), {})
+        return CertVerdict((CertIssue("tls.cert_none", Status.FAIL, "the server sent no certificate"),), {})
     leaf, sent = chain[0], list(chain[1:])
     hostname = hostname.lower().rstrip(".")
     evidence = describe(leaf, now)
@@ -199,16 +199,16 @@ def evaluate_certificate(chain: list[x509.Certificate], hostname: str, now: dt.d
 
     # Dates. A certificate outside its validity is refused by every verifying client.
     if now < leaf.not_valid_before_utc:
-        issues.append(CertIssue("cert.not_yet_valid", Status.FAIL,
+        issues.append(CertIssue("tls.cert_not_yet_valid", Status.FAIL,
                                 f"certificate not valid before {facts['not_before']}", facts))
     elif now > leaf.not_valid_after_utc:
-        issues.append(CertIssue("cert.expired", Status.FAIL, f"certificate expired on {facts['not_after']}", facts))
+        issues.append(CertIssue("tls.cert_expired", Status.FAIL, f"certificate expired on {facts['not_after']}", facts))
     elif (leaf.not_valid_after_utc - now) < dt.timedelta(days=warn_days):
-        issues.append(CertIssue("cert.expiring", Status.WARN,
+        issues.append(CertIssue("tls.cert_expiring", Status.WARN,
                                 f"certificate expires in {evidence['days_left']} days ({facts['not_after']})", facts))
 
     if not hostname_matches(leaf, hostname):
-        issues.append(CertIssue("cert.name_mismatch", Status.FAIL,
+        issues.append(CertIssue("tls.cert_name_mismatch", Status.FAIL,
                                 f"certificate is for {facts['names']}, not {hostname}", facts))
 
     # Trust, judged at a moment inside the leaf's validity so expiry is reported once, above.
@@ -223,12 +223,12 @@ def evaluate_certificate(chain: list[x509.Certificate], hostname: str, now: dt.d
         facts = {**facts, "why": why}
         issuer_sent = any(c.subject == leaf.issuer for c in sent)
         if self_signed:
-            issues.append(CertIssue("cert.self_signed", Status.FAIL, "certificate is self-signed", facts))
+            issues.append(CertIssue("tls.cert_self_signed", Status.FAIL, "certificate is self-signed", facts))
         elif not issuer_sent and intermediates and not verify_chain(leaf, sent + list(intermediates),
                                                                       list(anchors), when):
             issues.append(
                 CertIssue(
-                    "cert.chain_incomplete",
+                    "tls.cert_chain_incomplete",
                     Status.FAIL,
                     f"the server does not send the intermediate certificate ({facts['issuer']})",
                     facts,
@@ -237,25 +237,26 @@ def evaluate_certificate(chain: list[x509.Certificate], hostname: str, now: dt.d
         elif not issuer_sent and _has_aia_issuer(leaf):
             issues.append(
                 CertIssue(
-                    "cert.chain_incomplete",
+                    "tls.cert_chain_incomplete",
                     Status.FAIL,
                     f"the server does not send the intermediate certificate ({facts['issuer']})",
                     facts,
                 )
             )
         else:
-            issues.append(CertIssue("cert.untrusted", Status.FAIL,
+            issues.append(CertIssue("tls.cert_untrusted", Status.FAIL,
                                     f"certificate issuer {facts['issuer']} is not trusted", facts))
 
     kind, bits, weak = key_description(leaf)
     if weak:
         issues.append(
-            CertIssue("cert.weak_key", Status.FAIL, f"weak key: {kind} {bits} bits", {**facts, "key": f"{kind} {bits}"})
+            CertIssue("tls.cert_weak_key", Status.FAIL, f"weak key: {kind} {bits} bits",
+                      {**facts, "key": f"{kind} {bits}"})
         )
     for cert in [leaf, *sent]:
         algo = signature_hash(cert)
         if algo in WEAK_HASHES and not is_self_signed(cert):  # a root's self-signature is never checked
-            issues.append(CertIssue("cert.weak_signature", Status.FAIL,
+            issues.append(CertIssue("tls.cert_weak_signature", Status.FAIL,
                                     f"{common_name(cert.subject)} is signed with {algo.upper()}",
                                     {**facts, "algorithm": algo.upper(), "cert": common_name(cert.subject)}))
             break

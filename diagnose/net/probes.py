@@ -203,7 +203,7 @@ def family(address: str) -> str:
 async def certificate_verdict(ctx: CheckContext, ep: Endpoint):
     """The shared session's certificate verdict for ``ep`` (None without TLS), e.g. for an MTA-STS
     check: ``v = await certificate_verdict(ctx, Endpoint("mx", host, address, 25))`` then
-    ``"cert.name_mismatch" in v.codes()`` — no extra connection when the TLS checks ran."""
+    ``"tls.cert_name_mismatch" in v.codes()`` — no extra connection when the TLS checks ran."""
     import datetime as dt
 
     from diagnose.knowledge.certs import evaluate_certificate

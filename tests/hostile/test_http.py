@@ -58,5 +58,5 @@ def test_hostile_https_answers(setup, mode):
     run = run_cli(["check", domain(case(mode)), "--nameserver", addr(DNS_INDEX), "--timeout", str(T),
                    "--ca-file", str(setup), "--verbose"], limit=LIMIT, json_report=True)
     assert_clean(run)
-    assert run.statuses("mta_sts") and "pass" not in run.statuses("mta_sts"), run
-    assert "pass" not in run.statuses("autoconfig"), run
+    assert run.statuses("mta_sts.policy") and "pass" not in run.statuses("mta_sts.policy"), run
+    assert "pass" not in run.statuses("autoconfig.settings"), run

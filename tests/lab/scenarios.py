@@ -445,11 +445,11 @@ SCENARIOS: dict[str, Scenario] = {
     **{
         name: Scenario(expected, (("@", "MX", f"10 {{{name}.fqdn}}."),))
         for name, expected in (
-            ("certexpired", "MX certificate expired (cert.expired)"),
-            ("certexpiring", "MX certificate expires in 5 days (cert.expiring)"),
-            ("certwrongname", "MX certificate is for another name (cert.name_mismatch)"),
-            ("certselfsigned", "MX certificate is self-signed (cert.self_signed)"),
-            ("certnochain", "MX sends its certificate without the intermediate (cert.chain_incomplete)"),
+            ("certexpired", "MX certificate expired (tls.cert_expired)"),
+            ("certexpiring", "MX certificate expires in 5 days (tls.cert_expiring)"),
+            ("certwrongname", "MX certificate is for another name (tls.cert_name_mismatch)"),
+            ("certselfsigned", "MX certificate is self-signed (tls.cert_self_signed)"),
+            ("certnochain", "MX sends its certificate without the intermediate (tls.cert_chain_incomplete)"),
             ("nostarttls", "MX offers no STARTTLS on 25 (tls.no_starttls)"),
             ("slowgreet", "MX greets only after 15 s (smtp.greeting_timeout, inconclusive)"),
             ("legacytls", "MX still accepts TLS 1.0/1.1 (tls.legacy_accepted)"),

@@ -161,7 +161,7 @@ def test_junit_failure_policy():
     ("tls.certificate", "imap.example.com [192.0.2.6]:993", {}, "mailbox"),
     ("pop3.greeting", "example.com", {}, "mailbox"),
     ("dns.exists", "example.com", {}, "dns"),
-    ("spf", "example.com", {}, "dns"),
+    ("spf.record", "example.com", {}, "dns"),
     ("mx.records", "example.com", {}, "mx"),
     ("thirdparty.thing", "example.com", {}, "other"),
 ])

@@ -13,7 +13,7 @@ def _finding(check: str, side: Side = Side.BOTH, subject: str = "example.com") -
     return Finding(check=check, code=f"{check}.x", subject=subject, status=Status.WARN, summary="s", side=side)
 
 
-@pytest.mark.parametrize("check", ["mta_sts", "tls_rpt", "spf", "dmarc", "dkim", "dnssec"])
+@pytest.mark.parametrize("check", ["mta_sts.policy", "tls_rpt.record", "spf.record", "dmarc.record", "dkim.keys", "dnssec.chain"])
 def test_dns_policy_checks_sit_on_the_dns_hop(check):
     assert hop_of(_finding(check), {}) == DNS
 
@@ -25,7 +25,7 @@ def test_no_installed_check_falls_off_the_picture(cls):
     services = {c.id: tuple(c.services) for c in INSTALLED}
     sides = [cls.side] if cls.side is not Side.BOTH else [Side.INCOMING, Side.OUTGOING]
     hops = {hop_of(_finding(cls.id, side), services) for side in sides}
-    assert hops != {OTHER} or cls.id in {"autoconfig", "servers.discover", "roundtrip", "delivery.path"}, cls.id
+    assert hops != {OTHER} or cls.id in {"autoconfig.settings", "servers.discover", "roundtrip.delivery", "roundtrip.path"}, cls.id
 
 
 def test_grouping_uses_the_services_given():

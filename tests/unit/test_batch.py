@@ -75,7 +75,7 @@ def test_summary_counts_verdicts_bad_lines_and_frequent_problems():
 
 
 def test_default_checks_are_the_dns_and_reachability_ones():
-    assert DEFAULT_CHECKS == ("dns.exists", "mx.records", "tcp.connect", "spf", "dmarc")
+    assert DEFAULT_CHECKS == ("dns.exists", "mx.records", "tcp.connect", "spf.record", "dmarc.record")
 
 
 def run_cli(*args, stdin=""):

@@ -44,7 +44,7 @@ def test_name_matching(pattern, host, ok):
 
 def test_wrong_name_is_a_mismatch_but_still_trusted():
     v = judge([PKI.leaf("other.example.test"), PKI.inter])
-    assert v.codes() == ["cert.name_mismatch"]
+    assert v.codes() == ["tls.cert_name_mismatch"]
     assert v.evidence["trusted"] is True
     assert "other.example.test" in v.issues[0].summary
 
@@ -52,21 +52,21 @@ def test_wrong_name_is_a_mismatch_but_still_trusted():
 def test_ip_san_matches_an_address_not_a_name():
     leaf = PKI.leaf(ips=["127.0.0.1"])
     assert judge([leaf, PKI.inter], "127.0.0.1").issues == ()
-    assert "cert.name_mismatch" in judge([leaf, PKI.inter], "mx.example.test").codes()
+    assert "tls.cert_name_mismatch" in judge([leaf, PKI.inter], "mx.example.test").codes()
 
 
 def test_expired_not_yet_valid_and_expiring():
     # expiry is reported once, as expiry, not also as a chain problem
-    assert judge([PKI.leaf("mx.example.test", days_after=-2), PKI.inter]).codes() == ["cert.expired"]
-    assert judge([PKI.leaf("mx.example.test", days_before=-3), PKI.inter]).codes() == ["cert.not_yet_valid"]
+    assert judge([PKI.leaf("mx.example.test", days_after=-2), PKI.inter]).codes() == ["tls.cert_expired"]
+    assert judge([PKI.leaf("mx.example.test", days_before=-3), PKI.inter]).codes() == ["tls.cert_not_yet_valid"]
     v = judge([PKI.leaf("mx.example.test", days_after=5), PKI.inter])
-    assert v.codes() == ["cert.expiring"] and v.issues[0].status is Status.WARN and v.ok
+    assert v.codes() == ["tls.cert_expiring"] and v.issues[0].status is Status.WARN and v.ok
     assert judge([PKI.leaf("mx.example.test", days_after=5), PKI.inter], warn_days=3).issues == ()
 
 
 def test_self_signed():
     v = judge([self_signed("mx.example.test")])
-    assert v.codes() == ["cert.self_signed"] and v.evidence["self_signed"] is True
+    assert v.codes() == ["tls.cert_self_signed"] and v.evidence["self_signed"] is True
 
 
 def test_self_signed_trusted_explicitly_passes():
@@ -76,28 +76,28 @@ def test_self_signed_trusted_explicitly_passes():
 
 def test_missing_intermediate_confirmed_by_a_known_intermediate():
     v = judge([PKI.leaf("mx.example.test")], intermediates=[PKI.inter])
-    assert v.codes() == ["cert.chain_incomplete"]
+    assert v.codes() == ["tls.cert_chain_incomplete"]
     assert "intermediate test" in v.issues[0].summary
 
 
 def test_missing_intermediate_guessed_from_aia():
-    assert judge([PKI.leaf("mx.example.test", aia=True)]).codes() == ["cert.chain_incomplete"]
+    assert judge([PKI.leaf("mx.example.test", aia=True)]).codes() == ["tls.cert_chain_incomplete"]
 
 
 def test_unknown_ca_is_untrusted():
     other = Pki("other")
     v = judge([other.leaf("mx.example.test"), other.inter])
-    assert v.codes() == ["cert.untrusted"] and v.evidence["trusted"] is False
+    assert v.codes() == ["tls.cert_untrusted"] and v.evidence["trusted"] is False
     assert v.evidence["validation_error"]
 
 
 def test_no_trust_anchors_at_all():
-    assert judge([PKI.leaf("mx.example.test"), PKI.inter], anchors=[]).codes() == ["cert.untrusted"]
+    assert judge([PKI.leaf("mx.example.test"), PKI.inter], anchors=[]).codes() == ["tls.cert_untrusted"]
 
 
 def test_weak_rsa_key_and_sha1_signature():
     v = judge([PKI.leaf("mx.example.test", key=rsa_key(1024)), PKI.inter])
-    assert "cert.weak_key" in v.codes()
+    assert "tls.cert_weak_key" in v.codes()
 
 
 def test_sha1_signature(tmp_path):
@@ -116,17 +116,17 @@ def test_sha1_signature(tmp_path):
     leaf = load_pem_bundle(crt.read_bytes())[0]
     v = evaluate_certificate([leaf, PKI.inter], "mx.example.test", dt.datetime.now(dt.UTC), 1,
                              anchors=[PKI.root])
-    assert "cert.weak_signature" in v.codes()
+    assert "tls.cert_weak_signature" in v.codes()
 
 
 def test_no_certificate():
-    assert evaluate_certificate([], "mx.example.test", NOW).codes() == ["cert.none"]
+    assert evaluate_certificate([], "mx.example.test", NOW).codes() == ["tls.cert_none"]
 
 
 def test_hostile_subject_text_stays_data():
     leaf = PKI.leaf("mx.example.test")
     v = judge([leaf, PKI.inter], "x\x1b[2J.example.test")
-    assert v.codes() == ["cert.name_mismatch"]
+    assert v.codes() == ["tls.cert_name_mismatch"]
 
 
 def test_load_pem_bundle_skips_garbage():

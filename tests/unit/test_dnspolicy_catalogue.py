@@ -21,7 +21,7 @@ QUIET = {"spf.record", "dmarc.policy", "dkim.key", "mta_sts.policy", "mta_sts.no
 def test_every_emitted_code_has_texts(check):
     source = inspect.getsource(inspect.getmodule(check))
     prefix = check.id.split(".")[0]
-    emitted = set(re.findall(rf'"({re.escape(prefix)}\.[a-z_]+)"', source)) - {check.id}
+    emitted = set(re.findall(rf'"({re.escape(prefix)}\.[a-z_]+)"', source)) - ({check.id} - set(check.texts))
     assert emitted, check.id
     missing = emitted - set(check.texts)
     assert not missing, f"{check.id}: codes without texts: {missing}"

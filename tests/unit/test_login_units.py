@@ -214,12 +214,12 @@ def test_authentication_results_and_signatures():
     findings = {
         f.code: f for f in DeliveryPath().evaluate(DeliveredCopy(raw, "INBOX", "bob@example.com", 1.0), "example.com")
     }
-    assert findings["delivery.hop_plaintext"].status.value == "warn"
+    assert findings["roundtrip.hop_plaintext"].status.value == "warn"
     assert (
-        findings["delivery.auth_failed"].status.value == "warn"
-        and "dmarc=fail" in findings["delivery.auth_failed"].summary
+        findings["roundtrip.auth_failed"].status.value == "warn"
+        and "dmarc=fail" in findings["roundtrip.auth_failed"].summary
     )
-    invalid = findings["delivery.dkim_invalid"]
+    invalid = findings["roundtrip.dkim_invalid"]
     assert "no key published at sel1._domainkey.example.com" in invalid.summary and "sel1._domainkey" in invalid.remedy
 
 
@@ -242,11 +242,11 @@ def _signed_message(body: bytes = b"Hello.\r\n"):
 def test_dkim_signature_is_verified_and_its_selector_named():
     raw, keys = _signed_message()
     copy = DeliveredCopy(raw, "INBOX", "bob@example.com", 1.0)
-    signed = {f.code: f for f in DeliveryPath().evaluate(copy, "example.com", keys)}["delivery.dkim_signed"]
+    signed = {f.code: f for f in DeliveryPath().evaluate(copy, "example.com", keys)}["roundtrip.dkim_signed"]
     assert signed.status.value == "pass" and "selector in use: mail2026" in signed.summary
     # a body changed after signing no longer verifies
     tampered = DeliveredCopy(raw.replace(b"Hello.", b"Hello!"), "INBOX", "bob@example.com", 1.0)
-    bad = {f.code: f for f in DeliveryPath().evaluate(tampered, "example.com", keys)}["delivery.dkim_invalid"]
+    bad = {f.code: f for f in DeliveryPath().evaluate(tampered, "example.com", keys)}["roundtrip.dkim_invalid"]
     assert bad.status.value == "warn" and "does not verify" in bad.summary
 
 

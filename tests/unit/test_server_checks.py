@@ -107,17 +107,17 @@ def test_certificate_findings_and_side():
     check = Certificate()
     ep, d = dialogue(587, "submission", host="smtp.example.test")
     (f,) = check.evaluate(ep, d, NOW, 14, [PKI.root], [])
-    assert f.code == "cert.ok" and f.status is Status.PASS, f.summary
+    assert f.code == "tls.cert_ok" and f.status is Status.PASS, f.summary
     assert {"subject", "san", "issuer", "serial", "not_before", "not_after", "days_left", "key", "sha256"} <= set(
         f.evidence
     )
     ep, d = dialogue(chain=[leaf("other.example.test"), PKI.inter])
     fs = check.evaluate(ep, d, NOW, 14, [PKI.root], [])
-    assert [f.code for f in fs] == ["cert.name_mismatch"]
+    assert [f.code for f in fs] == ["tls.cert_name_mismatch"]
     assert "other.example.test" in fs[0].explanation and "MTA-STS" in fs[0].explanation
     ep, d = dialogue(chain=[leaf(days_after=3), PKI.inter])
     (f,) = check.evaluate(ep, d, NOW, 14, [PKI.root], [])
-    assert (f.code, f.status) == ("cert.expiring", Status.WARN) and "--cert-warn-days" in f.remedy
+    assert (f.code, f.status) == ("tls.cert_expiring", Status.WARN) and "--cert-warn-days" in f.remedy
     assert_known(check, fs)
     assert check.with_side(f, "mx").side is Side.INCOMING and check.with_side(f, "submission").side is Side.OUTGOING
 
@@ -182,7 +182,7 @@ def test_certificate_without_sni_for_another_name_is_a_warning():
     assert check.evaluate_no_sni(ep, d, NoSniResult(False, detail="no answer")) == []
     other = (leaf("default.hosting.test"), PKI.inter)
     (f,) = check.evaluate_no_sni(ep, d, NoSniResult(True, other))
-    assert (f.code, f.status) == ("cert.sni_differs", Status.WARN) and "default.hosting.test" in f.summary
+    assert (f.code, f.status) == ("tls.cert_sni_differs", Status.WARN) and "default.hosting.test" in f.summary
     assert f.explanation and f.remedy
 
 
