@@ -45,7 +45,7 @@ def test_healthy_domain_passes(lab):
     connected = [f for f in report["findings"] if f["code"] == "tcp.connected"]
     assert len(connected) >= 2, "both MX hosts of the healthy domain are reachable on port 25"
     assert all(f["subject"].endswith(":25") and "[" in f["subject"] for f in connected)
-    assert report["schema_version"] == 1 and report["counts"]["fail"] == 0
+    assert report["schema_version"] == 2 and report["counts"]["fail"] == 0
     assert report["resolver"]["nameservers"] == [f"{lab.resolver}:53"]
 
 

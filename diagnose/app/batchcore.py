@@ -1,10 +1,10 @@
 """The parts of `maildoctor batch` that do not touch the command line: reading targets, the
 bounded pool, the shared DNS cache, result lines and the summary tally.
 
-Result line (schema_version 1), one per target, in the order the targets finish (``line`` gives
-the input order):
+Result line (schema_version 2: the check ids and codes of report schema 2), one per target, in the
+order the targets finish (``line`` gives the input order):
 
-    {"schema_version": 1, "target": "<the input line, stripped>", "line": 12,
+    {"schema_version": 2, "target": "<the input line, stripped>", "line": 12,
      "domain": "example.com", "verdict": "pass|skip|warn|error|fail",
      "counts": {"pass": 4, "skip": 0, "warn": 1, "error": 0, "fail": 0}, "duration_s": 0.041,
      "findings": [{"check": "dmarc.record", "code": "dmarc.missing", "status": "warn",
@@ -30,7 +30,7 @@ from diagnose.engine.plugin import Check, Options
 from diagnose.engine.target import TargetError, parse_target
 from diagnose.net.resolver import Dns, DnsResult, Nameserver, Outcome
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # The documented default: the checks that need only DNS and one TCP connect per MX address.
 DEFAULT_CHECKS = ("dns.exists", "mx.records", "tcp.connect", "spf.record", "dmarc.record")
 CACHE_ENTRIES = 4096  # shared DNS answers kept (least recently used dropped first): flat memory
