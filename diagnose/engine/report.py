@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
+from diagnose import __version__
 from diagnose.engine import aliases
 from diagnose.engine.model import Finding, Status, count_by_status
 
@@ -22,6 +25,22 @@ class Report:
     checks: list[dict[str, Any]] = field(default_factory=list)  # what ran: id, title, side, services
     meta: dict[str, Any] = field(default_factory=dict)  # where and how it ran
     interrupted: bool = False
+
+    @classmethod
+    def of_run(cls, target: Any, checks: Sequence[Any], resolver: dict[str, Any], findings: list[Finding], *,
+               started_at: datetime, duration_s: float, meta: dict[str, Any] | None = None,
+               interrupted: bool = False) -> Report:
+        """The one report factory: the report of a run of ``checks`` (Check classes) on ``target``
+        (a diagnose.engine.target.Target), finished or interrupted."""
+        return cls(
+            target={"input": target.raw, "domain": target.domain, "domain_unicode": target.domain_unicode,
+                    "address": target.address},
+            started_at=started_at.isoformat(timespec="seconds"), duration_s=duration_s, resolver=resolver,
+            findings=findings, tool={"name": "maildoctor", "version": __version__},
+            checks=[{"id": c.id, "title": c.title, "side": c.side.value, "services": list(c.services)}
+                    for c in checks],
+            meta=meta or {}, interrupted=interrupted,
+        )
 
     @property
     def services(self) -> dict[str, tuple[str, ...]]:

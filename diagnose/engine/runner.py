@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from diagnose import __version__
 from diagnose.engine.facts import FactBoard, FactUnavailable
 from diagnose.engine.model import Finding, Status
 from diagnose.engine.plugin import Check, CheckContext, Options, Resolver
@@ -85,17 +84,8 @@ async def diagnose(
             task.cancel()
         if interrupted:
             await asyncio.gather(*tasks, return_exceptions=True)
-    report = Report(
-        target={"input": target.raw, "domain": target.domain, "domain_unicode": target.domain_unicode,
-                "address": target.address},
-        started_at=started_at.isoformat(timespec="seconds"),
-        duration_s=time.monotonic() - start,
-        resolver=dns.describe(),
-        findings=findings,
-        tool={"name": "maildoctor", "version": __version__},
-        checks=[{"id": c.id, "title": c.title, "side": c.side.value, "services": list(c.services)} for c in checks],
-        meta=meta or {},
-    )
+    report = Report.of_run(target, checks, dns.describe(), findings, started_at=started_at,
+                           duration_s=time.monotonic() - start, meta=meta)
     yield DiagnosisFinished(report)
 
 
