@@ -24,10 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from diagnose.engine.credentials import is_env_name
+from reports import RENDERERS
+
 DEFAULT_PATH = Path("maildoctor.toml")
 DEFAULT_PROFILE = "default"
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-FORMATS = ("text", "json", "markdown", "html", "junit", "nagios")
+FORMATS = tuple(RENDERERS)
 SERVER_ROLES = {"smtp": "smtp_hosts", "imap": "imap_hosts", "pop": "pop_hosts"}
 
 
@@ -190,7 +192,7 @@ def _credentials(value: Any, scope: list[str], where: _Locator) -> dict[str, str
         if sub not in CREDENTIALS:
             raise where.error(sub, [*scope, "credentials"], f"unknown key (known: {', '.join(CREDENTIALS)}); a config "
                               "file names the environment variables that hold credentials, never the credentials")
-        if not isinstance(item, str) or not _ENV_NAME.match(item):
+        if not isinstance(item, str) or not is_env_name(item):
             raise where.error(sub, [*scope, "credentials"], "must be the name of an environment variable (letters, "
                               "digits, _), e.g. \"MAIL_PASSWORD\"")
         out[sub] = item
@@ -245,7 +247,7 @@ class _Locator:
 def merge(profile: Profile | None, given: dict[str, Any]) -> dict[str, Any]:
     """Settings for one run: what the command line gave (None / empty = not given) over the profile.
 
-    Returns keyword arguments for session.CheckRequest (plus ``expect``/``extra``/``profile``)."""
+    Returns keyword arguments for plan.Request (plus ``expect``/``extra``/``profile``)."""
     p = profile or Profile(name="", path=DEFAULT_PATH)
     out = dict(given)
     for key in ("target", "timeout", "fail_on", "output", "ca_file"):

@@ -11,10 +11,18 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 MASK = "****"
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def is_env_name(name: str) -> bool:
+    """The one rule for a variable name (--password-env, a profile's credentials.*): ASCII letters,
+    digits and _, not starting with a digit."""
+    return bool(_ENV_NAME.fullmatch(name))
 
 
 class Secret:
@@ -159,6 +167,6 @@ def resolve(req: CredentialRequest, *, address: str | None, env: Mapping[str, st
 def _env_value(name: str, env: Mapping[str, str], what: str) -> str:
     if not name:
         return ""
-    if not name.replace("_", "a").isalnum() or name[0].isdigit():
+    if not is_env_name(name):
         raise CredentialError(f"{what}: {name[:40]!r} is not an environment variable name")
     return env.get(name, "")
