@@ -56,7 +56,7 @@ def test_a_check_run_converts_its_options_without_pydantic():
 def test_bad_option_values_are_one_error_line_each():
     for argv, words in ((["check", "x.example", "--timeout", "abc"], "'abc' is not a valid number"),
                         (["check", "x.example", "--format", "nope"], "is not one of 'text'"),
-                        (["check", "x.example", "--cert-warn-days", "-1"], "must be >= 0"),
+                        (["check", "x.example", "--cert-warn-days", "-1"], "--cert-warn-days must be between 0 and 3650 days"),
                         (["batch", "-", "--concurrency", "x"], "'x' is not a valid integer")):
         proc, _ = imported_by(*argv)
         errors = [line for line in proc.stderr.splitlines() if line.startswith("maildoctor: error:")]

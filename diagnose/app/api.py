@@ -11,25 +11,24 @@
     exit_code(report, fail_on="fail")                                  # what the CLI would exit with
 
 ``run`` takes the CLI's options as keyword arguments (a profile of maildoctor.toml too) and goes
-through the same validation, runner and expectations as the command line (session.make_report);
+through the same plan (diagnose.app.plan.make_plan), runner and expectations as the command line;
 what the CLI reports as one error line raises ``DiagnosisError`` with that line.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable
 from pathlib import Path
 
-from rich.console import Console
-
 from diagnose.app.config import ConfigError, merge, settings_for
-from diagnose.app.session import CheckRequest, Fatal, make_report
+from diagnose.app.plan import PlanError, Request
+from diagnose.app.session import make_report
 from diagnose.engine.exitcodes import ExitCode, exit_code_for
 from diagnose.engine.report import Report
 from diagnose.engine.saved import NotAReport, load_report
+from reports import RENDERERS
 
-FORMATS = ("text", "json", "markdown", "html", "junit", "nagios")
+FORMATS = tuple(RENDERERS)
 
 
 class DiagnosisError(Exception):
@@ -51,10 +50,10 @@ def run(target: str | None = None, *, nameservers: Iterable[str] = (), timeout: 
                 raise ConfigError("give a target (a domain or an email address), or a profile that sets one")
         else:
             settings = settings_for(Path(config) if config else None, profile, given)
-        request = CheckRequest(**settings, dkim_selectors=list(dkim_selectors), dnsbl=list(dnsbl),
-                               argv=_equivalent_argv(settings, profile))
-        return make_report(request, Console(file=io.StringIO(), force_terminal=False))
-    except (ConfigError, Fatal) as exc:
+        request = Request(**settings, dkim_selectors=list(dkim_selectors), dnsbl=list(dnsbl),
+                          argv=_equivalent_argv(settings, profile))
+        return make_report(request)  # no progress observer: a script sees nothing until the report
+    except (ConfigError, PlanError) as exc:
         raise DiagnosisError(str(exc)) from None
 
 
@@ -63,7 +62,8 @@ def _equivalent_argv(settings: dict, profile: str | None) -> list[str]:
     argv = ["check", str(settings["target"])]
     for ns in settings.get("nameservers") or []:
         argv += ["--nameserver", str(ns)]
-    argv += ["--timeout", f"{settings['timeout']:g}"]
+    timeout = settings["timeout"]
+    argv += ["--timeout", f"{timeout:g}" if isinstance(timeout, (int, float)) else str(timeout)]
     argv += [arg for only in settings.get("only") or [] for arg in ("--check", only)]
     argv += [arg for skip in settings.get("skip") or [] for arg in ("--skip", skip)]
     if profile:
@@ -75,7 +75,7 @@ def _equivalent_argv(settings: dict, profile: str | None) -> list[str]:
 
 def render(report: Report, fmt: str = "text") -> str:
     """The report in one of FORMATS."""
-    from reports import RENDERERS, renderer
+    from reports import renderer
 
     if fmt not in RENDERERS:
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(RENDERERS)}")

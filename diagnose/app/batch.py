@@ -12,9 +12,11 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from diagnose.app.batchcore import (
     DEFAULT_CHECKS,
@@ -28,19 +30,21 @@ from diagnose.app.batchcore import (
     stdin_entries,
 )
 from diagnose.app.batchworkers import child_argv, run_workers, worker_entries
-from diagnose.engine.exitcodes import ExitCode, exit_code_for
+from diagnose.app.plan import BOUNDS, PlanError, fail_on_policy, parse_nameservers, readable_ca, select_checks
+from diagnose.engine.exitcodes import ExitCode, FailOn, exit_code_for
 from diagnose.engine.plugin import Check, Options
 from diagnose.knowledge.sanitize import clean
-from diagnose.net.resolver import Nameserver, ResolverUnreachable, parse_nameserver
+from diagnose.net.resolver import Nameserver, ResolverUnreachable
 
 DEFAULT_CONCURRENCY = 32  # targets at a time: a laptop's resolver and file descriptors cope easily
-MAX_CONCURRENCY = 1024
-MAX_TIMEOUT = 600.0
-MAX_WORKERS = 64
 
 
-class Fatal(Exception):
-    """The batch cannot run at all; the message is one line for stderr."""
+class Bar(Protocol):
+    def advance(self, problems: int) -> None: ...
+
+
+# the CLI's progress bar: (number of targets, None when unknown) -> a context giving a Bar
+BarFactory = Callable[[int | None], AbstractContextManager[Bar]]
 
 
 @dataclass
@@ -66,37 +70,22 @@ class BatchPlan:
     checks: list[type[Check]]
     options: Options
     concurrency: int
+    fail_on: FailOn | None = None
 
 
 def make_batch_plan(request: BatchRequest) -> BatchPlan:
-    """Validate the request (Fatal with a one-line reason); no network."""
-    from diagnose.engine.registry import UnknownCheck, discover, select
-
-    if not 1 <= request.concurrency <= MAX_CONCURRENCY:
-        raise Fatal(f"--concurrency must be between 1 and {MAX_CONCURRENCY}")
-    if not 0 < request.timeout <= MAX_TIMEOUT:
-        raise Fatal(f"--timeout must be between 0 and {MAX_TIMEOUT:g} seconds")
-    if not 1 <= request.workers <= MAX_WORKERS:
-        raise Fatal(f"--workers must be between 1 and {MAX_WORKERS}")
+    """Validate the request with the validators `check` uses (PlanError with a one-line reason); no network."""
+    concurrency = BOUNDS["concurrency"].check(request.concurrency)
+    timeout = float(BOUNDS["timeout"].check(request.timeout))
+    BOUNDS["workers"].check(request.workers)
     if request.resume and request.output is None:
-        raise Fatal("--resume needs --output FILE (the file whose targets are done)")
-    try:
-        nameservers = [parse_nameserver(ns) for ns in request.nameservers]
-    except ValueError as exc:
-        raise Fatal(str(exc)) from None
-    found = discover()
-    for problem in found.problems:
-        print(f"maildoctor: warning: {problem}", file=sys.stderr)
-    installed = {c.id for c in found.checks}
-    only = request.only or [c for c in DEFAULT_CHECKS if c in installed]
-    try:
-        checks = select(found.checks, only, request.skip)
-    except UnknownCheck as exc:
-        raise Fatal(str(exc)) from None
-    if not checks:
-        raise Fatal("no checks selected")
-    options = Options(timeout=request.timeout, ca_file=request.ca_file)
-    return BatchPlan(nameservers, checks, options, request.concurrency)
+        raise PlanError("--resume needs --output FILE (the file whose targets are done)")
+    nameservers = parse_nameservers(request.nameservers)
+    ca_file = readable_ca(request.ca_file)
+    fail_on = fail_on_policy(request.fail_on)
+    checks = select_checks(request.only, request.skip, default=DEFAULT_CHECKS)
+    options = Options(timeout=timeout, ca_file=ca_file)
+    return BatchPlan(nameservers, checks, options, concurrency, fail_on)
 
 
 class Sink:
@@ -111,7 +100,7 @@ class Sink:
                 if path.is_file() and self._fh.tell() > 0 and not _ends_with_newline(path):
                     self._fh.write("\n")  # an interrupted run cut its last line: start a fresh one
             except OSError as exc:
-                raise Fatal(f"cannot write {path}: {exc.strerror or exc}") from None
+                raise PlanError(f"cannot write {path}: {exc.strerror or exc}") from None
 
     def write(self, result: dict) -> None:
         fh = self._fh or sys.stdout  # looked up each time: a progress bar may redirect stdout
@@ -138,36 +127,28 @@ def _open_source(source: str) -> tuple[IO[str], int | None]:
             total = sum(1 for _ in read_entries(fh))
         return open(source, encoding="utf-8", errors="replace"), total
     except OSError as exc:
-        raise Fatal(f"cannot read {source}: {exc.strerror or exc}") from None
+        raise PlanError(f"cannot read {source}: {exc.strerror or exc}") from None
 
 
 class _Progress:
-    """A bar on stderr when it is a terminal; a no-op otherwise."""
+    """The CLI's bar (``bar``) when enabled; a no-op otherwise."""
 
-    def __init__(self, enabled: bool, total: int | None) -> None:
-        self._bar = None
-        if enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._bar = Progress(TextColumn("diagnosing"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[problems]} with problems"), TimeRemainingColumn(),
-                                 console=Console(stderr=True), transient=True)
-            self._task = self._bar.add_task("batch", total=total, problems=0)
+    def __init__(self, bar: BarFactory | None, total: int | None) -> None:
+        self._context = bar(total) if bar is not None else None
+        self._bar: Bar | None = None
 
     def __enter__(self) -> _Progress:
-        if self._bar is not None:
-            self._bar.__enter__()
+        if self._context is not None:
+            self._bar = self._context.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
+        if self._context is not None:
+            self._context.__exit__(*exc)  # type: ignore[arg-type]
 
     def advance(self, tally: Tally) -> None:
         if self._bar is not None:
-            problems = tally.done - tally.verdicts.get("pass", 0) - tally.verdicts.get("skip", 0)
-            self._bar.update(self._task, advance=1, problems=problems)
+            self._bar.advance(tally.done - tally.verdicts.get("pass", 0) - tally.verdicts.get("skip", 0))
 
 
 async def _run(plan: BatchPlan, stream: IO[str], request: BatchRequest, sink: Sink, tally: Tally,
@@ -176,7 +157,7 @@ async def _run(plan: BatchPlan, stream: IO[str], request: BatchRequest, sink: Si
     try:
         await dns.preflight()
     except ResolverUnreachable as exc:
-        raise Fatal(str(exc)) from None
+        raise PlanError(str(exc)) from None
     if request.worker_mode:  # entries numbered by the parent, de-duplicated there; no summary
         await run_pool(worker_entries(stream), lambda e: diagnose_entry(e, plan.checks, dns, plan.options),
                        sink.write, plan.concurrency)
@@ -213,22 +194,23 @@ async def _run(plan: BatchPlan, stream: IO[str], request: BatchRequest, sink: Si
         await run_pool(fresh(), lambda e: diagnose_entry(e, plan.checks, dns, plan.options), emit, plan.concurrency)
 
 
-def run_batch(request: BatchRequest) -> ExitCode:
+def run_batch(request: BatchRequest, bar: BarFactory | None = None) -> ExitCode:
     """The `batch` command: one error line and exit 3 when it cannot run; otherwise the exit code
-    of the worst verdict (as for `check`, with --fail-on), 130 when interrupted."""
+    of the worst verdict (as for `check`, with --fail-on), 130 when interrupted. ``bar``: the CLI's
+    progress bar, shown when stderr is a terminal (not CI, not --no-progress)."""
     try:
         plan = make_batch_plan(request)
         stream, total = _open_source(request.source)
         sink = Sink(request.output)
-    except Fatal as exc:
+    except PlanError as exc:
         print(f"maildoctor: error: {exc}", file=sys.stderr)
         return ExitCode.UNKNOWN
     show = request.progress if request.progress is not None else sys.stderr.isatty() and not os.environ.get("CI")
     tally = Tally()
     try:
-        with _Progress(show, total) as progress:
+        with _Progress(bar if show else None, total) as progress:
             asyncio.run(_run(plan, stream, request, sink, tally, progress))
-    except Fatal as exc:
+    except PlanError as exc:
         print(f"maildoctor: error: {exc}", file=sys.stderr)
         return ExitCode.UNKNOWN
     except KeyboardInterrupt:
@@ -246,4 +228,4 @@ def run_batch(request: BatchRequest) -> ExitCode:
     print(summary, file=sys.stderr if request.output is None else sys.stdout)
     if tally.interrupted:
         return ExitCode.INTERRUPTED
-    return exit_code_for(tally.worst, request.fail_on)
+    return exit_code_for(tally.worst, plan.fail_on)

@@ -10,7 +10,8 @@ from pathlib import Path
 import typer
 
 from diagnose import __version__
-from diagnose.engine.exitcodes import ExitCode
+from diagnose.engine.exitcodes import ExitCode, FailOn
+from reports import RENDERERS
 
 
 def _help_defaults_false(option):  # type: ignore[no-untyped-def]
@@ -48,18 +49,7 @@ app = typer.Typer(
 )
 
 
-class Format(str, enum.Enum):
-    text = "text"
-    json = "json"
-    markdown = "markdown"
-    html = "html"
-    junit = "junit"
-    nagios = "nagios"
-
-
-class FailOn(str, enum.Enum):
-    warn = "warn"
-    fail = "fail"
+Format = enum.Enum("Format", {name: name for name in RENDERERS}, type=str)  # the formats: reports.RENDERERS
 
 
 def _version(value: bool) -> None:
@@ -90,7 +80,8 @@ def check(
         help="Send every DNS query to this resolver (repeatable). Default: the system's resolvers.",
     ),
     timeout: float | None = typer.Option(
-        None, "--timeout", "-t", metavar="SECONDS", help="Time limit for each network operation (default 5)."
+        None, "--timeout", "-t", metavar="SECONDS",
+        help="Time limit for each network operation (more than 0, at most 600; default 5).",
     ),
     fmt: Format | None = typer.Option(None, "--format", "-f", help="Report format (default text)."),
     output: Path | None = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE."),
@@ -114,8 +105,7 @@ def check(
         14,
         "--cert-warn-days",
         metavar="DAYS",
-        min=0,
-        help="Warn when a server certificate expires within DAYS (default 14).",
+        help="Warn when a server certificate expires within DAYS (0-3650, default 14).",
     ),
     ehlo: str = typer.Option(
         "", "--ehlo", metavar="NAME", help="EHLO name of the SMTP probes (default: this machine's address literal)."
@@ -189,7 +179,7 @@ def check(
         120.0,
         "--roundtrip-timeout",
         metavar="SECONDS",
-        help="How long to wait for the round-trip message (default 120).",
+        help="How long to wait for the round-trip message (1-3600, default 120).",
     ),
     to: str = typer.Option(
         "", "--to", metavar="ADDRESS", help="Round trip to this address, read with the incoming credentials."
@@ -198,7 +188,8 @@ def check(
 ) -> None:
     """Diagnose TARGET and print what works, what is broken and how to fix it."""
     from diagnose.app.config import ConfigError, settings_for
-    from diagnose.app.session import CheckRequest, run_check
+    from diagnose.app.plan import Request, Servers
+    from diagnose.engine.credentials import CredentialRequest
 
     given = dict(target=target, nameservers=nameserver, timeout=timeout, fmt=fmt.value if fmt else None, output=output,
                  ca_file=ca_file, only=only, skip=skip, fail_on=fail_on.value if fail_on else None, anonymize=anonymize)
@@ -207,11 +198,12 @@ def check(
     except ConfigError as exc:
         typer.echo(f"maildoctor: error: {exc}", err=True)
         raise typer.Exit(int(ExitCode.UNKNOWN)) from None
-    login = dict(user=user, password_env=password_env, smtp_user=smtp_user, smtp_password_env=smtp_password_env,
-                 imap_user=imap_user, imap_password_env=imap_password_env)
-    servers = dict(cert_warn_days=cert_warn_days, ehlo_name=ehlo, smtp_hosts=smtp_host, imap_hosts=imap_host,
-                   pop_hosts=pop_host)
-    request = CheckRequest(
+    login = CredentialRequest(user=user, password_env=password_env, smtp_user=smtp_user,
+                              smtp_password_env=smtp_password_env, imap_user=imap_user,
+                              imap_password_env=imap_password_env)
+    servers = Servers(cert_warn_days=cert_warn_days, ehlo_name=ehlo, smtp_hosts=tuple(smtp_host),
+                      imap_hosts=tuple(imap_host), pop_hosts=tuple(pop_host))
+    request = Request(
         **settings,
         dkim_selectors=dkim_selector,
         dnsbl=dnsbl,
@@ -229,7 +221,10 @@ def check(
         from diagnose.tui.launch import run_tui  # textual is imported only here
 
         raise typer.Exit(int(run_tui(request)))
-    raise typer.Exit(int(run_check(request)))
+    from diagnose.app.progress import live_progress
+    from diagnose.app.session import run_check
+
+    raise typer.Exit(int(run_check(request, live_progress)))
 
 
 def _tui(**options: object) -> None:
@@ -292,7 +287,8 @@ def settings(
         help="Send every DNS query to this resolver (repeatable). Default: the system's resolvers.",
     ),
     timeout: float = typer.Option(
-        5.0, "--timeout", "-t", metavar="SECONDS", help="Time limit for each network operation."
+        5.0, "--timeout", "-t", metavar="SECONDS",
+        help="Time limit for each network operation (more than 0, at most 600).",
     ),
     ca_file: Path | None = typer.Option(
         None, "--ca-file", metavar="PEM", help="Also trust the CA certificates in PEM."
@@ -300,10 +296,10 @@ def settings(
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
 ) -> None:
     """Show the incoming (IMAP/POP3) and outgoing (SMTP) server settings to type into a mail program."""
-    from diagnose.app.session import CheckRequest
+    from diagnose.app.plan import Request
     from diagnose.app.settings_cmd import run_settings
 
-    request = CheckRequest(target=target, nameservers=nameserver, timeout=timeout, fmt="json" if json_out else "text",
+    request = Request(target=target, nameservers=nameserver, timeout=timeout, fmt="json" if json_out else "text",
                            ca_file=ca_file, argv=sys.argv[1:])
     raise typer.Exit(int(run_settings(request)))
 
@@ -323,9 +319,12 @@ def batch(
         help="Send every DNS query to this resolver (repeatable). Default: the system's resolvers.",
     ),
     timeout: float = typer.Option(
-        5.0, "--timeout", "-t", metavar="SECONDS", help="Time limit for each network operation."
+        5.0, "--timeout", "-t", metavar="SECONDS",
+        help="Time limit for each network operation (more than 0, at most 600).",
     ),
-    concurrency: int = typer.Option(32, "--concurrency", "-j", metavar="N", help="Targets diagnosed at a time."),
+    concurrency: int = typer.Option(
+        32, "--concurrency", "-j", metavar="N", help="Targets diagnosed at a time (1-1024)."
+    ),
     output: Path | None = typer.Option(
         None, "--output", "-o", metavar="FILE", help="Append the JSON lines to FILE (the summary then goes to stdout)."
     ),
@@ -347,7 +346,8 @@ def batch(
     fail_on: FailOn | None = typer.Option(None, "--fail-on", help="Lowest verdict that exits non-zero (default warn)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar, even on a terminal."),
     workers: int = typer.Option(
-        1, "--workers", "-w", metavar="N", help="Worker processes sharing --concurrency (use the number of cores)."
+        1, "--workers", "-w", metavar="N",
+        help="Worker processes sharing --concurrency (1-64; use the number of cores).",
     ),
     worker_mode: bool = typer.Option(False, "--worker-mode", hidden=True),
 ) -> None:
@@ -358,7 +358,14 @@ def batch(
                            output=output, resume=resume, only=only, skip=skip, ca_file=ca_file,
                            fail_on=fail_on.value if fail_on else None, progress=False if no_progress else None,
                            workers=workers, worker_mode=worker_mode)
-    raise typer.Exit(int(run_batch(request)))
+    raise typer.Exit(int(run_batch(request, _batch_bar)))
+
+
+def _batch_bar(total: int | None):  # type: ignore[no-untyped-def]
+    """The progress bar of `batch` (Rich is imported only when it is shown)."""
+    from diagnose.app.progress import BatchBar
+
+    return BatchBar(total)
 
 
 @app.command("checks")

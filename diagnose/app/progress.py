@@ -1,6 +1,11 @@
-"""Live progress on a terminal while checks run: which checks are running, how many are done."""
+"""The CLI's progress displays, observers of the event stream (the only app code that draws with
+Rich besides the text report): live check progress for `check`, a bar for `batch`."""
 
 from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from rich.console import Console
 from rich.live import Live
@@ -51,3 +56,36 @@ class LiveProgress:
                 " · running: " + ", ".join(self.running[:4]) + (" …" if len(self.running) > 4 else ""), style="dim"
             )
         self._spinner.update(text=line)
+
+
+@contextmanager
+def live_progress(total: int) -> Iterator[Callable[[Event], None] | None]:
+    """For `check`: a LiveProgress observer while stderr is a terminal (and not CI), else None."""
+    console = Console(stderr=True, highlight=False)
+    if not console.is_terminal or os.environ.get("CI"):
+        yield None
+        return
+    with LiveProgress(console, total) as progress:
+        yield progress.observe
+
+
+class BatchBar:
+    """For `batch`: a bar on stderr; ``advance(problems)`` after each target."""
+
+    def __init__(self, total: int | None) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(TextColumn("diagnosing"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("{task.fields[problems]} with problems"), TimeRemainingColumn(),
+                             console=Console(stderr=True), transient=True)
+        self._task = self._bar.add_task("batch", total=total, problems=0)
+
+    def __enter__(self) -> BatchBar:
+        self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(*exc)  # type: ignore[arg-type]
+
+    def advance(self, problems: int) -> None:
+        self._bar.update(self._task, advance=1, problems=problems)

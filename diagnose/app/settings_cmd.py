@@ -93,23 +93,18 @@ async def collect(target, dns, options: Options) -> tuple[list[Setting], list]:
 
 
 def run_settings(request) -> ExitCode:
-    """``request`` is a session.CheckRequest (target, nameservers, timeout, ca_file, fmt)."""
-    from diagnose.app.session import Fatal, _validate
-    from diagnose.net.resolver import Dns, ResolverUnreachable
+    """``request`` is a plan.Request (target, nameservers, timeout, ca_file, fmt), planned as for `check`."""
+    from diagnose.app.plan import PlanError, make_plan
+    from diagnose.app.session import open_dns
 
     async def main():
-        target, nameservers, _checks = _validate(request)
-        try:
-            dns = Dns(nameservers, timeout=request.timeout)
-            await dns.preflight()
-        except ResolverUnreachable as exc:
-            raise Fatal(str(exc)) from None
-        options = Options(timeout=request.timeout, ca_file=request.ca_file)
-        return target, await collect(target, dns, options)
+        plan = make_plan(request)
+        dns = await open_dns(plan)
+        return plan.target, await collect(plan.target, dns, plan.options)
 
     try:
         target, (settings, _findings) = asyncio.run(main())
-    except Fatal as exc:
+    except PlanError as exc:
         print(f"maildoctor: error: {exc}", file=sys.stderr)
         return ExitCode.UNKNOWN
     if request.fmt == "json":

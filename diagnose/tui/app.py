@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer, Tree
 
-from diagnose.app.session import CheckRequest, Fatal, Plan, make_plan
+from diagnose.app.plan import Plan, PlanError, Request, make_plan
 from diagnose.engine.exitcodes import ExitCode, exit_code_for
 from diagnose.engine.model import Finding
 from diagnose.engine.registry import select
@@ -58,7 +58,7 @@ class MaildoctorApp(App[int]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, request: CheckRequest, plan: Plan | None = None, *,
+    def __init__(self, request: Request, plan: Plan | None = None, *,
                  source: EventSource | None = None) -> None:
         super().__init__()
         self.request = request
@@ -110,7 +110,7 @@ class MaildoctorApp(App[int]):
         try:
             async for event in self.source(self.plan, checks):
                 self.post_message(message_for(run, event))
-        except Fatal as exc:
+        except PlanError as exc:
             self.post_message(RunFailed(run, str(exc)))
 
     # -- messages from the worker (stale runs are ignored) ---------------------------------------
@@ -139,13 +139,10 @@ class MaildoctorApp(App[int]):
 
     def on_run_ended(self, msg: RunEnded) -> None:
         if self._current(msg.run):
-            if self.request.expect:  # the profile's expectations, judged after the run as `check` does
-                from diagnose.engine.expect import Expectations, evaluate
+            if self.plan.expect:  # the profile's expectations, judged after the run as `check` does
+                from diagnose.engine.expect import Expectations
 
-                found = [f for f in self.state.findings if f.check != Expectations.id]
-                judged = evaluate(self.request.expect, found, domain=self.plan.target.domain,
-                                  config=self.request.profile or "the config file")
-                self.state.judged(judged, Expectations.id, Expectations.title)
+                self.state.judged(self.plan.judge(self.state.findings), Expectations.id, Expectations.title)
             self.state.ended(msg.report)
             self._refresh_all()
             tree = self.query_one(ResultsTree)
@@ -164,16 +161,16 @@ class MaildoctorApp(App[int]):
     def on_target_chosen(self, msg: TargetChosen) -> None:
         screen = self.screen
         entry = msg.entry
-        login = dict(self.request.login)
+        login = self.request.login
         password = entry.credentials.password
         if entry.credentials.user or (password and "@" in entry.target):
-            login["user"] = entry.credentials.user or entry.target.strip()
+            login = dataclasses.replace(login, user=entry.credentials.user or entry.target.strip())
         # The typed password answers the credential "prompt" in memory; with none typed there is no
         # prompt at all (never one on the terminal the app owns): a missing password is an error here.
         answer = (lambda _question: password) if password else None
         try:
             plan = make_plan(dataclasses.replace(self.request, target=entry.target, login=login), prompt=answer)
-        except Fatal as exc:
+        except PlanError as exc:
             if isinstance(screen, TargetScreen):
                 screen.show_error(str(exc))
             return
@@ -252,8 +249,9 @@ class MaildoctorApp(App[int]):
         if report is None:
             self.notify("No finished report to export yet.", severity="warning")
             return
-        fmt = self.request.fmt if self.request.output is not None else None
-        self.push_screen(ExportScreen(self.plan.target.domain, fmt, self.request.output), self._export)
+        out = self.plan.output
+        self.push_screen(ExportScreen(self.plan.target.domain, out.fmt if out.path is not None else None, out.path),
+                         self._export)
 
     def _export(self, choice: ExportRequest | None) -> None:
         if choice is None or self.state is None or self.state.report is None:
@@ -295,9 +293,10 @@ class MaildoctorApp(App[int]):
             return int(ExitCode.INTERRUPTED)
         if self.state is None or self.state.report is None:
             return int(ExitCode.UNKNOWN)
-        return int(exit_code_for(self.state.report.worst, self.request.fail_on))  # as `check` does
+        fail_on = self.plan.fail_on if self.plan is not None else self.request.fail_on
+        return int(exit_code_for(self.state.report.worst, fail_on))  # as `check` does
 
 
-def create_app(request: CheckRequest, plan: Plan | None = None, *, source: EventSource | None = None) -> MaildoctorApp:
+def create_app(request: Request, plan: Plan | None = None, *, source: EventSource | None = None) -> MaildoctorApp:
     """The one way to build the app, for the CLI and the tests. ``plan`` None: ask for a target."""
     return MaildoctorApp(request, plan, source=source)

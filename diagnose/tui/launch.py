@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from diagnose.app.session import CheckRequest, Fatal, make_plan
+from diagnose.app.plan import PlanError, Request, make_plan
 from diagnose.engine.exitcodes import ExitCode
 
 
-def run_tui(request: CheckRequest) -> ExitCode:
+def run_tui(request: Request) -> ExitCode:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print("maildoctor: error: the TUI needs a terminal; use `maildoctor check` in scripts", file=sys.stderr)
         return ExitCode.UNKNOWN
@@ -16,7 +16,7 @@ def run_tui(request: CheckRequest) -> ExitCode:
     if request.target:
         try:
             plan = make_plan(request)
-        except Fatal as exc:
+        except PlanError as exc:
             print(f"maildoctor: error: {exc}", file=sys.stderr)
             return ExitCode.UNKNOWN
     from diagnose.tui.app import create_app

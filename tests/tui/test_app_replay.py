@@ -2,13 +2,14 @@
 
 import asyncio
 
-from diagnose.app.session import CheckRequest, Fatal
+from diagnose.app.session import CheckRequest, Fatal, make_plan
+from diagnose.engine.credentials import CredentialRequest
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.report import Report
 from diagnose.engine.runner import CheckFinished, CheckStarted, DiagnosisFinished, FindingEmitted
 from diagnose.tui.app import create_app
 from diagnose.tui.widgets.results import ResultsTree
-from tests.tui.helpers import finished, replay, replay_plan, screen_text, wait_until
+from tests.tui.helpers import FOUNDATION, finished, replay, replay_plan, screen_text, wait_until
 
 HOSTILE = "[bold red]pwned[/] \x1b[2J\x1b]0;title\x07 [link=http://x]y[/link]"
 
@@ -66,8 +67,8 @@ def test_a_profiles_expectations_are_judged_after_the_run_as_check_does():
 
     async def scenario():
         request = CheckRequest(target="example.test", nameservers=["192.0.2.54"], expect={"mx": ["mx9.example.test"]},
-                               profile="prod")
-        app = create_app(request, replay_plan("example.test"), source=replay(events))
+                               profile="prod", timeout=1.0, only=list(FOUNDATION))
+        app = create_app(request, make_plan(request), source=replay(events))  # the plan carries the expectations
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_until(pilot, lambda: finished(app))
             judged = [f for f in app.state.report.findings if f.check == "expect"]
@@ -116,7 +117,7 @@ def test_a_login_without_a_password_is_an_error_on_the_form_never_a_prompt():
 
     async def scenario():
         # Given --user without --password-env and no target on the command line
-        request = CheckRequest(target=None, nameservers=["192.0.2.54"], login={"user": "me@example.test"})
+        request = CheckRequest(target=None, nameservers=["192.0.2.54"], login=CredentialRequest(user="me@example.test"))
         app = create_app(request, source=replay(hostile_events()))
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause(0.1)

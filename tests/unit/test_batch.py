@@ -89,7 +89,7 @@ def test_bad_usage_is_one_error_line_and_exit_3(tmp_path):
     for args, words in (
         (["-", "--resume", "-n", "127.0.0.1"], "--resume needs --output"),
         (["-", "--concurrency", "0", "-n", "127.0.0.1"], "--concurrency must be between"),
-        (["-", "--timeout", "0", "-n", "127.0.0.1"], "--timeout must be between"),
+        (["-", "--timeout", "0", "-n", "127.0.0.1"], "--timeout must be more than 0 and at most 600 seconds"),
         (["-", "--workers", "0", "-n", "127.0.0.1"], "--workers must be between"),
         (["-", "-n", "not-an-ip"], "bad nameserver"),
         (["-", "--check", "nope", "-n", "127.0.0.1"], "no check called 'nope'"),

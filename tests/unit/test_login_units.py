@@ -299,7 +299,10 @@ def test_session_prompts_on_a_terminal_and_validates_roundtrip_options(monkeypat
     import getpass
     import sys
 
-    from diagnose.app.session import CheckRequest, Fatal, _login_options
+    from diagnose.app.plan import PlanError as Fatal
+    from diagnose.app.plan import Request as CheckRequest
+    from diagnose.app.plan import _login_options
+    from diagnose.engine.credentials import CredentialRequest
     from diagnose.engine.target import parse_target
 
     target = parse_target("erin@example.com")
@@ -316,4 +319,4 @@ def test_session_prompts_on_a_terminal_and_validates_roundtrip_options(monkeypat
             _login_options(CheckRequest(target="erin@example.com", roundtrip=True, **bad), target)
     monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
     with pytest.raises(Fatal, match="--password-env"):
-        _login_options(CheckRequest(target="erin@example.com", login={"user": "erin"}), target)
+        _login_options(CheckRequest(target="erin@example.com", login=CredentialRequest(user="erin")), target)

@@ -1,0 +1,317 @@
+"""The one front door: every way in (CLI options, a maildoctor.toml profile, the TUI's start form,
+the Python API) fills a ``Request``; ``make_plan`` validates it into one frozen ``Plan`` or raises
+one ``PlanError`` with a one-line reason. ``batch`` shares the same validators (timeout, resolver,
+trust, checks). No network here, and no Rich: presentation lives in the CLI.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from diagnose.engine.credentials import CredentialError, CredentialRequest, CredentialSet, RoundTrip, resolve
+from diagnose.engine.exitcodes import FailOn
+from diagnose.engine.model import Finding
+from diagnose.engine.plugin import Check, Options
+from diagnose.engine.registry import UnknownCheck, discover, select
+from diagnose.engine.target import Target, TargetError, normalise_domain, parse_target
+from diagnose.knowledge.redact import run_meta
+from diagnose.net.resolver import Nameserver, parse_nameserver
+from reports import RENDERERS
+
+
+class PlanError(Exception):
+    """No diagnosis can be made from these settings; the message is one line for stderr."""
+
+
+Fatal = PlanError  # the name the front doors have always caught
+
+
+# -- numeric options: one documented range each ---------------------------------------------------
+@dataclass(frozen=True)
+class Bound:
+    """The allowed range of one numeric option; ``low_open``: the low end itself is not allowed."""
+
+    option: str
+    low: float
+    high: float
+    unit: str = ""
+    low_open: bool = False
+    whole: bool = False
+
+    @property
+    def rule(self) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        if self.low_open:
+            return f"more than {self.low:g} and at most {self.high:g}{unit}"
+        return f"between {self.low:g} and {self.high:g}{unit}"
+
+    def check(self, value: Any) -> Any:
+        """``value`` when it is in range, else PlanError naming the option and its range."""
+        ok_type = isinstance(value, int) if self.whole else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok_type:
+            kind = "a whole number" if self.whole else "a number"
+            raise PlanError(f"{self.option} must be {kind} {self.rule}")
+        above = value > self.low if self.low_open else value >= self.low
+        if not (above and value <= self.high):  # NaN fails both comparisons
+            raise PlanError(f"{self.option} must be {self.rule}")
+        return value
+
+
+MAX_TIMEOUT = 600.0
+BOUNDS = {
+    "timeout": Bound("--timeout", 0, MAX_TIMEOUT, "seconds", low_open=True),
+    "roundtrip_timeout": Bound("--roundtrip-timeout", 1, 3600, "seconds"),
+    "cert_warn_days": Bound("--cert-warn-days", 0, 3650, "days", whole=True),
+    "concurrency": Bound("--concurrency", 1, 1024, whole=True),
+    "workers": Bound("--workers", 1, 64, whole=True),
+}
+
+
+# -- what the user asked for (names and values, not yet validated) ---------------------------------
+@dataclass(frozen=True)
+class Servers:
+    """--cert-warn-days, --ehlo and the servers to test instead of discovering them."""
+
+    cert_warn_days: int = 14
+    ehlo_name: str = ""
+    smtp_hosts: tuple[str, ...] = ()
+    imap_hosts: tuple[str, ...] = ()
+    pop_hosts: tuple[str, ...] = ()
+
+
+@dataclass
+class Request:
+    """One run as asked for, from any front door; ``make_plan`` turns it into a Plan."""
+
+    target: str | None
+    nameservers: list[str] = field(default_factory=list)
+    timeout: float = 5.0
+    fmt: str = "text"
+    output: Path | None = None
+    ca_file: Path | None = None
+    dkim_selectors: list[str] = field(default_factory=list)
+    dnsbl: list[str] = field(default_factory=list)
+    servers: Servers = field(default_factory=Servers)
+    only: list[str] = field(default_factory=list)
+    skip: list[str] = field(default_factory=list)
+    quiet: bool = False
+    verbose: bool = False
+    argv: list[str] = field(default_factory=list)
+    fail_on: str | None = None  # --fail-on warn|fail (diagnose.engine.exitcodes.FailOn)
+    anonymize: bool = False
+    profile: str = ""  # "NAME (path)" of the config profile used, for the report header
+    expect: dict = field(default_factory=dict)  # expected facts of the profile (diagnose.engine.expect)
+    extra: dict = field(default_factory=dict)  # Options.extra from the profile (servers, credential env names)
+    login: CredentialRequest = field(default_factory=CredentialRequest)  # names only, never a password
+    allow_plaintext_auth: bool = False
+    roundtrip: bool = False
+    roundtrip_timeout: float = 120.0  # seconds
+    to: str = ""  # --to ADDRESS for the round trip
+
+
+# -- the validated plan -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Output:
+    fmt: str = "text"
+    path: Path | None = None
+    quiet: bool = False
+    verbose: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated request: what to diagnose, with which checks and settings (no network yet).
+    Shared by `check`, `settings`, the TUI (which runs the same plan again on "rerun") and the API."""
+
+    target: Target
+    nameservers: list[Nameserver]
+    checks: list[type[Check]]
+    options: Options
+    meta: dict = field(compare=False)  # where and how it ran (argv, host): not part of what runs
+    output: Output = field(default_factory=Output)
+    fail_on: FailOn | None = None
+    expect: dict = field(default_factory=dict)
+    profile: str = ""
+
+    def judge(self, findings: list[Finding]) -> list[Finding]:
+        """The profile's expectations judged on ``findings`` (the one place; `check` and the TUI)."""
+        if not self.expect:
+            return []
+        from diagnose.engine.expect import Expectations, evaluate
+
+        found = [f for f in findings if f.check != Expectations.id]
+        return evaluate(self.expect, found, domain=self.target.domain, config=self.profile or "the config file")
+
+
+def make_plan(request: Request, *, prompt: Callable[[str], str] | None | str = "terminal") -> Plan:
+    """Validate the request (raises PlanError with a one-line reason); no network. ``prompt`` asks
+    for a password that no variable holds: "terminal" = getpass when stdin is a terminal; None =
+    never ask (the TUI, which owns the terminal, gets a PlanError to show instead of a hung prompt)."""
+    try:
+        target = parse_target(request.target or "")
+    except TargetError as exc:
+        raise PlanError(f"bad target: {exc}") from None
+    timeout = float(BOUNDS["timeout"].check(request.timeout))
+    nameservers = parse_nameservers(request.nameservers)
+    ca_file = readable_ca(request.ca_file)
+    fail_on = fail_on_policy(request.fail_on)
+    if request.fmt not in RENDERERS:
+        raise PlanError(f"unknown format {request.fmt!r}; known: {', '.join(RENDERERS)}")
+    if request.output is not None and not request.output.resolve().parent.is_dir():
+        raise PlanError(f"cannot write --output {request.output}: no such directory")  # before the run, not after
+    checks = select_checks(request.only, request.skip)
+    options = Options(
+        timeout=timeout,
+        ca_file=ca_file,
+        extra=dict(request.extra),
+        **_policy_options(request),
+        **_server_options(request),
+        **_login_options(request, target, prompt),
+    )
+    meta = run_meta(request.argv, socket.gethostname(), anonymize=request.anonymize,
+                    fail_on=fail_on.value if fail_on else None, profile=request.profile)
+    return Plan(target, nameservers, checks, options, meta,
+                Output(request.fmt, request.output, request.quiet, request.verbose), fail_on,
+                dict(request.expect), request.profile)
+
+
+# -- the validators every front door shares ---------------------------------------------------------
+def parse_nameservers(given: list[str]) -> list[Nameserver]:
+    try:
+        return [parse_nameserver(ns) for ns in given]
+    except ValueError as exc:
+        raise PlanError(str(exc)) from None
+
+
+def readable_ca(path: Path | None) -> Path | None:
+    """``path`` when it holds at least one readable PEM certificate, else PlanError."""
+    if path is None:
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PlanError(f"cannot read --ca-file {path}: {exc.strerror or exc}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise PlanError(f"--ca-file {path} holds no PEM certificate")
+    from diagnose.knowledge.certs import load_pem_bundle
+
+    if not load_pem_bundle(data):
+        raise PlanError(f"--ca-file {path} holds no readable certificate (damaged PEM: base64 or DER)")
+    return path
+
+
+def fail_on_policy(value: FailOn | str | None) -> FailOn | None:
+    if value is None or value == "":
+        return None
+    try:
+        return FailOn(value)
+    except ValueError:
+        raise PlanError(f"--fail-on must be one of {', '.join(p.value for p in FailOn)}, "
+                        f"not {str(value)[:40]!r}") from None
+
+
+def select_checks(only: list[str], skip: list[str], *, default: tuple[str, ...] = ()) -> list[type[Check]]:
+    """The installed checks picked by --check/--skip (``default``: the ids run when no --check)."""
+    found = discover()
+    for problem in found.problems:
+        print(f"maildoctor: warning: {problem}", file=sys.stderr)
+    if not only and default:
+        installed = {c.id for c in found.checks}
+        only = [c for c in default if c in installed]
+    try:
+        checks = select(found.checks, list(only), list(skip))
+    except UnknownCheck as exc:
+        raise PlanError(str(exc)) from None
+    if not checks:
+        raise PlanError("no checks selected")
+    return checks
+
+
+_SELECTOR = re.compile(
+    r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$"
+)
+
+
+def _policy_options(request: Request) -> dict:
+    """--dkim-selector and --dnsbl values, checked (PlanError with the reason)."""
+    selectors = []
+    for sel in request.dkim_selectors:
+        sel = sel.strip().rstrip(".")
+        if len(sel) > 200 or not _SELECTOR.match(sel):
+            raise PlanError(f"bad --dkim-selector {sel[:60]!r}: give the s= value of a DKIM-Signature, e.g. 'default'")
+        selectors.append(sel.lower())
+    zones = []
+    for zone in request.dnsbl:
+        if zone.strip().lower() == "default":
+            zones.append("default")
+            continue
+        try:
+            zones.append(normalise_domain(zone)[0])
+        except TargetError as exc:
+            raise PlanError(f"bad --dnsbl zone: {exc}") from None
+    return {"dkim_selectors": tuple(dict.fromkeys(selectors)), "dnsbl_zones": tuple(dict.fromkeys(zones))}
+
+
+def _login_options(
+    request: Request, target: Target, prompt: Callable[[str], str] | None | str = "terminal"
+) -> dict:
+    """Credentials (from environment variables or a prompt on a terminal) and round-trip settings."""
+    roundtrip_timeout = float(BOUNDS["roundtrip_timeout"].check(request.roundtrip_timeout))
+    to = request.to.strip()
+    if to:
+        try:
+            to = parse_target(to).address or ""
+        except TargetError:
+            to = ""
+        if not to:
+            raise PlanError(f"--to needs an email address, not {request.to[:80]!r}")
+    login = request.login
+    if not login.profile_env and request.extra.get("credential_env"):
+        from dataclasses import replace
+
+        login = replace(login, profile_env=dict(request.extra["credential_env"]))
+    if prompt == "terminal":
+        prompt = None
+        if sys.stdin.isatty():
+            import getpass
+
+            prompt = getpass.getpass
+    try:
+        creds: CredentialSet | None = resolve(login, address=target.address, prompt=prompt,
+                                              required=request.roundtrip)
+    except CredentialError as exc:
+        raise PlanError(str(exc)) from None
+    return {"credentials": creds, "allow_plaintext_auth": request.allow_plaintext_auth,
+            "roundtrip": RoundTrip(to, roundtrip_timeout) if request.roundtrip else None}
+
+
+_EHLO = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,252}))$")
+
+
+def _server_options(request: Request) -> dict:
+    """--cert-warn-days in range; --ehlo and --smtp/imap/pop-host go into protocol lines: one strict
+    shape, else PlanError."""
+    given = request.servers
+    out: dict[str, Any] = {"cert_warn_days": BOUNDS["cert_warn_days"].check(given.cert_warn_days),
+                           "ehlo_name": given.ehlo_name}
+    for key in ("smtp_hosts", "imap_hosts", "pop_hosts"):
+        hosts = []
+        for host in getattr(given, key) or request.extra.get(key, ()):  # else a profile's servers.smtp/imap/pop
+            try:
+                hosts.append(str(ipaddress.ip_address(host.strip().strip("[]"))))
+            except ValueError:
+                try:
+                    hosts.append(normalise_domain(host.strip())[0])
+                except (TargetError, ValueError) as exc:
+                    raise PlanError(f"bad --{key[:-6]}-host {host[:60]!r}: {exc}") from None
+        out[key] = tuple(dict.fromkeys(hosts))
+    if given.ehlo_name and not _EHLO.match(given.ehlo_name):
+        raise PlanError(f"bad --ehlo {given.ehlo_name[:60]!r}: give a host name or an address literal like [192.0.2.1]")
+    return out
