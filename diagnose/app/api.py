@@ -40,21 +40,31 @@ def run(target: str | None = None, *, nameservers: Iterable[str] = (), timeout: 
         fail_on: str | None = None, anonymize: bool = False, profile: str | None = None,
         config: str | Path | None = None, dkim_selectors: Iterable[str] = (), dnsbl: Iterable[str] = ()) -> Report:
     """Diagnose ``target`` (a domain or an email address) and return the report."""
-    given = dict(target=target, nameservers=list(nameservers), timeout=timeout, fmt="json", output=None,
-                 ca_file=Path(ca_file) if ca_file else None, only=list(checks), skip=list(skip), fail_on=fail_on,
-                 anonymize=anonymize)
     try:
-        if config is None and profile is None:  # unlike the CLI, no implicit ./maildoctor.toml
-            settings = merge(None, given)
-            if not settings.get("target"):
-                raise ConfigError("give a target (a domain or an email address), or a profile that sets one")
-        else:
-            settings = settings_for(Path(config) if config else None, profile, given)
-        request = Request(**settings, dkim_selectors=list(dkim_selectors), dnsbl=list(dnsbl),
-                          argv=_equivalent_argv(settings, profile))
+        request = _request(target, nameservers=nameservers, timeout=timeout, checks=checks, skip=skip,
+                           ca_file=ca_file, fail_on=fail_on, anonymize=anonymize, profile=profile, config=config,
+                           dkim_selectors=dkim_selectors, dnsbl=dnsbl)
         return make_report(request)  # no progress observer: a script sees nothing until the report
     except (ConfigError, PlanError) as exc:
         raise DiagnosisError(str(exc)) from None
+
+
+def _request(target: str | None, *, nameservers: Iterable[str], timeout: float | None, checks: Iterable[str],
+             skip: Iterable[str], ca_file: str | Path | None, fail_on: str | None, anonymize: bool,
+             profile: str | None, config: str | Path | None, dkim_selectors: Iterable[str],
+             dnsbl: Iterable[str]) -> Request:
+    """``run``'s keyword arguments (over the profile's settings) as the request make_plan validates."""
+    given = dict(target=target, nameservers=list(nameservers), timeout=timeout, fmt="json", output=None,
+                 ca_file=Path(ca_file) if ca_file else None, only=list(checks), skip=list(skip), fail_on=fail_on,
+                 anonymize=anonymize)
+    if config is None and profile is None:  # unlike the CLI, no implicit ./maildoctor.toml
+        settings = merge(None, given)
+        if not settings.get("target"):
+            raise ConfigError("give a target (a domain or an email address), or a profile that sets one")
+    else:
+        settings = settings_for(Path(config) if config else None, profile, given)
+    return Request(**settings, dkim_selectors=list(dkim_selectors), dnsbl=list(dnsbl),
+                   argv=_equivalent_argv(settings, profile))
 
 
 def _equivalent_argv(settings: dict, profile: str | None) -> list[str]:

@@ -11,7 +11,7 @@ import re
 import socket
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +182,17 @@ def make_plan(request: Request, *, prompt: Callable[[str], str] | None | str = "
                 dict(request.expect), request.profile)
 
 
+def plan_from_form(base: Request, target: str, user: str = "", password: str = "") -> Plan:
+    """The TUI's start form: ``base`` (the command line's request) with the typed target and login.
+    The typed password answers the credential prompt in memory; with none typed there is no prompt
+    at all (never one on the terminal the app owns): a missing password is a PlanError."""
+    login = base.login
+    if user or (password and "@" in target):
+        login = replace(login, user=user or target.strip())
+    answer = (lambda _question: password) if password else None
+    return make_plan(replace(base, target=target, login=login), prompt=answer)
+
+
 # -- the validators every front door shares ---------------------------------------------------------
 def parse_nameservers(given: list[str]) -> list[Nameserver]:
     try:
@@ -274,8 +285,6 @@ def _login_options(
             raise PlanError(f"--to needs an email address, not {request.to[:80]!r}")
     login = request.login
     if not login.profile_env and request.extra.get("credential_env"):
-        from dataclasses import replace
-
         login = replace(login, profile_env=dict(request.extra["credential_env"]))
     if prompt == "terminal":
         prompt = None

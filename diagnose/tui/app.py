@@ -7,7 +7,6 @@ events come back as messages (messages.py); statuses come from the checks and th
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 
 from textual import work
@@ -16,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer, Tree
 
-from diagnose.app.plan import Plan, PlanError, Request, make_plan
+from diagnose.app.plan import Plan, PlanError, Request, plan_from_form
 from diagnose.engine.exitcodes import ExitCode, exit_code_for
 from diagnose.engine.model import Finding
 from diagnose.engine.registry import select
@@ -161,15 +160,8 @@ class MaildoctorApp(App[int]):
     def on_target_chosen(self, msg: TargetChosen) -> None:
         screen = self.screen
         entry = msg.entry
-        login = self.request.login
-        password = entry.credentials.password
-        if entry.credentials.user or (password and "@" in entry.target):
-            login = dataclasses.replace(login, user=entry.credentials.user or entry.target.strip())
-        # The typed password answers the credential "prompt" in memory; with none typed there is no
-        # prompt at all (never one on the terminal the app owns): a missing password is an error here.
-        answer = (lambda _question: password) if password else None
         try:
-            plan = make_plan(dataclasses.replace(self.request, target=entry.target, login=login), prompt=answer)
+            plan = plan_from_form(self.request, entry.target, entry.credentials.user, entry.credentials.password)
         except PlanError as exc:
             if isinstance(screen, TargetScreen):
                 screen.show_error(str(exc))
