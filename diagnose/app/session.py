@@ -31,7 +31,7 @@ CheckRequest = Request  # the name `check`, `tui` and the tests build requests b
 NOT_RUN = "not run: interrupted"  # the summary of each check Ctrl-C stopped
 Observer = Callable[[Event], None]
 # the CLI's progress display: (number of checks) -> a context giving an observer of the events
-Progress = Callable[[int], AbstractContextManager[Observer]]
+Progress = Callable[[int], AbstractContextManager[Observer | None]]
 
 
 def run_check(request: CheckRequest, progress: Progress | None = None) -> ExitCode:
