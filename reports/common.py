@@ -10,7 +10,10 @@ from __future__ import annotations
 import html
 import re
 import shlex
+from dataclasses import dataclass
 
+from diagnose.engine.diagnosis import rank_key
+from diagnose.engine.model import Finding
 from diagnose.engine.report import Report
 from diagnose.knowledge.redact import redact_argv
 from diagnose.knowledge.sanitize import clean
@@ -69,11 +72,43 @@ def verdict_words(report: Report) -> str:
     return f"{head} ({', '.join(parts) or 'no findings'})"
 
 
-def problems(report: Report) -> list:
-    """Findings that need attention, worst first (stable within a status)."""
-    order = {"fail": 0, "error": 1, "warn": 2}
-    bad = [f for f in report.findings if f.status.value in order]
-    return sorted(bad, key=lambda f: order[f.status.value])
+@dataclass(frozen=True)
+class Problem:
+    """One thing to fix: a root cause, the same fact on other subjects, and what follows from it."""
+
+    finding: Finding
+    also: tuple[Finding, ...] = ()  # the same fact seen on other ports, addresses or protocols
+    follows: tuple[Finding, ...] = ()  # consequences, folded under it
+
+    @property
+    def members(self) -> tuple[Finding, ...]:
+        return (self.finding, *self.also)
+
+
+def diagnosed(report: Report) -> list[Problem]:
+    """The problems to show, root cause first (report.diagnosis): groups merged, consequences folded."""
+    d = report.diagnosis
+    grouped = {fid: g for g in d.groups for fid in g.ids}
+    out, done = [], set()
+    for root in d.root_causes:
+        if root in done:
+            continue
+        ids = list(grouped[root].ids) if root in grouped else [root]
+        done.update(ids)
+        follows = sorted({c for fid in ids for c in d.consequences(fid)}, key=lambda c: rank_key(d.by_id(c)))
+        out.append(Problem(d.by_id(ids[0]), tuple(d.by_id(i) for i in ids[1:]), tuple(d.by_id(c) for c in follows)))
+    return out
+
+
+def problems(report: Report) -> list[Finding]:
+    """Every finding that needs attention, in diagnosis order: each root cause (and its group), then
+    what follows from it."""
+    return [f for p in diagnosed(report) for f in (*p.members, *p.follows)]
+
+
+def headline(report: Report) -> str:
+    """The one sentence every format starts with (cleaned plain text)."""
+    return safe(report.diagnosis.headline, newlines=False, limit=600)
 
 
 def by_severity(findings: list) -> list:

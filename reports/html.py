@@ -10,7 +10,16 @@ import json
 
 from diagnose.engine.model import Finding
 from diagnose.engine.report import Report
-from reports.common import STATUS_WORDS, by_severity, header_fields, html_text, problems, verdict_words
+from reports.common import (
+    STATUS_WORDS,
+    Problem,
+    by_severity,
+    diagnosed,
+    header_fields,
+    headline,
+    html_text,
+    verdict_words,
+)
 from reports.hops import OTHER, group_by_hop
 from reports.svg import COLOURS, flow_svg, waterfall_svg
 
@@ -27,6 +36,7 @@ code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monosp
 pre { background: #f6f8fa; border: 1px solid #e1e4e8; padding: .6em; white-space: pre-wrap; }
 .badge { display: inline-block; min-width: 4.2em; text-align: center; font-weight: 700; font-size: .8em;
          border-radius: 4px; padding: .05em .4em; border: 1.5px solid; }
+.headline { font-size: 1.2em; font-weight: 600; margin: .4em 0; }
 .verdict { font-size: 1.15em; margin: .4em 0 1em; }
 .problem { border-left: 5px solid #ccc; padding: .4em .9em; margin: 1em 0; background: #fcfcfc; page-break-inside: avoid; }
 .problem dt { font-weight: 700; margin-top: .4em; } .problem dd { margin: 0 0 0 0; }
@@ -56,6 +66,7 @@ def render(report: Report) -> str:
            f"<title>maildoctor report: {html_text(target, newlines=False)}</title>",
            f"<style>{CSS}</style>", "</head>", "<body>", "<header>",
            f"<h1>maildoctor report: {html_text(target, newlines=False)}</h1>",
+           f'<p class="headline">{html_text(headline(report))}</p>',
            f'<p class="verdict">{badge(worst)} {html_text(verdict_words(report))}</p>',
            '<table class="meta">']
     out += [
@@ -73,8 +84,10 @@ def render(report: Report) -> str:
 
     out += ["<section>", "<h2>Summary</h2>", '<table class="summary">',
             "<tr><th>Check</th><th>Subject</th><th>Status</th><th>Summary</th></tr>"]
-    bad = problems(report)
-    anchors = {id(f): f"problem-{n}" for n, f in enumerate(bad, 1)}  # internal links only
+    todo = diagnosed(report)
+    bad = [f for p in todo for f in (*p.members, *p.follows)]
+    # internal links only: a folded consequence or a group member links to its problem
+    anchors = {id(f): f"problem-{n}" for n, p in enumerate(todo, 1) for f in (*p.members, *p.follows)}
     for f in by_severity(report.findings):
         subject = html_text(f.subject)
         if id(f) in anchors:
@@ -84,7 +97,7 @@ def render(report: Report) -> str:
     out += ["</table>", "</section>"]
 
     out += ["<section>", "<h2>Problems</h2>"]
-    out += [_problem(f, anchors[id(f)]) for f in bad] or ['<p class="muted">No problems found.</p>']
+    out += [_problem(p, f"problem-{n}") for n, p in enumerate(todo, 1)] or ['<p class="muted">No problems found.</p>']
     out.append("</section>")
 
     out += ["<section>", "<h2>Where the time went</h2>", waterfall_svg(report.findings),
@@ -110,7 +123,8 @@ def _other_hops(findings: list[Finding], services: dict[str, tuple[str, ...]]) -
     return "\n".join(lines)
 
 
-def _problem(f: Finding, anchor: str) -> str:
+def _problem(problem: Problem, anchor: str) -> str:
+    f = problem.finding
     out = [f'<article class="problem s-{f.status.value}" id="{anchor}">',
            f'<h3>{badge(f.status.value)} <span class="subject">{html_text(f.subject)}</span></h3>',
            f"<p>{html_text(f.summary)} <span class=\"muted\">(code <code>{html_text(f.code)}</code>, "
@@ -120,6 +134,16 @@ def _problem(f: Finding, anchor: str) -> str:
     if f.remedy:
         out.append(f"<dt>How to fix</dt><dd>{html_text(f.remedy)}</dd>")
     out.append("</dl>")
+    if problem.also:
+        subjects = ", ".join(f'<span class="subject">{html_text(g.subject)}</span>' for g in problem.also)
+        out.append(f"<p>Also on: {subjects}</p>")
+    if problem.follows:
+        n = len(problem.follows)
+        out.append(f'<details class="follows" open><summary>{n} more problem{"s" if n != 1 else ""} '
+                   f'follow{"s" if n == 1 else ""} from this</summary><ul>')
+        out += [f"<li>{badge(g.status.value)} <code>{html_text(g.check)}</code> {html_text(g.subject)} — "
+                f"{html_text(g.summary)}</li>" for g in problem.follows]
+        out.append("</ul></details>")
     out.append(_evidence(f, opened=True))  # a problem's evidence is open: on screen and when printed
     out.append("</article>")
     return "\n".join(out)

@@ -11,7 +11,17 @@ import json
 
 from diagnose.engine.model import Finding, Status
 from diagnose.engine.report import Report
-from reports.common import STATUS_WORDS, by_severity, header_fields, md_code_block, md_inline, problems, verdict_words
+from reports.common import (
+    STATUS_WORDS,
+    Problem,
+    by_severity,
+    diagnosed,
+    header_fields,
+    headline,
+    md_code_block,
+    md_inline,
+    verdict_words,
+)
 
 ICONS = {"pass": "✅", "skip": "⚪", "warn": "⚠️", "error": "❗", "fail": "❌"}
 
@@ -22,7 +32,7 @@ def status_cell(status: Status) -> str:
 
 def render(report: Report) -> str:
     target = report.target.get("domain_unicode") or report.target.get("domain") or "?"
-    out = [f"# maildoctor report: {md_inline(target)}", ""]
+    out = [f"# maildoctor report: {md_inline(target)}", "", f"**{md_inline(headline(report))}**", ""]
     out += ["| | |", "|---|---|"]
     out += [f"| {md_inline(label)} | {md_inline(value)} |" for label, value in header_fields(report)]
     out += ["", f"**Verdict: {status_cell(report.verdict)}** — {md_inline(verdict_words(report))}", ""]
@@ -34,13 +44,28 @@ def render(report: Report) -> str:
         )
     out.append("")
 
-    bad = problems(report)
+    todo = diagnosed(report)
     out += ["## Problems", ""]
-    if not bad:
+    if not todo:
         out += ["No problems found.", ""]
-    for n, f in enumerate(bad, 1):
-        out += problem_section(n, f)
+    for n, problem in enumerate(todo, 1):
+        out += problem_section(n, problem.finding)
+        out += folded_lines(problem)
     return "\n".join(out).rstrip() + "\n"
+
+
+def folded_lines(problem: Problem) -> list[str]:
+    """The same fact's other subjects and the problems that follow from it, as a list."""
+    lines = []
+    if problem.also:
+        lines += [f"Also on: {', '.join(md_inline(f.subject) for f in problem.also)}", ""]
+    if problem.follows:
+        n = len(problem.follows)
+        lines += [f"**{n} more problem{'s' if n != 1 else ''} follow{'s' if n == 1 else ''} from this:**", ""]
+        lines += [f"- {status_cell(f.status)} {md_inline(f.check)} — {md_inline(f.subject)} — {md_inline(f.summary)}"
+                  for f in problem.follows]
+        lines.append("")
+    return lines
 
 
 def problem_section(n: int, f: Finding) -> list[str]:

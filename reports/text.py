@@ -12,6 +12,7 @@ from rich.text import Text
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.report import Report
 from diagnose.knowledge.sanitize import clean, env_columns
+from reports.common import Problem, diagnosed, header_fields, headline
 
 # Symbol and word, so the status reads the same without colour.
 BADGES = {
@@ -42,9 +43,8 @@ def print_report(report: Report, console: Console, *, verbose: bool = False, hea
                          " · ", (clean(str(target), keep_newlines=False), "bold"),
                          f" · resolver {clean(resolver, keep_newlines=False)}")
     console.print(head)
+    console.print(Text(headline(report), style="bold"))
     if header or verbose:  # the full header: saved text reports, and --verbose on a terminal
-        from reports.common import header_fields
-
         for label, value in header_fields(report):
             console.print(Text(f"  {label}: {value}", style="dim"))
     check_width = min(max((len(f.check) for f in report.findings), default=8), 18)
@@ -61,13 +61,15 @@ def print_report(report: Report, console: Console, *, verbose: bool = False, hea
         console.print()
         console.print(Text(f"{hidden} check{'s' if hidden != 1 else ''} skipped (not applicable here or not "
                            "asked for); --verbose lists them with the reason.", style="dim"))
-    problems = sorted((f for f in report.findings if f.status in PROBLEMS), key=lambda f: -f.status.rank)
-    if problems:
-        # The problems once more, explained, at the end: what a person reads first on a terminal.
+    todo = diagnosed(report)
+    if todo:
+        # The problems once more, root cause first, explained, at the end: what a person reads first
+        # on a terminal. The same fact on several subjects is one problem; consequences are folded.
         console.print()
-        console.print(Text(f"What to fix ({len(problems)})", style="bold underline"))
-        for f in problems:
-            _print_finding(console, f, check_width, explain=True)
+        console.print(Text(f"What to fix ({len(todo)})", style="bold underline"))
+        for problem in todo:
+            _print_finding(console, problem.finding, check_width, explain=True)
+            _print_folded(console, problem, check_width)
     console.print()
     console.print(verdict_line(report))
 
@@ -98,6 +100,24 @@ def _print_finding(console: Console, f: Finding, check_width: int, *, explain: b
             line.rstrip()
             console.print(Text.assemble(prefix if first else " " * indent, line), soft_wrap=True)
             first = False
+
+
+def _print_folded(console: Console, problem: Problem, check_width: int) -> None:
+    """The same fact's other subjects, then what follows from the problem, one line each."""
+    indent = " " * (4 + 8 + check_width + 1)
+    lines = []
+    if problem.also:
+        lines.append(Text("Also on: " + ", ".join(clean(f.subject, keep_newlines=False) for f in problem.also)))
+    if problem.follows:
+        n = len(problem.follows)
+        lines.append(Text(f"{n} more problem{'s' if n != 1 else ''} follow{'s' if n == 1 else ''} from this:",
+                          style="bold"))
+        lines += [Text(f"· {clean(f.check, keep_newlines=False)} — {clean(f.subject, keep_newlines=False)} — "
+                       f"{clean(f.summary, keep_newlines=False)}", style="dim") for f in problem.follows]
+    width = max(console.width - len(indent) - 2, 30)
+    for line in lines:
+        for n, part in enumerate(line.wrap(console, width)):
+            console.print(Text.assemble(indent + ("  " if n else ""), part), soft_wrap=True)
 
 
 def _grouped(findings: list[Finding]) -> OrderedDict[Side, OrderedDict[str, list[Finding]]]:

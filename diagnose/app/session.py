@@ -69,7 +69,7 @@ def make_report(request: CheckRequest, observe: Observer | None = None) -> Repor
 def run_plan(plan: Plan, observe: Observer | None = None) -> Report:
     """Run the plan, ``observe`` seeing every event; the report with the profile's expectations judged."""
     report = asyncio.run(_diagnose(plan, observe))
-    report.findings.extend(plan.judge(report.findings))
+    report.add(plan.judge(report.findings))
     return report
 
 

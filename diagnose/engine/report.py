@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from diagnose import __version__
 from diagnose.engine import aliases
+from diagnose.engine.diagnosis import Diagnosis, diagnose, fixed_order
 from diagnose.engine.model import Finding, Status, count_by_status
 
 SCHEMA_VERSION = 2  # 2: ids family.aspect, codes start with the family (diagnose.engine.aliases)
@@ -41,6 +43,20 @@ class Report:
                     for c in checks],
             meta=meta or {}, interrupted=interrupted,
         )
+
+    def __post_init__(self) -> None:
+        self.findings = fixed_order(self.findings)  # the same findings read the same every run
+
+    def add(self, findings: list[Finding]) -> None:
+        """Add findings judged after the run (profile expectations), keeping the fixed order."""
+        self.findings = fixed_order([*self.findings, *findings])
+        self.__dict__.pop("diagnosis", None)
+
+    @cached_property
+    def diagnosis(self) -> Diagnosis:
+        """Root causes, consequences, groups and the headline (computed once; findings in fixed order)."""
+        return diagnose(fixed_order(self.findings), str(self.target.get("domain_unicode") or self.target.get("domain")
+                                                        or ""))
 
     @property
     def services(self) -> dict[str, tuple[str, ...]]:
@@ -77,8 +93,13 @@ class Report:
             "verdict": self.verdict.value,
             "counts": self.counts,
             "checks": self.checks,
-            "findings": [f.to_dict() for f in self.findings],
+            "diagnosis": self.diagnosis.to_dict(),
+            "findings": [self._finding_dict(fid, f) for fid, f in zip(self.diagnosis.ids, self.diagnosis.findings,
+                                                                          strict=True)],
         }
+
+    def _finding_dict(self, fid: str, finding: Finding) -> dict[str, Any]:
+        return {"id": fid, **finding.to_dict(), "caused_by": self.diagnosis.caused_by.get(fid)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
