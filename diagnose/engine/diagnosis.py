@@ -163,8 +163,14 @@ def _certificate_explains_login(cause: Finding, effect: Finding) -> bool:
     return bool(cause.host) and cause.host == effect.host and "tls" in code_tail(effect)
 
 
-RULES = (_dnssec_bogus, _domain_lookup_broken, _port_unreachable, _server_unreachable_for_login,
-         _cname_mx_name_mismatch, _certificate_explains_login)
+def _port25_blocked_here(cause: Finding, effect: Finding) -> bool:
+    """Port 25 blocked on the network maildoctor runs from explains every port-25 connection that
+    failed: the fault is (probably) not the servers'."""
+    return code_tail(cause) == "port25_blocked_here" and port_of(effect) == MX_PORT and cause is not effect
+
+
+RULES = (_dnssec_bogus, _domain_lookup_broken, _port25_blocked_here, _port_unreachable,
+         _server_unreachable_for_login, _cname_mx_name_mismatch, _certificate_explains_login)
 
 
 # --- the diagnosis -------------------------------------------------------------------------------
@@ -212,8 +218,19 @@ class Diagnosis:
                 "groups": [{"ids": list(g.ids), "summary": g.summary} for g in self.groups]}
 
 
-def rank_key(f: Finding) -> tuple[int, int, str, str, str]:
-    return (impact_of(f), _SEVERITY[f.status], f.check, f.code, f.subject)
+# Within the same impact and severity, what to fix first: the basics before what builds on them
+# (SPF and DKIM before DMARC, which needs one of them to pass).
+FAMILY_ORDER = ("dns", "dnssec", "mx", "tcp", "smtp", "imap", "pop3", "tls", "cert", "auth", "login", "roundtrip",
+                "dane", "mta_sts", "spf", "dkim", "dmarc", "tls_rpt", "ptr", "dnsbl", "servers", "autoconfig")
+
+
+def _family_rank(f: Finding) -> int:
+    fam = family(f)
+    return FAMILY_ORDER.index(fam) if fam in FAMILY_ORDER else len(FAMILY_ORDER)
+
+
+def rank_key(f: Finding) -> tuple[int, int, int, str, str, str]:
+    return (impact_of(f), _SEVERITY[f.status], _family_rank(f), f.check, f.code, f.subject)
 
 
 def fixed_order(findings: Iterable[Finding]) -> list[Finding]:
@@ -261,11 +278,11 @@ def _break_cycles(d: Diagnosis) -> None:
             cur = d.caused_by.get(cur)
 
 
-def _root_key(d: Diagnosis, root: str) -> tuple[int, int, str, str, str]:
+def _root_key(d: Diagnosis, root: str) -> tuple[int, int, int, str, str, str]:
     members = [d.by_id(root)] + [d.by_id(c) for c in d.consequences(root)]
     f = d.by_id(root)
-    return (min(impact_of(m) for m in members), min(_SEVERITY[m.status] for m in members), f.check, f.code,
-            f.subject)
+    return (min(impact_of(m) for m in members), min(_SEVERITY[m.status] for m in members), _family_rank(f),
+            f.check, f.code, f.subject)
 
 
 def group_key(f: Finding) -> tuple[str, str, str]:
@@ -301,8 +318,8 @@ def headline(d: Diagnosis, domain: str) -> str:
     what = top.summary.rstrip(".")
     if top.host and top.host not in what and endpoint_of(top):
         what = f"{top.subject}: {what}"
-    if all(d.by_id(r).status is Status.ERROR for r in d.root_causes):
-        sentence = f"The diagnosis of {name} is incomplete: {what}."
+    if top.status is Status.ERROR:
+        sentence = f"{name} could not be fully tested: {what}."
     elif worst is Status.WARN:
         sentence = f"Mail for {name} works, with a warning: {what}."
     else:

@@ -126,7 +126,7 @@ def test_a_healthy_report_says_so():
 
 def test_only_errors_say_the_diagnosis_is_incomplete():
     d = diagnose([f("login.smtp", "login.smtp.not_run", E, summary="the login could not run")], D)
-    assert d.headline == "The diagnosis of example.test is incomplete: the login could not run."
+    assert d.headline == "example.test could not be fully tested: the login could not run."
 
 
 def test_delivery_outranks_sending_outranks_reading_outranks_practice():
@@ -137,3 +137,17 @@ def test_delivery_outranks_sending_outranks_reading_outranks_practice():
     d = diagnose(fixed_order(findings), D)
     assert [impact_of(d.by_id(i)) for i in d.root_causes] == [Impact.DELIVERY, Impact.SENDING, Impact.READING,
                                                               Impact.PRACTICE]
+
+
+def test_port_25_blocked_here_explains_the_port_25_timeouts():
+    mx = ep("mx.example.test", "192.0.2.1", 25)
+    d, root = root_of([f("tcp.connect", "tcp.timeout", F, mx, host="mx.example.test"),
+                       f("smtp.greeting", "smtp.port25_blocked_here", E, summary="port 25 blocked on this network"),
+                       f("dmarc.record", "dmarc.missing", W)])
+    assert root.code == "smtp.port25_blocked_here"
+    assert d.headline.startswith("example.test could not be fully tested: port 25 blocked on this network.")
+
+
+def test_spf_is_fixed_before_dmarc():
+    _, root = root_of([f("dmarc.record", "dmarc.missing", W), f("spf.record", "spf.neutral_all", W)])
+    assert root.code == "spf.neutral_all"
