@@ -77,3 +77,16 @@ def test_nagios_and_junit_name_the_root_cause_first():
     nagios = renderer("nagios")(bogus_dnssec_report()).splitlines()
     assert "dnssec.bogus" in nagios[0] and nagios[1].startswith("FAIL dnssec.bogus")
     ET.fromstring(renderer("junit")(bogus_dnssec_report()))
+
+
+def test_tui_details_say_what_a_problem_follows_from_and_what_follows_from_it():
+    from diagnose.tui.widgets.details import finding_text, overview_text
+
+    report = bogus_dnssec_report()
+    spf = next(f for f in report.findings if f.code == "spf.lookup_failed")
+    dnssec = next(f for f in report.findings if f.code == "dnssec.bogus")
+    assert "Follows from: dnssec.chain" in finding_text(spf, report=report).plain
+    assert "4 more problems follow from this" in finding_text(dnssec, report=report).plain
+    overview = overview_text(report).plain
+    assert overview.startswith("Mail to example.test cannot be delivered")
+    assert overview.index("1. ") < overview.index("dnssec.chain") < overview.index("2. ")

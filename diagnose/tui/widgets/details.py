@@ -14,7 +14,7 @@ from diagnose.engine.report import Report
 from diagnose.knowledge.sanitize import clean
 from diagnose.tui.state import PROBLEMS, CheckGroup, CheckRun, HostGroup, SideGroup
 from diagnose.tui.widgets.badges import badge
-from reports.common import verdict_words
+from reports.common import diagnosed, verdict_words
 
 MAX_EVIDENCE_LINES = 400  # a huge transcript must not freeze the pane
 
@@ -45,11 +45,34 @@ def _section(text: Text, title: str, body: str) -> None:
     text.append(clean(body) + "\n")
 
 
-def finding_text(f: Finding, title: str = "") -> Text:
+def _diagnosis_lines(text: Text, f: Finding, report: Report | None) -> None:
+    """Where the finding stands in the diagnosis: what caused it, or what follows from it."""
+    if report is None or f.status not in PROBLEMS or f not in report.findings:
+        return
+    d = report.diagnosis
+    fid = d.id_of(f)
+    cause = d.caused_by.get(fid)
+    if cause is not None:
+        while cause in d.caused_by:  # the root of the chain is what to fix
+            cause = d.caused_by[cause]
+        root = d.by_id(cause)
+        text.append("Follows from: ", style="bold")
+        text.append(clean(f"{root.check} {root.subject} — {root.summary}", keep_newlines=False) + "\n")
+        text.append("Fix that first; this problem should go away with it.\n", style="italic")
+    follows = d.consequences(fid)
+    if follows:
+        text.append(f"{len(follows)} more problem{'s' if len(follows) != 1 else ''} follow from this:\n", style="bold")
+        for c in follows:
+            g = d.by_id(c)
+            text.append(clean(f"  · {g.check} {g.subject} — {g.summary}", keep_newlines=False) + "\n", style="dim")
+
+
+def finding_text(f: Finding, title: str = "", report: Report | None = None) -> Text:
     text = Text()
     text.append_text(badge(f.status))
     text.append(clean(f.subject, keep_newlines=False), style="bold")
     text.append("\n" + clean(f.summary) + "\n")
+    _diagnosis_lines(text, f, report)
     if f.explanation:
         _section(text, "What it means", f.explanation)
     if f.remedy:
@@ -73,9 +96,24 @@ def overview_text(report: Report | None, error: str | None = None) -> Text:
         text.append(clean(error) + "\n\nFix this and press r to run again.")
         return text
     if report is not None:
+        text.append(clean(report.diagnosis.headline, keep_newlines=False) + "\n\n", style="bold")
         text.append("Verdict ")
         text.append_text(badge(report.verdict))
         text.append(verdict_words(report) + "\n\n")
+        todo = diagnosed(report)
+        if todo:
+            text.append("What to fix, root cause first\n", style="bold underline")
+            for n, p in enumerate(todo, 1):
+                text.append(f"{n}. ")
+                text.append_text(badge(p.finding.status))
+                text.append(clean(f"{p.finding.check} {p.finding.subject} — {p.finding.summary}",
+                                  keep_newlines=False) + "\n")
+                extra = [f"also on {len(p.also)} more" if p.also else "",
+                         f"{len(p.follows)} more problem{'s' if len(p.follows) != 1 else ''} follow from it"
+                         if p.follows else ""]
+                if any(extra):
+                    text.append("   " + "; ".join(e for e in extra if e) + "\n", style="dim")
+            text.append("\n")
     text.append("Select a check in the list (↑ ↓) to see what was found and how to fix it. "
                 "Press ? for help.")
     return text
@@ -118,7 +156,7 @@ class DetailsPane(VerticalScroll):
              error: str | None = None, scroll_home: bool = True) -> None:
         body = self.query_one("#details-body", Static)
         if isinstance(payload, Finding):
-            body.update(finding_text(payload, titles.get(payload.check, "")))
+            body.update(finding_text(payload, titles.get(payload.check, ""), report))
         else:
             body.update(group_text(payload, report, error))
         if scroll_home:
