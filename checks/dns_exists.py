@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
+from diagnose.net.authoritative import Delegation, delegation
 from diagnose.net.resolver import DnsResult, Outcome
 
 
@@ -32,6 +33,14 @@ class DomainExists(Check):
             "domain). If they answer but `dig {domain} SOA` fails, test `dig +cd {domain} SOA`: if that "
             "works, DNSSEC is broken (a stale DS record at the registrar, or expired signatures).",
         ),
+        "dns.lame_delegation": (
+            "The parent zone ({parent}) delegates {domain} to name servers that do not answer for it: "
+            "{servers}. Resolvers therefore get no answer (SERVFAIL or a timeout), so to the rest of "
+            "the internet the domain does not work: mail to it is queued and then bounced.",
+            "At the registrar, set the NS records of {domain} to the name servers that really hold its "
+            "zone (your DNS provider lists them), or make the listed servers serve the zone. Check "
+            "each with `dig @SERVER {domain} SOA`: the answer must carry the `aa` flag.",
+        ),
         "dns.timeout": (
             "No answer about {domain} came back within {timeout:g} s although the resolver itself "
             "answers. The domain's name servers are probably down or unreachable.",
@@ -43,12 +52,24 @@ class DomainExists(Check):
     async def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:
         domain = ctx.target.domain
         result = await ctx.dns.query(domain, "SOA")
-        yield self.evaluate(domain, result, timeout=ctx.timeout)
+        found = None
+        if result.outcome in (Outcome.TIMEOUT, Outcome.SERVFAIL):
+            # who is at fault: ask the servers the parent delegates to, directly
+            found = await delegation(ctx.dns, domain, ctx.timeout)
+        yield self.evaluate(domain, result, timeout=ctx.timeout, delegation=found)
 
-    def evaluate(self, domain: str, result: DnsResult, *, timeout: float) -> Finding:
-        """Pure: classify the SOA answer for the domain."""
+    def evaluate(self, domain: str, result: DnsResult, *, timeout: float,
+                 delegation: Delegation | None = None) -> Finding:
+        """Pure: classify the SOA answer for the domain (and, after a failure, what its name servers said)."""
         evidence = {"query": f"{domain} SOA", "outcome": result.outcome.value, "records": list(result.records)}
+        if delegation is not None:
+            evidence["delegation"] = delegation.to_evidence()
         kw = dict(evidence=evidence, duration_s=result.elapsed_s, domain=domain, timeout=timeout)
+        if delegation is not None and delegation.lame:
+            servers = "; ".join(s.describe() for s in delegation.servers)
+            return self.finding("dns.lame_delegation", Status.FAIL, domain,
+                                f"no name server of {domain} answers for it: {servers}", parent=delegation.parent,
+                                servers=servers, **kw)
         if result.outcome in (Outcome.ANSWER, Outcome.NODATA):
             how = "is a DNS zone" if result.outcome is Outcome.ANSWER else "exists (inside its parent's zone)"
             return self.finding("dns.exists", Status.PASS, domain, f"{domain} {how}", **kw)

@@ -96,6 +96,12 @@ class MxRecords(Check):
             "connect to. {impact}",
             "Add an A record (and AAAA for IPv6) for {name} with the mail server's address.",
         ),
+        "mx.cname_loop": (
+            "The MX target {name} is an alias (CNAME) whose chain of aliases leads back to itself: "
+            "{chain}. Resolvers give up on it, so no sender finds an address for it. {impact}",
+            "Replace the CNAME records in the chain with the mail server's A (and AAAA) record, and point "
+            "the MX record straight at that host name.",
+        ),
         "mx.target_lookup_failed": (
             "The address lookup for MX target {name} failed ({why}). Senders hit the same error. {impact}",
             "Check the DNS servers of the zone that holds {name}; `dig A {name}` should answer.",
@@ -136,8 +142,11 @@ class MxRecords(Check):
         pairs = list(zip(targets, lookups, strict=True))
         hosts = [MailHost(t.name, addrs, t.preference) for t, (_a, _aaaa, addrs) in pairs if addrs]
         for target, (a, aaaa, _addrs) in zip(targets, lookups, strict=False):
+            chain: tuple[str, ...] = ()
+            if not _addrs and {a.outcome, aaaa.outcome} & {Outcome.SERVFAIL, Outcome.TIMEOUT}:
+                chain = await self._cname_chain(ctx, target.name)  # a loop is said as one
             yield self.evaluate_target(target, a, aaaa, domain=domain, others_usable=any(
-                h.name != target.name for h in hosts))
+                h.name != target.name for h in hosts), cname_chain=chain)
         if hosts:
             ctx.publish(MX_HOSTS, tuple(hosts))
         else:
@@ -167,8 +176,22 @@ class MxRecords(Check):
         a, aaaa = await asyncio.gather(ctx.dns.query(name, "A"), ctx.dns.query(name, "AAAA"))
         return a, aaaa, a.records + aaaa.records
 
+    @staticmethod
+    async def _cname_chain(ctx: CheckContext, name: str) -> tuple[str, ...]:
+        """The aliases from ``name`` on, one CNAME lookup a step, until a name repeats or the chain ends
+        (at most MAX_CNAME_STEPS lookups)."""
+        chain = [name.lower().rstrip(".")]
+        for _ in range(MAX_CNAME_STEPS):
+            result = await ctx.dns.query(chain[-1], "CNAME")
+            if result.outcome is not Outcome.ANSWER or not result.records:
+                break
+            chain.append(result.records[0].lower().rstrip("."))
+            if chain[-1] in chain[:-1]:
+                break
+        return tuple(chain)
+
     def evaluate_target(self, target: MxTarget, a: DnsResult, aaaa: DnsResult, *, domain: str,
-                        others_usable: bool) -> Finding:
+                        others_usable: bool, cname_chain: tuple[str, ...] = ()) -> Finding:
         """Pure: judge one MX target from its A and AAAA answers."""
         name = target.name
         addrs = a.records + aaaa.records
@@ -189,6 +212,11 @@ class MxRecords(Check):
             if outcomes == {Outcome.NXDOMAIN}:
                 return self.finding("mx.target_nxdomain", bad_status, subject, f"MX target {name} does not exist", **kw)
             failed = [r for r in (a, aaaa) if r.outcome in (Outcome.SERVFAIL, Outcome.TIMEOUT)]
+            if failed and len(cname_chain) > 1 and cname_chain[-1] in cname_chain[:-1]:
+                ev["cname_chain"] = list(cname_chain)
+                return self.finding("mx.cname_loop", bad_status, subject,
+                                    f"MX target {name} is a CNAME loop: {' → '.join(cname_chain)}",
+                                    chain=" → ".join(cname_chain), **kw)
             if failed:
                 return self.finding("mx.target_lookup_failed", bad_status, subject,
                                     f"address lookup for MX target {name} failed", why=failed[0].describe(), **kw)
@@ -201,6 +229,9 @@ class MxRecords(Check):
             return self.finding("mx.cname", Status.WARN, subject, f"MX target {name} is a CNAME for {canonical}",
                                 canonical=canonical, **kw)
         return self.finding("mx.target", Status.PASS, subject, f"{name} has {_count(addrs)}: {', '.join(addrs)}", **kw)
+
+
+MAX_CNAME_STEPS = 8
 
 
 def _count(addrs: tuple[str, ...]) -> str:

@@ -120,7 +120,7 @@ def _domain_lookup_broken(cause: Finding, effect: Finding) -> bool:
     on a connection that worked: that is a fact of its own)."""
     return family(cause) == "dns" and cause.status is Status.FAIL and endpoint_of(cause) is None \
         and endpoint_of(effect) is None \
-        and family(effect) != "dnssec"  # broken DNSSEC is a reason for failed lookups, not a result
+        and not (family(effect) == "dnssec" and effect.status is Status.FAIL)  # bogus DNSSEC is a reason, not a result
 
 
 def _dnssec_bogus(cause: Finding, effect: Finding) -> bool:
@@ -163,6 +163,12 @@ def _certificate_explains_login(cause: Finding, effect: Finding) -> bool:
     return bool(cause.host) and cause.host == effect.host and "tls" in code_tail(effect)
 
 
+def _certificate_explains_mta_sts(cause: Finding, effect: Finding) -> bool:
+    """An MX certificate that fails explains MTA-STS saying that MX would not be accepted."""
+    return family(cause) in ("tls", "cert") and cause.status is Status.FAIL and port_of(cause) == MX_PORT \
+        and family(effect) == "mta_sts" and bool(cause.host) and cause.host in f"{effect.host} {effect.summary}"
+
+
 def _port25_blocked_here(cause: Finding, effect: Finding) -> bool:
     """Port 25 blocked on the network maildoctor runs from explains every port-25 connection that
     failed: the fault is (probably) not the servers'."""
@@ -170,7 +176,8 @@ def _port25_blocked_here(cause: Finding, effect: Finding) -> bool:
 
 
 RULES = (_dnssec_bogus, _domain_lookup_broken, _port25_blocked_here, _port_unreachable,
-         _server_unreachable_for_login, _cname_mx_name_mismatch, _certificate_explains_login)
+         _server_unreachable_for_login, _cname_mx_name_mismatch, _certificate_explains_login,
+         _certificate_explains_mta_sts)
 
 
 # --- the diagnosis -------------------------------------------------------------------------------

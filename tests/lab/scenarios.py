@@ -56,7 +56,8 @@ class Host:
 class Scenario:
     expected: str  # short description of what a diagnosis should find
     records: tuple[tuple[str, str, str], ...] = ()  # (owner, type, rdata template)
-    served: bool = True  # False: the domain does not exist at all (NXDOMAIN)
+    served: bool = True  # False: the domain does not exist at all (NXDOMAIN), unless delegated below
+    delegate_to: str = ""  # a host key: the TLD delegates the (unserved) domain to that host as its name server
     extra: dict = field(default_factory=dict)  # free-form facts for tests
     dnssec: str = ""  # "signed", or "bogus": signed but its DS in the TLD zone is wrong (SERVFAIL)
     web: dict = field(default_factory=dict)  # "LABEL/path" -> file template, served by host web as LABEL.<domain>
@@ -80,6 +81,7 @@ HOSTS: dict[str, Host] = {
     ),
     # fault hosts
     "refused": Host(30, "mx.refused", note="nothing listens: connection refused"),
+    "lamens": Host(32, "ns1.lame", note="nothing listens: the only name server of lame.<tld> (a lame delegation)"),
     "filtered": Host(31, "mx.filtered", firewall="drop", note="all TCP to it DROPped by iptables: connect times out"),
     "implicit": Host(40, "implicit", ("smtp",), note="Postfix: 25, apex A of implicit.<tld>"),
     "mixedbad": Host(41, "mx1.mixed", note="nothing listens: connection refused"),
@@ -440,6 +442,19 @@ SCENARIOS: dict[str, Scenario] = {
     "nxdomain": Scenario(
         "the domain does not exist at all (NXDOMAIN)",
         served=False,
+    ),
+    "lame": Scenario(
+        "the TLD delegates the domain to a name server that does not answer (dns.lame_delegation)",
+        served=False,
+        delegate_to="lamens",
+    ),
+    "cnameloop": Scenario(
+        "the MX target is a CNAME that leads back to itself (mx.cname_loop)",
+        (
+            ("@", "MX", "10 mx.{domain}."),
+            ("mx", "CNAME", "loop.{domain}."),
+            ("loop", "CNAME", "mx.{domain}."),
+        ),
     ),
     # server probe faults: each domain's single MX is the fault host of the same name
     **{

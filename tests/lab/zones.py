@@ -150,6 +150,8 @@ class Plan:
             z.add(z.origin, "NS", ns + ".")
 
         for name, sc in SCENARIOS.items():
+            if sc.delegate_to:  # a lame delegation: the parent points at a server that serves nothing
+                tld_zone.add(self.domain(name), "NS", self.hosts[sc.delegate_to].fqdn + ".")
             if not sc.served:
                 continue
             z = served[name]

@@ -151,3 +151,10 @@ def test_port_25_blocked_here_explains_the_port_25_timeouts():
 def test_spf_is_fixed_before_dmarc():
     _, root = root_of([f("dmarc.record", "dmarc.missing", W), f("spf.record", "spf.neutral_all", W)])
     assert root.code == "spf.neutral_all"
+
+
+def test_a_domain_that_does_not_resolve_explains_the_unknown_dnssec_status_but_not_bogus_dnssec():
+    d, root = root_of([f("dns.exists", "dns.lame_delegation", F), f("dnssec.chain", "dnssec.lookup_failed", E)])
+    assert root.code == "dns.lame_delegation" and len(d.root_causes) == 1
+    _, root = root_of([f("dns.exists", "dns.servfail", F), f("dnssec.chain", "dnssec.bogus", F)])
+    assert root.code == "dnssec.bogus"
