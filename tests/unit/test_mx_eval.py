@@ -104,3 +104,35 @@ def test_tcp_outcomes(outcome, code, status):
     assert f.subject == "mx1.example.test [192.0.2.10]:25"
     if code == "tcp.timeout":
         assert "ISP" in f.explanation, "a timeout must mention that port 25 is often blocked outbound"
+
+
+def test_a_cname_loop_is_called_a_loop():
+    t = MxTarget(10, "mx.example.test")
+    a, aaaa = addr(t.name, "A", Outcome.SERVFAIL), addr(t.name, "AAAA", Outcome.SERVFAIL)
+    looped = MxRecords().evaluate_target(t, a, aaaa, domain="example.test", others_usable=False,
+                                         cname_chain=("mx.example.test", "loop.example.test", "mx.example.test"))
+    assert looped.code == "mx.cname_loop" and looped.status is Status.FAIL
+    assert "mx.example.test → loop.example.test → mx.example.test" in looped.summary
+    # a chain that ends (no repeat) is not a loop: the failed lookup is said as it is
+    assert evaluate(t, a, aaaa).code == "mx.target_lookup_failed"
+    ended = MxRecords().evaluate_target(t, a, aaaa, domain="example.test", others_usable=False,
+                                        cname_chain=("mx.example.test", "elsewhere.example.test"))
+    assert ended.code == "mx.target_lookup_failed"
+
+
+def test_a_lame_delegation_names_the_servers_that_do_not_answer():
+    from diagnose.net.authoritative import Answer, Delegation, ServerAnswer
+
+    lame = Delegation("example.test", "test", (ServerAnswer("ns1.example.test", "192.0.2.53", Answer.NO_ANSWER),
+                                               ServerAnswer("ns2.example.test", "192.0.2.54", Answer.REFUSED)))
+    f = DomainExists().evaluate("example.test", addr("example.test", "SOA", Outcome.SERVFAIL), timeout=2,
+                                delegation=lame)
+    assert f.code == "dns.lame_delegation" and f.status is Status.FAIL
+    assert "ns1.example.test (192.0.2.53) does not answer" in f.summary
+    assert "ns2.example.test (192.0.2.54) refuses queries for it" in f.summary
+    assert f.evidence["delegation"]["name_servers"][1]["answer"] == "refused"
+    served = Delegation("example.test", "test", (ServerAnswer("ns1.example.test", "192.0.2.53",
+                                                              Answer.AUTHORITATIVE),))
+    f = DomainExists().evaluate("example.test", addr("example.test", "SOA", Outcome.SERVFAIL), timeout=2,
+                                delegation=served)
+    assert f.code == "dns.servfail"  # the servers answer: the failure is elsewhere (DNSSEC, the resolver)
