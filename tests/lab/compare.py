@@ -11,8 +11,10 @@ it uses that running lab; otherwise it starts one on ``--net`` (root) and stops 
 
 ``diff`` compares two such files on (check, status, subject) and the verdict and exits 1 on any
 difference. ``--aliases FILE.json`` maps renamed check ids, old to new: ``{"spf": "spf.record"}``; a
-list (``{"spf": ["spf.record", "spf.lookups"]}``) for a check split in several. ``--codes`` also
-compares the finding codes (aliases apply to them as a prefix: ``spf.none`` -> ``spf.record.none``).
+list (``{"spf": ["spf.record", "spf.lookups"]}``) for a check split in several; or
+``{"checks": {...}, "codes": {...}}`` with renamed finding codes too. ``--aliases builtin`` takes
+maildoctor's own table (diagnose/engine/aliases.py). ``--codes`` also compares the finding codes
+(through the table's codes when it has them, else a renamed id as a prefix: ``spf.x`` -> ``spf.record.x``).
 """
 
 from __future__ import annotations
@@ -98,12 +100,24 @@ def run(args: argparse.Namespace) -> int:
     return 1 if broken else 0
 
 
-def load_aliases(path: str | None) -> dict[str, str]:
-    """new check id -> old check id (both sides are compared in the old ids)."""
+def load_aliases(path: str | None) -> tuple[dict[str, str], dict[str, str]]:
+    """(new check id -> old id, new code -> old code): both sides are compared in the old names."""
     if not path:
-        return {}
+        return {}, {}
+    if path == "builtin":
+        from diagnose.engine import aliases
+
+        table = {"checks": aliases.CHECK_IDS, "codes": aliases.CODES}
+    else:
+        table = json.loads(Path(path).read_text())
+    if "checks" not in table and "codes" not in table:
+        table = {"checks": table}
+    return _reverse(table.get("checks", {})), _reverse(table.get("codes", {}))
+
+
+def _reverse(renames: dict) -> dict[str, str]:
     back: dict[str, str] = {}
-    for old, new in json.loads(Path(path).read_text()).items():
+    for old, new in renames.items():
         for name in [new] if isinstance(new, str) else new:
             if back.get(name, old) != old:
                 raise SystemExit(f"compare: aliases map both {back[name]!r} and {old!r} to {name!r}")
@@ -111,8 +125,11 @@ def load_aliases(path: str | None) -> dict[str, str]:
     return back
 
 
-def _old(name: str, back: dict[str, str]) -> str:
-    """An id or code in the old names: the longest alias that is the name or a dotted prefix of it."""
+def _old(name: str, back: dict[str, str], codes: dict[str, str] | None = None) -> str:
+    """An id or code in the old names. With a table of renamed codes a code is renamed only through
+    it; else the longest renamed id that is the name or a dotted prefix of it is mapped back."""
+    if codes:
+        return codes.get(name, name)
     for new in sorted(back, key=len, reverse=True):
         if name == new or name.startswith(new + "."):
             return back[new] + name[len(new):]
@@ -121,7 +138,7 @@ def _old(name: str, back: dict[str, str]) -> str:
 
 def diff(args: argparse.Namespace) -> int:
     before, after = (json.loads(Path(p).read_text())["scenarios"] for p in (args.before, args.after))
-    back = load_aliases(args.aliases)
+    back, codes = load_aliases(args.aliases)
     width = 4 if args.codes else 3
     changed = 0
     for key in sorted(before.keys() | after.keys()):
@@ -136,7 +153,7 @@ def diff(args: argparse.Namespace) -> int:
             if a["verdict"] != b["verdict"]:
                 lines.append(f"  verdict {a['verdict']} -> {b['verdict']}")
             old = Counter(tuple(f[:width]) for f in a["findings"])
-            new = Counter((_old(f[0], back), f[1], f[2], _old(f[3], back))[:width] for f in b["findings"])
+            new = Counter((_old(f[0], back), f[1], f[2], _old(f[3], back, codes))[:width] for f in b["findings"])
             lines += [f"  - {' '.join(f)}" for f in sorted((old - new).elements())]
             lines += [f"  + {' '.join(f)}" for f in sorted((new - old).elements())]
         if lines:
@@ -160,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("diff", help="compare two summaries; exit 1 when they differ")
     d.add_argument("before")
     d.add_argument("after")
-    d.add_argument("--aliases", help="JSON object: old check id -> new id (or list of ids)")
+    d.add_argument("--aliases", help="JSON: old check id -> new id (or ids), or {checks, codes}; 'builtin'")
     d.add_argument("--codes", action="store_true", help="also compare finding codes")
     args = parser.parse_args(argv)
     try:

@@ -45,3 +45,12 @@ def test_a_changed_status_or_verdict_is_reported(files, capsys):
 def test_aliases_that_merge_two_ids_are_refused(files):
     with pytest.raises(SystemExit, match="both"):
         compare.load_aliases(files("aliases.json", {"spf": "mail.policy", "dmarc": "mail.policy"}))
+
+
+def test_renamed_codes_come_from_the_codes_table(files):
+    before = summary(["tls.certificate", "fail", "mx [NET.0.60]:25", "cert.expired"])
+    after = summary(["tls.certificate", "fail", "mx [NET.0.60]:25", "tls.cert_expired"])
+    aliases = files("aliases.json", {"checks": {}, "codes": {"cert.expired": "tls.cert_expired"}})
+    a, b = files("a.json", before), files("b.json", after)
+    assert compare.main(["diff", a, b, "--codes", "--aliases", aliases]) == 0
+    assert compare.main(["diff", a, b, "--codes"]) == 1
