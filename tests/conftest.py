@@ -23,6 +23,14 @@ def pytest_configure(config):
     )
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(items):
+    """A test that takes the `lab` fixture is a lab test, marked or not: `-m "not lab"` never starts the lab."""
+    for item in items:
+        if "lab" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("lab"):
+            item.add_marker(pytest.mark.lab)
+
+
 @pytest.fixture(scope="session")
 def lab():
     from tests.lab import INSTALL_HINT, Lab, LabError, missing_binaries

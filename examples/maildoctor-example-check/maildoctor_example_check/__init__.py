@@ -1,0 +1,1 @@
+"""An example third-party maildoctor check plugin (see README.md)."""
