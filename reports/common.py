@@ -51,6 +51,8 @@ def header_fields(report: Report) -> list[tuple[str, str]]:
         fields.append(("Command", shlex.join(redact_argv(str(a) for a in command))))
     if meta.get("profile"):
         fields.append(("Profile", str(meta["profile"])))
+    if meta.get("revocation"):
+        fields.append(("Revocation", str(meta["revocation"])))
     fields.append(("Total time", f"{report.duration_s:.2f} s"))
     if report.interrupted:
         fields.append(("Interrupted", "yes: some checks did not finish"))

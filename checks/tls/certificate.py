@@ -10,6 +10,8 @@ from checks.servercheck import ServerCheck, subject
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import CheckContext
 from diagnose.knowledge.certs import common_name, evaluate_certificate, fingerprint, hostname_matches, san_names
+from diagnose.knowledge.revocation import find_issuer
+from diagnose.net.cafetch import IssuerLookup, ca_fetcher, enabled
 from diagnose.net.dialogue import Dialogue, Endpoint
 from diagnose.net.probes import NoSniResult, probes
 from diagnose.net.tls import trust_store
@@ -107,8 +109,10 @@ class Certificate(ServerCheck):
         if d.tls is None:
             return [self.skip(ep, "no TLS session (see tls.handshake)")]
         store = trust_store(ctx.options.ca_file)
+        aia = await aia_issuer(ctx, list(d.tls.chain), [*store.intermediates, *store.anchors])
+        extra = [aia.cert] if aia is not None and aia.cert is not None else []
         findings = self.evaluate(ep, d, dt.datetime.now(dt.UTC), warn_days(ctx), store.anchors,
-                                 store.intermediates, store.sources)
+                                 [*store.intermediates, *extra], store.sources, aia=aia)
         if ep.role == "mx":  # clients of 587/993/... send SNI; many sending MTAs do not
             findings += self.evaluate_no_sni(ep, d, await probes(ctx).no_sni(ep))
         return findings
@@ -131,8 +135,9 @@ class Certificate(ServerCheck):
                              evidence=ev, host=ep.host, names=names)]
 
     def evaluate(self, ep: Endpoint, d: Dialogue, now: dt.datetime, warn: int, anchors, intermediates,
-                 sources=()) -> list[Finding]:
-        """Pure: certificate findings for one endpoint's TLS session."""
+                 sources=(), aia: IssuerLookup | None = None) -> list[Finding]:
+        """Pure: certificate findings for one endpoint's TLS session (``aia``: the issuer downloaded
+        from the leaf's AIA URL when the server did not send it; already among ``intermediates``)."""
         impact = MX_NOTE if ep.role == "mx" else CLIENT_NOTE
         try:
             verdict = evaluate_certificate(list(d.tls.chain), ep.host, now, warn, anchors=list(anchors),
@@ -143,6 +148,9 @@ class Certificate(ServerCheck):
                                  evidence={"error": detail, "tls_version": d.tls.version}, duration_s=d.elapsed_s,
                                  host=ep.host, detail=detail, impact=impact)]
         ev = {**verdict.evidence, "trust_store": list(sources), "tls_version": d.tls.version}
+        if aia is not None:  # the missing intermediate, fetched as some clients would (AIA 'CA Issuers')
+            ev["aia_issuer"] = {"found": aia.cert is not None, "attempts": list(aia.attempts),
+                                "subject": aia.cert.subject.rfc4514_string() if aia.cert is not None else ""}
         base = dict(evidence=ev, duration_s=d.elapsed_s, host=ep.host, impact=impact,
                     impact_lower=impact[0].lower() + impact[1:])
         s = subject(ep)
@@ -157,3 +165,14 @@ class Certificate(ServerCheck):
                 )
             ]
         return [self.finding(i.code, i.status, s, i.summary, **{**i.facts, **base}) for i in verdict.issues]
+
+
+async def aia_issuer(ctx: CheckContext, chain: list, known: list) -> IssuerLookup | None:
+    """The leaf's issuer from its AIA URL, only when neither the server nor the trust store has it
+    (and not with --no-revocation); None when not fetched."""
+    try:
+        if not chain or not enabled(ctx) or find_issuer(chain[0], chain[1:]) or find_issuer(chain[0], known):
+            return None
+        return await ca_fetcher(ctx).issuer_via_aia(chain[0])
+    except ValueError:  # undecodable certificate: evaluate reports cert.malformed
+        return None

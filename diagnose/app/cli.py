@@ -107,6 +107,9 @@ def check(
         metavar="DAYS",
         help="Warn when a server certificate expires within DAYS (0-3650, default 14).",
     ),
+    no_revocation: bool = typer.Option(
+        False, "--no-revocation", help="Do not ask certificate authorities (OCSP, CRL, AIA): revocation not checked."
+    ),
     ehlo: str = typer.Option(
         "", "--ehlo", metavar="NAME", help="EHLO name of the SMTP probes (default: this machine's address literal)."
     ),
@@ -202,7 +205,7 @@ def check(
                               smtp_password_env=smtp_password_env, imap_user=imap_user,
                               imap_password_env=imap_password_env)
     servers = Servers(cert_warn_days=cert_warn_days, ehlo_name=ehlo, smtp_hosts=tuple(smtp_host),
-                      imap_hosts=tuple(imap_host), pop_hosts=tuple(pop_host))
+                      imap_hosts=tuple(imap_host), pop_hosts=tuple(pop_host), revocation=not no_revocation)
     request = Request(
         **settings,
         dkim_selectors=dkim_selector,

@@ -84,6 +84,10 @@ class Servers:
     smtp_hosts: tuple[str, ...] = ()
     imap_hosts: tuple[str, ...] = ()
     pop_hosts: tuple[str, ...] = ()
+    revocation: bool = True  # --no-revocation: False
+
+
+REVOCATION_ON = "OCSP, then the CRL, answers verified against the CA (OCSP stapling not tested)"
 
 
 @dataclass
@@ -177,6 +181,8 @@ def make_plan(request: Request, *, prompt: Callable[[str], str] | None | str = "
     )
     meta = run_meta(request.argv, socket.gethostname(), anonymize=request.anonymize,
                     fail_on=fail_on.value if fail_on else None, profile=request.profile)
+    if any(c.id == "tls.revocation" for c in checks):  # the report header says how revocation was checked
+        meta["revocation"] = REVOCATION_ON if options.revocation else "not checked (--no-revocation)"
     return Plan(target, nameservers, checks, options, meta,
                 Output(request.fmt, request.output, request.quiet, request.verbose), fail_on,
                 dict(request.expect), request.profile)
@@ -309,7 +315,7 @@ def _server_options(request: Request) -> dict:
     shape, else PlanError."""
     given = request.servers
     out: dict[str, Any] = {"cert_warn_days": BOUNDS["cert_warn_days"].check(given.cert_warn_days),
-                           "ehlo_name": given.ehlo_name}
+                           "ehlo_name": given.ehlo_name, "revocation": given.revocation}
     for key in ("smtp_hosts", "imap_hosts", "pop_hosts"):
         hosts = []
         for host in getattr(given, key) or request.extra.get(key, ()):  # else a profile's servers.smtp/imap/pop

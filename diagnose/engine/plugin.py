@@ -35,6 +35,7 @@ class Options:
     dkim_selectors: tuple[str, ...] = ()  # --dkim-selector; empty: try common selectors
     dnsbl_zones: tuple[str, ...] = ()  # --dnsbl; empty: no blocklist queries ("default": the public list)
     cert_warn_days: int = 14  # --cert-warn-days: a certificate expiring sooner is a warning
+    revocation: bool = True  # --no-revocation: False, no OCSP/CRL/AIA request goes to a certificate authority
     ehlo_name: str = ""  # --ehlo: the EHLO name of SMTP probes; empty: our address literal, e.g. [192.0.2.7]
     smtp_hosts: tuple[str, ...] = ()  # --smtp-host: submission servers to test instead of discovering them
     imap_hosts: tuple[str, ...] = ()  # --imap-host

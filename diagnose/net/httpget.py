@@ -4,15 +4,22 @@ time and size, certificate checked like every other TLS connection maildoctor ma
 No name resolution happens here: callers pass the addresses they got from ``ctx.dns`` and the
 host name goes only into SNI, certificate checking and the Host header. Redirects are never
 followed (RFC 8461 §3.3 forbids it for MTA-STS); the caller sees the 3xx.
+
+``http_fetch`` is the plain-http:// client for certificate authorities' URLs (CRLs, OCSP, AIA
+issuers): the caller hands in a ``resolve`` coroutine (maildoctor's own resolver), a few redirects
+are followed, and the whole fetch, redirects included, stays within 3 x ``timeout``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 from diagnose.net.tcp import classify_socket_error
 from diagnose.net.tls import verifying_context
@@ -33,7 +40,8 @@ class HttpResponse:
 class FetchResult:
     url: str
     address: str
-    outcome: str  # "ok", "tls", "refused", "timeout", "unreachable", "error", "protocol", "no_address"
+    outcome: str  # "ok", "tls", "refused", "timeout", "unreachable", "error", "protocol", "no_address",
+    # and from http_fetch: "bad_url" (not a plain http:// URL we may fetch), "redirects" (too many)
     detail: str = ""
     response: HttpResponse | None = None
     elapsed_s: float = 0.0
@@ -112,15 +120,19 @@ async def https_get(host: str, path: str, addresses: tuple[str, ...] | list[str]
     return last
 
 
-async def _get_one(url: str, host: str, path: str, address: str, port: int, context: ssl.SSLContext,
-                   timeout: float, max_body: int) -> FetchResult:
+async def _get_one(url: str, host: str, path: str, address: str, port: int, context: ssl.SSLContext | None,
+                   timeout: float, max_body: int, body: bytes | None = None, content_type: str = "") -> FetchResult:
+    """One request to one address; ``context`` None: plain HTTP; ``body``: a POST of it."""
     start = time.monotonic()
     writer = None
     try:
         try:
             async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(address, port, ssl=context, server_hostname=host,
-                                                               ssl_handshake_timeout=timeout)
+                if context is None:
+                    reader, writer = await asyncio.open_connection(address, port)
+                else:
+                    reader, writer = await asyncio.open_connection(address, port, ssl=context, server_hostname=host,
+                                                                   ssl_handshake_timeout=timeout)
         except ssl.SSLCertVerificationError as exc:
             return FetchResult(url, address, "tls", exc.verify_message or str(exc), elapsed_s=time.monotonic() - start)
         except ssl.SSLError as exc:
@@ -128,8 +140,11 @@ async def _get_one(url: str, host: str, path: str, address: str, port: int, cont
         except (OSError, TimeoutError) as exc:
             outcome, detail = classify_socket_error(exc)
             return FetchResult(url, address, outcome.value, detail, elapsed_s=time.monotonic() - start)
-        request = (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: maildoctor\r\nAccept: */*\r\n"
-                   "Connection: close\r\n\r\n").encode("ascii")
+        method = "GET" if body is None else "POST"
+        host_header = f"{host}:{port}" if context is None and port != 80 else host  # https: as before
+        extra = "" if body is None else f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+        request = (f"{method} {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: maildoctor\r\nAccept: */*\r\n"
+                   f"{extra}Connection: close\r\n\r\n").encode("ascii") + (body or b"")
         data = bytearray()
         try:
             async with asyncio.timeout(timeout):
@@ -153,3 +168,64 @@ async def _get_one(url: str, host: str, path: str, address: str, port: int, cont
     finally:
         if writer is not None:
             writer.transport.abort()
+
+
+Resolve = Callable[[str], Awaitable[list[str]]]  # host name -> addresses (maildoctor's resolver)
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+def plain_http_url(url: str) -> tuple[str, int, str] | None:
+    """(host, port, path?query) of an http:// URL we may fetch, else None. Pure; the URL is untrusted
+    (it comes from a certificate): ASCII only, no user info, no control characters or spaces."""
+    if not url.isascii() or any(c <= " " or c == "\x7f" for c in url) or len(url) > 2000:
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 80
+    except ValueError:
+        return None
+    host = (parts.hostname or "").rstrip(".")
+    if parts.scheme.lower() != "http" or not host or "@" in parts.netloc:
+        return None
+    return host, port, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+async def http_fetch(url: str, *, resolve: Resolve, timeout: float, max_body: int, max_redirects: int = 3,
+                     body: bytes | None = None, content_type: str = "") -> FetchResult:
+    """GET (or POST ``body``) a plain http:// URL, following at most ``max_redirects`` redirects (GET
+    only); at most ``timeout`` per connect and per response, 3 x ``timeout`` in all."""
+    deadline = time.monotonic() + 3 * timeout
+    tried: list[str] = []
+    for _ in range(max_redirects + 1):
+        target = plain_http_url(url)
+        if target is None:
+            return FetchResult(url[:300], "", "bad_url", "not a plain http:// URL", tried=tuple(tried))
+        host, port, path = target
+        try:
+            addresses = [str(ipaddress.ip_address(host))]
+        except ValueError:
+            try:
+                addresses = await asyncio.wait_for(resolve(host), max(0.1, deadline - time.monotonic()))
+            except TimeoutError:
+                addresses = []
+        if not addresses:
+            return FetchResult(url, "", "no_address", f"{host} has no address", tried=tuple(tried))
+        result = FetchResult(url, "", "timeout", "no time left", tried=tuple(tried))
+        for address in list(addresses)[:4]:
+            remaining = deadline - time.monotonic()
+            if remaining < 0.1:
+                break
+            tried.append(address)
+            result = await _get_one(url, host, path, address, port, None, min(timeout, remaining), max_body,
+                                    body, content_type)
+            result = FetchResult(**{**result.__dict__, "tried": tuple(tried)})
+            if result.outcome not in ("refused", "timeout", "unreachable"):
+                break
+        response = result.response
+        if result.outcome != "ok" or response is None or response.status not in REDIRECTS or body is not None:
+            return result
+        location = response.headers.get("location", "")
+        if not location:
+            return result
+        url = urljoin(url, location)
+    return FetchResult(url[:300], "", "redirects", f"more than {max_redirects} redirects", tried=tuple(tried))
