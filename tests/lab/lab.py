@@ -200,7 +200,11 @@ class Lab:
         for old in w.glob("launch-*.log"):
             old.unlink()
         zones = plan.zones()
-        ca = CertAuthority(w / "certs", plan.net)
+        ca_host, ocsp_host = plan.hosts["capub"].fqdn, plan.hosts["ocsp"].fqdn
+        ca = CertAuthority(w / "certs", plan.net, urls={
+            "crl": f"http://{ca_host}/intermediate.crl", "stale_crl": f"http://{ca_host}/stale.crl",
+            "issuer": f"http://{ca_host}/intermediate.der", "ocsp": f"http://{ocsp_host}/",
+            "ocsp_down": f"http://{plan.hosts['refused'].fqdn}/"})
         certs = {key: ca.issue(key, [h.fqdn], variant=h.tls) for key, h in plan.hosts.items()}
         password = secrets.token_urlsafe(18)
 

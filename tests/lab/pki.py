@@ -2,6 +2,13 @@
 
 Servers present leaf + intermediate; clients trust only the root
 (``ca.pem``). EC P-256 keys keep generation fast.
+
+Given ``urls`` (the lab's HTTP and OCSP hosts), leaves carry a CRL distribution point and AIA
+(OCSP + CA Issuers) like public CAs' leaves, and ``write_revocation`` publishes what they point at:
+the intermediate's CRL (DER), a stale CRL, the intermediate (DER) and the index.txt that
+``openssl ocsp`` answers from. Revocation variants: crlrevoked (listed in the CRL, no OCSP URL),
+ocsprevoked (revoked only in the OCSP index), ocspdown (OCSP URL where nothing listens, no CRL),
+crlstale (only a CRL whose next update has passed).
 """
 
 from __future__ import annotations
@@ -15,7 +22,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
-VARIANTS = ("", "expired", "expiring", "wrongname", "selfsigned", "nochain")
+VARIANTS = ("", "expired", "expiring", "wrongname", "selfsigned", "nochain",
+            "crlrevoked", "ocsprevoked", "ocspdown", "crlstale")
+REVOKED_IN_CRL = ("crlrevoked",)
+REVOKED_IN_OCSP = ("crlrevoked", "ocsprevoked")
 
 
 def _name(cn: str) -> x509.Name:
@@ -45,7 +55,11 @@ def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 
 class CertAuthority:
-    def __init__(self, directory: Path, label: str, days: int = 30):
+    def __init__(self, directory: Path, label: str, days: int = 30, urls: dict[str, str] | None = None):
+        """``urls``: crl, stale_crl, issuer, ocsp, ocsp_down (http:// URLs); None: leaves get only an
+        AIA CA Issuers URL under .invalid (never fetched) and no revocation information."""
+        self.urls = urls
+        self.issued: list[tuple[x509.Certificate, str]] = []
         self.dir = directory
         self.label = label.replace(".", "-")
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -121,11 +135,15 @@ class CertAuthority:
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
         )
-        if variant != "selfsigned":  # like public CAs: where to fetch the issuer (never fetched in the lab)
+        if variant != "selfsigned" and self.urls is None:  # where to fetch the issuer (never fetched)
             builder = builder.add_extension(x509.AuthorityInformationAccess([x509.AccessDescription(
                 AuthorityInformationAccessOID.CA_ISSUERS,
                 x509.UniformResourceIdentifier(f"http://ca.{self.label}.invalid/intermediate.der"))]), critical=False)
+        elif variant != "selfsigned":
+            builder = self._revocation_extensions(builder, variant)
         cert = builder.sign(issuer_key, hashes.SHA256())
+        if variant != "selfsigned":
+            self.issued.append((cert, variant))
         paths = {
             "cert": self.dir / f"{stem}.pem",
             "key": self.dir / f"{stem}.key",
@@ -136,3 +154,57 @@ class CertAuthority:
         sent = b"" if variant in ("selfsigned", "nochain") else _cert_pem(self.inter)
         _write(paths["chain"], _cert_pem(cert) + sent)
         return {k: str(v) for k, v in paths.items()}
+
+    def _revocation_extensions(self, builder: x509.CertificateBuilder, variant: str) -> x509.CertificateBuilder:
+        urls = self.urls or {}
+        crl = {"ocspdown": None, "crlstale": urls["stale_crl"]}.get(variant, urls["crl"])
+        ocsp = {"crlrevoked": None, "crlstale": None, "ocspdown": urls["ocsp_down"]}.get(variant, urls["ocsp"])
+        aia = [x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS,
+                                      x509.UniformResourceIdentifier(urls["issuer"]))]
+        if ocsp:
+            aia.insert(0, x509.AccessDescription(AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp)))
+        builder = builder.add_extension(x509.AuthorityInformationAccess(aia), critical=False)
+        if crl:
+            builder = builder.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
+                [x509.UniformResourceIdentifier(crl)], None, None, None)]), critical=False)
+        return builder
+
+    @property
+    def index_file(self) -> Path:
+        """The ``openssl ocsp -index`` file (written by write_revocation)."""
+        return self.dir / "index.txt"
+
+    def write_revocation(self, www: Path) -> None:
+        """Publish, after the last ``issue``: ``www``/intermediate.crl, stale.crl, intermediate.der, and
+        the OCSP index (every leaf issued, revoked ones marked R)."""
+        www.mkdir(parents=True, exist_ok=True)
+        revoked_at = self.now - dt.timedelta(days=1)
+        listed = [x509.RevokedCertificateBuilder().serial_number(c.serial_number).revocation_date(revoked_at)
+                  .add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False).build()
+                  for c, v in self.issued if v in REVOKED_IN_CRL]
+        _write(www / "intermediate.crl", self._crl(listed, self.now - dt.timedelta(hours=1),
+                                                   self.now + dt.timedelta(days=7)))
+        _write(www / "stale.crl", self._crl([], self.now - dt.timedelta(days=10), self.now - dt.timedelta(days=3)))
+        _write(www / "intermediate.der", self.inter.public_bytes(serialization.Encoding.DER))
+        lines = []
+        for cert, variant in self.issued:
+            serial = format(cert.serial_number, "X")
+            serial = "0" * (len(serial) % 2) + serial
+            expiry = cert.not_valid_after_utc.strftime("%y%m%d%H%M%SZ")
+            dn = "/" + "/".join(f"{a.rfc4514_attribute_name}={a.value}" for a in cert.subject)
+            if variant in REVOKED_IN_OCSP:
+                lines.append(f"R\t{expiry}\t{revoked_at.strftime('%y%m%d%H%M%SZ')},keyCompromise\t{serial}\tunknown\t{dn}")
+            else:
+                lines.append(f"V\t{expiry}\t\t{serial}\tunknown\t{dn}")
+        _write(self.index_file, ("\n".join(lines) + "\n").encode())
+        _write(self.dir / "index.txt.attr", b"unique_subject = no\n")
+
+    def _crl(self, revoked: list, this_update: dt.datetime, next_update: dt.datetime) -> bytes:
+        builder = (x509.CertificateRevocationListBuilder().issuer_name(self.inter.subject)
+                   .last_update(this_update).next_update(next_update)
+                   .add_extension(x509.CRLNumber(1), critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.inter_key.public_key()),
+                                  critical=False))
+        for entry in revoked:
+            builder = builder.add_revoked_certificate(entry)
+        return builder.sign(self.inter_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)

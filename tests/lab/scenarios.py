@@ -36,7 +36,7 @@ from tests.lab.policydata import AUTOCONFIG_XML, DKIM_RSA_512, DKIM_RSA_2048, dk
 POSTFIX_SERVICES = {"smtp": 25, "submission": 587, "submissions": 465}
 DOVECOT_SERVICES = {"imap": 143, "imaps": 993, "pop3": 110, "pop3s": 995}
 DNS_SERVICES = {"dns-auth": 53, "dns-resolver": 53}
-WEB_SERVICES = {"https": 443}  # webserver.py: MTA-STS policies and autoconfig files (Scenario.web)
+WEB_SERVICES = {"https": 443, "http": 80, "ocsp": 80}  # webserver.py: Scenario.web files; the CA's CRLs, OCSP
 
 
 @dataclass(frozen=True)
@@ -125,11 +125,19 @@ HOSTS: dict[str, Host] = {
     ),
     # DNS policy faults (SPF, DMARC, DKIM, MTA-STS, PTR, DNSBL: see policydata.py), octets 150-159
     "web": Host(150, "web", ("https",), note="static HTTPS: MTA-STS policies, autoconfig files"),
+    # the lab CA's publication points, named in every leaf (pki.py); key "capub": "ca" would be certs/ca.pem
+    "capub": Host(155, "ca", ("http",), note="HTTP 80: the lab CA's CRLs and intermediate (webserver.py)"),
+    "ocsp": Host(156, "ocsp", ("ocsp",), note="HTTP 80: OCSP answers by openssl ocsp (webserver.py)"),
     "listed": Host(151, "mx.listed", ("smtp",), note="Postfix: 25; listed on the lab DNSBL dnsbl.<tld>"),
     "ptrbad": Host(152, "mx.ptrbad", ("smtp",), ptr="mail.elsewhere", note="Postfix: 25; PTR -> a name without A"),
     "ptrgeneric": Host(153, "mx.ptrgeneric", ptr="dsl-pool-153.isp", note="nothing listens; PTR is an ISP-style name"),
     "noptr": Host(154, "mx.noptr", ptr="-", note="nothing listens; no PTR record"),
     "tlsabad": Host(69, "mx.tlsabad", ("smtp",), note="Postfix: 25; its TLSA record does not match"),
+    # revocation faults (pki.py variants)
+    "crlrevoked": Host(73, "mx.crlrevoked", ("smtp",), tls="crlrevoked", note="Postfix: 25, leaf listed in the CRL"),
+    "ocsprevoked": Host(74, "mx.ocsprevoked", ("smtp",), tls="ocsprevoked", note="Postfix: 25, revoked only in OCSP"),
+    "ocspdown": Host(75, "mx.ocspdown", ("smtp",), tls="ocspdown", note="Postfix: 25, OCSP URL where nothing listens"),
+    "crlstale": Host(76, "mx.crlstale", ("smtp",), tls="crlstale", note="Postfix: 25, only a stale CRL"),
     "oldtls": Host(
         72,
         "mx.oldtls",
@@ -469,6 +477,10 @@ SCENARIOS: dict[str, Scenario] = {
             ("slowgreet", "MX greets only after 15 s (smtp.greeting_timeout, inconclusive)"),
             ("legacytls", "MX still accepts TLS 1.0/1.1 (tls.legacy_accepted)"),
             ("oldtls", "MX speaks only TLS 1.0/1.1 (tls.only_legacy)"),
+            ("crlrevoked", "MX certificate listed in the CA's CRL (tls.revocation_revoked)"),
+            ("ocsprevoked", "MX certificate revoked in OCSP, not in the CRL (tls.revocation_revoked)"),
+            ("ocspdown", "MX certificate's OCSP responder refuses connections (tls.revocation_unavailable)"),
+            ("crlstale", "MX certificate's only CRL is past its next update (tls.revocation_stale)"),
         )
     },
     "noauth": Scenario(

@@ -1,19 +1,30 @@
-"""A tiny static HTTPS server for the lab: MTA-STS policies and autoconfig files.
+"""A tiny static HTTPS server for the lab: MTA-STS policies and autoconfig files; and the lab CA's
+plain-HTTP side: its CRLs and intermediate (host ``ca``, port 80) and OCSP (host ``ocsp``, port 80).
 
 One address, port 443, one certificate whose names cover every virtual host; files live in
 ``ROOT/<host>/<path>``. It is only a static file server, so the standard library is enough:
 
-    python -m tests.lab.webserver --listen 127.77.0.55 --root DIR --cert CHAIN --key KEY --pidfile P
+    python -m tests.lab.webserver --listen 127.77.0.55 --root DIR --cert CHAIN --key KEY --pidfile P \
+        [--http ADDR] [--ocsp ADDR --ocsp-index INDEX --ocsp-ca PEM --ocsp-key KEY]
+
+OCSP answers come from Debian's ``openssl ocsp`` responder itself, one run per request
+(``-index ... -reqin REQ -respout RESP``): OpenSSL 3.0's ``openssl ocsp -port`` binds every
+address, which the lab must not do, so only its HTTP front is Python.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import http.server
 import os
 import ssl
+import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path
+from urllib.parse import unquote
 
 COMM = "mdlab-web"
 TYPES = {".txt": "text/plain", ".xml": "application/xml"}
@@ -29,16 +40,19 @@ def write_web(base: Path, plan, ca) -> dict:
             target = base / "www" / host / path.lstrip("/")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
-    web = plan.hosts["web"]
+    web, ca_host, ocsp_host = plan.hosts["web"], plan.hosts["capub"], plan.hosts["ocsp"]
     cert = ca.issue("web", [web.fqdn, *sorted(sites)])
+    ca.write_revocation(base / "www" / ca_host.fqdn)  # after the last certificate was issued
     return {
         "argv": [sys.executable, str(Path(__file__).resolve()), "--daemon", "--listen", web.addr,
                  "--root", str(base / "www"), "--cert", cert["chain"], "--key", cert["key"],
-                 "--pidfile", str(base / "web.pid")],
+                 "--pidfile", str(base / "web.pid"), "--http", ca_host.addr, "--ocsp", ocsp_host.addr,
+                 "--ocsp-index", str(ca.index_file), "--ocsp-ca", str(ca.dir / "intermediate.pem"),
+                 "--ocsp-key", str(ca.dir / "intermediate.key")],
         "pidfile": str(base / "web.pid"),
         "comm": COMM,
         "log": None,
-        "listen": {"web": web.ports},
+        "listen": {"web": web.ports, "capub": ca_host.ports, "ocsp": ocsp_host.ports},
         "sites": {host: sorted(files) for host, files in sites.items()},
     }
 
@@ -72,6 +86,39 @@ class Handler(http.server.BaseHTTPRequestHandler):
         )
 
 
+class OcspHandler(Handler):
+    """RFC 6960 appendix A over HTTP: GET /<base64 request> or POST of the DER request."""
+
+    server_version = "maildoctor-lab-ocsp"
+    timeout = 5
+    args: list[str] = []  # openssl ocsp -index ... -CA ... -rsigner ... -rkey ...
+
+    def do_GET(self) -> None:  # noqa: N802
+        try:
+            request = base64.b64decode(unquote(self.path.lstrip("/")), validate=False)
+        except ValueError:
+            request = b""
+        self._answer(request)
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = self.headers.get("Content-Length", "0")
+        self._answer(self.rfile.read(min(int(length), 65536)) if length.isdigit() else b"")
+
+    def _answer(self, request: bytes) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            req, resp = Path(tmp) / "req.der", Path(tmp) / "resp.der"
+            req.write_bytes(request)
+            run = subprocess.run(["openssl", "ocsp", *self.args, "-reqin", str(req), "-respout", str(resp),
+                                  "-nmin", "60"], capture_output=True, timeout=10)
+            body = resp.read_bytes() if run.returncode == 0 and resp.exists() else b""
+        if not body:
+            return self._send(400, "text/plain", b"bad OCSP request\n")
+        self._send(200, "application/ocsp-response", body)
+
+    def log_message(self, fmt: str, *args) -> None:
+        sys.stderr.write(f"ocsp {self.address_string()} {fmt % args}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--listen", required=True)
@@ -81,8 +128,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--key", required=True)
     ap.add_argument("--pidfile")
     ap.add_argument("--daemon", action="store_true", help="detach once listening (the parent exits 0)")
+    ap.add_argument("--http", help="also serve ROOT over plain HTTP on this address, port 80 (the lab CA's files)")
+    ap.add_argument("--ocsp", help="answer OCSP on this address, port 80, with openssl ocsp")
+    ap.add_argument("--ocsp-index")
+    ap.add_argument("--ocsp-ca")
+    ap.add_argument("--ocsp-key")
     args = ap.parse_args(argv)
     Handler.root = Path(args.root)
+    OcspHandler.args = ["-index", str(args.ocsp_index), "-CA", str(args.ocsp_ca), "-rsigner", str(args.ocsp_ca),
+                        "-rkey", str(args.ocsp_key)]
     server = http.server.ThreadingHTTPServer((args.listen, args.port), Handler)
     server.daemon_threads = True
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -90,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     # the handshake runs in the handler thread, so a client that never says hello blocks nobody
     server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     server.timeout = 5
+    plain = [http.server.ThreadingHTTPServer((a, 80), h) for a, h in ((args.http, Handler), (args.ocsp, OcspHandler))
+             if a]  # bound before the fork, so a busy address fails the launch
     if args.daemon and os.fork() > 0:  # bound and listening: errors above reached the launcher
         os._exit(0)
     if args.daemon:
@@ -100,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         Path("/proc/self/comm").write_text(COMM)  # so the lab stops this process by its name
     except OSError:
         pass
+    for extra in plain:
+        extra.daemon_threads = True
+        threading.Thread(target=extra.serve_forever, daemon=True).start()
     if args.pidfile:
         Path(args.pidfile).write_text(f"{os.getpid()}\n")
     try:
