@@ -68,7 +68,7 @@ def test_revocation_faults(lab, scenario, code, status, source):
 def test_missing_intermediate_is_fetched_via_aia(lab):
     report = check(lab, "certnochain")
     cert = [f for f in report["findings"] if f["check"] == "tls.certificate"]
-    assert cert[0]["code"] == "cert.chain_incomplete" and cert[0]["status"] == "fail"  # clients still fail
+    assert cert[0]["code"] == "tls.cert_chain_incomplete" and cert[0]["status"] == "fail"  # clients still fail
     aia = cert[0]["evidence"]["aia_issuer"]
     assert aia["found"] and aia["attempts"][0]["url"].startswith(f"http://{lab.hostname('capub')}/")
     [rev] = revocation(report)

@@ -174,5 +174,5 @@ async def aia_issuer(ctx: CheckContext, chain: list, known: list) -> IssuerLooku
         if not chain or not enabled(ctx) or find_issuer(chain[0], chain[1:]) or find_issuer(chain[0], known):
             return None
         return await ca_fetcher(ctx).issuer_via_aia(chain[0])
-    except ValueError:  # undecodable certificate: evaluate reports cert.malformed
+    except ValueError:  # undecodable certificate: evaluate reports tls.cert_malformed
         return None
