@@ -42,11 +42,13 @@ class CaLimits:
     ocsp_bytes: int = 64 * 1024
     cert_bytes: int = 64 * 1024
     redirects: int = 3
+    urls: int = 2  # of each kind (OCSP, CRL, CA Issuers) tried per certificate
+    total: float = 0.0  # seconds for one certificate's whole judgement (AIA + OCSP + CRL)
 
 
 def limits(ctx: CheckContext) -> CaLimits:
     """Time and size limits of every request to a CA (from --timeout, like the other HTTP fetches)."""
-    return CaLimits(timeout=ctx.timeout)
+    return CaLimits(timeout=ctx.timeout, total=6 * ctx.timeout)
 
 
 def enabled(ctx: CheckContext) -> bool:
@@ -119,7 +121,7 @@ class CaFetcher:
         attempts = []
         if not enabled(self.ctx):
             return IssuerLookup(None, "")
-        for url in ca_urls(leaf).ca_issuers:
+        for url in ca_urls(leaf).ca_issuers[:self.limits.urls]:
             result = await self.fetch(url, self.limits.cert_bytes)
             attempt = _attempt(result)
             attempts.append(attempt)
@@ -143,6 +145,7 @@ class CaFetcher:
         return await asyncio.shield(self._revocation[key])
 
     async def _revoke(self, chain: list[x509.Certificate]) -> RevocationResult:
+        deadline = asyncio.get_running_loop().time() + self.limits.total
         leaf = chain[0]
         urls = ca_urls(leaf)
         listed = {"ocsp": list(urls.ocsp), "crl": list(urls.crl), "ca_issuers": list(urls.ca_issuers)}
@@ -153,21 +156,28 @@ class CaFetcher:
             if urls.other:
                 why += " that maildoctor can fetch (only " + ", ".join(u.split(":")[0] for u in urls.other) + " URLs)"
             return RevocationResult("unchecked", urls=listed, detail=why)
-        issuer = await self.issuer(leaf, list(chain[1:]))
+        try:
+            async with asyncio.timeout_at(deadline):
+                issuer = await self.issuer(leaf, list(chain[1:]))
+        except TimeoutError:
+            issuer = IssuerLookup(None, "", ({"url": "", "outcome": "timeout", "detail": "no time left"},))
         if issuer.cert is None:
             return RevocationResult("unchecked", issuer=issuer, urls=listed,
                                     detail="the issuing CA's certificate is not available (not sent, not in the "
                                            "trust store, no usable AIA download), so answers cannot be verified")
         answers: list[Answer] = []
-        for url in urls.ocsp:
-            answers.append(await self._ocsp(url, leaf, issuer.cert))
+        asks = [("ocsp", url, self._ocsp) for url in urls.ocsp[:self.limits.urls]]
+        asks += [("crl", url, self._crl) for url in urls.crl[:self.limits.urls]]
+        for source, url, ask in asks:  # OCSP first, then the CRLs, until one answer is definitive
+            try:
+                async with asyncio.timeout_at(deadline):
+                    answers.append(await ask(url, leaf, issuer.cert))
+            except TimeoutError:
+                answers.append(Answer(source, url, "timeout", f"no answer within {self.limits.total:g} s for "
+                                                                "this certificate's revocation"))
+                break
             if answers[-1].definitive:
                 break
-        if not any(a.definitive for a in answers):
-            for url in urls.crl:
-                answers.append(await self._crl(url, leaf, issuer.cert))
-                if answers[-1].definitive:
-                    break
         return RevocationResult(summarize(answers), tuple(answers), issuer, listed)
 
     async def _ocsp(self, url: str, leaf: x509.Certificate, issuer: x509.Certificate) -> Answer:

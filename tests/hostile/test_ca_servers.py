@@ -132,3 +132,33 @@ def test_hostile_ca_never_gives_a_pass(leaf_for, handler, outcome):
     assert result.outcome == outcome, result
     assert [a.source for a in result.answers] == ["ocsp", "crl"]  # OCSP failed, so the CRL was tried too
     assert elapsed < 2 * 3 * T + 1  # two fetches, each within 3 x timeout
+
+
+def test_many_silent_urls_stay_within_the_certificate_budget(tmp_path):
+    """A certificate naming 8 OCSP and 8 CRL URLs on a silent server: at most 6 x timeout in all."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import AuthorityInformationAccessOID
+
+    async def go():
+        server, port = await serve(silent)
+        async with server:
+            ca = CertAuthority(tmp_path, "many")
+            key = ec.generate_private_key(ec.SECP256R1())
+            ocsp_urls = [x509.AccessDescription(AuthorityInformationAccessOID.OCSP,
+                                                x509.UniformResourceIdentifier(f"http://127.0.0.1:{port}/o{i}"))
+                         for i in range(8)]
+            crl_points = [x509.DistributionPoint([x509.UniformResourceIdentifier(f"http://127.0.0.1:{port}/c{i}")],
+                                                 None, None, None) for i in range(8)]
+            leaf = (ca._builder(ca.inter.subject, ca.inter.subject, key.public_key(), ca.inter_key.public_key())
+                    .add_extension(x509.AuthorityInformationAccess(ocsp_urls), critical=False)
+                    .add_extension(x509.CRLDistributionPoints(crl_points), critical=False)
+                    .sign(ca.inter_key, hashes.SHA256()))
+            ctx = CheckContext(parse_target("example.com"), NoDns(), Options(timeout=T), FactBoard())
+            start = time.monotonic()
+            result = await ca_fetcher(ctx).revocation([leaf, ca.inter])
+            return result, time.monotonic() - start
+
+    result, elapsed = asyncio.run(go())
+    assert result.outcome == "unavailable" and elapsed < 6 * T + 1, (result, elapsed)
+    assert all(a.outcome == "timeout" for a in result.answers)
