@@ -56,7 +56,7 @@ class DomainExists(Check):
         if result.outcome in (Outcome.TIMEOUT, Outcome.SERVFAIL):
             # who is at fault: ask the servers the parent delegates to, directly
             found = await delegation(ctx.dns, domain, ctx.timeout)
-        yield self.evaluate(domain, result, timeout=ctx.timeout, delegation=found)
+        yield self.evaluate(domain, result, timeout=ctx.timeouts.dns_total, delegation=found)
 
     def evaluate(self, domain: str, result: DnsResult, *, timeout: float,
                  delegation: Delegation | None = None) -> Finding:

@@ -352,7 +352,7 @@ async def _mx_tls(ctx: CheckContext, hosts) -> dict[str, tuple[str, str]]:
 
     hosts = [h for h in hosts if h.addresses][:5]
     try:
-        async with asyncio.timeout(3 * ctx.timeout):
+        async with asyncio.timeout(ctx.timeouts.tls_verdicts):
             states = await asyncio.gather(*(one(h) for h in hosts))
     except TimeoutError:
         return {h.name: ("unreached", "no TLS verdict in time") for h in hosts}

@@ -17,7 +17,7 @@ from checks.login.imap import LoginImap
 from checks.roundtrip.check import RoundTrip
 from checks.roundtrip.exchange import build_message, submit
 from diagnose.engine.credentials import Credentials, Secret
-from diagnose.net import mailsession
+from diagnose.engine.timeouts import Timeouts
 from diagnose.net.dialogue import Endpoint
 from diagnose.net.mailsession import MailSession, Outcome
 
@@ -127,7 +127,7 @@ def test_a_server_echoing_the_payload_is_scrubbed():
 
 
 def test_silence_after_auth_is_bounded(monkeypatch):
-    monkeypatch.setattr(mailsession, "AUTH_GRACE", 0.5)
+    monkeypatch.setattr(Timeouts, "LOGIN_GRACE", 0.5)
     replies = {**SMTP_NO_TLS, b"AUTH": b""}  # never answers
     result, _ = serve(replies, b"220 fake ESMTP\r\n", 587, allow_plaintext=True, timeout=0.5)
     assert result.outcome is Outcome.BROKEN and "timeout" in result.words

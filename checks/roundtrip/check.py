@@ -99,7 +99,7 @@ class RoundTrip(Check):
     def min_budget_s(options: Options) -> float:
         """The runner's time limit: the wait for delivery plus the sessions around it."""
         rt = options.roundtrip
-        return (rt.timeout if rt else 0) + options.timeout * 16 + 30
+        return options.timeouts.roundtrip(rt.timeout if rt else 0)
 
     async def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:
         rt, creds = ctx.options.roundtrip, ctx.options.credentials

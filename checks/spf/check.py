@@ -131,8 +131,8 @@ class SpfCheck(Check):
         rounds = 0
         start = time.monotonic()
         # Bounded: each round follows one more level of includes (MAX_DEPTH levels at most), and the
-        # whole walk stops after 5 timeouts' worth of time, well inside the runner's check budget.
-        while not analysis.complete and rounds <= MAX_DEPTH + 2 and time.monotonic() - start < 5 * ctx.timeout:
+        # whole walk stops after Timeouts.spf_walk, well inside the run's budget.
+        while not analysis.complete and rounds <= MAX_DEPTH + 2 and time.monotonic() - start < ctx.timeouts.spf_walk:
             rounds += 1
             questions = sorted(analysis.missing)[:60]
             results = await asyncio.gather(*(ctx.dns.query(n, t) for n, t in questions))

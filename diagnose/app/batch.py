@@ -33,6 +33,7 @@ from diagnose.app.batchworkers import child_argv, run_workers, worker_entries
 from diagnose.app.plan import BOUNDS, PlanError, fail_on_policy, parse_nameservers, readable_ca, select_checks
 from diagnose.engine.exitcodes import ExitCode, FailOn, exit_code_for
 from diagnose.engine.plugin import Check, Options
+from diagnose.engine.timeouts import DEFAULT_TIMEOUT
 from diagnose.knowledge.sanitize import clean
 from diagnose.net.resolver import Nameserver, ResolverUnreachable
 
@@ -51,7 +52,7 @@ BarFactory = Callable[[int | None], AbstractContextManager[Bar]]
 class BatchRequest:
     source: str  # a file name, or "-" for stdin
     nameservers: list[str] = field(default_factory=list)
-    timeout: float = 5.0
+    timeout: float = DEFAULT_TIMEOUT
     concurrency: int = DEFAULT_CONCURRENCY
     output: Path | None = None
     resume: bool = False

@@ -11,6 +11,7 @@ import typer
 
 from diagnose import __version__
 from diagnose.engine.exitcodes import ExitCode, FailOn
+from diagnose.engine.timeouts import DEFAULT_TIMEOUT
 from reports import RENDERERS
 
 
@@ -81,7 +82,8 @@ def check(
     ),
     timeout: float | None = typer.Option(
         None, "--timeout", "-t", metavar="SECONDS",
-        help="Time limit for each network operation (more than 0, at most 600; default 5).",
+        help="Time limit for each network operation (more than 0, at most 600; default 5); "
+               "the whole run stops after 6 x this + 5 s.",
     ),
     fmt: Format | None = typer.Option(None, "--format", "-f", help="Report format (default text)."),
     output: Path | None = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE."),
@@ -290,7 +292,7 @@ def settings(
         help="Send every DNS query to this resolver (repeatable). Default: the system's resolvers.",
     ),
     timeout: float = typer.Option(
-        5.0, "--timeout", "-t", metavar="SECONDS",
+        DEFAULT_TIMEOUT, "--timeout", "-t", metavar="SECONDS",
         help="Time limit for each network operation (more than 0, at most 600).",
     ),
     ca_file: Path | None = typer.Option(
@@ -322,7 +324,7 @@ def batch(
         help="Send every DNS query to this resolver (repeatable). Default: the system's resolvers.",
     ),
     timeout: float = typer.Option(
-        5.0, "--timeout", "-t", metavar="SECONDS",
+        DEFAULT_TIMEOUT, "--timeout", "-t", metavar="SECONDS",
         help="Time limit for each network operation (more than 0, at most 600).",
     ),
     concurrency: int = typer.Option(

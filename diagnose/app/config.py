@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from diagnose.engine.credentials import is_env_name
+from diagnose.engine.timeouts import DEFAULT_TIMEOUT
 from reports import RENDERERS
 
 DEFAULT_PATH = Path("maildoctor.toml")
@@ -261,7 +262,7 @@ def merge(profile: Profile | None, given: dict[str, Any]) -> dict[str, Any]:
     if not out.get("anonymize"):
         out["anonymize"] = bool(p.anonymize)
     if out.get("timeout") is None:
-        out["timeout"] = 5.0
+        out["timeout"] = DEFAULT_TIMEOUT
     if isinstance(out.get("output"), str):
         out["output"] = Path(out["output"])
     if isinstance(out.get("ca_file"), str):  # from the profile: relative to the config file

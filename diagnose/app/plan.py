@@ -21,6 +21,7 @@ from diagnose.engine.model import Finding
 from diagnose.engine.plugin import Check, Options
 from diagnose.engine.registry import UnknownCheck, discover, select
 from diagnose.engine.target import Target, TargetError, normalise_domain, parse_target
+from diagnose.engine.timeouts import DEFAULT_TIMEOUT
 from diagnose.knowledge.redact import run_meta
 from diagnose.net.resolver import Nameserver, parse_nameserver
 from reports import RENDERERS
@@ -96,7 +97,7 @@ class Request:
 
     target: str | None
     nameservers: list[str] = field(default_factory=list)
-    timeout: float = 5.0
+    timeout: float = DEFAULT_TIMEOUT  # --timeout: the base of diagnose.engine.timeouts.Timeouts
     fmt: str = "text"
     output: Path | None = None
     ca_file: Path | None = None

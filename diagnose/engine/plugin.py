@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Protocol
 from diagnose.engine.facts import FactBoard
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.target import Target
+from diagnose.engine.timeouts import DEFAULT_TIMEOUT, Timeouts
 
 
 class Resolver(Protocol):
@@ -30,7 +31,7 @@ class Resolver(Protocol):
 class Options:
     """User settings every check may read."""
 
-    timeout: float = 5.0  # seconds, per network operation
+    timeout: float = DEFAULT_TIMEOUT  # --timeout, seconds: the base of ``timeouts``
     ca_file: Path | None = None
     dkim_selectors: tuple[str, ...] = ()  # --dkim-selector; empty: try common selectors
     dnsbl_zones: tuple[str, ...] = ()  # --dnsbl; empty: no blocklist queries ("default": the public list)
@@ -47,6 +48,11 @@ class Options:
     roundtrip: Any = None  # diagnose.engine.credentials.RoundTrip (--roundtrip, --to, --roundtrip-timeout); None: off
     extra: dict[str, Any] = field(default_factory=dict)  # settings of third-party checks
 
+    @property
+    def timeouts(self) -> Timeouts:
+        """Every time limit of the run, derived from ``timeout`` (diagnose.engine.timeouts)."""
+        return Timeouts(self.timeout)
+
 
 class CheckContext:
     """Everything a running check may use: the target, DNS, settings and the fact board."""
@@ -59,7 +65,12 @@ class CheckContext:
 
     @property
     def timeout(self) -> float:
+        """--timeout itself; a probe asks ``timeouts`` for its own limit."""
         return self.options.timeout
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return self.options.timeouts
 
     async def fact(self, name: str) -> Any:
         """Wait for a fact from another check; raises FactUnavailable with the reason it is missing."""

@@ -42,11 +42,10 @@ Event = CheckStarted | FindingEmitted | CheckFinished | DiagnosisFinished
 
 
 def check_budget(options: Options, check: Check | None = None) -> float:
-    """Upper bound in seconds for one check, waits for other checks' facts included.
-
-    A check that waits on purpose (the round trip waits up to --roundtrip-timeout for delivery)
-    says how long with ``min_budget_s(options)``."""
-    base = options.timeout * 8 + 5
+    """Seconds one check may run from the start of the run, waits for other checks' facts included:
+    the run's overall budget (``options.timeouts.run``). A check that waits on purpose (logins,
+    the round trip's delivery) says how long with ``min_budget_s(options)``."""
+    base = options.timeouts.run
     own = getattr(check, "min_budget_s", None)
     return max(base, float(own(options))) if own is not None else base
 
@@ -65,7 +64,8 @@ async def diagnose(
     for cls in checks:
         for fact in set(cls.needs) - provided:
             facts.withhold(fact, f"it needs {fact}, which no selected check provides")
-    tasks = [asyncio.create_task(_run_check(cls(), ctx, facts, queue)) for cls in checks]
+    began = asyncio.get_running_loop().time()  # every check's budget counts from here
+    tasks = [asyncio.create_task(_run_check(cls(), ctx, facts, queue, began)) for cls in checks]
     pending = len(tasks)
     interrupted = False
     try:
@@ -89,7 +89,8 @@ async def diagnose(
     yield DiagnosisFinished(report)
 
 
-async def _run_check(check: Check, ctx: CheckContext, facts: FactBoard, queue: asyncio.Queue) -> None:
+async def _run_check(check: Check, ctx: CheckContext, facts: FactBoard, queue: asyncio.Queue,
+                     began: float) -> None:
     await queue.put(CheckStarted(check.id, check.title))
     start = time.monotonic()
     subject = ctx.target.domain
@@ -99,15 +100,20 @@ async def _run_check(check: Check, ctx: CheckContext, facts: FactBoard, queue: a
         own.append(f)
         queue.put_nowait(FindingEmitted(f))
 
+    budget = check_budget(ctx.options, check)
     try:
-        async with asyncio.timeout(check_budget(ctx.options, check)):
+        async with asyncio.timeout_at(began + budget):
             async for finding in check.run(ctx):
                 emit(finding)
     except FactUnavailable as exc:
         emit(check.finding(f"{check.id}.skipped", Status.SKIP, subject, f"not tested: {exc.reason}"))
     except TimeoutError:
+        done = f"; its {len(own)} finding(s) so far are kept" if own else ", before it reported anything"
         emit(check.finding(f"{check.id}.overrun", Status.ERROR, subject,
-                           f"the check did not finish within {check_budget(ctx.options, check):g} s and was stopped"))
+                           f"not finished: {check.title} was stopped by the overall time budget "
+                           f"({budget:g} s at --timeout {ctx.options.timeout:g}){done}",
+                           evidence={"budget_s": budget, "timeout_s": ctx.options.timeout,
+                                     "findings_before": len(own)}))
     except Exception as exc:  # noqa: BLE001 - a plugin bug becomes an error finding, never a crash
         emit(check.finding(f"{check.id}.crashed", Status.ERROR, subject,
                            f"the check failed internally: {type(exc).__name__}: {exc}",

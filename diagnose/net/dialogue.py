@@ -14,6 +14,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 
+from diagnose.engine.timeouts import Timeouts
 from diagnose.knowledge.replies import imap_capabilities
 from diagnose.net.protocol import Failure, LineReader, ProtocolError, Transcript
 from diagnose.net.tcp import ConnectOutcome, classify_socket_error
@@ -74,13 +75,13 @@ class Dialogue:
 
 
 class _Session:
-    def __init__(self, d: Dialogue, reader: LineReader, writer: asyncio.StreamWriter, timeout: float) -> None:
-        self.d, self.r, self.w, self.timeout = d, reader, writer, timeout
+    def __init__(self, d: Dialogue, reader: LineReader, writer: asyncio.StreamWriter, limits: Timeouts) -> None:
+        self.d, self.r, self.w, self.limits = d, reader, writer, limits
 
     async def send(self, line: str) -> None:
         self.r.transcript.add("C", line)
         self.w.write(line.encode("ascii", "replace") + b"\r\n")
-        async with asyncio.timeout(self.timeout):
+        async with asyncio.timeout(self.limits.reply):
             await self.w.drain()
 
     async def starttls(self, phase: str) -> bool:
@@ -89,7 +90,7 @@ class _Session:
         ep = self.d.endpoint
         try:
             await self.w.start_tls(probe_context(), server_hostname=sni_name(ep.host),
-                                   ssl_handshake_timeout=self.timeout)
+                                   ssl_handshake_timeout=self.limits.tls)
         except (ssl.SSLError, OSError, TimeoutError, ConnectionError) as exc:
             self.d.tls_error = _tls_error(exc)
             # silence is inconclusive (overload, tarpit); an error from the server is a verdict
@@ -115,21 +116,23 @@ def _tls_error(exc: BaseException) -> str:
 
 
 async def run_dialogue(ep: Endpoint, *, timeout: float, ehlo_name: str = "") -> Dialogue:
-    """Talk to one endpoint; never raises for anything the server does, never exceeds the phases' limits."""
+    """Talk to one endpoint; never raises for anything the server does, never exceeds the phases' limits
+    (``timeout`` is --timeout: each phase asks diagnose.engine.timeouts for its own)."""
+    limits = Timeouts(timeout)
     d = Dialogue(ep)
     start = time.monotonic()
     transcript = Transcript()
     writer = None
     try:
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(limits.connect):
                 reader, writer = await asyncio.open_connection(ep.address, ep.port)
         except (OSError, TimeoutError) as exc:
             d.connect, d.connect_detail = classify_socket_error(exc)
             d.stop("connect", d.connect.value, d.connect_detail)
             return d
         d.connect = ConnectOutcome.CONNECTED
-        session = _Session(d, LineReader(reader, timeout=timeout, transcript=transcript), writer, timeout)
+        session = _Session(d, LineReader(reader, timeout=limits.reply, transcript=transcript), writer, limits)
         if ep.implicit_tls and not await session.starttls("TLS handshake"):
             return d
         connected_at = time.monotonic()
@@ -201,7 +204,7 @@ async def _quit(s: _Session, command: str) -> None:
     """Say goodbye, but never wait long for the answer (the session's results are already in)."""
     try:
         await s.send(command)
-        s.r.timeout = min(s.timeout, 1.0)
+        s.r.timeout = s.limits.goodbye
         await s.r.line("goodbye")
     except (ProtocolError, OSError, TimeoutError):
         pass

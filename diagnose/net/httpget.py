@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+from diagnose.engine.timeouts import Timeouts
 from diagnose.net.tcp import classify_socket_error
 from diagnose.net.tls import verifying_context
 
@@ -99,21 +100,22 @@ def _dechunk(data: bytes) -> bytes:
 
 async def https_get(host: str, path: str, addresses: tuple[str, ...] | list[str], *, ca_file: Path | None,
                     timeout: float, max_body: int = 64 * 1024, port: int = 443) -> FetchResult:
-    """GET https://host/path from the first address that connects; at most ``timeout`` seconds per
-    address for connect + TLS, and again for the response; 3 x ``timeout`` for all addresses."""
+    """GET https://host/path from the first address that connects; ``timeout`` is --timeout: per
+    address ``Timeouts.http`` for connect + TLS and again for the response, ``http_total`` for all."""
+    limits = Timeouts(timeout)
     url = f"https://{host}{path}"
     if not addresses:
         return FetchResult(url, "", "no_address", f"{host} has no address")
     context = verifying_context(ca_file)
     last = FetchResult(url, "", "error", "not tried")
     tried: list[str] = []
-    deadline = time.monotonic() + 3 * timeout  # all addresses together: callers stay inside their budget
+    deadline = time.monotonic() + limits.http_total  # all addresses together: callers stay inside their budget
     for address in list(addresses)[:4]:
         remaining = deadline - time.monotonic()
         if remaining < 0.2:
             break
         tried.append(address)
-        last = await _get_one(url, host, path, address, port, context, min(timeout, remaining / 2), max_body)
+        last = await _get_one(url, host, path, address, port, context, min(limits.http, remaining / 2), max_body)
         last = FetchResult(**{**last.__dict__, "tried": tuple(tried)})
         if last.outcome not in ("refused", "timeout", "unreachable"):
             return last  # a TLS or HTTP answer is the server's answer: do not hide it behind another address

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from diagnose.engine.credentials import MASK, Credentials, scrub
+from diagnose.engine.timeouts import Timeouts
 from diagnose.knowledge.authreply import (
     Outcome,
     imap_caps,
@@ -36,8 +37,6 @@ from diagnose.net.protocol import Failure, LineReader, ProtocolError, Transcript
 from diagnose.net.tcp import classify_socket_error
 from diagnose.net.tls import sni_name, verifying_context
 
-AUTH_GRACE = 15.0  # seconds on top of the timeout for a login reply: Dovecot delays failures 2 s, up to 15 s
-# for an address with many recent failures (its auth penalty); Postfix 1 s
 MAX_BYTES = 4 * 1024 * 1024  # one session, all replies together (the round trip fetches a header block)
 
 
@@ -87,6 +86,7 @@ class MailSession:
     def __init__(self, ep: Endpoint, creds: Credentials, *, timeout: float, ca_file: Path | None = None,
                  allow_plaintext: bool = False, ehlo_name: str = "") -> None:
         self.ep, self.creds, self.timeout = ep, creds, timeout
+        self.limits = Timeouts(timeout)  # every wait below asks the policy
         self.ca_file, self.allow_plaintext, self.ehlo_name = ca_file, allow_plaintext, ehlo_name
         self.transcript = ScrubbedTranscript(creds)
         self.result = Login(ep, creds.user)
@@ -106,7 +106,7 @@ class MailSession:
         """Send one line; the transcript records ``shown`` instead when the line carries a secret."""
         self.transcript.add("C", line if shown is None else shown)
         self.writer.write(line.encode("utf-8") + b"\r\n")
-        async with asyncio.timeout(self.timeout):
+        async with asyncio.timeout(self.limits.reply):
             await self.writer.drain()
 
     def done(self, outcome: Outcome, words: str = "", **kw) -> Login:
@@ -125,7 +125,7 @@ class MailSession:
         try:
             if polite:
                 await self.send(polite)
-                self.reader.timeout = min(self.timeout, 1.0)
+                self.reader.timeout = self.limits.goodbye
                 await self.reader.line("goodbye")
         except (ProtocolError, OSError, TimeoutError):
             pass
@@ -137,7 +137,7 @@ class MailSession:
     async def _tls(self, phase: str) -> bool:
         try:
             await self.writer.start_tls(verifying_context(self.ca_file), server_hostname=sni_name(self.ep.host),
-                                        ssl_handshake_timeout=self.timeout)
+                                        ssl_handshake_timeout=self.limits.tls)
         except ssl.SSLCertVerificationError as exc:
             self.done(Outcome.TLS_UNTRUSTED, exc.verify_message or exc.reason or str(exc))
             return False
@@ -155,13 +155,13 @@ class MailSession:
         """Connect, greet, secure and authenticate; never raises for what the server does."""
         ep = self.ep
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(self.limits.connect):
                 reader, self.writer = await asyncio.open_connection(ep.address, ep.port)
         except (OSError, TimeoutError) as exc:
             outcome, detail = classify_socket_error(exc)
             return self.done(Outcome.UNREACHABLE, f"{outcome.value}: {detail}")
         self._mark("connect")
-        self.reader = LineReader(reader, timeout=self.timeout, transcript=self.transcript, max_total=MAX_BYTES)
+        self.reader = LineReader(reader, timeout=self.limits.reply, transcript=self.transcript, max_total=MAX_BYTES)
         if ep.implicit_tls and not await self._tls("TLS handshake"):
             return self.result
         try:
@@ -180,18 +180,22 @@ class MailSession:
     def _b64(self, raw: str) -> str:
         return base64.b64encode(raw.encode("utf-8")).decode("ascii")
 
+    def _wait(self, login: bool) -> float:
+        """The limit of one reply; a login's answer may come late (``Timeouts.login_reply``)."""
+        return self.limits.login_reply if login else self.limits.reply
+
     # -- SMTP (RFC 4954) ---------------------------------------------------------
-    async def smtp(self, line: str, phase: str, shown: str | None = None, *, grace: float = 0.0) -> SmtpReply:
+    async def smtp(self, line: str, phase: str, shown: str | None = None, *, login: bool = False) -> SmtpReply:
         await self.send(line, shown)
-        self.reader.timeout = self.timeout + grace
+        self.reader.timeout = self._wait(login)
         try:
             return await self.reader.smtp_reply(phase)
         finally:
-            self.reader.timeout = self.timeout
+            self.reader.timeout = self.limits.reply
 
     async def smtp_reply_only(self, phase: str) -> SmtpReply:
         """The reply to something already written (the end of a message's data)."""
-        async with asyncio.timeout(self.timeout):
+        async with asyncio.timeout(self.limits.reply):
             await self.writer.drain()
         return await self.reader.smtp_reply(phase)
 
@@ -222,7 +226,7 @@ class MailSession:
         user, pw = self.creds.user, self.creds.password.reveal()
         if "PLAIN" in mechs:
             payload = self._b64(f"\0{user}\0{pw}")
-            reply = await self.smtp(f"AUTH PLAIN {payload}", "AUTH", f"AUTH PLAIN {MASK}", grace=AUTH_GRACE)
+            reply = await self.smtp(f"AUTH PLAIN {payload}", "AUTH", f"AUTH PLAIN {MASK}", login=True)
             mech = "PLAIN"
         elif "LOGIN" in mechs:
             mech = "LOGIN"
@@ -230,7 +234,7 @@ class MailSession:
             if reply.code == 334:
                 reply = await self.smtp(self._b64(user), "AUTH LOGIN user", MASK)
             if reply.code == 334:
-                reply = await self.smtp(self._b64(pw), "AUTH LOGIN password", MASK, grace=AUTH_GRACE)
+                reply = await self.smtp(self._b64(pw), "AUTH LOGIN password", MASK, login=True)
         elif "CRAM-MD5" in mechs:  # RFC 2195: an HMAC of the server's challenge, the password stays here
             mech = "CRAM-MD5"
             reply = await self.smtp("AUTH CRAM-MD5", "AUTH")
@@ -240,14 +244,14 @@ class MailSession:
                 except ValueError:
                     return self.done(Outcome.BROKEN, "CRAM-MD5 challenge is not base64", mechanism=mech)
                 digest = hmac.new(pw.encode("utf-8"), challenge, "md5").hexdigest()
-                reply = await self.smtp(self._b64(f"{user} {digest}"), "AUTH CRAM-MD5 response", MASK, grace=AUTH_GRACE)
+                reply = await self.smtp(self._b64(f"{user} {digest}"), "AUTH CRAM-MD5 response", MASK, login=True)
         else:
             return self.done(Outcome.NO_MECHANISM, f"offered: {' '.join(mechs) or 'nothing'}")
         return self.done(smtp_outcome(reply, bool(self.result.tls_version)), f"{reply.code} {reply.text}",
                          mechanism=mech, code=reply.code)
 
     # -- IMAP (RFC 9051) ------------------------------------------------------------
-    async def imap(self, command: str, phase: str, shown: str | None = None, *, grace: float = 0.0,
+    async def imap(self, command: str, phase: str, shown: str | None = None, *, login: bool = False,
                    on_continue: str | None = None, literals: list[bytes] | None = None) -> list[str]:
         """Send a tagged command; the untagged lines and the tagged status line (last).
 
@@ -256,12 +260,12 @@ class MailSession:
         self._tag += 1
         tag = f"m{self._tag}"
         await self.send(f"{tag} {command}", f"{tag} {shown}" if shown else None)
-        self.reader.timeout = self.timeout + grace
+        self.reader.timeout = self._wait(login)
         lines: list[str] = []
         try:
             # one deadline for the whole reply, not per line: a server that trickles untagged
             # lines for ever must not hold the check past its time budget
-            async with asyncio.timeout(self.timeout + grace):
+            async with asyncio.timeout(self._wait(login)):
                 for _ in range(100_000):
                     line = await self.reader.line(phase)
                     if line.startswith("+") and on_continue is not None:
@@ -281,7 +285,7 @@ class MailSession:
         except TimeoutError:
             raise ProtocolError(phase, Failure.TIMEOUT, "no complete reply in time") from None
         finally:
-            self.reader.timeout = self.timeout
+            self.reader.timeout = self.limits.reply
 
     async def _imap(self) -> Login:
         greeting = await self.reader.line("greeting")
@@ -308,13 +312,13 @@ class MailSession:
             mech, payload = "AUTHENTICATE PLAIN", self._b64(f"\0{user}\0{pw}")
             if "SASL-IR" in caps:
                 lines = await self.imap(f"AUTHENTICATE PLAIN {payload}", "AUTHENTICATE", f"AUTHENTICATE PLAIN {MASK}",
-                                        grace=AUTH_GRACE)
+                                        login=True)
             else:
-                lines = await self.imap("AUTHENTICATE PLAIN", "AUTHENTICATE", grace=AUTH_GRACE, on_continue=payload)
+                lines = await self.imap("AUTHENTICATE PLAIN", "AUTHENTICATE", login=True, on_continue=payload)
         elif "LOGINDISABLED" not in caps and imap_quotable(user) and imap_quotable(pw):
             mech = "LOGIN"
             lines = await self.imap(f"LOGIN {quote(user)} {quote(pw)}", "LOGIN", f"LOGIN {quote(user)} {MASK}",
-                                    grace=AUTH_GRACE)
+                                    login=True)
         else:
             return self.done(Outcome.NO_MECHANISM, f"offered: {' '.join(self.result.offered) or 'nothing'}")
         status = lines[-1]
@@ -322,11 +326,11 @@ class MailSession:
         return self.done(imap_outcome(status, bool(self.result.tls_version)), status, mechanism=mech)
 
     # -- POP3 (RFC 1939, RFC 5034) -------------------------------------------------------
-    async def pop(self, command: str, phase: str, shown: str | None = None, *, grace: float = 0.0,
+    async def pop(self, command: str, phase: str, shown: str | None = None, *, login: bool = False,
                   multiline: bool = False) -> list[str]:
         """The status line, then (``multiline`` and +OK) the lines up to ".", dot-unstuffed."""
         await self.send(command, shown)
-        self.reader.timeout = self.timeout + grace
+        self.reader.timeout = self._wait(login)
         try:
             first = await self.reader.line(phase)
             if not (multiline and first.startswith("+OK")):
@@ -334,7 +338,7 @@ class MailSession:
             body = await self.reader.until(phase, lambda s: s == ".", max_lines=100_000)
             return [first] + [s[1:] if s.startswith("..") else s for s in body[:-1]]
         finally:
-            self.reader.timeout = self.timeout
+            self.reader.timeout = self.limits.reply
 
     async def _pop3(self) -> Login:
         greeting = await self.reader.line("greeting")
@@ -357,12 +361,12 @@ class MailSession:
         if "PLAIN" in sasl:
             mech = "SASL PLAIN"
             payload = self._b64(f"\0{user}\0{pw}")
-            status = (await self.pop(f"AUTH PLAIN {payload}", "AUTH", f"AUTH PLAIN {MASK}", grace=AUTH_GRACE))[0]
+            status = (await self.pop(f"AUTH PLAIN {payload}", "AUTH", f"AUTH PLAIN {MASK}", login=True))[0]
         elif "USER" in caps or not caps:  # no CAPA at all: USER/PASS is the RFC 1939 default
             mech = "USER/PASS"
             status = (await self.pop(f"USER {user}", "USER"))[0]
             if status.startswith("+OK"):
-                status = (await self.pop(f"PASS {pw}", "PASS", f"PASS {MASK}", grace=AUTH_GRACE))[0]
+                status = (await self.pop(f"PASS {pw}", "PASS", f"PASS {MASK}", login=True))[0]
         else:
             if not self.result.tls_version:
                 return self.done(Outcome.DISABLED_BEFORE_TLS, "no login offered on the unencrypted connection")

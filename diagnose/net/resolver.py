@@ -19,6 +19,8 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
+from diagnose.engine.timeouts import DEFAULT_TIMEOUT, Timeouts
+
 
 class ResolverUnreachable(RuntimeError):
     """No configured resolver answered at all: no diagnosis can be made."""
@@ -115,8 +117,9 @@ def _port(text: str, whole: str) -> int:
 class Dns:
     """One resolver configuration for a whole diagnosis; queries are cached and de-duplicated."""
 
-    def __init__(self, nameservers: list[Nameserver] | None = None, *, timeout: float = 5.0) -> None:
-        self.timeout = timeout
+    def __init__(self, nameservers: list[Nameserver] | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.timeout = timeout  # --timeout; the limits below come from the policy
+        self.limits = Timeouts(timeout)
         if nameservers:
             resolver = dns.asyncresolver.Resolver(configure=False)
             resolver.nameservers = [dns.nameserver.Do53Nameserver(ns.address, ns.port) for ns in nameservers]
@@ -129,10 +132,10 @@ class Dns:
                     "this machine has no DNS resolver configured; pass --nameserver IP"
                 ) from None
             self.source = "system (/etc/resolv.conf)"
-        # One lost UDP datagram must not eat the whole budget: each try gets a third of the
-        # lifetime (at least 0.5 s), so there is time to retry (dnspython retries per server).
-        resolver.lifetime = timeout
-        resolver.timeout = max(0.5, timeout / 3)
+        # Each try waits the whole --timeout (a slow answer is an answer, not a lost one); the
+        # lookup's lifetime leaves room for one retry after a lost datagram.
+        resolver.lifetime = self.limits.dns_total
+        resolver.timeout = self.limits.dns_attempt
         resolver.use_edns(0, dns.flags.DO, 1232)
         self._resolver = resolver
         self._cache: dict[tuple[str, str], asyncio.Future[DnsResult]] = {}
@@ -200,7 +203,7 @@ class Dns:
         start = time.monotonic()
         request = dns.message.make_query(".", dns.rdatatype.NS)
         errors = []
-        deadline = start + self.timeout
+        deadline = start + self.limits.dns_attempt
         for ns in self._resolver.nameservers:  # type: ignore[union-attr]
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -213,7 +216,7 @@ class Dns:
                 errors.append(f"{ns.address}:{ns.port}: {_why(exc)}")
         servers = ", ".join(self.nameservers) or "none"
         raise ResolverUnreachable(
-            f"no DNS resolver answered ({servers}) within {self.timeout:g} s"
+            f"no DNS resolver answered ({servers}) within {self.limits.dns_attempt:g} s"
             + (f": {'; '.join(errors)}" if errors else "")
         )
 

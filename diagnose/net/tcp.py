@@ -9,6 +9,8 @@ import socket
 import time
 from dataclasses import dataclass
 
+from diagnose.engine.timeouts import Timeouts
+
 
 class ConnectOutcome(str, enum.Enum):
     CONNECTED = "connected"
@@ -49,10 +51,10 @@ def classify_socket_error(exc: BaseException) -> tuple[ConnectOutcome, str]:
 
 
 async def tcp_connect(address: str, port: int, *, timeout: float) -> ConnectResult:
-    """Open and immediately close a TCP connection; never takes longer than ``timeout`` seconds."""
+    """Open and immediately close a TCP connection; ``timeout`` is --timeout (the policy's ``connect``)."""
     start = time.monotonic()
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(Timeouts(timeout).connect):
             _reader, writer = await asyncio.open_connection(address, port)
     except BaseException as exc:  # noqa: BLE001 - classified, CancelledError re-raised below
         if isinstance(exc, asyncio.CancelledError):
