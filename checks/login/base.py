@@ -16,7 +16,7 @@ from checks.servercheck import not_reached, subject
 from diagnose.engine.credentials import Credentials
 from diagnose.engine.facts import MAILBOX_HOSTS, SUBMISSION_HOSTS
 from diagnose.engine.model import Finding, Side, Status
-from diagnose.engine.plugin import Check, CheckContext
+from diagnose.engine.plugin import Check, CheckContext, Options
 from diagnose.net.dialogue import Dialogue, Endpoint
 from diagnose.net.mailsession import Login, MailSession, Outcome
 from diagnose.net.probes import endpoints, probes
@@ -109,6 +109,11 @@ class LoginCheck(Check):
             cls.services = ("submission",) if p == "smtp" else (p,)
             cls.texts = login_texts(p)
             cls.provides = (login_fact(p),)
+
+    @staticmethod
+    def min_budget_s(options: Options) -> float:
+        """A login's answer may come late on purpose (Dovecot's failure delay): the runner waits for it."""
+        return options.timeouts.with_logins
 
     async def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:
         creds = ctx.options.credentials.for_protocol(self.protocol) if ctx.options.credentials else None
@@ -217,6 +222,13 @@ def pick(candidates: list[Endpoint], dialogues: list[Dialogue], allow_plaintext:
         if not not_reached(d) and d.tls is not None:
             return ep, ""
     for ep, d in zip(candidates, dialogues, strict=False):
-        if not not_reached(d):
+        if not not_reached(d) and not tls_stalled(d):
             return ep, ""  # the session itself says "TLS required" or logs in without TLS if allowed
-    return candidates[0], not_reached(dialogues[0])
+    return candidates[0], not_reached(dialogues[0]) or tls_stalled(dialogues[0])
+
+
+def tls_stalled(d: Dialogue) -> str:
+    """Why not to log in where the shared session's TLS handshake timed out: it would only wait again."""
+    if d.failure == "timeout" and "handshake" in d.failure_phase.lower():
+        return f"the TLS handshake on port {d.endpoint.port} did not finish in time ({d.failure_phase})"
+    return ""

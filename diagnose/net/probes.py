@@ -6,18 +6,22 @@ first asker starts the session and everyone awaits the same task. The cache live
 run's CheckContext (a WeakKeyDictionary keyed by it), and is keyed by (host, address, port): the
 host name is part of the key because it is the SNI, and one address may serve several names.
 At most two connections at a time go to one server address (mail servers rate-limit and ban
-scanners that open many at once).
+scanners that open many at once). An address and port that let a connection or its greeting time
+out are not asked again for the next name on them: what comes before TLS does not depend on the
+name, and fifty MX names on one silent address must not take fifty timeouts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ssl
 import weakref
 from dataclasses import dataclass
 
 from diagnose.engine.facts import MAILBOX_HOSTS, MX_HOSTS, SUBMISSION_HOSTS, FactUnavailable
 from diagnose.engine.plugin import CheckContext
+from diagnose.engine.timeouts import Timeouts
 from diagnose.net.dialogue import Dialogue, Endpoint, run_dialogue
 from diagnose.net.protocol import Failure, LineReader, ProtocolError
 from diagnose.net.tls import legacy_supported_here, probe_context, session_info, sni_name
@@ -44,12 +48,14 @@ class LegacyResult:
 
 class ProbeCache:
     def __init__(self, ctx: CheckContext) -> None:
-        self.timeout = ctx.timeout
+        self.timeout = ctx.timeout  # --timeout, for the probes below
+        self.limits: Timeouts = ctx.timeouts
         self.ehlo_name = str(getattr(ctx.options, "ehlo_name", "") or "")
         self._dialogues: dict[tuple, asyncio.Future] = {}
         self._legacy: dict[tuple, asyncio.Future] = {}
         self._no_sni: dict[tuple, asyncio.Future] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
+        self._timed_out: dict[tuple[str, int], Dialogue] = {}  # (address, port) -> a connect/greeting timeout
 
     def _slot(self, address: str) -> asyncio.Semaphore:
         return self._slots.setdefault(address, asyncio.Semaphore(PER_ADDRESS))
@@ -62,7 +68,13 @@ class ProbeCache:
 
     async def _run(self, ep: Endpoint) -> Dialogue:
         async with self._slot(ep.address):
-            return await run_dialogue(ep, timeout=self.timeout, ehlo_name=self.ehlo_name)
+            earlier = self._timed_out.get((ep.address, ep.port))
+            if earlier is not None:
+                return _same_address(earlier, ep)
+            d = await run_dialogue(ep, timeout=self.timeout, ehlo_name=self.ehlo_name)
+            if d.failure == Failure.TIMEOUT.value and d.failure_phase in ("connect", "greeting"):
+                self._timed_out[(ep.address, ep.port)] = d
+            return d
 
     async def legacy(self, ep: Endpoint) -> LegacyResult:
         """Does the server still accept TLS 1.0/1.1? A second session, offering only those."""
@@ -86,7 +98,7 @@ class ProbeCache:
             return NoSniResult(True, first.tls.chain, "the host is an address: no SNI was sent anyway")
         async with self._slot(ep.address):
             try:
-                async with asyncio.timeout(self.timeout * 4):
+                async with asyncio.timeout(self.limits.second_session):
                     ok, _version, chain, detail = await _second_session(
                         ep, self.timeout, self.ehlo_name or "[127.0.0.1]", legacy=False, sni=False)
             except TimeoutError:
@@ -102,7 +114,7 @@ class ProbeCache:
             return LegacyResult(False, detail="the session did not get as far as TLS")
         async with self._slot(ep.address):
             try:
-                async with asyncio.timeout(self.timeout * 4):
+                async with asyncio.timeout(self.limits.second_session):
                     ok, version, _chain, detail = await _second_session(
                         ep, self.timeout, self.ehlo_name or "[127.0.0.1]", legacy=True, sni=True)
             except TimeoutError:
@@ -112,19 +124,27 @@ class ProbeCache:
         return LegacyResult(ok, ok, version, detail)
 
 
+def _same_address(earlier: Dialogue, ep: Endpoint) -> Dialogue:
+    """``earlier``'s timeout (before any name-dependent step) as the result for ``ep`` on the same address."""
+    note = f"not tried again: {ep.address} port {ep.port} already timed out for {earlier.endpoint.host}"
+    return dataclasses.replace(earlier, endpoint=ep, transcript=[*earlier.transcript, note], elapsed_s=0.0,
+                               failure_words=f"{earlier.failure_words} ({note})".strip())
+
+
 async def _second_session(ep: Endpoint, timeout: float, ehlo: str, *, legacy: bool, sni: bool
                           ) -> tuple[bool, str, tuple, str]:
     """Connect again, up to and through the TLS handshake only: (ok, version, chain, detail)."""
+    limits = Timeouts(timeout)
     writer = None
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(limits.connect):
             reader, writer = await asyncio.open_connection(ep.address, ep.port)
-        lines = LineReader(reader, timeout=timeout)
+        lines = LineReader(reader, timeout=limits.reply)
         if not ep.implicit_tls:
             await _upgrade_request(ep, lines, writer, ehlo)
         try:
             await writer.start_tls(probe_context(legacy=legacy), server_hostname=sni_name(ep.host) if sni else None,
-                                   ssl_handshake_timeout=timeout)
+                                   ssl_handshake_timeout=limits.tls)
         except (ssl.SSLError, ConnectionError, OSError, TimeoutError) as exc:
             reason = getattr(exc, "reason", "") or type(exc).__name__
             return False, "", (), f"refused: {reason}"
