@@ -3,7 +3,8 @@
 It plays the resolver that maildoctor's ``--nameserver`` points at: it answers every question
 itself (RA and AA set), authoritatively for the zones of its records, NXDOMAIN for anything else.
 Faults per owner name: ``timeout`` (never answers), ``servfail``, ``truncate`` (UDP answers carry
-TC and nothing else, so the client must retry over TCP). Answers too big for the client's UDP
+TC and nothing else, so the client must retry over TCP); ``delay`` holds every answer back that
+many seconds (a slow resolver). Answers too big for the client's UDP
 size are truncated the same way, as a real server does. CNAMEs are chased inside the data, at
 most 30 links, so a loop ends with the links seen (what BIND returns for a loop in its zone).
 """
@@ -31,7 +32,8 @@ TTL = 300
 class Zone:
     """Records: ``[(owner, type, rdata-text or list of bytes for TXT)]``; faults: ``{owner: kind}``."""
 
-    def __init__(self, records, faults: dict[str, str] | None = None) -> None:
+    def __init__(self, records, faults: dict[str, str] | None = None, *, delay: float = 0.0) -> None:
+        self.delay = delay
         self.rrsets: dict[tuple[dns.name.Name, int], dns.rrset.RRset] = {}
         self.owners: set[dns.name.Name] = set()
         self.faults = {dns.name.from_text(k): v for k, v in (faults or {}).items()}
@@ -121,7 +123,9 @@ class _Udp(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr) -> None:
         wire = reply_wire(self.zone, data, udp=True)
-        if wire is not None:
+        if wire is not None and self.zone.delay:
+            asyncio.get_running_loop().call_later(self.zone.delay, self.transport.sendto, wire, addr)
+        elif wire is not None:
             self.transport.sendto(wire, addr)
 
 
@@ -132,6 +136,7 @@ async def _tcp(zone: Zone, reader: asyncio.StreamReader, writer: asyncio.StreamW
             wire = reply_wire(zone, await reader.readexactly(size), udp=False)
             if wire is None:
                 await asyncio.sleep(3600)
+            await asyncio.sleep(zone.delay)
             writer.write(struct.pack("!H", len(wire)) + wire)
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):

@@ -5,7 +5,8 @@ JSON config and starts ``python -m tests.hostile.kit CONFIG`` (in the host's net
 or, with ``ip netns exec``, in one of its own); the process prints ``ready`` once every listener
 is bound and runs until it is terminated. Config::
 
-    {"dns": {"address": "127.86.200.53", "records": [[owner, type, rdata], ...], "faults": {owner: kind}},
+    {"dns": {"address": "127.86.200.53", "records": [[owner, type, rdata], ...], "faults": {owner: kind},
+             "delay": seconds before every answer (optional)},
      "servers": [{"address": "127.86.200.10", "ports": [25], "behaviour": "garbage", "args": {...}}]}
 
 Every behaviour is a coroutine ``(reader, writer, args)``; SMTP words are used on every port
@@ -121,6 +122,25 @@ async def close_mid_tls_implicit(reader, writer, args) -> None:
     writer.write(b"\x16\x03\x03\x00\x7a\x02\x00\x00\x76\x03\x03")
     await writer.drain()
     writer.transport.abort()
+
+
+async def tls_stall(reader, writer, args) -> None:
+    """TLS that stalls after the ClientHello: STARTTLS is accepted (or the port is implicit TLS),
+    the ClientHello is read, and then nothing comes back."""
+    if writer.get_extra_info("sockname")[1] not in (465, 993, 995):
+        writer.write(b"220 stall.hostile.invalid ESMTP\r\n")
+        await writer.drain()
+        async for cmd in _lines(reader):
+            if cmd.startswith(b"EHLO"):
+                writer.write(EHLO_TLS)
+            elif cmd == b"STARTTLS":
+                writer.write(b"220 2.0.0 go ahead\r\n")
+                await writer.drain()
+                break
+            else:
+                writer.write(b"502 no\r\n")
+            await writer.drain()
+    await reader.read()  # the ClientHello, and then silence until the client gives up
 
 
 async def starttls_plaintext(reader, writer, args) -> None:
@@ -329,7 +349,7 @@ async def polite(reader, writer, args) -> None:
 
 BEHAVIOURS = {f.__name__: f for f in (
     garbage, long_line, endless_multiline, slowloris, silent, close_after_greeting, close_after_ehlo,
-    close_mid_tls, close_mid_tls_implicit, starttls_plaintext, absurd_cert, hostile_text, hostile_reject,
+    close_mid_tls, close_mid_tls_implicit, tls_stall, starttls_plaintext, absurd_cert, hostile_text, hostile_reject,
     auth_bad_base64, delayed, polite, imap_pop_flood, https)}
 
 
@@ -352,7 +372,8 @@ async def serve(config: dict) -> None:
     closers = []
     if config.get("dns"):
         d = config["dns"]
-        closers += await serve_dns(Zone(d.get("records", []), d.get("faults")), d["address"], d.get("port", 53))
+        zone = Zone(d.get("records", []), d.get("faults"), delay=float(d.get("delay", 0)))
+        closers += await serve_dns(zone, d["address"], d.get("port", 53))
     for spec in config.get("servers", []):
         args = dict(spec.get("args", {}))
         if spec["behaviour"] == "absurd_cert":
