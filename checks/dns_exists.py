@@ -55,7 +55,7 @@ class DomainExists(Check):
         found = None
         if result.outcome in (Outcome.TIMEOUT, Outcome.SERVFAIL):
             # who is at fault: ask the servers the parent delegates to, directly
-            found = await delegation(ctx.dns, domain, ctx.timeout)
+            found = await delegation(ctx.dns, domain, ctx.timeouts.dns_attempt)
         yield self.evaluate(domain, result, timeout=ctx.timeouts.dns_total, delegation=found)
 
     def evaluate(self, domain: str, result: DnsResult, *, timeout: float,

@@ -27,6 +27,7 @@ class Timeouts:
       login_reply    base + 15 s     the answer to a login: Dovecot delays failures 2 s, up to 15 s
       spf_walk       5 x base        the SPF include walk, all its rounds
       tls_verdicts   3 x base        MTA-STS waiting for the shared sessions' TLS verdicts of the MX hosts
+      revocation     6 x base        one certificate's revocation judgement (AIA, OCSP, CRL fetches together)
     Budgets (from the start of the run; every check starts then):
       run            6 x base + 5 s  the whole diagnosis; a check still running then is stopped and
                                      reported as an error naming what it did not finish
@@ -89,6 +90,10 @@ class Timeouts:
         return 3 * self.base
 
     @property
+    def revocation(self) -> float:
+        return 6 * self.base
+
+    @property
     def run(self) -> float:
         return 6 * self.base + 5
 
@@ -102,5 +107,5 @@ class Timeouts:
     def as_dict(self) -> dict[str, float]:
         """The numbers, for the report header."""
         names = ("connect", "reply", "tls", "http", "dns_attempt", "goodbye", "dns_total", "http_total",
-                 "second_session", "login_reply", "spf_walk", "tls_verdicts", "run", "with_logins")
+                 "second_session", "login_reply", "spf_walk", "tls_verdicts", "revocation", "run", "with_logins")
         return {"base": self.base, **{n: round(getattr(self, n), 3) for n in names}}

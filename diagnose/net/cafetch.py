@@ -48,7 +48,7 @@ class CaLimits:
 
 def limits(ctx: CheckContext) -> CaLimits:
     """Time and size limits of every request to a CA (from --timeout, like the other HTTP fetches)."""
-    return CaLimits(timeout=ctx.timeout, total=6 * ctx.timeout)
+    return CaLimits(timeout=ctx.timeouts.http, total=ctx.timeouts.revocation)
 
 
 def enabled(ctx: CheckContext) -> bool:

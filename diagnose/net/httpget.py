@@ -195,8 +195,9 @@ def plain_http_url(url: str) -> tuple[str, int, str] | None:
 async def http_fetch(url: str, *, resolve: Resolve, timeout: float, max_body: int, max_redirects: int = 3,
                      body: bytes | None = None, content_type: str = "") -> FetchResult:
     """GET (or POST ``body``) a plain http:// URL, following at most ``max_redirects`` redirects (GET
-    only); at most ``timeout`` per connect and per response, 3 x ``timeout`` in all."""
-    deadline = time.monotonic() + 3 * timeout
+    only); ``timeout`` is --timeout: ``Timeouts.http`` per connect and per response, ``http_total`` in all."""
+    limits = Timeouts(timeout)
+    deadline = time.monotonic() + limits.http_total
     tried: list[str] = []
     for _ in range(max_redirects + 1):
         target = plain_http_url(url)
@@ -218,7 +219,7 @@ async def http_fetch(url: str, *, resolve: Resolve, timeout: float, max_body: in
             if remaining < 0.1:
                 break
             tried.append(address)
-            result = await _get_one(url, host, path, address, port, None, min(timeout, remaining), max_body,
+            result = await _get_one(url, host, path, address, port, None, min(limits.http, remaining), max_body,
                                     body, content_type)
             result = FetchResult(**{**result.__dict__, "tried": tuple(tried)})
             if result.outcome not in ("refused", "timeout", "unreachable"):
