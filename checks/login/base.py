@@ -94,6 +94,7 @@ def login_fact(protocol: str) -> str:
 class LoginCheck(Check):
     protocol: ClassVar[str]
     side = Side.BOTH
+    implied_by = "credentials"  # given credentials ask for the login tests (diagnose.engine.required)
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)

@@ -38,6 +38,7 @@ class RoundTrip(Check):
     services = ("submission", "imap", "pop3")
     needs = (SUBMISSION_HOSTS, MAILBOX_HOSTS, login_fact("smtp"))  # the last only when login.smtp runs too
     provides = (ROUNDTRIP_COPY,)
+    implied_by = "roundtrip"  # --roundtrip asks for it (diagnose.engine.required)
     texts = {
         "roundtrip.accepted": ("", ""),
         "roundtrip.delivered": ("", ""),

@@ -46,6 +46,7 @@ class Options:
     )
     allow_plaintext_auth: bool = False  # --allow-plaintext-auth: credentials may go over a connection without TLS
     roundtrip: Any = None  # diagnose.engine.credentials.RoundTrip (--roundtrip, --to, --roundtrip-timeout); None: off
+    required: tuple[Any, ...] = ()  # diagnose.engine.required.Requirement: checks asked for; not testable = error
     extra: dict[str, Any] = field(default_factory=dict)  # settings of third-party checks
 
     @property
@@ -104,6 +105,7 @@ class Check:
     services: ClassVar[tuple[str, ...]] = ()
     needs: ClassVar[tuple[str, ...]] = ()
     provides: ClassVar[tuple[str, ...]] = ()
+    implied_by: ClassVar[str] = ""  # an Options field that, when set, asks for this check (e.g. "credentials")
     texts: ClassVar[dict[str, tuple[str, str]]] = {}
 
     def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:  # pragma: no cover - interface

@@ -138,6 +138,13 @@ def _renamed(ids: list[str], patterns: list[str] | None) -> list[str] | None:
     return out
 
 
+def matches(check_id: str, pattern: str) -> bool:
+    """Does a --check/--skip ``pattern`` (an id, an id prefix, or a name from before the renames) name ``check_id``?"""
+    from diagnose.engine.aliases import ids_for
+
+    return _matches(check_id, pattern) or check_id in ids_for(pattern)
+
+
 def select(
     checks: list[type[Check]], only: list[str] | None = None, skip: list[str] | None = None
 ) -> list[type[Check]]:
