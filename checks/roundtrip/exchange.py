@@ -18,7 +18,7 @@ from email.utils import formatdate, make_msgid
 from diagnose.knowledge.sanitize import clean
 from diagnose.net.dialogue import Endpoint
 from diagnose.net.mailsession import Login, MailSession, Outcome
-from diagnose.net.protocol import ProtocolError
+from diagnose.net.protocol import ProtocolError, command_bytes
 
 TOKEN_HEADER = "X-Maildoctor-Token"
 MAX_POP_SCAN = 50  # newest messages looked at per POP3 poll
@@ -46,6 +46,8 @@ def build_message(sender: str, recipient: str, token: str) -> bytes:
         "maildoctor sent this message to test that mail from this account reaches its mailbox.",
         "It deletes the message once it has arrived; if you still see it, you may delete it.",
     ]
+    for line in lines:
+        command_bytes(line, "message header")  # a CR/LF in a header value would forge headers: refused
     return ("\r\n".join(lines) + "\r\n").encode("ascii")
 
 

@@ -15,11 +15,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from diagnose.engine.credentials import CredentialError, CredentialRequest, CredentialSet, RoundTrip, resolve
+from diagnose.engine.credentials import (
+    CredentialError,
+    CredentialRequest,
+    CredentialSet,
+    RoundTrip,
+    line_safe,
+    resolve,
+)
 from diagnose.engine.exitcodes import FailOn
 from diagnose.engine.model import Finding
 from diagnose.engine.plugin import Check, Options
-from diagnose.engine.registry import UnknownCheck, discover, select
+from diagnose.engine.registry import UnknownCheck, discover, matches, select
+from diagnose.engine.required import requirements_for
 from diagnose.engine.target import Target, TargetError, normalise_domain, parse_target
 from diagnose.engine.timeouts import DEFAULT_TIMEOUT
 from diagnose.knowledge.redact import run_meta
@@ -180,6 +188,8 @@ def make_plan(request: Request, *, prompt: Callable[[str], str] | None | str = "
         **_server_options(request),
         **_login_options(request, target, prompt),
     )
+    # the checks asked for (--check, credentials, --roundtrip): one that cannot test anything is an error
+    options = replace(options, required=requirements_for(checks, request.only, matches, options))
     meta = run_meta(request.argv, socket.gethostname(), anonymize=request.anonymize,
                     fail_on=fail_on.value if fail_on else None, profile=request.profile)
     if any(c.id == "tls.revocation" for c in checks):  # the report header says how revocation was checked
@@ -282,6 +292,7 @@ def _login_options(
 ) -> dict:
     """Credentials (from environment variables or a prompt on a terminal) and round-trip settings."""
     roundtrip_timeout = float(BOUNDS["roundtrip_timeout"].check(request.roundtrip_timeout))
+    _line_safe(request.to, "--to")  # before strip(): "a@b\r\n" must not become "a@b" silently either
     to = request.to.strip()
     if to:
         try:
@@ -308,6 +319,14 @@ def _login_options(
             "roundtrip": RoundTrip(to, roundtrip_timeout) if request.roundtrip else None}
 
 
+def _line_safe(value: str, what: str) -> None:
+    """CR, LF or NUL in a value that goes into a protocol line: PlanError (credentials.line_safe)."""
+    try:
+        line_safe(value, what)
+    except CredentialError as exc:
+        raise PlanError(str(exc)) from None
+
+
 _EHLO = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,252}))$")
 
 
@@ -328,6 +347,7 @@ def _server_options(request: Request) -> dict:
                 except (TargetError, ValueError) as exc:
                     raise PlanError(f"bad --{key[:-6]}-host {host[:60]!r}: {exc}") from None
         out[key] = tuple(dict.fromkeys(hosts))
-    if given.ehlo_name and not _EHLO.match(given.ehlo_name):
+    _line_safe(given.ehlo_name, "--ehlo")
+    if given.ehlo_name and not _EHLO.fullmatch(given.ehlo_name):  # fullmatch: "$" alone lets a final LF through
         raise PlanError(f"bad --ehlo {given.ehlo_name[:60]!r}: give a host name or an address literal like [192.0.2.1]")
     return out

@@ -64,12 +64,19 @@ class Credentials:
     source: str = ""  # e.g. "--password-env MAIL_PASSWORD", "prompt": shown in findings, never the value
 
     def forms(self) -> tuple[str, ...]:
-        """The password as it could travel: plain, and base64 inside AUTH PLAIN / AUTH LOGIN."""
+        """The password in every encoding maildoctor itself may send it in, so a server that echoes
+        a command cannot carry it into a report: plain; IMAP quoted (``"p\\"w"``, with and without the
+        quotes) and its literal's content (the plain form); base64 of the password (AUTH LOGIN) and of
+        each SASL PLAIN message (with and without an authorization identity)."""
         pw = self.password.reveal()
         if not pw:
             return ()
         b64 = lambda raw: base64.b64encode(raw.encode("utf-8")).decode("ascii")  # noqa: E731
-        return tuple(dict.fromkeys((pw, b64(pw), b64(f"\0{self.user}\0{pw}"), b64(f"{self.user}\0{self.user}\0{pw}"))))
+        escaped = pw.replace("\\", "\\\\").replace('"', '\\"')  # RFC 9051 quoted string
+        forms = [pw, escaped, f'"{escaped}"', b64(pw), b64(f"\0{self.user}\0{pw}"),
+                 b64(f"{self.user}\0{self.user}\0{pw}")]
+        forms += [f.rstrip("=") for f in forms[3:]]  # a server may echo the base64 without its padding
+        return tuple(dict.fromkeys(f for f in forms if f))
 
 
 @dataclass(frozen=True)
@@ -101,8 +108,38 @@ def scrub(text: str, *creds: Credentials) -> str:
     return text
 
 
+def scrub_value(value, creds: CredentialSet | None):
+    """``value`` (a string, or lists/tuples/dicts of them, as in a finding's evidence) with every
+    form of the passwords in ``creds`` replaced by ``****``; other values unchanged."""
+    if creds is None:
+        return value
+    if isinstance(value, str):
+        return creds.scrub(value)
+    if isinstance(value, dict):
+        return {k: scrub_value(v, creds) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(scrub_value(v, creds) for v in value)
+    return value
+
+
 class CredentialError(ValueError):
     """Missing or unusable credentials: one line for stderr."""
+
+
+LINE_BREAKERS = "\r\n\0"  # in a protocol line these end it (CR, LF) or cut it (NUL): a second command
+
+
+def line_safe(value: str, what: str) -> str:
+    """``value`` unchanged when it can go into one protocol line (SMTP, IMAP, POP3 command, or a
+    message header); else CredentialError naming ``what`` (never the value: it may be a password).
+
+    Pure and shared: credentials, --ehlo, --to and the round trip's header values all pass here
+    before any connection, and the protocol writers refuse such a line again (diagnose.net)."""
+    bad = sorted({c for c in value if c in LINE_BREAKERS})
+    if bad:
+        names = ", ".join({"\r": "CR", "\n": "LF", "\0": "NUL"}[c] for c in bad)
+        raise CredentialError(f"{what} contains {names}: it would end the protocol line and start another command")
+    return value
 
 
 @dataclass(frozen=True)
@@ -139,7 +176,7 @@ def resolve(req: CredentialRequest, *, address: str | None, env: Mapping[str, st
     asked: dict[tuple[str, str], Secret] = {}  # one prompt per (user, variable) even when both sides share it
 
     def one(side: str, user: str, var: str) -> Credentials:
-        user = (user or base_user).strip()
+        user = line_safe((user or base_user).strip(" \t"), f"the {side} user name")
         if not user:
             raise CredentialError(f"no user name for the {side} login: give --user NAME (or a TARGET address)")
         source_var = var or req.password_env or req.profile_env.get("password_env", "")
@@ -147,6 +184,7 @@ def resolve(req: CredentialRequest, *, address: str | None, env: Mapping[str, st
             value = _env_value(source_var, env, source_var)
             if not value:
                 raise CredentialError(f"environment variable {source_var} (the {side} password) is not set or empty")
+            line_safe(value, f"the {side} password (environment variable {source_var})")
             return Credentials(user, Secret(value), f"environment variable {source_var}")
         if prompt is None:
             raise CredentialError(f"no password for {user}: give --password-env VAR (the name of an environment "
@@ -156,6 +194,7 @@ def resolve(req: CredentialRequest, *, address: str | None, env: Mapping[str, st
             value = prompt(f"Password for {user} ({side}): ")
             if not value:
                 raise CredentialError(f"no password entered for {user}")
+            line_safe(value, f"the {side} password")
             asked[key] = Secret(value)
         return Credentials(user, asked[key], "prompt")
 

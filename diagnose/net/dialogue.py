@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from diagnose.engine.timeouts import Timeouts
 from diagnose.knowledge.replies import imap_capabilities
-from diagnose.net.protocol import Failure, LineReader, ProtocolError, Transcript
+from diagnose.net.protocol import Failure, LineReader, ProtocolError, Transcript, command_bytes
 from diagnose.net.tcp import ConnectOutcome, classify_socket_error
 from diagnose.net.tls import TlsInfo, probe_context, session_info, sni_name
 
@@ -79,8 +79,9 @@ class _Session:
         self.d, self.r, self.w, self.limits = d, reader, writer, limits
 
     async def send(self, line: str) -> None:
+        data = command_bytes(line.encode("ascii", "replace").decode("ascii"))  # no CR/LF/NUL inside
         self.r.transcript.add("C", line)
-        self.w.write(line.encode("ascii", "replace") + b"\r\n")
+        self.w.write(data)
         async with asyncio.timeout(self.limits.reply):
             await self.w.drain()
 

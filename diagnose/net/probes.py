@@ -23,7 +23,7 @@ from diagnose.engine.facts import MAILBOX_HOSTS, MX_HOSTS, SUBMISSION_HOSTS, Fac
 from diagnose.engine.plugin import CheckContext
 from diagnose.engine.timeouts import Timeouts
 from diagnose.net.dialogue import Dialogue, Endpoint, run_dialogue
-from diagnose.net.protocol import Failure, LineReader, ProtocolError
+from diagnose.net.protocol import Failure, LineReader, ProtocolError, command_bytes
 from diagnose.net.tls import legacy_supported_here, probe_context, session_info, sni_name
 
 PER_ADDRESS = 2  # connections at a time to one server address
@@ -160,7 +160,7 @@ async def _second_session(ep: Endpoint, timeout: float, ehlo: str, *, legacy: bo
 async def _upgrade_request(ep: Endpoint, lines: LineReader, writer: asyncio.StreamWriter, ehlo: str) -> None:
     """Greeting and STARTTLS/STLS, no more: the plain-text part of a second session."""
     def send(text: str) -> None:
-        writer.write(text.encode() + b"\r\n")
+        writer.write(command_bytes(text))  # raises for CR/LF/NUL inside, nothing written
 
     if ep.protocol == "smtp":
         await lines.smtp_reply("greeting")

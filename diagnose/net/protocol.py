@@ -40,6 +40,18 @@ class ProtocolError(Exception):
         self.detail = detail
 
 
+class UnsafeLine(ProtocolError):
+    """A command we were about to send holds CR, LF or NUL: it would smuggle a second command."""
+
+
+def command_bytes(line: str, phase: str = "send") -> bytes:
+    """One protocol line, CRLF-terminated; UnsafeLine (nothing written) when ``line`` holds CR, LF or
+    NUL. The last guard: options are checked before any connection (credentials.line_safe)."""
+    if any(c in line for c in "\r\n\0"):
+        raise UnsafeLine(phase, Failure.GARBAGE, "refused to send a command containing CR, LF or NUL")
+    return line.encode("utf-8") + b"\r\n"
+
+
 @dataclass
 class Transcript:
     """The dialogue as sanitized lines, "S: ..." from the server and "C: ..." from us."""
