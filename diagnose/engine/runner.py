@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from diagnose.engine.credentials import scrub_value
 from diagnose.engine.facts import FactBoard, FactUnavailable
 from diagnose.engine.model import Finding, Status
 from diagnose.engine.plugin import Check, CheckContext, Options, Resolver
 from diagnose.engine.report import Report
+from diagnose.engine.required import unmet
 from diagnose.engine.target import Target
 
 
@@ -84,6 +86,9 @@ async def diagnose(
             task.cancel()
         if interrupted:
             await asyncio.gather(*tasks, return_exceptions=True)
+    for finding in unmet(findings, tuple(options.required)):  # asked for, nothing tested: an error
+        findings.append(finding)
+        yield FindingEmitted(finding)
     report = Report.of_run(target, checks, dns.describe(), findings, started_at=started_at,
                            duration_s=time.monotonic() - start, meta=meta)
     yield DiagnosisFinished(report)
@@ -96,7 +101,12 @@ async def _run_check(check: Check, ctx: CheckContext, facts: FactBoard, queue: a
     subject = ctx.target.domain
     own: list[Finding] = []
 
+    creds = ctx.options.credentials
+
     def emit(f: Finding) -> None:
+        if creds is not None:  # the last guard: no form of a password leaves a check, whatever a server echoed
+            f = replace(f, summary=scrub_value(f.summary, creds), explanation=scrub_value(f.explanation, creds),
+                        remedy=scrub_value(f.remedy, creds), evidence=scrub_value(f.evidence, creds))
         own.append(f)
         queue.put_nowait(FindingEmitted(f))
 

@@ -33,7 +33,7 @@ from diagnose.knowledge.authreply import (
 from diagnose.knowledge.replies import SmtpReply
 from diagnose.knowledge.sanitize import clean
 from diagnose.net.dialogue import Endpoint
-from diagnose.net.protocol import Failure, LineReader, ProtocolError, Transcript
+from diagnose.net.protocol import Failure, LineReader, ProtocolError, Transcript, command_bytes
 from diagnose.net.tcp import classify_socket_error
 from diagnose.net.tls import sni_name, verifying_context
 
@@ -51,7 +51,10 @@ class ScrubbedTranscript(Transcript):
         self.tail: deque[str] = deque(maxlen=tail)
 
     def add(self, who: str, text: str) -> None:
-        line = f"{who}: {clean(scrub(text, self.creds) if self.creds else text, limit=300, keep_newlines=False)}"
+        shown = clean(scrub(text, self.creds) if self.creds else text, limit=300, keep_newlines=False)
+        if self.creds:  # again after cleaning: control characters inside an echo must not hide a password
+            shown = scrub(shown, self.creds)
+        line = f"{who}: {shown}"
         if len(self.lines) < self.head:
             self.lines.append(line)
             return
@@ -104,8 +107,9 @@ class MailSession:
     # -- plumbing -------------------------------------------------------------
     async def send(self, line: str, shown: str | None = None) -> None:
         """Send one line; the transcript records ``shown`` instead when the line carries a secret."""
+        data = command_bytes(line)  # raises (nothing written) for CR/LF/NUL inside the line
         self.transcript.add("C", line if shown is None else shown)
-        self.writer.write(line.encode("utf-8") + b"\r\n")
+        self.writer.write(data)
         async with asyncio.timeout(self.limits.reply):
             await self.writer.drain()
 
