@@ -9,6 +9,7 @@ finding follows the role: MX and mailbox servers are the incoming side, submissi
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import ClassVar
@@ -39,6 +40,57 @@ def not_reached(d: Dialogue) -> str:
     return ""
 
 
+_ENDPOINT = re.compile(r"^(?P<host>\S+) \[(?P<address>[^\]]+)\]:(?P<port>\d+)$")
+
+
+class FamilyFallback:
+    """Per-address failures of a host that works over the other address family are warnings.
+
+    A sender that gets no answer (or a failure) from a host's IPv6 address tries its IPv4 address
+    (and the other way round), so mail still flows: slower, but it flows. ``hold`` streams every
+    finding except a per-address FAIL, which waits for ``release``: once every address is judged, a
+    FAIL of host+port over one family becomes a WARN saying so when that host+port works (a pass or
+    a warning, nothing worse) over the other family."""
+
+    def __init__(self) -> None:
+        self.held: list[Finding] = []
+        self.seen: dict[tuple[str, int], dict[bool, list[Finding]]] = {}
+
+    @staticmethod
+    def key(f: Finding) -> tuple[str, int, str] | None:
+        m = _ENDPOINT.match(f.subject)
+        return (m["host"], int(m["port"]), m["address"]) if m else None
+
+    def hold(self, f: Finding) -> bool:
+        """Record ``f``; True when it may be shown now, False when ``release`` will give it."""
+        k = self.key(f)
+        if k is None:
+            return True
+        self.seen.setdefault(k[:2], {}).setdefault(":" in k[2], []).append(f)
+        if f.status is Status.FAIL:
+            self.held.append(f)
+            return False
+        return True
+
+    def release(self) -> list[Finding]:
+        out = []
+        for f in self.held:
+            host, port, address = self.key(f)
+            other = self.seen.get((host, port), {}).get(":" not in address, [])
+            works = other and all(o.status in (Status.PASS, Status.WARN) for o in other)
+            if works:
+                fam, good = ("IPv6", "IPv4") if ":" in address else ("IPv4", "IPv6")
+                good_at = self.key(other[0])[2]
+                f = replace(f, status=Status.WARN,
+                            summary=f"{f.summary} (over {fam} only: {host} works over {good} at {good_at}, "
+                                    f"and senders fall back to it)",
+                            evidence={**f.evidence, "family_fallback": {"failing": fam, "works": good,
+                                                                        "works_at": good_at}})
+            out.append(f)
+        self.held = []
+        return out
+
+
 class ServerCheck(Check):
     roles: ClassVar[tuple[str, ...]] = ("mx", "submission", "mailbox")
     ports: ClassVar[tuple[int, ...] | None] = None  # None: every port of the roles
@@ -57,13 +109,17 @@ class ServerCheck(Check):
                                               f"{ROLE_WORDS[role]} servers not tested: {reason}"), role)
         cache = probes(ctx)
         tasks = [asyncio.ensure_future(self._one(ctx, cache, ep)) for ep in eps]
+        fallback = FamilyFallback()
         try:
             for done in asyncio.as_completed(tasks):
                 for finding in await done:
-                    yield finding
+                    if fallback.hold(finding):
+                        yield finding
         finally:
             for t in tasks:
                 t.cancel()
+        for finding in fallback.release():
+            yield finding
         async for finding in self.summarize(ctx, eps):
             yield finding
 

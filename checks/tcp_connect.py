@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from checks.servercheck import FamilyFallback
 from diagnose.engine.facts import MX_HOSTS, MailHost
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
@@ -61,12 +62,17 @@ class TcpConnect(Check):
         hosts: tuple[MailHost, ...] = await ctx.fact(MX_HOSTS)
         targets = [(h, addr) for h in hosts for addr in h.addresses]
         probes = [asyncio.ensure_future(self._probe(ctx, h, addr)) for h, addr in targets]
+        fallback = FamilyFallback()  # a refusing IPv6 address of a host that works over IPv4: a warning
         try:
             for next_done in asyncio.as_completed(probes):
-                yield await next_done
+                finding = await next_done
+                if fallback.hold(finding):
+                    yield finding
         finally:
             for p in probes:
                 p.cancel()
+        for finding in fallback.release():
+            yield finding
 
     async def _probe(self, ctx: CheckContext, host: MailHost, address: str) -> Finding:
         result = await tcp_connect(address, SMTP_PORT, timeout=ctx.timeout)
