@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from diagnose.engine.report import Report
+from diagnose.engine.report import Report, escape_bidi
 from diagnose.knowledge.redact import redact_argv
 from diagnose.knowledge.sanitize import clean
 
@@ -15,7 +15,8 @@ def render(report: Report) -> str:
     if isinstance(data.get("meta", {}).get("command"), list):  # never a secret, even from an old report
         data["meta"] = {**data["meta"], "command": redact_argv(str(a) for a in data["meta"]["command"])}
     text = json.dumps(_clean_strings(data), indent=2, ensure_ascii=False, default=str)
-    return re.sub("[\ud800-\udfff]", "\ufffd", text) + "\n"  # lone surrogates (from a crafted file) cannot be written
+    text = re.sub("[\ud800-\udfff]", "\ufffd", text)  # lone surrogates (from a crafted file) cannot be written
+    return escape_bidi(text) + "\n"
 
 
 def _clean_strings(value):

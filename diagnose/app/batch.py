@@ -33,6 +33,7 @@ from diagnose.app.batchworkers import child_argv, run_workers, worker_entries
 from diagnose.app.plan import BOUNDS, PlanError, fail_on_policy, parse_nameservers, readable_ca, select_checks
 from diagnose.engine.exitcodes import ExitCode, FailOn, exit_code_for
 from diagnose.engine.plugin import Check, Options
+from diagnose.engine.report import escape_bidi
 from diagnose.engine.timeouts import DEFAULT_TIMEOUT
 from diagnose.knowledge.sanitize import clean
 from diagnose.net.resolver import Nameserver, ResolverUnreachable
@@ -105,7 +106,7 @@ class Sink:
 
     def write(self, result: dict) -> None:
         fh = self._fh or sys.stdout  # looked up each time: a progress bar may redirect stdout
-        fh.write(json.dumps(result, ensure_ascii=False, separators=(",", ":")) + "\n")
+        fh.write(escape_bidi(json.dumps(result, ensure_ascii=False, separators=(",", ":"))) + "\n")
         fh.flush()
 
     def close(self) -> None:

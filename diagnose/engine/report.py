@@ -15,6 +15,18 @@ from diagnose.engine.model import Finding, Status, count_by_status
 
 SCHEMA_VERSION = 2  # 2: ids family.aspect, codes start with the family (diagnose.engine.aliases)
 
+# Bidirectional controls (marks, embeddings, overrides, isolates): raw in a file, a terminal or an
+# editor they reorder what is shown (a target name read backwards). JSON output carries them as
+# \uXXXX escapes: the decoded value is unchanged, the text on screen cannot be reordered.
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_BIDI_ESCAPES = {ord(c): f"\\u{ord(c):04x}" for c in BIDI_CONTROLS}
+
+
+def escape_bidi(json_text: str) -> str:
+    """JSON text with every bidirectional control written as a \\uXXXX escape (valid JSON: such a
+    character can only occur inside a string)."""
+    return json_text.translate(_BIDI_ESCAPES)
+
 
 @dataclass
 class Report:
@@ -69,11 +81,15 @@ class Report:
 
     @property
     def verdict(self) -> Status:
-        """The outcome to show a person: the worst problem; else pass when anything passed (skipped
-        optional tests do not hide that the rest works); skip only when nothing was tested."""
+        """The outcome to show a person: the worst problem; else pass when something was tested and
+        passed (skipped optional tests do not hide that the rest works); skip when nothing was tested
+        (a pass that only repeats the user's input, like the servers given with --smtp-host, tests nothing)."""
+        from diagnose.engine.required import substantive
+
         worst = self.worst
-        if worst in (Status.PASS, Status.SKIP) and any(f.status is Status.PASS for f in self.findings):
-            return Status.PASS
+        if worst in (Status.PASS, Status.SKIP):
+            return Status.PASS if any(f.status is Status.PASS and substantive(f) for f in self.findings) \
+                else Status.SKIP
         return worst
 
     @property
