@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from diagnose.engine.report import Report
 
 MAX_BYTES = 50 * 1024 * 1024
+MAX_DEPTH = 64  # nesting of arrays/objects; ours is < 10 deep. Deeper is refused before parsing: the
+# parser and every renderer recurse, and a file 1,000 levels deep would end in a RecursionError
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_BRACKET = re.compile(r"[\[\]{}]")
 _TEXT_FIELDS = ("check", "code", "subject", "summary", "explanation", "remedy", "host")
 
 
@@ -23,14 +28,27 @@ def load_report(path: Path) -> Report:
     except OSError as exc:
         raise NotAReport(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise NotAReport(f"{path} is not a maildoctor JSON report (not JSON: {exc})") from None
+        text = raw.decode("utf-8")
+        if nesting(text) > MAX_DEPTH:
+            raise NotAReport(f"{path} is not a maildoctor JSON report (nested more than {MAX_DEPTH} levels deep)")
+        data = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else f"not JSON: {exc}"
+        raise NotAReport(f"{path} is not a maildoctor JSON report ({why})") from None
     try:
         _shape(data)
         return Report.from_dict(data)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise NotAReport(f"{path} is not a maildoctor JSON report ({exc})") from None
+
+
+def nesting(text: str) -> int:
+    """Pure: the deepest nesting of arrays and objects in JSON ``text`` (strings ignored), without parsing."""
+    depth = deepest = 0
+    for m in _BRACKET.finditer(_STRING.sub("", text)):
+        depth += 1 if m.group() in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def _shape(data: object) -> None:
