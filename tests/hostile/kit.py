@@ -353,6 +353,62 @@ BEHAVIOURS = {f.__name__: f for f in (
     auth_bad_base64, delayed, polite, imap_pop_flood, https)}
 
 
+async def stall_tls(reader, writer, args) -> None:
+    """Offers STARTTLS (SMTP) and says 220 to it, then never answers the ClientHello: a stalled handshake."""
+    writer.write(b"220 mx.hostile.invalid ESMTP\r\n")
+    await writer.drain()
+    async for cmd in _lines(reader):
+        if cmd.startswith(b"EHLO"):
+            writer.write(EHLO_TLS)
+        elif cmd == b"STARTTLS":
+            writer.write(b"220 2.0.0 go ahead\r\n")
+            await writer.drain()
+            await reader.read()  # the ClientHello, and silence for ever
+            return
+        else:
+            writer.write(b"502 no\r\n")
+        await writer.drain()
+
+
+async def recorder(reader, writer, args) -> None:
+    """A plaintext SMTP/IMAP/POP3 server (by port) that prints every line it receives as
+    ``got PORT HEX`` and echoes each command back in its answer (a server that quotes the client:
+    AUTH/LOGIN/PASS included). IMAP offers no AUTH=PLAIN, so clients fall back to LOGIN "u" "p"."""
+    port = writer.get_extra_info("sockname")[1]
+    kind = "pop3" if port in (110, 995) else "imap" if port in (143, 993) else "smtp"
+    writer.write({"smtp": b"220 rec.hostile.invalid ESMTP\r\n", "pop3": b"+OK rec ready\r\n",
+                  "imap": b"* OK [CAPABILITY IMAP4rev1] rec ready\r\n"}[kind])
+    await writer.drain()
+    while line := await reader.readline():
+        print(f"got {port} {line.hex()}", flush=True)
+        text = line.rstrip(b"\r\n")
+        word = text.split(b" ")[0].upper()
+        if kind == "pop3":
+            if word == b"CAPA":
+                writer.write(b"+OK\r\nUSER\r\n.\r\n")
+            elif word == b"QUIT":
+                writer.write(b"+OK bye\r\n")
+            else:
+                writer.write(b"-ERR you said: " + text + b"\r\n" if word == b"PASS" else b"+OK " + text + b"\r\n")
+        elif kind == "imap":
+            tag, _, rest = text.partition(b" ")
+            if rest.upper().startswith(b"CAPABILITY"):
+                writer.write(b"* CAPABILITY IMAP4rev1\r\n" + tag + b" OK done\r\n")
+            else:
+                writer.write(b"* BAD you sent: " + text + b"\r\n" + tag + b" NO you sent: " + text + b"\r\n")
+        else:
+            if word in (b"EHLO", b"HELO"):
+                writer.write(b"250-rec.hostile.invalid\r\n250 AUTH PLAIN LOGIN\r\n")
+            elif word == b"QUIT":
+                writer.write(b"221 bye\r\n")
+            else:
+                writer.write(b"535 5.7.8 you sent: " + text + b"\r\n")
+        await writer.drain()
+
+
+BEHAVIOURS.update({f.__name__: f for f in (stall_tls, recorder)})
+
+
 def _handler(behaviour: str, args: dict):
     func = BEHAVIOURS[behaviour]
 
