@@ -45,12 +45,21 @@ class Entry:
     text: str
 
 
+MAX_TARGET = 1000  # characters of an input line kept (a domain is at most 253; an address 254 + a name)
+
+
+def bounded(text: str, limit: int = MAX_TARGET) -> str:
+    """An input line as echoed in results and summaries: at most ``limit`` characters and a marker,
+    so a 20 MB junk line costs a short error line, not 20 MB of output per mention."""
+    return text if len(text) <= limit else f"{text[:limit]}… [{len(text) - limit} more characters]"
+
+
 def read_entries(lines: Iterable[str]) -> Iterator[Entry]:
     """Targets of an input: one per line; blank lines and lines starting with # are ignored."""
     for number, raw in enumerate(lines, 1):
         text = raw.strip()
         if text and not text.startswith("#"):
-            yield Entry(number, text)
+            yield Entry(number, bounded(text))
 
 
 def done_targets(path: Path) -> set[str]:
@@ -132,8 +141,8 @@ class Tally:
 
     def add(self, result: dict) -> None:
         self.verdicts[result["verdict"]] += 1
-        if "error" in result:
-            self.bad_lines += 1
+        if "error" in result and not str(result["error"]).startswith("internal error"):
+            self.bad_lines += 1  # "not a domain or address"; an internal error is not the line's fault
         for f in result["findings"]:
             if f["status"] not in ("pass", "skip"):
                 self.codes[(f["code"], f["status"])] += 1
@@ -237,4 +246,4 @@ async def stdin_entries(stream: IO[str]) -> AsyncIterator[Entry]:
         number += 1
         text = raw.strip()
         if text and not text.startswith("#"):
-            yield Entry(number, text)
+            yield Entry(number, bounded(text))

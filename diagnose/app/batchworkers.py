@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 
 from diagnose.app.batchcore import Entry, error_line
+
+INTERRUPTED = (130, -signal.SIGINT, -signal.SIGTERM)  # a worker's exit code when Ctrl-C or we stopped it
 
 
 async def run_workers(entries: AsyncIterator[Entry], child_argv: list[str], workers: int, per_worker: int,
@@ -47,13 +50,17 @@ async def run_workers(entries: AsyncIterator[Entry], child_argv: list[str], work
             emit(result)
             async with room:
                 room.notify_all()
-        for entry in list(inflight[n].values()):  # the worker died: what it held is not diagnosed
-            emit(error_line(entry, f"internal error: batch worker exited (code {proc.returncode})"))
+        code = await proc.wait()
+        if not (stopping or code in INTERRUPTED):  # a crash: what it held is not diagnosed, and says so
+            for entry in list(inflight[n].values()):
+                emit(error_line(entry, f"internal error: batch worker exited (code {code})"))
+        # interrupted (Ctrl-C reaches the workers too): its targets are not written, so --resume runs them
         inflight[n].clear()
         async with room:
             room.notify_all()
 
     readers = [asyncio.create_task(read(n)) for n in range(len(procs))]
+    stopping = False
     try:
         async for entry in entries:
             async with room:
@@ -79,6 +86,9 @@ async def run_workers(entries: AsyncIterator[Entry], child_argv: list[str], work
         await asyncio.gather(*readers)
         for proc in procs:
             await proc.wait()
+    except BaseException:  # Ctrl-C (cancelled) or a failure here: the workers are stopped, not crashed
+        stopping = True
+        raise
     finally:
         for proc in procs:
             if proc.returncode is None:
