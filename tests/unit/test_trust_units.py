@@ -193,3 +193,42 @@ def test_a_deeply_nested_report_file_is_one_error_line(tmp_path, opener, closer)
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 3 and not done.stdout, done
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("maildoctor: error: "), done.stderr
+
+
+def test_a_junk_line_of_20_mb_is_echoed_bounded():
+    from diagnose.app.batchcore import Tally, error_line, read_entries
+
+    junk = "x\u202e" * 10_000_000
+    [entry] = list(read_entries([junk + "\n"]))
+    line = json.dumps(error_line(entry, "not a domain or address"))
+    assert len(line) < 8000 and "more characters" in line  # (json.dumps writes \u202e as 6 characters)
+    tally = Tally()
+    tally.add(error_line(entry, "not a domain or address"))
+    assert len(tally.render(1)) < 5000
+
+
+CHILD = "import sys; sys.stdin.readline(); sys.stdin.readline(); sys.exit(int(sys.argv[1]))"
+
+
+@pytest.mark.parametrize("code,written", [(130, False), (-2, False), (1, True)])
+def test_targets_of_an_interrupted_worker_are_not_written_so_resume_runs_them(code, written):
+    from diagnose.app.batchcore import Entry
+    from diagnose.app.batchworkers import run_workers
+
+    script = CHILD if code >= 0 else "import os, signal, sys; sys.stdin.readline(); os.kill(os.getpid(), signal.SIGINT)"
+    argv = [sys.executable, "-c", script, str(code)]
+
+    async def entries():
+        for n in (1, 2):
+            yield Entry(n, f"t{n}.example")
+
+    out: list[dict] = []
+    asyncio.run(run_workers(entries(), argv, 1, 2, out.append))
+    assert bool(out) is written, out
+    if written:  # a crash says so, and is not counted as a bad input line
+        from diagnose.app.batchcore import Tally
+
+        tally = Tally()
+        for r in out:
+            tally.add(r)
+        assert tally.bad_lines == 0 and all("batch worker exited" in r["error"] for r in out)
