@@ -125,7 +125,7 @@ def test_a_round_trip_asked_for_that_could_not_run_is_an_error(world):
     case = "t-untrusted"
     run = cli(world, case, "--roundtrip", "--check", "roundtrip", "--smtp-host", f"smtp.{domain(case)}",
               "--imap-host", f"imap.{domain(case)}", *LOGIN, env=PW)
-    assert run.codes("roundtrip").get("roundtrip.not_tested") == "error", run
+    assert run.codes("roundtrip.delivery").get("roundtrip.delivery.not_tested") == "error", run
     assert_not_a_pass(run)
 
 

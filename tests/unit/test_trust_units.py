@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from diagnose.app.session import CheckRequest, Fatal, make_plan
-from diagnose.engine.credentials import Credentials, CredentialSet, Secret, scrub, scrub_value
+from diagnose.app.plan import PlanError, Request, Servers, make_plan
+from diagnose.engine.credentials import CredentialRequest, Credentials, CredentialSet, Secret, scrub, scrub_value
 from diagnose.engine.model import Finding, Status
 from diagnose.engine.report import BIDI_CONTROLS, Report
 from diagnose.engine.required import Requirement, unmet
@@ -36,20 +36,20 @@ hostile = st.lists(st.one_of(st.sampled_from(CONTROLS), st.text(alphabet="ab@.x-
 OPTIONS = ("user", "smtp_user", "imap_user", "password", "ehlo", "to")
 
 
-def request_with(option: str, value: str) -> tuple[CheckRequest, dict]:
+def request_with(option: str, value: str) -> tuple[Request, dict]:
     login = {"user": "bob@example.org", "password_env": "MD_PW"}
     env = {"MD_PW": "pw"}
-    servers: dict = {}
+    servers = Servers()
     to = ""
     if option in ("user", "smtp_user", "imap_user"):
         login[option] = value
     elif option == "password":  # typed at the prompt (an environment variable cannot hold NUL)
         del login["password_env"]
     elif option == "ehlo":
-        servers["ehlo_name"] = value
+        servers = Servers(ehlo_name=value)
     else:
         to = value
-    return CheckRequest("example.org", login=login, servers=servers, roundtrip=bool(to), to=to), env
+    return Request("example.org", login=CredentialRequest(**login), servers=servers, roundtrip=bool(to), to=to), env
 
 
 def reaching_lines(plan, option: str) -> list[str]:
@@ -75,7 +75,7 @@ def test_no_control_character_of_any_option_reaches_a_protocol_line(option, valu
     with mock.patch.dict(os.environ, env):
         try:
             plan = make_plan(request, prompt=lambda _question: value)
-        except Fatal as exc:  # refused before any connection: one line, never the value itself
+        except PlanError as exc:  # refused before any connection: one line, never the value itself
             message = str(exc)
             assert "\n" not in message and "\r" not in message and "\0" not in message
             if option == "password" and len(value.strip()) > 3:
