@@ -69,8 +69,10 @@ def test_null_mx_says_the_domain_accepts_no_mail(lab):
     assert proc.returncode == 2
     codes = by_code(report)
     assert codes["mx.null"]["status"] == "fail" and "accepts no mail" in codes["mx.null"]["summary"]
-    skipped = [f for f in report["findings"] if f["check"] == "tcp.connect"]
-    assert skipped and skipped[0]["status"] == "skip" and "null MX" in skipped[0]["summary"]
+    skipped = [f for f in report["findings"] if f["check"] == "tcp.connect" and f["status"] == "skip"]
+    assert skipped and "null MX" in skipped[0]["summary"]
+    # tcp.connect was asked for (-c) and could not run: also an error saying so (the verdict stays fail)
+    assert by_code(report)["tcp.connect.not_tested"]["status"] == "error"
 
 
 def test_implicit_mx_warns_and_still_tests_the_address(lab):
