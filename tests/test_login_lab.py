@@ -69,9 +69,16 @@ def test_wrong_password_is_a_rejected_login_on_each_service(lab):
     assert codes(rep)["login.smtp.rejected"]["evidence"]["server_said"].startswith("535")
 
 
-def test_locked_account_is_refused_even_with_the_right_password(lab):
+def test_locked_account_is_said_to_be_locked_not_a_wrong_password(lab):
     rep = report(run(lab, lab.account("locked")))
-    assert {"login.smtp.rejected", "login.imap.rejected", "login.pop3.rejected"} <= set(codes(rep)), codes(rep).keys()
+    found = codes(rep)
+    # Dovecot says [CONTACTADMIN]; Postfix's SASL only "authentication failed"
+    assert {"login.imap.locked", "login.pop3.locked", "login.smtp.rejected"} <= set(found), found.keys()
+    assert "CONTACTADMIN" in found["login.imap.locked"]["summary"]
+    assert "password may well be right" in found["login.imap.locked"]["explanation"]
+    root = next(f for f in rep["findings"] if f["id"] == rep["diagnosis"]["root_causes"][0])
+    assert root["code"].endswith(".locked"), rep["diagnosis"]
+    assert found["login.smtp.rejected"]["caused_by"] is not None  # folded under the lock
 
 
 def test_roundtrip_is_delivered_with_latency_and_cleaned_up(lab):

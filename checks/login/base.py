@@ -27,6 +27,7 @@ GOODBYE = {"smtp": "QUIT", "imap": "z LOGOUT", "pop3": "QUIT"}
 PORTS = {"smtp": (465, 587), "imap": (993, 143), "pop3": (995, 110)}  # implicit TLS first (RFC 8314 §3.3)
 STATUS = {
     Outcome.OK: Status.PASS, Outcome.REJECTED: Status.FAIL, Outcome.TEMPORARY: Status.FAIL,
+    Outcome.LOCKED: Status.FAIL, Outcome.EXPIRED: Status.FAIL,
     Outcome.NO_MECHANISM: Status.FAIL, Outcome.DISABLED_BEFORE_TLS: Status.WARN, Outcome.TLS_REQUIRED: Status.SKIP,
     Outcome.TLS_UNTRUSTED: Status.SKIP, Outcome.UNREACHABLE: Status.SKIP, Outcome.BROKEN: Status.FAIL,
 }
@@ -44,6 +45,19 @@ def login_texts(p: str) -> dict[str, tuple[str, str]]:
             "to the provider's webmail with the same user name and password: if that fails too, reset the "
             "password or ask the administrator whether the account is enabled; if webmail works, the mail "
             "server may expect another user name (the full address user@domain, or only the part before @).",
+        ),
+        f"login.{p}.locked": (
+            "{host} ({service} port {port}) refused the login of {user} with \u201c{words}\u201d: the account "
+            "is disabled or locked by an administrator. The password may well be right: changing it will not "
+            "help. Mail programs using this account cannot {action}.",
+            "Ask the administrator of {host} (or the provider's support) why {user} is locked and to unlock "
+            "it; on Dovecot look for a `nologin` field or a deny passdb entry for the user.",
+        ),
+        f"login.{p}.expired": (
+            "{host} ({service} port {port}) refused the login of {user} because its password has expired "
+            "(\u201c{words}\u201d). Mail programs cannot {action} until the password is changed.",
+            "Change the password of {user} (usually in the provider's webmail or account portal), then update "
+            "it in every mail program.",
         ),
         f"login.{p}.temporary": (
             "{host} ({service} port {port}) refused the login of {user} for now: \u201c{words}\u201d. A temporary "
@@ -168,6 +182,8 @@ class LoginCheck(Check):
         summary = {
             Outcome.OK: f"{r.user} logged in ({r.mechanism}, {over})",
             Outcome.REJECTED: f"{ep.host} rejected the login of {r.user}: {r.words}",
+            Outcome.LOCKED: f"{ep.host} says the account {r.user} is locked: {r.words}",
+            Outcome.EXPIRED: f"{ep.host} says the password of {r.user} has expired: {r.words}",
             Outcome.TEMPORARY: f"{ep.host} refused the login of {r.user} for now: {r.words}",
             Outcome.NO_MECHANISM: f"no usable login method ({facts['offered']})",
             Outcome.DISABLED_BEFORE_TLS: f"login refused without encryption: {r.words}",

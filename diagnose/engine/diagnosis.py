@@ -169,6 +169,13 @@ def _certificate_explains_mta_sts(cause: Finding, effect: Finding) -> bool:
         and family(effect) == "mta_sts" and bool(cause.host) and cause.host in f"{effect.host} {effect.summary}"
 
 
+def _locked_account_explains_rejection(cause: Finding, effect: Finding) -> bool:
+    """A server that says the account is locked explains another protocol's plain "rejected" for the
+    same login (Postfix's SASL, for one, gives no reason)."""
+    return family(cause) == "login" and family(effect) == "login" and code_tail(cause) in ("locked", "expired") \
+        and code_tail(effect) == "rejected"
+
+
 def _port25_blocked_here(cause: Finding, effect: Finding) -> bool:
     """Port 25 blocked on the network maildoctor runs from explains every port-25 connection that
     failed: the fault is (probably) not the servers'."""
@@ -177,7 +184,7 @@ def _port25_blocked_here(cause: Finding, effect: Finding) -> bool:
 
 RULES = (_dnssec_bogus, _domain_lookup_broken, _port25_blocked_here, _port_unreachable,
          _server_unreachable_for_login, _cname_mx_name_mismatch, _certificate_explains_login,
-         _certificate_explains_mta_sts)
+         _certificate_explains_mta_sts, _locked_account_explains_rejection)
 
 
 # --- the diagnosis -------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from diagnose.knowledge.replies import SmtpReply, imap_capabilities
 class Outcome(str, enum.Enum):
     OK = "ok"
     REJECTED = "rejected"  # wrong user or password (or an account the server refuses, with the same answer)
+    LOCKED = "locked"  # the right password, but the account is disabled: [CONTACTADMIN], "account disabled"
+    EXPIRED = "expired"  # the password has expired and must be changed first: [EXPIRED]
     TEMPORARY = "temporary"  # 4xx, [UNAVAILABLE], [SYS/TEMP], [INUSE]: locked or failing for now
     NO_MECHANISM = "no_mechanism"  # nothing we can log in with is offered
     DISABLED_BEFORE_TLS = "disabled_before_tls"  # the server refuses login on an unencrypted connection
@@ -24,6 +26,22 @@ class Outcome(str, enum.Enum):
     UNREACHABLE = "unreachable"
     BROKEN = "broken"  # the server stopped answering or answered nonsense during the login
 
+
+
+# Words servers use for an account an administrator disabled (RFC 5530 CONTACTADMIN; Exchange and
+# Gmail spell it out): the password may well be right.
+_LOCKED = re.compile(r"\[CONTACTADMIN\]|\baccount (is )?(disabled|locked|suspended|blocked)\b|\buser (is )?disabled\b",
+                     re.I)
+_EXPIRED = re.compile(r"\[EXPIRED\]|\bpassword (has )?expired\b", re.I)
+
+
+def _refusal(text: str) -> Outcome | None:
+    """LOCKED or EXPIRED when the server's words say so, else None (a plain rejection)."""
+    if _EXPIRED.search(text):
+        return Outcome.EXPIRED
+    if _LOCKED.search(text):
+        return Outcome.LOCKED
+    return None
 
 
 def smtp_outcome(reply: SmtpReply, tls: bool) -> Outcome:
@@ -37,7 +55,7 @@ def smtp_outcome(reply: SmtpReply, tls: bool) -> Outcome:
         return Outcome.NO_MECHANISM
     if 400 <= code < 500:
         return Outcome.TEMPORARY
-    return Outcome.REJECTED
+    return _refusal(text) or Outcome.REJECTED
 
 
 def imap_outcome(status: str, tls: bool) -> Outcome:
@@ -51,7 +69,7 @@ def imap_outcome(status: str, tls: bool) -> Outcome:
         return Outcome.TEMPORARY
     if upper.startswith("BAD"):
         return Outcome.NO_MECHANISM
-    return Outcome.REJECTED
+    return _refusal(status) or Outcome.REJECTED
 
 
 def pop_outcome(status: str, tls: bool) -> Outcome:
@@ -63,7 +81,9 @@ def pop_outcome(status: str, tls: bool) -> Outcome:
         return Outcome.TEMPORARY
     if not tls and ("PLAINTEXT" in upper or "CLEARTEXT" in upper or "TLS" in upper or "SSL" in upper):
         return Outcome.DISABLED_BEFORE_TLS
-    return Outcome.REJECTED
+    if "[SYS/PERM]" in upper:  # RFC 3206: refused for good, and not because of the credentials
+        return Outcome.LOCKED
+    return _refusal(status) or Outcome.REJECTED
 
 
 def imap_caps(lines: list[str]) -> dict[str, str]:

@@ -116,7 +116,8 @@ class MailSession:
     def done(self, outcome: Outcome, words: str = "", **kw) -> Login:
         r = self.result
         r.outcome, r.words = outcome, scrub(words, self.creds)[:400]
-        self._mark("auth" if r.mechanism or outcome in (Outcome.OK, Outcome.REJECTED, Outcome.TEMPORARY) else "setup")
+        answered = (Outcome.OK, Outcome.REJECTED, Outcome.LOCKED, Outcome.EXPIRED, Outcome.TEMPORARY)
+        self._mark("auth" if r.mechanism or outcome in answered else "setup")
         for k, v in kw.items():
             setattr(r, k, v)
         r.transcript = self.transcript.as_list()

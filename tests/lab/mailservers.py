@@ -239,12 +239,19 @@ def write_dovecot(base: Path, plan: Plan, certs: dict[str, dict], password: str)
     accounts = {name: f"{name}@{plan.domain(MAIL_DOMAIN_SCENARIO)}" for name in MAIL_ACCOUNTS}
     user = next(iter(accounts.values()))
     passwd = base / "passwd"
-    passwd.write_text("".join(f"{address}:{ssha512(password)}\n" for name, address in accounts.items()
-                              if MAIL_ACCOUNTS[name] != "bounce"))
-    denied = base / "passwd-deny"  # locked accounts: a passdb with deny = yes (checked first)
-    denied.write_text("".join(f"{accounts[name]}\n" for name, fault in MAIL_ACCOUNTS.items() if fault == "deny"))
+    # A locked account: the right password is refused with the RFC 5530 code an administrator's lock
+    # gives (Dovecot's nologin extra field; a reason starting with "[" is sent as the IMAP response code).
+    locked = "::::::nologin=y reason=[CONTACTADMIN]"
+    passwd.write_text("".join(f"{address}:{ssha512(password)}{locked if MAIL_ACCOUNTS[name] == 'deny' else ''}\n"
+                              for name, address in accounts.items() if MAIL_ACCOUNTS[name] != "bounce"))
+    # Postfix's SASL ignores nologin, so for SMTP (service name %s = smtp) the lock is a deny passdb:
+    # one file per service, the locked accounts only in the smtp one.
+    deny = {svc: base / f"passwd-deny-{svc}" for svc in ("smtp", "imap", "pop3")}
+    for svc, path in deny.items():
+        path.write_text("".join(f"{accounts[name]}\n" for name, fault in MAIL_ACCOUNTS.items()
+                                if fault == "deny" and svc == "smtp"))
     # read by Dovecot's auth process, which runs as the dovecot user
-    for path in (passwd, denied):
+    for path in (passwd, *deny.values()):
         os.chown(path, 0, grp.getgrnam("dovecot").gr_gid)
         os.chmod(path, 0o640)
 
@@ -277,7 +284,7 @@ def write_dovecot(base: Path, plan: Plan, certs: dict[str, dict], password: str)
         "lda_mailbox_autocreate = yes",
         "passdb {",
         "  driver = passwd-file",
-        f"  args = {denied}",
+        f"  args = {base}/passwd-deny-%s",
         "  deny = yes",
         "}",
         "passdb {",

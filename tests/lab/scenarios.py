@@ -165,7 +165,7 @@ HOSTS: dict[str, Host] = {
 MAIL_USER = "user"
 MAIL_DOMAIN_SCENARIO = "healthy"
 # Every mailbox of the mail domain (all share the lab's password), local part -> its fault:
-# "" works; "deny": Dovecot's passdb denies it (a locked account: the right password is refused);
+# "" works; "deny": a locked account: Dovecot refuses the right password with [CONTACTADMIN];
 # "discard": Postfix accepts its incoming mail and silently discards it;
 # "bounce": Postfix accepts mail for it, Dovecot does not know it: LMTP refuses, Postfix bounces to the sender.
 # Any mailbox also takes mail for LOCAL+FOLDER@ (e.g. user+Junk@): Dovecot files it in FOLDER.

@@ -158,3 +158,13 @@ def test_a_domain_that_does_not_resolve_explains_the_unknown_dnssec_status_but_n
     assert root.code == "dns.lame_delegation" and len(d.root_causes) == 1
     _, root = root_of([f("dns.exists", "dns.servfail", F), f("dnssec.chain", "dnssec.bogus", F)])
     assert root.code == "dnssec.bogus"
+
+
+def test_a_locked_account_explains_the_plain_rejection_elsewhere():
+    d, root = root_of([f("login.smtp", "login.smtp.rejected", F, summary="rejected: (reason unavailable)"),
+                       f("login.imap", "login.imap.locked", F, summary="account is locked: [CONTACTADMIN]"),
+                       f("login.pop3", "login.pop3.locked", F, summary="account is locked: [CONTACTADMIN]")])
+    assert root.code == "login.imap.locked"
+    assert len(d.groups) == 1 and len(d.groups[0].ids) == 2  # IMAP and POP3 say the same
+    assert d.by_id(d.caused_by[d.ids[[x.code for x in d.findings].index("login.smtp.rejected")]]).code.endswith(
+        ".locked")

@@ -130,6 +130,9 @@ def test_enhanced_code_only_at_the_start():
         (538, "5.7.11 need TLS", False, Outcome.DISABLED_BEFORE_TLS),
         (530, "5.7.0 Must issue STARTTLS", False, Outcome.DISABLED_BEFORE_TLS),
         (504, "5.5.4 unknown", True, Outcome.NO_MECHANISM),
+        (535, "5.7.8 Error: authentication failed: [CONTACTADMIN]", True, Outcome.LOCKED),
+        (535, "5.7.139 Authentication unsuccessful, the user account is disabled.", True, Outcome.LOCKED),
+        (535, "5.7.8 Error: authentication failed: (reason unavailable)", True, Outcome.REJECTED),
     ],
 )
 def test_smtp_auth_outcomes(code, text, tls, outcome):
@@ -143,6 +146,13 @@ def test_imap_and_pop_outcomes():
     assert _pop_outcome("-ERR [SYS/TEMP] later", True) is Outcome.TEMPORARY
     assert _pop_outcome("-ERR [AUTH] Authentication failed.", True) is Outcome.REJECTED
     assert _pop_outcome("+OK Logged in.", True) is Outcome.OK
+    # the server's words change the diagnosis: a lock or an expired password is not a wrong password
+    assert _imap_outcome("NO [CONTACTADMIN] [CONTACTADMIN]", True) is Outcome.LOCKED
+    assert _imap_outcome("NO [EXPIRED] Password expired", True) is Outcome.EXPIRED
+    assert _imap_outcome("NO [ALERT] Account locked by administrator", True) is Outcome.LOCKED
+    assert _pop_outcome("-ERR [CONTACTADMIN]", True) is Outcome.LOCKED
+    assert _pop_outcome("-ERR [SYS/PERM] Your account is closed", True) is Outcome.LOCKED
+    assert _imap_outcome("NO [AUTHENTICATIONFAILED] Password incorrect", True) is Outcome.REJECTED
 
 
 def test_every_login_outcome_has_texts_and_a_status():
