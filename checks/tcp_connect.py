@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from checks.servercheck import FamilyFallback
 from diagnose.engine.facts import MX_HOSTS, MailHost
@@ -12,6 +13,16 @@ from diagnose.engine.plugin import Check, CheckContext
 from diagnose.net.tcp import ConnectOutcome, ConnectResult, endpoint, tcp_connect
 
 SMTP_PORT = 25
+
+
+def backup_mx(finding: Finding, connected: set[str]) -> Finding:
+    """A host's failure while another MX host connects is a warning that says so: senders try the
+    next MX (RFC 5321 §5.1), so mail still arrives, later and through the other host."""
+    others = sorted(connected - {finding.host})
+    if finding.status is not Status.FAIL or not others:
+        return finding
+    return replace(finding, status=Status.WARN,
+                   summary=f"{finding.summary} (mail still arrives: senders go on to {', '.join(others[:3])})")
 
 
 class TcpConnect(Check):
@@ -63,16 +74,19 @@ class TcpConnect(Check):
         targets = [(h, addr) for h in hosts for addr in h.addresses]
         probes = [asyncio.ensure_future(self._probe(ctx, h, addr)) for h, addr in targets]
         fallback = FamilyFallback()  # a refusing IPv6 address of a host that works over IPv4: a warning
+        connected: set[str] = set()
         try:
             for next_done in asyncio.as_completed(probes):
                 finding = await next_done
+                if finding.status is Status.PASS:
+                    connected.add(finding.host)
                 if fallback.hold(finding):
                     yield finding
         finally:
             for p in probes:
                 p.cancel()
         for finding in fallback.release():
-            yield finding
+            yield backup_mx(finding, connected)
 
     async def _probe(self, ctx: CheckContext, host: MailHost, address: str) -> Finding:
         result = await tcp_connect(address, SMTP_PORT, timeout=ctx.timeout)

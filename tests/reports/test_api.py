@@ -36,7 +36,7 @@ def test_render_and_exit_code_of_a_report(tmp_path):
 @pytest.mark.lab
 def test_run_against_the_lab(lab):
     report = run(lab.domain("mixed"), nameservers=[lab.resolver], timeout=2, checks=["mx", "tcp"])
-    assert exit_code(report) is ExitCode.FAIL
+    assert exit_code(report) is ExitCode.WARN  # the backup MX works
     codes = {f.code for f in report.findings}
     assert {"mx.records", "tcp.refused", "tcp.connected"} <= codes
     assert report.meta["command"][:3] == ["maildoctor", "check", lab.domain("mixed")]

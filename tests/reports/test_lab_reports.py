@@ -69,8 +69,8 @@ def test_html_from_a_healthy_domain(lab, healthy_json):
 
 
 def test_html_marks_the_failing_hop(lab, tmp_path):
-    out = tmp_path / "mixed.html"
-    proc = check(lab, "mixed", "--format", "html", "--output", str(out), "--quiet")
+    out = tmp_path / "refused.html"
+    proc = check(lab, "refused", "--format", "html", "--output", str(out), "--quiet")
     assert proc.returncode == 2 and proc.stdout == "", proc.stdout
     page = out.read_text()
     assert 'hop hop-fail"><title>Recipient MX: FAIL' in page

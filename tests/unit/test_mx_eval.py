@@ -136,3 +136,14 @@ def test_a_lame_delegation_names_the_servers_that_do_not_answer():
     f = DomainExists().evaluate("example.test", addr("example.test", "SOA", Outcome.SERVFAIL), timeout=2,
                                 delegation=served)
     assert f.code == "dns.servfail"  # the servers answer: the failure is elsewhere (DNSSEC, the resolver)
+
+
+def test_a_failing_mx_host_is_a_warning_while_another_connects():
+    from checks.tcp_connect import backup_mx
+
+    res = ConnectResult("192.0.2.1", 25, ConnectOutcome.REFUSED, 0.01, "refused")
+    failed = TcpConnect().evaluate("mx1.example.test", res, timeout=2)
+    assert failed.status is Status.FAIL
+    assert backup_mx(failed, {"mx1.example.test"}).status is Status.FAIL  # only itself: no backup
+    warned = backup_mx(failed, {"mx1.example.test", "mx2.example.test"})
+    assert warned.status is Status.WARN and "senders go on to mx2.example.test" in warned.summary
