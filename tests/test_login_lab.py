@@ -67,6 +67,9 @@ def test_wrong_password_is_a_rejected_login_on_each_service(lab):
         assert f["evidence"]["server_said"] and f["evidence"]["server_said"] in f["summary"]
         assert f["host"] in f["remedy"] and lab.user in f["remedy"], f["remedy"]
     assert codes(rep)["login.smtp.rejected"]["evidence"]["server_said"].startswith("535")
+    # one wrong password is one problem, said once for the three services
+    [group] = rep["diagnosis"]["groups"]
+    assert len(group["ids"]) == 3 and group["ids"][0] == rep["diagnosis"]["root_causes"][0]
 
 
 def test_locked_account_is_said_to_be_locked_not_a_wrong_password(lab):
@@ -107,6 +110,8 @@ def test_discarded_mail_is_accepted_but_not_delivered(lab):
     assert found["roundtrip.accepted"]["evidence"]["queue_id"] in lost["remedy"]
     assert proc.elapsed < 5 + 15, proc.elapsed  # bounded: the timeout plus the sessions around it
     assert proc.returncode == 2
+    root = next(f for f in rep["findings"] if f["id"] == rep["diagnosis"]["root_causes"][0])
+    assert root["code"] == "roundtrip.not_delivered", rep["diagnosis"]
 
 
 def test_mail_filed_as_spam_is_found_in_junk(lab):
