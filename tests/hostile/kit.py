@@ -353,23 +353,6 @@ BEHAVIOURS = {f.__name__: f for f in (
     auth_bad_base64, delayed, polite, imap_pop_flood, https)}
 
 
-async def stall_tls(reader, writer, args) -> None:
-    """Offers STARTTLS (SMTP) and says 220 to it, then never answers the ClientHello: a stalled handshake."""
-    writer.write(b"220 mx.hostile.invalid ESMTP\r\n")
-    await writer.drain()
-    async for cmd in _lines(reader):
-        if cmd.startswith(b"EHLO"):
-            writer.write(EHLO_TLS)
-        elif cmd == b"STARTTLS":
-            writer.write(b"220 2.0.0 go ahead\r\n")
-            await writer.drain()
-            await reader.read()  # the ClientHello, and silence for ever
-            return
-        else:
-            writer.write(b"502 no\r\n")
-        await writer.drain()
-
-
 async def recorder(reader, writer, args) -> None:
     """A plaintext SMTP/IMAP/POP3 server (by port) that prints every line it receives as
     ``got PORT HEX`` and echoes each command back in its answer (a server that quotes the client:
@@ -406,7 +389,7 @@ async def recorder(reader, writer, args) -> None:
         await writer.drain()
 
 
-BEHAVIOURS.update({f.__name__: f for f in (stall_tls, recorder)})
+BEHAVIOURS.update({f.__name__: f for f in (recorder,)})
 
 
 def _handler(behaviour: str, args: dict):

@@ -32,7 +32,7 @@ LOGIN_CASES = {
     "t-silent": (151, "silent", (465, 587, 143, 993)),
     "t-fakestarttls": (152, "starttls_plaintext", (587,)),
     "t-untrusted": (153, "absurd_cert", (465, 587)),
-    "t-stalltls": (154, "stall_tls", (587,)),
+    "t-stalltls": (154, "tls_stall", (587,)),
 }
 RECORDER = ("t-rec", 160)
 V6FALLBACK = ("t-v6fb", 161)
