@@ -14,6 +14,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -205,6 +206,26 @@ def timeout_section(lab: Lab, box: Sandbox) -> list[str]:
             table(["domain", "--timeout", "diagnosis", "process wall", "diagnosis / timeout"], rows), ""]
 
 
+def revocation_section(lab: Lab, runs: int = 11) -> list[str]:
+    """What certificate revocation (OCSP, CRL, AIA against the lab CA) adds to a healthy diagnosis:
+    interleaved runs with and without --no-revocation, the diagnosis time from each report."""
+    domain = lab.domain("healthy")
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(runs):
+        for checked in (True, False):
+            r = run(md(lab, domain, *(() if checked else ("--no-revocation",)), stdout=True))
+            times[checked].append(json.loads(r.out[r.out.index("{"):])["duration_s"])
+    med = {k: statistics.median(v) for k, v in times.items()}
+    rows = [["revocation checked (default)", secs(med[True]), secs(min(times[True]))],
+            ["--no-revocation", secs(med[False]), secs(min(times[False]))]]
+    return ["## 5. Certificate revocation", "",
+            f"Full diagnosis of `{domain}` ({runs} runs each, interleaved; diagnosis time from the report). "
+            f"Revocation adds **{(med[True] - med[False]) * 1000:+.0f} ms** (medians), "
+            f"**{(min(times[True]) - min(times[False])) * 1000:+.0f} ms** (fastest runs); on a loaded machine the "
+            "fastest runs are the better estimate.", "",
+            table(["run", "median", "fastest"], rows), ""]
+
+
 def startup_section(lab: Lab) -> list[str]:
     py = str(ROOT / ".venv" / "bin" / "python")
     hf = hyperfine({"python -c pass (floor)": f"{py} -c pass", "maildoctor --help": f"{MAILDOCTOR} --help",
@@ -249,7 +270,8 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="two ports, one run each, no full testssl scan")
     ap.add_argument("--no-testssl-full", dest="testssl_full", action="store_false", help="skip the full testssl scan")
     ap.add_argument("--output", default=str(ROOT / "bench" / "RESULTS.md"))
-    ap.add_argument("--only", default="peers,timeouts,start-up,batch", help="sections to run (default: all)")
+    ap.add_argument("--only", default="peers,timeouts,start-up,batch,revocation",
+                    help="sections to run (default: all)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     args.testssl_full = args.testssl_full and not args.quick
@@ -276,7 +298,8 @@ def main() -> int:
         for title, section in (("peers", lambda: peers_section(lab, box, args)),
                                ("timeouts", lambda: timeout_section(lab, box)),
                                ("start-up", lambda: startup_section(lab)),
-                               ("batch", lambda: batch_section(lab, names, sizes))):
+                               ("batch", lambda: batch_section(lab, names, sizes)),
+                               ("revocation", lambda: revocation_section(lab, 3 if args.quick else 11))):
             if title not in args.only.split(","):
                 continue
             print(f"bench: {title} ...", file=sys.stderr)
