@@ -86,7 +86,7 @@ class Dnsbl(Check):
         ),
         "dnsbl.listed": (
             "{address} ({host}) is listed on the blocklist {zone} (code {codes}). Receivers that use "
-            "this list refuse or spam-folder mail sent from this address. The list says: {reason}",
+            "this list refuse or spam-folder mail sent from this address. The list says: {listing_reason}",
             "Find out why (a compromised account or an open relay sending spam, a misconfigured "
             "server), fix that first, then request removal on the list's web site (look up {address} "
             "there). Until then, send through another server.",
@@ -104,7 +104,8 @@ class Dnsbl(Check):
         if not zones:
             yield self.finding("dnsbl.not_requested", Status.SKIP, ctx.target.domain,
                                "not tested: blocklists are only queried with --dnsbl (see why)",
-                               lists=", ".join(PUBLIC_DNSBLS))
+                               lists=", ".join(PUBLIC_DNSBLS),
+                               reason="blocklists are only queried with --dnsbl (see why)")
             return
         hosts: tuple[MailHost, ...] = await ctx.fact(MX_HOSTS)
         pairs = [(h.name, a) for h in hosts for a in h.addresses][: max(1, MAX_QUERIES // len(zones))]
@@ -163,7 +164,7 @@ class Dnsbl(Check):
                             address=address,
                             zone=zone,
                             codes=verdict.detail,
-                            reason=clean(reason, limit=300, keep_newlines=False) or "(no reason given)",
+                            listing_reason=clean(reason, limit=300, keep_newlines=False) or "(no reason given)",
                         )
                     )
                 elif verdict.state == "broken":

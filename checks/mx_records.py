@@ -113,7 +113,8 @@ class MxRecords(Check):
         mx = await ctx.dns.query(domain, "MX")
         ev = {"query": f"{domain} MX", "outcome": mx.outcome.value, "records": list(mx.records)}
         if mx.outcome is Outcome.NXDOMAIN:
-            yield self.finding("mx.skipped", Status.SKIP, domain, f"not tested: {domain} does not exist", evidence=ev)
+            yield self.finding("mx.skipped", Status.SKIP, domain, f"not tested: {domain} does not exist", evidence=ev,
+                               reason=f"{domain} does not exist")
             ctx.withhold(MX_HOSTS, f"{domain} does not exist")
             return
         if mx.outcome in (Outcome.SERVFAIL, Outcome.TIMEOUT):

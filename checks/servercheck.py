@@ -12,7 +12,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from diagnose.engine.facts import MAILBOX_HOSTS, MX_HOSTS, SUBMISSION_HOSTS
 from diagnose.engine.model import Finding, Side, Status
@@ -106,7 +106,8 @@ class ServerCheck(Check):
         # mx.records already report missing servers once, not once per check.
         for role, reason in (missing.items() if not eps else ()):
             yield self.with_side(self.finding(f"{self.id}.skipped", Status.SKIP, ctx.target.domain,
-                                              f"{ROLE_WORDS[role]} servers not tested: {reason}"), role)
+                                              f"{ROLE_WORDS[role]} servers not tested: {reason}",
+                                              reason=reason), role)
         cache = probes(ctx)
         tasks = [asyncio.ensure_future(self._one(ctx, cache, ep)) for ep in eps]
         fallback = FamilyFallback()
@@ -137,8 +138,9 @@ class ServerCheck(Check):
         return
         yield  # pragma: no cover
 
-    def skip(self, ep: Endpoint, why: str, **kw) -> Finding:
-        return self.finding(f"{self.id}.skipped", Status.SKIP, subject(ep), f"not tested: {why}", host=ep.host, **kw)
+    def skip(self, ep: Endpoint, why: str, **kw: Any) -> Finding:
+        return self.finding(f"{self.id}.skipped", Status.SKIP, subject(ep), f"not tested: {why}", host=ep.host,
+                            reason=why, **kw)
 
     @staticmethod
     def with_side(finding: Finding, role: str) -> Finding:

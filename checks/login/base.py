@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from checks.servercheck import not_reached, subject
 from diagnose.engine.credentials import Credentials
@@ -138,11 +138,13 @@ class LoginCheck(Check):
                 Status.SKIP,
                 ctx.target.domain,
                 "not tested: no credentials (give --user and --password-env, or a config profile's credentials)",
+                reason="no credentials (give --user and --password-env, or a config profile's credentials)",
             )
             return
         hosts = await choose_endpoints(ctx, self.protocol)
         if isinstance(hosts, str):
-            yield self.finding(f"{self.id}.skipped", Status.SKIP, ctx.target.domain, f"not tested: {hosts}")
+            yield self.finding(f"{self.id}.skipped", Status.SKIP, ctx.target.domain, f"not tested: {hosts}",
+                               reason=hosts)
             return
         tasks = [asyncio.ensure_future(self._one(ctx, creds, ep, why)) for ep, why in hosts]
         tried: list[Login] = []
@@ -160,7 +162,7 @@ class LoginCheck(Check):
     async def _one(self, ctx: CheckContext, creds: Credentials, ep: Endpoint, why: str) -> tuple[Finding, Login | None]:
         if why:
             return self.finding(
-                f"{self.id}.skipped", Status.SKIP, subject(ep), f"not tested: {why}", host=ep.host
+                f"{self.id}.skipped", Status.SKIP, subject(ep), f"not tested: {why}", host=ep.host, reason=why
             ), None
         result = await login(ctx, ep, creds)
         return self.evaluate(result, creds), result
@@ -168,7 +170,8 @@ class LoginCheck(Check):
     def evaluate(self, r: Login, creds: Credentials) -> Finding:
         """Pure: the finding for one login attempt."""
         ep = r.endpoint
-        facts = dict(user=r.user, words=r.words or "no answer", service=SERVICE[self.protocol], port=ep.port,
+        facts: dict[str, Any] = dict(
+                     user=r.user, words=r.words or "no answer", service=SERVICE[self.protocol], port=ep.port,
                      action=ACTION[self.protocol], source=creds.source or "the command line",
                      offered=", ".join(r.offered) or "nothing", tls_port=PORTS[self.protocol][0],
                      extra={"smtp": ", or CRAM-MD5", "imap": ", or IMAP LOGIN"}.get(self.protocol, ""))
@@ -179,6 +182,11 @@ class LoginCheck(Check):
 
             evidence["reply_explained"] = explain_reply(r.code, r.words)
         over = f"over {r.tls_version}" if r.tls_version else "WITHOUT encryption"
+        untested = {
+            Outcome.TLS_REQUIRED: f"credentials not sent without TLS ({r.words})",
+            Outcome.TLS_UNTRUSTED: f"credentials not sent, the certificate does not verify ({r.words})",
+            Outcome.UNREACHABLE: r.words,
+        }
         summary = {
             Outcome.OK: f"{r.user} logged in ({r.mechanism}, {over})",
             Outcome.REJECTED: f"{ep.host} rejected the login of {r.user}: {r.words}",
@@ -187,14 +195,12 @@ class LoginCheck(Check):
             Outcome.TEMPORARY: f"{ep.host} refused the login of {r.user} for now: {r.words}",
             Outcome.NO_MECHANISM: f"no usable login method ({facts['offered']})",
             Outcome.DISABLED_BEFORE_TLS: f"login refused without encryption: {r.words}",
-            Outcome.TLS_REQUIRED: f"not tested: credentials not sent without TLS ({r.words})",
-            Outcome.TLS_UNTRUSTED: f"not tested: credentials not sent, the certificate does not verify ({r.words})",
-            Outcome.UNREACHABLE: f"not tested: {r.words}",
             Outcome.BROKEN: f"login broke off: {r.words}",
+            **{outcome: f"not tested: {why}" for outcome, why in untested.items()},
         }[r.outcome]
         code = f"{self.id}.skipped" if r.outcome is Outcome.UNREACHABLE else f"{self.id}.{r.outcome.value}"
         return self.finding(code, STATUS[r.outcome], subject(ep), summary, evidence=evidence,
-                            duration_s=r.elapsed_s, host=ep.host, **facts)
+                            duration_s=r.elapsed_s, host=ep.host, reason=untested.get(r.outcome, ""), **facts)
 
 
 async def login(ctx: CheckContext, ep: Endpoint, creds: Credentials) -> Login:

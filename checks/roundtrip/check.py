@@ -71,7 +71,7 @@ class RoundTrip(Check):
         ),
         "roundtrip.bounced": (
             "{host} accepted the test message for {recipient} (queue id {queue_id}), but it came back as "
-            "undeliverable after {latency:.1f} s: \u201c{reason}\u201d. The submission works; the delivery "
+            "undeliverable after {latency:.1f} s: \u201c{bounce}\u201d. The submission works; the delivery "
             "behind it does not.",
             "The reason names the broken step: a 5.1.1 means the recipient does not exist there, 5.2.2 a full "
             "mailbox, 5.4.x a routing or DNS problem, 5.7.x a policy refusal by the receiving server. On {host}, "
@@ -111,11 +111,13 @@ class RoundTrip(Check):
                 Status.SKIP,
                 domain,
                 "not tested: a round trip sends mail; ask for it with --roundtrip",
+                reason="a round trip sends mail; ask for it with --roundtrip",
             )
             return
         if creds is None or creds.outgoing is None or creds.incoming is None:
             yield self.finding(
-                "roundtrip.delivery.skipped", Status.SKIP, domain, "not tested: no credentials (--user, --password-env)"
+                "roundtrip.delivery.skipped", Status.SKIP, domain, "not tested: no credentials (--user, --password-env)",
+                reason="no credentials (--user, --password-env)",
             )
             return
         recipient = rt.to or (creds.incoming.user if "@" in creds.incoming.user else ctx.target.address or "")
@@ -124,16 +126,17 @@ class RoundTrip(Check):
             yield self.finding(
                 "roundtrip.delivery.skipped", Status.SKIP, domain,
                 "not tested: the user name is no address; give --to ADDRESS",
+                reason="the user name is no address; give --to ADDRESS",
             )
             return
         out = await _usable(ctx, "smtp")
         if isinstance(out, str):
-            yield self.finding("roundtrip.delivery.skipped", Status.SKIP, domain, f"not sent: {out}")
+            yield self.finding("roundtrip.delivery.skipped", Status.SKIP, domain, f"not sent: {out}", reason=out)
             return
         refused = await _refused_before(ctx, out)
         if refused:
             yield self.finding("roundtrip.delivery.skipped", Status.SKIP, subject(out), f"not sent: {refused}",
-                               host=out.host)
+                               host=out.host, reason=refused)
             return
         token = new_token()
         sub = await submit(
@@ -175,11 +178,13 @@ class RoundTrip(Check):
                                 f"{ep.host} accepted the test message for {recipient} ({qid})", **kw)
         if sub.login is None or sub.login.outcome.value != "ok":
             how = sub.login.outcome.value if sub.login else "no session"
+            why = f"the login on {ep.host}:{ep.port} did not work ({how}: {sub.words}; see login.smtp)"
             return self.finding(
                 "roundtrip.delivery.skipped",
                 Status.SKIP,
                 subject(ep),
-                f"not sent: the login on {ep.host}:{ep.port} did not work ({how}: {sub.words}; see login.smtp)",
+                f"not sent: {why}",
+                reason=why,
                 **kw,
             )
         if sub.code is None:
@@ -209,7 +214,7 @@ class RoundTrip(Check):
             ev.update(bounce=d.bounce_words, latency_s=round(d.latency_s, 2), cleanup=d.delete_detail)
             return [self.finding("roundtrip.bounced", Status.FAIL, recipient,
                                  f"accepted, then bounced after {d.latency_s:.1f} s: {d.bounce_words}; the bounce "
-                                 f"{d.delete_detail.split(';')[0]}", reason=d.bounce_words, latency=d.latency_s, **kw)]
+                                 f"{d.delete_detail.split(';')[0]}", bounce=d.bounce_words, latency=d.latency_s, **kw)]
         if not d.found:
             qid = f" (queue id {sub.queue_id})" if sub.queue_id else ""
             kw["host"] = sub.endpoint.host  # the texts name the server that accepted it, whose log tells more

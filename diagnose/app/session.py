@@ -28,7 +28,7 @@ __all__ = ["MAX_TIMEOUT", "CheckRequest", "Fatal", "Plan", "PlanError", "make_pl
            "run_plan", "open_dns", "write_atomically"]
 
 CheckRequest = Request  # the name `check`, `tui` and the tests build requests by
-NOT_RUN = "not run: interrupted"  # the summary of each check Ctrl-C stopped
+INTERRUPTED = "interrupted (Ctrl-C) before this check finished"  # the reason of each check Ctrl-C stopped
 Observer = Callable[[Event], None]
 # the CLI's progress display: (number of checks) -> a context giving an observer of the events
 Progress = Callable[[int], AbstractContextManager[Observer | None]]
@@ -52,7 +52,7 @@ def run_check(request: CheckRequest, progress: Progress | None = None) -> ExitCo
         # `maildoctor check … | head`: the reader left; the exit code still tells the verdict.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if report.interrupted:
-        not_run = sorted({f.check for f in report.findings if f.summary.startswith(NOT_RUN)})
+        not_run = sorted({f.check for f in report.findings if f.reason == INTERRUPTED})
         print(
             f"maildoctor: interrupted: the report shows what was found so far; not run: {', '.join(not_run) or 'none'}",
             file=sys.stderr,
@@ -115,8 +115,8 @@ def _interrupted_report(plan: Plan, dns: Dns, findings: list[Finding], finished:
                         duration_s: float) -> Report:
     """What was found before Ctrl-C, and each unfinished check marked as not run."""
     target = plan.target
-    not_run = [cls().finding(f"{cls.id}.skipped", Status.SKIP, target.domain,
-                             f"{NOT_RUN} (Ctrl-C) before this check finished")
+    not_run = [cls().finding(f"{cls.id}.skipped", Status.SKIP, target.domain, f"not run: {INTERRUPTED}",
+                             reason=INTERRUPTED)
                for cls in plan.checks if cls.id not in finished]
     return Report.of_run(target, plan.checks, dns.describe(), findings + not_run, started_at=started_at,
                          duration_s=duration_s, meta=plan.meta, interrupted=True)

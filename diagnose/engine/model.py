@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,11 +23,12 @@ class Status(str, enum.Enum):
         return _RANK[self]
 
     @classmethod
-    def worst(cls, statuses: list[Status] | tuple[Status, ...]) -> Status:
+    def worst(cls, statuses: Iterable[Status]) -> Status:
         return max(statuses, key=lambda s: s.rank, default=cls.PASS)
 
 
 _RANK = {Status.PASS: 0, Status.SKIP: 1, Status.WARN: 2, Status.ERROR: 3, Status.FAIL: 4}
+_NEEDS_REASON = (Status.SKIP, Status.ERROR)
 
 
 class Side(str, enum.Enum):
@@ -52,10 +54,13 @@ class Finding:
     duration_s: float = 0.0
     side: Side = Side.BOTH
     host: str = ""
+    reason: str = ""  # skip and error findings: why the test was skipped or could not run
 
     def __post_init__(self) -> None:
         if self.status is Status.SKIP and not self.summary:
-            raise ValueError("a skip finding must carry its reason in the summary")
+            raise ValueError("a skip finding must say why in its summary")
+        if self.status in _NEEDS_REASON and not self.reason:
+            object.__setattr__(self, "reason", self.summary)  # no separate reason given: the summary is it
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -66,6 +71,7 @@ class Finding:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:
+        """The finding of ``to_dict``; reports written before ``reason`` existed load too."""
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         known["status"] = Status(known["status"])
         known["side"] = Side(known.get("side", "both"))

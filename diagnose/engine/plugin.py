@@ -121,11 +121,15 @@ class Check:
         evidence: dict[str, Any] | None = None,
         duration_s: float = 0.0,
         host: str = "",
+        reason: str = "",
         **facts: Any,
     ) -> Finding:
-        """Build a finding of this check; explanation and remedy come from ``texts[code]``."""
+        """Build a finding of this check; explanation and remedy come from ``texts[code]``.
+
+        ``reason`` says why a skipped test was skipped (or an error's test could not run), in words
+        that fit after "not tested: "; without it, the summary is the reason."""
         explanation, remedy = self.texts.get(code, ("", ""))
-        values = _Facts(host=host, subject=subject, **facts)
+        values = _Facts(host=host, subject=subject, **({"reason": reason} if reason else {}), **facts)
         return Finding(
             check=self.id,
             code=code,
@@ -138,6 +142,7 @@ class Check:
             duration_s=duration_s,
             side=self.side,
             host=host,
+            reason=reason,
         )
 
 

@@ -116,7 +116,8 @@ async def _run_check(check: Check, ctx: CheckContext, facts: FactBoard, queue: a
             async for finding in check.run(ctx):
                 emit(finding)
     except FactUnavailable as exc:
-        emit(check.finding(f"{check.id}.skipped", Status.SKIP, subject, f"not tested: {exc.reason}"))
+        emit(check.finding(f"{check.id}.skipped", Status.SKIP, subject, f"not tested: {exc.reason}",
+                           reason=exc.reason))
     except TimeoutError:
         done = f"; its {len(own)} finding(s) so far are kept" if own else ", before it reported anything"
         emit(check.finding(f"{check.id}.overrun", Status.ERROR, subject,
@@ -129,9 +130,14 @@ async def _run_check(check: Check, ctx: CheckContext, facts: FactBoard, queue: a
                            f"the check failed internally: {type(exc).__name__}: {exc}",
                            evidence={"exception": type(exc).__name__}))
     finally:
-        skipped = [f.summary for f in own if f.status is Status.SKIP]
-        why = (f"{check.id} was skipped: {skipped[0].removeprefix('not tested: ').removeprefix('not sent: ')}"
-               if skipped and len(skipped) == len(own) else f"the {check.id} check could not determine it")
         for name in check.provides:
-            facts.withhold(name, why)
+            facts.withhold(name, _withheld_because(check, own))
         queue.put_nowait(CheckFinished(check.id, Status.worst([f.status for f in own]), time.monotonic() - start))
+
+
+def _withheld_because(check: Check, own: list[Finding]) -> str:
+    """Why ``check``'s facts did not come, for the checks that needed them: its skip reason
+    when it skipped altogether."""
+    if own and all(f.status is Status.SKIP for f in own):
+        return f"{check.id} was skipped: {own[0].reason}"
+    return f"the {check.id} check could not determine it"

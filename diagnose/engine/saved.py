@@ -13,7 +13,7 @@ MAX_DEPTH = 64  # nesting of arrays/objects; ours is < 10 deep. Deeper is refuse
 # parser and every renderer recurse, and a file 1,000 levels deep would end in a RecursionError
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
 _BRACKET = re.compile(r"[\[\]{}]")
-_TEXT_FIELDS = ("check", "code", "subject", "summary", "explanation", "remedy", "host")
+_TEXT_FIELDS = ("check", "code", "subject", "summary", "explanation", "remedy", "host", "reason")
 
 
 class NotAReport(ValueError):

@@ -134,7 +134,9 @@ class SkippingProducer(Check):
     provides = ("fact.k",)
 
     async def run(self, ctx):
-        yield self.finding("t.skipper.skipped", Status.SKIP, "a", "not tested: ask for it with --please")
+        # the summary words it differently on purpose: dependants must get ``reason``, not parse the summary
+        yield self.finding("t.skipper.skipped", Status.SKIP, "a", "held back until asked",
+                           reason="ask for it with --please")
 
 
 class NeedsK(Check):
@@ -151,6 +153,20 @@ def test_a_skipped_producer_passes_its_reason_on():
     report = asyncio.run(collect([SkippingProducer, NeedsK]))[-1].report
     (skip,) = [f for f in report.findings if f.check == "t.needs_k"]
     assert skip.summary == "not tested: t.skipper was skipped: ask for it with --please"
+    assert skip.reason == "t.skipper was skipped: ask for it with --please"
+
+
+class SkippingWithoutReason(SkippingProducer):
+    async def run(self, ctx):
+        yield self.finding("t.skipper.skipped", Status.SKIP, "a", "nothing to look at here")
+
+
+def test_a_skip_without_a_separate_reason_passes_its_summary_on_whole():
+    report = asyncio.run(collect([SkippingWithoutReason, NeedsK]))[-1].report
+    (producer,) = [f for f in report.findings if f.check == "t.skipper"]
+    (skip,) = [f for f in report.findings if f.check == "t.needs_k"]
+    assert producer.reason == "nothing to look at here"
+    assert skip.reason == "t.skipper was skipped: nothing to look at here"
 
 
 def test_verdict_is_pass_when_only_optional_tests_were_skipped():
