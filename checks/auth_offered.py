@@ -3,6 +3,8 @@ submission port offers AUTH at all (without it nobody can send)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from checks.servercheck import ServerCheck, not_reached, subject
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import CheckContext
@@ -59,6 +61,7 @@ class AuthOffered(ServerCheck):
         secured = d.capabilities if ep.implicit_tls else d.capabilities_tls
         after = login_offered(ep.protocol, secured) if d.tls is not None else []
         ev = {"before_tls": before, "after_tls": after, "transcript": d.transcript}
+        kw: dict[str, Any]  # keywords of self.finding
         kw = dict(evidence=ev, duration_s=d.elapsed_s, host=ep.host, port=ep.port)
         s = subject(ep)
         findings = []

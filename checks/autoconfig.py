@@ -13,6 +13,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from diagnose.engine.facts import AUTOCONFIG_SETTINGS
 from diagnose.engine.model import Finding, Side, Status
@@ -189,6 +190,7 @@ class Autoconfig(Check):
                     for s in settings]
         ev["url"] = served.url
         ev["servers"] = [asdict(s) for s in settings]
+        kw: dict[str, Any]  # keywords of self.finding
         kw = dict(evidence=ev, domain=domain, url=served.url)
         if errors:
             return [

@@ -8,6 +8,7 @@ import binascii
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
@@ -160,6 +161,7 @@ class DkimCheck(Check):
             records = [t for t in txt_strings(result) if looks_like_dkim(t)]
             ev = {"selector": selector, "name": name, "outcome": result.outcome.value,
                   "records": [clean(t, limit=800) for t in txt_strings(result)[:5]], "guessed": guessed}
+            kw: dict[str, Any]  # keywords of self.finding
             kw = dict(evidence=ev, duration_s=result.elapsed_s, domain=domain, selector=selector, name=name)
             subject = f"DKIM selector {selector}"
             if result.outcome in (Outcome.SERVFAIL, Outcome.TIMEOUT) and guessed:

@@ -7,6 +7,7 @@ import functools
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
@@ -206,9 +207,10 @@ class DmarcCheck(Check):
         if lookup.org is not None:
             ev["queries"][f"_dmarc.{lookup.org_domain}"] = _show(lookup.org)
 
-        def one(code: str, status: Status, summary: str, **facts) -> list[Finding]:
+        def one(code: str, status: Status, summary: str, **facts: object) -> list[Finding]:
+            shown: dict[str, Any] = {k: clean(str(v), limit=400) for k, v in facts.items()}
             return [self.finding(code, status, domain, clean(summary, limit=300), evidence=ev, domain=domain,
-                                 **{k: clean(str(v), limit=400) for k, v in facts.items()})]
+                                 **shown)]
 
         where, records = "", []
         for name, res in ((domain, lookup.own), (lookup.org_domain, lookup.org)):

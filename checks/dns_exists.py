@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
@@ -64,6 +65,7 @@ class DomainExists(Check):
         evidence = {"query": f"{domain} SOA", "outcome": result.outcome.value, "records": list(result.records)}
         if delegation is not None:
             evidence["delegation"] = delegation.to_evidence()
+        kw: dict[str, Any]  # keywords of self.finding
         kw = dict(evidence=evidence, duration_s=result.elapsed_s, domain=domain, timeout=timeout)
         if delegation is not None and delegation.lame:
             servers = "; ".join(s.describe() for s in delegation.servers)

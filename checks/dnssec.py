@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
@@ -73,6 +74,7 @@ class Dnssec(Check):
         ev = {"soa": {"outcome": soa.outcome.value, "ad": soa.authenticated},
               "dnskey": {"outcome": dnskey.outcome.value, "count": len(dnskey.records), "ad": dnskey.authenticated},
               "ds": {"outcome": ds.outcome.value, "records": list(ds.records)[:8], "ad": ds.authenticated}}
+        kw: dict[str, Any]  # keywords of self.finding
         kw = dict(evidence=ev, duration_s=max(soa.elapsed_s, dnskey.elapsed_s, ds.elapsed_s), domain=domain,
                   resolver=resolver or "the resolver")
         has_ds = ds.outcome is Outcome.ANSWER

@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from diagnose.engine.facts import MX_HOSTS, MailHost
 from diagnose.engine.model import Finding, Side, Status
@@ -202,6 +203,7 @@ class MxRecords(Check):
         bad_status = Status.WARN if others_usable else Status.FAIL
         impact = ("Mail still arrives through the other MX hosts, but senders waste time on this one."
                   if others_usable else f"No other MX host works, so mail to {domain} cannot be delivered.")
+        kw: dict[str, Any]  # keywords of self.finding
         kw = dict(evidence=ev, duration_s=max(a.elapsed_s, aaaa.elapsed_s), host=name, name=name, domain=domain,
                   preference=target.preference, impact=impact)
         if looks_like_ip(name):

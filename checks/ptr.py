@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 import dns.reversename
 
@@ -109,6 +110,7 @@ class PtrFcrdns(Check):
             "ptr": [clean(n) for n in names],
             "forward": {clean(n): list(r.records) for n, r in forward.items()},
         }
+        kw: dict[str, Any]  # keywords of self.finding
         kw = dict(evidence=ev, duration_s=ptr.elapsed_s, host=host, address=address, rname=rname,
                   names=clean(", ".join(names), limit=300), first=clean(names[0] if names else "", limit=200))
         subject = endpoint(host, address, 25).rsplit(":", 1)[0]

@@ -10,6 +10,7 @@ import asyncio
 import ipaddress
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from diagnose.engine.facts import MAILBOX_HOSTS, SUBMISSION_HOSTS, ServiceHost
 from diagnose.engine.model import Finding, Side, Status
@@ -98,6 +99,7 @@ class ServersDiscover(Check):
         domain = ctx.target.domain
         ports = tuple(p for _label, p in fam.srv)
         what = {"submission": "mail submission (sending)", "imap": "IMAP", "pop3": "POP3"}[fam.key]
+        kw: dict[str, Any]  # keywords of self.finding
         kw = dict(domain=domain, what=what, flag=OPTION_FLAG[fam.option],
                   srv=", ".join(f"{label}.{domain}" for label, _p in fam.srv),
                   guesses=", ".join(f"{g}.{domain}" for g in fam.guesses),

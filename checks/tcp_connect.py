@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
 from checks.servercheck import FamilyFallback
 from diagnose.engine.facts import MX_HOSTS, MailHost
@@ -98,6 +99,7 @@ class TcpConnect(Check):
         ms = result.elapsed_s * 1000
         ev = {"host": host, "address": result.address, "port": result.port, "outcome": result.outcome.value,
               "elapsed_ms": round(ms, 1), "detail": result.detail}
+        kw: dict[str, Any]  # keywords of self.finding
         kw = dict(evidence=ev, duration_s=result.elapsed_s, host=host, address=result.address,
                   port=result.port, timeout=timeout, detail=result.detail)
         match result.outcome:

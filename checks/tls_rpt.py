@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
@@ -70,6 +71,7 @@ class TlsRpt(Check):
         texts = txt_strings(result)
         ev = {"query": f"_smtp._tls.{domain} TXT", "outcome": result.outcome.value,
               "records": [clean(t, limit=300) for t in texts[:5]]}
+        kw: dict[str, Any]  # keywords of self.finding
         kw = dict(evidence=ev, duration_s=result.elapsed_s, domain=domain)
         if result.outcome in (Outcome.SERVFAIL, Outcome.TIMEOUT):
             return self.finding("tls_rpt.lookup_failed", Status.FAIL, domain, "TLS-RPT record lookup failed",

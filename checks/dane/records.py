@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 from diagnose.engine.facts import MX_HOSTS, MailHost
 from diagnose.engine.model import Finding, Side, Status
@@ -90,6 +91,7 @@ class DaneRecords(Check):
             "records": [clean(r, limit=300) for r in answer.records[:10]],
             "dnssec_validated": answer.authenticated,
         }
+        kw: dict[str, Any]  # keywords of self.finding
         kw = dict(evidence=ev, duration_s=answer.elapsed_s, host=host, owner=owner)
         subject = f"TLSA {owner}"
         if answer.outcome in (Outcome.NXDOMAIN, Outcome.NODATA):

@@ -6,6 +6,8 @@ MTA-STS versus the certificate is left to the MTA-STS check, which knows the pol
 
 from __future__ import annotations
 
+from typing import Any
+
 from checks.servercheck import ServerCheck, not_reached, subject
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import CheckContext
@@ -80,6 +82,7 @@ class DaneTlsa(ServerCheck):
             from diagnose.knowledge.dane import tlsa_for
             expected = f"3 1 1 {tlsa_for(chain[0]).data.hex()}"
             ev["expected_3_1_1"] = expected
+        kw: dict[str, Any]  # keywords of self.finding
         kw = dict(evidence=ev, host=ep.host, owner=owner, expected=expected or "3 1 1 <sha256 of the key>")
         s = subject(ep)
         if answer.outcome in (Outcome.NXDOMAIN, Outcome.NODATA):

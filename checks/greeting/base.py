@@ -9,7 +9,7 @@ fails. Failures in the STARTTLS/TLS phases belong to the TLS check, not here.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from checks.servercheck import ServerCheck, subject
 from diagnose.engine.model import Finding, Status
@@ -144,6 +144,7 @@ class GreetingCheck(ServerCheck):
         }
         if d.greeting_delay_s is not None:
             ev["greeting_delay_ms"] = round(d.greeting_delay_s * 1000, 1)
+        kw: dict[str, Any]  # keywords of self.finding
         kw = dict(evidence=ev, duration_s=d.elapsed_s, host=ep.host, address=ep.address, port=ep.port,
                   timeout=timeout, proto=self.proto, phase=d.failure_phase, failure=d.failure,
                   words=d.failure_words or d.connect_detail, delay=d.greeting_delay_s or 0.0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from typing import Any
 
 from checks.login.base import choose_endpoints, login_fact, open_session
 from checks.roundtrip.exchange import Delivery, Submission, await_delivery, build_message, new_token, submit
@@ -169,6 +170,7 @@ class RoundTrip(Check):
               "replies": [{"step": step, "reply": f"{code} {text}", "meaning": explain_reply(code, text)}
                           for step, code, text in sub.replies],
               "transcript": sub.transcript}
+        kw: dict[str, Any]  # keywords of self.finding
         kw = dict(evidence=ev, duration_s=sub.elapsed_s, host=ep.host, sender=sender, recipient=recipient,
                   words=sub.words, stage=sub.stage)
         if sub.accepted:
@@ -204,6 +206,7 @@ class RoundTrip(Check):
         mailbox = f"{d.endpoint.host}:{d.endpoint.port}"
         ev = {"recipient": recipient, "token": token, "mailbox": mailbox, "polls": d.polls,
               "queue_id": sub.queue_id, "transcript": d.transcript}
+        kw: dict[str, Any]  # keywords of self.finding
         kw = dict(evidence=ev, host=d.endpoint.host, recipient=recipient, mailbox=mailbox, token=token,
                   queue_id=sub.queue_id or "unknown", timeout=timeout)
         if d.problem:

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
 from checks.spf.record import (
     LOOKUP_LIMIT,
@@ -151,9 +152,10 @@ class SpfCheck(Check):
             ev["not_followed"] = [clean(d) for d in an.dynamic]
         out: list[Finding] = []
 
-        def add(code: str, status: Status, summary: str, **facts) -> None:
+        def add(code: str, status: Status, summary: str, **facts: object) -> None:
+            shown: dict[str, Any] = {k: clean(str(v), limit=600) for k, v in facts.items()}
             out.append(self.finding(code, status, domain, clean(summary, limit=300), evidence=ev,
-                                    domain=domain, **{k: clean(str(v), limit=600) for k, v in facts.items()}))
+                                    domain=domain, **shown))
 
         root = an.root
         if not an.complete:

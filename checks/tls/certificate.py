@@ -5,6 +5,7 @@ dialogue captured; the trust store is the system's plus --ca-file."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from checks.servercheck import ServerCheck, subject
 from diagnose.engine.model import Finding, Side, Status
@@ -151,6 +152,7 @@ class Certificate(ServerCheck):
         if aia is not None:  # the missing intermediate, fetched as some clients would (AIA 'CA Issuers')
             ev["aia_issuer"] = {"found": aia.cert is not None, "attempts": list(aia.attempts),
                                 "subject": aia.cert.subject.rfc4514_string() if aia.cert is not None else ""}
+        base: dict[str, Any]  # keywords of self.finding
         base = dict(evidence=ev, duration_s=d.elapsed_s, host=ep.host, impact=impact,
                     impact_lower=impact[0].lower() + impact[1:])
         s = subject(ep)

@@ -3,6 +3,8 @@ the version and cipher; TLS 1.0/1.1 still accepted (a second, legacy-only sessio
 
 from __future__ import annotations
 
+from typing import Any
+
 from checks.servercheck import ServerCheck, not_reached, subject
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import CheckContext
@@ -88,6 +90,7 @@ class TlsHandshake(ServerCheck):
                   "require TLS (MTA-STS, DANE, many providers' policies) will not deliver at all.")
         ev = {"phase": d.failure_phase or "done", "transcript": d.transcript, "starttls_offered": d.starttls_offered,
               "implicit_tls": ep.implicit_tls}
+        kw: dict[str, Any]  # keywords of self.finding
         kw = dict(evidence=ev, duration_s=d.elapsed_s, host=ep.host, port=ep.port, word=word, impact=impact,
                   how=HOW_TO_ENABLE[ep.protocol], phase=d.failure_phase, failure=d.failure,
                   words=d.failure_words, impact_short=impact.split(";")[0])
