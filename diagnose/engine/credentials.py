@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 MASK = "****"
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -51,7 +52,7 @@ class Secret:
     def __hash__(self) -> int:
         return hash(("Secret", len(self._value)))
 
-    def __reduce__(self):  # never pickled or deep-copied into something that prints it
+    def __reduce__(self) -> NoReturn:  # never pickled or deep-copied into something that prints it
         raise TypeError("a Secret cannot be serialized")
 
 
@@ -71,7 +72,10 @@ class Credentials:
         pw = self.password.reveal()
         if not pw:
             return ()
-        b64 = lambda raw: base64.b64encode(raw.encode("utf-8")).decode("ascii")  # noqa: E731
+
+        def b64(raw: str) -> str:
+            return base64.b64encode(raw.encode("utf-8")).decode("ascii")
+
         escaped = pw.replace("\\", "\\\\").replace('"', '\\"')  # RFC 9051 quoted string
         forms = [pw, escaped, f'"{escaped}"', b64(pw), b64(f"\0{self.user}\0{pw}"),
                  b64(f"{self.user}\0{self.user}\0{pw}")]

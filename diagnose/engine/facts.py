@@ -48,9 +48,9 @@ class FactBoard:
     """Futures keyed by fact name."""
 
     def __init__(self) -> None:
-        self._facts: dict[str, asyncio.Future] = {}
+        self._facts: dict[str, asyncio.Future[object]] = {}
 
-    def _future(self, name: str) -> asyncio.Future:
+    def _future(self, name: str) -> asyncio.Future[object]:
         if name not in self._facts:
             self._facts[name] = asyncio.get_running_loop().create_future()
         return self._facts[name]

@@ -146,7 +146,7 @@ class Check:
         )
 
 
-class _Facts(dict):
+class _Facts(dict[str, Any]):
     """Template values; a placeholder without a value stays visible instead of raising."""
 
     def __missing__(self, key: str) -> str:

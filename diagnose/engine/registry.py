@@ -90,12 +90,14 @@ def describe(
 
 def _literal_info(ep: metadata.EntryPoint) -> CheckInfo | None:
     """The class attributes id/title/side read from source; None when that is not possible."""
+    import importlib.abc
     import importlib.util
 
     module, _, attr = ep.value.partition(":")
     try:
         spec = importlib.util.find_spec(module.strip())
-        source = spec.loader.get_source(spec.name) if spec and spec.loader else None  # type: ignore[union-attr]
+        loader = spec.loader if spec else None
+        source = loader.get_source(spec.name) if spec and isinstance(loader, importlib.abc.InspectLoader) else None
         # only the class statement is parsed (a whole module costs ~10x more): its header line and
         # the indented or blank lines after it
         block = re.search(rf"^class {re.escape(attr.strip())}\b[^\n]*\n(?:[ \t]+[^\n]*\n|[ \t]*\n)*",

@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from diagnose.engine.credentials import scrub_value
 from diagnose.engine.facts import FactBoard, FactUnavailable
@@ -53,7 +54,7 @@ def check_budget(options: Options, check: Check | None = None) -> float:
 
 
 async def diagnose(
-    target: Target, checks: list[type[Check]], dns: Resolver, options: Options, *, meta: dict | None = None
+    target: Target, checks: list[type[Check]], dns: Resolver, options: Options, *, meta: dict[str, Any] | None = None
 ) -> AsyncIterator[Event]:
     """Run ``checks`` on ``target`` at once; yield events as they happen, ending with the report."""
     started_at = datetime.now(UTC)
@@ -94,7 +95,7 @@ async def diagnose(
     yield DiagnosisFinished(report)
 
 
-async def _run_check(check: Check, ctx: CheckContext, facts: FactBoard, queue: asyncio.Queue,
+async def _run_check(check: Check, ctx: CheckContext, facts: FactBoard, queue: asyncio.Queue[Event],
                      began: float) -> None:
     await queue.put(CheckStarted(check.id, check.title))
     start = time.monotonic()
