@@ -149,7 +149,14 @@ class Dns:
 
     @property
     def nameservers(self) -> list[str]:
-        return [f"{ns.address}:{ns.port}" for ns in self._resolver.nameservers]  # type: ignore[union-attr]
+        return [f"{ns.address}:{ns.port}" for ns in self._servers()]
+
+    def _servers(self) -> list[dns.nameserver.Do53Nameserver]:
+        """The resolver's servers as plain-DNS server objects: dnspython keeps the system's
+        (from /etc/resolv.conf) as address strings, ours (--nameserver) as objects."""
+        r = self._resolver
+        return [dns.nameserver.Do53Nameserver(ns, r.nameserver_ports.get(ns, r.port)) if isinstance(ns, str) else ns
+                for ns in r.nameservers if isinstance(ns, str | dns.nameserver.Do53Nameserver)]
 
     def describe(self) -> dict:
         return {"nameservers": self.nameservers, "source": self.source, "timeout_s": self.timeout}
@@ -204,7 +211,7 @@ class Dns:
         request = dns.message.make_query(".", dns.rdatatype.NS)
         errors = []
         deadline = start + self.limits.dns_attempt
-        for ns in self._resolver.nameservers:  # type: ignore[union-attr]
+        for ns in self._servers():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
