@@ -41,12 +41,12 @@ def render(report: Report) -> str:
             kind = _testcase(suite, f, fail_on)
             if kind:
                 counts[kind] += 1
-        for key, value in counts.items():
-            suite.set(key, str(value))
-            totals[key] += value
+        for key, n in counts.items():
+            suite.set(key, str(n))
+            totals[key] += n
         suite.set("time", f"{sum(f.duration_s for f in findings):.3f}")
-    for key, value in totals.items():
-        root.set(key, str(value))
+    for key, n in totals.items():
+        root.set(key, str(n))
     root.set("time", f"{report.duration_s:.3f}")
     ET.indent(root)
     comment = xml_text(f"maildoctor verdict: {report.verdict.value.upper()} - {verdict_words(report)}", newlines=False)

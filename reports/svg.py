@@ -152,7 +152,7 @@ def waterfall_svg(findings: list[Finding], *, max_rows: int = 40) -> str:
         f'<svg class="waterfall" viewBox="0 0 {label_w + bar_w + 90} {height}" '
         f'width="100%" role="img" aria-label="time spent per host and phase" font-family="sans-serif" font-size="12">'
     ]
-    x = label_w
+    x: float = label_w
     for phase in PHASES:  # legend
         out.append(f'<rect x="{x}" y="6" width="12" height="12" fill="{PHASE_COLOURS[phase]}"/>'
                    f'<text x="{x + 16}" y="16">{phase}</text>')

@@ -94,7 +94,7 @@ async def submit(session: MailSession, sender: str, recipient: str, message: byt
                 return sub
         stuffed = re.sub(rb"(?m)^\.", b"..", message)
         session.transcript.add("C", f"(the test message: {len(stuffed)} bytes)")
-        session.writer.write(stuffed + b".\r\n")
+        session.connected_writer.write(stuffed + b".\r\n")
         reply = await session.smtp_reply_only("end of message")
         sub.replies.append(("end of message", reply.code, reply.text))
         sub.code, sub.words = reply.code, f"{reply.code} {reply.text}"

@@ -107,7 +107,7 @@ def load_profile(path: Path | None, name: str | None) -> Profile | None:
 
     No --profile: the profile called "default" if the file has one, else None (no profile)."""
     explicit = path is not None
-    path = path if explicit else DEFAULT_PATH
+    path = path if path is not None else DEFAULT_PATH
     if not path.exists():
         if explicit or name:
             raise ConfigError(f"{path}: no such config file" + ("" if explicit else f" (needed by --profile {name})"))

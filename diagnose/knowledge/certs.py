@@ -15,13 +15,14 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import DNSName, IPAddress, PolicyBuilder, Store, VerificationError
 
 from diagnose.engine.model import Status
@@ -64,7 +65,7 @@ def common_name(name: x509.Name) -> str:
 def san_names(cert: x509.Certificate) -> tuple[list[str], list[str]]:
     """(DNS names lower case, IP addresses) from the subjectAltName extension."""
     try:
-        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return [], []
     return ([n.lower().rstrip(".") for n in san.get_values_for_type(x509.DNSName)],
@@ -152,6 +153,7 @@ def verify_chain(leaf: x509.Certificate, intermediates: list[x509.Certificate], 
     if not anchors:
         return "no trusted certificate authorities are available"
     dns_names, ips = san_names(leaf)
+    subject: DNSName | IPAddress
     try:
         if dns_names:
             subject = DNSName(dns_names[0].replace("*", "x", 1))
@@ -177,7 +179,7 @@ def _plain_verification_error(text: str) -> str:
 
 
 def evaluate_certificate(chain: list[x509.Certificate], hostname: str, now: dt.datetime, warn_days: int = 14, *,
-                         anchors: list[x509.Certificate] = (), intermediates: list[x509.Certificate] = ()
+                         anchors: Sequence[x509.Certificate] = (), intermediates: Sequence[x509.Certificate] = ()
                          ) -> CertVerdict:
     """Judge the chain a server sent (leaf first) for a client that connected to ``hostname``.
 
@@ -266,7 +268,7 @@ def evaluate_certificate(chain: list[x509.Certificate], hostname: str, now: dt.d
 def _has_aia_issuer(cert: x509.Certificate) -> bool:
     """Public CAs put a 'CA Issuers' URL in every leaf; its presence hints at a missing intermediate."""
     try:
-        aia = cert.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS).value
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
     except x509.ExtensionNotFound:
         return False
     return any(d.access_method == x509.oid.AuthorityInformationAccessOID.CA_ISSUERS for d in aia)

@@ -99,6 +99,20 @@ class MailSession:
         self._tag = 0
         self._start = self._last = time.monotonic()
 
+    @property
+    def connected_reader(self) -> LineReader:
+        """The reader of the open connection; ConnectionError when there is none."""
+        if self.reader is None:
+            raise ConnectionError("the mail session is not connected")
+        return self.reader
+
+    @property
+    def connected_writer(self) -> asyncio.StreamWriter:
+        """The writer of the open connection; ConnectionError when there is none."""
+        if self.writer is None:
+            raise ConnectionError("the mail session is not connected")
+        return self.writer
+
     def _mark(self, phase: str) -> None:
         now = time.monotonic()
         self.result.timings[phase] = round(self.result.timings.get(phase, 0.0) + now - self._last, 4)
@@ -109,9 +123,9 @@ class MailSession:
         """Send one line; the transcript records ``shown`` instead when the line carries a secret."""
         data = command_bytes(line)  # raises (nothing written) for CR/LF/NUL inside the line
         self.transcript.add("C", line if shown is None else shown)
-        self.writer.write(data)
+        self.connected_writer.write(data)
         async with asyncio.timeout(self.limits.reply):
-            await self.writer.drain()
+            await self.connected_writer.drain()
 
     def done(self, outcome: Outcome, words: str = "", **kw) -> Login:
         r = self.result
@@ -130,19 +144,20 @@ class MailSession:
         try:
             if polite:
                 await self.send(polite)
-                self.reader.timeout = self.limits.goodbye
-                await self.reader.line("goodbye")
+                self.connected_reader.timeout = self.limits.goodbye
+                await self.connected_reader.line("goodbye")
         except (ProtocolError, OSError, TimeoutError):
             pass
         finally:
-            self.writer.transport.abort()
+            self.connected_writer.transport.abort()
             self.writer = None
             self.result.transcript = self.transcript.as_list()
 
     async def _tls(self, phase: str) -> bool:
         try:
-            await self.writer.start_tls(verifying_context(self.ca_file), server_hostname=sni_name(self.ep.host),
-                                        ssl_handshake_timeout=self.limits.tls)
+            await self.connected_writer.start_tls(verifying_context(self.ca_file),
+                                                  server_hostname=sni_name(self.ep.host),
+                                                  ssl_handshake_timeout=self.limits.tls)
         except ssl.SSLCertVerificationError as exc:
             self.done(Outcome.TLS_UNTRUSTED, exc.verify_message or exc.reason or str(exc))
             return False
@@ -151,7 +166,7 @@ class MailSession:
                 Outcome.TLS_REQUIRED, f"{phase} failed: {getattr(exc, 'reason', '') or exc or type(exc).__name__}"
             )
             return False
-        self.result.tls_version = self.writer.get_extra_info("ssl_object").version() or "TLS"
+        self.result.tls_version = self.connected_writer.get_extra_info("ssl_object").version() or "TLS"
         self._mark("TLS")
         return True
 
@@ -192,20 +207,20 @@ class MailSession:
     # -- SMTP (RFC 4954) ---------------------------------------------------------
     async def smtp(self, line: str, phase: str, shown: str | None = None, *, login: bool = False) -> SmtpReply:
         await self.send(line, shown)
-        self.reader.timeout = self._wait(login)
+        self.connected_reader.timeout = self._wait(login)
         try:
-            return await self.reader.smtp_reply(phase)
+            return await self.connected_reader.smtp_reply(phase)
         finally:
-            self.reader.timeout = self.limits.reply
+            self.connected_reader.timeout = self.limits.reply
 
     async def smtp_reply_only(self, phase: str) -> SmtpReply:
         """The reply to something already written (the end of a message's data)."""
         async with asyncio.timeout(self.limits.reply):
-            await self.writer.drain()
-        return await self.reader.smtp_reply(phase)
+            await self.connected_writer.drain()
+        return await self.connected_reader.smtp_reply(phase)
 
     async def _smtp(self) -> Login:
-        greeting = await self.reader.smtp_reply("greeting")
+        greeting = await self.connected_reader.smtp_reply("greeting")
         self._mark("greeting")
         if greeting.code != 220:
             return self.done(Outcome.UNREACHABLE, f"{greeting.code} {greeting.text}", code=greeting.code)
@@ -265,21 +280,21 @@ class MailSession:
         self._tag += 1
         tag = f"m{self._tag}"
         await self.send(f"{tag} {command}", f"{tag} {shown}" if shown else None)
-        self.reader.timeout = self._wait(login)
+        self.connected_reader.timeout = self._wait(login)
         lines: list[str] = []
         try:
             # one deadline for the whole reply, not per line: a server that trickles untagged
             # lines for ever must not hold the check past its time budget
             async with asyncio.timeout(self._wait(login)):
                 for _ in range(100_000):
-                    line = await self.reader.line(phase)
+                    line = await self.connected_reader.line(phase)
                     if line.startswith("+") and on_continue is not None:
                         await self.send(on_continue, MASK)
                         on_continue = None
                         continue
                     m = re.search(r"\{(\d{1,9})\}$", line)
                     if m:
-                        data = await self.reader.exactly(int(m.group(1)), phase)
+                        data = await self.connected_reader.exactly(int(m.group(1)), phase)
                         if literals is not None:
                             literals.append(data)
                     lines.append(line)
@@ -290,10 +305,10 @@ class MailSession:
         except TimeoutError:
             raise ProtocolError(phase, Failure.TIMEOUT, "no complete reply in time") from None
         finally:
-            self.reader.timeout = self.limits.reply
+            self.connected_reader.timeout = self.limits.reply
 
     async def _imap(self) -> Login:
-        greeting = await self.reader.line("greeting")
+        greeting = await self.connected_reader.line("greeting")
         self._mark("greeting")
         if not greeting.upper().startswith("* OK"):
             return self.done(Outcome.UNREACHABLE, greeting)
@@ -335,18 +350,18 @@ class MailSession:
                   multiline: bool = False) -> list[str]:
         """The status line, then (``multiline`` and +OK) the lines up to ".", dot-unstuffed."""
         await self.send(command, shown)
-        self.reader.timeout = self._wait(login)
+        self.connected_reader.timeout = self._wait(login)
         try:
-            first = await self.reader.line(phase)
+            first = await self.connected_reader.line(phase)
             if not (multiline and first.startswith("+OK")):
                 return [first]
-            body = await self.reader.until(phase, lambda s: s == ".", max_lines=100_000)
+            body = await self.connected_reader.until(phase, lambda s: s == ".", max_lines=100_000)
             return [first] + [s[1:] if s.startswith("..") else s for s in body[:-1]]
         finally:
-            self.reader.timeout = self.limits.reply
+            self.connected_reader.timeout = self.limits.reply
 
     async def _pop3(self) -> Login:
-        greeting = await self.reader.line("greeting")
+        greeting = await self.connected_reader.line("greeting")
         self._mark("greeting")
         if not greeting.startswith("+OK"):
             return self.done(Outcome.UNREACHABLE, greeting)

@@ -162,7 +162,7 @@ class LineReader:
         """Lines until ``done(line)`` is true (that line included), all within ``timeout``."""
         try:
             async with asyncio.timeout(self.timeout):
-                lines = []
+                lines: list[str] = []
                 while len(lines) < max_lines:
                     lines.append(await self._line(phase))
                     if done(lines[-1]):

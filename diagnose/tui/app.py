@@ -113,36 +113,37 @@ class MaildoctorApp(App[int]):
             self.post_message(RunFailed(run, str(exc)))
 
     # -- messages from the worker (stale runs are ignored) ---------------------------------------
-    def _current(self, run: int) -> bool:
-        return self.state is not None and run == self._run_no
+    def _current(self, run: int) -> DiagnosisState | None:
+        """The state of the run ``run`` if it is still the current one."""
+        return self.state if run == self._run_no else None
 
     def on_run_began(self, msg: RunBegan) -> None:
-        if self._current(msg.run):
-            self.state.begin(msg.run, msg.checks, time.monotonic())
+        if (state := self._current(msg.run)) is not None:
+            state.begin(msg.run, msg.checks, time.monotonic())
             self._dirty = True
 
     def on_check_began(self, msg: CheckBegan) -> None:
-        if self._current(msg.run):
-            self.state.check_began(msg.check, time.monotonic())
+        if (state := self._current(msg.run)) is not None:
+            state.check_began(msg.check, time.monotonic())
             self._dirty = True
 
     def on_finding_arrived(self, msg: FindingArrived) -> None:
-        if self._current(msg.run):
-            self.state.add_finding(msg.finding)
+        if (state := self._current(msg.run)) is not None:
+            state.add_finding(msg.finding)
             self._dirty = True
 
     def on_check_ended(self, msg: CheckEnded) -> None:
-        if self._current(msg.run):
-            self.state.check_ended(msg.check, msg.status, msg.duration_s)
+        if (state := self._current(msg.run)) is not None:
+            state.check_ended(msg.check, msg.status, msg.duration_s)
             self._dirty = True
 
     def on_run_ended(self, msg: RunEnded) -> None:
-        if self._current(msg.run):
-            if self.plan.expect:  # the profile's expectations, judged after the run as `check` does
+        if (state := self._current(msg.run)) is not None:
+            if self.plan is not None and self.plan.expect:  # the profile's expectations, judged as `check` does
                 from diagnose.engine.expect import Expectations
 
-                self.state.judged(self.plan.judge(self.state.findings), Expectations.id, Expectations.title)
-            self.state.ended(msg.report)
+                state.judged(self.plan.judge(state.findings), Expectations.id, Expectations.title)
+            state.ended(msg.report)
             self._refresh_all()
             tree = self.query_one(ResultsTree)
             problem = tree.first_problem()
@@ -152,8 +153,8 @@ class MaildoctorApp(App[int]):
             self._jump_to_problem = False
 
     def on_run_failed(self, msg: RunFailed) -> None:
-        if self._current(msg.run):
-            self.state.failed(msg.reason)
+        if (state := self._current(msg.run)) is not None:
+            state.failed(msg.reason)
             self._refresh_all()
             self.notify(msg.reason, title="No diagnosis", severity="error", timeout=10)
 
@@ -238,7 +239,7 @@ class MaildoctorApp(App[int]):
 
     def action_export(self) -> None:
         report = self.state.report if self.state else None
-        if report is None:
+        if report is None or self.plan is None:
             self.notify("No finished report to export yet.", severity="warning")
             return
         out = self.plan.output

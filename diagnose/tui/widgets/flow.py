@@ -11,7 +11,7 @@ from reports.hops import DNS, MAILBOX, MX, SUBMISSION
 
 NAMES = {DNS: "DNS", SUBMISSION: "submission server", MX: "MX", MAILBOX: "mailbox server"}
 # (title, start, hops, end): what a message passes through, in order.
-FLOWS = (
+FLOWS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("Outgoing", "you", (SUBMISSION,), "internet"),
     ("Incoming", "internet", (DNS, MX, MAILBOX), "you"),
 )
