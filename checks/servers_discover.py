@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,7 +94,7 @@ class ServersDiscover(Check):
         else:
             ctx.withhold(MAILBOX_HOSTS, "no IMAP or POP3 server was found (use --imap-host/--pop-host)")
 
-    async def _family(self, ctx: CheckContext, fam: Family, fallback: list[ServiceHost] = ()
+    async def _family(self, ctx: CheckContext, fam: Family, fallback: Sequence[ServiceHost] = ()
                       ) -> tuple[list[ServiceHost], list[Finding]]:
         domain = ctx.target.domain
         ports = tuple(p for _label, p in fam.srv)
@@ -111,7 +111,7 @@ class ServersDiscover(Check):
             return self._report(fam, hosts, side, what, domain, kw)
         answers = await asyncio.gather(*(ctx.dns.query(f"{label}.{domain}", "SRV") for label, _p in fam.srv))
         findings: list[Finding] = []
-        hosts: list[ServiceHost] = []
+        hosts = []
         any_srv = False
         for (label, port), answer in zip(fam.srv, answers, strict=False):
             if answer.outcome is not Outcome.ANSWER:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from checks.spf.syntax import Term, expand_static, is_dynamic, parse_record, select_spf
 from diagnose.net.resolver import DnsResult, Outcome, txt_strings
@@ -47,8 +48,8 @@ class SpfNode:
     state: str = "ok"  # ok, pending, none, multiple, syntax, temperror, loop, not_followed
     detail: str = ""
 
-    def to_dict(self) -> dict:
-        data = {"domain": self.domain, "via": self.via, "record": self.record, "lookups": self.lookups,
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"domain": self.domain, "via": self.via, "record": self.record, "lookups": self.lookups,
                 "state": self.state}
         if self.detail:
             data["detail"] = self.detail
@@ -185,11 +186,12 @@ def _void_check(an: SpfAnalysis, answers: Mapping, name: str, rdtypes: tuple[str
     for t, r in zip(rdtypes, results, strict=False):
         if r is None:
             an.missing.add((name, t))
-    if any(r is None for r in results):
+    found = [r for r in results if r is not None]
+    if len(found) < len(results):
         return None
-    if all(r.outcome in (Outcome.NXDOMAIN, Outcome.NODATA) for r in results):
+    if all(r.outcome in (Outcome.NXDOMAIN, Outcome.NODATA) for r in found):
         an.void_names.append(name)
-    return results[0]
+    return found[0]
 
 
 def all_qualifier(node: SpfNode) -> str | None:

@@ -139,6 +139,7 @@ class Certificate(ServerCheck):
                  sources=(), aia: IssuerLookup | None = None) -> list[Finding]:
         """Pure: certificate findings for one endpoint's TLS session (``aia``: the issuer downloaded
         from the leaf's AIA URL when the server did not send it; already among ``intermediates``)."""
+        assert d.tls is not None, "judge() passes only dialogues that reached TLS"
         impact = MX_NOTE if ep.role == "mx" else CLIENT_NOTE
         try:
             verdict = evaluate_certificate(list(d.tls.chain), ep.host, now, warn, anchors=list(anchors),

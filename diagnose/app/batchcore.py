@@ -17,6 +17,7 @@ findings (it is a result, not a crash). ``maildoctor explain CODE`` explains any
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections import Counter, OrderedDict
@@ -103,12 +104,12 @@ class SharedDns(Dns):
             fut = asyncio.ensure_future(self._query(*key))
             self._lru[key] = (time.monotonic() + CACHE_MAX_AGE_S, fut)
             self._lru.move_to_end(key)
-            fut.add_done_callback(lambda f, key=key: self._stamp(key, f))
+            fut.add_done_callback(functools.partial(self._stamp, key))
             while len(self._lru) > self.entries:
                 self._lru.popitem(last=False)
         return await asyncio.shield(fut)
 
-    def _stamp(self, key: tuple[str, str], fut: asyncio.Future) -> None:
+    def _stamp(self, key: tuple[str, str], fut: asyncio.Future[DnsResult]) -> None:
         entry = self._lru.get(key)
         if entry is None or entry[1] is not fut:
             return

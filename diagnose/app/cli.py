@@ -50,7 +50,8 @@ app = typer.Typer(
 )
 
 
-Format = enum.Enum("Format", {name: name for name in RENDERERS}, type=str)  # the formats: reports.RENDERERS
+# the formats: reports.RENDERERS (built at run time, so mypy cannot list the members)
+Format = enum.Enum("Format", {name: name for name in RENDERERS}, type=str)  # type: ignore[misc]
 
 
 def _version(value: bool) -> None:
@@ -248,7 +249,7 @@ def report(
     file: Path = typer.Argument(
         ..., metavar="FILE.json", help="A JSON report saved by `maildoctor check --format json`."
     ),
-    fmt: Format = typer.Option(Format.text, "--format", "-f", help="Format to render it in."),
+    fmt: Format = typer.Option(Format["text"], "--format", "-f", help="Format to render it in."),
     output: Path | None = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE."),
     anonymize: bool = typer.Option(False, "--anonymize", help="Leave the host name out."),
     fail_on: FailOn | None = typer.Option(None, "--fail-on", help="Lowest status that exits non-zero (default warn)."),

@@ -304,14 +304,13 @@ def _login_options(
     login = request.login
     if not login.profile_env and request.extra.get("credential_env"):
         login = replace(login, profile_env=dict(request.extra["credential_env"]))
-    if prompt == "terminal":
-        prompt = None
-        if sys.stdin.isatty():
-            import getpass
+    asker: Callable[[str], str] | None = None if isinstance(prompt, str) else prompt
+    if prompt == "terminal" and sys.stdin.isatty():
+        import getpass
 
-            prompt = getpass.getpass
+        asker = getpass.getpass
     try:
-        creds: CredentialSet | None = resolve(login, address=target.address, prompt=prompt,
+        creds: CredentialSet | None = resolve(login, address=target.address, prompt=asker,
                                               required=request.roundtrip)
     except CredentialError as exc:
         raise PlanError(str(exc)) from None

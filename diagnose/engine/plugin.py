@@ -26,6 +26,11 @@ class Resolver(Protocol):
         """The resolver, for the report header."""
         ...
 
+    @property
+    def nameservers(self) -> list[str]:
+        """The servers asked, as "address:port" (dnssec names them in its findings)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Options:

@@ -22,4 +22,4 @@ def run_tui(request: Request) -> ExitCode:
     from diagnose.tui.app import create_app
 
     code = create_app(request, plan).run()
-    return ExitCode(code) if code in ExitCode._value2member_map_ else ExitCode.UNKNOWN
+    return ExitCode(code) if code is not None and code in ExitCode._value2member_map_ else ExitCode.UNKNOWN
