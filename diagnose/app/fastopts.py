@@ -4,6 +4,12 @@ Typer 0.29 coerces every option value through a pydantic TypeAdapter, and import
 more CPU than the rest of a `maildoctor check` start-up. The options maildoctor declares are plain
 (str, int, float, Path, a str enum, an optional or a list of those), so they are converted here;
 any other option, or a Typer whose internals differ, keeps Typer's own coercion (only slower).
+
+This reaches into private Typer internals: ``typer._coercion.RuntimeParam`` (subclassed; its
+``_coerce_value``, ``annotation`` and ``parameter_info``), ``typer._click.exceptions.BadParameter``,
+and each parameter's ``type_descriptor`` and ``_runtime_param``. They are not a public API, so
+pyproject.toml pins Typer to the series this is tested with (``typer>=0.29,<0.30``; tested with
+0.29.2); raise the bound only after the CLI tests pass on the new version.
 """
 
 from __future__ import annotations
