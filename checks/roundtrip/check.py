@@ -117,7 +117,8 @@ class RoundTrip(Check):
             return
         if creds is None or creds.outgoing is None or creds.incoming is None:
             yield self.finding(
-                "roundtrip.delivery.skipped", Status.SKIP, domain, "not tested: no credentials (--user, --password-env)",
+                "roundtrip.delivery.skipped", Status.SKIP, domain,
+                "not tested: no credentials (--user, --password-env)",
                 reason="no credentials (--user, --password-env)",
             )
             return
