@@ -62,7 +62,8 @@ class DomainExists(Check):
     def evaluate(self, domain: str, result: DnsResult, *, timeout: float,
                  delegation: Delegation | None = None) -> Finding:
         """Pure: classify the SOA answer for the domain (and, after a failure, what its name servers said)."""
-        evidence = {"query": f"{domain} SOA", "outcome": result.outcome.value, "records": list(result.records)}
+        evidence: dict[str, Any] = {"query": f"{domain} SOA", "outcome": result.outcome.value,
+                                    "records": list(result.records)}
         if delegation is not None:
             evidence["delegation"] = delegation.to_evidence()
         kw: dict[str, Any]  # keywords of self.finding

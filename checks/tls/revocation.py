@@ -9,6 +9,7 @@ that is not a verified "good" or "revoked" is reported as such, never as a pass.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from checks.servercheck import ServerCheck, subject
 from diagnose.engine.model import Finding, Side, Status
@@ -84,6 +85,7 @@ class Revocation(ServerCheck):
 
     def evaluate(self, ep: Endpoint, d: Dialogue, result: RevocationResult) -> list[Finding]:
         """Pure: the finding for one endpoint from the (shared) revocation result of its certificate."""
+        assert d.tls is not None, "judge() passes only dialogues that reached TLS"
         code, status = OUTCOME_CODE[result.outcome]
         answers = [{"source": a.source, "url": a.url, "outcome": a.outcome, "detail": a.detail, **a.facts}
                    for a in result.answers]
@@ -100,6 +102,7 @@ class Revocation(ServerCheck):
         if result.outcome == "unavailable" and len(result.answers) > 1:
             detail = "; ".join(f"{a.source.upper()} {a.outcome}" for a in result.answers)
         reason = facts.get("reason", "")
+        kw: dict[str, Any]  # keywords of self.finding
         kw = dict(evidence=ev, duration_s=d.elapsed_s, host=ep.host, hostname=ep.host, url=decisive.url if decisive
                   else "", detail=detail, source=source, revoked_at=str(facts.get("revoked_at", ""))[:16],
                   reason_text=f" (reason: {reason})" if reason and reason != "unspecified" else "")

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import cast
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, ExtensionOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
 SKEW = dt.timedelta(minutes=5)  # clock difference tolerated on thisUpdate / nextUpdate
 MAX_URLS = 4  # per kind: a certificate with hundreds of URLs must not make hundreds of fetches
@@ -59,13 +61,13 @@ def ca_urls(cert: x509.Certificate) -> CaUrls:
             (into if url[:7].lower() == "http://" else other).append(url[:500])
 
     try:
-        for dp in cert.extensions.get_extension_for_oid(ExtensionOID.CRL_DISTRIBUTION_POINTS).value:
+        for dp in cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value:
             for name in dp.full_name or ():
                 take(crl, name)
     except (x509.ExtensionNotFound, ValueError):
         pass
     try:
-        for desc in cert.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS).value:
+        for desc in cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value:
             if desc.access_method == AuthorityInformationAccessOID.OCSP:
                 take(ocsp_urls, desc.access_location)
             elif desc.access_method == AuthorityInformationAccessOID.CA_ISSUERS:
@@ -160,9 +162,10 @@ def judge_ocsp(data: bytes, leaf: x509.Certificate, issuer: x509.Certificate, no
         else:
             named = resp.responder_key_hash == x509.SubjectKeyIdentifier.from_public_key(issuer.public_key()).digest
         if not named:
-            signer = next((c for c in resp.certificates if _delegated(c, issuer, now)), None)
-            if signer is None:
+            delegated = next((c for c in resp.certificates if _delegated(c, issuer, now)), None)
+            if delegated is None:
                 return answer("invalid", "the response is signed neither by the CA nor by a responder it delegated")
+            signer = delegated
             signer_name = f"a responder the CA delegated ({signer.subject.rfc4514_string()[:120]})"
         if not _verify(signer.public_key(), resp.signature, resp.tbs_response_bytes, resp.signature_hash_algorithm):
             return answer("invalid", "the response's signature does not verify")
@@ -212,7 +215,8 @@ def judge_crl(data: bytes, leaf: x509.Certificate, issuer: x509.Certificate, now
         crl = load_crl(data)
         if crl.issuer != leaf.issuer:
             return answer("invalid", "the CRL is from another CA than the certificate's issuer")
-        if not crl.is_signature_valid(issuer.public_key()):
+        # the issuer signed the leaf, so its key is one that signs (the type mypy cannot know)
+        if not crl.is_signature_valid(cast(CertificateIssuerPublicKeyTypes, issuer.public_key())):
             return answer("invalid", "the CRL's signature does not verify with the issuer's key")
         facts = {"this_update": _when(crl.last_update_utc), "next_update": _when(crl.next_update_utc),
                  "entries": len(crl)}

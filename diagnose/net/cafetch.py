@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 import weakref
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
 from cryptography import x509
@@ -72,8 +73,8 @@ class RevocationResult:
     detail: str = ""  # why unchecked
 
 
-def _attempt(result: FetchResult) -> dict:
-    out = {"url": result.url, "outcome": result.outcome, "detail": result.detail[:200]}
+def _attempt(result: FetchResult) -> dict[str, Any]:
+    out: dict[str, Any] = {"url": result.url, "outcome": result.outcome, "detail": result.detail[:200]}
     if result.response is not None:
         out["http_status"] = result.response.status
     return out
@@ -191,6 +192,7 @@ class CaFetcher:
         failed = _failed("ocsp", url, result)
         if failed is not None:
             return failed
+        assert result.response is not None  # _failed answered otherwise
         return judge_ocsp(result.response.body, leaf, issuer, dt.datetime.now(dt.UTC), url)
 
     async def _crl(self, url: str, leaf: x509.Certificate, issuer: x509.Certificate) -> Answer:
@@ -198,6 +200,7 @@ class CaFetcher:
         failed = _failed("crl", url, result)
         if failed is not None:
             return failed
+        assert result.response is not None  # _failed answered otherwise
         data = result.response.body
         return await asyncio.to_thread(judge_crl, data, leaf, issuer, dt.datetime.now(dt.UTC), url)
 
