@@ -75,12 +75,15 @@ class FamilyFallback:
     def release(self) -> list[Finding]:
         out = []
         for f in self.held:
-            host, port, address = self.key(f)
+            held_key = self.key(f)
+            assert held_key is not None  # only findings with a key are held
+            host, port, address = held_key
             other = self.seen.get((host, port), {}).get(":" not in address, [])
             works = other and all(o.status in (Status.PASS, Status.WARN) for o in other)
             if works:
                 fam, good = ("IPv6", "IPv4") if ":" in address else ("IPv4", "IPv6")
-                good_at = self.key(other[0])[2]
+                good_key = self.key(other[0])  # recorded in seen, so it has one
+                good_at = good_key[2] if good_key else ""
                 f = replace(f, status=Status.WARN,
                             summary=f"{f.summary} (over {fam} only: {host} works over {good} at {good_at}, "
                                     f"and senders fall back to it)",

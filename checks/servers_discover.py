@@ -171,8 +171,8 @@ class ServersDiscover(Check):
             return [], [self._side(self.finding("servers.not_found", Status.SKIP, domain,
                                                 f"no {what} server found for {domain}", **kw), side)]
         listing = "; ".join(f"{h.name} ports {', '.join(map(str, h.ports))} ({h.source})" for h in hosts)
-        ev = {"servers": [{"name": h.name, "addresses": list(h.addresses), "ports": list(h.ports), "source": h.source}
-                          for h in hosts]}
+        ev: dict[str, Any] = {"servers": [{"name": h.name, "addresses": list(h.addresses), "ports": list(h.ports),
+                                           "source": h.source} for h in hosts]}
         if all(h.source in OPTION_FLAG.values() for h in hosts):
             ev["from_input"] = True  # only the user's own --smtp-host etc.: this pass tests nothing
         return hosts, [self._side(self.finding("servers.found", Status.PASS, domain, f"{what}: {listing}",

@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import Any, NoReturn
 
 MASK = "****"
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -112,7 +112,7 @@ def scrub(text: str, *creds: Credentials) -> str:
     return text
 
 
-def scrub_value(value, creds: CredentialSet | None):
+def scrub_value(value: Any, creds: CredentialSet | None) -> Any:
     """``value`` (a string, or lists/tuples/dicts of them, as in a finding's evidence) with every
     form of the passwords in ``creds`` replaced by ``****``; other values unchanged."""
     if creds is None:

@@ -11,9 +11,14 @@ verdict then cannot be PASS and the exit code is 3 (no diagnosis).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from diagnose.engine.model import Finding, Status
+from diagnose.engine.model import Finding, Side, Status
+
+if TYPE_CHECKING:
+    from diagnose.engine.plugin import Check
 
 NOT_TESTED = "not_tested"  # finding code suffix: "<check id>.not_tested"
 
@@ -24,7 +29,8 @@ class Requirement:
     asked: str  # how the user asked, for the message: "--check login.smtp", "--roundtrip"
 
 
-def requirements_for(selected: list, only: list[str], matches, options) -> tuple[Requirement, ...]:
+def requirements_for(selected: Sequence[type[Check]], only: list[str], matches: Callable[[str, str], bool],
+                     options: object) -> tuple[Requirement, ...]:
     """Pure: the groups of ``selected`` check classes the user asked for.
 
     ``only``: the --check patterns; ``matches(check_id, pattern)``: the registry's matching rule;
@@ -72,8 +78,8 @@ def unmet(findings: list[Finding], requirements: tuple[Requirement, ...]) -> lis
             if check in done:
                 continue
             done.add(check)
-            reasons = [f.summary for f in own if f.check == check]
-            why = reasons[0].removeprefix("not tested: ") if reasons else "it produced no result"
+            reasons = [f.reason for f in own if f.check == check]
+            why = reasons[0] if reasons else "it produced no result"
             more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
             out.append(Finding(
                 check=check, code=f"{check}.{NOT_TESTED}", subject=own[0].subject if own else check,
@@ -84,6 +90,6 @@ def unmet(findings: list[Finding], requirements: tuple[Requirement, ...]) -> lis
                              "an error, never as a pass."),
                 remedy="See the skipped findings of this check for the reason (an unreachable server, a "
                        "certificate that does not verify, missing credentials) and run again once it is fixed.",
-                side=own[0].side if own else Finding.__dataclass_fields__["side"].default,
+                side=own[0].side if own else Side.BOTH,
             ))
     return out

@@ -152,6 +152,14 @@ def test_a_check_asked_for_that_only_skipped_is_an_error_and_the_verdict_not_a_p
     assert Report({}, "", 0.0, {}, findings + errors).verdict is Status.ERROR
 
 
+def test_the_error_of_a_check_asked_for_gives_the_skip_reason_not_the_summary():
+    skipped = Finding("login.smtp", "login.smtp.skipped", "example.org", Status.SKIP, "held back (see why)",
+                      reason="no credentials (give --user and --password-env)")
+    (error,) = unmet([skipped], (Requirement(("login.smtp",), "--check login.smtp"),))
+    assert error.summary == ("asked for (--check login.smtp) but could not be tested: "
+                             "no credentials (give --user and --password-env)")
+
+
 def test_a_family_asked_for_is_met_when_one_of_it_tested_something():
     findings = [finding("login.smtp", Status.SKIP), finding("login.imap", Status.PASS)]
     assert unmet(findings, (Requirement(("login.smtp", "login.imap"), "--check login"),)) == []
