@@ -27,7 +27,7 @@ def header_fields(report: Report) -> list[tuple[str, str]]:
     All values are cleaned plain text; the caller escapes them for its format."""
     meta = report.meta or {}
     target = report.target or {}
-    domain = target.get("domain_unicode") or target.get("domain") or "?"
+    domain = target.get("domain_unicode") or target.get("domain") or target.get("input") or "?"
     if target.get("domain") and target.get("domain") != domain:
         domain = f"{domain} ({target['domain']})"
     if target.get("address"):

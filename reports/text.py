@@ -37,7 +37,7 @@ def badge(status: Status) -> Text:
 def print_report(report: Report, console: Console, *, verbose: bool = False, header: bool = False) -> None:
     """Print the report to a Rich console (all server text goes through Text, never markup).
     ``header`` (or ``verbose``): also the full report header (when, from where, command line)."""
-    target = report.target.get("domain_unicode") or report.target.get("domain", "?")
+    target = report.target.get("domain_unicode") or report.target.get("domain") or report.target.get("input", "?")
     resolver = ", ".join(str(ns) for ns in report.resolver.get("nameservers", [])) or "?"
     head = Text.assemble(("maildoctor ", "bold"), (clean(str(report.tool.get("version", "")), keep_newlines=False), ""),
                          " · ", (clean(str(target), keep_newlines=False), "bold"),

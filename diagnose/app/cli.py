@@ -262,6 +262,20 @@ def report(
     )
 
 
+@app.command("message")
+def message(
+    file: str = typer.Argument(..., metavar="FILE",
+                               help="A bounce or message: .eml, an mbox with one message, or its header ('-': stdin)."),
+    fmt: Format = typer.Option(Format.text, "--format", "-f", help="Report format (default text)."),
+    output: Path | None = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE."),
+    fail_on: FailOn | None = typer.Option(None, "--fail-on", help="Lowest status that exits non-zero (default warn)."),
+) -> None:
+    """Read a bounce, auto-reply or message header: why mail failed, its hops and the receiver's verdicts."""
+    from diagnose.app.message import run_message
+
+    raise typer.Exit(int(run_message(file, fmt.value, output, fail_on=fail_on.value if fail_on else None)))
+
+
 @app.command("explain")
 def explain(
     code: str | None = typer.Argument(None, help="A finding code, e.g. tcp.refused; none: list every code."),

@@ -96,8 +96,8 @@ def impact_of(finding: Finding) -> Impact:
     check = finding.check
     if fam == "dns" or (fam == "dnssec" and failed) or (fam == "mx" and failed):
         return Impact.DELIVERY
-    if check.startswith("login.smtp") or fam == "roundtrip":
-        return Impact.SENDING
+    if check.startswith("login.smtp") or fam == "roundtrip" or (fam == "message" and failed):
+        return Impact.SENDING  # message: a returned message is mail the user sent that did not arrive
     if check.startswith(("login.imap", "login.pop3")):
         return Impact.READING
     if port is not None:
@@ -332,7 +332,9 @@ def headline(d: Diagnosis, domain: str) -> str:
     what = top.summary.rstrip(".")
     if top.host and top.host not in what and endpoint_of(top):
         what = f"{top.subject}: {what}"
-    if top.status is Status.ERROR:
+    if family(top) == "message":  # `maildoctor message`: about one message, its summary says it all
+        sentence = f"{what}."
+    elif top.status is Status.ERROR:
         sentence = f"{name} could not be fully tested: {what}."
     elif worst is Status.WARN:
         sentence = f"Mail for {name} works, with a warning: {what}."

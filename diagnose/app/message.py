@@ -1,0 +1,335 @@
+"""`maildoctor message FILE`: what a returned message (bounce, auto-reply, feedback report) or a
+delivered message's header says, as findings in the one report model, rendered in any format with
+the exit codes of `check`.
+
+Not a check plugin: it reads a file, not a domain. The parsing is in diagnose.knowledge (mailfile,
+bounce, headers); this module turns what they found into findings with words and remedies.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from diagnose import __version__
+from diagnose.engine.exitcodes import ExitCode, exit_code_for
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.report import Report
+from diagnose.knowledge import bounce, headers
+from diagnose.knowledge.mailfile import MAX_BYTES, Loaded, NotAMessage, load
+from diagnose.knowledge.sanitize import clean
+from diagnose.knowledge.smtpcodes import explain_reply
+
+BOUNCE = "message.bounce"
+HEADERS = "message.headers"
+CHECKS = [
+    {"id": BOUNCE, "title": "Returned message (bounce, auto-reply, feedback report)", "side": "outgoing",
+     "services": []},
+    {"id": HEADERS, "title": "Message header: hops, delays, TLS, the receiver's verdicts", "side": "both",
+     "services": []},
+]
+SLOW_HOP_S = 600  # a hop that held the message longer than this is named as slow
+SKEW_S = 120  # a hop "before" the previous one by more than this: a clock is wrong
+
+# reason -> (what it means, what to do); {recipient}, {domain}, {checks}, {commands} are filled in
+REASON_TEXTS: dict[str, tuple[str, str]] = {
+    "user_unknown": ("The receiving server says the address {recipient} does not exist.",
+                     "Check the address for typing mistakes and ask the recipient for the right one; do not resend "
+                     "to it unchanged (repeated sends to unknown users hurt your sender reputation)."),
+    "mailbox_full": ("The recipient's mailbox is full (over its quota).",
+                     "Nothing to fix on your side: tell the recipient another way, or resend later."),
+    "mailbox_disabled": ("The recipient's mailbox exists but is disabled or does not accept mail.",
+                         "Reach the recipient another way and ask for a working address."),
+    "has_moved": ("The recipient's address has moved; the server may name the new one.",
+                  "Use the new address the server names (see the server's words)."),
+    "host_unknown": ("The recipient's domain could not be found or accepts no mail (no MX/A records, or a null MX).",
+                     "Check the domain part of {recipient} for a typing mistake; `maildoctor check {rdomain}` shows "
+                     "whether that domain can receive mail at all."),
+    "network_error": ("The sending server could not connect to, or lost the connection with, the recipient's "
+                      "server.",
+                      "Usually passes: the sending server retries. If it persists, `maildoctor check {rdomain}` tests "
+                      "whether the recipient's mail servers answer."),
+    "expired": ("The sending server gave up after retrying for its maximum queue time.",
+                "Find out why the earlier attempts failed (the server's words); `maildoctor check {rdomain}` tests "
+                "the recipient's side, then send again."),
+    "relay_denied": ("A server refused to pass the mail on (relaying denied): it does not consider you its user.",
+                     "Send through your own provider's submission server with a login (port 587 or 465); "
+                     "`maildoctor check {sender} --user ... --check login.smtp` tests that login."),
+    "auth_failure": ("The receiver refused the mail because the sender's authentication failed there: {checks}.",
+                     "Fix the sender domain's {checks} so mail from your servers passes: {commands}."),
+    "blocked": ("The receiver blocked the sending server or domain (a blocklist, poor reputation, or missing "
+                "reverse DNS).",
+                "Find the sending IP address in the server's words, check it with `maildoctor check {sender_domain} "
+                "--check dnsbl --check ptr --dnsbl default`, request delisting, and fix the reverse DNS (PTR)."),
+    "rate_limited": ("The receiver limits how much mail it takes from you; it refused for now.",
+                     "Send more slowly (fewer messages and connections at once); the sending server retries."),
+    "spam": ("The receiver judged the message to be spam.",
+             "Check the content and links, make sure SPF, DKIM and DMARC pass "
+             "(`maildoctor check {sender_domain}`), and send only to people who asked for your mail."),
+    "virus": ("The receiver found a virus or malware in the message.",
+              "Scan the attachment; send documents in another form (a link) if it is a false alarm."),
+    "policy": ("The receiver refused the message because of its local policy.",
+               "Read the server's words for the rule; the recipient's postmaster can tell you more."),
+    "message_too_large": ("The message is larger than the receiver accepts.",
+                          "Send the attachment as a link or in smaller parts."),
+    "system_error": ("The receiving mail system had an internal problem (configuration, storage, a mail loop).",
+                     "Not your fault: tell the recipient's postmaster, and try again later."),
+    "syntax_error": ("An address or command was malformed.", "Check the recipient address for odd characters."),
+    "unknown": ("The server gave no reason maildoctor recognises.", "Read the server's words in the evidence."),
+    "autoreply": ("An automatic reply (out of office, vacation): the message was delivered.", ""),
+    "feedback": ("A recipient (or their provider's spam button) reported your message as {ftype}.",
+                 "Remove that recipient from your lists, and send only mail people asked for; reports like this "
+                 "harm the reputation of your domain and servers."),
+    "delivered": ("The report says the message was delivered (or relayed on) to this recipient.", ""),
+}
+_AUTH_COMMANDS = {"spf": "spf.record", "dkim": "dkim.keys", "dmarc": "dmarc.record", "ptr": "ptr.fcrdns"}
+
+
+class InputError(Exception):
+    """Bad input: shown as one line, exit code 3."""
+
+
+def read_input(source: str, stdin: BinaryIO | None = None) -> tuple[bytes, bool, str]:
+    """(at most MAX_BYTES of the file or standard input, was there more, the name to show)."""
+    if source == "-":
+        stream = stdin or sys.stdin.buffer
+        data = stream.read(MAX_BYTES + 1)
+        return data[:MAX_BYTES], len(data) > MAX_BYTES, "standard input"
+    path = Path(source)
+    try:
+        if path.is_dir():
+            raise InputError(f"{source} is a directory, not a message file")
+        with path.open("rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+    except InputError:
+        raise
+    except OSError as exc:
+        raise InputError(f"cannot read {source}: {exc.strerror or exc}") from None
+    return data[:MAX_BYTES], len(data) > MAX_BYTES, path.name
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2].strip("<> ").lower() if "@" in address else ""
+
+
+def bounce_findings(returned: bounce.Returned, sender: str) -> list[Finding]:
+    """One finding per recipient of a returned message; a pass when the message is no bounce."""
+    if returned.kind == "none":
+        return [Finding(BOUNCE, "message.bounce_none", "message", Status.PASS,
+                        "Not a bounce, auto-reply or feedback report: nothing was returned", side=Side.OUTGOING)]
+    out = []
+    for r in returned.recipients:
+        if r.reason == "autoreply":
+            status = Status.PASS
+        elif r.reason == "delivered":
+            status = Status.PASS
+        elif r.reason == "feedback":
+            status = Status.WARN
+        else:
+            status = Status.FAIL if r.permanent else Status.WARN
+        out.append(_bounce_finding(returned, r, status, sender))
+    return out
+
+
+def _bounce_finding(returned: bounce.Returned, r: bounce.Recipient, status: Status, sender: str) -> Finding:
+    sender_domain = _domain(sender) or "your-domain"
+    checks = list(r.auth_checks) or ["spf", "dkim", "dmarc"]
+    commands = ", ".join(f"`maildoctor check {sender_domain} --check {_AUTH_COMMANDS[c]}`" for c in checks)
+    fill = {"recipient": r.recipient, "rdomain": _domain(r.recipient) or "the-recipient-domain",
+            "sender": sender or "you@your-domain", "sender_domain": sender_domain,
+            "checks": " and ".join(c.upper() if c != "ptr" else "reverse DNS (PTR)" for c in checks),
+            "commands": commands, "ftype": returned.details.get("feedback_type", "abuse")}
+    explanation, remedy = (t.format(**fill) for t in REASON_TEXTS[r.reason])
+    said = r.diagnostic
+    if r.reply_code and r.reply_code.isdigit():
+        words = explain_reply(int(r.reply_code), f"{r.status or ''} {said}")
+        explanation = f"{explanation} ({words})"
+    if r.reason == "autoreply":
+        summary = f"Automatic reply from {r.recipient}: {said}" if said else f"Automatic reply from {r.recipient}"
+    elif r.reason == "feedback":
+        summary = f"Feedback report ({fill['ftype']}) about mail to {r.recipient}"
+    elif r.reason == "delivered":
+        summary = f"Delivered to {r.recipient}" + (f" ({r.action})" if r.action else "")
+    else:
+        kind = "refused for good" if r.permanent else ("delayed" if r.action == "delayed" else "refused for now")
+        code = " ".join(x for x in (r.reply_code, r.status) if x)
+        summary = f"Mail to {r.recipient} {kind}: {r.reason.replace('_', ' ')}" + (f" ({code})" if code else "")
+    evidence: dict[str, Any] = {
+        "recipient": r.recipient, "status": r.status, "reply_code": r.reply_code, "reason": r.reason,
+        "permanent": r.permanent, "remote_mta": r.remote_mta or None, "diagnostic": said or None,
+        "action": r.action or None, "format": returned.source, "reporting_mta": returned.reporting_mta or None,
+    }
+    if r.reason == "auth_failure":
+        evidence["failed_checks"] = list(r.auth_checks)
+    if returned.details:
+        evidence["details"] = dict(returned.details)
+    return Finding(BOUNCE, f"message.bounce_{r.reason}", r.recipient, status, summary, explanation, remedy,
+                   evidence, side=Side.OUTGOING)
+
+
+def _when(date: str) -> datetime | None:
+    try:
+        moment = parsedate_to_datetime(date)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def header_findings(msg: Any) -> list[Finding]:
+    """The hops (oldest first) with their delays and TLS, and the receiver's Authentication-Results."""
+    out: list[Finding] = []
+    hops = headers.hops(msg)
+    total = len(msg.get_all("Received") or [])
+    rows = []
+    previous: datetime | None = None
+    slow: list[tuple[int, float]] = []
+    skew: list[tuple[int, float]] = []
+    for n, hop in enumerate(hops, 1):
+        moment = _when(hop.date)
+        delay = (moment - previous).total_seconds() if moment and previous else None
+        if delay is not None and delay > SLOW_HOP_S:
+            slow.append((n, delay))
+        if delay is not None and delay < -SKEW_S:
+            skew.append((n, delay))
+        rows.append({"hop": n, "from": hop.from_host, "by": hop.by, "protocol": hop.protocol,
+                     "tls": hop.tls or None, "time_utc": moment.astimezone(UTC).isoformat() if moment else None,
+
+                     "delay_s": round(delay, 1) if delay is not None else None})
+        previous = moment or previous
+    if not hops:
+        out.append(Finding(HEADERS, "message.hops_none", "message", Status.SKIP,
+                           "not tested: the message has no Received header (hops unknown)"))
+    else:
+        more = f" (the first {len(hops)} of {total} read)" if total > len(hops) else ""
+        out.append(Finding(HEADERS, "message.hops", "message", Status.PASS,
+                           f"{len(hops)} hop(s) from the sender to the mailbox{more}",
+                           evidence={"hops": rows, "received_headers": total}))
+    for n, delay in slow:
+        hop = rows[n - 1]
+        out.append(Finding(HEADERS, "message.hop_slow", f"hop {n}: {hop['by'] or '?'}", Status.WARN,
+                           f"Hop {n} ({hop['from'] or '?'} -> {hop['by'] or '?'}) took {_duration(delay)}",
+                           "The message waited this long at the previous server before this one received it "
+                           "(queued, greylisted, or retried after a refusal).",
+                           "Look at the log of the server before this hop for the time the message was queued.",
+                           {"hop": n, "delay_s": round(delay, 1), "from": hop["from"], "by": hop["by"]}))
+    for n, delay in skew:
+        hop = rows[n - 1]
+        out.append(Finding(HEADERS, "message.clock_skew", f"hop {n}: {hop['by'] or '?'}", Status.WARN,
+                           f"Hop {n} ({hop['by'] or '?'}) is stamped {_duration(-delay)} before the hop that came "
+                           f"before it: a server's clock is wrong",
+                           "Each server stamps the time it received the message; a later hop cannot be earlier.",
+                           "Synchronise the clocks of the servers named (NTP).",
+                           {"hop": n, "delay_s": round(delay, 1), "by": hop["by"]}))
+    plain = [row for row, hop in zip(rows, hops, strict=True)  # only hops that name a plain network protocol
+             if hop.encrypted is False and hop.from_host and hop.protocol in ("SMTP", "ESMTP", "ESMTPA", "UTF8SMTP")]
+    if plain:
+        names = ", ".join(f"{row['hop']} ({row['by'] or '?'})" for row in plain[:10])
+        out.append(Finding(HEADERS, "message.hop_plaintext", "message", Status.WARN,
+                           f"{len(plain)} hop(s) without TLS: {names}",
+                           "The Received header of these hops names no encryption: the message crossed the network "
+                           "readable by anyone on the path (or the server does not record TLS).",
+                           "Enable STARTTLS on the servers named (or on the submission client).",
+                           {"hops": [row["hop"] for row in plain]}))
+    out.extend(_auth_findings(msg))
+    return out
+
+
+def _auth_findings(msg: Any) -> list[Finding]:
+    verdicts = headers.auth_results(msg)
+    if not verdicts:
+        return []
+    authserv = verdicts[0].authserv
+    mine = [v for v in verdicts if v.authserv == authserv]  # the topmost receiver's own verdicts
+    rows = [{"method": v.method, "result": v.result, **v.properties} for v in mine]
+    failed = [v for v in mine if v.method in ("spf", "dkim", "dmarc") and v.result in ("fail", "softfail",
+                                                                                        "permerror", "temperror")]
+    subject = clean(authserv, limit=255) or "receiver"
+    if failed:
+        names = ", ".join(f"{v.method}={v.result}" for v in failed)
+        return [Finding(HEADERS, "message.auth_failed", subject, Status.FAIL if any(
+            v.method == "dmarc" and v.result == "fail" for v in failed) else Status.WARN,
+            f"The receiver {subject} judged: {names}",
+            "The receiving server's Authentication-Results header records these checks as failed: mail like this "
+            "may go to spam or be refused.",
+            "Test the sender domain with `maildoctor check DOMAIN --check spf --check dkim --check dmarc`.",
+            {"authserv_id": subject, "verdicts": rows})]
+    return [Finding(HEADERS, "message.auth_ok", subject, Status.PASS,
+                    "The receiver " + subject + " judged: " + ", ".join(f"{v.method}={v.result}" for v in mine),
+                    evidence={"authserv_id": subject, "verdicts": rows})]
+
+
+def _duration(seconds: float) -> str:
+    seconds = abs(seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def analyse(loaded: Loaded) -> list[Finding]:
+    msg = loaded.message
+    try:
+        returned = bounce.analyse(msg)
+    except RecursionError:  # MIME nested thousands of levels deep
+        returned = bounce.Returned("none", "")
+        loaded.notes.append("the MIME structure is nested too deeply to read the parts")
+    sender = clean(str(msg.get("To", "") or ""), limit=320, keep_newlines=False)
+    out = bounce_findings(returned, _address_in(sender))
+    out.extend(header_findings(msg))
+    defects = len(getattr(msg, "defects", []) or [])
+    if loaded.truncated or defects:
+        words = "; ".join(loaded.notes[:1] + ([f"{defects} MIME defect(s)"] if defects else []))
+        out.append(Finding(BOUNCE, "message.input_partial", "message", Status.SKIP,
+                           f"not tested in full: {words}", evidence={"notes": list(loaded.notes)}))
+    return out
+
+
+def _address_in(text: str) -> str:
+    import re
+
+    m = re.search(r"[^\s<>@\"'(),;:]{1,64}@[A-Za-z0-9.-]{1,253}", text)
+    return m.group(0) if m else ""
+
+
+def build_report(findings: list[Finding], name: str, loaded: Loaded, started: datetime, elapsed: float) -> Report:
+    subject = clean(str(loaded.message.get("Subject", "") or ""), limit=200, keep_newlines=False)
+    return Report(
+        target={"input": name, "domain": "", "domain_unicode": "", "address": None, "kind": "message",
+                "subject": subject},
+        started_at=started.isoformat(timespec="seconds"), duration_s=elapsed, resolver={}, findings=findings,
+        tool={"name": "maildoctor", "version": __version__}, checks=CHECKS,
+        meta={"input": {"bytes": loaded.size, "truncated": loaded.truncated, "notes": list(loaded.notes),
+                        "headers_only": loaded.headers_only}},
+    )
+
+
+def run_message(source: str, fmt: str, output: Path | None, *, fail_on: str | None = None,
+                stdin: BinaryIO | None = None) -> ExitCode:
+    from diagnose.app.session import write_atomically
+    from reports import renderer
+
+    started = datetime.now(UTC)
+    clock = time.monotonic()
+    try:
+        data, truncated, name = read_input(source, stdin)
+        loaded = load(data, truncated=truncated)
+    except (InputError, NotAMessage) as exc:
+        print(f"maildoctor: error: {exc}", file=sys.stderr)
+        return ExitCode.UNKNOWN
+    report = build_report(analyse(loaded), clean(name, limit=200, keep_newlines=False), loaded, started,
+                          time.monotonic() - clock)
+    if fail_on:
+        report.meta["fail_on"] = fail_on
+    text = renderer(fmt)(report)
+    if output is not None:
+        write_atomically(output, text)
+    else:
+        sys.stdout.write(text)
+    return exit_code_for(report.worst, fail_on)
