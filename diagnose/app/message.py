@@ -155,7 +155,8 @@ def _bounce_finding(returned: bounce.Returned, r: bounce.Recipient, status: Stat
     elif r.reason == "delivered":
         summary = f"Delivered to {r.recipient}" + (f" ({r.action})" if r.action else "")
     else:
-        kind = "refused for good" if r.permanent else ("delayed" if r.action == "delayed" else "refused for now")
+        kind = "not delivered, the sending server gave up" if r.reason == "expired" else "refused for good" \
+            if r.permanent else ("delayed" if r.action == "delayed" else "refused for now")
         code = " ".join(x for x in (r.reply_code, r.status) if x)
         summary = f"Mail to {r.recipient} {kind}: {r.reason.replace('_', ' ')}" + (f" ({code})" if code else "")
     evidence: dict[str, Any] = {
@@ -284,8 +285,9 @@ def analyse(loaded: Loaded) -> list[Finding]:
     out = bounce_findings(returned, _address_in(sender))
     out.extend(header_findings(msg))
     defects = len(getattr(msg, "defects", []) or [])
-    if loaded.truncated or defects:
-        words = "; ".join(loaded.notes[:1] + ([f"{defects} MIME defect(s)"] if defects else []))
+    if loaded.partial or defects:
+        cut = [n for n in loaded.notes if "not read" in n or "were read" in n]
+        words = "; ".join(cut + ([f"{defects} MIME defect(s)"] if defects else []))
         out.append(Finding(BOUNCE, "message.input_partial", "message", Status.SKIP,
                            f"not tested in full: {words}", evidence={"notes": list(loaded.notes)}))
     return out

@@ -321,6 +321,8 @@ def headline(d: Diagnosis, domain: str) -> str:
     """One sentence: the verdict and the top root cause in plain words."""
     name = domain or "this domain"
     if not d.root_causes:
+        if d.findings and family(d.findings[0]) == "message":  # `maildoctor message`: what the message is
+            return d.findings[0].summary.rstrip(".") + "."
         passed = sum(f.status is Status.PASS for f in d.findings)
         if passed:
             return f"Mail for {name} looks healthy: {passed} tests passed."

@@ -186,7 +186,9 @@ def _recipient(address: str, action: str, status: str | None, diagnostic: str, r
     else:
         reason = classify(status, reply_code, diagnostic)
         first = (status or reply_code or "5")[0]
-        permanent = action != "delayed" and first == "5"
+        if action == "failed" and first == "4":
+            reason = "expired"  # a final failure after temporary ones: the sender's queue gave up (RFC 3464 §2.3.3)
+        permanent = action == "failed" or (action != "delayed" and first == "5")
     checks = auth_checks(diagnostic) if reason == "auth_failure" else ()
     return Recipient(_one_line(address, 320).strip("<>") or "(not named)", status, reply_code,
                      _one_line(remote_mta, 300), _one_line(diagnostic), action, permanent, reason, checks)
@@ -265,10 +267,10 @@ def parse_feedback(msg: Message) -> Returned | None:
     for name in ("User-Agent", "Source-IP", "Reported-Domain", "Original-Mail-From", "Arrival-Date"):
         if fields.get(name):
             details[name.lower().replace("-", "_")] = _one_line(fields.get(name), 300)
-    words = f"the recipient's provider sent a {ftype} report"
-    recipient = Recipient(_one_line(rcpt, 320).strip("<>"), None, None, _one_line(fields.get("User-Agent", ""), 300),
-                          words, "", False, "feedback")
-    return Returned("feedback", "rfc5965", (recipient,), "", details)
+    reporter = _typed(str(fields.get("Reporting-MTA", "") or ""))
+    words = f"the recipient's provider sent a feedback report of type {ftype}"
+    recipient = Recipient(_one_line(rcpt, 320).strip("<>"), None, None, reporter, words, "", False, "feedback")
+    return Returned("feedback", "rfc5965", (recipient,), reporter, details)
 
 
 def _text_of(msg: Message) -> str:
@@ -289,7 +291,7 @@ def _text_of(msg: Message) -> str:
 
 
 _POSTFIX = re.compile(rf"^<({_ADDRESS})>(?: \([^)\n]*\))?:[ \t]*\n?((?:[ \t]*\S.*\n?)*)", re.M)
-_EXIM = re.compile(rf"^[ \t]+<?({_ADDRESS})>?[ \t]*\n((?:[ \t]+\S.*\n?)*)", re.M)
+_EXIM = re.compile(rf"^([ \t]+)<?({_ADDRESS})>?[ \t]*\n((?:\1[ \t]+\S.*\n?)*)", re.M)  # words indented deeper
 _SENDMAIL = re.compile(rf"^<?({_ADDRESS})>?[ \t]*\n[ \t]+\(reason: ([^\n]*)\)", re.M)
 _EXCHANGE = re.compile(rf"^[ \t]*({_ADDRESS})(?:[ \t]+\([^)\n]*\))?[ \t]*\n((?:[ \t]*\S.*\n?){{1,8}})", re.M)
 _REMOTE_HOST = re.compile(r"\bhost ([A-Za-z0-9.-]+\[[^\]\n]{1,60}\]|[A-Za-z0-9.-]+ \[[^\]\n]{1,60}\])"
@@ -322,7 +324,7 @@ def parse_plaintext(msg: Message) -> Returned | None:
         source = "exim"
         tail = re.split(r"following address\(es\) (?:failed|deferred):?", text, maxsplit=1, flags=re.I)[-1]
         tail = re.split(r"\n-{3,}", tail, maxsplit=1)[0]
-        found = [(a, d) for a, d in _EXIM.findall(tail + "\n")]
+        found = [(a, d) for _, a, d in _EXIM.findall(tail + "\n")]
     elif re.search(r"permanent fatal errors|Transcript of session follows", text, re.I):
         source = "sendmail"
         found = [(a, d) for a, d in _SENDMAIL.findall(text)]

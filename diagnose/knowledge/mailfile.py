@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
+from email.parser import BytesHeaderParser
 from email.policy import compat32
 
 MAX_BYTES = 4 * 1024 * 1024  # read this much of a file; a bounce is a few KB, a big attachment is not needed
@@ -29,6 +30,12 @@ class Loaded:
     truncated: bool  # the input was longer than MAX_BYTES
     notes: list[str] = field(default_factory=list)  # what was done to read it (mbox, headers only...)
     headers_only: bool = False
+    unread_part: bool = False  # part of the header (over MAX_HEADER_BYTES) or the body (nested too deep) not read
+
+    @property
+    def partial(self) -> bool:
+        """Was part of the input left unread?"""
+        return self.truncated or self.unread_part
 
 
 def load(data: bytes, *, truncated: bool = False) -> Loaded:
@@ -54,14 +61,20 @@ def load(data: bytes, *, truncated: bool = False) -> Loaded:
         raise NotAMessage("no mail header found: an email message starts with header lines such as "
                           "'From: ...' or 'Received: ...'")
     head, sep, body = _split_header(data)
-    if len(head) > MAX_HEADER_BYTES:
+    unread_part = len(head) > MAX_HEADER_BYTES
+    if unread_part:
         head = head[:MAX_HEADER_BYTES].rsplit(b"\n", 1)[0] + b"\n"
         notes.append(f"the header is longer than {MAX_HEADER_BYTES // 1024} KB: the rest of it was not read")
     headers_only = not body.strip()
     if headers_only:
         notes.append("header only (no body)")
-    message = message_from_bytes(head + (sep or b"\n") + body, policy=compat32)
-    return Loaded(message, len(data), truncated, notes, headers_only)
+    try:
+        message = message_from_bytes(head + (sep or b"\n") + body, policy=compat32)
+    except RecursionError:  # MIME parts nested thousands deep: the header is still worth reading
+        message = BytesHeaderParser(policy=compat32).parsebytes(head)
+        notes.append("the MIME parts are nested too deeply: only the header was read, the body was not")
+        unread_part = True
+    return Loaded(message, len(data), truncated, notes, headers_only, unread_part)
 
 
 def _split_header(data: bytes) -> tuple[bytes, bytes, bytes]:

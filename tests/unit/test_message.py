@@ -1,0 +1,314 @@
+"""`maildoctor message FILE`: bounces (tests/data/bounces: a real one from the lab's Postfix and the
+documented formats of other MTAs and providers), headers, and input that is not what it claims."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+from email import message_from_bytes
+from email.policy import compat32
+from pathlib import Path
+
+import pytest
+
+from diagnose.app.message import REASON_TEXTS, analyse, header_findings, run_message
+from diagnose.engine.exitcodes import ExitCode
+from diagnose.knowledge import bounce
+from diagnose.knowledge.mailfile import MAX_BYTES, NotAMessage, load
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "bounces"
+MAILDOCTOR = str(Path(sys.executable).with_name("maildoctor"))
+EVIDENCE_KEYS = {"recipient", "status", "reply_code", "reason", "permanent", "remote_mta", "diagnostic"}
+
+
+def findings_of(data: bytes):
+    return analyse(load(data))
+
+
+def bounce_findings(data: bytes):
+    return [f for f in findings_of(data) if f.check == "message.bounce"]
+
+
+# file -> [(code, status, recipient, enhanced status, reply code, permanent)]
+EXPECTED = {
+    "postfix-lab-user-unknown.eml": [("message.bounce_user_unknown", "fail", "ghost@healthy.test", "5.1.1", "550",
+                                      True)],
+    "gmail-dmarc-unauthenticated.eml": [("message.bounce_auth_failure", "fail", "friend@gmail.com", "5.7.26", "550",
+                                         True)],
+    "m365-recipient-not-found.eml": [("message.bounce_user_unknown", "fail", "nobody@contoso.com", "5.1.10", "550",
+                                      True)],
+    "exim-plaintext.eml": [("message.bounce_user_unknown", "fail", "nobody@example.net", "5.1.1", "550", True),
+                           ("message.bounce_mailbox_full", "fail", "full@example.com", "5.2.2", "552", True)],
+    "qmail-plaintext.eml": [("message.bounce_blocked", "fail", "someone@example.net", "5.7.1", "554", True)],
+    "sendmail-plaintext.eml": [("message.bounce_message_too_large", "fail", "big@example.com", "5.3.4", "552", True)],
+    "postfix-delayed.eml": [("message.bounce_network_error", "warn", "friend@example.net", "4.4.1", None, False)],
+    "postfix-expired.eml": [("message.bounce_expired", "fail", "friend@example.net", "4.4.1", None, True)],
+    "arf-abuse.eml": [("message.bounce_feedback", "warn", "user@example.com", None, None, False)],
+    "autoreply-vacation.eml": [("message.bounce_autoreply", "pass", "alice@example.com", None, None, False)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_documented_format_gives_one_finding_per_recipient(name):
+    found = bounce_findings((DATA / name).read_bytes())
+    got = sorted((f.code, f.status.value, f.subject, f.evidence["status"], f.evidence["reply_code"],
+                  f.evidence["permanent"]) for f in found)
+    assert got == sorted(EXPECTED[name])
+    for f in found:
+        assert EVIDENCE_KEYS <= set(f.evidence), f.evidence.keys()
+        assert f.evidence["reason"] in bounce.REASONS and f.code == f"message.bounce_{f.evidence['reason']}"
+        assert f.evidence["recipient"] == f.subject
+
+
+def test_every_fixture_is_covered_and_notes_its_source():
+    readme = (DATA / "README.md").read_text()
+    for path in DATA.glob("*.eml"):
+        assert path.name in EXPECTED, path.name
+        assert path.name in readme, f"{path.name}: say where the sample comes from"
+
+
+def test_the_real_postfix_bounce_keeps_the_servers_words_and_names_postfix():
+    [f] = bounce_findings((DATA / "postfix-lab-user-unknown.eml").read_bytes())
+    assert "User doesn't exist" in f.evidence["diagnostic"]
+    assert f.evidence["remote_mta"] == "mx1.healthy.test"
+    assert f.evidence["details"] == {"notice_from": "postfix"}
+    assert "does not exist" in f.explanation and "5.1.1: no such mailbox" in f.explanation
+
+
+def test_an_auth_failure_names_the_failed_checks_and_the_commands_that_test_them():
+    [f] = bounce_findings((DATA / "gmail-dmarc-unauthenticated.eml").read_bytes())
+    assert f.evidence["failed_checks"] == ["spf", "dkim"]
+    # the sender domain is the bounce's addressee (the bounce goes back to the sender)
+    assert "`maildoctor check example.org --check spf.record`" in f.remedy
+    assert "`maildoctor check example.org --check dkim.keys`" in f.remedy
+    assert "dmarc.record" not in f.remedy  # Gmail named SPF and DKIM only
+
+
+def test_a_delayed_notice_is_a_warning_and_an_expired_one_a_failure():
+    [delayed] = bounce_findings((DATA / "postfix-delayed.eml").read_bytes())
+    [expired] = bounce_findings((DATA / "postfix-expired.eml").read_bytes())
+    assert (delayed.status.value, delayed.evidence["action"]) == ("warn", "delayed")
+    assert "delayed" in delayed.summary
+    assert (expired.status.value, expired.evidence["permanent"]) == ("fail", True)
+    assert "gave up" in expired.summary
+
+
+@pytest.mark.parametrize("status, reply, words, reason", [
+    ("5.1.1", "550", "Recipient address rejected: User unknown in virtual mailbox table", "user_unknown"),
+    ("5.2.2", "552", "Mailbox full", "mailbox_full"),
+    ("5.7.1", "550", "Service unavailable; client [192.0.2.1] blocked using bl.spamcop.net", "blocked"),
+    ("5.7.1", "554", "Relay access denied", "relay_denied"),
+    ("5.7.1", "550", "Message rejected due to DMARC policy", "auth_failure"),
+    ("4.7.28", "421", "Our system has detected an unusual rate of unsolicited mail", "rate_limited"),
+    ("5.7.1", "550", "Message content rejected: spam", "spam"),
+    ("5.7.1", "554", "Virus found in message: Eicar-Test-Signature", "virus"),
+    ("5.1.2", "550", "Host or domain name not found", "host_unknown"),
+    ("5.2.1", "550", "The email account that you tried to reach is disabled", "mailbox_disabled"),
+    ("5.1.6", "551", "User has moved; please try <new@example.net>", "has_moved"),
+    ("4.4.7", None, "delivery time expired", "expired"),
+    ("5.7.25", "550", "The IP address sending this message does not have a PTR record", "blocked"),
+    (None, "550", "No such user here", "user_unknown"),
+    (None, None, "gibberish with no known words", "unknown"),
+])
+def test_reasons_from_status_code_and_words(status, reply, words, reason):
+    assert bounce.classify(status, reply, words) == reason
+
+
+def test_every_reason_has_words():
+    assert set(bounce.REASONS) == set(REASON_TEXTS)
+
+
+def test_a_message_that_is_no_bounce_gives_no_failing_bounce_finding():
+    msg = (b"From: alice@example.com\nTo: bob@example.net\nSubject: lunch\nDate: Mon, 11 Mar 2024 09:00:03 +0100\n\n"
+           b"<bob@example.net>: see you at noon\n")
+    found = bounce_findings(msg)
+    assert [(f.code, f.status.value) for f in found] == [("message.bounce_none", "pass")]
+
+
+def test_server_text_with_terminal_escapes_is_cleaned():
+    raw = (DATA / "postfix-lab-user-unknown.eml").read_bytes().replace(
+        b"User doesn't exist:", b"User \x1b[2J\x1b]0;owned\x07doesn't exist:")
+    [f] = bounce_findings(raw)
+    assert "\x1b" not in f.evidence["diagnostic"] and "\x07" not in f.evidence["diagnostic"]
+
+
+# --- headers -------------------------------------------------------------------------------------
+
+HOPS = b"""Authentication-Results: mx.example.net; spf=pass smtp.mailfrom=example.org;
+ dkim=fail header.d=example.org; dmarc=fail header.from=example.org
+Received: from relay.example.org (relay.example.org [192.0.2.20])
+\tby mx.example.net (Postfix) with ESMTP id AAA
+\tfor <bob@example.net>; Mon, 11 Mar 2024 10:30:00 +0000
+Received: from mail.example.org (mail.example.org [192.0.2.10])
+\tby relay.example.org with ESMTPS id BBB (using TLSv1.3);
+\tMon, 11 Mar 2024 10:00:30 +0000
+Received: from [198.51.100.5] by mail.example.org with ESMTPSA id CCC;
+\tMon, 11 Mar 2024 10:00:00 +0000
+From: alice@example.org
+To: bob@example.net
+Subject: hops
+
+body
+"""
+
+
+def test_hops_oldest_first_with_delays_in_utc_and_the_slow_hop_named():
+    found = {f.code: f for f in header_findings(message_from_bytes(HOPS, policy=compat32))}
+    rows = found["message.hops"].evidence["hops"]
+    assert [r["by"] for r in rows] == ["mail.example.org", "relay.example.org", "mx.example.net"]
+    assert [r["delay_s"] for r in rows] == [None, 30.0, 1770.0]
+    assert rows[0]["time_utc"] == "2024-03-11T10:00:00+00:00"
+    assert [r["tls"] for r in rows] == ["TLS", "TLSv1.3", None]
+    slow = found["message.hop_slow"]
+    assert slow.status.value == "warn" and slow.evidence["hop"] == 3 and "30 min" in slow.summary
+    plain = found["message.hop_plaintext"]
+    assert plain.evidence["hops"] == [3]
+    auth = found["message.auth_failed"]
+    assert auth.status.value == "fail" and "dkim=fail" in auth.summary and "dmarc=fail" in auth.summary
+    assert "message.clock_skew" not in found
+
+
+def test_a_hop_stamped_before_the_previous_one_is_clock_skew():
+    skewed = HOPS.replace(b"Mon, 11 Mar 2024 10:30:00 +0000", b"Mon, 11 Mar 2024 09:30:00 +0000")
+    found = {f.code: f for f in header_findings(message_from_bytes(skewed, policy=compat32))}
+    assert found["message.clock_skew"].evidence["hop"] == 3
+    assert "message.hop_slow" not in found
+
+
+def test_pasted_headers_alone_are_read():
+    loaded = load(HOPS.split(b"\n\n")[0] + b"\n")
+    assert loaded.headers_only
+    codes = {f.code for f in analyse(loaded)}
+    assert {"message.bounce_none", "message.hops", "message.auth_failed"} <= codes
+
+
+# --- the command: formats, exit codes, bad input ----------------------------------------------------
+
+def run(*args, stdin=None):
+    start = time.monotonic()
+    proc = subprocess.run([MAILDOCTOR, "message", *args], input=stdin, capture_output=True, timeout=60,
+                          env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin", "COLUMNS": "100"})
+    proc.elapsed = time.monotonic() - start
+    assert b"Traceback" not in proc.stderr, proc.stderr.decode()
+    return proc
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "html", "junit", "nagios"])
+def test_every_format_renders_a_bounce_with_the_exit_code_of_check(fmt):
+    proc = run(str(DATA / "exim-plaintext.eml"), "--format", fmt)
+    assert proc.returncode == 2, proc.stderr
+    assert b"nobody@example.net" in proc.stdout and b"full@example.com" in proc.stdout
+
+
+@pytest.mark.parametrize("name, code", [("autoreply-vacation.eml", 0), ("postfix-delayed.eml", 1),
+                                        ("postfix-expired.eml", 2)])
+def test_exit_codes_follow_the_worst_finding(name, code):
+    assert run(str(DATA / name), "--format", "json").returncode == code
+
+
+def test_json_names_the_checks_so_renderers_can_place_them():
+    rep = json.loads(run(str(DATA / "gmail-dmarc-unauthenticated.eml"), "-f", "json").stdout)
+    assert [c["id"] for c in rep["checks"]] == ["message.bounce", "message.headers"]
+    assert rep["target"]["input"] == "gmail-dmarc-unauthenticated.eml"
+    assert rep["diagnosis"]["headline"].startswith("Mail to friend@gmail.com refused for good: auth failure")
+
+
+def test_standard_input_and_an_mbox_with_one_message():
+    data = (DATA / "postfix-lab-user-unknown.eml").read_bytes()
+    mbox = b"From MAILER-DAEMON Thu Dec  3 09:47:55 2026\n" + data
+    proc = run("-", "-f", "json", stdin=mbox)
+    rep = json.loads(proc.stdout)
+    assert proc.returncode == 2 and rep["target"]["input"] == "standard input"
+    assert rep["meta"]["input"]["notes"] == ["read as an mbox"]
+    assert any(f["code"] == "message.bounce_user_unknown" for f in rep["findings"])
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"", "empty"),
+    (bytes(range(256)) * 64, "binary data"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 100, "binary data"),
+    (b"just some words, no header at all\n", "no mail header"),
+])
+def test_what_is_not_a_message_is_said_plainly(tmp_path, content, words):
+    path = tmp_path / "input.eml"
+    path.write_bytes(content)
+    proc = run(str(path))
+    assert proc.returncode == 3 and words in proc.stderr.decode() and proc.stdout == b""
+    assert proc.elapsed < 3
+
+
+def test_a_missing_file_and_a_directory(tmp_path):
+    for target, words in ((tmp_path / "nope.eml", "cannot read"), (tmp_path, "is a directory")):
+        proc = run(str(target))
+        assert proc.returncode == 3 and words in proc.stderr.decode()
+
+
+def test_a_50_mb_file_is_read_in_part_quickly(tmp_path):
+    path = tmp_path / "big.eml"
+    head = (DATA / "postfix-lab-user-unknown.eml").read_bytes()
+    with path.open("wb") as fh:
+        fh.write(head.replace(b"hello\n", b""))
+        line = b"A" * 76 + b"\n"
+        fh.write(line * (50 * 1024 * 1024 // len(line)))
+    proc = run(str(path), "-f", "json")
+    rep = json.loads(proc.stdout)
+    assert proc.elapsed < 3, proc.elapsed
+    assert rep["meta"]["input"]["truncated"] is True and rep["meta"]["input"]["bytes"] <= MAX_BYTES
+    assert {"message.bounce_user_unknown", "message.input_partial"} <= {f["code"] for f in rep["findings"]}
+
+
+def test_ten_thousand_received_headers(tmp_path):
+    hop = b"Received: from a.example (a.example [192.0.2.1]) by b.example with ESMTPS; Mon, 11 Mar 2024 10:00:00 +0000\n"
+    path = tmp_path / "loop.eml"
+    path.write_bytes(hop * 10_000 + b"From: a@example.org\nSubject: loop\n\nbody\n")
+    proc = run(str(path), "-f", "json")
+    rep = json.loads(proc.stdout)
+    assert proc.elapsed < 3, proc.elapsed
+    [hops] = [f for f in rep["findings"] if f["code"] == "message.hops"]
+    # the header is read up to 1 MB (the rest is said to be unread), the hops up to 100
+    assert 9000 < hops["evidence"]["received_headers"] < 10_000
+    assert f"the first 100 of {hops['evidence']['received_headers']} read" in hops["summary"]
+    [partial] = [f for f in rep["findings"] if f["code"] == "message.input_partial"]
+    assert "the rest of it was not read" in partial["summary"]
+
+
+def test_broken_mime_and_an_unknown_charset_give_a_partial_analysis():
+    raw = (b"From: MAILER-DAEMON@mail.example.org\nTo: sender@example.org\nSubject: Undelivered Mail\n"
+           b"MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"XX\"\n\n"
+           b"--XX\nContent-Type: text/plain; charset=x-no-such-charset\nContent-Transfer-Encoding: base64\n\n"
+           b"not base64 at all !!!\n--XX\nContent-Type: message/delivery-status\n\n"
+           b"Reporting-MTA: dns; mail.example.org\n\nFinal-Recipient: rfc822; a@example.net\nAction: failed\n"
+           b"Status: 5.1.1\n")  # the last boundary never comes
+    found = bounce_findings(raw)
+    assert [(f.code, f.subject) for f in found if f.code.startswith("message.bounce_")] == [
+        ("message.bounce_user_unknown", "a@example.net")]
+    plain = raw.replace(b"multipart/report; report-type=delivery-status; boundary=\"XX\"",
+                        b"text/plain; charset=x-no-such-charset").replace(b"--XX\n", b"")
+    plain = plain.replace(b"Content-Transfer-Encoding: base64\n", b"") + \
+        b"\n<a@example.net>: host mx.example.net[192.0.2.7] said: 550 5.1.1 no such user \xff\xfe\n"
+    plain = plain.replace(b"Subject: Undelivered Mail", b"Subject: Undelivered Mail\nX-Note: Postfix program")
+    assert [f.code for f in bounce_findings(plain)] == ["message.bounce_user_unknown"]
+
+
+def test_deeply_nested_mime_is_not_a_crash():
+    depth = 3000
+    raw = b"From: a@example.org\nSubject: nest\nMIME-Version: 1.0\n"
+    for n in range(depth):
+        raw += f"Content-Type: multipart/mixed; boundary=\"b{n}\"\n\n--b{n}\n".encode()
+    raw += b"Content-Type: text/plain\n\nhi\n"
+    out = io.StringIO()
+    sys_stdout, sys.stdout = sys.stdout, out
+    try:
+        code = run_message("-", "json", None, stdin=io.BytesIO(raw))
+    finally:
+        sys.stdout = sys_stdout
+    assert code in (ExitCode.OK, ExitCode.WARN) and json.loads(out.getvalue())["findings"]
+
+
+def test_load_refuses_binary_and_keeps_pasted_headers():
+    with pytest.raises(NotAMessage):
+        load(b"\x00\x01\x02" * 100)
+    assert load(b"Subject: hi\n").message["Subject"] == "hi"
