@@ -281,15 +281,17 @@ def explain(
     code: str | None = typer.Argument(None, help="A finding code, e.g. tcp.refused; none: list every code."),
 ) -> None:
     """Explain a finding code: what it means, why it matters and how to fix it."""
+    from diagnose.app.message import catalogue_checks
     from diagnose.engine.catalogue import explain as explain_code
     from diagnose.engine.catalogue import listing, similar
 
+    known = catalogue_checks()
     if code is None:
-        typer.echo(listing(), nl=False)
+        typer.echo(listing(known), nl=False)
         return
-    text = explain_code(code)
+    text = explain_code(code, known)
     if text is None:
-        near = similar(code)
+        near = similar(code, checks=known)
         hint = f" (similar: {', '.join(near)})" if near else " (see `maildoctor checks`)"
         typer.echo(f"maildoctor: error: no finding code {code!r}{hint}", err=True)
         raise typer.Exit(int(ExitCode.UNKNOWN))

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 from diagnose import __version__
 from diagnose.engine.exitcodes import ExitCode, exit_code_for
 from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.plugin import Check
 from diagnose.engine.report import Report
 from diagnose.knowledge import bounce, headers
 from diagnose.knowledge.mailfile import MAX_BYTES, Loaded, NotAMessage, load
@@ -26,12 +27,6 @@ from diagnose.knowledge.smtpcodes import explain_reply
 
 BOUNCE = "message.bounce"
 HEADERS = "message.headers"
-CHECKS = [
-    {"id": BOUNCE, "title": "Returned message (bounce, auto-reply, feedback report)", "side": "outgoing",
-     "services": []},
-    {"id": HEADERS, "title": "Message header: hops, delays, TLS, the receiver's verdicts", "side": "both",
-     "services": []},
-]
 SLOW_HOP_S = 600  # a hop that held the message longer than this is named as slow
 SKEW_S = 120  # a hop "before" the previous one by more than this: a clock is wrong
 
@@ -86,6 +81,55 @@ REASON_TEXTS: dict[str, tuple[str, str]] = {
                  "harm the reputation of your domain and servers."),
     "delivered": ("The report says the message was delivered (or relayed on) to this recipient.", ""),
 }
+HEADER_TEXTS: dict[str, tuple[str, str]] = {
+    "message.hops": ("", ""),
+    "message.hops_none": ("", ""),
+    "message.auth_ok": ("", ""),
+    "message.hop_slow": ("The message waited this long at the previous server before this one received it "
+                         "(queued, greylisted, or retried after a refusal).",
+                         "Look at the log of the server before this hop for the time the message was queued."),
+    "message.clock_skew": ("Each server stamps the time it received the message; a later hop cannot be earlier.",
+                           "Synchronise the clocks of the servers named (NTP)."),
+    "message.hop_plaintext": ("The Received header of these hops names no encryption: the message crossed the "
+                              "network readable by anyone on the path (or the server does not record TLS).",
+                              "Enable STARTTLS on the servers named (or on the submission client)."),
+    "message.auth_failed": ("The receiving server's Authentication-Results header records these checks as failed: "
+                            "mail like this may go to spam or be refused.",
+                            "Test the sender domain with `maildoctor check DOMAIN --check spf.record "
+                            "--check dkim.keys --check dmarc.record`."),
+}
+
+
+class MessageBounce(Check):
+    """Not a plugin (it reads a file, not a domain): a Check only for its id and texts (the catalogue)."""
+
+    id = BOUNCE
+    title = "Returned message (bounce, auto-reply, feedback report)"
+    side = Side.OUTGOING
+    texts = {**{f"message.bounce_{reason}": pair for reason, pair in REASON_TEXTS.items()},
+             "message.bounce_none": ("", ""),
+             "message.input_partial": ("Part of the input was not read (too large, or nested too deeply) or its "
+                                       "MIME structure is broken: the analysis covers what was read.",
+                                       "Give the returned message as saved by the mail program (.eml).")}
+
+
+class MessageHeaders(Check):
+    """Not a plugin: the texts of the header findings of `maildoctor message`."""
+
+    id = HEADERS
+    title = "Message header: hops, delays, TLS, the receiver's verdicts"
+    side = Side.BOTH
+    texts = HEADER_TEXTS
+
+
+def catalogue_checks() -> list[type[Check]]:
+    """Every installed check, the expect.* codes, and the codes of `maildoctor message`."""
+    from diagnose.engine.expect import Expectations
+    from diagnose.engine.registry import discover
+
+    return [*discover().checks, Expectations, MessageBounce, MessageHeaders]
+
+
 _AUTH_COMMANDS = {"spf": "spf.record", "dkim": "dkim.keys", "dmarc": "dmarc.record", "ptr": "ptr.fcrdns"}
 
 
@@ -215,17 +259,14 @@ def header_findings(msg: Any) -> list[Finding]:
         hop = rows[n - 1]
         out.append(Finding(HEADERS, "message.hop_slow", f"hop {n}: {hop['by'] or '?'}", Status.WARN,
                            f"Hop {n} ({hop['from'] or '?'} -> {hop['by'] or '?'}) took {_duration(delay)}",
-                           "The message waited this long at the previous server before this one received it "
-                           "(queued, greylisted, or retried after a refusal).",
-                           "Look at the log of the server before this hop for the time the message was queued.",
+                           *HEADER_TEXTS["message.hop_slow"],
                            {"hop": n, "delay_s": round(delay, 1), "from": hop["from"], "by": hop["by"]}))
     for n, delay in skew:
         hop = rows[n - 1]
         out.append(Finding(HEADERS, "message.clock_skew", f"hop {n}: {hop['by'] or '?'}", Status.WARN,
                            f"Hop {n} ({hop['by'] or '?'}) is stamped {_duration(-delay)} before the hop that came "
                            f"before it: a server's clock is wrong",
-                           "Each server stamps the time it received the message; a later hop cannot be earlier.",
-                           "Synchronise the clocks of the servers named (NTP).",
+                           *HEADER_TEXTS["message.clock_skew"],
                            {"hop": n, "delay_s": round(delay, 1), "by": hop["by"]}))
     plain = [row for row, hop in zip(rows, hops, strict=True)  # only hops that name a plain network protocol
              if hop.encrypted is False and hop.from_host and hop.protocol in ("SMTP", "ESMTP", "ESMTPA", "UTF8SMTP")]
@@ -233,9 +274,7 @@ def header_findings(msg: Any) -> list[Finding]:
         names = ", ".join(f"{row['hop']} ({row['by'] or '?'})" for row in plain[:10])
         out.append(Finding(HEADERS, "message.hop_plaintext", "message", Status.WARN,
                            f"{len(plain)} hop(s) without TLS: {names}",
-                           "The Received header of these hops names no encryption: the message crossed the network "
-                           "readable by anyone on the path (or the server does not record TLS).",
-                           "Enable STARTTLS on the servers named (or on the submission client).",
+                           *HEADER_TEXTS["message.hop_plaintext"],
                            {"hops": [row["hop"] for row in plain]}))
     out.extend(_auth_findings(msg))
     return out
@@ -255,10 +294,7 @@ def _auth_findings(msg: Any) -> list[Finding]:
         names = ", ".join(f"{v.method}={v.result}" for v in failed)
         return [Finding(HEADERS, "message.auth_failed", subject, Status.FAIL if any(
             v.method == "dmarc" and v.result == "fail" for v in failed) else Status.WARN,
-            f"The receiver {subject} judged: {names}",
-            "The receiving server's Authentication-Results header records these checks as failed: mail like this "
-            "may go to spam or be refused.",
-            "Test the sender domain with `maildoctor check DOMAIN --check spf --check dkim --check dmarc`.",
+            f"The receiver {subject} judged: {names}", *HEADER_TEXTS["message.auth_failed"],
             {"authserv_id": subject, "verdicts": rows})]
     return [Finding(HEADERS, "message.auth_ok", subject, Status.PASS,
                     "The receiver " + subject + " judged: " + ", ".join(f"{v.method}={v.result}" for v in mine),
@@ -289,7 +325,8 @@ def analyse(loaded: Loaded) -> list[Finding]:
         cut = [n for n in loaded.notes if "not read" in n or "were read" in n]
         words = "; ".join(cut + ([f"{defects} MIME defect(s)"] if defects else []))
         out.append(Finding(BOUNCE, "message.input_partial", "message", Status.SKIP,
-                           f"not tested in full: {words}", evidence={"notes": list(loaded.notes)}))
+                           f"not tested in full: {words}", *MessageBounce.texts["message.input_partial"],
+                           evidence={"notes": list(loaded.notes)}))
     return out
 
 
@@ -306,7 +343,9 @@ def build_report(findings: list[Finding], name: str, loaded: Loaded, started: da
         target={"input": name, "domain": "", "domain_unicode": "", "address": None, "kind": "message",
                 "subject": subject},
         started_at=started.isoformat(timespec="seconds"), duration_s=elapsed, resolver={}, findings=findings,
-        tool={"name": "maildoctor", "version": __version__}, checks=CHECKS,
+        tool={"name": "maildoctor", "version": __version__},
+        checks=[{"id": c.id, "title": c.title, "side": c.side.value, "services": []}
+                for c in (MessageBounce, MessageHeaders)],
         meta={"input": {"bytes": loaded.size, "truncated": loaded.truncated, "notes": list(loaded.notes),
                         "headers_only": loaded.headers_only}},
     )

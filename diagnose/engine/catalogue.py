@@ -101,11 +101,11 @@ def explain(code: str, checks: list[type[Check]] | None = None) -> str | None:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def listing() -> str:
+def listing(checks: list[type[Check]] | None = None) -> str:
     """Every code, grouped by check: a problem code with the first sentence of its explanation."""
     lines = []
     generic = {text for text, _ in RUNNER_CODES.values()}
-    for entry in sorted(catalogue().values(), key=lambda e: (e.check, e.code)):
+    for entry in sorted(catalogue(checks).values(), key=lambda e: (e.check, e.code)):
         if entry.explanation in generic:
             continue  # listed once below
         first = entry.explanation.split(". ")[0].rstrip(".")
@@ -115,7 +115,7 @@ def listing() -> str:
     return "\n".join(lines) + "\n"
 
 
-def similar(code: str, limit: int = 8) -> list[str]:
+def similar(code: str, limit: int = 8, checks: list[type[Check]] | None = None) -> list[str]:
     """Known codes that share the code's first part (for 'did you mean')."""
     head = code.split(".", 1)[0]
-    return sorted(c for c in catalogue() if c.startswith(head + ".") or head in c)[:limit]
+    return sorted(c for c in catalogue(checks) if c.startswith(head + ".") or head in c)[:limit]

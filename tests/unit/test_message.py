@@ -312,3 +312,30 @@ def test_load_refuses_binary_and_keeps_pasted_headers():
     with pytest.raises(NotAMessage):
         load(b"\x00\x01\x02" * 100)
     assert load(b"Subject: hi\n").message["Subject"] == "hi"
+
+
+# --- names and the explanations catalogue --------------------------------------------------------
+
+def test_message_codes_follow_the_naming_rule_and_are_all_in_the_catalogue():
+    from diagnose.app.message import MessageBounce, MessageHeaders
+    from tests.unit.test_naming import ID, code_rule
+
+    for check in (MessageBounce, MessageHeaders):
+        assert ID.match(check.id)
+        rule = code_rule(check.id)
+        assert all(rule.match(code) for code in check.texts), check.texts.keys()
+    emitted = set()
+    for path in [*DATA.glob("*.eml")]:
+        emitted |= {f.code for f in findings_of(path.read_bytes())}
+    emitted |= {f.code for f in header_findings(message_from_bytes(HOPS, policy=compat32))}
+    known = {*MessageBounce.texts, *MessageHeaders.texts}
+    assert emitted <= known, emitted - known
+    assert len(emitted) >= 14  # the fixtures reach most codes
+
+
+def test_explain_knows_a_message_code():
+    proc = subprocess.run([MAILDOCTOR, "explain", "message.bounce_auth_failure"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0 and "authentication failed" in proc.stdout
+    listing = subprocess.run([MAILDOCTOR, "explain"], capture_output=True, text=True, timeout=60).stdout
+    assert "message.bounce_user_unknown" in listing and "tcp.refused" in listing
