@@ -317,8 +317,11 @@ def analyse(loaded: Loaded) -> list[Finding]:
     except RecursionError:  # MIME nested thousands of levels deep
         returned = bounce.Returned("none", "")
         loaded.notes.append("the MIME structure is nested too deeply to read the parts")
-    sender = clean(str(msg.get("To", "") or ""), limit=320, keep_newlines=False)
-    out = bounce_findings(returned, _address_in(sender))
+    # who sent the returned mail: the original's From (the domain DMARC judges), else the bounce's addressee
+    original = bounce.original_header(msg) if returned.kind in ("dsn", "plaintext") else None
+    sender = _address_in(clean(str(original.get("From", "") if original else ""), limit=320, keep_newlines=False)) \
+        or _address_in(clean(str(msg.get("To", "") or ""), limit=320, keep_newlines=False))
+    out = bounce_findings(returned, sender)
     out.extend(header_findings(msg))
     defects = len(getattr(msg, "defects", []) or [])
     if loaded.partial or defects:

@@ -273,6 +273,22 @@ def parse_feedback(msg: Message) -> Returned | None:
     return Returned("feedback", "rfc5965", (recipient,), reporter, details)
 
 
+def original_header(msg: Message) -> Message | None:
+    """The header of the returned original (a message/rfc822 or text/rfc822-headers part), if attached."""
+    for part in _parts(msg)[1:]:
+        ctype = part.get_content_type()
+        if ctype in ("message/rfc822", "message/global"):
+            payload = part.get_payload()
+            if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+                return payload[0]
+        if ctype in ("text/rfc822-headers", "message/global-headers"):
+            from email.parser import HeaderParser
+
+            text = part.get_payload(decode=True) or b""
+            return HeaderParser().parsestr(text[:MAX_TEXT].decode("utf-8", "replace"))
+    return None
+
+
 def _text_of(msg: Message) -> str:
     """The first text/plain part (the human-readable notice), decoded leniently and capped."""
     for part in _parts(msg):
@@ -338,7 +354,8 @@ def parse_plaintext(msg: Message) -> Returned | None:
         head = re.split(r"Diagnostic information for administrators", text, maxsplit=1, flags=re.I)
         found = [(a, d) for a, d in _EXCHANGE.findall(head[0])]
         if len(head) > 1:
-            said = re.search(r"Remote Server returned '([^'\n]*)'|^(\s*[45]\d\d[ -][245]\.\d+\.\d+.*)$", head[1], re.M)
+            said = re.search(r"Remote Server returned '([^'\n]*)'|^\s*#?([45]\d\d[ -]#?[245]\.\d+\.\d+.*?)[ #]*$",
+                             head[1], re.M)
             if said:
                 found = [(a, said.group(1) or said.group(2)) for a, _ in found] or \
                     [(a, said.group(1) or said.group(2)) for a in re.findall(_ADDRESS, head[1])[:1]]

@@ -42,6 +42,7 @@ EXPECTED = {
                                       True)],
     "exim-plaintext.eml": [("message.bounce_user_unknown", "fail", "nobody@example.net", "5.1.1", "550", True),
                            ("message.bounce_mailbox_full", "fail", "full@example.com", "5.2.2", "552", True)],
+    "exchange-plaintext.eml": [("message.bounce_user_unknown", "fail", "bob@example.com", "5.1.1", "550", True)],
     "qmail-plaintext.eml": [("message.bounce_blocked", "fail", "someone@example.net", "5.7.1", "554", True)],
     "sendmail-plaintext.eml": [("message.bounce_message_too_large", "fail", "big@example.com", "5.3.4", "552", True)],
     "postfix-delayed.eml": [("message.bounce_network_error", "warn", "friend@example.net", "4.4.1", None, False)],
@@ -339,3 +340,11 @@ def test_explain_knows_a_message_code():
     assert proc.returncode == 0 and "authentication failed" in proc.stdout
     listing = subprocess.run([MAILDOCTOR, "explain"], capture_output=True, text=True, timeout=60).stdout
     assert "message.bounce_user_unknown" in listing and "tcp.refused" in listing
+
+
+def test_the_sender_domain_comes_from_the_returned_original():
+    raw = (DATA / "gmail-dmarc-unauthenticated.eml").read_bytes().replace(
+        b"Content-Type: text/rfc822-headers\n\nFrom: sender@example.org", b"Content-Type: text/rfc822-headers\n\n"
+        b"From: news@brand.example")
+    [f] = bounce_findings(raw)
+    assert "`maildoctor check brand.example --check spf.record`" in f.remedy
