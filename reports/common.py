@@ -44,7 +44,8 @@ def header_fields(report: Report) -> list[tuple[str, str]]:
         fields.append(("From", str(meta["host"])))
     if meta.get("public_address") and not meta.get("anonymized"):
         fields.append(("Public address", str(meta["public_address"])))
-    fields.append(("Resolver", resolver_text(report)))
+    if report.resolver or target.get("kind") != "message":  # `maildoctor message` asks no resolver
+        fields.append(("Resolver", resolver_text(report)))
     command = meta.get("command")
     if command:
         # redacted again here: a report saved by an older version must not leak a secret either

@@ -59,7 +59,7 @@ def badge(status_value: str) -> str:
 
 
 def render(report: Report) -> str:
-    target = report.target.get("domain_unicode") or report.target.get("domain") or "?"
+    target = report.target.get("domain_unicode") or report.target.get("domain") or report.target.get("input") or "?"
     worst = report.verdict.value
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',

@@ -22,7 +22,7 @@ def render(report: Report) -> str:
     suites: dict[str, list[Finding]] = {}
     for f in report.findings:
         suites.setdefault(f.check, []).append(f)
-    target = report.target.get("domain") or "?"
+    target = report.target.get("domain") or report.target.get("input") or "?"
     root = ET.Element("testsuites", name=xml_text(f"maildoctor {target}", newlines=False))
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     header = header_fields(report)

@@ -31,7 +31,7 @@ def status_cell(status: Status) -> str:
 
 
 def render(report: Report) -> str:
-    target = report.target.get("domain_unicode") or report.target.get("domain") or "?"
+    target = report.target.get("domain_unicode") or report.target.get("domain") or report.target.get("input") or "?"
     out = [f"# maildoctor report: {md_inline(target)}", "", f"**{md_inline(headline(report))}**", ""]
     out += ["| | |", "|---|---|"]
     out += [f"| {md_inline(label)} | {md_inline(value)} |" for label, value in header_fields(report)]

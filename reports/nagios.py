@@ -23,7 +23,7 @@ def nagios_text(value: object, limit: int = 300) -> str:
 def render(report: Report) -> str:
     code = exit_code_for(report.worst, (report.meta or {}).get("fail_on"))
     state = STATES.get(code, "UNKNOWN")
-    target = report.target.get("domain") or "?"
+    target = report.target.get("domain") or report.target.get("input") or "?"
     bad = problems(report)
     first = f"; {bad[0].code}: {bad[0].subject}: {bad[0].summary}" if bad else ""
     status = nagios_text(f"MAILDOCTOR {state} - {target}: {verdict_words(report)}{first}", limit=600)

@@ -37,10 +37,11 @@ def badge(status: Status) -> Text:
 def print_report(report: Report, console: Console, *, verbose: bool = False, header: bool = False) -> None:
     """Print the report to a Rich console (all server text goes through Text, never markup).
     ``header`` (or ``verbose``): also the full report header (when, from where, command line)."""
-    target = report.target.get("domain_unicode") or report.target.get("domain") or report.target.get("input", "?")
+    target = report.target.get("domain_unicode") or report.target.get("domain") or report.target.get("input") or "?"
     resolver = ", ".join(str(ns) for ns in report.resolver.get("nameservers", [])) or "?"
     head = Text.assemble(("maildoctor ", "bold"), (clean(str(report.tool.get("version", "")), keep_newlines=False), ""),
                          " · ", (clean(str(target), keep_newlines=False), "bold"),
+                         "" if report.target.get("kind") == "message" else
                          f" · resolver {clean(resolver, keep_newlines=False)}")
     console.print(head)
     console.print(Text(headline(report), style="bold"))

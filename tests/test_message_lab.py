@@ -65,4 +65,4 @@ def test_a_real_postfix_bounce_for_an_unknown_mailbox(lab, tmp_path):
     # the same file through standard input, as text: the headline names the recipient
     text = subprocess.run([MAILDOCTOR, "message", "-"], input=path.read_bytes(), capture_output=True, timeout=60,
                           env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin"})
-    assert text.returncode == 2 and f"Mail to {ghost} refused for good: user unknown".encode() in text.stdout
+    assert text.returncode == 2 and f"Mail to {ghost} refused for good: no such user".encode() in text.stdout

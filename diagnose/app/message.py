@@ -130,6 +130,13 @@ def catalogue_checks() -> list[type[Check]]:
     return [*discover().checks, Expectations, MessageBounce, MessageHeaders]
 
 
+REASON_WORDS = {"user_unknown": "no such user", "host_unknown": "no such domain (or it takes no mail)",
+                "network_error": "could not connect to the receiving server", "expired": "retried too long",
+                "relay_denied": "relaying denied", "auth_failure": "the receiver's SPF/DKIM/DMARC check failed",
+                "blocked": "sender blocked (blocklist, reputation or reverse DNS)", "rate_limited": "too much mail "
+                "at once (rate limited)", "spam": "judged to be spam", "virus": "a virus was found",
+                "policy": "refused by the receiver's policy", "system_error": "the receiving system failed",
+                "syntax_error": "malformed address or command", "unknown": "no reason given"}
 _AUTH_COMMANDS = {"spf": "spf.record", "dkim": "dkim.keys", "dmarc": "dmarc.record", "ptr": "ptr.fcrdns"}
 
 
@@ -202,7 +209,8 @@ def _bounce_finding(returned: bounce.Returned, r: bounce.Recipient, status: Stat
         kind = "not delivered, the sending server gave up" if r.reason == "expired" else "refused for good" \
             if r.permanent else ("delayed" if r.action == "delayed" else "refused for now")
         code = " ".join(x for x in (r.reply_code, r.status) if x)
-        summary = f"Mail to {r.recipient} {kind}: {r.reason.replace('_', ' ')}" + (f" ({code})" if code else "")
+        summary = f"Mail to {r.recipient} {kind}: {REASON_WORDS.get(r.reason, r.reason.replace('_', ' '))}" + (
+            f" ({code})" if code else "")
     evidence: dict[str, Any] = {
         "recipient": r.recipient, "status": r.status, "reply_code": r.reply_code, "reason": r.reason,
         "permanent": r.permanent, "remote_mta": r.remote_mta or None, "diagnostic": said or None,
@@ -253,7 +261,7 @@ def header_findings(msg: Any) -> list[Finding]:
     else:
         more = f" (the first {len(hops)} of {total} read)" if total > len(hops) else ""
         out.append(Finding(HEADERS, "message.hops", "message", Status.PASS,
-                           f"{len(hops)} hop(s) from the sender to the mailbox{more}",
+                           f"{len(hops)} hop(s) in the Received header{more}",
                            evidence={"hops": rows, "received_headers": total}))
     for n, delay in slow:
         hop = rows[n - 1]

@@ -214,7 +214,8 @@ def test_json_names_the_checks_so_renderers_can_place_them():
     rep = json.loads(run(str(DATA / "gmail-dmarc-unauthenticated.eml"), "-f", "json").stdout)
     assert [c["id"] for c in rep["checks"]] == ["message.bounce", "message.headers"]
     assert rep["target"]["input"] == "gmail-dmarc-unauthenticated.eml"
-    assert rep["diagnosis"]["headline"].startswith("Mail to friend@gmail.com refused for good: auth failure")
+    assert rep["diagnosis"]["headline"].startswith(
+        "Mail to friend@gmail.com refused for good: the receiver's SPF/DKIM/DMARC check failed")
 
 
 def test_standard_input_and_an_mbox_with_one_message():
