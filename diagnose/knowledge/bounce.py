@@ -177,6 +177,7 @@ def auth_checks(text: str) -> tuple[str, ...]:
 
 def _recipient(address: str, action: str, status: str | None, diagnostic: str, remote_mta: str,
                reply_code: str | None = None) -> Recipient:
+    diagnostic = diagnostic[:4000]  # the words of one recipient; bounds the searches below
     reply, said_status = codes_in(diagnostic)
     reply_code = reply_code or reply
     status = status or said_status

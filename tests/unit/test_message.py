@@ -349,3 +349,26 @@ def test_the_sender_domain_comes_from_the_returned_original():
         b"From: news@brand.example")
     [f] = bounce_findings(raw)
     assert "`maildoctor check brand.example --check spf.record`" in f.remedy
+
+
+def test_fifty_thousand_mime_parts_are_read_within_a_second_or_two(tmp_path):
+    raw = b"From: a@example.org\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n" + \
+        b"--B\nContent-Type: text/plain\n\nx\n" * 50_000 + b"--B--\n"
+    path = tmp_path / "parts.eml"
+    path.write_bytes(raw)
+    proc = run(str(path), "-f", "json")
+    rep = json.loads(proc.stdout)
+    assert proc.elapsed < 3, proc.elapsed
+    [partial] = [f for f in rep["findings"] if f["code"] == "message.input_partial"]
+    assert "more than 1000 MIME boundaries" in partial["summary"]
+
+
+def test_html_and_markdown_escape_what_the_server_said(tmp_path):
+    raw = (DATA / "postfix-lab-user-unknown.eml").read_bytes().replace(
+        b"User doesn't exist:", b"User <script>alert(1)</script> | `x` doesn't exist:")
+    path = tmp_path / "hostile.eml"
+    path.write_bytes(raw)
+    html = run(str(path), "-f", "html", "--output", str(tmp_path / "r.html"))
+    assert html.returncode == 2
+    page = (tmp_path / "r.html").read_text()
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)" in page
