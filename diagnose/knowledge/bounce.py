@@ -95,7 +95,8 @@ _TEXT_RULES: tuple[tuple[str, str], ...] = (  # (reason, pattern) tried in order
     ("auth_failure", r"\bspf\b|\bdkim\b|\bdmarc\b|unauthenticated|not authenticated|authentication (?:check|fail)"
                      r"|5\.7\.2[03467]\b"),
     ("rate_limited", r"rate limit|rate-limit|too many (?:messages|connections|emails|recipients)|unusual rate"
-                     r"|try again later.*volume|throttl|4\.7\.28\b|sending limit|exceeded.*(?:limit|quota) of"),
+                     r"|try again later.*volume|throttl|greylist|graylist|4\.7\.28\b|sending limit"
+                     r"|exceeded.*(?:limit|quota) of"),
     ("blocked", r"block ?list|blacklist|black list|\bblocked\b|spamhaus|spamcop|barracuda|\brbl\b|\bdnsbl\b"
                 r"|reputation|listed (?:at|on|in|by)|reverse dns|\bptr\b|rdns|5\.7\.25\b|banned sending"
                 r"|not allowed to send from"),
@@ -112,7 +113,7 @@ _TEXT_RULES: tuple[tuple[str, str], ...] = (  # (reason, pattern) tried in order
                      r"|does(?: ?n[o']t|n.t) exist|not exist|recipient not found|recipientnotfound|user not found"
                      r"|mailbox not found|mailbox unavailable|invalid (?:recipient|mailbox|address)"
                      r"|unknown (?:recipient|local|mailbox|address)"
-                     r"|address rejected|address not found|not a valid (?:mailbox|recipient)|unrouteable address"
+                     r"|address not found|not a valid (?:mailbox|recipient)|unrouteable address"
                      r"|doesn't have a .* account|mailbox does not|no mailbox|undeliverable address"),
     ("host_unknown", r"host (?:or domain name )?not found|name or service not known|nxdomain|domain not found"
                      r"|no mx|unrouteable (?:mail )?domain|unknown host|domain (?:does not|doesn't) exist|null mx"
@@ -145,13 +146,15 @@ _STATUS_RULES: dict[str, str] = {  # enhanced status "subject.detail" -> reason 
 }
 # Codes whose words are more precise than the number: a 5.1.1 that names SPF is an auth failure, a
 # 5.7.1 that names a blocklist is a block. A generic code lets the words decide.
-_GENERIC = {"0.0", "1.0", "7.0", "7.1", "3.0", "5.0", "4.0", "2.0", "6.0", "1.1", "1.10", "4.4", "4.7"}
+_GENERIC = {"0.0", "1.0", "7.0", "7.1", "3.0", "5.0", "4.0", "2.0", "6.0", "1.1", "1.10", "4.1", "4.4", "4.7"}
 
 
 def classify(status: str | None, reply_code: str | None, text: str) -> str:
     """The reason (one of REASONS) of a failure from its enhanced status, reply code and words."""
     words = text or ""
     by_status = ""
+    if status == "5.4.1" and re.search(r"recipient address rejected", words, re.I):
+        return "user_unknown"  # Microsoft 365 directory-based edge blocking: no such recipient there
     if status:
         _, subject, detail = status.split(".")
         by_status = _STATUS_RULES.get(f"{int(subject)}.{int(detail)}", "")

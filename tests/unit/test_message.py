@@ -112,6 +112,13 @@ def test_a_delayed_notice_is_a_warning_and_an_expired_one_a_failure():
     ("4.4.7", None, "delivery time expired", "expired"),
     ("5.7.25", "550", "The IP address sending this message does not have a PTR record", "blocked"),
     (None, "550", "No such user here", "user_unknown"),
+    ("4.7.1", "450", "<a@example.net>: Recipient address rejected: Greylisted, see https://postgrey.schweikert.ch/",
+     "rate_limited"),
+    ("5.4.1", "550", "Recipient address rejected: Access denied. AS(201806281)", "user_unknown"),  # Microsoft DBEB
+    ("4.4.1", None, "connect to mx.example.net[192.0.2.7]:25: Connection refused", "network_error"),
+    ("5.7.1", "554", "<a@example.net>: Recipient address rejected: Access denied", "policy"),  # Postfix access map
+    ("5.7.606", "550", "Access denied, banned sending IP [192.0.2.10]", "blocked"),
+    ("5.7.509", "550", "Access denied, sending domain example.org does not pass DMARC verification", "auth_failure"),
     (None, None, "gibberish with no known words", "unknown"),
 ])
 def test_reasons_from_status_code_and_words(status, reply, words, reason):
