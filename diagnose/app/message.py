@@ -234,8 +234,10 @@ def _when(date: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def header_findings(msg: Any) -> list[Finding]:
-    """The hops (oldest first) with their delays and TLS, and the receiver's Authentication-Results."""
+def header_findings(msg: Any, where: str = "message") -> list[Finding]:
+    """The hops (oldest first) with their delays and TLS, and the receiver's Authentication-Results.
+    ``where``: the subject of the findings, "message" or "returned original" (the part of a bounce)."""
+    at = "" if where == "message" else f"{where} "
     out: list[Finding] = []
     hops = headers.hops(msg)
     total = len(msg.get_all("Received") or [])
@@ -256,22 +258,22 @@ def header_findings(msg: Any) -> list[Finding]:
                      "delay_s": round(delay, 1) if delay is not None else None})
         previous = moment or previous
     if not hops:
-        out.append(Finding(HEADERS, "message.hops_none", "message", Status.SKIP,
+        out.append(Finding(HEADERS, "message.hops_none", where, Status.SKIP,
                            "not tested: the message has no Received header (hops unknown)"))
     else:
         more = f" (the first {len(hops)} of {total} read)" if total > len(hops) else ""
-        out.append(Finding(HEADERS, "message.hops", "message", Status.PASS,
+        out.append(Finding(HEADERS, "message.hops", where, Status.PASS,
                            f"{len(hops)} hop(s) in the Received header{more}",
                            evidence={"hops": rows, "received_headers": total}))
     for n, delay in slow:
         hop = rows[n - 1]
-        out.append(Finding(HEADERS, "message.hop_slow", f"hop {n}: {hop['by'] or '?'}", Status.WARN,
+        out.append(Finding(HEADERS, "message.hop_slow", f"{at}hop {n}: {hop['by'] or '?'}", Status.WARN,
                            f"Hop {n} ({hop['from'] or '?'} -> {hop['by'] or '?'}) took {_duration(delay)}",
                            *HEADER_TEXTS["message.hop_slow"],
                            {"hop": n, "delay_s": round(delay, 1), "from": hop["from"], "by": hop["by"]}))
     for n, delay in skew:
         hop = rows[n - 1]
-        out.append(Finding(HEADERS, "message.clock_skew", f"hop {n}: {hop['by'] or '?'}", Status.WARN,
+        out.append(Finding(HEADERS, "message.clock_skew", f"{at}hop {n}: {hop['by'] or '?'}", Status.WARN,
                            f"Hop {n} ({hop['by'] or '?'}) is stamped {_duration(-delay)} before the hop that came "
                            f"before it: a server's clock is wrong",
                            *HEADER_TEXTS["message.clock_skew"],
@@ -280,7 +282,7 @@ def header_findings(msg: Any) -> list[Finding]:
              if hop.encrypted is False and hop.from_host and hop.protocol in ("SMTP", "ESMTP", "ESMTPA", "UTF8SMTP")]
     if plain:
         names = ", ".join(f"{row['hop']} ({row['by'] or '?'})" for row in plain[:10])
-        out.append(Finding(HEADERS, "message.hop_plaintext", "message", Status.WARN,
+        out.append(Finding(HEADERS, "message.hop_plaintext", where, Status.WARN,
                            f"{len(plain)} hop(s) without TLS: {names}",
                            *HEADER_TEXTS["message.hop_plaintext"],
                            {"hops": [row["hop"] for row in plain]}))
@@ -331,6 +333,8 @@ def analyse(loaded: Loaded) -> list[Finding]:
         or _address_in(clean(str(msg.get("To", "") or ""), limit=320, keep_newlines=False))
     out = bounce_findings(returned, sender)
     out.extend(header_findings(msg))
+    if original is not None and original.get_all("Received"):  # how the returned mail travelled before it failed
+        out.extend(f for f in header_findings(original, "returned original") if f.code != "message.hops_none")
     defects = len(getattr(msg, "defects", []) or [])
     if loaded.partial or defects:
         cut = [n for n in loaded.notes if "not read" in n or "were read" in n]

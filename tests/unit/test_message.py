@@ -379,3 +379,12 @@ def test_html_and_markdown_escape_what_the_server_said(tmp_path):
     assert html.returncode == 2
     page = (tmp_path / "r.html").read_text()
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)" in page
+
+
+def test_a_bounce_shows_the_hops_of_the_returned_original_too():
+    found = findings_of((DATA / "postfix-lab-user-unknown.eml").read_bytes())
+    [own] = [f for f in found if f.code == "message.hops" and f.subject == "message"]
+    [original] = [f for f in found if f.code == "message.hops" and f.subject == "returned original"]
+    assert [h["by"] for h in own.evidence["hops"]] == ["mx1.healthy.test", "vm"]
+    [submission] = original.evidence["hops"]
+    assert (submission["by"], submission["protocol"], submission["tls"]) == ("smtp.healthy.test", "ESMTPSA", "TLSv1.3")
