@@ -241,7 +241,7 @@ def header_findings(msg: Any, where: str = "message") -> list[Finding]:
     out: list[Finding] = []
     hops = headers.hops(msg)
     total = len(msg.get_all("Received") or [])
-    rows = []
+    rows: list[dict[str, Any]] = []
     previous: datetime | None = None
     slow: list[tuple[int, float]] = []
     skew: list[tuple[int, float]] = []
@@ -266,18 +266,18 @@ def header_findings(msg: Any, where: str = "message") -> list[Finding]:
                            f"{len(hops)} hop(s) in the Received header{more}",
                            evidence={"hops": rows, "received_headers": total}))
     for n, delay in slow:
-        hop = rows[n - 1]
-        out.append(Finding(HEADERS, "message.hop_slow", f"{at}hop {n}: {hop['by'] or '?'}", Status.WARN,
-                           f"Hop {n} ({hop['from'] or '?'} -> {hop['by'] or '?'}) took {_duration(delay)}",
+        row = rows[n - 1]
+        out.append(Finding(HEADERS, "message.hop_slow", f"{at}hop {n}: {row['by'] or '?'}", Status.WARN,
+                           f"Hop {n} ({row['from'] or '?'} -> {row['by'] or '?'}) took {_duration(delay)}",
                            *HEADER_TEXTS["message.hop_slow"],
-                           {"hop": n, "delay_s": round(delay, 1), "from": hop["from"], "by": hop["by"]}))
+                           {"hop": n, "delay_s": round(delay, 1), "from": row["from"], "by": row["by"]}))
     for n, delay in skew:
-        hop = rows[n - 1]
-        out.append(Finding(HEADERS, "message.clock_skew", f"{at}hop {n}: {hop['by'] or '?'}", Status.WARN,
-                           f"Hop {n} ({hop['by'] or '?'}) is stamped {_duration(-delay)} before the hop that came "
+        row = rows[n - 1]
+        out.append(Finding(HEADERS, "message.clock_skew", f"{at}hop {n}: {row['by'] or '?'}", Status.WARN,
+                           f"Hop {n} ({row['by'] or '?'}) is stamped {_duration(-delay)} before the hop that came "
                            f"before it: a server's clock is wrong",
                            *HEADER_TEXTS["message.clock_skew"],
-                           {"hop": n, "delay_s": round(delay, 1), "by": hop["by"]}))
+                           {"hop": n, "delay_s": round(delay, 1), "by": row["by"]}))
     plain = [row for row, hop in zip(rows, hops, strict=True)  # only hops that name a plain network protocol
              if hop.encrypted is False and hop.from_host and hop.protocol in ("SMTP", "ESMTP", "ESMTPA", "UTF8SMTP")]
     if plain:

@@ -270,7 +270,7 @@ def parse_feedback(msg: Message) -> Returned | None:
     details = {"feedback_type": ftype}
     for name in ("User-Agent", "Source-IP", "Reported-Domain", "Original-Mail-From", "Arrival-Date"):
         if fields.get(name):
-            details[name.lower().replace("-", "_")] = _one_line(fields.get(name), 300)
+            details[name.lower().replace("-", "_")] = _one_line(str(fields.get(name)), 300)
     reporter = _typed(str(fields.get("Reporting-MTA", "") or ""))
     words = f"the recipient's provider sent a feedback report of type {ftype}"
     recipient = Recipient(_one_line(rcpt, 320).strip("<>"), None, None, reporter, words, "", False, "feedback")
@@ -288,19 +288,27 @@ def original_header(msg: Message) -> Message | None:
         if ctype in ("text/rfc822-headers", "message/global-headers"):
             from email.parser import HeaderParser
 
-            text = part.get_payload(decode=True) or b""
+            text = _bytes_of(part)
             return HeaderParser().parsestr(text[:MAX_TEXT].decode("utf-8", "replace"))
     return None
+
+
+def _bytes_of(part: Message) -> bytes:
+    """A leaf part's content, transfer encoding undone (leniently: a broken one gives what is there)."""
+    try:
+        raw = part.get_payload(decode=True)
+    except Exception:  # noqa: BLE001 - broken transfer encoding: use what is there
+        raw = None
+    if isinstance(raw, bytes):
+        return raw
+    return str(part.get_payload())[:MAX_TEXT].encode("utf-8", "replace")
 
 
 def _text_of(msg: Message) -> str:
     """The first text/plain part (the human-readable notice), decoded leniently and capped."""
     for part in _parts(msg):
         if part.get_content_type() == "text/plain" and not part.is_multipart():
-            try:
-                raw = part.get_payload(decode=True) or b""
-            except Exception:  # noqa: BLE001 - broken transfer encoding: use what is there
-                raw = str(part.get_payload())[:MAX_TEXT].encode("utf-8", "replace")
+            raw = _bytes_of(part)
             charset = part.get_content_charset() or "utf-8"
             try:
                 text = raw[:MAX_TEXT].decode(charset, "replace")
