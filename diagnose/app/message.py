@@ -151,15 +151,16 @@ def read_input(source: str, stdin: BinaryIO | None = None) -> tuple[bytes, bool,
         data = stream.read(MAX_BYTES + 1)
         return data[:MAX_BYTES], len(data) > MAX_BYTES, "standard input"
     path = Path(source)
+    shown = clean(source, limit=300, keep_newlines=False)
     try:
         if path.is_dir():
-            raise InputError(f"{source} is a directory, not a message file")
+            raise InputError(f"{shown} is a directory, not a message file")
         with path.open("rb") as fh:
             data = fh.read(MAX_BYTES + 1)
     except InputError:
         raise
     except OSError as exc:
-        raise InputError(f"cannot read {source}: {exc.strerror or exc}") from None
+        raise InputError(f"cannot read {shown}: {exc.strerror or exc}") from None
     return data[:MAX_BYTES], len(data) > MAX_BYTES, path.name
 
 

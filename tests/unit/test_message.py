@@ -388,3 +388,45 @@ def test_a_bounce_shows_the_hops_of_the_returned_original_too():
     assert [h["by"] for h in own.evidence["hops"]] == ["mx1.healthy.test", "vm"]
     [submission] = original.evidence["hops"]
     assert (submission["by"], submission["protocol"], submission["tls"]) == ("smtp.healthy.test", "ESMTPSA", "TLSv1.3")
+
+
+def test_one_dsn_with_a_failed_a_delayed_and_a_delivered_recipient():
+    raw = b"""From: MAILER-DAEMON@mail.example.org
+To: sender@example.org
+Subject: Delivery Status Notification
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="R"
+
+--R
+Content-Type: text/plain
+
+Three recipients, three outcomes.
+--R
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mail.example.org
+
+Final-Recipient: rfc822; gone@example.net
+Action: failed
+Status: 5.2.1
+Remote-MTA: dns; mx.example.net
+Diagnostic-Code: smtp; 550 5.2.1 The email account that you tried to reach is disabled
+
+Final-Recipient: rfc822; later@example.net
+Action: delayed
+Status: 4.2.2
+Diagnostic-Code: smtp; 452 4.2.2 Mailbox full
+
+Final-Recipient: rfc822; ok@example.net
+Action: relayed
+Status: 2.0.0
+--R--
+"""
+    found = {f.subject: f for f in bounce_findings(raw)}
+    assert {s: (f.code, f.status.value) for s, f in found.items()} == {
+        "gone@example.net": ("message.bounce_mailbox_disabled", "fail"),
+        "later@example.net": ("message.bounce_mailbox_full", "warn"),
+        "ok@example.net": ("message.bounce_delivered", "pass"),
+    }
+    assert found["gone@example.net"].evidence["remote_mta"] == "mx.example.net"
+    assert found["later@example.net"].evidence["permanent"] is False
