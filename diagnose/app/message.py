@@ -282,7 +282,7 @@ def header_findings(msg: Any, where: str = "message") -> list[Finding]:
     plain = [row for row, hop in zip(rows, hops, strict=True)  # only hops that name a plain network protocol
              if hop.encrypted is False and hop.from_host and hop.protocol in ("SMTP", "ESMTP", "ESMTPA", "UTF8SMTP")]
     if plain:
-        names = ", ".join(f"{row['hop']} ({row['by'] or '?'})" for row in plain[:10])
+        names = ", ".join(f"hop {row['hop']} ({row['by'] or '?'})" for row in plain[:10])
         out.append(Finding(HEADERS, "message.hop_plaintext", where, Status.WARN,
                            f"{len(plain)} hop(s) without TLS: {names}",
                            *HEADER_TEXTS["message.hop_plaintext"],

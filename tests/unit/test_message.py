@@ -173,7 +173,7 @@ def test_hops_oldest_first_with_delays_in_utc_and_the_slow_hop_named():
     slow = found["message.hop_slow"]
     assert slow.status.value == "warn" and slow.evidence["hop"] == 3 and "30 min" in slow.summary
     plain = found["message.hop_plaintext"]
-    assert plain.evidence["hops"] == [3]
+    assert plain.evidence["hops"] == [3] and plain.summary == "1 hop(s) without TLS: hop 3 (mx.example.net)"
     auth = found["message.auth_failed"]
     assert auth.status.value == "fail" and "dkim=fail" in auth.summary and "dmarc=fail" in auth.summary
     assert "message.clock_skew" not in found
