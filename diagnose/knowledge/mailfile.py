@@ -50,7 +50,7 @@ def load(data: bytes, *, truncated: bool = False) -> Loaded:
     if b"\x00" in sample or _binary_share(sample) > 0.3:
         raise NotAMessage("the input is binary data, not an email message (give an .eml file, an mbox or the "
                           "message's header as text)")
-    data = data.lstrip(b"\r\n\t ")
+    data = data.removeprefix(b"\xef\xbb\xbf").lstrip(b"\r\n\t ")  # a UTF-8 BOM (Windows editors), blank lines
     if data.startswith(b"From "):  # mbox: the envelope line, then the message up to the next "From " line
         data = data.split(b"\n", 1)[1] if b"\n" in data else b""
         parts = re.split(rb"\r?\n\r?\nFrom \S+ ", data, maxsplit=1)

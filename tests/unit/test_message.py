@@ -430,3 +430,9 @@ Status: 2.0.0
     }
     assert found["gone@example.net"].evidence["remote_mta"] == "mx.example.net"
     assert found["later@example.net"].evidence["permanent"] is False
+
+
+def test_a_header_saved_by_a_windows_editor_bom_and_crlf_is_read():
+    raw = b"\xef\xbb\xbf" + HOPS.replace(b"\n", b"\r\n")
+    codes = {f.code for f in findings_of(raw)}
+    assert {"message.hops", "message.hop_slow", "message.auth_failed"} <= codes
