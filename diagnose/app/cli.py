@@ -200,7 +200,7 @@ def check(
     given = dict(target=target, nameservers=nameserver, timeout=timeout, fmt=fmt.value if fmt else None, output=output,
                  ca_file=ca_file, only=only, skip=skip, fail_on=fail_on.value if fail_on else None, anonymize=anonymize)
     try:
-        settings = settings_for(config, profile, given)
+        settings = settings_for(config, profile, given, need_target=not tui)
     except ConfigError as exc:
         typer.echo(f"maildoctor: error: {exc}", err=True)
         raise typer.Exit(int(ExitCode.UNKNOWN)) from None

@@ -285,9 +285,11 @@ def _format_of(output: Any) -> str | None:
     return SUFFIX_FORMATS.get(Path(str(output)).suffix.lower()) if output else None
 
 
-def settings_for(path: Path | None, profile_name: str | None, given: dict[str, Any]) -> dict[str, Any]:
-    """Load the profile (if any) and merge the command line over it; ConfigError on any problem."""
+def settings_for(path: Path | None, profile_name: str | None, given: dict[str, Any], *,
+                 need_target: bool = True) -> dict[str, Any]:
+    """Load the profile (if any) and merge the command line over it; ConfigError on any problem
+    (``need_target=False``: no target is fine, the TUI asks for one)."""
     settings = merge(load_profile(path, profile_name), given)
-    if not settings.get("target"):
+    if need_target and not settings.get("target"):
         raise ConfigError("give a TARGET (a domain or an email address), or a --profile whose config sets target")
     return settings

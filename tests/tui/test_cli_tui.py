@@ -85,3 +85,11 @@ def test_check_tui_runs_in_a_real_terminal_and_q_exits_with_the_verdict(lab):
                             keys=b"q", until=b"How to fix")
     assert code == 2, text[-2000:]
     assert "Traceback" not in text
+
+
+def test_tui_without_a_target_opens_the_start_form():
+    # Given no TARGET and no profile, When `maildoctor tui` runs in a terminal and Escape is pressed on the form
+    code, text = run_in_pty(["tui", "--nameserver", "127.0.0.1"], keys=b"\x1b", until=b"Domain or email address")
+    # Then the start form asked for the domain (no "give a TARGET" error) and the app quit cleanly
+    assert "Domain or email address to diagnose" in text, text[-2000:]
+    assert "give a TARGET" not in text and "Traceback" not in text, text[-2000:]
