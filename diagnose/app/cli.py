@@ -23,7 +23,21 @@ def _help_defaults_false(option):  # type: ignore[no-untyped-def]
     return option
 
 
+def _argument_name(param) -> str:  # type: ignore[no-untyped-def]
+    return param.metavar or param.name.upper()
+
+
+def _format_examples(self, ctx, formatter) -> None:  # type: ignore[no-untyped-def]
+    """The epilog as an "Examples" section, one command per line as written (not re-wrapped)."""
+    if self.epilog:
+        with formatter.section("Examples"):
+            for line in self.epilog.strip().splitlines():
+                formatter.write(f"{'':>{formatter.current_indent}}{line.strip()}\n")
+
+
 class _Command(typer.core.TyperCommand):
+    """Plain help (no Rich): TARGET-style argument names, option panels, examples."""
+
     def get_help_option(self, ctx):  # type: ignore[no-untyped-def]
         return _help_defaults_false(super().get_help_option(ctx))
 
@@ -33,10 +47,52 @@ class _Command(typer.core.TyperCommand):
         install(self.get_params(ctx))
         return super().parse_args(ctx, args)
 
+    def collect_usage_pieces(self, ctx):  # type: ignore[no-untyped-def]
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument" and not param.hidden:
+                name = _argument_name(param)
+                pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+    def format_options(self, ctx, formatter) -> None:  # type: ignore[no-untyped-def]
+        args, panels = [], {}  # panels: rich_help_panel (or "Options") -> help records, in declaration order
+        for param in self.get_params(ctx):
+            if param.hidden:
+                continue
+            if param.param_type_name == "argument":
+                args.append((_argument_name(param), param.help or ""))
+            elif (record := param.get_help_record(ctx)) is not None:
+                panels.setdefault(getattr(param, "rich_help_panel", None) or "Options", []).append(record)
+        if args:
+            with formatter.section("Arguments"):
+                formatter.write_dl(args)
+        order = [_P_TARGET, _P_SERVERS, _P_LOGIN, _P_TLS, _P_CHECKS, _P_OUTPUT]
+        for title, records in sorted(panels.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99):
+            with formatter.section(title):
+                formatter.write_dl(records)
+
+    format_epilog = _format_examples
+
 
 class _Group(typer.core.TyperGroup):
     def get_help_option(self, ctx):  # type: ignore[no-untyped-def]
         return _help_defaults_false(super().get_help_option(ctx))
+
+    def get_params(self, ctx):  # type: ignore[no-untyped-def]
+        params = super().get_params(ctx)
+        for param in params:  # --install-completion, --show-completion: as for --help (above)
+            if param.name in ("install_completion", "show_completion"):
+                _help_defaults_false(param)
+        return params
+
+    def resolve_command(self, ctx, args):  # type: ignore[no-untyped-def]
+        name = args[0] if args else ""
+        if name and self.get_command(ctx, name) is None and ("." in name or "@" in name) and not name.startswith("-"):
+            ctx.fail(f"{name!r} is not a command; to diagnose it: maildoctor check {name}")
+        return super().resolve_command(ctx, args)
+
+    format_epilog = _format_examples
 
 
 app = typer.Typer(
@@ -44,7 +100,9 @@ app = typer.Typer(
     name="maildoctor",
     help="Find out why email is not working, and say so in plain words.",
     no_args_is_help=True,
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="maildoctor check example.com\nmaildoctor check you@example.com --roundtrip --password-env MAIL_PASSWORD\n"
+    "maildoctor tui\nmaildoctor explain tls.cert_expired",
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -69,7 +127,21 @@ def _root(
     """Diagnose a mail domain: DNS, MX, reachability, TLS, authentication, delivery."""
 
 
-@app.command()
+# the panels of the options of `check` (and `tui`) in --help
+_P_TARGET = "Target & DNS"
+_P_SERVERS = "Servers"
+_P_TLS = "TLS"
+_P_LOGIN = "Login & round trip"
+_P_CHECKS = "Checks"
+_P_OUTPUT = "Output"
+
+# the Examples of each command's --help (one command per line)
+CHECK_EXAMPLES = """maildoctor check example.com
+maildoctor check you@example.com --password-env MAIL_PASSWORD --roundtrip
+maildoctor check example.com -c tls -f html -o report.html"""
+
+
+@app.command(epilog=CHECK_EXAMPLES)
 def check(
     target: str | None = typer.Argument(
         None, help="A domain (example.com) or an email address (you@example.com); may come from --profile."
@@ -80,22 +152,32 @@ def check(
         "-n",
         metavar="IP[:PORT]",
         help="Send every DNS query to this resolver (repeatable). Default: the system's resolvers.",
+        rich_help_panel=_P_TARGET,
     ),
     timeout: float | None = typer.Option(
         None, "--timeout", "-t", metavar="SECONDS",
         help="Time limit for each network operation (more than 0, at most 600; default 5); "
                "the whole run stops after 6 x this + 5 s.",
+        rich_help_panel=_P_TARGET,
     ),
-    fmt: Format | None = typer.Option(None, "--format", "-f", help="Report format (default text)."),
-    output: Path | None = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE."),
+    fmt: Format | None = typer.Option(
+        None, "--format", "-f", help="Report format (default text).",
+        rich_help_panel=_P_OUTPUT,
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", metavar="FILE", help="Write the report to FILE.",
+        rich_help_panel=_P_OUTPUT,
+    ),
     ca_file: Path | None = typer.Option(
-        None, "--ca-file", metavar="PEM", help="Also trust the CA certificates in PEM."
+        None, "--ca-file", metavar="PEM", help="Also trust the CA certificates in PEM.",
+        rich_help_panel=_P_TLS,
     ),
     dkim_selector: list[str] = typer.Option(
         [],
         "--dkim-selector",
         metavar="NAME",
         help="DKIM selector to test (the s= of your DKIM-Signature; repeatable). Default: common ones.",
+        rich_help_panel=_P_TARGET,
     ),
     dnsbl: list[str] = typer.Option(
         [],
@@ -103,48 +185,69 @@ def check(
         metavar="ZONE",
         help="Look the MX addresses up on this blocklist (repeatable; 'default' = well-known public lists). "
         "Default: none.",
+        rich_help_panel=_P_TARGET,
     ),
     cert_warn_days: int = typer.Option(
         14,
         "--cert-warn-days",
         metavar="DAYS",
         help="Warn when a server certificate expires within DAYS (0-3650, default 14).",
+        show_default=False, rich_help_panel=_P_TLS,
     ),
     no_revocation: bool = typer.Option(
-        False, "--no-revocation", help="Do not ask certificate authorities (OCSP, CRL, AIA): revocation not checked."
+        False, "--no-revocation", help="Do not ask certificate authorities (OCSP, CRL, AIA): revocation not checked.",
+        rich_help_panel=_P_TLS,
     ),
     ehlo: str = typer.Option(
-        "", "--ehlo", metavar="NAME", help="EHLO name of the SMTP probes (default: this machine's address literal)."
+        "", "--ehlo", metavar="NAME", help="EHLO name of the SMTP probes (default: this machine's address literal).",
+        rich_help_panel=_P_SERVERS,
     ),
     smtp_host: list[str] = typer.Option(
         [],
         "--smtp-host",
         metavar="HOST",
         help="Test this submission server (587/465) instead of discovering it (repeatable).",
+        rich_help_panel=_P_SERVERS,
     ),
     imap_host: list[str] = typer.Option(
-        [], "--imap-host", metavar="HOST", help="Test this IMAP server (143/993) instead of discovering it."
+        [], "--imap-host", metavar="HOST", help="Test this IMAP server (143/993) instead of discovering it.",
+        rich_help_panel=_P_SERVERS,
     ),
     pop_host: list[str] = typer.Option(
-        [], "--pop-host", metavar="HOST", help="Test this POP3 server (110/995) instead of discovering it."
+        [], "--pop-host", metavar="HOST", help="Test this POP3 server (110/995) instead of discovering it.",
+        rich_help_panel=_P_SERVERS,
     ),
     only: list[str] = typer.Option(
-        [], "--check", "-c", metavar="ID", help="Run only these checks (id or prefix, repeatable)."
+        [], "--check", "-c", metavar="ID", help="Run only these checks (id or prefix, repeatable).",
+        rich_help_panel=_P_CHECKS,
     ),
     skip: list[str] = typer.Option(
-        [], "--skip", metavar="ID", help="Do not run these checks (id or prefix, repeatable)."
+        [], "--skip", metavar="ID", help="Do not run these checks (id or prefix, repeatable).",
+        rich_help_panel=_P_CHECKS,
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="With --output: print nothing on stdout."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Explain passing findings too."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="With --output: print nothing on stdout.",
+        rich_help_panel=_P_OUTPUT,
+    ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Explain passing findings too.",
+        rich_help_panel=_P_OUTPUT,
+    ),
     fail_on: FailOn | None = typer.Option(
-        None, "--fail-on", help="Lowest status that exits non-zero (default warn: 1 on warnings)."
+        None, "--fail-on", help="Lowest status that exits non-zero (default warn: 1 on warnings).",
+        rich_help_panel=_P_CHECKS,
     ),
-    anonymize: bool = typer.Option(False, "--anonymize", help="Leave this machine's host name out of the report."),
+    anonymize: bool = typer.Option(
+        False, "--anonymize", help="Leave this machine's host name out of the report.",
+        rich_help_panel=_P_OUTPUT,
+    ),
     config: Path | None = typer.Option(
-        None, "--config", metavar="TOML", help="Config file (default ./maildoctor.toml if present)."
+        None, "--config", metavar="TOML", help="Config file (default ./maildoctor.toml if present).",
+        rich_help_panel=_P_TARGET,
     ),
     profile: str | None = typer.Option(
-        None, "--profile", "-p", metavar="NAME", help="Use the settings of this profile of the config file."
+        None, "--profile", "-p", metavar="NAME", help="Use the settings of this profile of the config file.",
+        rich_help_panel=_P_TARGET,
     ),
     user: str = typer.Option(
         "",
@@ -153,44 +256,59 @@ def check(
         metavar="NAME",
         help="Log in as NAME on submission, IMAP and POP3 "
         "(default: TARGET when it is an address). The password comes from --password-env or a prompt.",
+        rich_help_panel=_P_LOGIN,
     ),
     password_env: str = typer.Option(
         "",
         "--password-env",
         metavar="VAR",
         help="Name of the environment variable that holds the password (never give a password on the command line).",
+        rich_help_panel=_P_LOGIN,
     ),
-    smtp_user: str = typer.Option("", "--smtp-user", metavar="NAME", help="Outgoing (SMTP) user, when it differs."),
+    smtp_user: str = typer.Option(
+        "", "--smtp-user", metavar="NAME", help="Outgoing (SMTP) user, when it differs.",
+        rich_help_panel=_P_LOGIN,
+    ),
     smtp_password_env: str = typer.Option(
-        "", "--smtp-password-env", metavar="VAR", help="Outgoing password's variable."
+        "", "--smtp-password-env", metavar="VAR", help="Outgoing password's variable.",
+        rich_help_panel=_P_LOGIN,
     ),
     imap_user: str = typer.Option(
-        "", "--imap-user", metavar="NAME", help="Incoming (IMAP and POP3) user, when it differs."
+        "", "--imap-user", metavar="NAME", help="Incoming (IMAP and POP3) user, when it differs.",
+        rich_help_panel=_P_LOGIN,
     ),
     imap_password_env: str = typer.Option(
-        "", "--imap-password-env", metavar="VAR", help="Incoming password's variable."
+        "", "--imap-password-env", metavar="VAR", help="Incoming password's variable.",
+        rich_help_panel=_P_LOGIN,
     ),
     allow_plaintext_auth: bool = typer.Option(
         False,
         "--allow-plaintext-auth",
         help="Also send credentials over connections without TLS (default: only after TLS).",
+        rich_help_panel=_P_LOGIN,
     ),
     roundtrip: bool = typer.Option(
         False,
         "--roundtrip",
         help="Send a test message to the account itself (or --to) "
         "and wait until it arrives in the mailbox; it is deleted afterwards.",
+        rich_help_panel=_P_LOGIN,
     ),
     roundtrip_timeout: float = typer.Option(
         120.0,
         "--roundtrip-timeout",
         metavar="SECONDS",
         help="How long to wait for the round-trip message (1-3600, default 120).",
+        show_default=False, rich_help_panel=_P_LOGIN,
     ),
     to: str = typer.Option(
-        "", "--to", metavar="ADDRESS", help="Round trip to this address, read with the incoming credentials."
+        "", "--to", metavar="ADDRESS", help="Round trip to this address, read with the incoming credentials.",
+        rich_help_panel=_P_LOGIN,
     ),
-    tui: bool = typer.Option(False, "--tui", help="Watch the diagnosis live in the interactive terminal UI."),
+    tui: bool = typer.Option(
+        False, "--tui", help="Watch the diagnosis live in the interactive terminal UI.",
+        rich_help_panel=_P_OUTPUT,
+    ),
 ) -> None:
     """Diagnose TARGET and print what works, what is broken and how to fix it."""
     from diagnose.app.config import ConfigError, settings_for
@@ -241,10 +359,11 @@ def _tui(**options: object) -> None:
 _tui.__signature__ = inspect.signature(check, eval_str=True).replace(  # type: ignore[attr-defined]
     parameters=[p for p in inspect.signature(check, eval_str=True).parameters.values() if p.name != "tui"])
 _tui.__doc__ = "Watch the diagnosis of TARGET live in an interactive terminal UI (asks for TARGET if not given)."
-app.command("tui")(_tui)
+app.command("tui", epilog="maildoctor tui\nmaildoctor tui you@example.com --password-env MAIL_PASSWORD")(_tui)
 
 
-@app.command("report")
+@app.command("report",
+             epilog="maildoctor check example.com -f json -o run.json\nmaildoctor report run.json -f markdown")
 def report(
     file: Path = typer.Argument(
         ..., metavar="FILE.json", help="A JSON report saved by `maildoctor check --format json`."
@@ -262,7 +381,7 @@ def report(
     )
 
 
-@app.command("message")
+@app.command("message", epilog="maildoctor message bounce.eml\nmaildoctor message - -f markdown < headers.txt")
 def message(
     file: str = typer.Argument(..., metavar="FILE",
                                help="A bounce or message: .eml, an mbox with one message, or its header ('-': stdin)."),
@@ -276,7 +395,7 @@ def message(
     raise typer.Exit(int(run_message(file, fmt.value, output, fail_on=fail_on.value if fail_on else None)))
 
 
-@app.command("explain")
+@app.command("explain", epilog="maildoctor explain tls.cert_expired\nmaildoctor explain")
 def explain(
     code: str | None = typer.Argument(None, help="A finding code, e.g. tcp.refused; none: list every code."),
 ) -> None:
@@ -298,7 +417,7 @@ def explain(
     typer.echo(text, nl=False)
 
 
-@app.command("settings")
+@app.command("settings", epilog="maildoctor settings you@example.com\nmaildoctor settings example.com --json")
 def settings(
     target: str = typer.Argument(..., help="A domain (example.com) or an email address (you@example.com)."),
     nameserver: list[str] = typer.Option(
@@ -326,7 +445,8 @@ def settings(
     raise typer.Exit(int(run_settings(request)))
 
 
-@app.command("batch")
+@app.command("batch", epilog="maildoctor batch domains.txt -o results.jsonl\n"
+             "printf 'example.com\\nexample.org\\n' | maildoctor batch -")
 def batch(
     file: str = typer.Argument(
         ...,
@@ -390,7 +510,7 @@ def _batch_bar(total: int | None):  # type: ignore[no-untyped-def]
     return BatchBar(total)
 
 
-@app.command("checks")
+@app.command("checks", epilog="maildoctor checks\nmaildoctor check example.com -c tls.certificate")
 def list_checks() -> None:
     """List the installed check plugins."""
     from diagnose.engine.registry import describe  # reads the plugins' metadata without importing them: fast

@@ -1,0 +1,65 @@
+"""What a newcomer reads first: --help of every command, and a target given without a command."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MAILDOCTOR = str(Path(sys.executable).with_name("maildoctor"))
+COMMANDS = ("check", "tui", "report", "explain", "settings", "batch", "checks")
+
+
+def run(*argv):
+    return subprocess.run([MAILDOCTOR, *argv], capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL, env={"COLUMNS": "100", "PATH": "/usr/bin:/bin"})
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_h_an_example_and_plain_argument_names(command):
+    proc = run(command, "-h")
+    assert proc.returncode == 0, proc.stderr
+    usage = proc.stdout.splitlines()[0]
+    # arguments are named like TARGET in the usage line, never {target} or target <str>
+    assert "{" not in usage and not re.search(r"\[[a-z]+\]", usage), usage
+    assert "<str>" not in proc.stdout and "<path>" not in proc.stdout, proc.stdout
+    # an Examples section whose lines are maildoctor commands (this one among them)
+    examples = proc.stdout.split("\nExamples:\n", 1)[1].splitlines()
+    assert examples and all("maildoctor " in line for line in examples), examples
+    assert any(f"maildoctor {command}" in line for line in examples), examples
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_default_is_said_once(command):
+    # e.g. not "(0-3650, default 14).  [default: 14]"
+    text = " ".join(run(command, "--help").stdout.split())
+    for entry in re.split(r"\s(?=-{1,2}[a-z])", text):
+        said = len(re.findall(r"(?<!')\bdefault\b(?!')", entry, re.I))  # 'default' is a --dnsbl value
+        assert said <= 1, f"default said {said} times: {entry[:200]}"
+
+
+def test_check_options_are_grouped_in_panels():
+    text = run("check", "--help").stdout
+    sections = [line[:-1] for line in text.splitlines() if line.endswith(":") and not line.startswith(" ")]
+    assert sections[:7] == ["Arguments", "Target & DNS", "Servers", "Login & round trip", "TLS", "Checks", "Output"]
+    tls = text.split("\nTLS:\n", 1)[1].split("\n\n", 1)[0]
+    assert "--cert-warn-days" in tls and "--ca-file" in tls and "--roundtrip" not in tls
+
+
+def test_root_help_offers_completion_and_h():
+    proc = run("-h")
+    assert proc.returncode == 0
+    assert "--install-completion" in proc.stdout and "-h, --help" in proc.stdout
+
+
+@pytest.mark.parametrize("target", ["example.com", "you@example.com"])
+def test_a_target_without_a_command_suggests_check(target):
+    proc = run(target)
+    assert proc.returncode == 3
+    assert f"maildoctor check {target}" in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+
+
+def test_a_mistyped_command_still_gets_did_you_mean():
+    proc = run("chek")
+    assert proc.returncode == 3 and "Did you mean 'check'" in proc.stderr, proc.stderr
