@@ -50,6 +50,9 @@ def parse_target(text: str) -> Target:
     local = None
     if "@" in text:
         local, _, domain_part = text.rpartition("@")
+        if "@" in local and not (local.startswith('"') and local.endswith('"')):  # an @ only inside quotes
+            raise TargetError(f"{_shorten(text)!r} has {text.count('@')} @ signs; "
+                              "a mail address has one, like you@example.com")
         local = _check_local_part(local)
     else:
         domain_part = text

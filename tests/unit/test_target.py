@@ -27,6 +27,7 @@ def test_idn_is_shown_both_ways():
 def test_address_keeps_local_part():
     t = parse_target("Alice@Example.com")
     assert t.local_part == "Alice" and t.address == "Alice@example.com"
+    assert parse_target('"a@b"@example.com').local_part == '"a@b"'  # quoted: an @ is allowed there
 
 
 @pytest.mark.parametrize("text, words", [
@@ -41,6 +42,8 @@ def test_address_keeps_local_part():
     ("user@[192.0.2.1]", "address literal"),
     ("@example.com", "nothing before"),
     ("a..b@example.com", "local part"),
+    ("alice@@example.com", "2 @ signs; a mail address has one"),
+    ("a@b@example.com", "2 @ signs; a mail address has one"),
     ("xn--zz.com", "punycode"),
     ("exa\x1bmple.com", "control"),
 ])
