@@ -7,6 +7,7 @@ gives any check), so a check that ships its texts is in the catalogue without fu
 
 from __future__ import annotations
 
+import difflib
 import re
 import textwrap
 from dataclasses import dataclass
@@ -102,20 +103,35 @@ def explain(code: str, checks: list[type[Check]] | None = None) -> str | None:
 
 
 def listing(checks: list[type[Check]] | None = None) -> str:
-    """Every code, grouped by check: a problem code with the first sentence of its explanation."""
-    lines = []
+    """Every problem code, grouped by check, with the first sentence of its explanation; then the
+    passing codes apart (nothing to explain)."""
+    lines: list[str] = []
+    passing: list[str] = []
     generic = {text for text, _ in RUNNER_CODES.values()}
     for entry in sorted(catalogue(checks).values(), key=lambda e: (e.check, e.code)):
         if entry.explanation in generic:
             continue  # listed once below
         first = entry.explanation.split(". ")[0].rstrip(".")
+        if not first:
+            passing.append(entry.code)
+            continue
         gist = (first[:100] + "…") if len(first) > 100 else first
-        lines.append(f"{entry.code:<34} {gist or '(a passing result)'}")
+        lines.append(f"{entry.code:<34} {gist}")
     lines.append(f"{'<check>.skipped/.overrun/.crashed':<34} any check: not run / stopped / failed inside maildoctor")
+    if passing:
+        lines += ["", "Passing or informational results (nothing to fix):",
+                  textwrap.fill(", ".join(sorted(passing)), width=100, initial_indent="  ", subsequent_indent="  ",
+                                break_on_hyphens=False, break_long_words=False)]
     return "\n".join(lines) + "\n"
 
 
 def similar(code: str, limit: int = 8, checks: list[type[Check]] | None = None) -> list[str]:
-    """Known codes that share the code's first part (for 'did you mean')."""
-    head = code.split(".", 1)[0]
-    return sorted(c for c in catalogue(checks) if c.startswith(head + ".") or head in c)[:limit]
+    """Known codes most like ``code``, the closest first (for 'did you mean'), then the rest of its
+    family (``mx.`` for ``mx.whatever``), most alike first."""
+    asked = code.strip().lower()
+    known = list(catalogue(checks))
+    close = difflib.get_close_matches(asked, known, n=limit, cutoff=0.6)
+    head = asked.split(".", 1)[0]
+    family = sorted((c for c in known if c.startswith(head + ".") and c not in close),
+                    key=lambda c: (-difflib.SequenceMatcher(None, asked, c).ratio(), c))
+    return (close + family)[:limit]

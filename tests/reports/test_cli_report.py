@@ -111,6 +111,18 @@ def test_nagios_prints_unknown_when_no_diagnosis_is_possible():
 def test_explain_without_a_code_lists_the_catalogue():
     proc = run("explain")
     assert proc.returncode == 0, proc.stderr
-    codes = [line.split()[0] for line in proc.stdout.splitlines()]
+    problems, _, passing = proc.stdout.partition("\nPassing or informational results (nothing to fix):\n")
+    codes = [line.split()[0] for line in problems.splitlines()]
     assert "tcp.refused" in codes and "mx.null" in codes and "expect.mx_differs" in codes
     assert "tcp.connect.crashed" not in codes  # the runner's generic codes are one line at the end
+    # passing codes are listed apart, not as problems with "(a passing result)"
+    assert "(a passing result)" not in proc.stdout
+    assert "tls.cert_ok" not in codes and "tcp.connected" not in codes
+    assert {"tls.cert_ok", "tcp.connected"} <= {c.strip(" ,") for c in passing.split()}
+
+
+def test_explain_suggests_the_closest_codes_first():
+    proc = run("explain", "mx.nul")
+    assert proc.returncode == 3
+    suggested = proc.stderr.split("(similar: ", 1)[1].split(")")[0].split(", ")
+    assert suggested[0] == "mx.null", proc.stderr
