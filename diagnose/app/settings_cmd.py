@@ -29,9 +29,25 @@ class Setting:
     port: int
     security: str  # SSL/TLS, STARTTLS, none
     source: str
+    username: str = ""  # as the autoconfig file gives it (%EMAILADDRESS%, ...); not in the JSON
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "username"}
+
+
+# what a source names of each protocol (SRV labels, --imap-host / --pop-host / --smtp-host)
+_MENTIONS = {"IMAP": ("imap",), "POP3": ("pop",), "SMTP": ("submission", "smtp")}
+
+
+def source_for(source: str, protocol: str) -> str:
+    """The part of a merged source ("SRV _imap._tcp; SRV _pop3._tcp") that gave ``protocol``'s port:
+    the part naming the protocol, else the parts naming no protocol (e.g. "common name")."""
+    parts = [p.strip() for p in source.split(";") if p.strip()]
+    if len(parts) < 2:
+        return source
+    own = [p for p in parts if any(word in p.lower() for word in _MENTIONS.get(protocol, ()))]
+    neutral = [p for p in parts if not any(w in p.lower() for words in _MENTIONS.values() for w in words)]
+    return "; ".join(own or neutral or parts)
 
 
 def settings_from_facts(autoconfig, submission, mailbox) -> list[Setting]:
@@ -39,12 +55,14 @@ def settings_from_facts(autoconfig, submission, mailbox) -> list[Setting]:
     out: list[Setting] = []
     for s in autoconfig or ():
         security = {"SSL": "SSL/TLS", "STARTTLS": "STARTTLS"}.get(s.security, "none")
-        out.append(Setting(s.direction, s.protocol.upper(), s.hostname, s.port, security, "autoconfig file"))
+        out.append(Setting(s.direction, s.protocol.upper(), s.hostname, s.port, security, "autoconfig file",
+                           s.username))
     for hosts, direction in ((mailbox or (), "incoming"), (submission or (), "outgoing")):
         for h in hosts:
             for port in h.ports:
-                setting = Setting(direction, PROTOCOL_BY_PORT.get(port, "?"), h.name, port,
-                                  SECURITY_BY_PORT.get(port, "?"), h.source)
+                protocol = PROTOCOL_BY_PORT.get(port, "?")
+                setting = Setting(direction, protocol, h.name, port, SECURITY_BY_PORT.get(port, "?"),
+                                  source_for(h.source, protocol))
                 if not any((o.host, o.port) == (setting.host, setting.port) for o in out):
                     out.append(setting)
     return out
@@ -63,9 +81,37 @@ def render_text(domain: str, settings: list[Setting], address: str | None) -> st
         if not found:
             lines.append("  none found: ask your provider, or publish SRV records / an autoconfig file")
         lines.append("")
-    lines.append(f"User name: usually your full email address ({address or 'you@' + domain}); "
-                 "password: your mailbox password.")
+    lines += user_name_lines(domain, settings, address)
     return "\n".join(lines) + "\n"
+
+
+_PLACEHOLDERS = {"%EMAILADDRESS%": "your full email address",
+                 "%EMAILLOCALPART%": "the part of your address before the @", "%EMAILDOMAIN%": "your mail domain"}
+
+
+def user_name_lines(domain: str, settings: list[Setting], address: str | None) -> list[str]:
+    """The user name as the autoconfig file gives it (per server when they differ); without one,
+    the usual guess, said as a guess."""
+    example = address or "you@" + domain
+    given = {s.username for s in settings if s.username}
+    if not given:
+        return [f"User name: not published here; usually your full email address ({example}); "
+                "password: your mailbox password."]
+
+    def said(name: str) -> str:
+        shown = clean(name, limit=80)
+        meaning = _PLACEHOLDERS.get(name.upper())
+        if meaning is None:
+            return f"{shown}, as the autoconfig file says"
+        value = {"%EMAILADDRESS%": example, "%EMAILLOCALPART%": example.rpartition("@")[0],
+                 "%EMAILDOMAIN%": domain}[name.upper()]
+        return f"{meaning} ({value}), as the autoconfig file says ({shown})"
+
+    if len(given) == 1:
+        return [f"User name: {said(given.pop())}; password: your mailbox password."]
+    lines = ["User names, as the autoconfig file gives them (password: your mailbox password):"]
+    lines += [f"  {s.protocol:<5} {clean(s.host, limit=200)}: {said(s.username)}" for s in settings if s.username]
+    return lines
 
 
 async def collect(target, dns, options: Options) -> tuple[list[Setting], list]:

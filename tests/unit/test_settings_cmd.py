@@ -24,3 +24,29 @@ def test_autoconfig_first_then_srv_without_duplicates():
 def test_nothing_found_says_so():
     text = render_text("example.com", settings_from_facts(None, None, None), None)
     assert text.count("none found") == 2
+
+
+def test_each_port_is_credited_to_the_source_that_gave_it():
+    # Given one host found by the IMAP SRV record and by the POP3 SRV record (the discovery merged them)
+    mailbox = (ServiceHost("mail.example.com", ("192.0.2.3",), (993, 995), "SRV _imaps._tcp; SRV _pop3s._tcp"),)
+    settings = {s.protocol: s.source for s in settings_from_facts(None, None, mailbox)}
+    # Then IMAP is credited to the IMAP record only, POP3 to the POP3 record only
+    assert settings == {"IMAP": "SRV _imaps._tcp", "POP3": "SRV _pop3s._tcp"}
+    # a protocol-neutral source (a common name) is what is left for the other protocol
+    mailbox = (ServiceHost("mail.example.com", ("192.0.2.3",), (993, 995), "SRV _imaps._tcp; common name"),)
+    assert {s.protocol: s.source for s in settings_from_facts(None, None, mailbox)} == {
+        "IMAP": "SRV _imaps._tcp", "POP3": "common name"}
+
+
+def test_the_user_name_is_what_the_autoconfig_file_says():
+    auto = (ServerSetting("incoming", "imap", "imap.example.com", 993, "SSL", "%EMAILADDRESS%"),)
+    text = render_text("example.com", settings_from_facts(auto, None, None), "me@example.com")
+    line = next(line for line in text.splitlines() if line.startswith("User name"))
+    assert "usually" not in line and "%EMAILADDRESS%" in line and "me@example.com" in line, line
+    auto = (ServerSetting("incoming", "imap", "imap.example.com", 993, "SSL", "%EMAILLOCALPART%"),)
+    line = render_text("example.com", settings_from_facts(auto, None, None), "me@example.com").splitlines()[-1]
+    assert "%EMAILLOCALPART%" in line and "(me)" in line and "full email address" not in line, line
+    # no autoconfig file: a guess, said as one; and the JSON keeps its keys (no username)
+    text = render_text("example.com", [], None)
+    assert "usually your full email address (you@example.com)" in text
+    assert "username" not in settings_from_facts(auto, None, None)[0].to_dict()
