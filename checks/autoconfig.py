@@ -111,10 +111,10 @@ class Autoconfig(Check):
             "Change socketType to SSL (ports 993, 995, 465) or STARTTLS (143, 110, 587) in {url}.",
         ),
         "autoconfig.unreachable": (
-            "{url} exists as a name but the file could not be fetched ({problem}). Mail programs "
+            "The autoconfig file at {url} could not be fetched: {problem}. Mail programs "
             "fall back to guessing, which often fails or picks insecure settings.",
-            "Serve the file over HTTPS with a valid certificate for {host}, or remove the "
-            "autoconfig.{domain} record if you do not offer autoconfig.",
+            "If you offer autoconfig, make {host} resolve and serve the file there over HTTPS with a "
+            "valid certificate for {host}; if you do not, remove the {host} record.",
         ),
     }
 

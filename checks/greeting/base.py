@@ -30,12 +30,18 @@ def common_texts(p: str, proto: str) -> dict[str, tuple[str, str]]:
         f"{p}.greeting": ("", ""),
         f"{p}.not_offered": ("", ""),
         f"{p}.greeting_slow": (
-            "{host} took {delay:.1f} s to send its greeting. Some clients and sending servers give up "
-            "after a few seconds (or count the wait against their own time limits), and users see "
-            "slow sending or receiving. Usual causes: slow reverse-DNS or blocklist lookups on the "
-            "server, or a deliberate greeting pause (Postfix postscreen).",
-            "Check the server's DNS resolver (slow lookups of the client address), and any "
-            "greet-pause setting (`postscreen_greet_wait`, `smtpd_delay_open_until_valid_rcpt`).",
+            "{host} took {delay:.1f} s to send its greeting (a healthy server greets within a second). "
+            + ("Other mail servers wait for it (RFC 5321 §4.5.3.2 gives them 5 minutes), so mail still "
+               "arrives, only later; but mail programs sending through this server wait too, users see "
+               "slow sending, and a delay that grows under load runs into the time limits of "
+               "impatient clients. " if proto == "SMTP" else
+               "Mail programs wait for it on every connection, so users see slow mail checks, and a "
+               "delay that grows under load runs into the programs' time limits. ")
+            + "Usual causes: slow reverse-DNS or blocklist lookups of the client address on the "
+            "server, or a deliberate greeting pause.",
+            "Check the server's DNS resolver (slow reverse lookups of the client address) and any "
+            "greeting pause: Postfix `postscreen_greet_wait` (postscreen, port 25 only), Sendmail "
+            "`greet_pause`. Users' ports (submission, IMAP, POP3) should greet at once.",
         ),
         f"{p}.greeting_timeout": (
             "{host} accepted the connection on port {port} but sent no greeting within {timeout:g} s. "

@@ -81,3 +81,6 @@ def test_dns_failure_is_not_absence():
     fs, _ = Autoconfig().evaluate_autoconfig("example.com", [failed])
     assert [(f.code, f.status) for f in fs] == [("autoconfig.unreachable", Status.WARN)]
     assert "DNS timeout" in fs[0].explanation
+    # one consistent statement: not "exists as a name" beside "its address lookup failed"
+    assert "exists as a name" not in fs[0].explanation
+    assert fs[0].explanation.startswith(f"The autoconfig file at {URL} could not be fetched: the address lookup")

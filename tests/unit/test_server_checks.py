@@ -53,6 +53,9 @@ def test_smtp_greeting_pass_and_slow_and_banner():
     ep, d = dialogue(greeting_delay_s=4.2)
     (f,) = check.evaluate(ep, d, timeout=5)
     assert f.code == "smtp.greeting_slow" and f.status is Status.WARN
+    # the advice is right: senders may wait 5 minutes (RFC 5321 §4.5.3.2), and the setting named is a greeting pause
+    assert "4.2 s" in f.explanation and "5 minutes" in f.explanation and "a few seconds" not in f.explanation
+    assert "postscreen_greet_wait" in f.remedy and "smtpd_delay_open_until_valid_rcpt" not in f.remedy
     ep, d = dialogue(greeting="localhost ESMTP Postfix")
     codes = [f.code for f in check.evaluate(ep, d, timeout=5)]
     assert codes == ["smtp.greeting", "smtp.banner_name"]
