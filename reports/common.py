@@ -141,14 +141,51 @@ _MD_SPECIAL = re.compile(r"([\\`*{}\[\]<|~&$!])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9
 _MD_BLOCK_START = re.compile(r"^(?:(>)|([#+\-])(?=[#\s]|$)|(\d{1,9})([.)])(?=\s|$))")
 
 
+def _md_escape(text: str, *, line_start: bool = True) -> str:
+    text = _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
+    if line_start:
+        text = _MD_BLOCK_START.sub(lambda m: f"{m.group(3)}\\{m.group(4)}" if m.group(3) else "\\" + m.group(0), text)
+    return text
+
+
+def _md_lines(value: object) -> list[str]:
+    text = safe(value).replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    return [line.strip() for line in text.split("\n")]
+
+
 def md_inline(value: object) -> str:
     """Untrusted text -> one line of Markdown that renders as exactly that text (also in a table cell)."""
-    text = safe(value).replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    return "<br>".join(_md_escape(line) for line in _md_lines(value))
+
+
+# a code span as our texts write them: opened after a space or an opening bracket/quote, closed before a
+# space or punctuation; a backtick inside a word (a value's) neither opens nor closes one
+_CODE_SPAN = re.compile(r"""(?<![^\s(\["'])(`+)(?!`)(.+?)(?<!`)\1(?=$|[\s.,;:)\]!?'"])""")
+
+
+def md_code_span(value: object) -> str:
+    """Text -> a Markdown code span whose fence is longer than any backtick run inside (it cannot be closed early)."""
+    text = " ".join(_md_lines(value))
+    fence = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text[:1] in ("`", " ") or text[-1:] in ("`", " ") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def md_text(value: object) -> str:
+    """Our explanations and remedies -> one line of Markdown: their `code spans` (commands, settings)
+    stay code spans, each in a fence its content cannot close; everything else is escaped as by
+    ``md_inline``. Values filled into the text stay inert either way (code or escaped text)."""
     lines = []
-    for line in text.split("\n"):
-        line = _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), line.strip())
-        line = _MD_BLOCK_START.sub(lambda m: f"{m.group(3)}\\{m.group(4)}" if m.group(3) else "\\" + m.group(0), line)
-        lines.append(line)
+    for line in _md_lines(value):
+        out, pos = [], 0
+        for m in _CODE_SPAN.finditer(line):
+            if not m.group(2).strip():
+                continue
+            out.append(_md_escape(line[pos:m.start()], line_start=pos == 0))
+            out.append(md_code_span(m.group(2)))
+            pos = m.end()
+        out.append(_md_escape(line[pos:], line_start=pos == 0))
+        lines.append("".join(out))
     return "<br>".join(lines)
 
 

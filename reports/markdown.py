@@ -1,8 +1,9 @@
 """Markdown for tickets, issues and chats: header, summary table, then each problem explained.
 
-Every piece of report text goes through ``md_inline`` (one escaped line, also safe in a table cell)
-or ``md_code_block`` (a fence longer than any backtick run inside), so a hostile banner cannot add
-table columns, links, HTML or formatting.
+Every piece of report text goes through ``md_inline`` (one escaped line, also safe in a table cell),
+``md_text`` (explanations and remedies: their code spans kept, each in a fence its content cannot
+close, the rest escaped) or ``md_code_block`` (a fence longer than any backtick run inside), so a
+hostile banner cannot add table columns, links, HTML or formatting.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from reports.common import (
     headline,
     md_code_block,
     md_inline,
+    md_text,
     verdict_words,
 )
 
@@ -72,9 +74,9 @@ def problem_section(n: int, f: Finding) -> list[str]:
     lines = [f"### {n}. {status_cell(f.status)} {md_inline(f.subject)}", "",
              f"{md_inline(f.summary)} (code {md_inline(f.code)}, check {md_inline(f.check)})", ""]
     if f.explanation:
-        lines += [f"**What it means:** {md_inline(f.explanation)}", ""]
+        lines += [f"**What it means:** {md_text(f.explanation)}", ""]
     if f.remedy:
-        lines += [f"**How to fix:** {md_inline(f.remedy)}", ""]
+        lines += [f"**How to fix:** {md_text(f.remedy)}", ""]
     lines += [f"More: {md_inline('maildoctor explain ' + f.code)}", ""]
     evidence = dict(f.evidence or {})
     transcript = evidence.pop("transcript", None)

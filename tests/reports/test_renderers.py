@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -253,3 +254,24 @@ def test_waterfall_of_a_big_report_is_bounded():
     svg = waterfall_svg(many)
     assert svg.count("<rect") == 5 + 40  # legend + one bar per shown row
     assert "Showing the first 40 of 60 rows." in svg
+
+
+def test_markdown_remedy_commands_are_code_spans_and_values_in_them_cannot_break_out():
+    from diagnose.engine.model import Status
+    from tests.reports.sample import finding
+
+    failure = finding(  # a remedy with our code spans, one holding a hostile value
+        "tcp.connect", "tcp.refused", "mx2.example.com [192.0.2.2]:25", Status.FAIL, "refused",
+        explanation="The *server* said `550 ``<b>x</b>`` no`.",
+        remedy="Run `certbot certonly -d mx2.example.com`, then publish `v=spf1 a`b [l](http://evil) -all`.")
+    report = sample_report()
+    report = dataclasses.replace(report, findings=[failure])
+    text = renderer("markdown")(report)
+    assert "\\`certbot" not in text  # not escaped into backslashes
+    fix = next(t for t in markdown_tokens(text) if t.type == "inline" and t.content.startswith("**How to fix:**"))
+    codes = [c.content for c in fix.children if c.type == "code_inline"]
+    assert codes == ["certbot certonly -d mx2.example.com", "v=spf1 a`b [l](http://evil) -all"], codes
+    assert {c.type for c in fix.children} <= {"text", "strong_open", "strong_close", "code_inline"}
+    means = next(t for t in markdown_tokens(text) if t.type == "inline" and t.content.startswith("**What it means:**"))
+    assert [c.content for c in means.children if c.type == "code_inline"] == ["550 ``<b>x</b>`` no"]
+    assert "em_open" not in {c.type for c in means.children}  # the rest is still escaped
