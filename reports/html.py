@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from diagnose.engine.model import Finding
+from diagnose.engine.model import Finding, Status
 from diagnose.engine.report import Report
 from reports.common import (
     STATUS_WORDS,
@@ -32,6 +32,7 @@ h3 { font-size: 1.08em; margin: .2em 0; }
 table { border-collapse: collapse; width: 100%; } th, td { text-align: left; vertical-align: top; padding: .25em .5em; border-bottom: 1px solid #eee; }
 table.meta th { width: 9em; color: #555; font-weight: 600; }
 td, pre, .subject { overflow-wrap: anywhere; }
+code.id { overflow-wrap: normal; word-break: normal; white-space: nowrap; }
 code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .9em; }
 pre { background: #f6f8fa; border: 1px solid #e1e4e8; padding: .6em; white-space: pre-wrap; }
 .badge { display: inline-block; min-width: 4.2em; text-align: center; font-weight: 700; font-size: .8em;
@@ -92,7 +93,7 @@ def render(report: Report) -> str:
         subject = html_text(f.subject)
         if id(f) in anchors:
             subject = f'<a href="#{anchors[id(f)]}">{subject}</a>'
-        out.append(f"<tr><td><code>{html_text(f.check)}</code></td><td>{subject}</td>"
+        out.append(f"<tr><td>{_id(f.check)}</td><td>{subject}</td>"
                    f"<td>{badge(f.status.value)}</td><td>{html_text(f.summary)}</td></tr>")
     out += ["</table>", "</section>"]
 
@@ -104,10 +105,10 @@ def render(report: Report) -> str:
             '<p class="muted">Per host, the time of each phase as the checks measured it.</p>', "</section>"]
 
     fine = [f for f in report.findings if f not in bad]
-    if fine:
-        out += ["<section>", "<h2>Passed and skipped</h2>"]
-        out += [_passed(f) for f in fine]
-        out.append("</section>")
+    for title, kind in (("Passed", Status.PASS), ("Skipped", Status.SKIP)):  # passes first, skips apart
+        shown = [f for f in fine if f.status is kind]
+        if shown:
+            out += ["<section>", f"<h2>{title}</h2>", *(_passed(f) for f in shown), "</section>"]
     out += ['<footer>Made by maildoctor. Each finding code is explained by '
             '<code>maildoctor explain CODE</code>.</footer>', "</body>", "</html>"]
     return "\n".join(out) + "\n"
@@ -118,7 +119,11 @@ def _other_hops(findings: list[Finding], services: dict[str, tuple[str, ...]]) -
     legend = " ".join(f"{badge(k)}" for k in ("pass", "warn", "fail", "error", "skip"))
     lines = [f'<p class="muted">Each hop shows the worst status of its findings: {legend}</p>']
     if groups[OTHER]:
-        items = ", ".join(f"<code>{html_text(f.check)}</code> {badge(f.status.value)}" for f in groups[OTHER])
+        worst: dict[str, Finding] = {}  # each check once, with its worst status
+        for f in groups[OTHER]:
+            if f.check not in worst or f.status.rank > worst[f.check].status.rank:
+                worst[f.check] = f
+        items = ", ".join(f"{_id(f.check)} {badge(f.status.value)}" for f in worst.values())
         lines.append(f'<p class="muted">Not on the picture: {items}</p>')
     return "\n".join(lines)
 
@@ -127,8 +132,8 @@ def _problem(problem: Problem, anchor: str) -> str:
     f = problem.finding
     out = [f'<article class="problem s-{f.status.value}" id="{anchor}">',
            f'<h3>{badge(f.status.value)} <span class="subject">{html_text(f.subject)}</span></h3>',
-           f"<p>{html_text(f.summary)} <span class=\"muted\">(code <code>{html_text(f.code)}</code>, "
-           f"check <code>{html_text(f.check)}</code>)</span></p>", "<dl>"]
+           f"<p>{html_text(f.summary)} <span class=\"muted\">(code {_id(f.code)}, "
+           f"check {_id(f.check)})</span></p>", "<dl>"]
     if f.explanation:
         out.append(f"<dt>What it means</dt><dd>{html_text(f.explanation)}</dd>")
     if f.remedy:
@@ -141,7 +146,7 @@ def _problem(problem: Problem, anchor: str) -> str:
         n = len(problem.follows)
         out.append(f'<details class="follows" open><summary>{n} more problem{"s" if n != 1 else ""} '
                    f'follow{"s" if n == 1 else ""} from this</summary><ul>')
-        out += [f"<li>{badge(g.status.value)} <code>{html_text(g.check)}</code> {html_text(g.subject)} — "
+        out += [f"<li>{badge(g.status.value)} {_id(g.check)} {html_text(g.subject)} — "
                 f"{html_text(g.summary)}</li>" for g in problem.follows]
         out.append("</ul></details>")
     out.append(_evidence(f, opened=True))  # a problem's evidence is open: on screen and when printed
@@ -150,7 +155,7 @@ def _problem(problem: Problem, anchor: str) -> str:
 
 
 def _passed(f: Finding) -> str:
-    head = f"{badge(f.status.value)} <code>{html_text(f.check)}</code> {html_text(f.subject)} — {html_text(f.summary)}"
+    head = f"{badge(f.status.value)} {_id(f.check)} {html_text(f.subject)} — {html_text(f.summary)}"
     body = _evidence(f)
     return f"<details><summary>{head}</summary>{body}</details>" if body else f"<p>{head}</p>"
 
@@ -166,11 +171,20 @@ def _evidence(f: Finding, *, opened: bool = False) -> str:
             f"{details}<summary>Transcript ({len(transcript)} lines)</summary><pre>{html_text(text)}</pre></details>"
         )
     cert_keys = [k for k in ("subject", "issuer", "san", "not_before", "not_after", "days_left", "chain", "hostname",
-                             "trusted", "self_signed", "validation_error", "key", "signature", "fingerprint")
+                             "name_matches", "trusted", "self_signed", "validation_error", "key", "signature",
+                             "fingerprint")
                  if k in evidence]
     if f.check.startswith("tls.cert") or len(cert_keys) >= 3:
+        shown = {k: _value(evidence.pop(k)) for k in cert_keys}
+        if "name_matches" in shown:  # the name check beside the trust check: a trusted chain can be for another name
+            host = shown.get("hostname", "the host")
+            shown["name_matches"] = (f"yes: valid for {host}" if shown["name_matches"] == "true"
+                                     else f"no: not valid for {host} (it is for {shown.get('san') or 'other names'})")
+        if shown.get("trusted") in ("true", "false"):
+            shown["trusted"] = "yes: the chain leads to a trusted CA" if shown["trusted"] == "true" else "no"
+        labels = {"name_matches": "name matches", "trusted": "chain trusted"}
         rows = "".join(
-            f"<tr><th>{html_text(k)}</th><td>{html_text(_value(evidence.pop(k)))}</td></tr>" for k in cert_keys
+            f"<tr><th>{html_text(labels.get(k, k))}</th><td>{html_text(v)}</td></tr>" for k, v in shown.items()
         )
         if rows:
             parts.append(f'{details}<summary>Certificate details</summary><table class="meta">{rows}</table></details>')
@@ -178,6 +192,11 @@ def _evidence(f: Finding, *, opened: bool = False) -> str:
         rows = "".join(f"<tr><th>{html_text(k)}</th><td>{html_text(_value(v))}</td></tr>" for k, v in evidence.items())
         parts.append(f'{details}<summary>Evidence</summary><table class="meta">{rows}</table></details>')
     return "\n".join(parts)
+
+
+def _id(text: str) -> str:
+    """A check id or finding code: code that wraps only at its dots, never inside a word."""
+    return '<code class="id">' + ".<wbr>".join(html_text(part, newlines=False) for part in text.split(".")) + "</code>"
 
 
 def _value(value: object) -> str:

@@ -209,7 +209,8 @@ def evaluate_certificate(chain: list[x509.Certificate], hostname: str, now: dt.d
         issues.append(CertIssue("tls.cert_expiring", Status.WARN,
                                 f"certificate expires in {evidence['days_left']} days ({facts['not_after']})", facts))
 
-    if not hostname_matches(leaf, hostname):
+    evidence["name_matches"] = hostname_matches(leaf, hostname)  # trust (below) says nothing about the name
+    if not evidence["name_matches"]:
         issues.append(CertIssue("tls.cert_name_mismatch", Status.FAIL,
                                 f"certificate is for {facts['names']}, not {hostname}", facts))
 

@@ -34,7 +34,7 @@ class Tags(HTMLParser):
         self.text.append(data)
 
 
-VOID = {"meta", "br", "img", "input", "link", "hr", "rect", "line", "path"}
+VOID = {"meta", "br", "wbr", "img", "input", "link", "hr", "rect", "line", "path"}
 
 
 class Nesting(HTMLParser):
@@ -275,3 +275,59 @@ def test_markdown_remedy_commands_are_code_spans_and_values_in_them_cannot_break
     means = next(t for t in markdown_tokens(text) if t.type == "inline" and t.content.startswith("**What it means:**"))
     assert [c.content for c in means.children if c.type == "code_inline"] == ["550 ``<b>x</b>`` no"]
     assert "em_open" not in {c.type for c in means.children}  # the rest is still escaped
+
+
+def _html_of(findings):
+    return renderer("html")(dataclasses.replace(sample_report(), findings=findings))
+
+
+def test_html_ids_wrap_only_at_their_dots():
+    page = renderer("html")(sample_report())
+    # the CSS keeps code.id from breaking inside a word (td text may break anywhere: hostile long names)
+    rule = re.search(r"code\.id \{([^}]*)\}", page)
+    assert rule and "overflow-wrap: normal" in rule.group(1) and "white-space: nowrap" in rule.group(1)
+    summary = page.split('class="summary"')[1].split("</table>")[0]
+    first_cells = re.findall(r"<tr><td>(.*?)</td>", summary)
+    assert first_cells and all(c.startswith('<code class="id">') for c in first_cells), first_cells
+    assert '<code class="id">tls.<wbr>certificate</code>' in summary
+    # the text a reader sees (and copies) is still the id
+    assert "tls.certificate" in "".join(parse_html(summary).text)
+
+
+def test_html_lists_passes_then_skips_apart():
+    page = renderer("html")(sample_report())
+    assert "Passed and skipped" not in page
+    passed, skipped = page.index("<h2>Passed</h2>"), page.index("<h2>Skipped</h2>")
+    assert passed < skipped
+    skipped_part = page[skipped:].split("</section>")[0]
+    passed_part = page[passed:skipped]
+    assert 'badge s-skip' in skipped_part and 'badge s-skip' not in passed_part and 'badge s-pass' in passed_part
+
+
+def test_html_certificate_details_show_the_name_check_beside_trust():
+    from diagnose.engine.model import Side, Status
+    from tests.reports.sample import finding
+
+    wrong_name = finding("tls.certificate", "tls.cert_name_mismatch", "mx.example.com [192.0.2.1]:25", Status.FAIL,
+                         "certificate is for other.example.net, not mx.example.com", side=Side.INCOMING,
+                         evidence={"subject": "CN=other.example.net", "issuer": "Example CA",
+                                   "san": ["other.example.net"], "hostname": "mx.example.com",
+                                   "name_matches": False, "trusted": True, "days_left": 80})
+    page = _html_of([wrong_name])
+    details = page.split("<summary>Certificate details</summary>")[1].split("</table>")[0]
+    rows = dict(re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", details))
+    assert rows["name matches"] == "no: not valid for mx.example.com (it is for other.example.net)", rows
+    assert rows["chain trusted"].startswith("yes") and "trusted" not in rows, rows
+
+
+def test_html_not_on_the_picture_lists_each_check_once():
+    from diagnose.engine.model import Status
+    from tests.reports.sample import finding
+
+    # one check (no hop of its own) with three findings
+    three = [finding("autoconfig.settings", code, f"https://autoconfig.example.com/{n}", status, "x")
+             for n, (code, status) in enumerate((("autoconfig.found", Status.PASS), ("autoconfig.invalid", Status.FAIL),
+                                                 ("autoconfig.plain", Status.WARN)))]
+    page = _html_of(three)
+    line = page.split("Not on the picture:")[1].split("</p>")[0]
+    assert line.count("autoconfig.<wbr>settings") == 1 and "s-fail" in line and "s-warn" not in line, line

@@ -45,7 +45,7 @@ def test_name_matching(pattern, host, ok):
 def test_wrong_name_is_a_mismatch_but_still_trusted():
     v = judge([PKI.leaf("other.example.test"), PKI.inter])
     assert v.codes() == ["tls.cert_name_mismatch"]
-    assert v.evidence["trusted"] is True
+    assert v.evidence["trusted"] is True and v.evidence["name_matches"] is False  # both said, apart
     assert "other.example.test" in v.issues[0].summary
 
 
