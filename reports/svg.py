@@ -88,7 +88,9 @@ def _seconds(evidence: dict, key_ms: str) -> float | None:
 
 
 def timings(findings: list[Finding]) -> dict[str, dict[str, float]]:
-    """row (an endpoint "host [addr]:port", a host, or "DNS lookups") -> phase -> seconds.
+    """row (an endpoint "host [addr]:port", a host, or "DNS lookups") -> phase -> seconds, each
+    row's phases in the order they happened (recorded order; else TLS before the greeting on
+    465/993/995, after it elsewhere).
 
     A check may record ``evidence["timings"]`` (phase -> seconds) and is then drawn as recorded.
     Otherwise: DNS lookups in one row; per endpoint, connect from tcp.connect, greeting from
@@ -97,6 +99,8 @@ def timings(findings: list[Finding]) -> dict[str, dict[str, float]]:
     rows: dict[str, dict[str, float]] = {}
     sessions: dict[str, float] = {}
     tls_rows: set[str] = set()
+    recorded_rows: set[str] = set()  # drawn in the order recorded (the order the phases happened)
+    implicit_rows: dict[str, bool] = {}
 
     def put(row: str, phase: str, seconds: float) -> None:
         cell = rows.setdefault(row, {})
@@ -107,7 +111,9 @@ def timings(findings: list[Finding]) -> dict[str, dict[str, float]]:
         phase = phase_of(f)
         row = f.subject if port_of(f) else ("DNS lookups" if phase == "DNS" else (f.host or f.subject))
         recorded = evidence.get("timings")
+        implicit_rows[row] = port_of(f) in IMPLICIT_TLS_PORTS
         if isinstance(recorded, dict):
+            recorded_rows.add(row)
             for name, value in recorded.items():
                 if name in PHASES and isinstance(value, (int, float)) and value >= 0:
                     put(row, name, value)
@@ -136,7 +142,21 @@ def timings(findings: list[Finding]) -> dict[str, dict[str, float]]:
                 "TLS" if row in tls_rows else "greeting",
                 rest + (0 if row in tls_rows else cell.get("greeting", 0.0)),
             )
+    for row, cell in rows.items():  # pieced together: put the phases in the order they happen
+        if row not in recorded_rows:
+            order = _happened(implicit_rows.get(row, False))
+            rows[row] = {phase: cell[phase] for phase in sorted(cell, key=order.index)}
     return {row: cell for row, cell in rows.items() if cell}
+
+
+IMPLICIT_TLS_PORTS = (465, 993, 995)
+
+
+def _happened(implicit_tls: bool) -> tuple[str, ...]:
+    """The order of a session's phases: on 465/993/995 TLS comes before the greeting."""
+    if implicit_tls:
+        return ("DNS", "connect", "TLS", "greeting", "auth")
+    return PHASES
 
 
 def waterfall_svg(findings: list[Finding], *, max_rows: int = 40) -> str:
@@ -162,9 +182,7 @@ def waterfall_svg(findings: list[Finding], *, max_rows: int = 40) -> str:
         name = host if len(host) <= 44 else host[:43] + "…"
         out.append(f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{html_text(name, newlines=False)}</text>')
         x = float(label_w)
-        for phase in PHASES:
-            if phase not in row:
-                continue
+        for phase in row:  # each phase at its offset, in the order it happened (timings())
             width = max(row[phase] * scale, 1.5)
             tip = f"{host}: {phase} {row[phase] * 1000:.0f} ms"
             out.append(

@@ -331,3 +331,35 @@ def test_html_not_on_the_picture_lists_each_check_once():
     page = _html_of(three)
     line = page.split("Not on the picture:")[1].split("</p>")[0]
     assert line.count("autoconfig.<wbr>settings") == 1 and "s-fail" in line and "s-warn" not in line, line
+
+
+def _bars(svg: str) -> dict[str, float]:
+    """phase -> x of its bar in the one row of a waterfall."""
+    return {m.group(2): float(m.group(1))
+            for m in re.finditer(r'<rect x="([\d.]+)" y="3\d"[^>]*><title>[^<]*: (\w+) \d+ ms</title>', svg)}
+
+
+def test_waterfall_draws_phases_in_the_order_they_happened():
+    from diagnose.engine.model import Status
+    from reports.svg import timings, waterfall_svg
+    from tests.reports.sample import finding
+
+    ep = "imap.example.com [192.0.2.9]:993"  # implicit TLS: connect, TLS, then the greeting
+    pieced = [finding("tcp.connect", "tcp.connected", ep, Status.PASS, duration_s=0.01),
+              finding("imap.greeting", "imap.greeting", ep, Status.PASS, duration_s=0.2,
+                      evidence={"greeting_delay_ms": 30}),
+              finding("tls.handshake", "tls.ok", ep, Status.PASS, duration_s=0.2)]
+    assert list(timings(pieced)[ep]) == ["connect", "TLS", "greeting"]
+    bars = _bars(waterfall_svg(pieced))
+    assert bars["connect"] < bars["TLS"] < bars["greeting"], bars
+    # STARTTLS on 143: the greeting comes first
+    plain = [dataclasses.replace(f, subject=ep.replace("993", "143")) for f in pieced]
+    assert list(timings(plain)[ep.replace("993", "143")]) == ["connect", "greeting", "TLS"]
+    # recorded timings (a login on 465) are drawn in the order recorded, each bar starting where the last ended
+    login = finding("login.smtp", "login.smtp.ok", "smtp.example.com [192.0.2.5]:465", Status.PASS,
+                    evidence={"timings": {"connect": 0.01, "TLS": 0.05, "greeting": 0.02, "auth": 0.1}})
+    svg = waterfall_svg([login])
+    bars = _bars(svg)
+    assert bars["connect"] < bars["TLS"] < bars["greeting"] < bars["auth"], bars
+    tls_width = float(re.search(r'width="([\d.]+)" height="16"[^>]*><title>[^<]*: TLS ', svg).group(1))
+    assert abs(bars["greeting"] - (bars["TLS"] + tls_width)) < 0.2
