@@ -70,6 +70,8 @@ class MaildoctorApp(App[int]):
         self._dirty = False
         self._jump_to_problem = True
         self._shown: str | None = None
+        self._follow: tuple[str, str | None] | None = None  # (check id, node key) kept selected through a rerun
+        self._placed: str | None = None  # the node the app last put the cursor on while following
 
     # -- layout --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -145,6 +147,7 @@ class MaildoctorApp(App[int]):
                 state.judged(self.plan.judge(state.findings), Expectations.id, Expectations.title)
             state.ended(msg.report)
             self._refresh_all()
+            self._follow = self._placed = None
             tree = self.query_one(ResultsTree)
             problem = tree.first_problem()
             if self._jump_to_problem and problem and not isinstance(tree.payload(), Finding):
@@ -155,6 +158,7 @@ class MaildoctorApp(App[int]):
     def on_run_failed(self, msg: RunFailed) -> None:
         if (state := self._current(msg.run)) is not None:
             state.failed(msg.reason)
+            self._follow = self._placed = None
             self._refresh_all()
             self.notify(msg.reason, title="No diagnosis", severity="error", timeout=10)
 
@@ -193,18 +197,35 @@ class MaildoctorApp(App[int]):
         if self.state is None:
             return
         tree = self.query_one(ResultsTree)
+        if self._follow and self._placed is not None and tree.cursor_key != self._placed:
+            self._follow = None  # the user moved on: stop holding the cursor
         empty = "No problems found so far." if self.problems_only else "Waiting for the first results…"
         tree.rebuild(self.state.groups(self.problems_only), empty_text=empty, frame=self.frame)
+        if self._follow:
+            self._keep_on_check(tree)
         tree.border_title = "Checks — problems only (f: all)" if self.problems_only else "Checks"
         self._refresh_top()
         self._show_details()
+
+    def _keep_on_check(self, tree: ResultsTree) -> None:
+        """Through a rerun the cursor stays on the check it was on: the same node when it is back,
+        else the check's running line or any of its findings."""
+        check, key = self._follow
+        candidates = [key, f"run|{check}"] + [k for k, p in tree.payloads.items() if _check_of(p) == check]
+        target = next((k for k in candidates if k is not None and k in tree.payloads), None)
+        if target is not None and target != tree.cursor_key:
+            tree.select_key(target)
+        self._placed = tree.cursor_key
 
     def _show_details(self) -> None:
         tree = self.query_one(ResultsTree)
         titles = {c.id: c.title for c in self.state.checks.values()} if self.state else {}
         key = tree.cursor_key
         report, error = (self.state.report, self.state.error) if self.state else (None, None)
-        self.query_one(DetailsPane).show(tree.payload(), titles, report=report, error=error,
+        payload = tree.payload()
+        if self._follow and self.state is not None and _check_of(payload) != self._follow[0]:
+            payload = self.state.checks.get(self._follow[0], payload)  # not started yet: still "running"
+        self.query_one(DetailsPane).show(payload, titles, report=report, error=error,
                                          scroll_home=key != self._shown)
         self._shown = key
 
@@ -214,6 +235,7 @@ class MaildoctorApp(App[int]):
     # -- actions -------------------------------------------------------------------------------
     def action_rerun(self) -> None:
         if self.plan is not None:
+            self._hold_selection()
             self.run_checks(None)
 
     def action_rerun_check(self) -> None:
@@ -221,17 +243,17 @@ class MaildoctorApp(App[int]):
         if check is None:
             self.notify("Select a check (or one of its findings) first.", severity="warning")
         elif self.plan is not None:
+            self._hold_selection()
             self.run_checks((check,))
 
+    def _hold_selection(self) -> None:
+        tree = self.query_one(ResultsTree)
+        check = self._selected_check()
+        self._follow = (check, tree.cursor_key) if check else None
+        self._placed = None
+
     def _selected_check(self) -> str | None:
-        payload = self.query_one(ResultsTree).payload()
-        if isinstance(payload, Finding):
-            return payload.check
-        if isinstance(payload, CheckGroup):
-            return payload.check.id
-        if isinstance(payload, CheckRun):
-            return payload.id
-        return None
+        return _check_of(self.query_one(ResultsTree).payload())
 
     def action_toggle_problems(self) -> None:
         self.problems_only = not self.problems_only
@@ -288,6 +310,17 @@ class MaildoctorApp(App[int]):
             return int(ExitCode.UNKNOWN)
         fail_on = self.plan.fail_on if self.plan is not None else self.request.fail_on
         return int(exit_code_for(self.state.report.worst, fail_on))  # as `check` does
+
+
+def _check_of(payload: object) -> str | None:
+    """The check id a tree node is about (a finding, a check group, a running check), else None."""
+    if isinstance(payload, Finding):
+        return payload.check
+    if isinstance(payload, CheckGroup):
+        return payload.check.id
+    if isinstance(payload, CheckRun):
+        return payload.id
+    return None
 
 
 def create_app(request: Request, plan: Plan | None = None, *, source: EventSource | None = None) -> MaildoctorApp:

@@ -130,3 +130,48 @@ def test_a_login_without_a_password_is_an_error_on_the_form_never_a_prompt():
         assert app.return_value == 3
 
     asyncio.run(scenario())
+
+
+def test_rerun_keeps_the_selection_on_the_same_check_and_says_it_is_running():
+    ok = Finding(check="dns.exists", code="dns.exists", subject="example.test", status=Status.PASS,
+                 summary="example.test exists")
+    refused = hostile_events()[1].finding
+    report = Report(target={"domain": "example.test"}, started_at="", duration_s=0.1, resolver={},
+                    findings=[ok, refused])
+    gate = asyncio.Event()
+    runs = []
+
+    async def source(plan, checks):
+        runs.append(1)
+        if len(runs) == 2:  # the rerun: every check starts, then waits until the test has looked
+            for c in ("dns.exists", "tcp.connect"):
+                yield CheckStarted(c, "")
+            await gate.wait()
+        for event in (CheckStarted("dns.exists", ""), FindingEmitted(ok), CheckFinished("dns.exists", Status.PASS, 0.1),
+                      CheckStarted("tcp.connect", ""), FindingEmitted(refused),
+                      CheckFinished("tcp.connect", Status.FAIL, 0.1), DiagnosisFinished(report)):
+            yield event
+
+    async def scenario():
+        request = CheckRequest(target="example.test", nameservers=["192.0.2.54"])
+        app = create_app(request, replay_plan("example.test"), source=source)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await wait_until(pilot, lambda: finished(app))
+            tree = app.query_one(ResultsTree)
+            # Given the user selected the passing dns.exists finding (not the problem the app jumped to)
+            key = next(k for k, p in tree.payloads.items() if isinstance(p, Finding) and p.check == "dns.exists")
+            tree.select_key(key)
+            await pilot.pause(0.2)
+            # When r reruns everything
+            await pilot.press("r")
+            await wait_until(pilot, lambda: app.state.running and len(runs) == 2)
+            # Then while it runs the cursor is on dns.exists (its running line) and the details say so
+            assert getattr(tree.payload(), "id", None) == "dns.exists", tree.payload()
+            assert "dns.exists is running" in str(app.query_one("#details-body").content)
+            gate.set()
+            await wait_until(pilot, lambda: finished(app))
+            # and when it is done the cursor is back on the same finding
+            assert tree.cursor_key == key and tree.payload().check == "dns.exists"
+            await pilot.press("q")
+
+    asyncio.run(scenario())

@@ -28,7 +28,7 @@ KEYS = (
 MEANINGS = (
     (Status.PASS, "works"),
     (Status.WARN, "works, but is a risk or breaks a rule: worth fixing"),
-    (Status.FAIL, "broken: mail does not get through here"),
+    (Status.FAIL, "broken: it does not work as it must (the details say what that stops)"),
     (Status.ERROR, "maildoctor could not run this test (see why in the details)"),
     (Status.SKIP, "not tested, because something it needs is missing or broken"),
 )
