@@ -195,8 +195,8 @@ def _evidence(f: Finding, *, opened: bool = False) -> str:
 
 
 def _id(text: str) -> str:
-    """A check id or finding code: code that wraps only at its dots, never inside a word."""
-    return '<code class="id">' + ".<wbr>".join(html_text(part, newlines=False) for part in text.split(".")) + "</code>"
+    """A check id or finding code: code that never wraps (no tls.certifica / te)."""
+    return f'<code class="id">{html_text(text, newlines=False)}</code>'
 
 
 def _value(value: object) -> str:
