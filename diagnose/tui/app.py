@@ -210,6 +210,7 @@ class MaildoctorApp(App[int]):
     def _keep_on_check(self, tree: ResultsTree) -> None:
         """Through a rerun the cursor stays on the check it was on: the same node when it is back,
         else the check's running line or any of its findings."""
+        assert self._follow is not None
         check, key = self._follow
         candidates = [key, f"run|{check}"] + [k for k, p in tree.payloads.items() if _check_of(p) == check]
         target = next((k for k in candidates if k is not None and k in tree.payloads), None)
