@@ -50,18 +50,19 @@ class _Command(typer.core.TyperCommand):
     def collect_usage_pieces(self, ctx):  # type: ignore[no-untyped-def]
         pieces = [self.options_metavar] if self.options_metavar else []
         for param in self.get_params(ctx):
-            if param.param_type_name == "argument" and not param.hidden:
+            if param.param_type_name == "argument" and not getattr(param, "hidden", False):
                 name = _argument_name(param)
                 pieces.append(name if param.required else f"[{name}]")
         return pieces
 
     def format_options(self, ctx, formatter) -> None:  # type: ignore[no-untyped-def]
-        args, panels = [], {}  # panels: rich_help_panel (or "Options") -> help records, in declaration order
+        args: list[tuple[str, str]] = []
+        panels: dict[str, list[tuple[str, str]]] = {}  # rich_help_panel (or "Options") -> help records, in order
         for param in self.get_params(ctx):
-            if param.hidden:
+            if getattr(param, "hidden", False):
                 continue
             if param.param_type_name == "argument":
-                args.append((_argument_name(param), param.help or ""))
+                args.append((_argument_name(param), getattr(param, "help", None) or ""))
             elif (record := param.get_help_record(ctx)) is not None:
                 panels.setdefault(getattr(param, "rich_help_panel", None) or "Options", []).append(record)
         if args:
