@@ -386,7 +386,8 @@ def report(
 def message(
     file: str = typer.Argument(..., metavar="FILE",
                                help="A bounce or message: .eml, an mbox with one message, or its header ('-': stdin)."),
-    fmt: Format = typer.Option(Format["text"], "--format", "-f", help="Report format (default text)."),
+    fmt: Format = typer.Option(Format["text"], "--format", "-f", help="Report format (default text).",
+                               show_default=False),
     output: Path | None = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE."),
     fail_on: FailOn | None = typer.Option(None, "--fail-on", help="Lowest status that exits non-zero (default warn)."),
 ) -> None:
