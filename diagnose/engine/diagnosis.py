@@ -26,6 +26,7 @@ import enum
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from diagnose.engine.model import Finding, Status
 
@@ -73,7 +74,12 @@ class Endpoint:
 
 def endpoint_of(finding: Finding) -> Endpoint | None:
     """The server address and port a finding is about, from its subject ``host [addr]:port``."""
-    m = _ENDPOINT.match(finding.subject)
+    return _endpoint(finding.subject)
+
+
+@lru_cache(maxsize=4096)
+def _endpoint(subject: str) -> Endpoint | None:  # the rules ask once per pair of findings
+    m = _ENDPOINT.match(subject)
     return Endpoint(m["host"], m["address"], int(m["port"])) if m else None
 
 
@@ -207,9 +213,13 @@ class Diagnosis:
     root_causes: list[str] = field(default_factory=list)  # problem ids that nothing explains, ranked
     groups: list[Group] = field(default_factory=list)
     headline: str = ""
+    _at: dict[str, int] = field(init=False, repr=False, default_factory=dict)  # id -> index
+
+    def __post_init__(self) -> None:
+        self._at = {fid: i for i, fid in enumerate(self.ids)}
 
     def by_id(self, fid: str) -> Finding:
-        return self.findings[self.ids.index(fid)]
+        return self.findings[self._at[fid]]
 
     def id_of(self, finding: Finding) -> str:
         for i, f in enumerate(self.findings):
@@ -219,10 +229,12 @@ class Diagnosis:
 
     def consequences(self, fid: str) -> list[str]:
         """Everything a root explains, directly or through a chain, ranked."""
+        children: dict[str, list[str]] = {}
+        for effect, cause in self.caused_by.items():
+            children.setdefault(cause, []).append(effect)
         out, todo = [], [fid]
         while todo:
-            cur = todo.pop()
-            direct = [e for e, c in self.caused_by.items() if c == cur]
+            direct = children.get(todo.pop(), [])
             out += direct
             todo += direct
         return sorted(out, key=lambda i: rank_key(self.by_id(i)))
@@ -282,13 +294,13 @@ def _best_cause(effect: Finding, effect_id: str, problems: list[tuple[str, Findi
 
 def _break_cycles(d: Diagnosis) -> None:
     for start in list(d.caused_by):
-        seen, cur = {start}, d.caused_by.get(start)
+        path, cur = [start], d.caused_by.get(start)
         while cur is not None:
-            if cur in seen:  # a loop: the best-ranked member becomes the root
-                loop = [x for x in seen if x in d.caused_by]
+            if cur in path:  # a loop: its best-ranked member becomes the root
+                loop = path[path.index(cur):]
                 d.caused_by.pop(min(loop, key=lambda i: rank_key(d.by_id(i))), None)
                 break
-            seen.add(cur)
+            path.append(cur)
             cur = d.caused_by.get(cur)
 
 

@@ -67,8 +67,8 @@ class Report:
     @cached_property
     def diagnosis(self) -> Diagnosis:
         """Root causes, consequences, groups and the headline (computed once; findings in fixed order)."""
-        return diagnose(fixed_order(self.findings), str(self.target.get("domain_unicode") or self.target.get("domain")
-                                                        or ""))
+        domain = self.target.get("domain_unicode") or self.target.get("domain") or ""
+        return diagnose(self.findings, str(domain))  # already in fixed order (__post_init__, add)
 
     @property
     def services(self) -> dict[str, tuple[str, ...]]:

@@ -102,7 +102,7 @@ async def _parent_zone(resolver: Resolver, domain: str) -> tuple[str, list[str]]
         parent = ".".join(labels[i:])
         result = await resolver.query(parent, "NS")
         if result.outcome is Outcome.ANSWER:
-            servers = [r.split()[-1].rstrip(".") if " " in r else r.rstrip(".") for r in result.records]
+            servers = [r.rstrip(".").lower() for r in result.records]  # NS rdata is one name
             addresses = [a for ns in servers[:4] for a in await _addresses(resolver, ns)]
             return parent, addresses
         if result.outcome not in (Outcome.NODATA, Outcome.NXDOMAIN):

@@ -168,3 +168,13 @@ def test_a_locked_account_explains_the_plain_rejection_elsewhere():
     assert len(d.groups) == 1 and len(d.groups[0].ids) == 2  # IMAP and POP3 say the same
     assert d.by_id(d.caused_by[d.ids[[x.code for x in d.findings].index("login.smtp.rejected")]]).code.endswith(
         ".locked")
+
+
+def test_a_loop_reached_from_outside_is_broken_at_its_own_best_member():
+    from diagnose.engine.diagnosis import Diagnosis, _break_cycles
+
+    # f1 (ranked best of all) leads into the loop f2 <-> f3 without being part of it
+    fs = [f("dns.exists", "dns.a", F), f("spf.record", "spf.b", W), f("mx.records", "mx.c", F)]
+    d = Diagnosis(fs, ["f1", "f2", "f3"], caused_by={"f1": "f2", "f2": "f3", "f3": "f2"})
+    _break_cycles(d)
+    assert d.caused_by == {"f1": "f2", "f2": "f3"}  # mx.c, the loop's best, is its root; f1 keeps its link
