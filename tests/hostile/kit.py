@@ -99,22 +99,31 @@ async def close_after_ehlo(reader, writer, args) -> None:
     writer.close()
 
 
-async def close_mid_tls(reader, writer, args) -> None:
-    """STARTTLS accepted; then the start of a ServerHello and the connection is gone."""
+async def _until_starttls(reader, writer, go_ahead: bytes = b"220 2.0.0 go ahead\r\n") -> bool:
+    """An SMTP server up to STARTTLS: greets, offers STARTTLS, answers it with ``go_ahead``; True
+    when the client asked for STARTTLS (the next bytes are its ClientHello)."""
     writer.write(b"220 mx.hostile.invalid ESMTP\r\n")
     await writer.drain()
     async for cmd in _lines(reader):
         if cmd.startswith(b"EHLO"):
             writer.write(EHLO_TLS)
         elif cmd == b"STARTTLS":
-            writer.write(b"220 2.0.0 go ahead\r\n")
+            writer.write(go_ahead)
             await writer.drain()
-            await reader.read(5)  # the ClientHello's record header
-            writer.write(b"\x16\x03\x03\x00\x7a\x02\x00\x00\x76\x03\x03")  # a ServerHello, cut short
-            await writer.drain()
-            writer.transport.abort()
-            return
+            return True
+        else:
+            writer.write(b"502 no\r\n")
         await writer.drain()
+    return False
+
+
+async def close_mid_tls(reader, writer, args) -> None:
+    """STARTTLS accepted; then the start of a ServerHello and the connection is gone."""
+    if await _until_starttls(reader, writer):
+        await reader.read(5)  # the ClientHello's record header
+        writer.write(b"\x16\x03\x03\x00\x7a\x02\x00\x00\x76\x03\x03")  # a ServerHello, cut short
+        await writer.drain()
+        writer.transport.abort()
 
 
 async def close_mid_tls_implicit(reader, writer, args) -> None:
@@ -127,37 +136,20 @@ async def close_mid_tls_implicit(reader, writer, args) -> None:
 async def tls_stall(reader, writer, args) -> None:
     """TLS that stalls after the ClientHello: STARTTLS is accepted (or the port is implicit TLS),
     the ClientHello is read, and then nothing comes back."""
-    if writer.get_extra_info("sockname")[1] not in (465, 993, 995):
-        writer.write(b"220 stall.hostile.invalid ESMTP\r\n")
-        await writer.drain()
-        async for cmd in _lines(reader):
-            if cmd.startswith(b"EHLO"):
-                writer.write(EHLO_TLS)
-            elif cmd == b"STARTTLS":
-                writer.write(b"220 2.0.0 go ahead\r\n")
-                await writer.drain()
-                break
-            else:
-                writer.write(b"502 no\r\n")
-            await writer.drain()
+    if writer.get_extra_info("sockname")[1] not in (465, 993, 995) and not await _until_starttls(reader, writer):
+        return
     await reader.read()  # the ClientHello, and then silence until the client gives up
 
 
 async def starttls_plaintext(reader, writer, args) -> None:
     """Says 220 to STARTTLS, then goes on in plain text (and injects a line right behind the 220)."""
-    writer.write(b"220 mx.hostile.invalid ESMTP\r\n")
-    await writer.drain()
-    async for cmd in _lines(reader):
-        if cmd.startswith(b"EHLO"):
-            writer.write(EHLO_TLS)
-        elif cmd == b"STARTTLS":
-            writer.write(b"220 2.0.0 go ahead\r\n250 injected plaintext\r\n")
-            await writer.drain()
-            await reader.read(1024)  # the ClientHello
-            writer.write(b"250 still plaintext, no TLS here\r\n")
-        else:
-            writer.write(b"502 no\r\n")
+    if await _until_starttls(reader, writer, b"220 2.0.0 go ahead\r\n250 injected plaintext\r\n"):
+        await reader.read(1024)  # the ClientHello
+        writer.write(b"250 still plaintext, no TLS here\r\n")
         await writer.drain()
+        async for _cmd in _lines(reader):  # and answers whatever follows in plain text
+            writer.write(b"502 no\r\n")
+            await writer.drain()
 
 
 def _cert_context(kind: str, host: str) -> ssl.SSLContext:
