@@ -53,6 +53,20 @@ def check_budget(options: Options, check: Check | None = None) -> float:
     return max(base, float(own(options))) if own is not None else base
 
 
+def quiet_orphaned_network_errors(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The run's loop exception handler: a network error left on a future nobody awaited is no news.
+
+    A peer that resets a connection while asyncio's stream or TLS machinery holds a future of it
+    (seen in the second TLS session of the probes) leaves "Future exception was never retrieved"
+    for the garbage collector to print; the check that owned the connection has already judged
+    the outcome through its own path. Anything else goes to asyncio's default handler.
+    """
+    exc = context.get("exception")
+    if isinstance(exc, (OSError, EOFError)) and "never retrieved" in str(context.get("message", "")):
+        return
+    loop.default_exception_handler(context)
+
+
 async def diagnose(
     target: Target, checks: list[type[Check]], dns: Resolver, options: Options, *, meta: dict[str, Any] | None = None
 ) -> AsyncIterator[Event]:
@@ -67,7 +81,10 @@ async def diagnose(
     for cls in checks:
         for fact in set(cls.needs) - provided:
             facts.withhold(fact, f"it needs {fact}, which no selected check provides")
-    began = asyncio.get_running_loop().time()  # every check's budget counts from here
+    loop = asyncio.get_running_loop()
+    if loop.get_exception_handler() is None:
+        loop.set_exception_handler(quiet_orphaned_network_errors)
+    began = loop.time()  # every check's budget counts from here
     tasks = [asyncio.create_task(_run_check(cls(), ctx, facts, queue, began)) for cls in checks]
     pending = len(tasks)
     interrupted = False
