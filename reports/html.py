@@ -31,22 +31,52 @@ h1 { font-size: 1.6em; margin-bottom: .2em; } h2 { border-bottom: 1px solid #ddd
 h3 { font-size: 1.08em; margin: .2em 0; }
 table { border-collapse: collapse; width: 100%; } th, td { text-align: left; vertical-align: top; padding: .25em .5em; border-bottom: 1px solid #eee; }
 table.meta th { width: 9em; color: #555; font-weight: 600; }
-td, pre, .subject { overflow-wrap: anywhere; }
+body { overflow-wrap: anywhere; } th { overflow-wrap: break-word; }  /* unbroken server text wraps, labels stay whole */
+/* the summary's columns are set, not sized by their content: a long host name wraps in its column */
+table.summary { table-layout: fixed; } table.summary td { overflow-wrap: break-word; }
+table.summary th:nth-child(1) { width: 11.5em; } table.summary th:nth-child(2) { width: 30%; } table.summary th:nth-child(3) { width: 5.5em; }
 code.id { overflow-wrap: normal; word-break: normal; white-space: nowrap; }
 code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .9em; }
 pre { background: #f6f8fa; border: 1px solid #e1e4e8; padding: .6em; white-space: pre-wrap; }
 .badge { display: inline-block; min-width: 4.2em; text-align: center; font-weight: 700; font-size: .8em;
-         border-radius: 4px; padding: .05em .4em; border: 1.5px solid; }
+         border-radius: 4px; padding: .05em .4em; border: 1.5px solid; white-space: nowrap; }
 .headline { font-size: 1.2em; font-weight: 600; margin: .4em 0; }
 .verdict { font-size: 1.15em; margin: .4em 0 1em; }
 .problem { border-left: 5px solid #ccc; padding: .4em .9em; margin: 1em 0; background: #fcfcfc; page-break-inside: avoid; }
 .problem dt { font-weight: 700; margin-top: .4em; } .problem dd { margin: 0 0 0 0; }
 details { margin: .4em 0; } summary { cursor: pointer; color: #333; font-weight: 600; }
+section.fine summary { font-weight: normal; }  /* a list of passes, not of headings */
 .muted { color: #666; } svg { max-width: 100%; height: auto; }
+svg.waterfall { max-width: 600px; display: block; } svg.flow-narrow { display: none; }
 footer { margin-top: 2em; color: #666; font-size: .85em; }
+/* a phone: less margin; the summary's rows become cards (status and check, then subject, then summary);
+   the header's and the evidence's labels go above their values */
+@media (max-width: 640px) {
+  body { font-size: 14px; margin: .8em auto; padding: 0 .7em; }
+  h1 { font-size: 1.35em; } .headline { font-size: 1.08em; } .verdict { font-size: 1.05em; }
+  svg.flow { display: none; } svg.flow-narrow { display: block; max-width: 420px; margin: 0 auto; }
+  table.summary thead { display: none; }
+  table.summary, table.summary tbody { display: block; }
+  table.summary tr { display: flex; flex-wrap: wrap; align-items: baseline; gap: .1em .5em; padding: .45em 0; border-bottom: 1px solid #e4e4e4; }
+  table.summary td { display: block; border: 0; padding: 0; min-width: 0; }
+  table.summary td:nth-child(3) { order: -1; }
+  table.summary td:nth-child(2), table.summary td:nth-child(4) { flex: 1 0 100%; }
+  table.meta th, table.meta td { display: block; width: auto; border: 0; padding: .05em 0; }
+  table.meta tr { display: block; border-bottom: 1px solid #eee; padding: .25em 0; }
+  table.meta th { font-size: .85em; }
+  .problem { padding: .3em .6em; margin: .8em 0; }
+  pre { padding: .4em; font-size: .82em; }
+}
 @media print {
-  body { max-width: none; font-size: 11pt; } details > * { display: block; } details summary { list-style: none; }
-  .problem, svg, tr { break-inside: avoid; } a { color: inherit; text-decoration: none; }
+  @page { size: A4; margin: 10mm; }
+  body { max-width: none; margin: 0; padding: 0; font-size: 10pt; color: #000; }
+  details::details-content { content-visibility: visible; display: contents; }
+  details > * { display: block; } details summary { list-style: none; }
+  /* no grey areas on paper: frames and lines only */
+  pre, .problem { background: none; } pre { border-color: #bbb; }
+  thead { display: table-header-group; }
+  .problem, svg, tr, li, table.meta { break-inside: avoid; } h2, h3, summary, dt { break-after: avoid; }
+  a { color: inherit; text-decoration: none; }
 }
 """ + "".join(
     f".s-{key} {{ color: {stroke}; border-color: {stroke}; background: {fill}; }}\n"
@@ -79,12 +109,13 @@ def render(report: Report) -> str:
         "<section>",
         "<h2>Mail flow</h2>",
         flow_svg(report.findings, report.services),
+        flow_svg(report.findings, report.services, narrow=True),  # shown instead on a phone
         _other_hops(report.findings, report.services),
         "</section>",
     ]
 
     out += ["<section>", "<h2>Summary</h2>", '<table class="summary">',
-            "<tr><th>Check</th><th>Subject</th><th>Status</th><th>Summary</th></tr>"]
+            "<thead><tr><th>Check</th><th>Subject</th><th>Status</th><th>Summary</th></tr></thead>", "<tbody>"]
     todo = diagnosed(report)
     bad = [f for p in todo for f in (*p.members, *p.follows)]
     # internal links only: a folded consequence or a group member links to its problem
@@ -95,7 +126,7 @@ def render(report: Report) -> str:
             subject = f'<a href="#{anchors[id(f)]}">{subject}</a>'
         out.append(f"<tr><td>{_id(f.check)}</td><td>{subject}</td>"
                    f"<td>{badge(f.status.value)}</td><td>{html_text(f.summary)}</td></tr>")
-    out += ["</table>", "</section>"]
+    out += ["</tbody>", "</table>", "</section>"]
 
     out += ["<section>", "<h2>Problems</h2>"]
     out += [_problem(p, f"problem-{n}") for n, p in enumerate(todo, 1)] or ['<p class="muted">No problems found.</p>']
@@ -108,7 +139,7 @@ def render(report: Report) -> str:
     for title, kind in (("Passed", Status.PASS), ("Skipped", Status.SKIP)):  # passes first, skips apart
         shown = [f for f in fine if f.status is kind]
         if shown:
-            out += ["<section>", f"<h2>{title}</h2>", *(_passed(f) for f in shown), "</section>"]
+            out += ['<section class="fine">', f"<h2>{title}</h2>", *(_passed(f) for f in shown), "</section>"]
     out += ['<footer>Made by maildoctor. Each finding code is explained by '
             '<code>maildoctor explain CODE</code>.</footer>', "</body>", "</html>"]
     return "\n".join(out) + "\n"

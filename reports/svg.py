@@ -1,8 +1,8 @@
 """The two pictures of the HTML report, as inline SVG (no scripts, no external references).
 
 * ``flow_svg``: your client -> submission server -> recipient MX -> mailbox server -> your client,
-  with DNS above; each hop is coloured by the worst status of its findings (reports.hops).
-* ``waterfall_svg``: one row per host, one bar per phase (DNS, connect, greeting, TLS, auth),
+  with DNS above (side by side; ``narrow``: top to bottom, DNS beside, for a phone); each hop is coloured by the worst status of its findings (reports.hops).
+* ``waterfall_svg``: one row per host (its name above its bars), one bar per phase (DNS, connect, greeting, TLS, auth),
   laid end to end, from ``evidence["timings"]`` (phase -> seconds) when a check records it,
   otherwise from each finding's ``duration_s`` in the phase of its check.
 """
@@ -56,28 +56,46 @@ def _box(x: int, y: int, w: int, h: int, title: str, line2: str, findings: list[
     return "".join(parts)
 
 
-def flow_svg(findings: list[Finding], services: dict[str, tuple[str, ...]]) -> str:
+def flow_svg(findings: list[Finding], services: dict[str, tuple[str, ...]], *, narrow: bool = False) -> str:
+    """The hops side by side (class "flow"), or, for a phone, top to bottom (class "flow-narrow")."""
     groups = group_by_hop(findings, services)
-    w, h, gap, top = 172, 80, 26, 120
     boxes = [("Your client", "writes mail", None)] + [(hop.title, hop.role, groups[hop.key]) for hop in FLOW] \
         + [("Your client", "reads mail", None)]
-    width = len(boxes) * w + (len(boxes) - 1) * gap + 20
-    out = [f'<svg class="flow" viewBox="0 0 {width} {top + h + 20}" '
+    if narrow:
+        w, h, gap, dns_w = 190, 80, 30, 180
+        width, height = 10 + w + 34 + dns_w + 10, 10 + len(boxes) * (h + gap) - gap + 10
+        spots = [(10, 10 + i * (h + gap)) for i in range(len(boxes))]
+    else:
+        w, h, gap, top = 172, 80, 26, 120
+        width, height = len(boxes) * w + (len(boxes) - 1) * gap + 20, top + h + 20
+        spots = [(10 + i * (w + gap), top) for i in range(len(boxes))]
+    out = [f'<svg class="{"flow-narrow" if narrow else "flow"}" viewBox="0 0 {width} {height}" '
            f'width="100%" role="img" aria-label="mail flow, each hop marked by the worst status of its checks" '
            f'font-family="sans-serif" font-size="13">',
-           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
-           'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>']
-    xs = [10 + i * (w + gap) for i in range(len(boxes))]
-    for x, (title, role, items) in zip(xs, boxes, strict=False):
-        out.append(_box(x, top, w, h, title, role, items))
-    for x in xs[:-1]:
-        out.append(f'<line x1="{x + w}" y1="{top + h // 2}" x2="{x + w + gap - 2}" y2="{top + h // 2}" '
-                   f'stroke="#555" stroke-width="2" marker-end="url(#arrow)"/>')
-    # DNS sits above the submission -> MX arrow: the sending server looks the MX up there.
-    dns_x = xs[1] + w + gap // 2 - w // 2
-    out.append(_box(dns_x, 10, w, h, DNS_HOP.title, DNS_HOP.role, groups[DNS_HOP.key]))
-    out.append(f'<line x1="{dns_x + w // 2}" y1="{10 + h}" x2="{dns_x + w // 2}" y2="{top + h // 2 - 4}" '
-               f'stroke="#555" stroke-width="1.5" stroke-dasharray="4 3" marker-end="url(#arrow)"/>')
+           f'<defs><marker id="arrow{"-n" if narrow else ""}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
+           'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>']
+    arrow = f'marker-end="url(#arrow{"-n" if narrow else ""})"'
+    for (x, y), (title, role, items) in zip(spots, boxes, strict=False):
+        out.append(_box(x, y, w, h, title, role, items))
+    for x, y in spots[:-1]:
+        if narrow:
+            out.append(f'<line x1="{x + w // 2}" y1="{y + h}" x2="{x + w // 2}" y2="{y + h + gap - 2}" '
+                       f'stroke="#555" stroke-width="2" {arrow}/>')
+        else:
+            out.append(f'<line x1="{x + w}" y1="{y + h // 2}" x2="{x + w + gap - 2}" y2="{y + h // 2}" '
+                       f'stroke="#555" stroke-width="2" {arrow}/>')
+    # DNS sits beside the submission -> MX arrow: the sending server looks the MX up there.
+    (x1, y1) = spots[1]
+    if narrow:
+        dns_x, dns_y = x1 + w + 34, y1 + h + gap // 2 - h // 2
+        out.append(_box(dns_x, dns_y, dns_w, h, DNS_HOP.title, DNS_HOP.role, groups[DNS_HOP.key]))
+        out.append(f'<line x1="{dns_x}" y1="{y1 + h + gap // 2}" x2="{x1 + w // 2 + 4}" y2="{y1 + h + gap // 2}" '
+                   f'stroke="#555" stroke-width="1.5" stroke-dasharray="4 3" {arrow}/>')
+    else:
+        dns_x = x1 + w + gap // 2 - w // 2
+        out.append(_box(dns_x, 10, w, h, DNS_HOP.title, DNS_HOP.role, groups[DNS_HOP.key]))
+        out.append(f'<line x1="{dns_x + w // 2}" y1="{10 + h}" x2="{dns_x + w // 2}" y2="{y1 + h // 2 - 4}" '
+                   f'stroke="#555" stroke-width="1.5" stroke-dasharray="4 3" {arrow}/>')
     out.append("</svg>")
     return "\n".join(out)
 
@@ -159,43 +177,48 @@ def _happened(implicit_tls: bool) -> tuple[str, ...]:
     return PHASES
 
 
+def _shorten(name: str, keep: int = 62) -> str:
+    """A row label that fits: the middle of a long host name gives way, its address and port stay."""
+    return name if len(name) <= keep else name[: keep // 2 - 1] + "…" + name[-(keep - keep // 2):]
+
+
 def waterfall_svg(findings: list[Finding], *, max_rows: int = 40) -> str:
+    """Each row's label above its bar, so the picture stays narrow: readable on a phone once scaled to fit."""
     every = sorted(timings(findings).items(), key=lambda kv: (kv[0] != "DNS lookups", kv[0]))
     rows = every[:max_rows]
     if not rows:
         return '<p class="muted">No timings were recorded.</p>'
-    label_w, bar_w, row_h, top = 300, 540, 24, 30
+    width, bar_w, row_h, top = 480, 410, 34, 30
     total = max(sum(r.values()) for _, r in rows) or 1.0
     scale = bar_w / total
     height = top + row_h * len(rows) + 30
     out = [
-        f'<svg class="waterfall" viewBox="0 0 {label_w + bar_w + 90} {height}" '
+        f'<svg class="waterfall" viewBox="0 0 {width} {height}" '
         f'width="100%" role="img" aria-label="time spent per host and phase" font-family="sans-serif" font-size="12">'
     ]
-    x: float = label_w
+    x: float = 0
     for phase in PHASES:  # legend
         out.append(f'<rect x="{x}" y="6" width="12" height="12" fill="{PHASE_COLOURS[phase]}"/>'
                    f'<text x="{x + 16}" y="16">{phase}</text>')
-        x += 90
+        x += 92
     for i, (host, row) in enumerate(rows):
         y = top + i * row_h
-        name = host if len(host) <= 44 else host[:43] + "…"
-        out.append(f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{html_text(name, newlines=False)}</text>')
-        x = float(label_w)
+        out.append(f'<text x="0" y="{y + 12}">{html_text(_shorten(host), newlines=False)}</text>')
+        x = 0.0
         for phase in row:  # each phase at its offset, in the order it happened (timings())
-            width = max(row[phase] * scale, 1.5)
+            w = max(row[phase] * scale, 1.5)
             tip = f"{host}: {phase} {row[phase] * 1000:.0f} ms"
             out.append(
-                f'<rect x="{x:.1f}" y="{y + 4}" width="{width:.1f}" height="{row_h - 8}" fill="{PHASE_COLOURS[phase]}">'
+                f'<rect x="{x:.1f}" y="{y + 16}" width="{w:.1f}" height="12" fill="{PHASE_COLOURS[phase]}">'
                 f"<title>{html_text(tip, newlines=False)}</title></rect>"
             )
-            x += width
-        out.append(f'<text x="{x + 6:.1f}" y="{y + 15}" fill="#555">{sum(row.values()) * 1000:.0f} ms</text>')
+            x += w
+        out.append(f'<text x="{x + 5:.1f}" y="{y + 26}" fill="#555">{sum(row.values()) * 1000:.0f} ms</text>')
     axis_y = top + row_h * len(rows) + 4
-    out.append(f'<line x1="{label_w}" y1="{axis_y}" x2="{label_w + bar_w}" y2="{axis_y}" stroke="#999"/>')
+    out.append(f'<line x1="0" y1="{axis_y}" x2="{bar_w}" y2="{axis_y}" stroke="#999"/>')
     out.append(
-        f'<text x="{label_w}" y="{axis_y + 16}" fill="#555">0</text>'
-        f'<text x="{label_w + bar_w}" y="{axis_y + 16}" text-anchor="end" fill="#555">{total * 1000:.0f} ms</text>'
+        f'<text x="0" y="{axis_y + 16}" fill="#555">0</text>'
+        f'<text x="{bar_w}" y="{axis_y + 16}" text-anchor="end" fill="#555">{total * 1000:.0f} ms</text>'
     )
     out.append("</svg>")
     if len(every) > max_rows:

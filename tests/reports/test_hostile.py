@@ -81,7 +81,7 @@ def test_html_structure_survives(text):
     doc = parse_html(page)
     tags = [t for t, _ in doc.tags]
     assert "script" not in tags and "img" not in tags
-    assert tags.count("svg") == 2 and tags.count("article") == 2 and tags.count("html") == 1
+    assert tags.count("svg") == 3 and tags.count("article") == 2 and tags.count("html") == 1
     assert all(not name.startswith("on") and name != "src" for _, attrs in doc.tags for name in attrs)
     assert all(
         value.startswith("#problem-") for _, attrs in doc.tags for name, value in attrs.items() if name == "href"

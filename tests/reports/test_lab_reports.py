@@ -58,7 +58,7 @@ def test_html_from_a_healthy_domain(lab, healthy_json):
     assert_well_nested(proc.stdout)
     doc = parse_html(proc.stdout)
     tags = [t for t, _ in doc.tags]
-    assert "script" not in tags and tags.count("svg") == 2
+    assert "script" not in tags and tags.count("svg") == 3  # the mail flow (wide and narrow) and the waterfall
     assert not any(name == "src" or (name == "href" and not value.startswith("#")) for _, attrs in doc.tags
                    for name, value in attrs.items())
     flow = proc.stdout.split('class="flow"')[1].split("</svg>")[0]

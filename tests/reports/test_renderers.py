@@ -172,7 +172,7 @@ def test_html_is_self_contained_and_printable():
             assert not name.startswith("on"), (tag, attrs)
     assert not re.search(r"https?://|url\(|@import", page.split("<body>")[0]), "no external assets in the head/CSS"
     assert "@media print" in page
-    assert tags.count("svg") == 2  # the mail flow and the waterfall
+    assert tags.count("svg") == 3  # the mail flow (side by side, and top to bottom for a phone) and the waterfall
     assert "details" in tags and "Transcript (3 lines)" in page and "Certificate details" in page
 
 
@@ -334,7 +334,7 @@ def test_html_not_on_the_picture_lists_each_check_once():
 def _bars(svg: str) -> dict[str, float]:
     """phase -> x of its bar in the one row of a waterfall."""
     return {m.group(2): float(m.group(1))
-            for m in re.finditer(r'<rect x="([\d.]+)" y="3\d"[^>]*><title>[^<]*: (\w+) \d+ ms</title>', svg)}
+            for m in re.finditer(r'<rect x="([\d.]+)" y="\d+"[^>]*><title>[^<]*: (\w+) \d+ ms</title>', svg)}
 
 
 def test_waterfall_draws_phases_in_the_order_they_happened():
@@ -359,5 +359,5 @@ def test_waterfall_draws_phases_in_the_order_they_happened():
     svg = waterfall_svg([login])
     bars = _bars(svg)
     assert bars["connect"] < bars["TLS"] < bars["greeting"] < bars["auth"], bars
-    tls_width = float(re.search(r'width="([\d.]+)" height="16"[^>]*><title>[^<]*: TLS ', svg).group(1))
+    tls_width = float(re.search(r'width="([\d.]+)" height="12"[^>]*><title>[^<]*: TLS ', svg).group(1))
     assert abs(bars["greeting"] - (bars["TLS"] + tls_width)) < 0.2
