@@ -1,9 +1,10 @@
 """The two pictures of the HTML report, as inline SVG (no scripts, no external references).
 
 * ``flow_svg``: your client -> submission server -> recipient MX -> mailbox server -> your client,
-  with DNS above (side by side; ``narrow``: top to bottom, DNS beside, for a phone); each hop is coloured by the worst status of its findings (reports.hops).
-* ``waterfall_svg``: one row per host (its name above its bars), one bar per phase (DNS, connect, greeting, TLS, auth),
-  laid end to end, from ``evidence["timings"]`` (phase -> seconds) when a check records it,
+  with DNS above (``narrow``: top to bottom with DNS beside, for a phone); each hop is coloured by
+  the worst status of its findings (reports.hops).
+* ``waterfall_svg``: one row per host (its name above its bars), one bar per phase (DNS, connect,
+  greeting, TLS, auth), laid end to end, from ``evidence["timings"]`` (phase -> seconds) when a check records it,
   otherwise from each finding's ``duration_s`` in the phase of its check.
 """
 
