@@ -6,9 +6,17 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
+
+from diagnose.app.cli import app
 
 MAILDOCTOR = str(Path(sys.executable).with_name("maildoctor"))
-COMMANDS = ("check", "tui", "report", "message", "explain", "settings", "batch", "checks")
+# every command Typer knows, not a list to keep up to date: a new command needs -h and an example too
+COMMANDS = tuple(sorted(typer.main.get_command(app).commands))
+
+
+def test_the_commands_are_found():
+    assert {"check", "tui", "report", "message", "explain", "settings", "batch", "checks"} <= set(COMMANDS), COMMANDS
 
 
 def run(*argv):
