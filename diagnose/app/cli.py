@@ -231,7 +231,7 @@ def check(
         rich_help_panel=_P_OUTPUT,
     ),
     verbose: bool = typer.Option(
-        False, "--verbose", "-v", help="Explain passing findings too.",
+        False, "--verbose", "-v", help="Also list skipped checks with their reason, and show the full report header.",
         rich_help_panel=_P_OUTPUT,
     ),
     fail_on: FailOn | None = typer.Option(

@@ -71,3 +71,14 @@ def test_a_target_without_a_command_suggests_check(target):
 def test_a_mistyped_command_still_gets_did_you_mean():
     proc = run("chek")
     assert proc.returncode == 3 and "Did you mean 'check'" in proc.stderr, proc.stderr
+
+
+def test_verbose_help_says_what_the_readme_says():
+    # Given the README's row for -v and check's help for it
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| `--verbose`, `-v` |"))
+    meaning = row.split(" | ", 1)[1].rstrip(" |")
+    help_text = " ".join(run("check", "--help").stdout.split())
+    said = help_text.split("-v, --verbose ", 1)[1].split(" --", 1)[0].split(".")[0]
+    # Then they are the same words
+    assert said.lower() == meaning.lower(), (said, meaning)
