@@ -112,8 +112,8 @@ def timings(findings: list[Finding]) -> dict[str, dict[str, float]]:
     465/993/995, after it elsewhere).
 
     A check may record ``evidence["timings"]`` (phase -> seconds) and is then drawn as recorded.
-    Otherwise: DNS lookups in one row; per endpoint, connect from tcp.connect, greeting from
-    ``greeting_delay_ms``, and the rest of the shared session (EHLO, STARTTLS, handshake,
+    Otherwise: DNS lookups in one row; per endpoint, connect from tcp.connect or the session's
+    ``connect_ms``, greeting from ``greeting_delay_ms``, and the rest of the shared session (EHLO, STARTTLS, handshake,
     capabilities) as TLS when the endpoint was tested for TLS."""
     rows: dict[str, dict[str, float]] = {}
     sessions: dict[str, float] = {}
@@ -145,6 +145,9 @@ def timings(findings: list[Finding]) -> dict[str, dict[str, float]]:
             put(row, "connect", f.duration_s)
         else:  # a check reading the shared session: its duration is the whole session
             sessions[row] = max(sessions.get(row, 0.0), f.duration_s)
+            connect = _seconds(evidence, "connect_ms")  # the session's own connect (no tcp.connect on 143, 587 ...)
+            if connect is not None:
+                put(row, "connect", connect)
             greeting = _seconds(evidence, "greeting_delay_ms")
             if greeting is not None:
                 put(row, "greeting", greeting)

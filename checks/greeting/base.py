@@ -148,6 +148,8 @@ class GreetingCheck(ServerCheck):
             "elapsed_ms": round(d.elapsed_s * 1000, 1),
             "source": ep.source,
         }
+        if d.connect_s is not None:
+            ev["connect_ms"] = round(d.connect_s * 1000, 1)
         if d.greeting_delay_s is not None:
             ev["greeting_delay_ms"] = round(d.greeting_delay_s * 1000, 1)
         kw: dict[str, Any]  # keywords of self.finding

@@ -52,6 +52,7 @@ class Dialogue:
     greeting_ok: bool = False
     greeting_code: int | None = None  # SMTP only
     greeting_delay_s: float | None = None
+    connect_s: float | None = None  # the TCP connect (the waterfall's first bar)
     capabilities: dict[str, str] = field(default_factory=dict)  # before TLS (after it, for implicit TLS)
     capabilities_tls: dict[str, str] = field(default_factory=dict)  # after STARTTLS
     starttls_offered: bool = False
@@ -133,6 +134,7 @@ async def run_dialogue(ep: Endpoint, *, timeout: float, ehlo_name: str = "") -> 
             d.stop("connect", d.connect.value, d.connect_detail)
             return d
         d.connect = ConnectOutcome.CONNECTED
+        d.connect_s = time.monotonic() - start
         session = _Session(d, LineReader(reader, timeout=limits.reply, transcript=transcript), writer, limits)
         if ep.implicit_tls and not await session.starttls("TLS handshake"):
             return d

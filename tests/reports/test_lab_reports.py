@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -65,6 +66,11 @@ def test_html_from_a_healthy_domain(lab, healthy_json):
     assert 'hop hop-pass"><title>Recipient MX: PASS' in flow, flow
     waterfall = proc.stdout.split('class="waterfall"')[1].split("</svg>")[0]
     assert f"{lab.hostname('mx1')} [{lab.host('mx1')}]:25" in waterfall
+    # every endpoint's row starts with its connect, also where no tcp.connect ran (submission, IMAP, POP3)
+    for port in (587, 465, 143, 993, 110, 995):
+        host = "smtp" if port in (587, 465) else "imap"
+        assert re.search(rf"{re.escape(lab.hostname(host))} \[{re.escape(lab.host(host))}\]:{port}: connect \d+ ms",
+                         waterfall), (port, waterfall)
     assert lab.resolver in proc.stdout  # the header names the resolver
 
 

@@ -207,6 +207,26 @@ def test_waterfall_uses_recorded_phase_timings():
     }
 
 
+def test_waterfall_takes_the_connect_time_of_a_session_without_tcp_connect():
+    from diagnose.engine.model import Status
+    from reports.svg import timings
+    from tests.reports.sample import finding
+
+    # Given greeting and TLS findings of submission and IMAP endpoints (tcp.connect tests MX port 25 only)
+    sub, imaps = "smtp.example.com [192.0.2.5]:587", "imap.example.com [192.0.2.9]:993"
+    found = [finding("smtp.greeting", "smtp.greeting", sub, Status.PASS, duration_s=0.1,
+                     evidence={"connect_ms": 4.0, "greeting_delay_ms": 20.0}),
+             finding("tls.handshake", "tls.ok", sub, Status.PASS, duration_s=0.1),
+             finding("imap.greeting", "imap.greeting", imaps, Status.PASS, duration_s=0.08,
+                     evidence={"connect_ms": 3.0, "greeting_delay_ms": 5.0}),
+             finding("tls.handshake", "tls.ok", imaps, Status.PASS, duration_s=0.08)]
+    rows = timings(found)
+    # Then each row starts with its connect, and the phases add up to the session
+    assert list(rows[sub]) == ["connect", "greeting", "TLS"] and rows[sub]["connect"] == 0.004, rows
+    assert list(rows[imaps]) == ["connect", "TLS", "greeting"] and rows[imaps]["connect"] == 0.003, rows
+    assert abs(sum(rows[sub].values()) - 0.1) < 1e-9 and abs(sum(rows[imaps].values()) - 0.08) < 1e-9, rows
+
+
 def test_markdown_summary_table_and_problems():
     text = renderer("markdown")(sample_report())
     tokens = markdown_tokens(text)
