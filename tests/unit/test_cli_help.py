@@ -82,3 +82,18 @@ def test_verbose_help_says_what_the_readme_says():
     said = help_text.split("-v, --verbose ", 1)[1].split(" --", 1)[0].split(".")[0]
     # Then they are the same words
     assert said.lower() == meaning.lower(), (said, meaning)
+
+
+def test_shell_completion_completes_commands_and_options():
+    # Given the completion script bash would install
+    script = subprocess.run([MAILDOCTOR, "--show-completion", "bash"], capture_output=True, text=True, timeout=60,
+                            env={"SHELL": "/bin/bash", "PATH": "/usr/bin:/bin"}).stdout
+    assert "_MAILDOCTOR_COMPLETE=complete_bash" in script, script
+    # When bash asks it, the way that script does, to complete a command and an option
+    def complete(words: str) -> list[str]:
+        env = {"_MAILDOCTOR_COMPLETE": "complete_bash", "COMP_WORDS": words,
+               "COMP_CWORD": str(len(words.split()) - 1), "PATH": "/usr/bin:/bin"}
+        return subprocess.run([MAILDOCTOR], capture_output=True, text=True, timeout=60, env=env).stdout.split()
+    # Then it answers with maildoctor's own names
+    assert complete("maildoctor che") == ["check", "checks"]
+    assert complete("maildoctor check --cert") == ["--cert-warn-days"]
