@@ -61,6 +61,7 @@ footer { margin-top: 2em; color: #666; font-size: .85em; }
   table.summary td { display: block; border: 0; padding: 0; min-width: 0; }
   table.summary td:nth-child(3) { order: -1; }
   table.summary td:nth-child(2), table.summary td:nth-child(4) { flex: 1 0 100%; }
+  table.summary td:nth-child(2) { font-weight: 600; }  /* the subject, then its summary below it */
   table.meta th, table.meta td { display: block; width: auto; border: 0; padding: .05em 0; }
   table.meta tr { display: block; border-bottom: 1px solid #eee; padding: .25em 0; }
   table.meta th { font-size: .85em; }
