@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the servers the maildoctor test lab runs (Debian 12, as root), and
 # the headless browser the browser tests drive (tests/browser: Debian's
-# chromium + chromium-driver; poppler-utils' pdfinfo/pdftoppm read its PDFs).
+# chromium + chromium-driver; poppler-utils' pdfinfo/pdftoppm read its PDFs;
+# fonts-dejavu-core: the fonts the pages are laid out in, the same on every machine).
 #
 # Idempotent and noninteractive: when every package is installed already it
 # returns at once without touching apt. The packages' own system-wide daemons
@@ -11,7 +12,7 @@ set -eu
 
 PACKAGES="knot knot-dnsutils unbound postfix dovecot-core dovecot-imapd
 dovecot-pop3d dovecot-lmtpd iptables swaks iproute2 openssl
-chromium chromium-driver poppler-utils"
+chromium chromium-driver poppler-utils fonts-dejavu-core"
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "install.sh: must run as root (it calls apt-get)" >&2
