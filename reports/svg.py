@@ -192,7 +192,7 @@ def waterfall_svg(findings: list[Finding], *, max_rows: int = 40) -> str:
     rows = every[:max_rows]
     if not rows:
         return '<p class="muted">No timings were recorded.</p>'
-    width, bar_w, row_h, top = 480, 410, 34, 30
+    width, bar_w, row_h, top = 480, 410, 36, 30
     total = max(sum(r.values()) for _, r in rows) or 1.0
     scale = bar_w / total
     height = top + row_h * len(rows) + 30
@@ -213,11 +213,11 @@ def waterfall_svg(findings: list[Finding], *, max_rows: int = 40) -> str:
             w = max(row[phase] * scale, 1.5)
             tip = f"{host}: {phase} {row[phase] * 1000:.0f} ms"
             out.append(
-                f'<rect x="{x:.1f}" y="{y + 16}" width="{w:.1f}" height="12" fill="{PHASE_COLOURS[phase]}">'
+                f'<rect x="{x:.1f}" y="{y + 18}" width="{w:.1f}" height="12" fill="{PHASE_COLOURS[phase]}">'
                 f"<title>{html_text(tip, newlines=False)}</title></rect>"
             )
             x += w
-        out.append(f'<text x="{x + 5:.1f}" y="{y + 26}" fill="#555">{sum(row.values()) * 1000:.0f} ms</text>')
+        out.append(f'<text x="{x + 5:.1f}" y="{y + 28}" fill="#555">{sum(row.values()) * 1000:.0f} ms</text>')
     axis_y = top + row_h * len(rows) + 4
     out.append(f'<line x1="0" y1="{axis_y}" x2="{bar_w}" y2="{axis_y}" stroke="#999"/>')
     out.append(
