@@ -92,8 +92,8 @@ for (const el of document.querySelectorAll(arguments[0])) {
 return problems;
 """
 
-# An SVG picture inside the page's width, each of its texts inside the picture, and its smallest
-# text at least arguments[1] px tall on screen.
+# An SVG picture inside the page's width, each of its texts inside the picture and clear of the
+# others, and its smallest text at least arguments[1] px tall on screen.
 SVG_FITS = r"""
 const problems = [];
 const svg = document.querySelector(arguments[0]);
@@ -107,6 +107,13 @@ for (const t of svg.querySelectorAll('text')) {
   if (!r.width) continue;
   smallest = Math.min(smallest, r.height);
   if (r.left < s.left - 1 || r.right > s.right + 1) problems.push(`${JSON.stringify(t.textContent.slice(0, 40))} sticks out of ${arguments[0]}`);
+}
+// the picture's own texts never touch (row names, totals after the bars, legend)
+const boxes = [...svg.querySelectorAll('text')].map(t => [t, t.getBoundingClientRect()]).filter(([, r]) => r.width);
+for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+  const [ta, a] = boxes[i], [tb, b] = boxes[j];
+  if (Math.min(a.right, b.right) > Math.max(a.left, b.left) && Math.min(a.bottom, b.bottom) > Math.max(a.top, b.top))
+    problems.push(`${JSON.stringify(ta.textContent.slice(0, 30))} touches ${JSON.stringify(tb.textContent.slice(0, 30))} in ${arguments[0]}`);
 }
 if (smallest < arguments[1]) problems.push(`${arguments[0]}: text only ${smallest.toFixed(1)}px tall on screen (want >= ${arguments[1]})`);
 return problems;

@@ -21,7 +21,7 @@ import pytest
 
 from reports import renderer
 from tests.browser import chrome, layout
-from tests.reports.sample import HOSTILE, hostile_report
+from tests.reports.sample import HOSTILE, hostile_report, sample_report
 
 MAILDOCTOR = str(Path(sys.executable).with_name("maildoctor"))
 WIDTHS = (1280, 390)
@@ -70,8 +70,10 @@ def pages(lab, browser_artifacts) -> dict[str, Path]:
     hostile = out / "hostile.html"
     unbroken = "X" * 40 + "\u2014" + "ServerSaysThisWithoutAnySpace" * 8  # one 270-character word
     hostile.write_text(renderer("html")(hostile_report(unbroken + " " + HOSTILE)), encoding="utf-8")
+    sample = out / "sample.html"  # constructed: short bars under long names in the waterfall, whatever the timings
+    sample.write_text(renderer("html")(sample_report()), encoding="utf-8")
     return {"healthy": _html_of(healthy), "broken": _html_of(broken), "longnames": _html_of(longnames),
-            "hostile": hostile}
+            "hostile": hostile, "sample": sample}
 
 
 def _ok(problems: list[str], what: str, shot: Path | None = None) -> None:
@@ -79,7 +81,7 @@ def _ok(problems: list[str], what: str, shot: Path | None = None) -> None:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("name", ["healthy", "broken", "longnames", "hostile"])
+@pytest.mark.parametrize("name", ["healthy", "broken", "longnames", "hostile", "sample"])
 def test_report_lays_out_cleanly(browser, browser_artifacts, pages, name, width):
     # Given the report open at this width
     chrome.open_page(browser, pages[name])

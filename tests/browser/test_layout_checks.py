@@ -25,6 +25,9 @@ FAULTS = {
     "svg sticks out": (layout.SVG_FITS, ("svg.pic", 5), HEAD + "<body><svg class=pic viewBox='0 0 100 40' width=100 "
                        "style='overflow:visible'><text x=60 y=20 font-size=12>sticks out of it</text></svg>",
                        "sticks out"),
+    "svg texts touch": (layout.SVG_FITS, ("svg.pic", 5), HEAD + "<body><svg class=pic viewBox='0 0 200 40' width=200>"
+                        "<text x=0 y=15 font-size=12>name</text><text x=10 y=26 font-size=12>12 ms</text></svg>",
+                        "touches"),
     "svg text too small": (layout.SVG_FITS, ("svg.pic", 9), HEAD + "<body><svg class=pic viewBox='0 0 1000 40' "
                            "width=200><text x=0 y=20 font-size=12>tiny</text></svg>", "px tall"),
     "dark background": (layout.DARK_BACKGROUNDS, (0.6,), HEAD + "<body><pre style='background:#222;color:#eee'>x</pre>",
