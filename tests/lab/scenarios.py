@@ -345,6 +345,22 @@ SCENARIOS: dict[str, Scenario] = {
         "DMARC without rua (dmarc.no_rua)",
         (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'), ("_dmarc", "TXT", '"v=DMARC1; p=reject"')),
     ),
+    "spfodd": Scenario(
+        "SPF valid by RFC 7208 but odd: macros, a dual cidr, an unknown modifier (spf.odd, never spf.syntax)",
+        (*_MX1, ("@", "TXT", '"v=spf1 mx a:%{{d}}/24//64 exists:%{{ir}}.%{{v}}._spf.%{{d}} -all report=%{{l}}"'),
+         ("_dmarc", "TXT", '"v=DMARC1; p=reject; rua=mailto:dmarc@{domain}"')),
+    ),
+    "dmarcbis": Scenario(
+        "DMARC with the RFC 9989 tags np=none and t=y, and pct=50 (dmarc.np_none, dmarc.testing, dmarc.pct)",
+        (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'),
+         ("_dmarc", "TXT", '"v=DMARC1; p=reject; np=none; t=y; pct=50; psd=n; rua=mailto:d@{domain}"')),
+    ),
+    "dmarcpsd": Scenario(
+        "a public suffix by DMARC (psd=y): for shop.<domain> the tree walk (RFC 9989) and the PSL (RFC 7489) "
+        "give different organizational domains (dmarc.org_domain_differs)",
+        (*_MX1, ("shop", "MX", "10 {mx1.fqdn}."), ("shop", "TXT", '"v=spf1 mx -all"'),
+         ("_dmarc", "TXT", '"v=DMARC1; p=reject; psd=y; rua=mailto:d@{domain}"')),
+    ),
     "dkimbad": Scenario(
         "DKIM p= is not a key (dkim.syntax)",
         (*_MX1, *_GOOD_POLICY, ("default._domainkey", "TXT", '"v=DKIM1; k=rsa; p=bm90IGEga2V5"')),

@@ -1,0 +1,41 @@
+"""Standards kept current, against the real lab (Knot serves the zones, Unbound resolves): SPF per
+RFC 7208's grammar (valid but odd is a warning, never "invalid"), DMARC under RFC 7489 and RFC 9989."""
+
+import json
+
+import pytest
+
+from tests.test_dnspolicy_lab import only, policy, run
+
+pytestmark = pytest.mark.lab
+
+
+def test_odd_but_valid_spf_is_a_warning_not_a_syntax_error(lab):
+    # Given spfodd.<tld>: macros, a dual cidr and an unknown modifier, all allowed by RFC 7208
+    _, codes = policy(lab, "spfodd", checks=["spf.record"])
+    # Then: one warning that says the record is valid, and no spf.syntax
+    assert "spf.syntax" not in codes, sorted(codes)
+    f = only(codes, "spf.odd")
+    assert f["status"] == "warn" and "is valid" in f["explanation"] and "report=%{l}" in f["summary"]
+
+
+def test_dmarc_rfc9989_tags_are_judged_and_named(lab):
+    _, codes = policy(lab, "dmarcbis", checks=["dmarc.record"])
+    assert {c: codes[c][0]["status"] for c in codes} == {
+        "dmarc.np_none": "warn", "dmarc.testing": "warn", "dmarc.pct": "warn"}, sorted(codes)
+    assert "RFC 9989" in only(codes, "dmarc.testing")["explanation"]
+
+
+def test_tree_walk_and_psl_disagree_on_the_organizational_domain(lab):
+    # Given dmarcpsd.<tld> publishing psd=y and its subdomain shop without a DMARC record of its own
+    shop = f"shop.{lab.domain('dmarcpsd')}"
+    proc = run("check", shop, "--nameserver", lab.resolver, "--timeout", "2", "--format", "json",
+               "--check", "dmarc.record")
+    findings = {f["code"]: f for f in json.loads(proc.stdout)["findings"]}
+    # Then both standards' organizational domains are named, each with its standard
+    f = findings["dmarc.org_domain_differs"]
+    assert f["status"] == "warn", f
+    assert f["evidence"]["organizational_domain"] == lab.domain("dmarcpsd")
+    assert f["evidence"]["organizational_domain_rfc9989"] == shop
+    assert "RFC 7489" in f["explanation"] and "RFC 9989" in f["explanation"]
+    assert f["evidence"]["policy_rfc7489"] == f["evidence"]["policy_rfc9989"] == f"_dmarc.{lab.domain('dmarcpsd')}"
