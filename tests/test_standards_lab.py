@@ -39,3 +39,25 @@ def test_tree_walk_and_psl_disagree_on_the_organizational_domain(lab):
     assert f["evidence"]["organizational_domain_rfc9989"] == shop
     assert "RFC 7489" in f["explanation"] and "RFC 9989" in f["explanation"]
     assert f["evidence"]["policy_rfc7489"] == f["evidence"]["policy_rfc9989"] == f"_dmarc.{lab.domain('dmarcpsd')}"
+
+
+def _bulk(lab, scenario):
+    proc = run("check", lab.domain(scenario), "--nameserver", lab.resolver, "--timeout", "2", "--format", "json",
+               "--ca-file", str(lab.ca_file), "--require", "bulk-sender", timeout=120)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc, {f["code"]: f for f in json.loads(proc.stdout)["findings"] if f["check"] == "bulk_sender.rules"}
+
+
+def test_bulk_sender_rules_met_by_the_healthy_domain(lab):
+    # Given the healthy domain (SPF, DKIM "default", DMARC, FCrDNS, TLS on MX and submission, all real servers)
+    _, rules = _bulk(lab, "healthy")
+    # Then every rule is met, judged from the real checks' findings
+    assert {c: f["status"] for c, f in rules.items()} == {
+        f"bulk_sender.{k}": "pass" for k in ("spf", "dkim", "dmarc", "ptr", "tls_mx", "tls_submission")}
+
+
+def test_bulk_sender_rule_broken_by_a_missing_ptr_names_the_providers(lab):
+    proc, rules = _bulk(lab, "noptr")
+    f = rules["bulk_sender.ptr_broken"]
+    assert f["status"] == "fail" and proc.returncode == 2
+    assert "Google" in f["explanation"] and "Yahoo" in f["explanation"] and "PTR" in f["remedy"]
