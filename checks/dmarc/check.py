@@ -12,11 +12,12 @@ from typing import Any
 
 from checks.dmarc.discovery import (
     Found,
+    applied,
     org_domain_7489,
     org_domain_9989,
     policy_7489,
     policy_9989,
-    walk_names,
+    query_names,
 )
 from checks.dmarc.record import DmarcRecord, applied_policy, report_domains
 from diagnose.engine.model import Finding, Side, Status
@@ -156,9 +157,9 @@ class DmarcCheck(Check):
     async def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:
         domain = ctx.target.domain
         org = organizational_domain(domain)
-        names = list(dict.fromkeys([*walk_names(domain), org]))  # at most 8 + 1 queries, asked at once
-        results = await asyncio.gather(*(ctx.dns.query(f"_dmarc.{n}", "TXT") for n in names))
-        walk = {f"_dmarc.{n}": r for n, r in zip(names, results, strict=True)}
+        names = query_names(domain)  # at most 8 + 1 queries, asked at once
+        results = await asyncio.gather(*(ctx.dns.query(n, "TXT") for n in names))
+        walk = dict(zip(names, results, strict=True))
         lookup = DmarcLookup(domain, org, walk[f"_dmarc.{domain}"], walk.get(f"_dmarc.{org}") if org != domain
                              else None, walk=walk)
         chosen = self._chosen(lookup)
@@ -172,10 +173,7 @@ class DmarcCheck(Check):
 
     @staticmethod
     def _chosen(lookup: DmarcLookup) -> Found:
-        """The record receivers apply: RFC 9989's tree walk result, else RFC 7489's."""
-        answers = lookup.answers()
-        found = policy_9989(lookup.domain, answers)
-        return found if found.record is not None else policy_7489(lookup.domain, answers)
+        return applied(lookup.domain, lookup.answers())
 
     def evaluate_dmarc(self, lookup: DmarcLookup) -> list[Finding]:
         """Pure: judge the DMARC answers of a domain under RFC 7489 and RFC 9989."""

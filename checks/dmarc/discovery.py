@@ -95,6 +95,17 @@ def _first(start: str, names: list[str], answers: Mapping[str, DnsResult | None]
     return Found(start)
 
 
+def applied(domain: str, answers: Mapping[str, DnsResult | None]) -> Found:
+    """The record receivers apply: RFC 9989's tree walk result, else RFC 7489's."""
+    found = policy_9989(domain, answers)
+    return found if found.record is not None else policy_7489(domain, answers)
+
+
+def query_names(domain: str) -> list[str]:
+    """The _dmarc names to ask so both standards can be judged: the tree walk's and the PSL's (at most 9)."""
+    return [f"_dmarc.{n}" for n in dict.fromkeys([*walk_names(domain), org_domain_7489(domain)])]
+
+
 def org_domain_9989(domain: str, answers: Mapping[str, DnsResult | None]) -> str:
     """RFC 9989 §4.10.2: walking up from ``domain``, a record with psd=n marks the organizational
     domain; one with psd=y (other than at the start) marks a public suffix, whose child on the path
