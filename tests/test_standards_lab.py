@@ -61,3 +61,30 @@ def test_bulk_sender_rule_broken_by_a_missing_ptr_names_the_providers(lab):
     f = rules["bulk_sender.ptr_broken"]
     assert f["status"] == "fail" and proc.returncode == 2
     assert "Google" in f["explanation"] and "Yahoo" in f["explanation"] and "PTR" in f["remedy"]
+
+
+def test_bimi_logo_and_mark_certificate_served_by_the_lab(lab):
+    # Given bimiok.<tld>: a BIMI record, its SVG Tiny PS logo and a mark certificate minted by the lab CA,
+    # both served over HTTPS by the lab's web server, and DMARC p=reject
+    proc, codes = policy(lab, "bimiok", checks=["bimi"])
+    # Then the check fetched and judged both, and passes
+    f = only(codes, "bimi.logo")
+    assert f["status"] == "pass" and proc.returncode == 0, sorted(codes)
+    assert f["evidence"]["logo"]["title"] == "maildoctor lab brand"
+    cert = f["evidence"]["certificate"]
+    assert cert["logotype"] and cert["logo_matches"] and cert["san"] == [lab.domain("bimiok")]
+
+
+def test_bimi_switched_off_by_dmarc(lab):
+    _, codes = policy(lab, "bimidmarc", checks=["bimi"])
+    f = only(codes, "bimi.dmarc_blocks")
+    assert f["status"] == "fail" and "sp=none" in f["explanation"] and "pct=50" in f["explanation"]
+    assert set(codes) == {"bimi.dmarc_blocks"}, sorted(codes)  # the logo and certificate themselves are fine
+
+
+def test_bimi_is_not_part_of_the_default_run(lab):
+    proc = run("check", lab.domain("bimiok"), "--nameserver", lab.resolver, "--timeout", "2", "--format", "json",
+               "--ca-file", str(lab.ca_file), "--skip", "tls", "--skip", "login", "--skip", "roundtrip", timeout=120)
+    report = json.loads(proc.stdout)
+    assert "bimi.logo" not in {c["id"] for c in report["checks"]}
+    assert not any(f["check"] == "bimi.logo" for f in report["findings"])

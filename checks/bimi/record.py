@@ -56,7 +56,8 @@ def parse_bimi(text: str) -> BimiRecord:
         if len(uris) > 1:
             errors.append(f"{tag}= holds {len(uris)} URIs; one {what} location is allowed")
         for uri in uris:
-            if not re.fullmatch(r"https://[A-Za-z0-9.-]+(?::\d+)?/[^\s]*", uri):
+            # visible ASCII only: the path goes into an HTTP request line
+            if not re.fullmatch(r"https://[A-Za-z0-9.-]+(?::\d{1,5})?/[\x21-\x7e]*", uri):
                 errors.append(f"{tag}={uri[:80]} is not an https:// URL of the {what}")
     if "l" not in tags and "a" not in tags:
         errors.append("the record has neither l= (the logo) nor a= (the certificate)")

@@ -30,7 +30,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tests.lab.policydata import AUTOCONFIG_XML, DKIM_RSA_512, DKIM_RSA_2048, dkim, sts_policy
+from tests.lab.policydata import (
+    AUTOCONFIG_XML,
+    BIMI_LOGO,
+    DKIM_RSA_512,
+    DKIM_RSA_2048,
+    MARK_CERTIFICATE,
+    dkim,
+    sts_policy,
+)
 
 # Services a host can offer; which server provides them.
 POSTFIX_SERVICES = {"smtp": 25, "submission": 587, "submissions": 465}
@@ -360,6 +368,20 @@ SCENARIOS: dict[str, Scenario] = {
         "give different organizational domains (dmarc.org_domain_differs)",
         (*_MX1, ("shop", "MX", "10 {mx1.fqdn}."), ("shop", "TXT", '"v=spf1 mx -all"'),
          ("_dmarc", "TXT", '"v=DMARC1; p=reject; psd=y; rua=mailto:d@{domain}"')),
+    ),
+    "bimiok": Scenario(
+        "BIMI: record, SVG Tiny PS logo and a mark certificate served by the lab's HTTPS server, DMARC p=reject "
+        "(bimi.logo, with --check bimi)",
+        (*_MX1, *_GOOD_POLICY, ("bimi", "A", "{web.addr}"),
+         ("default._bimi", "TXT", '"v=BIMI1; l=https://bimi.{domain}/logo.svg; a=https://bimi.{domain}/vmc.pem"')),
+        web={"bimi/logo.svg": BIMI_LOGO, "bimi/vmc.pem": MARK_CERTIFICATE},
+    ),
+    "bimidmarc": Scenario(
+        "BIMI published, but DMARC p=quarantine; sp=none; pct=50 switches it off (bimi.dmarc_blocks)",
+        (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'), ("bimi", "A", "{web.addr}"),
+         ("_dmarc", "TXT", '"v=DMARC1; p=quarantine; sp=none; pct=50; rua=mailto:dmarc@{domain}"'),
+         ("default._bimi", "TXT", '"v=BIMI1; l=https://bimi.{domain}/logo.svg; a=https://bimi.{domain}/vmc.pem"')),
+        web={"bimi/logo.svg": BIMI_LOGO, "bimi/vmc.pem": MARK_CERTIFICATE},
     ),
     "dkimbad": Scenario(
         "DKIM p= is not a key (dkim.syntax)",
