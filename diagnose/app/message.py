@@ -383,9 +383,9 @@ def run_message(source: str, fmt: str, output: Path | None, *, fail_on: str | No
         return ExitCode.UNKNOWN
     findings = analyse(loaded)
     if "bulk-sender" in require:  # --require bulk-sender: one-click unsubscribe (RFC 8058) judged on the message
-        from diagnose.app.bulkmessage import unsubscribe_finding
+        from diagnose.app import bulkmessage
 
-        findings.append(unsubscribe_finding(loaded.message))
+        findings += bulkmessage.findings(loaded.message)
     report = build_report(findings, clean(name, limit=200, keep_newlines=False), loaded, started,
                           time.monotonic() - clock)
     if fail_on:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from diagnose.app.bulkmessage import unsubscribe_finding
+from diagnose.app.bulkmessage import auth_findings, unsubscribe_finding
 from diagnose.app.config import load_profile, merge
 from diagnose.app.plan import PlanError, Request, make_plan, require_sets
 from diagnose.engine.bulksender import RULES, BulkSender, evaluate
@@ -108,7 +108,8 @@ def test_require_is_checked_in_the_plan_and_the_profile(tmp_path, monkeypatch):
 GOOD = b"""From: News <news@example.com>
 To: you@example.net
 Subject: offers
-Authentication-Results: mx.example.net; dkim=pass header.d=example.com header.s=s1
+Authentication-Results: mx.example.net; dkim=pass header.d=example.com header.s=s1;
+ spf=pass smtp.mailfrom=bounce.example.com; dmarc=pass header.from=example.com
 DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s1;
  h=from:to:subject:list-unsubscribe:list-unsubscribe-post; bh=x; b=y
 List-Unsubscribe: <mailto:leave@example.com>, <https://example.com/u?id=42>
@@ -145,6 +146,18 @@ def test_what_breaks_one_click_is_named(change, problem):
     assert finding.code == "bulk_sender.unsubscribe_broken" and finding.status is Status.FAIL
     assert "Google" in finding.explanation and "Yahoo" in finding.explanation
     assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in finding.remedy
+
+
+def test_spf_dkim_dmarc_judged_on_the_receivers_verdicts():
+    assert {f.code: f.status for f in auth_findings(message(GOOD))} == {
+        "bulk_sender.spf": Status.PASS, "bulk_sender.dkim": Status.PASS, "bulk_sender.dmarc": Status.PASS}
+    failed = GOOD.replace(b"dmarc=pass", b"dmarc=fail")
+    dmarc = {f.code: f for f in auth_findings(message(failed))}["bulk_sender.dmarc_broken"]
+    assert dmarc.status is Status.FAIL and "dmarc=fail" in dmarc.explanation and "Microsoft" in dmarc.explanation
+    bare = b"\n".join(line for line in GOOD.split(b"\n") if not line.startswith((b"Authentication", b" spf")))
+    unknown = {f.code: f for f in auth_findings(message(bare))}
+    assert unknown["bulk_sender.spf_unknown"].status is Status.ERROR
+    assert "Authentication-Results" in unknown["bulk_sender.spf_unknown"].explanation
 
 
 def test_message_command_judges_unsubscribe_only_when_asked(tmp_path):
