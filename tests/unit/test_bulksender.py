@@ -102,6 +102,10 @@ def test_require_is_checked_in_the_plan_and_the_profile(tmp_path, monkeypatch):
     # judged after the run, as --require on the command line would
     codes = {x.code for x in plan.judge(HEALTHY)}
     assert "bulk_sender.spf" in codes
+    # an unknown set on the command line: one line, exit 3, before any network
+    proc = subprocess.run([MAILDOCTOR, "check", "example.com", "--nameserver", "127.0.0.1:9", "--require", "bulky"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3 and "unknown --require 'bulky'; known: bulk-sender" in proc.stderr, proc.stderr
 
 
 # -- RFC 8058 one-click unsubscribe -----------------------------------------------------------------
