@@ -67,9 +67,12 @@ def _term_oddities(t: Term, domain: str, sender_domain: str) -> list[str]:
         out.append(f"{t.text} uses the %{{p}} macro, which RFC 7208 §7.3 says not to use (slow and unreliable)")
     if not is_dynamic(spec) and t.name != "exp":
         name = expand_static(spec, domain, sender_domain)
-        if problem := dns_name_problem(name):
+        problem, impossible = dns_name_problem(name)
+        if impossible:
             out.append(f"{t.text}: {problem}, so this name can never exist in DNS and the lookup finds nothing "
                        "(a void lookup)")
+        elif problem:
+            out.append(f"{t.text}: {problem}; DNS allows it, but it is probably a mistake")
     return out
 
 

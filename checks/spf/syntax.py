@@ -244,14 +244,20 @@ def expand_static(spec: str, domain: str, sender_domain: str = "") -> str:
     return expand(spec, Sender(sender=f"postmaster@{sender_domain or domain}", domain=domain)).lower().rstrip(".")
 
 
-def dns_name_problem(name: str) -> str:
-    """Why the expanded ``name`` can never exist in DNS (empty label, label over 63 characters,
-    characters DNS host names do not use), or ''. Valid SPF, but the lookup finds nothing."""
+def dns_name_problem(name: str) -> tuple[str, bool]:
+    """(why the expanded ``name`` is odd, whether it can never exist in DNS), or ("", False).
+    Impossible: an empty label, a label over 63 characters, over 253 in all (the lookup finds
+    nothing). Odd but possible: characters host names do not use (DNS itself allows any octet)."""
     if not name:
-        return "the name is empty"
+        return "the name is empty", True
     if len(name) > 253:
-        return "the name is longer than 253 characters"
-    bad = next((lb for lb in name.split(".") if not _LABEL.fullmatch(lb)), None)
+        return "the name is longer than 253 characters", True
+    labels = name.split(".")
+    if any(not lb for lb in labels):
+        return "the name has an empty label", True
+    if long := next((lb for lb in labels if len(lb) > 63), None):
+        return f"the label {long[:20]!r}... is longer than 63 characters", True
+    bad = next((lb for lb in labels if not _LABEL.fullmatch(lb)), None)
     if bad is not None:
-        return f"the label {bad[:70]!r} is not a DNS label" if bad else "the name has an empty label"
-    return ""
+        return f"the label {bad[:70]!r} is not a host name label (letters, digits, hyphens)", False
+    return "", False

@@ -44,7 +44,13 @@ RFC_VALID = [
     "v=spf1 a:-bad-.example.com -all", "v=spf1 a:foo..example.com -all", "v=spf1 a:123.123-456 -all",
     "v=spf1 a:.example -all", "v=spf1 mx:example.%{d}/24 -all", "v=spf1 ptr:%{d} -all", "v=spf1 -all exp=%{i}",
     # things after all, redirect beside all, duplicate terms: odd, still valid
-    "v=spf1 -all mx", "v=spf1 -all redirect=example.org", "v=spf1 mx mx -all",
+    "v=spf1 -all mx", "v=spf1 -all redirect=example.org", "v=spf1 mx mx -all", "v=spf1 all -all",
+    # from the RFC 7208 test suite (pass or fail there, never permerror)
+    "v=spf1 redirect=%{d}.d.spf.example.com.", "v=spf1 include:o.spf.example.com. ~all",
+    "v=spf1 exp=msg.example.com. -all", "v=spf1 a:macro%%percent%_%_space%-url-space.example.com -all",
+    "v=spf1 -all exp=%{ir}.example.com", "v=spf1 -all exp=msg8.%{D2}",
+    "v=spf1 exists:%{p}.should.example.com ~exists:%{p}.ok.example.com",
+    "v=spf1 -all exp=foobar.%{o}.%{o}.%{o}.%{o}.example.com", "v=spf1 exists:%{i}.%{l2r-}.user.%{d2}",
 ]
 
 # -- records the RFC makes a permerror --------------------------------------------------------------
@@ -62,6 +68,11 @@ RFC_PERMERROR = [
     "v=spf1 =all", "v=spf1 1foo=bar", "v=spf1 foo=%abc", "v=spf1 foo=%{x}", "v=spf1 a:exa\tmple.com",
     "v=spf1 a:ex\u00e4mple.com", "v=spf1 a:foo.example.com\x00", "v=spf1 mx:foo.example.com\r", "v=spf1 --all",
     "v=spf1 +-all", "v=spf1 -", "v=spf1 redirect=%{x}.example.com",
+    # from the RFC 7208 test suite (permerror there)
+    "v=spf1 -exists:%(ir).sbl.example.com ?all", "v=spf1 exists:foo%(ir).sbl.example.com ?all",
+    "v=spf1 exists:foo%.sbl.example.com ?all", "v=spf1 -all exp=%{r}.example.com", "v=spf1 a:%{a}.example.com -all",
+    "v=spf1 -all.", "v=spf1 -all:foobar", "v=spf1 -all/8", "v=spf1 exists:mail.example.com/24",
+    "v=spf1 include:e3.example.com/24", "v=spf1 ip4:1.2.3.4//32", "v=spf1 ip4:1.2.3.4:8080",
 ]
 
 
