@@ -67,6 +67,8 @@ def test_record_selection_and_declining():
     (("<circle", "<animate attributeName='r' to='1'/><circle"), "animation"),
     (('<?xml version="1.0" encoding="UTF-8"?>', '<!DOCTYPE svg [<!ENTITY x "y">]>'), "DOCTYPE"),
     (("</svg>", ""), "well-formed"),
+    (('<?xml version="1.0" encoding="UTF-8"?>', "<!--" + "x" * 5000 + '--><!DOCTYPE svg [<!ENTITY a "b">]>'),
+     "DOCTYPE"),  # entities are refused wherever the declaration is: no expansion of untrusted XML
 ])
 def test_svg_tiny_ps_problems_are_named(change, problem):
     verdict = check_svg(BIMI_LOGO.replace(*change).encode())
