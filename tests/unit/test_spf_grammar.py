@@ -26,6 +26,10 @@ RFC_VALID = [
     "v=spf1 mx -all exists:%{ir}.%{l1r+-}._spf.%{d}",
     "v=spf1 -include:ip4._spf.%{d} -include:ptr._spf.%{d} +all", "v=spf1 -ip4:192.0.2.0/24 +all", "v=spf1 -ptr +all",
     "v=spf1 mx -all exp=explain._spf.%{d}", "v=spf1 exists:%{ir}.%{v}._spf.%{d2} -all",
+    # examples in the body of RFC 7208 (§4.6.1, §5.2, §6.1, §7.4)
+    "v=spf1 +mx a:colo.example.com/28 -all", "v=spf1 include:example.com include:example.org -all",
+    "v=spf1 redirect=_spf.example.com", "v=spf1 exists:%{ir}.%{l1r+-}._spf.%{d} -all",
+    "v=spf1 -include:_spfh.%{d2} ip4:1.2.3.0/24 -all",
     # §7.4 macro forms in domain-specs, upper case letters (URL-escaped), every delimiter
     "v=spf1 exists:%{lr-}.lp.%{ir}.%{v}._spf.%{d2} -all", "v=spf1 exists:%{L}.%{O}.%{D}.%{I}.%{V}.%{H}.x.example",
     "v=spf1 exists:%{s.-+,/_=}.example.com", "v=spf1 a:%{d}", "v=spf1 a:%{d}/24//64", "v=spf1 include:%%.%_.%-.example.com",
