@@ -246,3 +246,13 @@ def test_every_record_generated_from_the_grammar_parses(record):
                                        "ptr/1", "include", "exp=", "%"]))
 def test_one_bad_term_in_a_generated_record_makes_it_invalid(record, bad):
     assert parse_record(record + " " + bad)[1], record
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(spf_records(), st.text(max_size=200).map(lambda t: "v=spf1 " + t)))
+def test_parsing_judging_and_expanding_never_raise(record):
+    # Given any record (from the grammar, or any text after v=spf1), When parsed and judged, Then no exception
+    terms, _errors = parse_record(record)
+    oddities(record, terms, "p.example")
+    an = Zone().txt("p.example", record).complete(analyze_spf, "p.example")
+    assert SpfCheck().evaluate_spf("p.example", an)
