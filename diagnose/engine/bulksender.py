@@ -58,7 +58,7 @@ RULES = (
          'Publish one valid SPF record listing every server that sends for {domain}, e.g. `{domain}. 3600 IN TXT '
          '"v=spf1 mx include:_spf.your-provider.example -all"`; see the spf.record findings for what is wrong.'),
     Rule("dkim", "a published DKIM key (the mail must be signed with it)", ("google", "yahoo", "microsoft"),
-         ("dkim.keys",), frozenset({"dkim.not_found", "dkim.syntax", "dkim.revoked", "dkim.weak_key"}),
+         ("dkim.keys",), frozenset({"dkim.not_found", "dkim.no_key", "dkim.syntax", "dkim.revoked", "dkim.weak_key"}),
          "Sign all mail from {domain} with DKIM (a 2048-bit RSA key; Google requires at least 1024 bits) and "
          "publish the key at SELECTOR._domainkey.{domain}; give the selector with --dkim-selector to test it.",
          met_codes=frozenset({"dkim.key", "dkim.testing"})),

@@ -110,9 +110,9 @@ class Check:
     services: ClassVar[tuple[str, ...]] = ()
     needs: ClassVar[tuple[str, ...]] = ()
     provides: ClassVar[tuple[str, ...]] = ()
-    optional: ClassVar[bool] = False  # True: runs only when named with --check (e.g. bimi.logo)
     implied_by: ClassVar[str] = ""  # an Options field that, when set, asks for this check (e.g. "credentials")
     texts: ClassVar[dict[str, tuple[str, str]]] = {}
+    optional: ClassVar[bool] = False  # True: runs only when named with --check (e.g. bimi.logo)
 
     def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:  # pragma: no cover - interface
         raise NotImplementedError

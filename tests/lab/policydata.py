@@ -39,17 +39,3 @@ AUTOCONFIG_XML = """<?xml version="1.0" encoding="UTF-8"?>
   </emailProvider>
 </clientConfig>
 """
-
-
-# A BIMI logo in SVG Tiny PS (square, titled, no scripts or external references). No braces: the
-# lab renders web files with str.format.
-BIMI_LOGO = """<?xml version="1.0" encoding="UTF-8"?>
-<svg xmlns="http://www.w3.org/2000/svg" version="1.2" baseProfile="tiny-ps" viewBox="0 0 100 100">
-  <title>maildoctor lab brand</title>
-  <rect width="100" height="100" fill="#1a5fb4"/>
-  <circle cx="50" cy="50" r="30" fill="#ffffff"/>
-</svg>
-"""
-# A web file with this content is replaced by a mark certificate (VMC) minted by the lab CA for the
-# site's domain, holding the site's /logo.svg (tests/lab/webserver.py, pki.CertAuthority.issue_mark).
-MARK_CERTIFICATE = "@mark-certificate"

@@ -30,15 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tests.lab.policydata import (
-    AUTOCONFIG_XML,
-    BIMI_LOGO,
-    DKIM_RSA_512,
-    DKIM_RSA_2048,
-    MARK_CERTIFICATE,
-    dkim,
-    sts_policy,
-)
+from tests.lab.policydata import AUTOCONFIG_XML, DKIM_RSA_512, DKIM_RSA_2048, dkim, sts_policy
 
 # Services a host can offer; which server provides them.
 POSTFIX_SERVICES = {"smtp": 25, "submission": 587, "submissions": 465}
@@ -168,6 +160,19 @@ HOSTS: dict[str, Host] = {
         note="Dovecot: 143/110 offering login before STARTTLS",
     ),
 }
+
+# A BIMI logo in SVG Tiny PS (square, titled, no scripts or external references); no braces: web
+# files are str.format templates. A web file whose content is MARK_CERTIFICATE is replaced at start by
+# a mark certificate (VMC) the lab CA mints for the site's domain, holding the site's /logo.svg
+# (webserver.write_web, pki.CertAuthority.issue_mark).
+BIMI_LOGO = """<?xml version="1.0" encoding="UTF-8"?>
+<svg xmlns="http://www.w3.org/2000/svg" version="1.2" baseProfile="tiny-ps" viewBox="0 0 100 100">
+  <title>maildoctor lab brand</title>
+  <rect width="100" height="100" fill="#1a5fb4"/>
+  <circle cx="50" cy="50" r="30" fill="#ffffff"/>
+</svg>
+"""
+MARK_CERTIFICATE = "@mark-certificate"
 
 # The user the mail servers know; the password is generated per lab.
 MAIL_USER = "user"

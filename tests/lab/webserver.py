@@ -33,7 +33,7 @@ TYPES = {".txt": "text/plain", ".xml": "application/xml", ".svg": "image/svg+xml
 def write_web(base: Path, plan, ca) -> dict:
     """Write the files of every Scenario.web and a certificate for all their host names; return
     process facts like the other servers (argv, pidfile, comm, listen)."""
-    from tests.lab.policydata import MARK_CERTIFICATE  # here: this file also runs as a script (the server)
+    from tests.lab.scenarios import MARK_CERTIFICATE  # here: this file also runs as a script (the server)
 
     base.mkdir(parents=True, exist_ok=True)
     sites = plan.web_files()

@@ -17,7 +17,7 @@ from diagnose.engine.model import Status
 from diagnose.engine.registry import discover, select
 from diagnose.net.httpget import FetchResult, HttpResponse
 from tests.lab.pki import CertAuthority
-from tests.lab.policydata import BIMI_LOGO
+from tests.lab.scenarios import BIMI_LOGO
 from tests.unit.certmint import Pki
 from tests.unit.dnsdata import answer, nxdomain, servfail
 
