@@ -14,6 +14,7 @@ from checks.spf.record import (
     MAX_RECORDS,
     VOID_LIMIT,
     SpfAnalysis,
+    SpfNode,
     analyze_spf,
     effective_all,
     pass_all_includes,
@@ -116,6 +117,11 @@ class SpfCheck(Check):
             _WHY_SPF + "Its record has no `all` term and no redirect, so mail from unlisted servers "
             "gets the neutral result: forged mail is not refused.",
             'Add `-all` (or `~all`) at the end: `"{record} -all"`.',
+        ),
+        "spf.odd": (
+            _WHY_SPF + "The SPF record of {where} is valid (RFC 7208 allows it, receivers evaluate it without "
+            "error), but odd: {oddities}. That is rarely what was meant.",
+            "Nothing is broken; review the record at {where} and remove or correct what the list names.",
         ),
         "spf.ptr": (
             _WHY_SPF + "The record of {where} uses the `ptr` mechanism, which RFC 7208 §5.5 says not "
@@ -222,12 +228,24 @@ class SpfCheck(Check):
                     record_fixed=_replace_all(decider.record or "", "-all"))
             elif qualifier is None and not (has_redirect and decider is not root):
                 add("spf.no_all", Status.WARN, f"SPF of {domain} has no 'all' term", record=root.record)
+        for node in _nodes(root):
+            if node.oddities:
+                add("spf.odd", Status.WARN, f"SPF record of {node.domain} is valid but odd: {node.oddities[0]}",
+                    where=node.domain, oddities="; ".join(node.oddities[:10]))
         for where in dict.fromkeys(p.domain for p in by_code.get("ptr", [])):
             add("spf.ptr", Status.WARN, f"SPF of {where} uses the deprecated ptr mechanism", where=where)
         if not out:
             add("spf.record", Status.PASS,
                 f"{root.record} ({an.lookups} of {LOOKUP_LIMIT} DNS lookups)")
         return out
+
+
+def _nodes(node: SpfNode) -> list[SpfNode]:
+    """The node and every record below it, depth first."""
+    out = [node]
+    for child in node.children:
+        out += _nodes(child)
+    return out
 
 
 def _costs(an: SpfAnalysis) -> str:

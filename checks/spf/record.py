@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from checks.spf.oddities import explanation_problem, oddities
 from checks.spf.syntax import Term, expand_static, is_dynamic, parse_record, select_spf
 from diagnose.net.resolver import DnsResult, Outcome, txt_strings
 
@@ -47,12 +48,15 @@ class SpfNode:
     children: list[SpfNode] = field(default_factory=list)
     state: str = "ok"  # ok, pending, none, multiple, syntax, temperror, loop, not_followed
     detail: str = ""
+    oddities: list[str] = field(default_factory=list)  # valid but odd (checks/spf/oddities.py)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"domain": self.domain, "via": self.via, "record": self.record, "lookups": self.lookups,
                 "state": self.state}
         if self.detail:
             data["detail"] = self.detail
+        if self.oddities:
+            data["oddities"] = list(self.oddities)
         if self.children:
             data["children"] = [c.to_dict() for c in self.children]
         return data
@@ -133,7 +137,9 @@ def _visit(node: SpfNode, an: SpfAnalysis, answers: Mapping, *, path: tuple[str,
         for e in errors:
             an.problems.append(Problem("syntax", node.domain, e))
         return
+    node.oddities = oddities(node.record, terms, node.domain, an.root.domain)
     _count_terms(node, an, answers, path=path + (node.domain,), budget=budget)
+    _check_explanation(node, an, answers)
 
 
 def _count_terms(node: SpfNode, an: SpfAnalysis, answers: Mapping, *, path, budget) -> None:
@@ -153,7 +159,7 @@ def _count_terms(node: SpfNode, an: SpfAnalysis, answers: Mapping, *, path, budg
             continue
         node.lookups += 1
         an.lookups += 1
-        target = expand_static(term.value, node.domain) if term.value else node.domain
+        target = expand_static(term.value, node.domain, an.root.domain) if term.value else node.domain
         if term.value and is_dynamic(term.value):
             an.dynamic.append(f"{node.domain}: {term.text}")
             continue
@@ -176,9 +182,29 @@ def _count_terms(node: SpfNode, an: SpfAnalysis, answers: Mapping, *, path, budg
         if is_dynamic(redirect.value):
             an.dynamic.append(f"{node.domain}: {redirect.text}")
             return
-        child = SpfNode(expand_static(redirect.value, node.domain), "redirect")
+        child = SpfNode(expand_static(redirect.value, node.domain, an.root.domain), "redirect")
         node.children.append(child)
         _visit(child, an, answers, path=path, budget=budget)
+
+
+def _check_explanation(node: SpfNode, an: SpfAnalysis, answers: Mapping) -> None:
+    """§6.2: the exp= target's TXT record is fetched only on fail and does not count against the
+    lookup limits; a missing or malformed one means "no explanation", never a permerror."""
+    exp = next((t for t in node.terms if t.modifier and t.name == "exp"), None)
+    if exp is None or is_dynamic(exp.value):
+        return
+    target = expand_static(exp.value, node.domain, an.root.domain)
+    result = answers.get((target, "TXT"))
+    if result is None:
+        an.missing.add((target, "TXT"))
+        return
+    if result.outcome in (Outcome.SERVFAIL, Outcome.TIMEOUT):
+        problem = f"its TXT lookup failed ({result.describe()})"
+    else:
+        problem = explanation_problem(txt_strings(result))
+    if problem:
+        node.oddities.append(f"{exp.text}: {target} gives no explanation because {problem}; receivers then "
+                             "reject without one (RFC 7208 §6.2)")
 
 
 def _void_check(an: SpfAnalysis, answers: Mapping, name: str, rdtypes: tuple[str, ...]) -> DnsResult | None:

@@ -238,6 +238,12 @@ def check(
         None, "--fail-on", help="Lowest status that exits non-zero (default warn: 1 on warnings).",
         rich_help_panel=_P_CHECKS,
     ),
+    require: list[str] = typer.Option(
+        [], "--require", metavar="SET",
+        help="Judge the results by a set of rules too (repeatable): bulk-sender = the Google, Yahoo and "
+        "Microsoft rules for bulk senders.",
+        rich_help_panel=_P_CHECKS,
+    ),
     anonymize: bool = typer.Option(
         False, "--anonymize", help="Leave this machine's host name out of the report.",
         rich_help_panel=_P_OUTPUT,
@@ -317,7 +323,8 @@ def check(
     from diagnose.engine.credentials import CredentialRequest
 
     given = dict(target=target, nameservers=nameserver, timeout=timeout, fmt=fmt.value if fmt else None, output=output,
-                 ca_file=ca_file, only=only, skip=skip, fail_on=fail_on.value if fail_on else None, anonymize=anonymize)
+                 ca_file=ca_file, only=only, skip=skip, fail_on=fail_on.value if fail_on else None, anonymize=anonymize,
+                 require=require)
     try:
         settings = settings_for(config, profile, given, need_target=not tui)
     except ConfigError as exc:
@@ -390,11 +397,21 @@ def message(
                                show_default=False),
     output: Path | None = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE."),
     fail_on: FailOn | None = typer.Option(None, "--fail-on", help="Lowest status that exits non-zero (default warn)."),
+    require: list[str] = typer.Option(
+        [], "--require", metavar="SET",
+        help="Also judge the message by these rules: bulk-sender (one-click unsubscribe, RFC 8058)."),
 ) -> None:
     """Read a bounce, auto-reply or message header: why mail failed, its hops and the receiver's verdicts."""
     from diagnose.app.message import run_message
+    from diagnose.app.plan import PlanError, require_sets
 
-    raise typer.Exit(int(run_message(file, fmt.value, output, fail_on=fail_on.value if fail_on else None)))
+    try:
+        sets = require_sets(require)
+    except PlanError as exc:
+        typer.echo(f"maildoctor: error: {exc}", err=True)
+        raise typer.Exit(int(ExitCode.UNKNOWN)) from None
+    raise typer.Exit(int(run_message(file, fmt.value, output, fail_on=fail_on.value if fail_on else None,
+                                     require=sets)))
 
 
 @app.command("explain", epilog="maildoctor explain tls.cert_expired\nmaildoctor explain")

@@ -9,6 +9,7 @@
     servers = { smtp = ["smtp.example.com"], imap = ["imap.example.com"] }
     expect.mx = ["mx1.example.com"]
     expect.cert_min_days = 21
+    require = ["bulk-sender"]              # like --require: rule sets judged on the results
     credentials = { user_env = "MAIL_USER", password_env = "MAIL_PASSWORD" }   # variable NAMES only
 
 Every problem (syntax, unknown key, wrong type) is one ConfigError line naming the file, the line
@@ -52,6 +53,7 @@ class Profile:
     output: str | None = None
     ca_file: str | None = None
     anonymize: bool | None = None
+    require: tuple[str, ...] = ()  # rule sets judged after the run (--require), e.g. ("bulk-sender",)
     servers: dict[str, tuple[str, ...]] = field(default_factory=dict)  # Options.extra key -> host names
     expect: dict[str, Any] = field(default_factory=dict)
     credentials: dict[str, str] = field(default_factory=dict)  # e.g. password_env -> "MAIL_PASSWORD"
@@ -93,6 +95,7 @@ SCALARS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "output": (_text, "a file name (a string)"),
     "ca_file": (_text, "a PEM file name (a string)"),
     "anonymize": (_bool, "true or false"),
+    "require": (_strings, 'a list of rule sets, e.g. ["bulk-sender"]'),
 }
 EXPECT: dict[str, tuple[Callable[[Any], Any], str]] = {
     "mx": (_strings, 'a list of host names, e.g. ["mx1.example.com"]'),
@@ -254,7 +257,7 @@ def merge(profile: Profile | None, given: dict[str, Any]) -> dict[str, Any]:
     for key in ("target", "timeout", "fail_on", "output", "ca_file"):
         if out.get(key) is None:
             out[key] = getattr(p, key)
-    for key, attr in (("nameservers", "nameservers"), ("only", "checks"), ("skip", "skip")):
+    for key, attr in (("nameservers", "nameservers"), ("only", "checks"), ("skip", "skip"), ("require", "require")):
         if not out.get(key):
             out[key] = list(getattr(p, attr))
     if out.get("fmt") is None:

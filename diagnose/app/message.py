@@ -124,10 +124,11 @@ class MessageHeaders(Check):
 
 def catalogue_checks() -> list[type[Check]]:
     """Every installed check, the expect.* codes, and the codes of `maildoctor message`."""
+    from diagnose.engine.bulksender import BulkSender
     from diagnose.engine.expect import Expectations
     from diagnose.engine.registry import discover
 
-    return [*discover().checks, Expectations, MessageBounce, MessageHeaders]
+    return [*discover().checks, Expectations, BulkSender, MessageBounce, MessageHeaders]
 
 
 REASON_WORDS = {"user_unknown": "no such user", "host_unknown": "no such domain (or it takes no mail)",
@@ -368,7 +369,7 @@ def build_report(findings: list[Finding], name: str, loaded: Loaded, started: da
 
 
 def run_message(source: str, fmt: str, output: Path | None, *, fail_on: str | None = None,
-                stdin: BinaryIO | None = None) -> ExitCode:
+                stdin: BinaryIO | None = None, require: tuple[str, ...] = ()) -> ExitCode:
     from diagnose.app.session import write_atomically
     from reports import renderer
 
@@ -380,7 +381,12 @@ def run_message(source: str, fmt: str, output: Path | None, *, fail_on: str | No
     except (InputError, NotAMessage) as exc:
         print(f"maildoctor: error: {exc}", file=sys.stderr)
         return ExitCode.UNKNOWN
-    report = build_report(analyse(loaded), clean(name, limit=200, keep_newlines=False), loaded, started,
+    findings = analyse(loaded)
+    if "bulk-sender" in require:  # --require bulk-sender: one-click unsubscribe (RFC 8058) judged on the message
+        from diagnose.app import bulkmessage
+
+        findings += bulkmessage.findings(loaded.message)
+    report = build_report(findings, clean(name, limit=200, keep_newlines=False), loaded, started,
                           time.monotonic() - clock)
     if fail_on:
         report.meta["fail_on"] = fail_on

@@ -127,6 +127,7 @@ class Request:
     roundtrip: bool = False
     roundtrip_timeout: float = 120.0  # seconds
     to: str = ""  # --to ADDRESS for the round trip
+    require: list[str] = field(default_factory=list)  # --require: rule sets judged after the run (bulk-sender)
 
 
 # -- the validated plan -----------------------------------------------------------------------------
@@ -152,15 +153,27 @@ class Plan:
     fail_on: FailOn | None = None
     expect: dict = field(default_factory=dict)
     profile: str = ""
+    require: tuple[str, ...] = ()  # rule sets (diagnose.engine.bulksender.REQUIRE_SETS)
+
+    @property
+    def judges(self) -> bool:
+        """Are findings judged after the run (a profile's expectations, --require)?"""
+        return bool(self.expect or self.require)
 
     def judge(self, findings: list[Finding]) -> list[Finding]:
-        """The profile's expectations judged on ``findings`` (the one place; `check` and the TUI)."""
-        if not self.expect:
-            return []
+        """The profile's expectations and the --require rule sets judged on ``findings`` (the one place;
+        `check` and the TUI)."""
+        from diagnose.engine.bulksender import BulkSender
+        from diagnose.engine.bulksender import evaluate as bulk
         from diagnose.engine.expect import Expectations, evaluate
 
-        found = [f for f in findings if f.check != Expectations.id]
-        return evaluate(self.expect, found, domain=self.target.domain, config=self.profile or "the config file")
+        found = [f for f in findings if f.check not in (Expectations.id, BulkSender.id)]
+        out = []
+        if self.expect:
+            out += evaluate(self.expect, found, domain=self.target.domain, config=self.profile or "the config file")
+        if "bulk-sender" in self.require:
+            out += bulk(found, domain=self.target.domain)
+        return out
 
 
 def make_plan(request: Request, *, prompt: Callable[[str], str] | None | str = "terminal") -> Plan:
@@ -194,9 +207,12 @@ def make_plan(request: Request, *, prompt: Callable[[str], str] | None | str = "
                     fail_on=fail_on.value if fail_on else None, profile=request.profile)
     if any(c.id == "tls.revocation" for c in checks):  # the report header says how revocation was checked
         meta["revocation"] = REVOCATION_ON if options.revocation else "not checked (--no-revocation)"
+    require = require_sets(request.require)
+    if require:
+        meta["require"] = list(require)
     return Plan(target, nameservers, checks, options, meta,
                 Output(request.fmt, request.output, request.quiet, request.verbose), fail_on,
-                dict(request.expect), request.profile)
+                dict(request.expect), request.profile, require)
 
 
 def plan_from_form(base: Request, target: str, user: str = "", password: str = "") -> Plan:
@@ -233,6 +249,19 @@ def readable_ca(path: Path | None) -> Path | None:
     if not load_pem_bundle(data):
         raise PlanError(f"--ca-file {path} holds no readable certificate (damaged PEM: base64 or DER)")
     return path
+
+
+def require_sets(given: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The --require rule sets, checked (PlanError naming the known ones)."""
+    from diagnose.engine.bulksender import REQUIRE_SETS
+
+    out = []
+    for name in given:
+        key = str(name).strip().lower()
+        if key not in REQUIRE_SETS:
+            raise PlanError(f"unknown --require {str(name)[:40]!r}; known: {', '.join(REQUIRE_SETS)}")
+        out.append(key)
+    return tuple(dict.fromkeys(out))
 
 
 def fail_on_policy(value: FailOn | str | None) -> FailOn | None:

@@ -63,12 +63,13 @@ def entries_of(check: type[Check]) -> list[Entry]:
 
 
 def catalogue(checks: list[type[Check]] | None = None) -> dict[str, Entry]:
-    """code -> entry for the given checks (default: every installed check, plus expect.*)."""
+    """code -> entry for the given checks (default: every installed check, plus expect.* and bulk_sender.*)."""
     if checks is None:
+        from diagnose.engine.bulksender import BulkSender
         from diagnose.engine.expect import Expectations
         from diagnose.engine.registry import discover
 
-        checks = [*discover().checks, Expectations]
+        checks = [*discover().checks, Expectations, BulkSender]
     found: dict[str, Entry] = {}
     for check in checks:
         for suffix, (explanation, remedy) in RUNNER_CODES.items():

@@ -112,6 +112,7 @@ class Check:
     provides: ClassVar[tuple[str, ...]] = ()
     implied_by: ClassVar[str] = ""  # an Options field that, when set, asks for this check (e.g. "credentials")
     texts: ClassVar[dict[str, tuple[str, str]]] = {}
+    optional: ClassVar[bool] = False  # True: runs only when named with --check (e.g. bimi.logo)
 
     def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:  # pragma: no cover - interface
         raise NotImplementedError

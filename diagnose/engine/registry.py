@@ -158,7 +158,9 @@ def select(
     for pattern in (only or []) + (skip or []):
         if not any(_matches(i, pattern) for i in ids):
             raise UnknownCheck(f"no check called {pattern!r}; installed checks: {', '.join(ids) or 'none'}")
-    chosen = [c for c in checks if not only or any(_matches(c.id, p) for p in only)]
+    # an optional check (Check.optional) runs only when --check names it
+    chosen = [c for c in checks if (not only and not getattr(c, "optional", False))
+              or any(_matches(c.id, p) for p in only or [])]
     chosen = [c for c in chosen if not any(_matches(c.id, p) for p in skip or [])]
     producers = {fact: c for c in checks for fact in c.provides}
     queue = list(chosen)

@@ -141,10 +141,13 @@ class MaildoctorApp(App[int]):
 
     def on_run_ended(self, msg: RunEnded) -> None:
         if (state := self._current(msg.run)) is not None:
-            if self.plan is not None and self.plan.expect:  # the profile's expectations, judged as `check` does
+            if self.plan is not None and self.plan.judges:  # expectations and --require rules, judged as `check` does
+                from diagnose.engine.bulksender import BulkSender
                 from diagnose.engine.expect import Expectations
 
-                state.judged(self.plan.judge(state.findings), Expectations.id, Expectations.title)
+                judged = self.plan.judge(state.findings)
+                for kind in (Expectations, BulkSender):
+                    state.judged([f for f in judged if f.check == kind.id], kind.id, kind.title)
             state.ended(msg.report)
             self._refresh_all()
             self._follow = self._placed = None

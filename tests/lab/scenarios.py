@@ -161,6 +161,19 @@ HOSTS: dict[str, Host] = {
     ),
 }
 
+# A BIMI logo in SVG Tiny PS (square, titled, no scripts or external references); no braces: web
+# files are str.format templates. A web file whose content is MARK_CERTIFICATE is replaced at start by
+# a mark certificate (VMC) the lab CA mints for the site's domain, holding the site's /logo.svg
+# (webserver.write_web, pki.CertAuthority.issue_mark).
+BIMI_LOGO = """<?xml version="1.0" encoding="UTF-8"?>
+<svg xmlns="http://www.w3.org/2000/svg" version="1.2" baseProfile="tiny-ps" viewBox="0 0 100 100">
+  <title>maildoctor lab brand</title>
+  <rect width="100" height="100" fill="#1a5fb4"/>
+  <circle cx="50" cy="50" r="30" fill="#ffffff"/>
+</svg>
+"""
+MARK_CERTIFICATE = "@mark-certificate"
+
 # The user the mail servers know; the password is generated per lab.
 MAIL_USER = "user"
 MAIL_DOMAIN_SCENARIO = "healthy"
@@ -344,6 +357,36 @@ SCENARIOS: dict[str, Scenario] = {
     "dmarcnorua": Scenario(
         "DMARC without rua (dmarc.no_rua)",
         (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'), ("_dmarc", "TXT", '"v=DMARC1; p=reject"')),
+    ),
+    "spfodd": Scenario(
+        "SPF valid by RFC 7208 but odd: macros, a dual cidr, an unknown modifier (spf.odd, never spf.syntax)",
+        (*_MX1, ("@", "TXT", '"v=spf1 mx a:%{{d}}/24//64 exists:%{{ir}}.%{{v}}._spf.%{{d}} -all report=%{{l}}"'),
+         ("_dmarc", "TXT", '"v=DMARC1; p=reject; rua=mailto:dmarc@{domain}"')),
+    ),
+    "dmarcbis": Scenario(
+        "DMARC with the RFC 9989 tags np=none and t=y, and pct=50 (dmarc.np_none, dmarc.testing, dmarc.pct)",
+        (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'),
+         ("_dmarc", "TXT", '"v=DMARC1; p=reject; np=none; t=y; pct=50; psd=n; rua=mailto:d@{domain}"')),
+    ),
+    "dmarcpsd": Scenario(
+        "a public suffix by DMARC (psd=y): for shop.<domain> the tree walk (RFC 9989) and the PSL (RFC 7489) "
+        "give different organizational domains (dmarc.org_domain_differs)",
+        (*_MX1, ("shop", "MX", "10 {mx1.fqdn}."), ("shop", "TXT", '"v=spf1 mx -all"'),
+         ("_dmarc", "TXT", '"v=DMARC1; p=reject; psd=y; rua=mailto:d@{domain}"')),
+    ),
+    "bimiok": Scenario(
+        "BIMI: record, SVG Tiny PS logo and a mark certificate served by the lab's HTTPS server, DMARC p=reject "
+        "(bimi.logo, with --check bimi)",
+        (*_MX1, *_GOOD_POLICY, ("bimi", "A", "{web.addr}"),
+         ("default._bimi", "TXT", '"v=BIMI1; l=https://bimi.{domain}/logo.svg; a=https://bimi.{domain}/vmc.pem"')),
+        web={"bimi/logo.svg": BIMI_LOGO, "bimi/vmc.pem": MARK_CERTIFICATE},
+    ),
+    "bimidmarc": Scenario(
+        "BIMI published, but DMARC p=quarantine; sp=none; pct=50 switches it off (bimi.dmarc_blocks)",
+        (*_MX1, ("@", "TXT", '"v=spf1 mx -all"'), ("bimi", "A", "{web.addr}"),
+         ("_dmarc", "TXT", '"v=DMARC1; p=quarantine; sp=none; pct=50; rua=mailto:dmarc@{domain}"'),
+         ("default._bimi", "TXT", '"v=BIMI1; l=https://bimi.{domain}/logo.svg; a=https://bimi.{domain}/vmc.pem"')),
+        web={"bimi/logo.svg": BIMI_LOGO, "bimi/vmc.pem": MARK_CERTIFICATE},
     ),
     "dkimbad": Scenario(
         "DKIM p= is not a key (dkim.syntax)",

@@ -27,19 +27,24 @@ from pathlib import Path
 from urllib.parse import unquote
 
 COMM = "mdlab-web"
-TYPES = {".txt": "text/plain", ".xml": "application/xml"}
+TYPES = {".txt": "text/plain", ".xml": "application/xml", ".svg": "image/svg+xml", ".pem": "application/x-pem-file"}
 
 
 def write_web(base: Path, plan, ca) -> dict:
     """Write the files of every Scenario.web and a certificate for all their host names; return
     process facts like the other servers (argv, pidfile, comm, listen)."""
+    from tests.lab.scenarios import MARK_CERTIFICATE  # here: this file also runs as a script (the server)
+
     base.mkdir(parents=True, exist_ok=True)
     sites = plan.web_files()
     for host, files in sites.items():
         for path, text in files.items():
             target = base / "www" / host / path.lstrip("/")
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
+            if text == MARK_CERTIFICATE:  # a BIMI mark certificate minted here: the site's domain and logo
+                target.write_bytes(ca.issue_mark(host.partition(".")[2], files.get("/logo.svg", "").encode()))
+            else:
+                target.write_text(text)
     web, ca_host, ocsp_host = plan.hosts["web"], plan.hosts["capub"], plan.hosts["ocsp"]
     cert = ca.issue("web", [web.fqdn, *sorted(sites)])
     ca.write_revocation(base / "www" / ca_host.fqdn)  # after the last certificate was issued

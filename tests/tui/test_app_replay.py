@@ -79,6 +79,28 @@ def test_a_profiles_expectations_are_judged_after_the_run_as_check_does():
     asyncio.run(scenario())
 
 
+def test_require_bulk_sender_is_judged_after_the_run_as_check_does():
+    spf = Finding(check="spf.record", code="spf.missing", subject="example.test", status=Status.WARN,
+                  summary="example.test has no SPF record", side=Side.OUTGOING)
+    report = Report(target={"domain": "example.test"}, started_at="", duration_s=0.1, resolver={}, findings=[spf])
+    events = [CheckStarted("spf.record", ""), FindingEmitted(spf), CheckFinished("spf.record", Status.WARN, 0.1),
+              DiagnosisFinished(report)]
+
+    async def scenario():
+        request = CheckRequest(target="example.test", nameservers=["192.0.2.54"], require=["bulk-sender"],
+                               timeout=1.0, only=["spf"])
+        app = create_app(request, make_plan(request), source=replay(events))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: finished(app))
+            judged = {f.code: f.status for f in app.state.report.findings if f.check == "bulk_sender.rules"}
+            # the SPF rule is broken (a fail), the rules nothing judged are errors, all shown as one more check
+            assert judged["bulk_sender.spf_broken"] is Status.FAIL and judged["bulk_sender.dkim_unknown"] is Status.ERROR
+            assert "bulk_sender.rules" in app.state.checks
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+
+
 def test_export_format_is_chosen_with_the_keyboard(tmp_path):
     import json
 
