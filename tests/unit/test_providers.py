@@ -200,3 +200,17 @@ def test_third_party_providers_come_through_the_entry_point_and_broken_ones_are_
 
 def test_the_builtin_data_is_registered_as_an_entry_point():
     assert "builtin" in {ep.name for ep in metadata.entry_points(group="maildoctor.providers")}
+
+
+def test_the_diagnosis_names_a_mixture_as_the_cause_of_the_spam_verdicts():
+    from diagnose.engine.diagnosis import diagnose
+    from diagnose.engine.model import Finding
+
+    h = hosting(mx=GOOGLE_MX, spf_includes=("spf.protection.outlook.com",), dkim_keys=("google",),
+                spf_record="v=spf1 include:spf.protection.outlook.com -all")
+    mixed = next(f for f in ProviderRecords().evaluate(D, h) if f.code == "provider.mixed")
+    junk = Finding("roundtrip.delivery", "roundtrip.junk", D, Status.WARN, "the test message landed in Junk")
+    other = Finding("tls_rpt.record", "tls_rpt.missing", D, Status.WARN, "no TLS-RPT")
+    d = diagnose([mixed, junk, other], D)
+    assert d.caused_by == {"f2": "f1"}, d.caused_by
+    assert d.root_causes[0] == "f1" and "1 other problem follows" in d.headline, d.headline
