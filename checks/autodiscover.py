@@ -1,7 +1,10 @@
 """autodiscover.settings: Microsoft Autodiscover, where Outlook and phones find the mail servers.
 
-Looked for where Outlook looks for it from outside the company network: ``autodiscover.<domain>`` and
-the ``_autodiscover._tcp.<domain>`` SRV record (its target and port), both over HTTPS; the POX request
+Looked for where Outlook looks for it from outside the company network: ``https://autodiscover.<domain>``,
+then Microsoft's "HTTP redirect method" (a GET of ``http://autodiscover.<domain>/autodiscover/autodiscover.xml``
+whose redirect names the https URL to use: how a CNAME to autodiscover.outlook.com works, since that
+server's certificate is not valid for the customer's name), then the ``_autodiscover._tcp.<domain>``
+SRV record (its target and port); the POX request
 (``diagnose/knowledge/autodiscover.py``) is POSTed for the user's address (``postmaster@<domain>``
 when only a domain was given). Redirects (``redirectUrl`` to another https URL, ``redirectAddr`` to
 another address) are followed, at most ``MAX_HOPS`` requests in all. maildoctor never sends a
@@ -21,11 +24,11 @@ from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
 from diagnose.knowledge.autodiscover import MAX_XML, PATH, AutodiscoverAnswer, parse_response, request_body
 from diagnose.knowledge.sanitize import clean
-from diagnose.net.httpget import FetchResult, https_get
+from diagnose.net.httpget import FetchResult, http_redirect_target, https_get
 from diagnose.net.resolver import Outcome
 
 AUTODISCOVER_SETTINGS = "autodiscover.settings"  # tuple of checks.autoconfig.ServerSetting
-MAX_HOPS = 4  # requests in all, redirects included
+MAX_HOPS = 5  # requests in all, redirects included
 
 
 class Autodiscover(Check):
@@ -74,9 +77,18 @@ class Autodiscover(Check):
         fetches: list[tuple[str, FetchResult, AutodiscoverAnswer | None]] = []
         hops = 0
         queue = list(places)
+        redirect_asked = not a.records
         while queue and hops < MAX_HOPS:
             host, port, where, path = queue.pop(0)
             hops += 1
+            if host == "" and where == "http":  # the HTTP redirect method: only a Location is read
+                location, fetch = await http_redirect_target(f"autodiscover.{domain}", PATH, a.records,
+                                                             timeout=ctx.timeout)
+                parts = urlsplit(location)
+                if parts.scheme == "https" and parts.hostname:
+                    queue.insert(0, (parts.hostname.lower(), parts.port or 443,
+                                     f"HTTP redirect of autodiscover.{domain}", parts.path or PATH))
+                continue
             addrs = (await ctx.dns.query(host, "A")).records if host != f"autodiscover.{domain}" else a.records
             fetch = await https_get(host, path, addrs, ca_file=ctx.options.ca_file, timeout=ctx.timeout,
                                     max_body=MAX_XML, port=port, body=request_body(email),
@@ -92,6 +104,9 @@ class Autodiscover(Check):
             fetches.append((where, fetch, answer))
             if answer is not None and answer.servers:
                 break
+            if not redirect_asked and where == f"autodiscover.{domain}":  # next: the HTTP redirect method
+                redirect_asked = True
+                queue.insert(0, ("", 80, "http", PATH))
         findings, settings = self.evaluate(domain, fetches)
         if settings:
             ctx.publish(AUTODISCOVER_SETTINGS, tuple(settings))

@@ -36,9 +36,10 @@ class Setting:
     source: str
     username: str = ""  # as the autoconfig file gives it (%EMAILADDRESS%, ...); not in the JSON
     server: str = ""  # published settings tried on the server: "" not tried, "ok", else how it disagrees
+    reference: str = ""  # provider data: the URL of the provider's documentation
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "username" and (k != "server" or v)}
+        return {k: v for k, v in self.__dict__.items() if k != "username" and (k not in ("server", "reference") or v)}
 
     @property
     def published(self) -> bool:
@@ -82,7 +83,7 @@ def settings_from_facts(autoconfig, submission, mailbox, autodiscover=None, host
         for c in provider.settings:
             setting = Setting("outgoing" if c.protocol == "SMTP" else "incoming", c.protocol, c.host, c.port,
                               "SSL/TLS" if c.security == "SSL" else "STARTTLS",
-                              f"{provider.name} documentation ({provider.sources[0]})")
+                              f"{provider.name} documentation", reference=provider.sources[0])
             if not any((o.host, o.port) == (setting.host, setting.port) for o in out):
                 out.append(setting)
     return out
@@ -124,6 +125,8 @@ def user_name_lines(domain: str, settings: list[Setting], address: str | None) -
     the usual guess, said as a guess."""
     example = address or "you@" + domain
     given = {s.username for s in settings if s.username}
+    where = " and ".join(dict.fromkeys(s.source for s in settings if s.username)) or "the autoconfig file"
+    where = where.replace("autoconfig file", "the autoconfig file")
     if not given:
         return [f"User name: not published here; usually your full email address ({example}); "
                 "password: your mailbox password."]
@@ -132,14 +135,14 @@ def user_name_lines(domain: str, settings: list[Setting], address: str | None) -
         shown = clean(name, limit=80)
         meaning = _PLACEHOLDERS.get(name.upper())
         if meaning is None:
-            return f"{shown}, as the autoconfig file says"
+            return f"{shown}, as {where} says"
         value = {"%EMAILADDRESS%": example, "%EMAILLOCALPART%": example.rpartition("@")[0],
                  "%EMAILDOMAIN%": domain}[name.upper()]
-        return f"{meaning} ({value}), as the autoconfig file says ({shown})"
+        return f"{meaning} ({value}), as {where} says ({shown})"
 
     if len(given) == 1:
         return [f"User name: {said(given.pop())}; password: your mailbox password."]
-    lines = ["User names, as the autoconfig file gives them (password: your mailbox password):"]
+    lines = [f"User names, as {where} gives them (password: your mailbox password):"]
     lines += [f"  {s.protocol:<5} {clean(s.host, limit=200)}: {said(s.username)}" for s in settings if s.username]
     return lines
 

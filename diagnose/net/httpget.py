@@ -235,3 +235,20 @@ async def http_fetch(url: str, *, resolve: Resolve, timeout: float, max_body: in
             return result
         url = urljoin(url, location)
     return FetchResult(url[:300], "", "redirects", f"more than {max_redirects} redirects", tried=tuple(tried))
+
+
+async def http_redirect_target(host: str, path: str, addresses: tuple[str, ...] | list[str], *,
+                               timeout: float) -> tuple[str, FetchResult]:
+    """GET http://host/path once, follow nothing: (the Location of a 3xx answer or '', the fetch).
+    Microsoft's Autodiscover "HTTP redirect method" uses it; nothing secret goes over it."""
+    limits = Timeouts(timeout)
+    url = f"http://{host}{path}"
+    result = FetchResult(url, "", "no_address", f"{host} has no address")
+    for address in list(addresses)[:2]:
+        result = await _get_one(url, host, path, address, 80, None, limits.http, 16 * 1024)
+        if result.outcome not in ("refused", "timeout", "unreachable"):
+            break
+    response = result.response
+    if result.outcome == "ok" and response is not None and response.status in REDIRECTS:
+        return response.headers.get("location", ""), result
+    return "", result

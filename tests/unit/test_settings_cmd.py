@@ -63,7 +63,8 @@ def test_autodiscover_and_the_providers_documented_settings_are_credited():
     settings = settings_from_facts(None, None, None, ad, hosting)
     sources = {(s.protocol, s.host, s.port): s.source for s in settings}
     assert sources[("IMAP", "imap.example.com", 993)] == "Autodiscover"
-    assert sources[("SMTP", "smtp.office365.com", 587)].startswith("Microsoft 365 documentation (https://")
+    assert sources[("SMTP", "smtp.office365.com", 587)] == "Microsoft 365 documentation"
+    assert settings[-1].to_dict()["reference"].startswith("https://learn.microsoft.com/")
     assert [s.published for s in settings][:1] == [True] and not settings[-1].published
 
 
