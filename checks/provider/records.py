@@ -9,7 +9,7 @@ missing (signing breaks at the next key rotation). Every miss comes with the exa
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from checks.provider.signals import PROVIDER_FACT, Hosting
@@ -29,6 +29,17 @@ def with_include(record: str | None, include: str, drop: tuple[str, ...] = ()) -
     at = next((i for i, t in enumerate(terms) if re.fullmatch(r"[+?~-]?all", t, re.I) or t.lower().startswith(
         ("redirect=", "exp="))), len(terms))
     return " ".join(["v=spf1", *terms[:at], f"include:{include}", *terms[at:]])
+
+
+def sibling_cname(domain: str, selector: str, present: list[str], cnames: Mapping[str, str]) -> str:
+    """Pure: the CNAME of a missing selector made from a published sibling's target, the selector name
+    swapped (selector1-x._domainkey.T.onmicrosoft.com -> selector2-...; the same for Microsoft's newer
+    *.dkim.mail.microsoft targets and Fastmail's fm1..fm3); '' when no sibling names itself."""
+    for other in present:
+        target = cnames.get(other, "")
+        if other in target:
+            return f"{selector}._domainkey.{domain}. CNAME {target.replace(other, selector, 1)}."
+    return ""
 
 
 def _dkim_present(p: Provider, hosting: Hosting) -> list[str]:
@@ -165,7 +176,9 @@ class ProviderRecords(Check):
             missing = [sel for sel in p.dkim if sel not in present]
             tenant = next((microsoft_tenant(s.dkim_cnames.get(sel, "")) for sel in present
                            if microsoft_tenant(s.dkim_cnames.get(sel, ""))), "")
-            wanted = [fill(p.dkim_records[sel], domain, tenant=tenant) for sel in missing if sel in p.dkim_records]
+            wanted = [sibling_cname(domain, sel, present, s.dkim_cnames) or fill(p.dkim_records[sel], domain,
+                                                                                   tenant=tenant)
+                      for sel in missing if sel in p.dkim_records]
             shown = "\n".join(f"`{r}`" for r in wanted)
             if present and missing and p.dkim_all:
                 add(m, "provider.dkim_selector_missing", Status.FAIL,

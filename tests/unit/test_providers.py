@@ -214,3 +214,12 @@ def test_the_diagnosis_names_a_mixture_as_the_cause_of_the_spam_verdicts():
     d = diagnose([mixed, junk, other], D)
     assert d.caused_by == {"f2": "f1"}, d.caused_by
     assert d.root_causes[0] == "f1" and "1 other problem follows" in d.headline, d.headline
+
+
+def test_the_missing_selector_is_made_from_its_published_sibling_in_microsofts_newer_format():
+    new = "selector1-example-com._domainkey.example.n-v1.dkim.mail.microsoft"
+    h = hosting(mx=MS_MX, spf_includes=("spf.protection.outlook.com",), autodiscover="autodiscover.outlook.com",
+                dkim_cnames={"selector1": new})
+    f = next(f for f in ProviderRecords().evaluate(D, h) if f.code == "provider.dkim_selector_missing")
+    assert f"selector2._domainkey.{D}. CNAME selector2-example-com._domainkey.example.n-v1.dkim.mail.microsoft." \
+        in f.remedy
