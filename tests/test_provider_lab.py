@@ -101,3 +101,22 @@ def test_a_published_setting_the_server_disagrees_with_is_flagged(lab):
                "--ca-file", str(lab.ca_file))
     assert proc.returncode == 1, proc.stdout
     assert "! but the server disagrees" in proc.stdout and "offers TLS" in proc.stdout, proc.stdout
+
+
+def test_outlook_set_up_while_the_mx_still_points_at_the_old_provider(lab):
+    domain = lab.domain("m365mxold")
+    _, _, codes = full(lab, domain)
+    f = only(codes, "provider.mx_elsewhere")
+    assert f["status"] == "warn" and "Microsoft 365 is set up" in f["summary"], f
+    assert f"{domain}. MX 0 {domain.replace('.', '-')}.mail.protection.outlook.com." in f["remedy"]
+
+
+def test_dkim_keys_tries_the_providers_selectors_and_runs_without_provider_detect(lab):
+    # Given the Microsoft 365 domain: its keys are at selector1/selector2 (CNAMEs into onmicrosoft.com)
+    _, report, codes = full(lab, lab.domain("m365"), "--check", "dkim")
+    assert "provider.detect" in {c["id"] for c in report["checks"]}  # pulled in for its selectors
+    assert {f["evidence"]["selector"] for f in codes["dkim.key"]} == {"selector1", "selector2"}
+    # and with provider.detect skipped, dkim.keys still runs on the common selectors
+    _, report, codes = full(lab, lab.domain("healthy"), "--check", "dkim", "--skip", "provider")
+    assert [c["id"] for c in report["checks"]] == ["dkim.keys"]
+    assert only(codes, "dkim.key")["status"] == "pass"

@@ -247,6 +247,12 @@ SCENARIOS: dict[str, Scenario] = {
         "MX at Google Workspace, SPF authorising only Microsoft 365 (provider.mixed)",
         (*_GOOGLE, *_MS_SPF),
     ),
+    "m365mxold": Scenario(
+        "Microsoft 365 set up (autodiscover, DKIM CNAMEs, SPF) while the MX still points at Google Workspace "
+        "(provider.mx_elsewhere)",
+        (("@", "MX", "1 {gmx.fqdn}."), ("google._domainkey", "TXT", dkim(DKIM_RSA_2048)),
+         ("@", "TXT", '"v=spf1 include:_spf.google.com include:spf.protection.outlook.com -all"'), *_MS[1:], *_MS_S2),
+    ),
     "m365onesel": Scenario(
         "Microsoft 365 with selector2._domainkey missing (provider.dkim_selector_missing)",
         (*_MS, *_MS_SPF),
