@@ -140,7 +140,7 @@ class Autoconfig(Check):
             if fetch.outcome == "ok" and fetch.response is not None and fetch.response.status == 200:
                 break
         findings, settings = self.evaluate_autoconfig(domain, fetches)
-        # Microsoft's Autodiscover (Outlook) needs a POST with the user's address; only say it exists.
+        # Microsoft Autodiscover is tested by autodiscover.settings (a POX POST); here only whether it exists
         for f in findings:
             f.evidence["autodiscover"] = {"srv": list(answers[names[-2]].records)[:5],
                                           "host": list(answers[names[-1]].records)[:5]}

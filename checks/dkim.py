@@ -13,8 +13,12 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
 
+from checks.provider.signals import PROVIDER_FACT, Hosting
+from checks.roundtrip.check import ROUNDTRIP_COPY, DeliveredCopy, RoundTrip
+from diagnose.engine.facts import FactUnavailable
 from diagnose.engine.model import Finding, Side, Status
-from diagnose.engine.plugin import Check, CheckContext
+from diagnose.engine.plugin import Check, CheckContext, Options
+from diagnose.knowledge.headers import parse_header_block, signatures
 from diagnose.knowledge.sanitize import clean
 from diagnose.net.resolver import DnsResult, Outcome, txt_strings
 
@@ -90,22 +94,53 @@ def looks_like_dkim(text: str) -> bool:
     return bool(re.match(r"^\s*(v\s*=\s*DKIM1|k\s*=|p\s*=)", text, re.I)) or "p=" in text.replace(" ", "")
 
 
+def provider_selectors(hosting: Hosting | None) -> tuple[tuple[str, ...], str]:
+    """Pure: the selectors of the providers in use (MX, autodiscover or DKIM CNAME, not an SPF include
+    alone), and the names of those known to sign mail with them."""
+    if hosting is None:
+        return (), ""
+    used = [m.provider for m in hosting.matches if m.signals() & {"mx", "autodiscover", "dkim"} and m.provider.dkim]
+    return tuple(dict.fromkeys(s for p in used for s in p.dkim)), " and ".join(p.name for p in used)
+
+
+def learned_selectors(copy: DeliveredCopy | None, domain: str) -> tuple[str, ...]:
+    """Pure: the selectors of the DKIM-Signatures for ``domain`` on the round trip's delivered copy."""
+    if copy is None:
+        return ()
+    sigs = signatures(parse_header_block(copy.message))
+    return tuple(dict.fromkeys(s.selector.lower() for s in sigs
+                               if s.selector and s.domain.lower().rstrip(".") == domain.lower()))
+
+
 class DkimCheck(Check):
+    """Selectors are tried in this order: given (--dkim-selector), learned from a DKIM-Signature of the
+    round trip's copy, those of the recognised provider, then common ones. A given or learned selector
+    without a key fails; a guessed one is only listed as tried."""
+
     id = "dkim.keys"
     title = "DKIM public keys are published and strong"
     side = Side.OUTGOING
     services = ("dns",)
+    needs = (PROVIDER_FACT,)  # the provider's selectors; the check still runs when provider.detect is skipped
+    wants = (ROUNDTRIP_COPY,)  # selectors the round trip saw signing (only with --roundtrip)
     texts = {
         "dkim.key": ("", ""),
         "dkim.none_found": (
             "DKIM lets receivers verify a signature your mail server adds to each message, using a "
             "public key at <selector>._domainkey.{domain}. Only the sender knows the selector; it "
-            "was not given, and none of the usual ones ({tried}) has a key. That proves nothing: "
-            "your provider may use another selector.",
+            "was not given, and none of the selectors tried ({tried}) has a key. That proves nothing: "
+            "your mail server may use another selector.",
             "Open a message you sent in a mailbox elsewhere, view its source, and find the line "
             "`DKIM-Signature: ... d={domain}; s=SELECTOR; ...`. Then run maildoctor with "
             "`--dkim-selector SELECTOR`. No such line means your mail is not DKIM-signed: turn on "
             "DKIM signing in your mail server or provider.",
+        ),
+        "dkim.no_key": (
+            "{domain} signs with no usable DKIM key: {what}. Mail is then signed with the provider's own "
+            "domain, or not at all: DKIM does not align with {domain}, DMARC can pass only through SPF, "
+            "and forwarded mail fails it.",
+            "Turn on DKIM signing for {domain}{at} and publish its public key at <selector>._domainkey.{domain} "
+            "(when the provider is recognised, provider.records names the exact records).",
         ),
         "dkim.not_found": (
             "There is no DKIM key at {name} ({why}). Receivers cannot verify the signatures made "
@@ -143,24 +178,50 @@ class DkimCheck(Check):
         ),
     }
 
+    @staticmethod
+    def min_budget_s(options: Options) -> float:
+        """With --roundtrip it waits for the delivered copy (its signing selector): the round trip's budget."""
+        return RoundTrip.min_budget_s(options) if options.roundtrip is not None else 0.0
+
     async def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:
         domain = ctx.target.domain
-        given = ctx.options.dkim_selectors
-        selectors = given or COMMON_SELECTORS
+        given = tuple(s.lower() for s in ctx.options.dkim_selectors)
+        try:
+            hosting: Hosting | None = await ctx.fact(PROVIDER_FACT)
+        except FactUnavailable:
+            hosting = None
+        copy: DeliveredCopy | None = None
+        if ctx.options.roundtrip is not None:
+            try:
+                copy = await ctx.fact(ROUNDTRIP_COPY)
+            except FactUnavailable:
+                copy = None
+        learned = learned_selectors(copy, domain)
+        by_provider, signer = provider_selectors(hosting)
+        asserted = given + learned
+        selectors = tuple(dict.fromkeys(asserted + (() if given else by_provider + COMMON_SELECTORS)))
         names = [f"{s}._domainkey.{domain}" for s in selectors]
         results = await asyncio.gather(*(ctx.dns.query(n, "TXT") for n in names))
-        for finding in self.evaluate_dkim(domain, dict(zip(selectors, results, strict=False)), guessed=not given):
+        for finding in self.evaluate_dkim(domain, dict(zip(selectors, results, strict=True)), guessed=True,
+                                          asserted=frozenset(asserted), signer=signer, learned=learned):
             yield finding
 
-    def evaluate_dkim(self, domain: str, results: dict[str, DnsResult], *, guessed: bool) -> list[Finding]:
-        """Pure: judge the key record answers per selector. Guessed selectors that have no key are a note."""
+    def evaluate_dkim(self, domain: str, results: dict[str, DnsResult], *, guessed: bool,
+                      asserted: frozenset[str] = frozenset(), signer: str = "",
+                      learned: tuple[str, ...] = ()) -> list[Finding]:
+        """Pure: judge the key record answers per selector. ``guessed``: selectors not in ``asserted``
+        (given or learned) were guesses, and a guess without a key is only listed as tried. ``signer``:
+        the provider known to sign the domain's mail (a domain without any key is then a warning)."""
         out: list[Finding] = []
         failed: list[str] = []  # guessed selectors whose lookup failed: one finding for all of them
+        sure = not guessed
         for selector, result in results.items():
+            guessed = not sure and selector not in asserted
             name = f"{selector}._domainkey.{domain}"
             records = [t for t in txt_strings(result) if looks_like_dkim(t)]
             ev = {"selector": selector, "name": name, "outcome": result.outcome.value,
-                  "records": [clean(t, limit=800) for t in txt_strings(result)[:5]], "guessed": guessed}
+                  "records": [clean(t, limit=800) for t in txt_strings(result)[:5]], "guessed": guessed,
+                  "learned": selector in learned}
             kw: dict[str, Any]  # keywords of self.finding
             kw = dict(evidence=ev, duration_s=result.elapsed_s, domain=domain, selector=selector, name=name)
             subject = f"DKIM selector {selector}"
@@ -190,10 +251,25 @@ class DkimCheck(Check):
             out.append(self.finding("dkim.lookup_failed", Status.WARN, domain, f"DKIM key lookups at {name} failed",
                                     evidence={"failed": failed, "outcome": first.outcome.value}, domain=domain,
                                     name=name, why=first.describe()))
-        if guessed and not out:
-            out.append(self.finding("dkim.none_found", Status.SKIP, domain,
-                                    "no DKIM key at the usual selectors (give --dkim-selector to test yours)",
-                                    evidence={"tried": list(results)}, domain=domain, tried=", ".join(results)))
+        if not sure and not out:
+            tried = ", ".join(results)
+            if signer:
+                out.append(self.finding("dkim.no_key", Status.WARN, domain,
+                                        f"{signer} signs for {domain}, but no DKIM key is published (tried: {tried})",
+                                        evidence={"tried": list(results), "signer": signer}, domain=domain,
+                                        at=f" at {signer}", what=f"{signer} signs its mail, but no key is published "
+                                        f"at the selectors it uses nor at the usual ones ({tried})"))
+            else:
+                out.append(self.finding("dkim.none_found", Status.SKIP, domain,
+                                        f"no DKIM key found at the selectors tried ({tried}); give --dkim-selector "
+                                        "to test yours", evidence={"tried": list(results)}, domain=domain, tried=tried))
+        elif not sure and all(f.code == "dkim.revoked" for f in out):
+            revoked = ", ".join(f.evidence["selector"] for f in out)
+            out.append(self.finding("dkim.no_key", Status.WARN, domain,
+                                    f"{domain} signs with no usable DKIM key: every key found is revoked ({revoked})",
+                                    evidence={"tried": list(results), "revoked": revoked}, domain=domain,
+                                    at=f" at {signer}" if signer else "",
+                                    what=f"every key found is revoked (empty p= at {revoked})"))
         return out
 
     def _judge(self, records: list[str], subject: str, guessed: bool, kw: dict) -> Finding:

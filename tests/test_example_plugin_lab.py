@@ -72,3 +72,16 @@ def test_the_check_runs_through_its_entry_point(lab, plugin_path, scenario, stat
         (problem,) = findings
         assert problem["explanation"] and problem["remedy"] and "{" not in problem["remedy"]
         assert problem["code"] == f"{CHECK_ID}.{'cname' if status == 'warn' else 'ip_literal'}"
+
+
+def test_a_provider_added_through_the_entry_point_is_recognised(lab, plugin_path):
+    # Given the example's provider data (MX mx1/mx2.healthy.*), installed only on the plugin's path
+    args = ("check", lab.domain("healthy"), "--nameserver", lab.resolver, "--timeout", "3", "--format", "json",
+            "--check", "provider")
+    with_plugin = json.loads(maildoctor(*args, plugin_path=plugin_path).stdout)
+    without = json.loads(maildoctor(*args).stdout)
+    found = {f["code"]: f for f in with_plugin["findings"]}
+    # Then the healthy domain is its customer with the plugin, and nobody's without it
+    assert "Example Lab Mail (MX)" in found["provider.found"]["summary"], found
+    assert found["provider.records_ok"]["status"] == "pass"
+    assert "provider.unknown" in {f["code"] for f in without["findings"]}

@@ -97,6 +97,7 @@ HEADER_TEXTS: dict[str, tuple[str, str]] = {
                             "mail like this may go to spam or be refused.",
                             "Test the sender domain with `maildoctor check DOMAIN --check spf.record "
                             "--check dkim.keys --check dmarc.record`."),
+    "message.dkim_signed": ("", ""),
 }
 
 
@@ -289,7 +290,23 @@ def header_findings(msg: Any, where: str = "message") -> list[Finding]:
                            *HEADER_TEXTS["message.hop_plaintext"],
                            {"hops": [row["hop"] for row in plain]}))
     out.extend(_auth_findings(msg))
+    out.extend(_dkim_selectors(msg))
     return out
+
+
+def _dkim_selectors(msg: Any) -> list[Finding]:
+    """The DKIM selectors the message was signed with, and the command that tests each key: a selector
+    is what a DNS-only check can only guess (dkim.keys tries it when given --dkim-selector)."""
+    sigs = [s for s in headers.signatures(msg) if s.domain and s.selector][:5]
+    if not sigs:
+        return []
+    pairs = list(dict.fromkeys((s.domain.lower(), s.selector) for s in sigs))
+    commands = [f"maildoctor check {d} --check dkim.keys --dkim-selector {sel}" for d, sel in pairs]
+    return [Finding(HEADERS, "message.dkim_signed", "DKIM-Signature", Status.PASS,
+                    "DKIM-signed with " + ", ".join(f"s={sel} d={d}" for d, sel in pairs)
+                    + f"; test the key: {commands[0]}",
+                    evidence={"signatures": [{"domain": d, "selector": sel} for d, sel in pairs],
+                              "commands": commands})]
 
 
 def _auth_findings(msg: Any) -> list[Finding]:

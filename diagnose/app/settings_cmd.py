@@ -1,6 +1,7 @@
 """`maildoctor settings TARGET`: the incoming and outgoing server settings of a domain, in a form a
-person can copy into a mail program. Runs only the discovery checks (autoconfig file, SRV records,
-common names) and reads the facts they publish."""
+person can copy into a mail program. Runs only the discovery checks (autoconfig file, Microsoft
+Autodiscover, SRV records, common names, the recognised provider's documented settings) and reads the
+facts they publish; each published setting is then tried on its server (diagnose/app/settings_verify.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import sys
 from dataclasses import dataclass
 
+from diagnose.app.settings_verify import verify
 from diagnose.engine.exitcodes import ExitCode
 from diagnose.engine.facts import AUTOCONFIG_SETTINGS, MAILBOX_HOSTS, SUBMISSION_HOSTS, FactBoard
 from diagnose.engine.plugin import CheckContext, Options
@@ -16,7 +18,10 @@ from diagnose.engine.registry import discover
 from diagnose.engine.runner import check_budget
 from diagnose.knowledge.sanitize import clean
 
-DISCOVERY_CHECKS = ("autoconfig.settings", "servers.discover")
+DISCOVERY_CHECKS = ("autoconfig.settings", "autodiscover.settings", "servers.discover", "provider.detect")
+AUTODISCOVER_SETTINGS = "autodiscover.settings"  # as checks.autodiscover publishes it
+PROVIDER_FACT = "provider.hosting"  # as checks.provider.signals publishes it
+PUBLISHED = ("autoconfig file", "Autodiscover", "SRV")  # sources the domain publishes (tried on the servers)
 SECURITY_BY_PORT = {993: "SSL/TLS", 995: "SSL/TLS", 465: "SSL/TLS", 143: "STARTTLS", 110: "STARTTLS", 587: "STARTTLS"}
 PROTOCOL_BY_PORT = {993: "IMAP", 143: "IMAP", 995: "POP3", 110: "POP3", 465: "SMTP", 587: "SMTP"}
 
@@ -30,9 +35,15 @@ class Setting:
     security: str  # SSL/TLS, STARTTLS, none
     source: str
     username: str = ""  # as the autoconfig file gives it (%EMAILADDRESS%, ...); not in the JSON
+    server: str = ""  # published settings tried on the server: "" not tried, "ok", else how it disagrees
+    reference: str = ""  # provider data: the URL of the provider's documentation
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "username"}
+        return {k: v for k, v in self.__dict__.items() if k != "username" and (k not in ("server", "reference") or v)}
+
+    @property
+    def published(self) -> bool:
+        return self.source.startswith(PUBLISHED)
 
 
 # what a source names of each protocol (SRV labels, --imap-host / --pop-host / --smtp-host)
@@ -50,13 +61,16 @@ def source_for(source: str, protocol: str) -> str:
     return "; ".join(own or neutral or parts)
 
 
-def settings_from_facts(autoconfig, submission, mailbox) -> list[Setting]:
-    """Pure: merge the autoconfig file (what the provider declares) with SRV/common-name findings."""
+def settings_from_facts(autoconfig, submission, mailbox, autodiscover=None, hosting=None) -> list[Setting]:
+    """Pure: merge the autoconfig file and Autodiscover (what the domain declares) with SRV/common-name
+    findings, then the settings the recognised provider documents (shipped with maildoctor)."""
     out: list[Setting] = []
-    for s in autoconfig or ():
-        security = {"SSL": "SSL/TLS", "STARTTLS": "STARTTLS"}.get(s.security, "none")
-        out.append(Setting(s.direction, s.protocol.upper(), s.hostname, s.port, security, "autoconfig file",
-                           s.username))
+    for declared, source in ((autoconfig, "autoconfig file"), (autodiscover, "Autodiscover")):
+        for s in declared or ():
+            security = {"SSL": "SSL/TLS", "STARTTLS": "STARTTLS"}.get(s.security, "none")
+            setting = Setting(s.direction, s.protocol.upper(), s.hostname, s.port, security, source, s.username)
+            if not any((o.host, o.port) == (setting.host, setting.port) for o in out):
+                out.append(setting)
     for hosts, direction in ((mailbox or (), "incoming"), (submission or (), "outgoing")):
         for h in hosts:
             for port in h.ports:
@@ -65,7 +79,22 @@ def settings_from_facts(autoconfig, submission, mailbox) -> list[Setting]:
                                   source_for(h.source, protocol))
                 if not any((o.host, o.port) == (setting.host, setting.port) for o in out):
                     out.append(setting)
+    for provider in provider_in_use(hosting):
+        for c in provider.settings:
+            setting = Setting("outgoing" if c.protocol == "SMTP" else "incoming", c.protocol, c.host, c.port,
+                              "SSL/TLS" if c.security == "SSL" else "STARTTLS",
+                              f"{provider.name} documentation", reference=provider.sources[0])
+            if not any((o.host, o.port) == (setting.host, setting.port) for o in out):
+                out.append(setting)
     return out
+
+
+def provider_in_use(hosting) -> list:
+    """The mailbox providers the domain's MX, autodiscover or DKIM points at (an SPF include alone may be stale)."""
+    if hosting is None:
+        return []
+    return [m.provider for m in hosting.matches
+            if m.provider.kind == "mailbox" and m.signals() & {"mx", "autodiscover", "dkim"}]
 
 
 def render_text(domain: str, settings: list[Setting], address: str | None) -> str:
@@ -76,8 +105,10 @@ def render_text(domain: str, settings: list[Setting], address: str | None) -> st
         for s in found:
             lines.append(
                 f"  {s.protocol:<5} server {clean(s.host, limit=200)}  port {s.port:<3}  security {s.security:<8}"
-                f"   (from {clean(s.source, limit=60)})"
+                f"   (from {clean(s.source, limit=120)})"
             )
+            if s.server not in ("", "ok"):
+                lines.append(f"        ! but the server disagrees: {clean(s.server, limit=200)}")
         if not found:
             lines.append("  none found: ask your provider, or publish SRV records / an autoconfig file")
         lines.append("")
@@ -94,6 +125,8 @@ def user_name_lines(domain: str, settings: list[Setting], address: str | None) -
     the usual guess, said as a guess."""
     example = address or "you@" + domain
     given = {s.username for s in settings if s.username}
+    where = " and ".join(dict.fromkeys(s.source for s in settings if s.username)) or "the autoconfig file"
+    where = where.replace("autoconfig file", "the autoconfig file")
     if not given:
         return [f"User name: not published here; usually your full email address ({example}); "
                 "password: your mailbox password."]
@@ -102,14 +135,14 @@ def user_name_lines(domain: str, settings: list[Setting], address: str | None) -
         shown = clean(name, limit=80)
         meaning = _PLACEHOLDERS.get(name.upper())
         if meaning is None:
-            return f"{shown}, as the autoconfig file says"
+            return f"{shown}, as {where} says"
         value = {"%EMAILADDRESS%": example, "%EMAILLOCALPART%": example.rpartition("@")[0],
                  "%EMAILDOMAIN%": domain}[name.upper()]
-        return f"{meaning} ({value}), as the autoconfig file says ({shown})"
+        return f"{meaning} ({value}), as {where} says ({shown})"
 
     if len(given) == 1:
         return [f"User name: {said(given.pop())}; password: your mailbox password."]
-    lines = ["User names, as the autoconfig file gives them (password: your mailbox password):"]
+    lines = [f"User names, as {where} gives them (password: your mailbox password):"]
     lines += [f"  {s.protocol:<5} {clean(s.host, limit=200)}: {said(s.username)}" for s in settings if s.username]
     return lines
 
@@ -134,8 +167,9 @@ async def collect(target, dns, options: Options) -> tuple[list[Setting], list]:
 
     await asyncio.gather(*(one(c()) for c in checks))
     settings = settings_from_facts(board.value(AUTOCONFIG_SETTINGS), board.value(SUBMISSION_HOSTS),
-                                   board.value(MAILBOX_HOSTS))
-    return settings, findings
+                                   board.value(MAILBOX_HOSTS), board.value(AUTODISCOVER_SETTINGS),
+                                   board.value(PROVIDER_FACT))
+    return await verify(settings, dns, options), findings
 
 
 def run_settings(request) -> ExitCode:
@@ -158,4 +192,6 @@ def run_settings(request) -> ExitCode:
                                     indent=2) + "\n")
     else:
         sys.stdout.write(render_text(target.domain, settings, target.address))
-    return ExitCode.OK if settings else ExitCode.FAIL
+    if not settings:
+        return ExitCode.FAIL
+    return ExitCode.WARN if any(s.server not in ("", "ok") for s in settings) else ExitCode.OK

@@ -39,7 +39,7 @@ MAILBOX_PORTS = frozenset({143, 993, 110, 995})
 MX_PORT = 25
 # families whose findings are about the domain's DNS data (explained by a domain that does not resolve)
 DNS_FAMILIES = frozenset({"dns", "dnssec", "mx", "spf", "dmarc", "dkim", "mta_sts", "tls_rpt", "dane", "ptr",
-                          "dnsbl", "autoconfig", "servers", "bimi"})
+                          "dnsbl", "autoconfig", "servers", "bimi", "provider"})
 # families judged on a connection (explained by a port that does not connect)
 CONNECTION_FAMILIES = frozenset({"tls", "auth", "dane", "smtp", "imap", "pop3", "login", "cert"})
 CONNECT_FAILURES = ("refused", "connect_timeout", "timeout", "filtered", "unreachable", "connect_error",
@@ -188,9 +188,29 @@ def _port25_blocked_here(cause: Finding, effect: Finding) -> bool:
     return code_tail(cause) == "port25_blocked_here" and port_of(effect) == MX_PORT and cause is not effect
 
 
+# provider.* codes that name a mixture of providers (or a provider's record that is missing), and what each
+# explains: the SPF/DKIM problems it is the reason for, and what the round trip saw of it
+PROVIDER_SENDING = ("mixed", "spf_include_missing", "dkim_selector_missing", "dkim_missing")
+PROVIDER_RECEIVING = ("mx_elsewhere", "mx_mixed")
+SENDING_EFFECTS = {"spf": ("missing",), "dkim": ("none_found", "not_found", "no_key", "revoked", "no_signing_key"),
+                   "roundtrip": ("junk", "auth_failed", "dkim_unsigned", "dkim_invalid")}
+RECEIVING_EFFECTS = {"roundtrip": ("bounced", "not_delivered", "rejected")}
+
+
+def _provider_mixture(cause: Finding, effect: Finding) -> bool:
+    """A mixture of providers (MX at one, SPF authorising another; one of Microsoft's DKIM selectors
+    missing; MX still at the old provider) is the likely reason mail from the domain lands in spam
+    (the SPF, DKIM and round-trip verdicts) or mail to it bounces."""
+    if family(cause) != "provider" or cause.status not in PROBLEMS or endpoint_of(effect) is not None:
+        return False
+    tail = code_tail(cause)
+    effects = SENDING_EFFECTS if tail in PROVIDER_SENDING else RECEIVING_EFFECTS if tail in PROVIDER_RECEIVING else {}
+    return code_tail(effect) in effects.get(family(effect), ())
+
+
 RULES = (_dnssec_bogus, _domain_lookup_broken, _port25_blocked_here, _port_unreachable,
          _server_unreachable_for_login, _cname_mx_name_mismatch, _certificate_explains_login,
-         _certificate_explains_mta_sts, _locked_account_explains_rejection)
+         _certificate_explains_mta_sts, _locked_account_explains_rejection, _provider_mixture)
 
 
 # --- the diagnosis -------------------------------------------------------------------------------
@@ -247,7 +267,8 @@ class Diagnosis:
 # Within the same impact and severity, what to fix first: the basics before what builds on them
 # (SPF and DKIM before DMARC, which needs one of them to pass).
 FAMILY_ORDER = ("dns", "dnssec", "mx", "tcp", "smtp", "imap", "pop3", "tls", "cert", "auth", "login", "roundtrip",
-                "dane", "mta_sts", "spf", "dkim", "dmarc", "tls_rpt", "ptr", "dnsbl", "servers", "autoconfig")
+                "dane", "mta_sts", "provider", "spf", "dkim", "dmarc", "tls_rpt", "ptr", "dnsbl", "servers",
+                "autoconfig")
 
 
 def _family_rank(f: Finding) -> int:

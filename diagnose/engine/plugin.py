@@ -110,6 +110,7 @@ class Check:
     services: ClassVar[tuple[str, ...]] = ()
     needs: ClassVar[tuple[str, ...]] = ()
     provides: ClassVar[tuple[str, ...]] = ()
+    wants: ClassVar[tuple[str, ...]] = ()  # facts used when a selected check provides them (never pulls it in)
     implied_by: ClassVar[str] = ""  # an Options field that, when set, asks for this check (e.g. "credentials")
     texts: ClassVar[dict[str, tuple[str, str]]] = {}
     optional: ClassVar[bool] = False  # True: runs only when named with --check (e.g. bimi.logo)

@@ -79,7 +79,7 @@ async def diagnose(
     findings: list[Finding] = []
     provided = {fact for cls in checks for fact in cls.provides}
     for cls in checks:
-        for fact in set(cls.needs) - provided:
+        for fact in (set(cls.needs) | set(cls.wants)) - provided:
             facts.withhold(fact, f"it needs {fact}, which no selected check provides")
     loop = asyncio.get_running_loop()
     if loop.get_exception_handler() is None:

@@ -99,11 +99,13 @@ def _dechunk(data: bytes) -> bytes:
 
 
 async def https_get(host: str, path: str, addresses: tuple[str, ...] | list[str], *, ca_file: Path | None,
-                    timeout: float, max_body: int = 64 * 1024, port: int = 443) -> FetchResult:
-    """GET https://host/path from the first address that connects; ``timeout`` is --timeout: per
-    address ``Timeouts.http`` for connect + TLS and again for the response, ``http_total`` for all."""
+                    timeout: float, max_body: int = 64 * 1024, port: int = 443, body: bytes | None = None,
+                    content_type: str = "") -> FetchResult:
+    """GET https://host/path (POST ``body`` when given) from the first address that connects; ``timeout``
+    is --timeout: per address ``Timeouts.http`` for connect + TLS and again for the response, ``http_total``
+    for all."""
     limits = Timeouts(timeout)
-    url = f"https://{host}{path}"
+    url = f"https://{host}{path}" if port == 443 else f"https://{host}:{port}{path}"
     if not addresses:
         return FetchResult(url, "", "no_address", f"{host} has no address")
     context = verifying_context(ca_file)
@@ -115,7 +117,8 @@ async def https_get(host: str, path: str, addresses: tuple[str, ...] | list[str]
         if remaining < 0.2:
             break
         tried.append(address)
-        last = await _get_one(url, host, path, address, port, context, min(limits.http, remaining / 2), max_body)
+        last = await _get_one(url, host, path, address, port, context, min(limits.http, remaining / 2), max_body,
+                              body, content_type)
         last = FetchResult(**{**last.__dict__, "tried": tuple(tried)})
         if last.outcome not in ("refused", "timeout", "unreachable"):
             return last  # a TLS or HTTP answer is the server's answer: do not hide it behind another address
@@ -232,3 +235,20 @@ async def http_fetch(url: str, *, resolve: Resolve, timeout: float, max_body: in
             return result
         url = urljoin(url, location)
     return FetchResult(url[:300], "", "redirects", f"more than {max_redirects} redirects", tried=tuple(tried))
+
+
+async def http_redirect_target(host: str, path: str, addresses: tuple[str, ...] | list[str], *,
+                               timeout: float) -> tuple[str, FetchResult]:
+    """GET http://host/path once, follow nothing: (the Location of a 3xx answer or '', the fetch).
+    Microsoft's Autodiscover "HTTP redirect method" uses it; nothing secret goes over it."""
+    limits = Timeouts(timeout)
+    url = f"http://{host}{path}"
+    result = FetchResult(url, "", "no_address", f"{host} has no address")
+    for address in list(addresses)[:2]:
+        result = await _get_one(url, host, path, address, 80, None, limits.http, 16 * 1024)
+        if result.outcome not in ("refused", "timeout", "unreachable"):
+            break
+    response = result.response
+    if result.outcome == "ok" and response is not None and response.status in REDIRECTS:
+        return response.headers.get("location", ""), result
+    return "", result

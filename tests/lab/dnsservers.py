@@ -124,13 +124,15 @@ def write_unbound(base: Path, plan: Plan, zones: list[Zone]) -> dict:
         # built-in local zones such as "test." and "127.in-addr.arpa.")
         f'    local-zone: "{plan.tld}." transparent',
         f'    local-zone: "{plan.reverse_origin}." transparent',
+        # ... and the providers' zones the lab impersonates (google.com, outlook.com, ...)
+        *(f'    local-zone: "{origin}." transparent' for origin in plan.provider_origins),
     ]
     # TLDs named by scenario data outside the lab (e.g. "10." of an MX target
     # "127.77.0.10."): NXDOMAIN, as the real root would answer.
     for t in plan.outside_tlds():
         if t not in (plan.tld,):
             conf.append(f'    local-zone: "{t}." static')
-    for origin in (plan.tld, plan.reverse_origin):
+    for origin in (plan.tld, plan.reverse_origin, *plan.provider_origins):
         conf += ["", "stub-zone:", f'    name: "{origin}."', f"    stub-addr: {ns}@53"]
     conf += ["", "remote-control:", "    control-enable: no"]
     conf_path = base / "unbound.conf"

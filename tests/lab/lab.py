@@ -205,7 +205,7 @@ class Lab:
             "crl": f"http://{ca_host}/intermediate.crl", "stale_crl": f"http://{ca_host}/stale.crl",
             "issuer": f"http://{ca_host}/intermediate.der", "ocsp": f"http://{ocsp_host}/",
             "ocsp_down": f"http://{plan.hosts['refused'].fqdn}/"})
-        certs = {key: ca.issue(key, [h.fqdn], variant=h.tls) for key, h in plan.hosts.items()}
+        certs = {key: ca.issue(key, [h.fqdn, *h.sans], variant=h.tls) for key, h in plan.hosts.items()}
         password = secrets.token_urlsafe(18)
 
         procs = {}

@@ -39,3 +39,21 @@ AUTOCONFIG_XML = """<?xml version="1.0" encoding="UTF-8"?>
   </emailProvider>
 </clientConfig>
 """
+
+
+# Microsoft's POX Autodiscover answer (outlook responseschema 2006a) as the lab's autodiscover.outlook.com
+# gives it: the client servers of Microsoft 365 (impersonated by the lab's Dovecot and Postfix)
+AUTODISCOVER_XML = """<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">
+  <Response xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a">
+    <Account>
+      <AccountType>email</AccountType>
+      <Action>settings</Action>
+      <Protocol><Type>IMAP</Type><Server>outlook.office365.com</Server><Port>993</Port><SSL>on</SSL>
+        <LoginName>%EMAILADDRESS%</LoginName></Protocol>
+      <Protocol><Type>SMTP</Type><Server>smtp.office365.com</Server><Port>587</Port>
+        <Encryption>TLS</Encryption><LoginName>%EMAILADDRESS%</LoginName></Protocol>
+    </Account>
+  </Response>
+</Autodiscover>
+"""

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tests.lab.policydata import AUTOCONFIG_XML, DKIM_RSA_512, DKIM_RSA_2048, dkim, sts_policy
+from tests.lab.policydata import AUTOCONFIG_XML, AUTODISCOVER_XML, DKIM_RSA_512, DKIM_RSA_2048, dkim, sts_policy
 
 # Services a host can offer; which server provides them.
 POSTFIX_SERVICES = {"smtp": 25, "submission": 587, "submissions": 465}
@@ -50,6 +50,7 @@ class Host:
     postfix: tuple[str, ...] = ()  # extra smtpd options for this host's listeners, e.g. "smtpd_tls_security_level=none"
     dovecot: tuple[str, ...] = ()  # extra Dovecot settings in this host's `local ADDR { }` block
     ptr: str = ""  # PTR target instead of the host's own name (relative to the TLD, like name); "-": no PTR
+    sans: tuple[str, ...] = ()  # more names in its certificate (absolute, wildcards allowed)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,11 @@ HOSTS: dict[str, Host] = {
     ),
     "mx2": Host(11, "mx2.healthy", ("smtp",), note="Postfix: 25 (backup MX)"),
     "smtp": Host(12, "smtp.healthy", ("submission", "submissions"), note="Postfix: submission host, 587 and 465"),
+    # the providers' own servers, impersonated (names ending in "." are absolute: PROVIDER_ZONES serve them)
+    "gmx": Host(160, "smtp.google.com.", ("smtp",), sans=("aspmx.l.google.com",),
+                note="Postfix: 25, Google Workspace's MX (impersonated)"),
+    "msmx": Host(161, "mail.protection.outlook.com.", ("smtp",), sans=("*.mail.protection.outlook.com",),
+                 note="Postfix: 25, Microsoft 365's MX for every <domain-dashed>.mail.protection.outlook.com"),
     "imap": Host(
         20, "imap.healthy", ("imap", "imaps", "pop3", "pop3s"), note="Dovecot: 143 (STARTTLS), 993, 110 (STLS), 995"
     ),
@@ -124,7 +130,8 @@ HOSTS: dict[str, Host] = {
         note="Postfix: 25, still accepts TLS 1.0/1.1",
     ),
     # DNS policy faults (SPF, DMARC, DKIM, MTA-STS, PTR, DNSBL: see policydata.py), octets 150-159
-    "web": Host(150, "web", ("https",), note="static HTTPS: MTA-STS policies, autoconfig files"),
+    "web": Host(150, "web", ("https", "http"), note="static HTTPS: MTA-STS policies, autoconfig files, "
+                "Autodiscover answers; HTTP 80: only redirects (PROVIDER_REDIRECTS)"),
     # the lab CA's publication points, named in every leaf (pki.py); key "capub": "ca" would be certs/ca.pem
     "capub": Host(155, "ca", ("http",), note="HTTP 80: the lab CA's CRLs and intermediate (webserver.py)"),
     "ocsp": Host(156, "ocsp", ("ocsp",), note="HTTP 80: OCSP answers by openssl ocsp (webserver.py)"),
@@ -184,6 +191,38 @@ MAIL_DOMAIN_SCENARIO = "healthy"
 # Any mailbox also takes mail for LOCAL+FOLDER@ (e.g. user+Junk@): Dovecot files it in FOLDER.
 MAIL_ACCOUNTS = {MAIL_USER: "", "locked": "deny", "dropped": "discard", "ghost": "bounce"}
 
+# Zones of the providers' own names, served by the lab's Knot and reached through stub zones in Unbound,
+# so provider recognition and the provider.* checks meet the documented records (diagnose/knowledge/
+# providers.toml) on loopback. Owners are relative to the zone ("@" its apex); rdata templates as above.
+PROVIDER_ZONES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "google.com": (
+        ("_spf", "TXT", '"v=spf1 ip4:{gmx.addr} ~all"'),
+        ("aspmx.l", "A", "{gmx.addr}"),
+    ),
+    "outlook.com": (
+        ("spf.protection", "TXT", '"v=spf1 ip4:{msmx.addr} -all"'),
+        ("*.mail.protection", "A", "{msmx.addr}"),
+        ("autodiscover", "A", "{web.addr}"),
+    ),
+    "onmicrosoft.com": (  # the tenant "labtenant" holds the DKIM keys Microsoft 365 signs with
+        ("*._domainkey.labtenant", "TXT", dkim(DKIM_RSA_2048)),
+    ),
+    "office365.com": (  # the client servers Autodiscover names: the lab's Dovecot and submission Postfix
+        ("outlook", "A", "{imap.addr}"),
+        ("smtp", "A", "{smtp.addr}"),
+    ),
+}
+# HTTPS files of provider names (webserver.py); an Autodiscover POST is answered from its file, the
+# request's address put in for %EMAILADDRESS%
+PROVIDER_WEB = {
+    "autodiscover.outlook.com": {"/autodiscover/autodiscover.xml": AUTODISCOVER_XML},
+}
+
+# plain-HTTP redirects of host web (any Host header), as autodiscover.outlook.com on port 80 gives them
+PROVIDER_REDIRECTS = {
+    "/autodiscover/autodiscover.xml": "https://autodiscover.outlook.com/autodiscover/autodiscover.xml",
+}
+
 _GOOD_POLICY = (  # SPF and DMARC that pass, for the policy-fault domains
     ("@", "TXT", '"v=spf1 mx -all"'),
     ("_dmarc", "TXT", '"v=DMARC1; p=reject; rua=mailto:dmarc@{domain}"'),
@@ -191,7 +230,46 @@ _GOOD_POLICY = (  # SPF and DMARC that pass, for the policy-fault domains
 _MX1 = (("@", "MX", "10 {mx1.fqdn}."),)
 _STS = (("_mta-sts", "TXT", '"v=STSv1; id=lab1"'), ("mta-sts", "A", "{web.addr}"))
 
+_DMARC = (("_dmarc", "TXT", '"v=DMARC1; p=reject; rua=mailto:dmarc@{domain}"'),)
+_GOOGLE = (("@", "MX", "1 {gmx.fqdn}."), ("google._domainkey", "TXT", dkim(DKIM_RSA_2048)), *_DMARC)
+_MS_SPF = (("@", "TXT", '"v=spf1 include:spf.protection.outlook.com -all"'),)
+_MS = (
+    ("@", "MX", "0 {domain_dashed}.mail.protection.outlook.com."),
+    ("autodiscover", "CNAME", "autodiscover.outlook.com."),
+    ("selector1._domainkey", "CNAME", "selector1-{domain_dashed}._domainkey.labtenant.onmicrosoft.com."),
+    *_DMARC,
+)
+_MS_S2 = (("selector2._domainkey", "CNAME", "selector2-{domain_dashed}._domainkey.labtenant.onmicrosoft.com."),)
+
 SCENARIOS: dict[str, Scenario] = {
+    # provider scenarios: the providers' names are served by PROVIDER_ZONES
+    "gworkspace": Scenario(
+        "Google Workspace set up as documented: MX smtp.google.com, include:_spf.google.com, google._domainkey, DMARC",
+        (*_GOOGLE, ("@", "TXT", '"v=spf1 include:_spf.google.com ~all"')),
+    ),
+    "m365": Scenario(
+        "Microsoft 365 set up as documented: MX <domain-dashed>.mail.protection.outlook.com, "
+        "include:spf.protection.outlook.com, selector1/selector2 CNAMEs, autodiscover CNAME (Autodiscover answers)",
+        (*_MS, *_MS_SPF, *_MS_S2),
+    ),
+    "gnoinclude": Scenario(
+        "MX at Google Workspace, SPF without include:_spf.google.com (provider.spf_include_missing)",
+        (*_GOOGLE, ("@", "TXT", '"v=spf1 mx -all"')),
+    ),
+    "mixedspf": Scenario(
+        "MX at Google Workspace, SPF authorising only Microsoft 365 (provider.mixed)",
+        (*_GOOGLE, *_MS_SPF),
+    ),
+    "m365mxold": Scenario(
+        "Microsoft 365 set up (autodiscover, DKIM CNAMEs, SPF) while the MX still points at Google Workspace "
+        "(provider.mx_elsewhere)",
+        (("@", "MX", "1 {gmx.fqdn}."), ("google._domainkey", "TXT", dkim(DKIM_RSA_2048)),
+         ("@", "TXT", '"v=spf1 include:_spf.google.com include:spf.protection.outlook.com -all"'), *_MS[1:], *_MS_S2),
+    ),
+    "m365onesel": Scenario(
+        "Microsoft 365 with selector2._domainkey missing (provider.dkim_selector_missing)",
+        (*_MS, *_MS_SPF),
+    ),
     "healthy": Scenario(
         "two working MX hosts (10 mx1, 20 mx2), submission and IMAP hosts; DNSSEC-signed; SPF, DMARC, "
         "DKIM (selector default), MTA-STS covering both MX, TLS-RPT, autoconfig",

@@ -18,6 +18,7 @@ import argparse
 import base64
 import http.server
 import os
+import re
 import ssl
 import subprocess
 import sys
@@ -53,7 +54,8 @@ def write_web(base: Path, plan, ca) -> dict:
                  "--root", str(base / "www"), "--cert", cert["chain"], "--key", cert["key"],
                  "--pidfile", str(base / "web.pid"), "--http", ca_host.addr, "--ocsp", ocsp_host.addr,
                  "--ocsp-index", str(ca.index_file), "--ocsp-ca", str(ca.dir / "intermediate.pem"),
-                 "--ocsp-key", str(ca.dir / "intermediate.key")],
+                 "--ocsp-key", str(ca.dir / "intermediate.key"), "--redirect-listen", web.addr,
+                 *(f"--redirect={path}={url}" for path, url in plan.web_redirects().items())],
         "pidfile": str(base / "web.pid"),
         "comm": COMM,
         "log": None,
@@ -77,6 +79,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._send(404, "text/plain", b"not found\n")
         self._send(200, TYPES.get(file.suffix, "application/octet-stream"), file.read_bytes())
 
+    def do_POST(self) -> None:  # noqa: N802
+        """Microsoft Autodiscover (POX): a POSTed <Autodiscover><Request> is answered with the file at the
+        path, its %EMAILADDRESS% replaced by the request's address; anything else as Exchange would."""
+        host = (self.headers.get("Host") or "").split(":")[0].lower().rstrip(".")
+        length = self.headers.get("Content-Length", "")
+        body = self.rfile.read(min(int(length), 65536)) if length.isdigit() else b""
+        file = self.root / host / self.path.split("?")[0].lstrip("/")
+        if not host or "/.." in self.path or not file.is_file() or not self.path.lower().startswith("/autodiscover/"):
+            return self._send(404, "text/plain", b"not found\n")
+        m = re.search(rb"<EMailAddress>([^<]{1,254})</EMailAddress>", body)
+        if m is None or b"requestschema/2006" not in body:
+            return self._send(400, "text/plain", b"not an Autodiscover request\n")
+        answer = file.read_bytes().replace(b"%EMAILADDRESS%", m.group(1))
+        self._send(200, "text/xml; charset=utf-8", answer)
+
     def _send(self, status: int, ctype: str, body: bytes) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
@@ -89,6 +106,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
         sys.stderr.write(
             f"{self.address_string()} {self.headers.get('Host', '-') if self.headers else '-'} {fmt % args}\n"
         )
+
+
+class RedirectHandler(Handler):
+    """Plain HTTP that only redirects (Microsoft's autodiscover.outlook.com on port 80 sends every
+    Autodiscover GET to its https URL, whatever the Host: the "HTTP redirect method")."""
+
+    server_version = "maildoctor-lab-redirect"
+    redirects: dict[str, str] = {}  # path -> https URL
+
+    def do_GET(self) -> None:  # noqa: N802
+        target = self.redirects.get(self.path.split("?")[0].lower())
+        if target is None:
+            return self._send(404, "text/plain", b"not found\n")
+        self.send_response(302)
+        self.send_header("Location", target)
+        self.send_header("Content-Length", "0")
+        self.send_header("Connection", "close")
+        self.end_headers()
 
 
 class OcspHandler(Handler):
@@ -138,7 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ocsp-index")
     ap.add_argument("--ocsp-ca")
     ap.add_argument("--ocsp-key")
+    ap.add_argument("--redirect-listen", help="answer plain HTTP on this address, port 80, with --redirect rules")
+    ap.add_argument("--redirect", action="append", default=[], help="PATH=URL: a GET of PATH is sent to URL (302)")
     args = ap.parse_args(argv)
+    RedirectHandler.redirects = dict(r.split("=", 1) for r in args.redirect)
     Handler.root = Path(args.root)
     OcspHandler.args = ["-index", str(args.ocsp_index), "-CA", str(args.ocsp_ca), "-rsigner", str(args.ocsp_ca),
                         "-rkey", str(args.ocsp_key)]
@@ -149,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     # the handshake runs in the handler thread, so a client that never says hello blocks nobody
     server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     server.timeout = 5
-    plain = [http.server.ThreadingHTTPServer((a, 80), h) for a, h in ((args.http, Handler), (args.ocsp, OcspHandler))
+    plain = [http.server.ThreadingHTTPServer((a, 80), h) for a, h in ((args.http, Handler), (args.ocsp, OcspHandler),
+                                                                     (args.redirect_listen, RedirectHandler))
              if a]  # bound before the fork, so a busy address fails the launch
     if args.daemon and os.fork() > 0:  # bound and listening: errors above reached the launcher
         os._exit(0)

@@ -16,6 +16,9 @@ from tests.lab.scenarios import (
     DOVECOT_SERVICES,
     HOSTS,
     POSTFIX_SERVICES,
+    PROVIDER_REDIRECTS,
+    PROVIDER_WEB,
+    PROVIDER_ZONES,
     SCENARIOS,
     WEB_SERVICES,
     Host,
@@ -61,6 +64,7 @@ class RenderedHost:
     postfix: tuple[str, ...] = ()
     dovecot: tuple[str, ...] = ()
     ptr: str = ""  # PTR target fqdn when it is not fqdn
+    sans: tuple[str, ...] = ()  # more certificate names
 
     @property
     def ports(self) -> dict[str, int]:
@@ -108,7 +112,7 @@ class Plan:
             raise ValueError(f"host {key}: octet {h.octet} out of range")
         return RenderedHost(
             key=key,
-            fqdn=f"{h.name}.{self.tld}",
+            fqdn=h.name.rstrip(".") if h.name.endswith(".") else f"{h.name}.{self.tld}",  # "x.": absolute
             addr=f"{self.prefix}.{h.octet}",
             services=tuple(h.services),
             firewall=h.firewall,
@@ -117,6 +121,7 @@ class Plan:
             postfix=tuple(h.postfix),
             dovecot=tuple(h.dovecot),
             ptr=f"{h.ptr}.{self.tld}" if h.ptr else "",
+            sans=tuple(h.sans),
         )
 
     def domain(self, name: str) -> str:
@@ -137,14 +142,23 @@ class Plan:
 
     # -- zones -----------------------------------------------------------
     def _render(self, template: str, domain: str) -> str:
-        return template.format(tld=self.tld, domain=domain, **self.hosts)
+        return template.format(tld=self.tld, domain=domain, domain_dashed=domain.replace(".", "-"), **self.hosts)
+
+    @property
+    def provider_origins(self) -> list[str]:
+        """The providers' zones the lab impersonates (scenarios.PROVIDER_ZONES), e.g. google.com."""
+        return sorted(PROVIDER_ZONES)
 
     def zones(self) -> list[Zone]:
         ns = self.hosts["ns"].fqdn
         tld_zone = Zone(self.tld)
         served = {name: Zone(self.domain(name)) for name, sc in SCENARIOS.items() if sc.served}
         reverse = Zone(self.reverse_origin)
-        all_zones = [tld_zone, *served.values(), reverse]
+        providers = [Zone(origin) for origin in self.provider_origins]  # not delegated: Unbound has stub zones
+        for pz in providers:
+            for owner, rtype, rdata in PROVIDER_ZONES[pz.origin]:
+                pz.add(pz.origin if owner == "@" else f"{owner}.{pz.origin}", rtype, self._render(rdata, pz.origin))
+        all_zones = [tld_zone, *served.values(), *providers, reverse]
 
         for z in all_zones:
             z.add(z.origin, "NS", ns + ".")
@@ -180,7 +194,13 @@ class Plan:
             for key, template in sc.web.items():
                 label, _, path = key.partition("/")
                 sites.setdefault(f"{label}.{domain}", {})["/" + path] = self._render(template, domain)
+        for host, files in PROVIDER_WEB.items():
+            sites.setdefault(host, {}).update(files)  # served as they are: %EMAILADDRESS% is filled per request
         return sites
+
+    def web_redirects(self) -> dict[str, str]:
+        """Plain-HTTP redirects host web gives, path -> https URL (scenarios.PROVIDER_REDIRECTS)."""
+        return dict(PROVIDER_REDIRECTS)
 
     def outside_tlds(self) -> list[str]:
         """Last labels of absolute names used in scenario data that lie outside the lab.
@@ -188,7 +208,7 @@ class Plan:
         The resolver answers NXDOMAIN for them (as the real root would for a
         name such as ``127.77.0.10.``) instead of REFUSED.
         """
-        inside = (self.tld, self.reverse_origin)
+        inside = (self.tld, self.reverse_origin, *self.provider_origins)
         out = set()
         for z in self.zones():
             for _owner, rtype, rdata in z.records:

@@ -91,3 +91,42 @@ def test_hostile_records():
     for record in ["v=DKIM1; p=\x1b[31m", "p=" + "A" * 5000, ";;;;", "v=DKIM1; \x00=1; p=", "p=" + RSA512 + "; p=x"]:
         fs = judge(record)
         assert fs and all("\x1b" not in f.summary + f.explanation for f in fs)
+
+
+def test_a_domain_whose_provider_signs_but_publishes_no_key_is_told_apart_from_a_miss():
+    # Given: no key at any selector tried; Microsoft 365 is known to sign for the domain
+    results = {s: nxdomain(f"{s}._domainkey.example.com", "TXT") for s in ("selector1", "selector2")}
+    plain = DkimCheck().evaluate_dkim("example.com", results, guessed=True)
+    known = DkimCheck().evaluate_dkim("example.com", results, guessed=True, signer="Microsoft 365")
+    # Then: without a provider it is "no key at the selectors tried" (listed); with one, "signs with no key"
+    assert [(f.code, f.status) for f in plain] == [("dkim.none_found", Status.SKIP)]
+    assert "selector1, selector2" in plain[0].summary
+    assert [(f.code, f.status) for f in known] == [("dkim.no_key", Status.WARN)]
+    assert "Microsoft 365 signs" in known[0].explanation
+
+
+def test_only_revoked_keys_mean_the_domain_signs_with_no_key():
+    fs = judge("v=DKIM1; k=rsa; p=", guessed=True)
+    assert [f.code for f in fs] == ["dkim.revoked", "dkim.no_key"]
+    assert "revoked" in fs[1].summary
+
+
+def test_a_learned_selector_without_a_key_fails_like_a_given_one():
+    results = {"s2026": nxdomain("s2026._domainkey.example.com", "TXT"),
+               "default": nxdomain("default._domainkey.example.com", "TXT")}
+    fs = DkimCheck().evaluate_dkim("example.com", results, guessed=True, asserted=frozenset({"s2026"}),
+                                   learned=("s2026",))
+    assert [(f.code, f.status, f.evidence["learned"]) for f in fs] == [("dkim.not_found", Status.FAIL, True)]
+
+
+def test_selectors_learned_from_the_round_trip_copy():
+    from checks.dkim import learned_selectors, provider_selectors
+    from checks.roundtrip.check import DeliveredCopy
+
+    msg = (b"DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=Mail2026; h=from; bh=x; b=y\r\n"
+           b"DKIM-Signature: v=1; a=rsa-sha256; d=esp.example; s=other; h=from; bh=x; b=y\r\n"
+           b"From: a@example.com\r\n\r\nbody\r\n")
+    copy = DeliveredCopy(msg, "INBOX", "a@example.com", 1.0)
+    assert learned_selectors(copy, "example.com") == ("mail2026",)
+    assert learned_selectors(None, "example.com") == ()
+    assert provider_selectors(None) == ((), "")

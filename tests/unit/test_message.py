@@ -436,3 +436,13 @@ def test_a_header_saved_by_a_windows_editor_bom_and_crlf_is_read():
     raw = b"\xef\xbb\xbf" + HOPS.replace(b"\n", b"\r\n")
     codes = {f.code for f in findings_of(raw)}
     assert {"message.hops", "message.hop_slow", "message.auth_failed"} <= codes
+
+
+def test_the_dkim_selectors_of_a_message_are_named_with_the_command_that_tests_each_key():
+    msg = (b"DKIM-Signature: v=1; a=rsa-sha256; d=Example.com; s=mail2026; h=from; bh=x; b=y\r\n"
+           b"DKIM-Signature: v=1; a=rsa-sha256; d=example-com.gappssmtp.com; s=20230601; h=from; bh=x; b=y\r\n"
+           b"From: a@example.com\r\nTo: b@example.net\r\nSubject: hi\r\n\r\nbody\r\n")
+    (f,) = [f for f in findings_of(msg) if f.code == "message.dkim_signed"]
+    assert f.evidence["signatures"] == [{"domain": "example.com", "selector": "mail2026"},
+                                        {"domain": "example-com.gappssmtp.com", "selector": "20230601"}]
+    assert f.evidence["commands"][0] == "maildoctor check example.com --check dkim.keys --dkim-selector mail2026"

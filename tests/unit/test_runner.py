@@ -182,3 +182,29 @@ def test_verdict_is_pass_when_only_optional_tests_were_skipped():
     assert report(Status.SKIP).verdict is Status.SKIP
     assert report(Status.PASS, Status.WARN, Status.SKIP).verdict is Status.WARN
     assert report(Status.PASS, Status.SKIP).to_dict()["verdict"] == "pass"
+
+
+class Wanting(Check):
+    id = "t.wanting"
+    title = "uses fact.n when someone provides it"
+    wants = ("fact.n",)
+
+    async def run(self, ctx):
+        from diagnose.engine.facts import FactUnavailable
+
+        try:
+            got = await ctx.fact("fact.n")
+        except FactUnavailable:
+            got = "nothing"
+        yield self.finding("t.wanting", Status.PASS, "w", f"got {got}")
+
+
+def test_a_wanted_fact_is_used_when_provided_and_never_waited_for_otherwise():
+    from diagnose.engine.registry import select
+
+    with_it = asyncio.run(collect([Slow, Wanting]))[-1].report
+    assert "got 42" in {f.summary for f in with_it.findings}
+    start = time.monotonic()
+    alone = asyncio.run(collect([Wanting]))[-1].report
+    assert time.monotonic() - start < 0.5 and alone.findings[0].summary == "got nothing"
+    assert select([Slow, Wanting], only=["t.wanting"]) == [Wanting]  # a want never pulls its producer in

@@ -1,7 +1,7 @@
 """`maildoctor settings`: merging autoconfig with SRV/common-name discovery, and the text a person copies."""
 
 from checks.autoconfig import ServerSetting
-from diagnose.app.settings_cmd import render_text, settings_from_facts
+from diagnose.app.settings_cmd import Setting, render_text, settings_from_facts
 from diagnose.engine.facts import ServiceHost
 
 
@@ -50,3 +50,44 @@ def test_the_user_name_is_what_the_autoconfig_file_says():
     text = render_text("example.com", [], None)
     assert "usually your full email address (you@example.com)" in text
     assert "username" not in settings_from_facts(auto, None, None)[0].to_dict()
+
+
+def test_autodiscover_and_the_providers_documented_settings_are_credited():
+    from checks.provider.signals import Hosting
+    from diagnose.knowledge.providers import Signals, load, recognise
+
+    cat = load()
+    signals = Signals("example.com", mx=("example-com.mail.protection.outlook.com",))
+    hosting = Hosting(signals, tuple(recognise(signals, cat.providers)))
+    ad = (ServerSetting("incoming", "imap", "imap.example.com", 993, "SSL"),)
+    settings = settings_from_facts(None, None, None, ad, hosting)
+    sources = {(s.protocol, s.host, s.port): s.source for s in settings}
+    assert sources[("IMAP", "imap.example.com", 993)] == "Autodiscover"
+    assert sources[("SMTP", "smtp.office365.com", 587)] == "Microsoft 365 documentation"
+    assert settings[-1].to_dict()["reference"].startswith("https://learn.microsoft.com/")
+    assert [s.published for s in settings][:1] == [True] and not settings[-1].published
+
+
+def test_a_published_setting_the_server_disagrees_with_is_flagged():
+    from diagnose.app.settings_verify import disagreement
+    from diagnose.net.dialogue import Dialogue, Endpoint
+    from diagnose.net.tcp import ConnectOutcome
+
+    def dialogue(port, **kw):
+        d = Dialogue(Endpoint("mailbox", "imap.example.com", "192.0.2.3", port), connect=ConnectOutcome.CONNECTED,
+                     greeting_ok=True)
+        for k, v in kw.items():
+            setattr(d, k, v)
+        return d
+
+    tls = object()
+    assert disagreement("SSL/TLS", 993, dialogue(993, tls=tls)) == ""
+    assert disagreement("STARTTLS", 143, dialogue(143, starttls_offered=True, tls=tls)) == ""
+    assert "does not offer STARTTLS" in disagreement("STARTTLS", 143, dialogue(143))
+    assert "from the first byte" in disagreement("STARTTLS", 993, dialogue(993, tls=tls))
+    assert "no TLS handshake" in disagreement("SSL/TLS", 993, dialogue(993, greeting_ok=False, tls_error="bad cert"))
+    refused = dialogue(993, connect=ConnectOutcome.REFUSED, connect_detail="connection refused")
+    assert "nothing answers on imap.example.com:993" in disagreement("SSL/TLS", 993, refused)
+    text = render_text("example.com", [Setting("incoming", "IMAP", "imap.example.com", 993, "SSL/TLS",
+                                               "autoconfig file", server="nothing answers")], None)
+    assert "! but the server disagrees: nothing answers" in text
