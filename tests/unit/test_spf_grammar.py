@@ -248,8 +248,12 @@ def test_one_bad_term_in_a_generated_record_makes_it_invalid(record, bad):
     assert parse_record(record + " " + bad)[1], record
 
 
+# any text a TXT string can carry in the test zone (its builder quotes it: no line breaks, quotes, backslashes)
+_TXT_TEXT = st.text(st.characters(blacklist_characters='\n\r"\\', blacklist_categories=("Cs",)), max_size=200)
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(spf_records(), st.text(max_size=200).map(lambda t: "v=spf1 " + t)))
+@given(st.one_of(spf_records(), _TXT_TEXT.map(lambda t: "v=spf1 " + t)))
 def test_parsing_judging_and_expanding_never_raise(record):
     # Given any record (from the grammar, or any text after v=spf1), When parsed and judged, Then no exception
     terms, _errors = parse_record(record)
