@@ -106,8 +106,9 @@ class MessageBounce(Check):
     id = BOUNCE
     title = "Returned message (bounce, auto-reply, feedback report)"
     side = Side.OUTGOING
-    texts = {**{f"message.bounce_{reason}": pair for reason, pair in REASON_TEXTS.items()},
-             "message.bounce_none": ("", ""),
+    code_family = "bounce"  # issue 16's JSON contract: code bounce.<reason> (message.bounce_<reason> before)
+    texts = {**{f"bounce.{reason}": pair for reason, pair in REASON_TEXTS.items()},
+             "bounce.none": ("", ""),
              "message.input_partial": ("Part of the input was not read (too large, or nested too deeply) or its "
                                        "MIME structure is broken: the analysis covers what was read.",
                                        "Give the returned message as saved by the mail program (.eml).")}
@@ -171,7 +172,7 @@ def _domain(address: str) -> str:
 def bounce_findings(returned: bounce.Returned, sender: str) -> list[Finding]:
     """One finding per recipient of a returned message; a pass when the message is no bounce."""
     if returned.kind == "none":
-        return [Finding(BOUNCE, "message.bounce_none", "message", Status.PASS,
+        return [Finding(BOUNCE, "bounce.none", "message", Status.PASS,
                         "Not a bounce, auto-reply or feedback report: nothing was returned", side=Side.OUTGOING)]
     out = []
     for r in returned.recipients:
@@ -221,7 +222,7 @@ def _bounce_finding(returned: bounce.Returned, r: bounce.Recipient, status: Stat
         evidence["failed_checks"] = list(r.auth_checks)
     if returned.details:
         evidence["details"] = dict(returned.details)
-    return Finding(BOUNCE, f"message.bounce_{r.reason}", r.recipient, status, summary, explanation, remedy,
+    return Finding(BOUNCE, f"bounce.{r.reason}", r.recipient, status, summary, explanation, remedy,
                    evidence, side=Side.OUTGOING)
 
 

@@ -34,21 +34,21 @@ def bounce_findings(data: bytes):
 
 # file -> [(code, status, recipient, enhanced status, reply code, permanent)]
 EXPECTED = {
-    "postfix-lab-user-unknown.eml": [("message.bounce_user_unknown", "fail", "ghost@healthy.test", "5.1.1", "550",
+    "postfix-lab-user-unknown.eml": [("bounce.user_unknown", "fail", "ghost@healthy.test", "5.1.1", "550",
                                       True)],
-    "gmail-dmarc-unauthenticated.eml": [("message.bounce_auth_failure", "fail", "friend@gmail.com", "5.7.26", "550",
+    "gmail-dmarc-unauthenticated.eml": [("bounce.auth_failure", "fail", "friend@gmail.com", "5.7.26", "550",
                                          True)],
-    "m365-recipient-not-found.eml": [("message.bounce_user_unknown", "fail", "nobody@contoso.com", "5.1.10", "550",
+    "m365-recipient-not-found.eml": [("bounce.user_unknown", "fail", "nobody@contoso.com", "5.1.10", "550",
                                       True)],
-    "exim-plaintext.eml": [("message.bounce_user_unknown", "fail", "nobody@example.net", "5.1.1", "550", True),
-                           ("message.bounce_mailbox_full", "fail", "full@example.com", "5.2.2", "552", True)],
-    "exchange-plaintext.eml": [("message.bounce_user_unknown", "fail", "bob@example.com", "5.1.1", "550", True)],
-    "qmail-plaintext.eml": [("message.bounce_blocked", "fail", "someone@example.net", "5.7.1", "554", True)],
-    "sendmail-plaintext.eml": [("message.bounce_message_too_large", "fail", "big@example.com", "5.3.4", "552", True)],
-    "postfix-delayed.eml": [("message.bounce_network_error", "warn", "friend@example.net", "4.4.1", None, False)],
-    "postfix-expired.eml": [("message.bounce_expired", "fail", "friend@example.net", "4.4.1", None, True)],
-    "arf-abuse.eml": [("message.bounce_feedback", "warn", "user@example.com", None, None, False)],
-    "autoreply-vacation.eml": [("message.bounce_autoreply", "pass", "alice@example.com", None, None, False)],
+    "exim-plaintext.eml": [("bounce.user_unknown", "fail", "nobody@example.net", "5.1.1", "550", True),
+                           ("bounce.mailbox_full", "fail", "full@example.com", "5.2.2", "552", True)],
+    "exchange-plaintext.eml": [("bounce.user_unknown", "fail", "bob@example.com", "5.1.1", "550", True)],
+    "qmail-plaintext.eml": [("bounce.blocked", "fail", "someone@example.net", "5.7.1", "554", True)],
+    "sendmail-plaintext.eml": [("bounce.message_too_large", "fail", "big@example.com", "5.3.4", "552", True)],
+    "postfix-delayed.eml": [("bounce.network_error", "warn", "friend@example.net", "4.4.1", None, False)],
+    "postfix-expired.eml": [("bounce.expired", "fail", "friend@example.net", "4.4.1", None, True)],
+    "arf-abuse.eml": [("bounce.feedback", "warn", "user@example.com", None, None, False)],
+    "autoreply-vacation.eml": [("bounce.autoreply", "pass", "alice@example.com", None, None, False)],
 }
 
 
@@ -60,7 +60,7 @@ def test_each_documented_format_gives_one_finding_per_recipient(name):
     assert got == sorted(EXPECTED[name])
     for f in found:
         assert EVIDENCE_KEYS <= set(f.evidence), f.evidence.keys()
-        assert f.evidence["reason"] in bounce.REASONS and f.code == f"message.bounce_{f.evidence['reason']}"
+        assert f.evidence["reason"] in bounce.REASONS and f.code == f"bounce.{f.evidence['reason']}"
         assert f.evidence["recipient"] == f.subject
 
 
@@ -133,7 +133,7 @@ def test_a_message_that_is_no_bounce_gives_no_failing_bounce_finding():
     msg = (b"From: alice@example.com\nTo: bob@example.net\nSubject: lunch\nDate: Mon, 11 Mar 2024 09:00:03 +0100\n\n"
            b"<bob@example.net>: see you at noon\n")
     found = bounce_findings(msg)
-    assert [(f.code, f.status.value) for f in found] == [("message.bounce_none", "pass")]
+    assert [(f.code, f.status.value) for f in found] == [("bounce.none", "pass")]
 
 
 def test_server_text_with_terminal_escapes_is_cleaned():
@@ -190,7 +190,7 @@ def test_pasted_headers_alone_are_read():
     loaded = load(HOPS.split(b"\n\n")[0] + b"\n")
     assert loaded.headers_only
     codes = {f.code for f in analyse(loaded)}
-    assert {"message.bounce_none", "message.hops", "message.auth_failed"} <= codes
+    assert {"bounce.none", "message.hops", "message.auth_failed"} <= codes
 
 
 # --- the command: formats, exit codes, bad input ----------------------------------------------------
@@ -232,7 +232,7 @@ def test_standard_input_and_an_mbox_with_one_message():
     rep = json.loads(proc.stdout)
     assert proc.returncode == 2 and rep["target"]["input"] == "standard input"
     assert rep["meta"]["input"]["notes"] == ["read as an mbox"]
-    assert any(f["code"] == "message.bounce_user_unknown" for f in rep["findings"])
+    assert any(f["code"] == "bounce.user_unknown" for f in rep["findings"])
 
 
 @pytest.mark.parametrize("content, words", [
@@ -266,7 +266,7 @@ def test_a_50_mb_file_is_read_in_part_quickly(tmp_path):
     rep = json.loads(proc.stdout)
     assert proc.elapsed < 3, proc.elapsed
     assert rep["meta"]["input"]["truncated"] is True and rep["meta"]["input"]["bytes"] <= MAX_BYTES
-    assert {"message.bounce_user_unknown", "message.input_partial"} <= {f["code"] for f in rep["findings"]}
+    assert {"bounce.user_unknown", "message.input_partial"} <= {f["code"] for f in rep["findings"]}
 
 
 def test_ten_thousand_received_headers(tmp_path):
@@ -292,14 +292,14 @@ def test_broken_mime_and_an_unknown_charset_give_a_partial_analysis():
            b"Reporting-MTA: dns; mail.example.org\n\nFinal-Recipient: rfc822; a@example.net\nAction: failed\n"
            b"Status: 5.1.1\n")  # the last boundary never comes
     found = bounce_findings(raw)
-    assert [(f.code, f.subject) for f in found if f.code.startswith("message.bounce_")] == [
-        ("message.bounce_user_unknown", "a@example.net")]
+    assert [(f.code, f.subject) for f in found if f.code.startswith("bounce.")] == [
+        ("bounce.user_unknown", "a@example.net")]
     plain = raw.replace(b"multipart/report; report-type=delivery-status; boundary=\"XX\"",
                         b"text/plain; charset=x-no-such-charset").replace(b"--XX\n", b"")
     plain = plain.replace(b"Content-Transfer-Encoding: base64\n", b"") + \
         b"\n<a@example.net>: host mx.example.net[192.0.2.7] said: 550 5.1.1 no such user \xff\xfe\n"
     plain = plain.replace(b"Subject: Undelivered Mail", b"Subject: Undelivered Mail\nX-Note: Postfix program")
-    assert [f.code for f in bounce_findings(plain)] == ["message.bounce_user_unknown"]
+    assert [f.code for f in bounce_findings(plain)] == ["bounce.user_unknown"]
 
 
 def test_deeply_nested_mime_is_not_a_crash():
@@ -331,7 +331,7 @@ def test_message_codes_follow_the_naming_rule_and_are_all_in_the_catalogue():
 
     for check in (MessageBounce, MessageHeaders):
         assert ID.match(check.id)
-        rule = code_rule(check.id)
+        rule = code_rule(check)
         assert all(rule.match(code) for code in check.texts), check.texts.keys()
     emitted = set()
     for path in [*DATA.glob("*.eml")]:
@@ -343,11 +343,30 @@ def test_message_codes_follow_the_naming_rule_and_are_all_in_the_catalogue():
 
 
 def test_explain_knows_a_message_code():
-    proc = subprocess.run([MAILDOCTOR, "explain", "message.bounce_auth_failure"], capture_output=True, text=True,
+    proc = subprocess.run([MAILDOCTOR, "explain", "bounce.auth_failure"], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0 and "authentication failed" in proc.stdout
     listing = subprocess.run([MAILDOCTOR, "explain"], capture_output=True, text=True, timeout=60).stdout
-    assert "message.bounce_user_unknown" in listing and "tcp.refused" in listing
+    assert "bounce.user_unknown" in listing and "tcp.refused" in listing
+
+
+def test_the_codes_before_issue_16s_contract_are_still_understood(tmp_path):
+    # Given a JSON report saved when the codes read message.bounce_<reason> (schema 2 as well)
+    proc = run(str(DATA / "exim-plaintext.eml"), "-f", "json")
+    saved = json.loads(proc.stdout)
+    for f in saved["findings"]:
+        f["code"] = f["code"].replace("bounce.", "message.bounce_", 1) if f["code"].startswith("bounce.") else f["code"]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(saved))
+    # When it is read back, and the old code is asked about
+    again = subprocess.run([MAILDOCTOR, "report", str(path), "-f", "json"], capture_output=True, text=True, timeout=60)
+    explained = subprocess.run([MAILDOCTOR, "explain", "message.bounce_user_unknown"], capture_output=True,
+                               text=True, timeout=60)
+    # Then both speak the new names
+    assert again.returncode == 2, again.stderr
+    assert {f["code"] for f in json.loads(again.stdout)["findings"] if f["check"] == "message.bounce"} == {
+        "bounce.user_unknown", "bounce.mailbox_full"}
+    assert explained.returncode == 0 and explained.stdout.startswith("bounce.user_unknown  (check message.bounce")
 
 
 def test_the_sender_domain_comes_from_the_returned_original():
@@ -424,9 +443,9 @@ Status: 2.0.0
 """
     found = {f.subject: f for f in bounce_findings(raw)}
     assert {s: (f.code, f.status.value) for s, f in found.items()} == {
-        "gone@example.net": ("message.bounce_mailbox_disabled", "fail"),
-        "later@example.net": ("message.bounce_mailbox_full", "warn"),
-        "ok@example.net": ("message.bounce_delivered", "pass"),
+        "gone@example.net": ("bounce.mailbox_disabled", "fail"),
+        "later@example.net": ("bounce.mailbox_full", "warn"),
+        "ok@example.net": ("bounce.delivered", "pass"),
     }
     assert found["gone@example.net"].evidence["remote_mta"] == "mx.example.net"
     assert found["later@example.net"].evidence["permanent"] is False
