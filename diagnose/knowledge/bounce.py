@@ -183,7 +183,8 @@ def _recipient(address: str, action: str, status: str | None, diagnostic: str, r
     diagnostic = diagnostic[:4000]  # the words of one recipient; bounds the searches below
     reply, said_status = codes_in(diagnostic)
     reply_code = reply_code or reply
-    status = status or said_status
+    if not status or (status.endswith(".0.0") and said_status and said_status[0] == status[0]):
+        status = said_status or status  # Exim and OpenSMTPD report 5.0.0; the server's words are precise
     action = action.lower()
     if action in ("delivered", "relayed", "expanded"):
         reason, permanent = "delivered", False
@@ -193,6 +194,8 @@ def _recipient(address: str, action: str, status: str | None, diagnostic: str, r
         if action == "failed" and first == "4":
             reason = "expired"  # a final failure after temporary ones: the sender's queue gave up (RFC 3464 §2.3.3)
         permanent = action == "failed" or (action != "delayed" and first == "5")
+        if action == "delayed" and reason == "expired" and re.search(r"\bexpired\b", diagnostic, re.I):
+            permanent = True  # OpenSMTPD reports its queue's expiry ("Envelope expired") as "delayed"
     checks = auth_checks(diagnostic) if reason == "auth_failure" else ()
     return Recipient(_one_line(address, 320).strip("<>") or "(not named)", status, reply_code,
                      _one_line(remote_mta, 300), _one_line(diagnostic), action, permanent, reason, checks)
@@ -386,6 +389,34 @@ def parse_plaintext(msg: Message) -> Returned | None:
     return Returned("plaintext", source or "generic", tuple(recipients))
 
 
+def _with_notice_words(r: Recipient, notice: Returned | None, msg: Message) -> Recipient:
+    """A DSN block without a Diagnostic-Code (OpenSMTPD, Exim after retries, some Exchange reports) takes
+    the server's words for its recipient from the human-readable notice, when that names the recipient."""
+    if r.diagnostic or r.action in ("delivered", "relayed", "expanded"):
+        return r
+    words = next((n.diagnostic for n in (notice.recipients if notice and notice.source != "generic" else ())
+                  if n.recipient.lower() == r.recipient.lower() and n.diagnostic), "")
+    if not words:
+        words = _words_after(_text_of(msg), r.recipient)
+    if not words:
+        return r
+    return _recipient(r.recipient, r.action, r.status, words, r.remote_mta or _remote(words))
+
+
+def _words_after(text: str, address: str) -> str:
+    """What a notice says next to ``address``: the rest of its line (``addr: 550 ...``) and the lines
+    indented under it; after a lead-in ending in a colon (Dovecot: "Your message to <addr> was
+    automatically rejected:") the next line too."""
+    m = re.search(rf"<?{re.escape(address)}>?[ \t]*(?:\([^)\n]*\))?[:,]?[ \t]*(.*)\n((?:[ \t]+\S.*\n?)*)(.*)",
+                  text[:MAX_TEXT], re.I)
+    if not m:
+        return ""
+    words = f"{m.group(1)} {m.group(2)}".strip()
+    if not words or words.endswith(":"):
+        words = f"{words} {m.group(3)}"
+    return _one_line(words, 1000)
+
+
 def _sendmail_reply(transcript: str, address: str) -> str:
     m = re.search(rf"^<<< ([45]\d\d[ -].*{re.escape(address)}.*)$", transcript, re.M | re.I) or \
         re.search(r"^<<< ([45]\d\d[ -].*)$", transcript, re.M)
@@ -434,7 +465,8 @@ def analyse(msg: Message) -> Returned:
     if found:
         text_source = parse_plaintext(msg)  # the notice names the MTA (Postfix, Exchange...): keep its name
         details = {"notice_from": text_source.source} if text_source and text_source.source != "generic" else {}
-        return Returned(found.kind, found.source, found.recipients, found.reporting_mta, details)
+        recipients = tuple(_with_notice_words(r, text_source, msg) for r in found.recipients)
+        return Returned(found.kind, found.source, recipients, found.reporting_mta, details)
     found = parse_feedback(msg)
     if found:
         return found

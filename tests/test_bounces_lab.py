@@ -1,0 +1,123 @@
+"""`maildoctor message` on bounces that real MTAs make now, in the bounce lab (tests/lab/bouncers.py):
+Postfix, Exim and OpenSMTPD each send one message per fault to the strict Postfix receiver, the
+Dovecot sink or a host that refuses connections, and return it to the sender; Dovecot's LDA returns
+a message for a full mailbox itself. Each bounce is read from the sender's Maildir and classified
+by the CLI (status code, reason, recipient, permanence, remote MTA)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import smtplib
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.lab.bouncers import SENDERS, SIZE_LIMIT, BounceLab
+
+pytestmark = pytest.mark.lab
+MAILDOCTOR = str(Path(sys.executable).with_name("maildoctor"))
+
+# fault -> (recipient label@domain label, reason); what each MTA reports as status/reply code is below
+FAULTS = {
+    "unknown_user": ("nobody@strict", "user_unknown"),
+    "mailbox_full": ("full@sink", "mailbox_full"),  # Dovecot quota: 552 5.2.2 over LMTP
+    "queue_expired": ("someone@down", "expired"),  # connection refused until the queue lifetime ends
+    "relay_refused": ("someone@elsewhere", "relay_denied"),
+    "too_large": ("known@strict", "message_too_large"),
+    "policy": ("policy@strict", "policy"),  # the strict receiver's configured access rule
+}
+# (mta, fault) -> (enhanced status, reply code, remote MTA label or None): what the MTA's report says
+STRICT, SINK = "strict", "sink"
+CODES = {
+    **{(mta, "unknown_user"): ("5.1.1", "550", STRICT) for mta in ("postfix", "exim")},
+    **{(mta, "mailbox_full"): ("5.2.2", "552", SINK) for mta in ("postfix", "exim")},
+    **{(mta, "relay_refused"): ("5.7.1", "554", STRICT) for mta in ("postfix", "exim")},
+    **{(mta, "policy"): ("5.7.1", "550", STRICT) for mta in ("postfix", "exim")},
+    ("postfix", "queue_expired"): ("4.4.1", None, None),  # "connect to ...: Connection refused"
+    ("exim", "queue_expired"): ("5.0.0", None, None),  # "retry timeout exceeded"
+    ("opensmtpd", "queue_expired"): ("4.4.7", None, None),  # "Envelope expired" (reported as delayed)
+    ("postfix", "too_large"): ("5.3.4", None, None),  # refused before sending: the server's SIZE is smaller
+    ("exim", "too_large"): ("5.3.4", "552", STRICT),
+    ("opensmtpd", "too_large"): ("5.0.0", None, None),  # "message too large for peer"
+    # OpenSMTPD's DSN says Status 5.0.0 and no Diagnostic-Code: the words come from its notice
+    ("opensmtpd", "unknown_user"): ("5.1.1", "550", None),
+    ("opensmtpd", "mailbox_full"): ("5.2.2", "552", None),
+    ("opensmtpd", "relay_refused"): ("5.7.1", "554", None),
+    ("opensmtpd", "policy"): ("5.7.1", "550", None),
+}
+
+
+@pytest.fixture(scope="module")
+def bounces(lab):
+    """Start the bounce lab, send every fault through every MTA at once, collect the bounces."""
+    workdir = Path(tempfile.mkdtemp(prefix="mdbounce-"))
+    bl = BounceLab.start(workdir, lab.net, lab.tld)
+    try:
+        tokens: dict[tuple[str, str], str] = {}
+        for mta in SENDERS:
+            for fault, (rcpt, _) in FAULTS.items():
+                token = f"md-{mta}-{fault}-{uuid.uuid4().hex[:8]}"
+                tokens[(mta, fault)] = token
+                local, label = rcpt.split("@")
+                recipient = f"{local}@{bl.domain(label)}"
+                padding = SIZE_LIMIT + 1000 if fault == "too_large" else 2000  # 2000 > the 1 KB quota
+                body = f"{token}\r\n" + ("x" * 78 + "\r\n") * (padding // 80)
+                message = (f"From: {bl.sender}\r\nTo: {recipient}\r\nSubject: {token}\r\n"
+                           f"Message-ID: <{token}@{bl.domain('origin')}>\r\n\r\n{body}")
+                with smtplib.SMTP(bl.addr(mta), 25, timeout=10) as smtp:
+                    smtp.sendmail(bl.sender, [recipient], message)
+        lda_token = f"md-dovecot-lda-{uuid.uuid4().hex[:8]}"
+        full = f"full@{bl.domain('sink')}"
+        done = bl.dovecot_lda(full, (f"From: {bl.sender}\r\nTo: {full}\r\nSubject: {lda_token}\r\n\r\n{lda_token}\r\n"
+                                     + "y" * 2000 + "\r\n").encode())
+        assert done.returncode == 0, done.stderr  # the LDA refused and mailed the refusal back
+        tokens[("dovecot", "mailbox_full")] = lda_token
+        found = {key: bl.bounce_for(token, timeout=30) for key, token in tokens.items()}
+        yield bl, found
+    finally:
+        bl.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def classify(tmp_path: Path, raw: bytes) -> tuple[int, list[dict]]:
+    path = tmp_path / "bounce.eml"
+    path.write_bytes(raw)
+    proc = subprocess.run([MAILDOCTOR, "message", str(path), "--format", "json"], capture_output=True, text=True,
+                          timeout=60)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.returncode, [f for f in json.loads(proc.stdout)["findings"] if f["check"] == "message.bounce"]
+
+
+@pytest.mark.parametrize("mta, fault", sorted(CODES), ids=lambda v: v)
+def test_a_real_bounce_is_classified(bounces, tmp_path, mta, fault):
+    bl, found = bounces
+    rcpt, reason = FAULTS[fault]
+    local, label = rcpt.split("@")
+    status, reply, remote = CODES[(mta, fault)]
+    code, [f] = classify(tmp_path, found[(mta, fault)])
+    ev = f["evidence"]
+    assert (f["code"], f["status"], code) == (f"bounce.{reason}", "fail", 2), ev
+    assert ev["recipient"] == f"{local}@{bl.domain(label)}" and ev["permanent"] is True, ev
+    assert (ev["status"], ev["reply_code"]) == (status, reply), ev
+    assert ev["remote_mta"] == (bl.addr(remote) if remote else None), ev
+    assert ev["format"] == "rfc3464" and ev["diagnostic"], ev
+
+
+def test_dovecots_own_refusal_of_a_full_mailbox(bounces, tmp_path):
+    bl, found = bounces
+    code, [f] = classify(tmp_path, found[("dovecot", "mailbox_full")])
+    ev = f["evidence"]
+    assert (f["code"], f["status"], ev["status"], ev["permanent"]) == ("bounce.mailbox_full", "fail", "5.2.2", True)
+    assert ev["recipient"] == f"full@{bl.domain('sink')}" and "Quota exceeded" in ev["diagnostic"], ev
+
+
+def test_each_mta_names_itself(bounces, tmp_path):
+    bl, found = bounces
+    for mta in SENDERS:
+        _, [f] = classify(tmp_path, found[(mta, "relay_refused")])
+        assert f["evidence"]["reporting_mta"] == f"{mta}.{bl.domain('bounces')}", f["evidence"]
