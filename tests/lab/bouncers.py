@@ -107,7 +107,7 @@ class BounceLab:
         return lab
 
     def stop(self) -> None:
-        for name, (pid, comm) in reversed(list(self.pids.items())):
+        for pid, comm in reversed(list(self.pids.values())):
             stop_tree(pid, comm)
         self.pids.clear()
         for confdir in self.confdirs:
