@@ -33,8 +33,10 @@ MAX_RECIPIENTS = 200  # recipient blocks read from one report
 MAX_PARTS = 50  # MIME parts looked at
 MAX_TEXT = 64 * 1024  # characters of a text part searched for a plain-text bounce
 
-_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
-_REPLY = re.compile(r"(?<![\d.])([245]\d\d)(?:[ -]|$)(?:\s*#?([245]\.\d{1,3}\.\d{1,3})\b)?")
+# an enhanced status code anywhere in the words, never a piece of an IP address or a version number
+_STATUS = re.compile(r"(?<![\w.])([245])\.(\d{1,3})\.(\d{1,3})(?![\w]|\.\d)")
+# a reply code, "550 ", "550-", "550:" (Yahoo), "#550" (Exchange), then maybe its enhanced status
+_REPLY = re.compile(r"(?<![\w.])#?([245]\d\d)(?:[ -]|:(?!\d)|$)(?:\s*#?([245]\.\d{1,3}\.\d{1,3})(?![\w]|\.\d))?")
 _ADDRESS = r"[^\s<>@\"'(),;:]{1,64}@[A-Za-z0-9.-]{1,253}"
 
 
@@ -95,16 +97,22 @@ _TEXT_RULES: tuple[tuple[str, str], ...] = (  # (reason, pattern) tried in order
     ("auth_failure", r"\bspf\b|\bdkim\b|\bdmarc\b|unauthenticated|not authenticated|authentication (?:check|fail)"
                      r"|5\.7\.2[03467]\b"),
     ("rate_limited", r"rate limit|rate-limit|too many (?:messages|connections|emails|recipients)|unusual rate"
+                     r"|unexpected volume|user complaints|\[TSS04\]|temporarily deferred|server busy"
                      r"|try again later.*volume|throttl|greylist|graylist|4\.7\.28\b|sending limit"
                      r"|exceeded.*(?:limit|quota) of"),
+    ("spam", r"spam content|detected as spam|likely (?:unsolicited|spam)|looks like spam|considered (?:as )?spam"
+             r"|content (?:rejected|filter)|message content"),  # the content, even where the words say "blocked"
     ("blocked", r"block ?list|blacklist|black list|\bblocked\b|spamhaus|spamcop|barracuda|\brbl\b|\bdnsbl\b"
                 r"|reputation|listed (?:at|on|in|by)|reverse dns|\bptr\b|rdns|5\.7\.25\b|banned sending"
-                r"|not allowed to send from"),
+                r"|not allowed to send from|permanently deferred|\[TSS0[39]\]|\[TS0[23]\]|envelope blocked"
+                r"|traffic not accepted from this ip|poor reputation|dynamic reputation"),
     ("spam", r"\bspam\b|unsolicited|junk|bulk mail|content (?:rejected|filter)|message content"),
-    ("relay_denied", r"relay(?:ing)? (?:access )?(?:denied|not permitted|prohibited)|not permitted to relay"
-                     r"|unable to relay|we do not relay|does not relay|relay access"),
+    ("relay_denied", r"relay(?:ing)? (?:access )?(?:denied|not permitted|prohibited|not allowed)"
+                     r"|not permitted to relay|unable to relay|we do not relay|does not relay|relay access"
+                     r"|open relay not allowed|relaying denied"),
     ("message_too_large", r"too (?:large|big)|message size|size limit|exceeds (?:the )?(?:maximum )?(?:message )?size"),
     ("mailbox_full", r"mailbox (?:is )?full|over ?quota|quota exceeded|exceeded (?:the |its )?(?:storage|quota)"
+                     r"|postfach (?:ist )?voll|bo[iî]te (?:aux lettres )?(?:est )?pleine|speicherplatz"
                      r"|insufficient (?:storage|disk)|mailbox size limit"),
     ("mailbox_disabled", r"disabled|deactivated|inactive|suspended|account (?:has been )?(?:closed|locked)"
                          r"|no longer (?:active|in use)|not accepting (?:mail|messages)"),
@@ -114,7 +122,9 @@ _TEXT_RULES: tuple[tuple[str, str], ...] = (  # (reason, pattern) tried in order
                      r"|mailbox not found|mailbox unavailable|invalid (?:recipient|mailbox|address)"
                      r"|unknown (?:recipient|local|mailbox|address)"
                      r"|address not found|not a valid (?:mailbox|recipient)|unrouteable address"
-                     r"|doesn't have a .* account|mailbox does not|no mailbox|undeliverable address"),
+                     r"|doesn't have a .* account|mailbox does not|no mailbox|undeliverable address"
+                     r"|unbekannte?r? (?:empf[aä]nger|benutzer)|existiert nicht|destinataire inconnu"
+                     r"|n'existe pas|utilisateur inconnu"),
     ("host_unknown", r"host (?:or domain name )?not found|name or service not known|nxdomain|domain not found"
                      r"|no mx|unrouteable (?:mail )?domain|unknown host|domain (?:does not|doesn't) exist|null mx"
                      r"|all relevant mx records point to non-existent hosts"),
@@ -146,7 +156,23 @@ _STATUS_RULES: dict[str, str] = {  # enhanced status "subject.detail" -> reason 
 }
 # Codes whose words are more precise than the number: a 5.1.1 that names SPF is an auth failure, a
 # 5.7.1 that names a blocklist is a block. A generic code lets the words decide.
-_GENERIC = {"0.0", "1.0", "7.0", "7.1", "3.0", "5.0", "4.0", "2.0", "6.0", "1.1", "1.10", "4.1", "4.4", "4.7"}
+_GENERIC = {"0.0", "1.0", "7.0", "7.1", "7.2", "3.0", "5.0", "4.0", "2.0", "6.0", "1.1", "1.10", "4.1", "4.4", "4.7"}
+
+
+# Full codes some providers give a meaning of their own (Microsoft's "Email non-delivery reports and
+# SMTP errors in Exchange Online" table); looked up before the RFC 3463 subject.detail rules.
+_EXACT: dict[str, str] = {
+    "5.1.8": "blocked",  # the sender's account is blocked for sending spam
+    "5.1.10": "user_unknown", "5.1.0": "user_unknown",
+    "5.2.121": "rate_limited", "5.2.122": "rate_limited",  # the recipient's per-hour receive limit
+    "5.4.14": "system_error", "5.4.6": "system_error",  # hop count exceeded, routing loop
+    "5.4.300": "expired", "5.4.316": "expired", "4.4.316": "expired",
+    "5.7.350": "spam",  # the remote server said the message is spam
+    "5.7.509": "auth_failure", "5.7.515": "auth_failure",  # DMARC; the required authentication level
+    "5.7.705": "blocked", "5.7.708": "blocked", "5.7.750": "blocked", "5.7.510": "policy",
+    **{f"5.7.{n}": "blocked" for n in range(606, 650)},  # banned sending IP / address ranges
+    **{f"4.7.{n}": "rate_limited" for n in range(500, 700)},  # "Server busy", IP rate limited
+}
 
 
 def classify(status: str | None, reply_code: str | None, text: str) -> str:
@@ -155,6 +181,8 @@ def classify(status: str | None, reply_code: str | None, text: str) -> str:
     by_status = ""
     if status == "5.4.1" and re.search(r"recipient address rejected", words, re.I):
         return "user_unknown"  # Microsoft 365 directory-based edge blocking: no such recipient there
+    if status in _EXACT:
+        return _EXACT[status]
     if status:
         _, subject, detail = status.split(".")
         by_status = _STATUS_RULES.get(f"{int(subject)}.{int(detail)}", "")
@@ -221,6 +249,11 @@ def _report_type(msg: Message) -> str:
 def _field_blocks(part: Message) -> list[Message]:
     """The header blocks of a message/delivery-status or message/feedback-report part."""
     payload = part.get_payload()
+    encoding = str(part.get("Content-Transfer-Encoding", "") or "").strip().lower()
+    if isinstance(payload, list) and encoding in ("base64", "quoted-printable"):
+        # the parser read the encoded text as header blocks: undo the encoding of their text first
+        encoded = "\n".join(p.as_string() if isinstance(p, Message) else str(p) for p in payload)[:MAX_TEXT]
+        payload = _decoded_text(encoded, encoding)
     if isinstance(payload, list):
         return [p for p in payload if isinstance(p, Message)][:MAX_RECIPIENTS + 1]
     if isinstance(payload, str):  # a part the parser kept as text (odd encoding): parse its blocks
@@ -230,6 +263,19 @@ def _field_blocks(part: Message) -> list[Message]:
         return [HeaderParser().parsestr(b.strip() + "\n") for b in re.split(r"\n\s*\n", text) if b.strip()][
             :MAX_RECIPIENTS + 1]
     return []
+
+
+def _decoded_text(text: str, encoding: str) -> str:
+    import binascii
+    import quopri
+
+    data = text.encode("ascii", "replace")
+    try:
+        raw = binascii.a2b_base64(re.sub(rb"[^A-Za-z0-9+/=]", b"", data)) if encoding == "base64" else \
+            quopri.decodestring(data)
+    except (binascii.Error, ValueError):
+        return text
+    return raw.decode("utf-8", "replace")
 
 
 def parse_dsn(msg: Message) -> Returned | None:
@@ -251,9 +297,10 @@ def parse_dsn(msg: Message) -> Returned | None:
         status = str(block.get("Status", "") or "")
         m = _STATUS.search(status)
         diagnostic = _typed(str(block.get("Diagnostic-Code", "") or ""))
+        remote = block.get("Remote-MTA") or block.get("X-Remote-MTA") or ""
         recipients.append(_recipient(_typed(str(address)), _one_line(block.get("Action", ""), 40),
                                      ".".join(m.groups()) if m else None, diagnostic,
-                                     _typed(str(block.get("Remote-MTA", "") or ""))))
+                                     _typed(str(remote)) or _remote(diagnostic)))
         if len(recipients) >= MAX_RECIPIENTS:
             break
     if not recipients:
@@ -317,7 +364,7 @@ def _text_of(msg: Message) -> str:
                 text = raw[:MAX_TEXT].decode(charset, "replace")
             except LookupError:  # an unknown charset
                 text = raw[:MAX_TEXT].decode("utf-8", "replace")
-            return text.replace("\r\n", "\n")
+            return re.sub(r"\r+\n", "\n", text)  # CRLF, also doubled by a careless encoder
     return ""
 
 
@@ -363,23 +410,15 @@ def parse_plaintext(msg: Message) -> Returned | None:
             found = [(a, "") for a in re.findall(rf"^<({_ADDRESS})>", text, re.M)]
         transcript = text.split("Transcript of session follows", 1)[-1]
         found = [(a, d or _sendmail_reply(transcript, a)) for a, d in found]
-    elif re.search(r"Delivery has failed to these recipients|Your message (?:to .* )?couldn't be delivered"
-                   r"|Remote Server returned", text, re.I):
+    elif _EXCHANGE_NOTICE.search(text):
         source = "exchange"
-        head = re.split(r"Diagnostic information for administrators", text, maxsplit=1, flags=re.I)
+        head = _EXCHANGE_DIAGNOSTIC.split(text, maxsplit=1)
         found = [(a, d) for a, d in _EXCHANGE.findall(head[0])]
         if len(head) > 1:
-            said = re.search(r"Remote Server returned '([^'\n]*)'|^\s*#?([45]\d\d[ -]#?[245]\.\d+\.\d+.*?)[ #]*$",
-                             head[1], re.M)
-            if said:
-                found = [(a, said.group(1) or said.group(2)) for a, _ in found] or \
-                    [(a, said.group(1) or said.group(2)) for a in re.findall(_ADDRESS, head[1])[:1]]
+            found = _exchange_words(head[1], found)
     if not found and _looks_like_bounce(msg):
         source = "generic"
-        reply = re.search(r"^.*\b[45]\d\d[ -]#?[245]\.\d{1,3}\.\d{1,3}\b.*$", text, re.M)
-        addresses = re.findall(_ADDRESS, text)
-        if addresses or reply:
-            found = [(addresses[0] if addresses else "", reply.group(0) if reply else "")]
+        found = _generic_recipients(text, msg)
     recipients = []
     for address, words in found[:MAX_RECIPIENTS]:
         words = words.strip()
@@ -387,6 +426,57 @@ def parse_plaintext(msg: Message) -> Returned | None:
     if not recipients:
         return None
     return Returned("plaintext", source or "generic", tuple(recipients))
+
+
+# Exchange and Microsoft 365 notices, also in German and French (their most common other languages)
+_EXCHANGE_NOTICE = re.compile(
+    r"Delivery has failed to these recipients|Your message (?:to .* )?couldn't be delivered|Remote Server returned"
+    r"|Die Zustellung an folgende Empf[aä]nger oder Gruppen ist fehlgeschlagen"
+    r"|Ihre Nachricht (?:an .* )?konnte nicht (?:zugestellt|übermittelt) werden"
+    r"|La remise aux destinataires ou groupes suivants a [ée]chou[ée]"
+    r"|Votre message (?:pour .* )?n'a pas pu [êe]tre (?:remis|distribu[ée])", re.I)
+_EXCHANGE_DIAGNOSTIC = re.compile(r"Diagnostic information for administrators"
+                                  r"|Diagnoseinformationen f[üu]r Administratoren"
+                                  r"|Informations de diagnostic pour les administrateurs", re.I)
+_ORIGINAL_HEADERS = re.compile(r"^\s*(?:Original message headers|Urspr[üu]ngliche Nachrichtenkopfzeilen"
+                               r"|En-t[êe]tes de message d'origine)", re.I | re.M)
+_SAID = re.compile(r"Remote Server returned '([^'\n]*)'|^\s*#?([45]\d\d[ -]#?[245]\.\d+\.\d+.*?)[ #]*$", re.M | re.I)
+
+
+def _exchange_words(diagnostic: str, found: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The server's words per recipient from an Exchange notice's section for administrators: the lines
+    under each address, else the one reply the section quotes."""
+    diagnostic = _ORIGINAL_HEADERS.split(diagnostic, maxsplit=1)[0]
+    said = _SAID.search(diagnostic)
+    shared = (said.group(1) or said.group(2)) if said else ""
+    addresses = [a for a, _ in found] or list(dict.fromkeys(re.findall(_ADDRESS, diagnostic)))[:MAX_RECIPIENTS]
+    out = []
+    for address in addresses:
+        own = _words_after(diagnostic, address)
+        mine = _SAID.search(own + "\n") if own else None
+        words = (mine.group(1) or mine.group(2)) if mine else (own if any(codes_in(own)) else "")
+        out.append((address, words or shared or dict(found).get(address, "")))
+    return out
+
+
+def _generic_recipients(text: str, msg: Message) -> list[tuple[str, str]]:
+    """Recipients of a notice in no known layout: ``<addr>:`` then its words (qmail's layout, which Yahoo
+    and many others keep), else each address the notice names with a reply code next to it."""
+    found = [(a, d) for a, d in _POSTFIX.findall(text)]
+    if found:
+        return found
+    own = {a.lower() for a in re.findall(_ADDRESS, f"{msg.get('From', '')} {msg.get('To', '')}")}
+    for address in list(dict.fromkeys(re.findall(_ADDRESS, text[:MAX_TEXT])))[:50]:
+        words = _words_after(text, address)
+        if address.lower() not in own and any(codes_in(words)):
+            found.append((address, words))
+    if found:
+        return found
+    reply = re.search(r"^.*\b[45]\d\d[ -]#?[245]\.\d{1,3}\.\d{1,3}\b.*$", text, re.M)
+    addresses = [a for a in re.findall(_ADDRESS, text) if a.lower() not in own] or re.findall(_ADDRESS, text)
+    if addresses or reply:
+        return [(addresses[0] if addresses else "", reply.group(0) if reply else "")]
+    return []
 
 
 def _with_notice_words(r: Recipient, notice: Returned | None, msg: Message) -> Recipient:

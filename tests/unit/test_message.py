@@ -49,6 +49,18 @@ EXPECTED = {
     "postfix-expired.eml": [("bounce.expired", "fail", "friend@example.net", "4.4.1", None, True)],
     "arf-abuse.eml": [("bounce.feedback", "warn", "user@example.com", None, None, False)],
     "autoreply-vacation.eml": [("bounce.autoreply", "pass", "alice@example.com", None, None, False)],
+    "yahoo-mailbox-disabled.eml": [("bounce.mailbox_disabled", "fail", "friend@yahoo.com", None, "554", True)],
+    "ses-suppressed-and-unknown.eml": [("bounce.user_unknown", "fail", "nobody@example.net", "5.1.1", "550", True),
+                                       ("bounce.user_unknown", "fail", "gone@example.com", "5.1.1", "550", True)],
+    "exchange-german-base64.eml": [("bounce.user_unknown", "fail", "max.mustermann@beispiel.de", "5.1.10", "550",
+                                    True)],
+    "exchange-french-qp.eml": [("bounce.mailbox_full", "fail", "jean@exemple.fr", "5.2.2", "552", True),
+                               ("bounce.auth_failure", "fail", "marie@exemple.fr", "5.7.509", "550", True)],
+    "mimecast-envelope-blocked.eml": [("bounce.blocked", "fail", "buyer@customer.example", "5.0.0", "550", True)],
+    "proofpoint-reputation.eml": [("bounce.blocked", "fail", "ceo@bank.example", "5.7.1", "554", True),
+                                  ("bounce.blocked", "fail", "cfo@bank.example", "5.7.1", "554", True)],
+    "base64-delivery-status-delayed.eml": [("bounce.rate_limited", "warn", "late@example.net", "4.7.0", "421",
+                                            False)],
 }
 
 
@@ -88,6 +100,25 @@ def test_an_auth_failure_names_the_failed_checks_and_the_commands_that_test_them
     assert "dmarc.record" not in f.remedy  # Gmail named SPF and DKIM only
 
 
+def test_remote_mta_from_x_remote_mta_and_from_the_words():
+    [mimecast] = bounce_findings((DATA / "mimecast-envelope-blocked.eml").read_bytes())
+    assert mimecast.evidence["remote_mta"] == "eu-smtp-inbound-1.mimecast.com"
+    raw = (DATA / "mimecast-envelope-blocked.eml").read_bytes().replace(
+        b"X-Remote-MTA: dns; eu-smtp-inbound-1.mimecast.com\r\n", b"").replace(
+        b"Diagnostic-Code: smtp; 550", b"Diagnostic-Code: X-Postfix; host mx.customer.example[192.0.2.9] said: 550")
+    [words] = bounce_findings(raw)
+    assert words.evidence["remote_mta"] == "mx.customer.example[192.0.2.9]", words.evidence
+
+
+def test_localised_exchange_notices_give_each_recipient_its_own_words():
+    jean, marie = bounce_findings((DATA / "exchange-french-qp.eml").read_bytes())
+    assert "STOREDRV.Deliver; mailbox full" in jean.evidence["diagnostic"]
+    assert marie.evidence["failed_checks"] == ["dmarc"] and "--check dmarc.record" in marie.remedy
+    assert "maildoctor check example.org" in marie.remedy  # the bounce's addressee is the sender
+    [german] = bounce_findings((DATA / "exchange-german-base64.eml").read_bytes())
+    assert german.evidence["format"] == "exchange" and "RecipientNotFound" in german.evidence["diagnostic"]
+
+
 def test_a_delayed_notice_is_a_warning_and_an_expired_one_a_failure():
     [delayed] = bounce_findings((DATA / "postfix-delayed.eml").read_bytes())
     [expired] = bounce_findings((DATA / "postfix-expired.eml").read_bytes())
@@ -123,6 +154,57 @@ def test_a_delayed_notice_is_a_warning_and_an_expired_one_a_failure():
 ])
 def test_reasons_from_status_code_and_words(status, reply, words, reason):
     assert bounce.classify(status, reply, words) == reason
+
+
+# The server's words as providers document them (the whole Diagnostic-Code): the codes are found
+# anywhere in the text, never in an IP address, and the provider's own detail codes count.
+@pytest.mark.parametrize("words, reason, status, reply", [
+    ("smtp; 550-5.1.1 The email account that you tried to reach does not exist. Please try double-checking the "
+     "recipient's email address for typos", "user_unknown", "5.1.1", "550"),  # Gmail
+    ("550 5.7.26 This mail has been blocked because the sender is unauthenticated. Gmail requires all senders to "
+     "authenticate with either SPF or DKIM.", "auth_failure", "5.7.26", "550"),
+    ("421-4.7.28 [203.0.113.5      15] Our system has detected an unusual rate of unsolicited mail originating "
+     "from your IP address.", "rate_limited", "4.7.28", "421"),
+    ("550-5.7.1 [203.0.113.5] Our system has detected that this message is likely unsolicited mail.", "spam",
+     "5.7.1", "550"),
+    ("552-5.2.2 The email account that you tried to reach is over quota.", "mailbox_full", "5.2.2", "552"),
+    ("550 5.7.25 [203.0.113.5] The IP address sending this message does not have a PTR record setup",
+     "blocked", "5.7.25", "550"),
+    ("421 4.7.0 [TSS04] Messages from 203.0.113.5 temporarily deferred due to unexpected volume or user "
+     "complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes", "rate_limited", "4.7.0", "421"),
+    ("553 5.7.2 [TSS09] All messages from 203.0.113.5 will be permanently deferred; Retrying will NOT succeed.",
+     "blocked", "5.7.2", "553"),
+    ("550 5.7.9 This mail has been blocked because the sender is unauthenticated. Yahoo requires all senders to "
+     "authenticate with either SPF or DKIM.", "auth_failure", "5.7.9", "550"),
+    ("550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP.", "blocked", "5.7.708",
+     "550"),  # Microsoft
+    ("550 5.7.606 Access denied, banned sending IP [203.0.113.5]", "blocked", "5.7.606", "550"),
+    ("451 4.7.500 Server busy. Please try again later from [203.0.113.5].", "rate_limited", "4.7.500", "451"),
+    ("550 5.4.1 Recipient address rejected: Access denied. AS(201806281)", "user_unknown", "5.4.1", "550"),
+    ("554 5.4.14 Hop count exceeded - possible mail loop ATTR34", "system_error", "5.4.14", "554"),
+    ("550 5.2.122 The recipient has exceeded their limit for the number of messages they can receive per hour",
+     "rate_limited", "5.2.122", "550"),
+    ("550 5.7.515 Access denied, sending domain example.org doesn't meet the required authentication level.",
+     "auth_failure", "5.7.515", "550"),
+    ("550 Rejected by header based Anti-Spoofing policy: sender@example.org", "policy", None, "550"),  # Mimecast
+    ("451 Open relay not allowed - https://community.mimecast.com/docs/DOC-1369#451", "relay_denied", None, "451"),
+    ("550 Invalid Recipient - https://community.mimecast.com/docs/DOC-1369#550", "user_unknown", None, "550"),
+    ("554 5.7.1 Message blocked due to spam content in the message.", "spam", "5.7.1", "554"),  # Proofpoint
+    ("554 Transaction failed: Message contains a virus", "virus", None, "554"),
+    ("550 5.1.1 Amazon SES did not send the message to this address because it is on the suppression list",
+     "user_unknown", "5.1.1", "550"),
+    ("host mx.example.net[10.2.0.1] said: 450 4.2.0 <a@example.net>: Recipient address rejected: Greylisted",
+     "rate_limited", "4.2.0", "450"),  # the address 10.2.0.1 holds no status
+    ("connect to mx.example.net[192.0.2.7]:25: Connection timed out", "network_error", None, None),
+    ("Host or domain name not found. Name service error for name=example.invalid type=MX: Host not found",
+     "host_unknown", None, None),
+    ("550 5.1.1 <max@beispiel.de>: Empfänger unbekannt", "user_unknown", "5.1.1", "550"),
+    ("552 5.2.2 Boîte aux lettres pleine", "mailbox_full", "5.2.2", "552"),
+])
+def test_documented_provider_replies(words, reason, status, reply):
+    got_reply, got_status = bounce.codes_in(words)
+    assert (got_status, got_reply) == (status, reply)
+    assert bounce.classify(got_status, got_reply, words) == reason
 
 
 def test_every_reason_has_words():
