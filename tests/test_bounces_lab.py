@@ -56,7 +56,7 @@ CODES = {
 def bounces(lab):
     """Start the bounce lab, send every fault through every MTA at once, collect the bounces."""
     workdir = Path(tempfile.mkdtemp(prefix="mdbounce-"))
-    bl = BounceLab.start(workdir, lab.net, lab.tld)
+    bl = BounceLab.start(workdir, lab.net, lab.tld, lab.resolver)
     try:
         tokens: dict[tuple[str, str], str] = {}
         for mta in SENDERS:

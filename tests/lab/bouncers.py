@@ -15,6 +15,10 @@ Private instances on the lab's net, third octet 16 (``127.A.16.x``, apart from t
 The sending MTAs route ``origin`` and ``sink`` to the sink's LMTP, ``strict`` and ``elsewhere`` to the
 strict Postfix, ``down`` to .19. Dovecot's own rejection (the fourth MTA) needs no daemon:
 ``dovecot-lda`` delivering to the full mailbox returns the message itself through the Postfix sender.
+
+Why not Sendmail as the fourth: Debian's sendmail needs an m4-built sendmail.cf and hashed maps, and on
+start it canonicalises its host name through the machine's resolver (seen with strace: a query to the
+host's own DNS server before any configuration could stop it), which the lab must never do.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class BounceLab:
     workdir: Path
     net: str
     tld: str
+    resolver: str  # the lab's resolver: the only DNS server the namespaced MTAs are given
     pids: dict[str, tuple[int, str]] = field(default_factory=dict)  # name -> (pid, comm)
     confdirs: list[str] = field(default_factory=list)
 
@@ -84,13 +89,16 @@ class BounceLab:
     # -- start / stop ------------------------------------------------------------------------------
 
     @classmethod
-    def start(cls, workdir: Path, net: str, tld: str) -> BounceLab:
+    def start(cls, workdir: Path, net: str, tld: str, resolver: str) -> BounceLab:
         missing = [str(p) for p in (EXIM, SMTPD, Path(DOVECOT_LDA)) if not p.exists()]
         if missing:
             raise LabError(f"bounce lab: missing {', '.join(missing)}: run tests/lab/install.sh")
-        lab = cls(Path(workdir), net, tld)
+        lab = cls(Path(workdir), net, tld, resolver)
         lab.workdir.mkdir(parents=True, exist_ok=True)
         os.chmod(lab.workdir, 0o755)  # the servers' unprivileged processes walk into it
+        # Routes are static, but an MTA may still look up a name (its own, a client's PTR): in its mount
+        # namespace /etc/resolv.conf names only the lab's resolver, never this machine's
+        (lab.workdir / "resolv.conf").write_text(f"nameserver {resolver}\noptions timeout:1 attempts:1\n")
         try:
             lab._start_sink()
             lab._start_postfix("strict")
@@ -284,7 +292,8 @@ begin retry
 # none: without retry rules Exim treats a temporary error as final (its queue lifetime is zero)
 """)
         # Exim re-executes itself (queue runs, deliveries, bounces) as the compiled-in /usr/sbin/exim4
-        self._spawn("exim", _namespaced({EXIM.parent: "/usr/sbin"}, [str(EXIM), "-C", str(conf), "-bd", "-q1s"]),
+        self._spawn("exim", _namespaced({EXIM.parent: "/usr/sbin", self.workdir / "resolv.conf": "/etc/resolv.conf"},
+                                        [str(EXIM), "-C", str(conf), "-bd", "-q1s"]),
                     base / "exim.pid", "exim4")
 
     # -- OpenSMTPD ----------------------------------------------------------------------------------
@@ -310,14 +319,14 @@ begin retry
         os.chmod(conf, 0o644)
         # its queue (/var/spool/smtpd) and control socket (/run/smtpd.sock) are compiled-in paths: a mount
         # namespace gives this instance its own, never another lab's (or the system's)
-        self._spawn("opensmtpd", _namespaced({spool: "/var/spool/smtpd", run: "/run"}, [str(SMTPD), "-d", "-f",
-                                                                                          str(conf)]),
+        binds = {spool: "/var/spool/smtpd", run: "/run", self.workdir / "resolv.conf": "/etc/resolv.conf"}
+        self._spawn("opensmtpd", _namespaced(binds, [str(SMTPD), "-d", "-f", str(conf)]),
                     None, "smtpd")  # unshare and sh exec into smtpd: one pid
 
 
 def _namespaced(binds: dict[Path, str], argv: list[str]) -> list[str]:
-    """``argv`` run in its own mount namespace where each directory ``binds`` names is mounted over the
-    compiled-in path it maps to (seen by that process tree only; gone when it exits)."""
+    """``argv`` run in its own mount namespace where each directory or file ``binds`` names is mounted over
+    the compiled-in path it maps to (seen by that process tree only; gone when it exits)."""
     mounts = " && ".join(f"mount --bind '{src}' '{dst}'" for src, dst in binds.items())
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
             f"{mounts} && exec " + " ".join(f"'{a}'" for a in argv)]
