@@ -58,8 +58,10 @@ REASON_TEXTS: dict[str, tuple[str, str]] = {
                      "Fix the sender domain's {checks} so mail from your servers passes: {commands}."),
     "blocked": ("The receiver blocked the sending server or domain (a blocklist, poor reputation, or missing "
                 "reverse DNS).",
-                "Find the sending IP address in the server's words, check it with `maildoctor check {sender_domain} "
-                "--check dnsbl --check ptr --dnsbl default`, request delisting, and fix the reverse DNS (PTR)."),
+                "Find the sending IP address in the server's words, look it up on the blocklist the server names "
+                "and request delisting, and give it reverse DNS (PTR) that points back to it; when your mail "
+                "leaves through your MX hosts, `maildoctor check {sender_domain} --check dnsbl.listing "
+                "--check ptr.fcrdns --dnsbl default` tests their addresses."),
     "rate_limited": ("The receiver limits how much mail it takes from you; it refused for now.",
                      "Send more slowly (fewer messages and connections at once); the sending server retries."),
     "spam": ("The receiver judged the message to be spam.",

@@ -61,7 +61,23 @@ EXPECTED = {
                                   ("bounce.blocked", "fail", "cfo@bank.example", "5.7.1", "554", True)],
     "base64-delivery-status-delayed.eml": [("bounce.rate_limited", "warn", "late@example.net", "4.7.0", "421",
                                             False)],
+    "gmail-plaintext-legacy.eml": [("bounce.mailbox_disabled", "fail", "old.friend@example.net", "5.2.1", "550",
+                                    True)],
+    "domino-plaintext.eml": [("bounce.user_unknown", "fail", "jdoe@corp.example", None, None, True)],
+    "dsn-recipients-without-blank-lines.eml": [
+        ("bounce.user_unknown", "fail", "first@example.net", "5.1.1", "550", True),
+        ("bounce.mailbox_full", "fail", "second@example.net", "5.2.2", "552", True)],
 }
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_no_fixture_gives_an_unnamed_recipient_or_no_words(name):
+    # what a person reading any bounce needs: whose mail failed, and the server's words for it
+    for f in bounce_findings((DATA / name).read_bytes()):
+        assert "@" in f.evidence["recipient"] and f.evidence["recipient"] != "(not named)", f.evidence
+        if f.status.value != "pass":
+            assert f.evidence["diagnostic"] and f.evidence["reason"] != "unknown", f.evidence
+            assert f.remedy and f.explanation, f.code
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -118,10 +118,12 @@ def _generic_recipients(text: str, msg: Message) -> list[tuple[str, str]]:
             found.append((address, words))
     if found:
         return found
-    reply = re.search(r"^.*\b[45]\d\d[ -]#?[245]\.\d{1,3}\.\d{1,3}\b.*$", text, re.M)
+    reply = re.search(r"^.*\b[45]\d\d[ -]#?[245]\.\d{1,3}\.\d{1,3}\b.*$", text, re.M) or \
+        re.search(r"\b(?:because|reason|grund|raison|motivo)\s*:[ \t]*\n?\s*(\S.*)$", text, re.M | re.I)  # Domino...
     addresses = [a for a in re.findall(ADDRESS, text) if a.lower() not in own] or re.findall(ADDRESS, text)
     if addresses or reply:
-        return [(addresses[0] if addresses else "", reply.group(0) if reply else "")]
+        said = (reply.group(reply.lastindex or 0) if reply else "") or one_line(msg.get("Subject", ""), 300)
+        return [(addresses[0] if addresses else "", said)]
     return []
 
 
@@ -150,4 +152,7 @@ def looks_like_bounce(msg: Message) -> bool:
     subject = str(msg.get("Subject", "")).lower()
     return bool(re.search(r"mailer-daemon|postmaster|mail delivery", sender)) or bool(re.search(
         r"undeliver|delivery (?:status|failure|notification|has failed)|returned mail|failure notice"
-        r"|mail delivery failed|could not be delivered|delivery failed", subject))
+        r"|mail delivery failed|could not be delivered|delivery failed"
+        # the same in the other languages Exchange and the big providers write most
+        r"|unzustellbar|nicht zustellbar|non remis|non distribu|impossible de remettre|non recapitabile"
+        r"|no se puede entregar|no entregado|onbestelbaar|niedostarczalna|n[ãa]o entregue", subject))

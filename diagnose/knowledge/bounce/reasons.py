@@ -41,7 +41,7 @@ _TEXT_RULES: tuple[tuple[str, str], ...] = (  # (reason, pattern) tried in order
     ("spam", r"spam content|detected as spam|likely (?:unsolicited|spam)|looks like spam|considered (?:as )?spam"
              r"|content (?:rejected|filter)|message content"),  # the content, even where the words say "blocked"
     ("blocked", r"block ?list|blacklist|black list|\bblocked\b|spamhaus|spamcop|barracuda|\brbl\b|\bdnsbl\b"
-                r"|reputation|listed (?:at|on|in|by)|reverse dns|\bptr\b|rdns|5\.7\.25\b|banned sending"
+                r"|reputation|(?<!not )listed (?:at|on|in|by)|reverse dns|\bptr\b|rdns|5\.7\.25\b|banned sending"
                 r"|not allowed to send from|permanently deferred|\[TSS0[39]\]|\[TS0[23]\]|envelope blocked"
                 r"|traffic not accepted from this ip|poor reputation|dynamic reputation"),
     ("spam", r"\bspam\b|unsolicited|junk|bulk mail|content (?:rejected|filter)|message content"),
@@ -61,6 +61,7 @@ _TEXT_RULES: tuple[tuple[str, str], ...] = (  # (reason, pattern) tried in order
                      r"|unknown (?:recipient|local|mailbox|address)"
                      r"|address not found|not a valid (?:mailbox|recipient)|unrouteable address"
                      r"|doesn't have a .* account|mailbox does not|no mailbox|undeliverable address"
+                     r"|not listed in (?:the )?(?:domino directory|public name & address book)"
                      r"|unbekannte?r? (?:empf[aä]nger|benutzer)|existiert nicht|destinataire inconnu"
                      r"|n'existe pas|utilisateur inconnu"),
     ("host_unknown", r"host (?:or domain name )?not found|name or service not known|nxdomain|domain not found"

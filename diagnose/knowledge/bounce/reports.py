@@ -70,7 +70,7 @@ def parse_dsn(msg: Message) -> Returned | None:
                                                                             "message/global-delivery-status")), None)
     if status_part is None:
         return None
-    blocks = _field_blocks(status_part)
+    blocks = [one for block in _field_blocks(status_part) for one in _per_recipient(block)]
     if not blocks:
         return None
     first = blocks[0]
@@ -92,6 +92,17 @@ def parse_dsn(msg: Message) -> Returned | None:
     if not recipients:
         return None
     return Returned("dsn", "rfc3464", tuple(recipients), reporting)
+
+
+def _per_recipient(block: Message) -> list[Message]:
+    """A block that holds several recipients (an MTA that left out the blank lines between them) split
+    before each Final-Recipient; any other block as it is."""
+    if len(block.get_all("Final-Recipient") or []) < 2:
+        return [block]
+    from email.parser import HeaderParser
+
+    pieces = re.split(r"(?im)^(?=Final-Recipient:)", block.as_string()[:MAX_TEXT])
+    return [HeaderParser().parsestr(p) for p in pieces if p.strip()][:MAX_RECIPIENTS + 1]
 
 
 def with_notice_words(r: Recipient, notice: Returned | None, msg: Message) -> Recipient:
