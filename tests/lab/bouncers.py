@@ -6,7 +6,7 @@ Private instances on the lab's net, third octet 16 (``127.A.16.x``, apart from t
 | addr | server | role |
 |---|---|---|
 | .10 | Dovecot, LMTP on TCP 24 | the sink: ``sender@origin.<tld>`` (where every bounce lands, Maildir), ``full@sink.<tld>`` (quota 1 KB: "552 5.2.2 Quota exceeded"); others do not exist |
-| .11 | Postfix "strict", SMTP 25 | the refusing receiver: unknown users (550 5.1.1), relaying (554 5.7.1), messages over 20 KB (552 5.3.4), ``policy@strict.<tld>`` (550 5.7.1 by a configured access rule) |
+| .11 | Postfix "strict", SMTP 25 | the refusing receiver: unknown users (550 5.1.1), relaying (554 5.7.1), messages over 20 KB (552 5.3.4), ``policy@strict.<tld>`` (550 5.7.1 by a configured access rule), ``dmarc@strict.<tld>`` (550 5.7.26, a DMARC refusal in Gmail's words, by the same kind of rule) |
 | .12 | Postfix, SMTP 25 | a sending MTA (maximal_queue_lifetime 0: one try, then the bounce) |
 | .13 | Exim (Debian's exim4-daemon-light, unpacked), SMTP 25 | a sending MTA (no retry rules: a temporary error is final) |
 | .14 | OpenSMTPD (Debian's opensmtpd, unpacked), SMTP 25 | a sending MTA (``queue ttl`` 1 s), in its own mount namespace (its queue and control socket are compiled-in paths) |
@@ -210,9 +210,13 @@ class BounceLab:
         }
         if name == "strict":
             users, access = conf / "users", conf / "access"
-            users.write_text(f"known@{self.domain('strict')} OK\npolicy@{self.domain('strict')} OK\n")
+            users.write_text("".join(f"{name}@{self.domain('strict')} OK\n" for name in ("known", "policy", "dmarc")))
             access.write_text(f"policy@{self.domain('strict')} 550 5.7.1 Recipient refused by the local policy "
-                              "of this site: no mail for role accounts from outside\n")
+                              "of this site: no mail for role accounts from outside\n"
+                              # the words of a receiver whose SPF/DKIM/DMARC verdict failed (Gmail's 5.7.26)
+                              f"dmarc@{self.domain('strict')} 550 5.7.26 Unauthenticated email from "
+                              f"{self.domain('origin')} is not accepted due to its DMARC policy: SPF and DKIM "
+                              "both failed\n")
             main |= {"virtual_mailbox_domains": self.domain("strict"), "virtual_mailbox_maps": f"texthash:{users}",
                      "virtual_transport": "discard:accepted by the bounce lab", "mynetworks": "",
                      "smtpd_relay_restrictions": "reject_unauth_destination",
