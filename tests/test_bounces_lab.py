@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from diagnose.app.message import run_message
 from tests.lab.bouncers import SENDERS, SIZE_LIMIT, BounceLab
 
 pytestmark = pytest.mark.lab
@@ -97,13 +98,19 @@ def bounces(lab):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def classify(tmp_path: Path, raw: bytes) -> tuple[int, list[dict]]:
-    path = tmp_path / "bounce.eml"
+def classify(tmp_path: Path, raw: bytes, *, cli: bool = False) -> tuple[int, list[dict]]:
+    """`maildoctor message FILE --format json` on the bounce: the command's own function (the CLI's body),
+    or with ``cli`` the installed command in a process of its own."""
+    path, out = tmp_path / "bounce.eml", tmp_path / "report.json"
     path.write_bytes(raw)
-    proc = subprocess.run([MAILDOCTOR, "message", str(path), "--format", "json"], capture_output=True, text=True,
-                          timeout=60)
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc.returncode, [f for f in json.loads(proc.stdout)["findings"] if f["check"] == "message.bounce"]
+    if cli:
+        proc = subprocess.run([MAILDOCTOR, "message", str(path), "--format", "json", "--output", str(out)],
+                              capture_output=True, text=True, timeout=60)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        code = proc.returncode
+    else:
+        code = int(run_message(str(path), "json", out))
+    return code, [f for f in json.loads(out.read_text())["findings"] if f["check"] == "message.bounce"]
 
 
 @pytest.mark.parametrize("mta, fault", sorted(CODES), ids=lambda v: v)
@@ -150,5 +157,6 @@ def test_dovecots_own_refusal_of_a_full_mailbox(bounces, tmp_path):
 def test_each_mta_names_itself(bounces, tmp_path):
     bl, found = bounces
     for mta in SENDERS:
-        _, [f] = classify(tmp_path, found[(mta, "relay_refused")])
+        code, [f] = classify(tmp_path, found[(mta, "relay_refused")], cli=True)
+        assert code == 2
         assert f["evidence"]["reporting_mta"] == f"{mta}.{bl.domain('bounces')}", f["evidence"]
