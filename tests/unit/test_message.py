@@ -64,6 +64,10 @@ EXPECTED = {
     "gmail-plaintext-legacy.eml": [("bounce.mailbox_disabled", "fail", "old.friend@example.net", "5.2.1", "550",
                                     True)],
     "domino-plaintext.eml": [("bounce.user_unknown", "fail", "jdoe@corp.example", None, None, True)],
+    "sieve-reject-mdn.eml": [("bounce.policy", "fail", "bob@example.net", None, None, True)],
+    "exchange2010-display-names.eml": [
+        ("bounce.user_unknown", "fail", "john.doe@contoso.example", "5.1.1", "550", True),
+        ("bounce.mailbox_full", "fail", "jane.roe@contoso.example", "5.2.2", "550", True)],
     "dsn-recipients-without-blank-lines.eml": [
         ("bounce.user_unknown", "fail", "first@example.net", "5.1.1", "550", True),
         ("bounce.mailbox_full", "fail", "second@example.net", "5.2.2", "552", True)],
@@ -133,6 +137,16 @@ def test_localised_exchange_notices_give_each_recipient_its_own_words():
     assert "maildoctor check example.org" in marie.remedy  # the bounce's addressee is the sender
     [german] = bounce_findings((DATA / "exchange-german-base64.eml").read_bytes())
     assert german.evidence["format"] == "exchange" and "RecipientNotFound" in german.evidence["diagnostic"]
+
+
+def test_a_rejection_that_calls_itself_an_auto_reply_is_no_pass_and_a_read_receipt_is():
+    # Sieve's reject carries "Auto-Submitted: auto-replied (rejected)": it is a refusal all the same
+    [rejected] = bounce_findings((DATA / "sieve-reject-mdn.eml").read_bytes())
+    assert rejected.status.value == "fail" and "macros are refused" in rejected.evidence["diagnostic"]
+    receipt = (DATA / "sieve-reject-mdn.eml").read_bytes().replace(
+        b"MDN-sent-automatically; deleted", b"MDN-sent-manually; displayed").replace(b"Rejected: invoice", b"Read: invoice")
+    [read] = bounce_findings(receipt)
+    assert (read.code, read.status.value, read.subject) == ("bounce.delivered", "pass", "bob@example.net")
 
 
 def test_a_delayed_notice_is_a_warning_and_an_expired_one_a_failure():

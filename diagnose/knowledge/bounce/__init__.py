@@ -33,12 +33,14 @@ from diagnose.knowledge.bounce.reports import (
     parse_autoreply,
     parse_dsn,
     parse_feedback,
+    parse_mdn,
     report_type,
     with_notice_words,
 )
 
 __all__ = ["MAX_RECIPIENTS", "MAX_TEXT", "REASONS", "Recipient", "Returned", "analyse", "auth_checks", "classify",
-           "codes_in", "original_header", "parse_autoreply", "parse_dsn", "parse_feedback", "parse_plaintext"]
+           "codes_in", "original_header", "parse_autoreply", "parse_dsn", "parse_feedback", "parse_mdn",
+           "parse_plaintext"]
 
 
 def analyse(msg: Message) -> Returned:
@@ -54,7 +56,7 @@ def analyse(msg: Message) -> Returned:
         details = {"notice_from": text_source.source} if text_source and text_source.source != "generic" else {}
         recipients = tuple(with_notice_words(r, text_source, msg) for r in found.recipients)
         return Returned(found.kind, found.source, recipients, found.reporting_mta, details)
-    found = parse_feedback(msg)
+    found = parse_feedback(msg) or parse_mdn(msg)
     if found:
         return found
     if rtype == "delivery-status" or looks_like_bounce(msg) or msg.get_content_type() == "text/plain":

@@ -24,7 +24,9 @@ from diagnose.knowledge.bounce.reasons import codes_in
 _POSTFIX = re.compile(rf"^<({ADDRESS})>(?: \([^)\n]*\))?:[ \t]*\n?((?:[ \t]*\S.*\n?)*)", re.M)
 _EXIM = re.compile(rf"^([ \t]+)<?({ADDRESS})>?[ \t]*\n((?:\1[ \t]+\S.*\n?)*)", re.M)  # words indented deeper
 _SENDMAIL = re.compile(rf"^<?({ADDRESS})>?[ \t]*\n[ \t]+\(reason: ([^\n]*)\)", re.M)
-_EXCHANGE = re.compile(rf"^[ \t]*({ADDRESS})(?:[ \t]+\([^)\n]*\))?[ \t]*\n((?:[ \t]*\S.*\n?){{1,8}})", re.M)
+# an address on a line of its own, also as Exchange writes it: "John Doe (john@x)", "john@x<mailto:john@x>"
+_EXCHANGE = re.compile(rf"^[ \t]*(?:[^\n@()<>]{{0,80}}\()?({ADDRESS})\)?(?:[ \t]*<mailto:[^>\n]{{0,320}}>)?"
+                       rf"(?:[ \t]+\([^)\n]*\))?[ \t]*\n((?:[ \t]*\S.*\n?){{1,8}})", re.M)
 
 
 def _temporary_notice(text: str) -> bool:
@@ -122,7 +124,8 @@ def _generic_recipients(text: str, msg: Message) -> list[tuple[str, str]]:
         re.search(r"\b(?:because|reason|grund|raison|motivo)\s*:[ \t]*\n?\s*(\S.*)$", text, re.M | re.I)  # Domino...
     addresses = [a for a in re.findall(ADDRESS, text) if a.lower() not in own] or re.findall(ADDRESS, text)
     if addresses or reply:
-        said = (reply.group(reply.lastindex or 0) if reply else "") or one_line(msg.get("Subject", ""), 300)
+        said = (reply.group(reply.lastindex or 0) if reply else "") or \
+            (words_after(text, addresses[0]) if addresses else "") or one_line(msg.get("Subject", ""), 300)
         return [(addresses[0] if addresses else "", said)]
     return []
 

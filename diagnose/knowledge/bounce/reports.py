@@ -6,6 +6,7 @@ original's header.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from email.message import Message
 
 from diagnose.knowledge.bounce.model import (
@@ -156,6 +157,31 @@ def original_header(msg: Message) -> Message | None:
 
 _AUTOREPLY_SUBJECT = re.compile(r"^(?:auto(?:matic)?[ -]?(?:reply|response|antwort)|out of (?:the )?office"
                                 r"|abwesenheit|r[ée]ponse automatique|vacation)", re.I)
+
+
+def parse_mdn(msg: Message) -> Returned | None:
+    """RFC 8098 disposition notifications: a Sieve ``reject`` (RFC 5429, Dovecot's Pigeonhole) or a
+    mailbox that refused the message says ``deleted``/``denied``/``failed``; a read receipt says
+    ``displayed``/``dispatched``/``processed`` (the message arrived)."""
+    part = next((p for p in parts(msg) if p.get_content_type() == "message/disposition-notification"), None)
+    if part is None:
+        return None
+    blocks = _field_blocks(part)
+    fields = blocks[0] if blocks else Message()
+    disposition = one_line(fields.get("Disposition", ""), 200).lower()
+    address = typed(str(fields.get("Final-Recipient") or fields.get("Original-Recipient") or ""))
+    kind = disposition.rpartition(";")[2].strip().split("/")[0]
+    reporter = typed(str(fields.get("Reporting-UA", "") or ""))
+    if kind in ("displayed", "dispatched", "processed"):
+        return Returned("dsn", "rfc8098", (make_recipient(address, "delivered", None, disposition, ""),), reporter)
+    if kind not in ("deleted", "denied", "failed", "rejected"):
+        return None
+    notice = text_of(msg)
+    words = (words_after(notice, address) if address else "") or one_line(notice, 1000) or disposition
+    refused = make_recipient(address, "failed", None, words, "")
+    if refused.reason == "unknown":  # the recipient's own filter said no, in its own words
+        refused = replace(refused, reason="policy")
+    return Returned("dsn", "rfc8098", (refused,), reporter)
 
 
 def parse_autoreply(msg: Message) -> Returned | None:
