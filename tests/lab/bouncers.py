@@ -10,7 +10,7 @@ Private instances on the lab's net, third octet 16 (``127.A.16.x``, apart from t
 | .12 | Postfix, SMTP 25 | a sending MTA (maximal_queue_lifetime 0: one try, then the bounce) |
 | .13 | Exim (Debian's exim4-daemon-light, unpacked), SMTP 25 | a sending MTA (no retry rules: a temporary error is final) |
 | .14 | OpenSMTPD (Debian's opensmtpd, unpacked), SMTP 25 | a sending MTA (``queue ttl`` 1 s), in its own mount namespace (its queue and control socket are compiled-in paths) |
-| .19 | nothing | ``down.<tld>``: connection refused, so the senders' queue lifetime expires |
+| .19 | nothing | ``down.<tld>``: connection refused, so the senders' queue lifetime expires; ``slow.<tld>`` goes there too, and Exim retries it and sends a delay warning |
 
 The sending MTAs route ``origin`` and ``sink`` to the sink's LMTP, ``strict`` and ``elsewhere`` to the
 strict Postfix, ``down`` to .19. Dovecot's own rejection (the fourth MTA) needs no daemon:
@@ -190,7 +190,8 @@ class BounceLab:
         """Domain -> address[:port] of the next hop, for the sending MTAs."""
         lmtp = f"{self.addr('sink')}:24"
         return {self.domain("origin"): lmtp, self.domain("sink"): lmtp, self.domain("strict"): self.addr("strict"),
-                self.domain("elsewhere"): self.addr("strict"), self.domain("down"): self.addr("down")}
+                self.domain("elsewhere"): self.addr("strict"), self.domain("down"): self.addr("down"),
+                self.domain("slow"): self.addr("down")}  # Exim keeps retrying this one and warns
 
     def _start_postfix(self, name: str) -> None:
         base = self.workdir / name
@@ -266,6 +267,8 @@ keep_environment =
 acl_smtp_rcpt = acl_rcpt
 # the bounce lab's messages are small; the returned original is kept whole
 return_size_limit = 100K
+# a message still queued after 2 s gets a delay warning (Action: delayed); only slow.<tld> is retried
+delay_warning = 2s
 
 begin acl
 acl_rcpt:
@@ -293,7 +296,9 @@ lmtp:
   port = 24
 
 begin retry
-# none: without retry rules Exim treats a temporary error as final (its queue lifetime is zero)
+# only slow.<tld> is retried (every second for an hour); without a rule that matches, Exim treats a
+# temporary error as final (its queue lifetime is zero)
+{self.domain('slow')}  *  F,1h,1s
 """)
         # Exim re-executes itself (queue runs, deliveries, bounces) as the compiled-in /usr/sbin/exim4
         self._spawn("exim", _namespaced({EXIM.parent: "/usr/sbin", self.workdir / "resolv.conf": "/etc/resolv.conf"},
