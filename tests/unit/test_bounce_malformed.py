@@ -105,6 +105,16 @@ def test_text_that_slows_parsers_is_bounded(tmp_path, name, body):
     assert 1 <= len(bounce_codes(proc)) <= 200 and elapsed < HANG, (len(bounce_codes(proc)), elapsed)
 
 
+@pytest.mark.parametrize("name, html", [
+    ("unclosed tags", b"<" * 70_000),
+    ("unclosed styles", b"<style>" * 10_000 + b"a@example.net 550 5.1.1"),
+    ("deep nesting", b"<div>" * 20_000 + b"<p>a@example.net: 550 5.1.1 no such user</p>"),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_hostile_html_notices_are_bounded(tmp_path, name, html):
+    proc, elapsed = run(tmp_path, HEAD + b"Content-Type: text/html\n\n" + html)
+    assert proc.returncode in (0, 1, 2) and elapsed < HANG, proc.stderr
+
+
 def test_thousands_of_recipient_blocks_are_capped(tmp_path):
     proc, elapsed = run(tmp_path, dsn(b"".join(BLOCK % n for n in range(5000))))
     codes = bounce_codes(proc)

@@ -149,6 +149,22 @@ def test_a_rejection_that_calls_itself_an_auto_reply_is_no_pass_and_a_read_recei
     assert (read.code, read.status.value, read.subject) == ("bounce.delivered", "pass", "bob@example.net")
 
 
+def test_a_notice_in_html_only_with_an_encoded_subject():
+    # Given a provider's notice that is HTML alone and a subject in RFC 2047 words ("Unzustellbar: Angebot")
+    raw = (b"From: Microsoft Outlook <postmaster@beispiel.de>\nTo: sender@example.org\n"
+           b"Subject: =?utf-8?B?VW56dXN0ZWxsYmFyOiBBbmdlYm90?=\nMIME-Version: 1.0\n"
+           b"Content-Type: text/html; charset=utf-8\n\n<html><head><style>p {color: red}</style></head><body>"
+           b"<p>Die Zustellung an folgende Empf&auml;nger oder Gruppen ist fehlgeschlagen:</p>"
+           b"<p><a href=\"mailto:max@beispiel.de\">max@beispiel.de</a><br>Postfach voll</p>"
+           b"<p>Diagnoseinformationen f&uuml;r Administratoren:</p><p>max@beispiel.de<br>"
+           b"Remote Server returned &#39;552 5.2.2 STOREDRV.Deliver; mailbox full&#39;</p></body></html>\n")
+    # Then the recipient, the code and the reason come from the HTML's text
+    [f] = bounce_findings(raw)
+    assert (f.code, f.subject, f.evidence["status"], f.evidence["format"]) == (
+        "bounce.mailbox_full", "max@beispiel.de", "5.2.2", "exchange"), f.evidence
+    assert "color" not in f.evidence["diagnostic"]
+
+
 def test_a_delayed_notice_is_a_warning_and_an_expired_one_a_failure():
     [delayed] = bounce_findings((DATA / "postfix-delayed.eml").read_bytes())
     [expired] = bounce_findings((DATA / "postfix-expired.eml").read_bytes())

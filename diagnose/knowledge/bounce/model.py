@@ -97,17 +97,46 @@ def bytes_of(part: Message) -> bytes:
 
 
 def text_of(msg: Message) -> str:
-    """The first text/plain part (the human-readable notice), decoded leniently and capped."""
-    for part in parts(msg):
-        if part.get_content_type() == "text/plain" and not part.is_multipart():
-            raw = bytes_of(part)
-            charset = part.get_content_charset() or "utf-8"
-            try:
-                text = raw[:MAX_TEXT].decode(charset, "replace")
-            except LookupError:  # an unknown charset
-                text = raw[:MAX_TEXT].decode("utf-8", "replace")
-            return re.sub(r"\r+\n", "\n", text)  # CRLF, also doubled by a careless encoder
+    """The human-readable notice: the first text/plain part, else the first text/html part as text;
+    decoded leniently and capped."""
+    leaves = [p for p in parts(msg) if not p.is_multipart()]
+    for ctype in ("text/plain", "text/html"):
+        part = next((p for p in leaves if p.get_content_type() == ctype), None)
+        if part is None:
+            continue
+        raw = bytes_of(part)
+        charset = part.get_content_charset() or "utf-8"
+        try:
+            text = raw[:MAX_TEXT].decode(charset, "replace")
+        except LookupError:  # an unknown charset
+            text = raw[:MAX_TEXT].decode("utf-8", "replace")
+        if ctype == "text/html":
+            text = _html_text(text)
+        return re.sub(r"\r+\n", "\n", text)  # CRLF, also doubled by a careless encoder
     return ""
+
+
+def _html_text(html: str) -> str:
+    """The text of an HTML notice (some send only HTML): blocks become lines, tags go, entities are read."""
+    import html as entities
+
+    # each pattern stops at the next "<": linear in the text, whatever it holds
+    html = re.sub(r"(?i)<(script|style)\b[^<]*</\1\s*>", " ", html)
+    html = re.sub(r"(?i)<br\s*/?>|</(?:p|div|tr|li|h\d|table)\s*>", "\n", html)
+    return entities.unescape(re.sub(r"<[^<>]*>", "", html))
+
+
+def header_text(msg: Message, name: str, limit: int = 300) -> str:
+    """A header field with its RFC 2047 encoded words decoded (``=?utf-8?B?...?=`` subjects), leniently:
+    an unknown charset or a broken word leaves the text as it was."""
+    from email.header import decode_header, make_header
+
+    value = str(msg.get(name, "") or "")[:4 * limit]
+    try:
+        value = str(make_header(decode_header(value)))
+    except (LookupError, ValueError, UnicodeError, AssertionError):
+        pass
+    return one_line(value, limit)
 
 
 _REMOTE_HOST = re.compile(r"\bhost ([A-Za-z0-9.-]+\[[^\]\n]{1,60}\]|[A-Za-z0-9.-]+ \[[^\]\n]{1,60}\])"

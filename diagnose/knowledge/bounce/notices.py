@@ -14,6 +14,7 @@ from diagnose.knowledge.bounce.model import (
     MAX_RECIPIENTS,
     MAX_TEXT,
     Returned,
+    header_text,
     make_recipient,
     one_line,
     remote_of,
@@ -125,7 +126,7 @@ def _generic_recipients(text: str, msg: Message) -> list[tuple[str, str]]:
     addresses = [a for a in re.findall(ADDRESS, text) if a.lower() not in own] or re.findall(ADDRESS, text)
     if addresses or reply:
         said = (reply.group(reply.lastindex or 0) if reply else "") or \
-            (words_after(text, addresses[0]) if addresses else "") or one_line(msg.get("Subject", ""), 300)
+            (words_after(text, addresses[0]) if addresses else "") or header_text(msg, "Subject")
         return [(addresses[0] if addresses else "", said)]
     return []
 
@@ -152,7 +153,7 @@ def _sendmail_reply(transcript: str, address: str) -> str:
 
 def looks_like_bounce(msg: Message) -> bool:
     sender = str(msg.get("From", "")).lower()
-    subject = str(msg.get("Subject", "")).lower()
+    subject = header_text(msg, "Subject").lower()
     return bool(re.search(r"mailer-daemon|postmaster|mail delivery", sender)) or bool(re.search(
         r"undeliver|delivery (?:status|failure|notification|has failed)|returned mail|failure notice"
         r"|mail delivery failed|could not be delivered|delivery failed"

@@ -16,6 +16,7 @@ from diagnose.knowledge.bounce.model import (
     Recipient,
     Returned,
     bytes_of,
+    header_text,
     make_recipient,
     one_line,
     parts,
@@ -190,7 +191,7 @@ def parse_autoreply(msg: Message) -> Returned | None:
     legacy = next((name for name in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress")
                    if msg.get(name) and name != "X-Auto-Response-Suppress"), "")
     precedence = one_line(msg.get("Precedence", ""), 40).lower()
-    subject = one_line(msg.get("Subject", ""), 300)
+    subject = header_text(msg, "Subject")
     auto_reply = auto.startswith("auto-replied") or bool(legacy) or precedence == "auto_reply" or \
         bool(_AUTOREPLY_SUBJECT.match(subject))
     if not auto_reply:
