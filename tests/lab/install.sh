@@ -84,7 +84,7 @@ fi
 for entry in $extra_missing; do
     name=${entry%%:*}
     debs=$(mktemp -d)
-    chmod 0755 "$debs"  # apt's _apt user writes the downloads
+    chown _apt "$debs" 2>/dev/null || chmod 0777 "$debs"  # apt's sandbox user _apt writes the downloads
     # shellcheck disable=SC2046
     (cd "$debs" && apt-get download -q $(echo "${entry#*:}" | tr ',' ' '))
     rm -rf "${EXTRA:?}/$name"
