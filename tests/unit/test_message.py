@@ -165,6 +165,17 @@ def test_a_notice_in_html_only_with_an_encoded_subject():
     assert "color" not in f.evidence["diagnostic"]
 
 
+def test_a_bounce_forwarded_as_an_attachment_is_read():
+    # Given what a user sends to the helpdesk: a note of their own with the bounce attached
+    bounce_bytes = (DATA / "exim-plaintext.eml").read_bytes()
+    raw = (b"From: alice@example.org\nTo: helpdesk@example.org\nSubject: Fwd: why?\nMIME-Version: 1.0\n"
+           b"Content-Type: multipart/mixed; boundary=F\n\n--F\nContent-Type: text/plain\n\nmy mail bounced, see "
+           b"attached\n--F\nContent-Type: message/rfc822\n\n" + bounce_bytes + b"\n--F--\n")
+    found = bounce_findings(raw)
+    assert sorted(f.subject for f in found) == ["full@example.com", "nobody@example.net"]
+    assert all(f.evidence["details"].get("forwarded") == "yes" for f in found)
+
+
 def test_a_delayed_notice_is_a_warning_and_an_expired_one_a_failure():
     [delayed] = bounce_findings((DATA / "postfix-delayed.eml").read_bytes())
     [expired] = bounce_findings((DATA / "postfix-expired.eml").read_bytes())

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from email.message import Message
 
-from diagnose.knowledge.bounce.model import MAX_RECIPIENTS, MAX_TEXT, Recipient, Returned
+from diagnose.knowledge.bounce.model import MAX_RECIPIENTS, MAX_TEXT, Recipient, Returned, parts
 from diagnose.knowledge.bounce.notices import looks_like_bounce, parse_plaintext
 from diagnose.knowledge.bounce.reasons import REASONS, auth_checks, classify, codes_in
 from diagnose.knowledge.bounce.reports import (
@@ -43,8 +43,9 @@ __all__ = ["MAX_RECIPIENTS", "MAX_TEXT", "REASONS", "Recipient", "Returned", "an
            "parse_plaintext"]
 
 
-def analyse(msg: Message) -> Returned:
-    """What this message is: a DSN, a feedback report, a plain-text bounce, an auto-reply, or none."""
+def analyse(msg: Message, *, depth: int = 0) -> Returned:
+    """What this message is: a DSN, a feedback report, a plain-text bounce, an auto-reply, or none; a
+    message that forwards a bounce as an attachment (what people send to their helpdesk) is read for it."""
     rtype = report_type(msg)
     if rtype == "feedback-report":
         found = parse_feedback(msg)
@@ -66,4 +67,22 @@ def analyse(msg: Message) -> Returned:
     found = parse_autoreply(msg)
     if found:
         return found
+    forwarded = _forwarded_bounce(msg, depth)
+    if forwarded:
+        return forwarded
     return Returned("none", "")
+
+
+def _forwarded_bounce(msg: Message, depth: int) -> Returned | None:
+    """The bounce inside a message/rfc822 attachment (one level of forwarding, at most 5 attachments)."""
+    if depth >= 1:
+        return None
+    payloads = [p.get_payload() for p in parts(msg)[1:] if p.get_content_type() == "message/rfc822"]
+    attached = [p[0] for p in payloads if isinstance(p, list) and p and isinstance(p[0], Message)]
+    for inner in attached[:5]:
+        if looks_like_bounce(inner):
+            found = analyse(inner, depth=depth + 1)
+            if found.kind != "none":
+                return Returned(found.kind, found.source, found.recipients, found.reporting_mta,
+                                {**found.details, "forwarded": "yes"})
+    return None
