@@ -248,6 +248,8 @@ def test_reasons_from_status_code_and_words(status, reply, words, reason):
     ("550 Invalid Recipient - https://community.mimecast.com/docs/DOC-1369#550", "user_unknown", None, "550"),
     ("554 5.7.1 Message blocked due to spam content in the message.", "spam", "5.7.1", "554"),  # Proofpoint
     ("554 Transaction failed: Message contains a virus", "virus", None, "554"),
+    ("554 5.2.0 STOREDRV.Deliver.Exception:QuotaExceededException.MapiExceptionShutoffQuotaExceeded",
+     "mailbox_full", "5.2.0", "554"),  # Exchange's store, the reason only in an exception name
     ("550 5.1.1 Amazon SES did not send the message to this address because it is on the suppression list",
      "user_unknown", "5.1.1", "550"),
     ("host mx.example.net[10.2.0.1] said: 450 4.2.0 <a@example.net>: Recipient address rejected: Greylisted",

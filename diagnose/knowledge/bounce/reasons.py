@@ -49,7 +49,8 @@ _TEXT_RULES: tuple[tuple[str, str], ...] = (  # (reason, pattern) tried in order
                      r"|not permitted to relay|unable to relay|we do not relay|does not relay|relay access"
                      r"|open relay not allowed|relaying denied"),
     ("message_too_large", r"too (?:large|big)|message size|size limit|exceeds (?:the )?(?:maximum )?(?:message )?size"),
-    ("mailbox_full", r"mailbox (?:is )?full|over ?quota|quota exceeded|exceeded (?:the |its )?(?:storage|quota)"
+    ("mailbox_full", r"mailbox (?:is )?full|over ?quota|quota ?exceeded|exceeds? (?:its |the )?quota"
+                     r"|exceeded (?:the |its )?(?:storage|quota)"
                      r"|postfach (?:ist )?voll|bo[iî]te (?:aux lettres )?(?:est )?pleine|speicherplatz"
                      r"|insufficient (?:storage|disk)|mailbox size limit"),
     ("mailbox_disabled", r"disabled|deactivated|inactive|suspended|account (?:has been )?(?:closed|locked)"
