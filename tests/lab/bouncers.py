@@ -41,6 +41,7 @@ DOVECOT_LDA = "/usr/lib/dovecot/dovecot-lda"
 OCTET = 16
 ADDRS = {"sink": 10, "strict": 11, "postfix": 12, "exim": 13, "opensmtpd": 14, "down": 19}
 SENDERS = ("postfix", "exim", "opensmtpd")
+LISTENERS = {"sink": 24, "strict": 25, "postfix": 25, "exim": 25, "opensmtpd": 25}  # server -> port
 SIZE_LIMIT = 20_000  # bytes the strict receiver takes
 START_TIMEOUT = 15.0  # seconds for every server to answer
 
@@ -94,6 +95,9 @@ class BounceLab:
         if missing:
             raise LabError(f"bounce lab: missing {', '.join(missing)}: run tests/lab/install.sh")
         lab = cls(Path(workdir), net, tld, resolver)
+        busy = [f"{lab.addr(n)}:{p}" for n, p in LISTENERS.items() if tcp_open(lab.addr(n), p, timeout=0.3)]
+        if busy:
+            raise LabError(f"bounce lab: {', '.join(busy)} already answer (another bounce lab on net {net}?)")
         lab.workdir.mkdir(parents=True, exist_ok=True)
         os.chmod(lab.workdir, 0o755)  # the servers' unprivileged processes walk into it
         # Routes are static, but an MTA may still look up a name (its own, a client's PTR): in its mount
@@ -105,8 +109,7 @@ class BounceLab:
             lab._start_postfix("postfix")
             lab._start_exim()
             lab._start_opensmtpd()
-            for name in ("sink", "strict", "postfix", "exim", "opensmtpd"):
-                port = 24 if name == "sink" else 25
+            for name, port in LISTENERS.items():
                 wait_for(f"{name} on {lab.addr(name)}:{port}", lambda n=name, p=port: tcp_open(lab.addr(n), p),
                          START_TIMEOUT)
         except BaseException:
