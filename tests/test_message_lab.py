@@ -57,7 +57,7 @@ def test_a_real_postfix_bounce_for_an_unknown_mailbox(lab, tmp_path):
     assert proc.returncode == 2, proc.stderr
     rep = json.loads(proc.stdout)
     [f] = [f for f in rep["findings"] if f["check"] == "message.bounce"]
-    assert f["code"] == "message.bounce_user_unknown" and f["status"] == "fail"
+    assert f["code"] == "bounce.user_unknown" and f["status"] == "fail"
     ev = f["evidence"]
     assert ev["recipient"] == ghost and ev["status"] == "5.1.1" and ev["reply_code"] == "550"
     assert ev["permanent"] is True and ev["format"] == "rfc3464" and ev["details"] == {"notice_from": "postfix"}

@@ -58,8 +58,10 @@ REASON_TEXTS: dict[str, tuple[str, str]] = {
                      "Fix the sender domain's {checks} so mail from your servers passes: {commands}."),
     "blocked": ("The receiver blocked the sending server or domain (a blocklist, poor reputation, or missing "
                 "reverse DNS).",
-                "Find the sending IP address in the server's words, check it with `maildoctor check {sender_domain} "
-                "--check dnsbl --check ptr --dnsbl default`, request delisting, and fix the reverse DNS (PTR)."),
+                "Find the sending IP address in the server's words, look it up on the blocklist the server names "
+                "and request delisting, and give it reverse DNS (PTR) that points back to it; when your mail "
+                "leaves through your MX hosts, `maildoctor check {sender_domain} --check dnsbl.listing "
+                "--check ptr.fcrdns --dnsbl default` tests their addresses."),
     "rate_limited": ("The receiver limits how much mail it takes from you; it refused for now.",
                      "Send more slowly (fewer messages and connections at once); the sending server retries."),
     "spam": ("The receiver judged the message to be spam.",
@@ -107,8 +109,9 @@ class MessageBounce(Check):
     id = BOUNCE
     title = "Returned message (bounce, auto-reply, feedback report)"
     side = Side.OUTGOING
-    texts = {**{f"message.bounce_{reason}": pair for reason, pair in REASON_TEXTS.items()},
-             "message.bounce_none": ("", ""),
+    code_family = "bounce"  # issue 16's JSON contract: code bounce.<reason> (message.bounce_<reason> before)
+    texts = {**{f"bounce.{reason}": pair for reason, pair in REASON_TEXTS.items()},
+             "bounce.none": ("", ""),
              "message.input_partial": ("Part of the input was not read (too large, or nested too deeply) or its "
                                        "MIME structure is broken: the analysis covers what was read.",
                                        "Give the returned message as saved by the mail program (.eml).")}
@@ -173,7 +176,7 @@ def _domain(address: str) -> str:
 def bounce_findings(returned: bounce.Returned, sender: str) -> list[Finding]:
     """One finding per recipient of a returned message; a pass when the message is no bounce."""
     if returned.kind == "none":
-        return [Finding(BOUNCE, "message.bounce_none", "message", Status.PASS,
+        return [Finding(BOUNCE, "bounce.none", "message", Status.PASS,
                         "Not a bounce, auto-reply or feedback report: nothing was returned", side=Side.OUTGOING)]
     out = []
     for r in returned.recipients:
@@ -223,7 +226,7 @@ def _bounce_finding(returned: bounce.Returned, r: bounce.Recipient, status: Stat
         evidence["failed_checks"] = list(r.auth_checks)
     if returned.details:
         evidence["details"] = dict(returned.details)
-    return Finding(BOUNCE, f"message.bounce_{r.reason}", r.recipient, status, summary, explanation, remedy,
+    return Finding(BOUNCE, f"bounce.{r.reason}", r.recipient, status, summary, explanation, remedy,
                    evidence, side=Side.OUTGOING)
 
 

@@ -25,11 +25,16 @@ _CERT = ("ok", "none", "malformed", "sni_differs", "expired", "not_yet_valid", "
          "self_signed", "chain_incomplete", "untrusted", "weak_key", "weak_signature")
 _DELIVERY = ("hops", "hop_plaintext", "auth_ok", "auth_none", "auth_failed", "dkim_signed", "dkim_invalid",
              "dkim_unsigned")
+_BOUNCE = ("user_unknown", "mailbox_full", "mailbox_disabled", "has_moved", "host_unknown", "network_error",
+           "expired", "relay_denied", "auth_failure", "blocked", "rate_limited", "spam", "virus", "policy",
+           "message_too_large", "system_error", "syntax_error", "autoreply", "feedback", "delivered", "unknown",
+           "none")
 RUNNER_SUFFIXES = ("skipped", "overrun", "crashed")  # codes the runner gives any check: {id}.skipped ...
 
 CODES: dict[str, str] = {
     **{f"cert.{word}": f"tls.cert_{word}" for word in _CERT},  # tls.certificate
     **{f"delivery.{word}": f"roundtrip.{word}" for word in _DELIVERY},  # delivery.path -> roundtrip.path
+    **{f"message.bounce_{word}": f"bounce.{word}" for word in _BOUNCE},  # issue 16's contract, within schema 2
     **{f"{old}.{suffix}": f"{new}.{suffix}" for old, new in CHECK_IDS.items() for suffix in RUNNER_SUFFIXES},
 }
 

@@ -291,6 +291,8 @@ def diagnose(findings: Sequence[Finding], domain: str = "") -> Diagnosis:
     d = Diagnosis(list(findings), ids)
     problems = [(fid, f) for fid, f in zip(ids, findings, strict=True) if f.status in PROBLEMS]
     for fid, effect in problems:
+        if family(effect) == "message":  # `maildoctor message`: each recipient's fate is its own, no rule links them
+            continue  # (and a bounce for 200 recipients would cost 200 x 200 rule checks)
         cause = _best_cause(effect, fid, problems)
         if cause is not None:
             d.caused_by[fid] = cause

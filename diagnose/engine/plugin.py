@@ -100,6 +100,8 @@ class Check:
     - every code starts with the family, the id up to its first dot, then a dot and lowercase
       snake_case words (more dots allowed): ``spf.pass_all``, ``tls.cert_expired``, ``login.smtp.ok``.
       A code belongs to one check; checks of one family keep theirs apart (``tls.ok``/``tls.cert_ok``).
+      ``code_family`` names another first word where a public contract fixed it (``message.bounce``
+      emits ``bounce.<reason>``, as issue 16's JSON contract says).
     - the runner's codes ``{id}.skipped``, ``{id}.overrun``, ``{id}.crashed`` follow by themselves.
     A renamed id or code goes into diagnose.engine.aliases so the old name keeps working.
     """
@@ -114,6 +116,7 @@ class Check:
     implied_by: ClassVar[str] = ""  # an Options field that, when set, asks for this check (e.g. "credentials")
     texts: ClassVar[dict[str, tuple[str, str]]] = {}
     optional: ClassVar[bool] = False  # True: runs only when named with --check (e.g. bimi.logo)
+    code_family: ClassVar[str] = ""  # the first word of the codes when it is not the id's family (rare)
 
     def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:  # pragma: no cover - interface
         raise NotImplementedError

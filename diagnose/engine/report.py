@@ -133,6 +133,8 @@ class Report:
             findings = [replace(f, check=aliases.check_id(f.check), code=aliases.code(f.code)) for f in findings]
             checks = [{**c, "id": aliases.check_id(c["id"])} if isinstance(c, dict) and isinstance(c.get("id"), str)
                       else c for c in checks]
+        else:  # codes renamed within schema 2 (message.bounce_<reason> -> bounce.<reason>)
+            findings = [replace(f, code=aliases.code(f.code)) for f in findings]
         return cls(
             target=data.get("target", {}), started_at=data.get("started_at", ""),
             duration_s=float(data.get("duration_s", 0)), resolver=data.get("resolver", {}),
