@@ -62,7 +62,7 @@ class ProviderRecords(Check):
             "This is what a move from {other} to {provider} leaves behind: mail sent through {provider} fails SPF "
             "at receivers, so mail from {domain} lands in spam or is refused (DMARC fails unless DKIM passes).",
             "Publish this SPF record instead (keep include:{other_include} only if {other} still sends mail "
-            "for you):\n`{domain}. TXT \"{record}\"`",
+            "for you):\n`{domain}. TXT \"{record}\"` (source: {source})",
         ),
         "provider.spf_include_missing": (
             "{provider} handles the mail of {domain} ({why}), but the SPF record {spf_state} does not authorise it "
