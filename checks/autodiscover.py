@@ -131,13 +131,15 @@ class Autodiscover(Check):
         good = next(((w, f, a) for w, f, a in fetches if a is not None and a.servers), None)
         if good is None:
             where, fetch, answer = fetches[-1]
-            kw: dict[str, Any] = dict(evidence=ev, domain=domain, url=fetch.url, where=where)
+            kw: dict[str, Any] = dict(evidence=ev, domain=domain, url=fetch.url,
+                                      where=where.removeprefix("redirect from "))
             if fetch.response is not None and fetch.response.status in (401, 403):
                 return [self.finding("autodiscover.login_required", Status.SKIP, domain,
                                      f"Autodiscover at {fetch.url} asks for a login ({fetch.response.status}); "
                                      "maildoctor sends no password there", **kw)], []
             if answer is not None:
-                problem = answer.error or "; ".join(answer.problems) or "it only redirects"
+                problem = answer.error or "; ".join(answer.problems) or \
+                    f"it still redirects after {len(fetches)} requests (a redirect loop, or too many redirects)"
                 return [self.finding("autodiscover.invalid", Status.WARN, domain,
                                      clean(f"Autodiscover answer from {fetch.url} is unusable: {problem}", limit=300),
                                      problem=clean(problem, limit=400), **kw)], []
@@ -164,12 +166,13 @@ class Autodiscover(Check):
 
 def _redirect(answer: AutodiscoverAnswer, where: str) -> tuple[str, int, str, str] | None:
     """Where a redirect answer sends the next request (https URLs only; an address: its domain's
-    autodiscover name)."""
+    autodiscover name), still credited to the place the first request went to."""
+    where = where if where.startswith("redirect from ") else f"redirect from {where}"
     if answer.redirect_url:
         parts = urlsplit(answer.redirect_url)
         if parts.scheme == "https" and parts.hostname:
-            return parts.hostname.lower(), parts.port or 443, f"redirect from {where}", parts.path or PATH
+            return parts.hostname.lower(), parts.port or 443, where, parts.path or PATH
     if answer.redirect_addr and "@" in answer.redirect_addr:
         domain = answer.redirect_addr.rpartition("@")[2].lower()
-        return f"autodiscover.{domain}", 443, f"redirect from {where}", PATH
+        return f"autodiscover.{domain}", 443, where, PATH
     return None

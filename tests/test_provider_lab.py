@@ -120,3 +120,11 @@ def test_dkim_keys_tries_the_providers_selectors_and_runs_without_provider_detec
     _, report, codes = full(lab, lab.domain("healthy"), "--check", "dkim", "--skip", "provider")
     assert [c["id"] for c in report["checks"]] == ["dkim.keys"]
     assert only(codes, "dkim.key")["status"] == "pass"
+
+
+def test_an_autodiscover_redirect_loop_is_followed_a_bounded_number_of_times(lab):
+    proc, _, codes = full(lab, lab.domain("adloop"), "--check", "autodiscover")
+    f = only(codes, "autodiscover.invalid")
+    assert f["status"] == "warn" and "redirect" in f["summary"], f
+    assert len(f["evidence"]["tried"]) == 5  # MAX_HOPS requests, then it stops
+    assert proc.elapsed < 30

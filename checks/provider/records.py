@@ -62,7 +62,7 @@ class ProviderRecords(Check):
             "This is what a move from {other} to {provider} leaves behind: mail sent through {provider} fails SPF "
             "at receivers, so mail from {domain} lands in spam or is refused (DMARC fails unless DKIM passes).",
             "Publish this SPF record instead (keep include:{other_include} only if {other} still sends mail "
-            "for you):\n`{domain}. TXT \"{record}\"`",
+            "for you):\n`{domain}. TXT \"{record}\"` (source: {source})",
         ),
         "provider.spf_include_missing": (
             "{provider} handles the mail of {domain} ({why}), but the SPF record {spf_state} does not authorise it "
@@ -108,111 +108,134 @@ class ProviderRecords(Check):
 
     def evaluate(self, domain: str, hosting: Hosting) -> list[Finding]:
         """Pure: compare the signals with what each recognised provider documents."""
-        matches = list(hosting.matches)
-        if not matches:
+        if not hosting.matches:
             return [self.finding("provider.no_expectations", Status.SKIP, domain,
                                  "no known provider recognised: no provider records to compare")]
-        s = hosting.signals
-        in_use = [m for m in matches if m.signals() & STRONG]
-        at_mx = [m for m in in_use if "mx" in m.signals()]
-        mailbox_mx = [m for m in at_mx if m.provider.kind == "mailbox"]
-        out: list[Finding] = []
-        problems: dict[str, list[str]] = {}  # provider id -> codes found
+        v = _View(self, domain, hosting)
+        v.spf()
+        v.mx()
+        v.dkim()
+        v.autodiscover()
+        for m in v.in_use:
+            if m.provider.id in v.problems or m.provider.kind == "sender":
+                continue
+            present = _dkim_present(m.provider, hosting)
+            checked = ["MX" if "mx" in m.signals() else "", "SPF include" if "spf" in m.signals() else "",
+                       "DKIM " + "/".join(present) if present else "",
+                       "autodiscover" if "autodiscover" in m.signals() else ""]
+            dmarc = "DMARC published" if hosting.dmarc else "no DMARC (see dmarc.record)"
+            v.out.append(self.finding("provider.records_ok", Status.PASS, domain,
+                                      f"{m.provider.name}: {', '.join(c for c in checked if c)} as documented; "
+                                      f"{dmarc}", evidence={"provider": m.provider.id, "dmarc": hosting.dmarc,
+                                                            "sources": list(m.provider.sources)}))
+        if not v.out:
+            names = ", ".join(f"{m.provider.name} ({'/'.join(sorted(m.signals()))})" for m in hosting.matches)
+            v.out.append(self.finding("provider.no_expectations", Status.SKIP, domain,
+                                      f"no provider records to compare: {names} (an SPF include alone may be a "
+                                      "leftover; a sending service documents no mailbox records)"))
+        return v.out
 
-        def add(m: Match, code: str, status: Status, summary: str, ev: dict[str, Any], **kw: Any) -> None:
-            problems.setdefault(m.provider.id, []).append(code)
-            ev = {"provider": m.provider.id, "via": [list(v) for v in m.via], "sources": list(m.provider.sources),
-                  **ev}
-            kw.setdefault("provider", m.provider.name)
-            out.append(self.finding(code, status, domain, summary, evidence=ev, domain=domain,
-                                    source=m.provider.sources[0], **kw))
 
-        for m in in_use:  # --- SPF: every provider that carries mail for the domain must be authorised
+class _View:
+    """One evaluation: the providers in their roles, and the findings made so far."""
+
+    def __init__(self, check: ProviderRecords, domain: str, hosting: Hosting) -> None:
+        self.check, self.domain, self.hosting, self.s = check, domain, hosting, hosting.signals
+        self.matches = list(hosting.matches)
+        self.in_use = [m for m in self.matches if m.signals() & STRONG]
+        self.at_mx = [m for m in self.in_use if "mx" in m.signals()]
+        self.mailbox_mx = [m for m in self.at_mx if m.provider.kind == "mailbox"]
+        self.out: list[Finding] = []
+        self.problems: dict[str, list[str]] = {}  # provider id -> codes found
+
+    def add(self, m: Match, code: str, status: Status, summary: str, ev: dict[str, Any], **kw: Any) -> None:
+        self.problems.setdefault(m.provider.id, []).append(code)
+        ev = {"provider": m.provider.id, "via": [list(v) for v in m.via], "sources": list(m.provider.sources), **ev}
+        kw.setdefault("provider", m.provider.name)
+        self.out.append(self.check.finding(code, status, self.domain, summary, evidence=ev, domain=self.domain,
+                                           source=m.provider.sources[0], **kw))
+
+    def spf(self) -> None:
+        """Every provider that carries mail for the domain must be authorised by its SPF record."""
+        s, domain = self.s, self.domain
+        for m in self.in_use:
             p = m.provider
             if p.kind == "sender" or not p.spf_include or "spf" in m.signals():
                 continue
-            status = Status.FAIL if m in mailbox_mx else Status.WARN
-            stale = [o for o in matches if o.signals() == {"spf"} and o.provider.kind == "mailbox" and o is not m]
-            if stale and m in mailbox_mx:
+            status = Status.FAIL if m in self.mailbox_mx else Status.WARN
+            stale = [o for o in self.matches if o.signals() == {"spf"} and o.provider.kind == "mailbox" and o is not m]
+            if stale and m in self.mailbox_mx:
                 other = stale[0].provider
                 other_inc = next(v for sig, v in stale[0].via if sig == "spf")
                 record = with_include(s.spf_record, p.spf_include, drop=(other_inc,))
-                add(m, "provider.mixed", status, f"MX at {p.name}, but SPF authorises {other.name}, not {p.name}",
-                    {"record": record, "other": other.id}, other=other.name, other_include=other_inc, record=record)
-            else:
-                record = with_include(s.spf_record, p.spf_include)
-                why = "its MX" if m in at_mx else "its " + ", ".join(sorted(m.signals() & STRONG))
-                add(m, "provider.spf_include_missing", status,
-                    f"SPF of {domain} lacks include:{p.spf_include} ({p.name})" if s.spf_record else
-                    f"{domain} has no SPF record authorising {p.name}", {"record": record},
-                    include=p.spf_include, record=record, why=why,
-                    spf_state="of " + domain if s.spf_record else "(there is none)")
-
-        for m in in_use:  # --- MX: a mailbox provider set up by autodiscover/DKIM while the MX is elsewhere
-            p = m.provider
-            if p.kind != "mailbox" or "mx" in m.signals() or not mailbox_mx or not p.mx_records:
+                self.add(m, "provider.mixed", status, f"MX at {p.name}, but SPF authorises {other.name}, not {p.name}",
+                         {"record": record, "other": other.id}, other=other.name, other_include=other_inc,
+                         record=record)
                 continue
-            host = mailbox_mx[0].provider
-            records = "\n".join(f"`{mx_line(domain, r)}`" for r in p.mx_records)
+            record = with_include(s.spf_record, p.spf_include)
+            why = "its MX" if m in self.at_mx else "its " + ", ".join(sorted(m.signals() & STRONG))
+            self.add(m, "provider.spf_include_missing", status,
+                     f"SPF of {domain} lacks include:{p.spf_include} ({p.name})" if s.spf_record else
+                     f"{domain} has no SPF record authorising {p.name}", {"record": record},
+                     include=p.spf_include, record=record, why=why,
+                     spf_state="of " + domain if s.spf_record else "(there is none)")
+
+    def mx(self) -> None:
+        """A mailbox provider set up through autodiscover/DKIM while the MX points at another; an MX set
+        that mixes the provider's servers with others."""
+        domain = self.domain
+        for m in self.in_use:
+            p = m.provider
+            if p.kind != "mailbox" or "mx" in m.signals() or not self.mailbox_mx or not p.mx_records:
+                continue
+            host = self.mailbox_mx[0].provider
             why = " and ".join(sorted(m.signals() & STRONG))
-            add(m, "provider.mx_elsewhere", Status.WARN,
-                f"{p.name} is set up ({why}), but the MX points at {host.name}",
-                {"records": [mx_line(domain, r) for r in p.mx_records]}, other=p.name, records=records, why=why,
-                provider=host.name)
+            self.add(m, "provider.mx_elsewhere", Status.WARN,
+                     f"{p.name} is set up ({why}), but the MX points at {host.name}",
+                     {"records": [mx_line(domain, r) for r in p.mx_records]}, other=p.name, why=why,
+                     records="\n".join(f"`{mx_line(domain, r)}`" for r in p.mx_records), provider=host.name)
+        for m in self.mailbox_mx:
+            others = [h for h in self.s.mx if not m.provider.matches("mx", h)]
+            if others and m.provider.mx_records and len(self.at_mx) == 1:
+                self.add(m, "provider.mx_mixed", Status.WARN,
+                         f"MX of {domain} mixes {m.provider.name} with {', '.join(others)}",
+                         {"others": others}, others=", ".join(others),
+                         records="\n".join(f"`{mx_line(domain, r)}`" for r in m.provider.mx_records))
 
-        for m in mailbox_mx:  # --- MX set: the provider's servers only
-            others = [h for h in s.mx if not m.provider.matches("mx", h)]
-            if others and m.provider.mx_records and len(at_mx) == 1:
-                records = "\n".join(f"`{mx_line(domain, r)}`" for r in m.provider.mx_records)
-                add(m, "provider.mx_mixed", Status.WARN,
-                    f"MX of {domain} mixes {m.provider.name} with {', '.join(others)}",
-                    {"others": others}, others=", ".join(others), records=records)
-
-        for m in in_use:  # --- DKIM selectors the provider signs with
+    def dkim(self) -> None:
+        """The DKIM selectors each provider signs with: one of a rotating pair missing, or none at all."""
+        s, domain = self.s, self.domain
+        for m in self.in_use:
             p = m.provider
             if p.kind != "mailbox" or not p.dkim or not p.dkim_records or not (m.signals() & {"mx", "dkim"}):
                 continue
-            present = _dkim_present(p, hosting)
+            present = _dkim_present(p, self.hosting)
             missing = [sel for sel in p.dkim if sel not in present]
-            tenant = next((microsoft_tenant(s.dkim_cnames.get(sel, "")) for sel in present
-                           if microsoft_tenant(s.dkim_cnames.get(sel, ""))), "")
-            wanted = [sibling_cname(domain, sel, present, s.dkim_cnames) or fill(p.dkim_records[sel], domain,
-                                                                                   tenant=tenant)
-                      for sel in missing if sel in p.dkim_records]
+            tenant = next((t for t in (microsoft_tenant(s.dkim_cnames.get(sel, "")) for sel in present) if t), "")
+            wanted = [sibling_cname(domain, sel, present, s.dkim_cnames)
+                      or fill(p.dkim_records[sel], domain, tenant=tenant) for sel in missing if sel in p.dkim_records]
             shown = "\n".join(f"`{r}`" for r in wanted)
             if present and missing and p.dkim_all:
-                add(m, "provider.dkim_selector_missing", Status.FAIL,
-                    f"{p.name} DKIM: {', '.join(missing)} missing ({', '.join(present)} is there)",
-                    {"present": present, "missing": missing, "records": wanted}, selectors=" and ".join(p.dkim),
-                    present=", ".join(present), missing=", ".join(missing), records=shown)
+                self.add(m, "provider.dkim_selector_missing", Status.FAIL,
+                         f"{p.name} DKIM: {', '.join(missing)} missing ({', '.join(present)} is there)",
+                         {"present": present, "missing": missing, "records": wanted},
+                         selectors=" and ".join(p.dkim), present=", ".join(present), missing=", ".join(missing),
+                         records=shown)
             elif not present:
-                add(m, "provider.dkim_missing", Status.WARN, f"{p.name} DKIM for {domain} is not set up "
-                    f"(no {', '.join(s + '._domainkey' for s in p.dkim)})",
-                    {"missing": missing, "records": wanted}, selectors=", ".join(p.dkim), records=shown)
+                self.add(m, "provider.dkim_missing", Status.WARN, f"{p.name} DKIM for {domain} is not set up "
+                         f"(no {', '.join(sel + '._domainkey' for sel in p.dkim)})",
+                         {"missing": missing, "records": wanted}, selectors=", ".join(p.dkim), records=shown)
 
-        for m in mailbox_mx:  # --- autodiscover, where the provider documents it
+    def autodiscover(self) -> None:
+        """autodiscover.<domain>, where the provider documents it."""
+        s = self.s
+        for m in self.mailbox_mx:
             p = m.provider
             if not p.autodiscover_record or p.matches("autodiscover", s.autodiscover) \
                     or p.matches("autodiscover", s.autodiscover_srv):
                 continue
             state = f"points at {s.autodiscover}" if s.autodiscover else "is not published"
-            record = fill(p.autodiscover_record, domain)
-            add(m, "provider.autodiscover_missing", Status.WARN, f"autodiscover.{domain} {state} ({p.name} documents "
-                f"{record.split()[-1]})", {"record": record}, record=record, state=state)
-
-        for m in in_use:
-            if m.provider.id in problems or m.provider.kind == "sender":
-                continue
-            checked = ["MX" if "mx" in m.signals() else "", "SPF include" if "spf" in m.signals() else "",
-                       "DKIM " + "/".join(_dkim_present(m.provider, hosting)) if _dkim_present(m.provider, hosting)
-                       else "", "autodiscover" if "autodiscover" in m.signals() else ""]
-            dmarc = "DMARC published" if hosting.dmarc else "no DMARC (see dmarc.record)"
-            out.append(self.finding("provider.records_ok", Status.PASS, domain,
-                                    f"{m.provider.name}: {', '.join(c for c in checked if c)} as documented; {dmarc}",
-                                    evidence={"provider": m.provider.id, "sources": list(m.provider.sources),
-                                              "dmarc": hosting.dmarc}))
-        if not out:
-            out.append(self.finding("provider.no_expectations", Status.SKIP, domain,
-                                    "only an SPF include names a provider: no provider records to compare"))
-        return out
-
+            record = fill(p.autodiscover_record, self.domain)
+            self.add(m, "provider.autodiscover_missing", Status.WARN,
+                     f"autodiscover.{self.domain} {state} ({p.name} documents {record.split()[-1]})",
+                     {"record": record}, record=record, state=state)

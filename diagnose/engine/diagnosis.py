@@ -208,9 +208,16 @@ def _provider_mixture(cause: Finding, effect: Finding) -> bool:
     return code_tail(effect) in effects.get(family(effect), ())
 
 
+def _revoked_key_explains_no_key(cause: Finding, effect: Finding) -> bool:
+    """Every DKIM key found being revoked is why the domain signs with no usable key."""
+    return family(cause) == family(effect) == "dkim" and code_tail(cause) == "revoked" \
+        and code_tail(effect) == "no_key"
+
+
 RULES = (_dnssec_bogus, _domain_lookup_broken, _port25_blocked_here, _port_unreachable,
          _server_unreachable_for_login, _cname_mx_name_mismatch, _certificate_explains_login,
-         _certificate_explains_mta_sts, _locked_account_explains_rejection, _provider_mixture)
+         _certificate_explains_mta_sts, _locked_account_explains_rejection, _provider_mixture,
+         _revoked_key_explains_no_key)
 
 
 # --- the diagnosis -------------------------------------------------------------------------------

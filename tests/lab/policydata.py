@@ -57,3 +57,12 @@ AUTODISCOVER_XML = """<?xml version="1.0" encoding="utf-8"?>
   </Response>
 </Autodiscover>
 """
+
+# an Autodiscover answer that sends the client to another address of the same domain, again and again
+AUTODISCOVER_LOOP_XML = """<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">
+  <Response xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a">
+    <Account><Action>redirectAddr</Action><RedirectAddr>again@%EMAILDOMAIN%</RedirectAddr></Account>
+  </Response>
+</Autodiscover>
+"""

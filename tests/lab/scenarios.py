@@ -30,7 +30,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tests.lab.policydata import AUTOCONFIG_XML, AUTODISCOVER_XML, DKIM_RSA_512, DKIM_RSA_2048, dkim, sts_policy
+from tests.lab.policydata import (
+    AUTOCONFIG_XML,
+    AUTODISCOVER_LOOP_XML,
+    AUTODISCOVER_XML,
+    DKIM_RSA_512,
+    DKIM_RSA_2048,
+    dkim,
+    sts_policy,
+)
 
 # Services a host can offer; which server provides them.
 POSTFIX_SERVICES = {"smtp": 25, "submission": 587, "submissions": 465}
@@ -265,6 +273,12 @@ SCENARIOS: dict[str, Scenario] = {
         "(provider.mx_elsewhere)",
         (("@", "MX", "1 {gmx.fqdn}."), ("google._domainkey", "TXT", dkim(DKIM_RSA_2048)),
          ("@", "TXT", '"v=spf1 include:_spf.google.com include:spf.protection.outlook.com -all"'), *_MS[1:], *_MS_S2),
+    ),
+    "adloop": Scenario(
+        "Autodiscover at autodiscover.adloop answers every request with a redirect to an address of the same "
+        "domain (a loop): followed a bounded number of times (autodiscover.invalid)",
+        (*_MX1, ("autodiscover", "A", "{web.addr}")),
+        web={"autodiscover/autodiscover/autodiscover.xml": AUTODISCOVER_LOOP_XML},
     ),
     "m365onesel": Scenario(
         "Microsoft 365 with selector2._domainkey missing (provider.dkim_selector_missing)",

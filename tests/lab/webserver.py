@@ -91,7 +91,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         m = re.search(rb"<EMailAddress>([^<]{1,254})</EMailAddress>", body)
         if m is None or b"requestschema/2006" not in body:
             return self._send(400, "text/plain", b"not an Autodiscover request\n")
-        answer = file.read_bytes().replace(b"%EMAILADDRESS%", m.group(1))
+        answer = file.read_bytes().replace(b"%EMAILADDRESS%", m.group(1)) \
+            .replace(b"%EMAILDOMAIN%", m.group(1).rpartition(b"@")[2])
         self._send(200, "text/xml; charset=utf-8", answer)
 
     def _send(self, status: int, ctype: str, body: bytes) -> None:

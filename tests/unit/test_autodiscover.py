@@ -38,6 +38,7 @@ def test_redirects_errors_and_hostile_answers():
                               "<RedirectUrl>https://ad.example.net/autodiscover/autodiscover.xml</RedirectUrl>"
                               "</Account></Response></Autodiscover>")
     assert _redirect(redirect, "x") == ("ad.example.net", 443, "redirect from x", "/autodiscover/autodiscover.xml")
+    assert _redirect(redirect, "redirect from x")[2] == "redirect from x"  # credited to the first place
     addr = parse_response("<Autodiscover><Response><Account><Action>redirectAddr</Action>"
                           "<RedirectAddr>you@other.example</RedirectAddr></Account></Response></Autodiscover>")
     assert _redirect(addr, "x")[0] == "autodiscover.other.example"

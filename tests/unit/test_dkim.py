@@ -130,3 +130,10 @@ def test_selectors_learned_from_the_round_trip_copy():
     assert learned_selectors(copy, "example.com") == ("mail2026",)
     assert learned_selectors(None, "example.com") == ()
     assert provider_selectors(None) == ((), "")
+
+
+def test_a_revoked_key_is_the_cause_of_signing_with_no_key():
+    from diagnose.engine.diagnosis import diagnose
+
+    d = diagnose(judge("v=DKIM1; k=rsa; p=", guessed=True), "example.com")
+    assert d.caused_by == {"f2": "f1"} and d.root_causes == ["f1"]
