@@ -1,5 +1,7 @@
 #!/bin/sh
-# Install the servers the maildoctor test lab runs (Debian 12, as root).
+# Install the servers the maildoctor test lab runs (Debian 12, as root), and
+# the headless browser the browser tests drive (tests/browser: Debian's
+# chromium + chromium-driver; poppler-utils' pdfinfo/pdftoppm read its PDFs).
 #
 # Idempotent and noninteractive: when every package is installed already it
 # returns at once without touching apt. The packages' own system-wide daemons
@@ -8,7 +10,8 @@
 set -eu
 
 PACKAGES="knot knot-dnsutils unbound postfix dovecot-core dovecot-imapd
-dovecot-pop3d dovecot-lmtpd iptables swaks iproute2 openssl"
+dovecot-pop3d dovecot-lmtpd iptables swaks iproute2 openssl
+chromium chromium-driver poppler-utils"
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "install.sh: must run as root (it calls apt-get)" >&2
