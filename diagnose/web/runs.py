@@ -77,13 +77,17 @@ class Run:
         elif isinstance(event, CheckFinished):
             self.publish("finished", {"check": event.check, "status": event.status.value,
                                       "duration_s": round(event.duration_s, 3)})
-        elif isinstance(event, DiagnosisFinished):
-            pass  # the report is published once the expectations are judged (``Runs._execute``)
+        elif isinstance(event, DiagnosisFinished):  # the final picture, every count in it
+            self.publish("flow", {"svg": flow_svg(event.report.findings, self.services), "hops": self.hop_states})
 
     def _flow_if_changed(self) -> None:
-        """The flow picture again, when a hop's worst status changed (not once per finding)."""
-        states = {hop: Status.worst([f.status for f in found]).value
-                  for hop, found in group_by_hop(self.findings, self.services).items() if found}
+        """The flow picture again when a hop changes colour (its worst tested status, as the picture
+        draws it), not once per finding: the counts inside catch up with the final picture."""
+        states = {}
+        for hop, found in group_by_hop(self.findings, self.services).items():
+            tested = [f.status for f in found if f.status is not Status.SKIP]
+            if found:
+                states[hop] = Status.worst(tested).value if tested else "skip"
         if states != self.hop_states:
             self.hop_states = states
             self.publish("flow", {"svg": flow_svg(self.findings, self.services), "hops": states})

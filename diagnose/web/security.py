@@ -31,7 +31,9 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'{styles}; img-src
        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 HEADERS = {
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",  # a permanent link is a capability: no Referer carries it away
+    # a permanent link is a capability: no Referer carries it to another site ("no-referrer" would also
+    # make the browser send "Origin: null" with our own forms, which the CSRF check must refuse)
+    "referrer-policy": "same-origin",
     "x-frame-options": "DENY",
     "cross-origin-opener-policy": "same-origin",
     "permissions-policy": "camera=(), microphone=(), geolocation=()",

@@ -31,7 +31,7 @@ def test_every_page_has_a_strict_csp_and_no_inline_script_or_style(open_server):
         assert "script-src 'self'" in csp and "default-src 'none'" in csp and "frame-ancestors 'none'" in csp, csp
         assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, csp
         assert reply.header("x-content-type-options") == "nosniff"
-        assert reply.header("referrer-policy") == "no-referrer"
+        assert reply.header("referrer-policy") == "same-origin"
         if reply.header("content-type").startswith("text/html"):
             # every <script> is a static file; no inline handlers, no style attributes or blocks
             assert not re.search(r"<script(?![^>]*\bsrc=)", reply.body), reply.body
@@ -177,3 +177,23 @@ def test_history_lists_escaped_searches_by_domain_and_forgets_old_reports(tmp_pa
         assert c.get("/r/" + "c" * 22).status == 404
     # the start of the server deleted the expired row from the file itself
     assert [e.id for e in History(db, keep_days=3650).search("")] == ["b" * 22, "a" * 22]
+
+
+def test_runs_are_capped_queued_and_bounded_by_their_timeouts(tmp_path):
+    # Given a resolver that never answers (a bound UDP socket that reads nothing) and one run slot
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        resolver = f"127.0.0.1:{silent.getsockname()[1]}"
+        with Serve(tmp_path, "--max-runs", "1", "--rate", "100", "--timeout", "1", nameserver=resolver) as server:
+            c = server.client()
+            started = time.monotonic()
+            runs = [c.start(f"d{n}.example.com") for n in range(5)]  # 1 running + 4 waiting (4 x --max-runs)
+            # When one more comes, Then the server says it is full instead of queueing without end
+            full = c.post_form("/run", {"target": "d5.example.com", "csrf": c.csrf()})
+            assert full.status == 503 and "try again" in full.body, full.status
+            # and every run ends, with the reason, within its time budget (one after the other)
+            for run in runs:
+                events = dict(c.events(run, timeout=60))
+                assert "failed" in events and "end" in events, events
+            assert time.monotonic() - started < 5 * 15, "runs outlived their timeouts"
+            assert server.client().start("d6.example.com")  # room again

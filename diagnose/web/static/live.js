@@ -1,6 +1,6 @@
 // maildoctor serve: the live page. Follows one run's Server-Sent Events (/r/ID/events) and fills in
 // the mail-flow picture, the findings and, at the end, the headline. Server text is only ever set
-// with textContent; the flow picture is SVG made (and escaped) by the server, parsed as SVG.
+// with textContent; the flow picture is SVG made (and escaped) by the server, parsed in an inert document.
 "use strict";
 
 (function () {
@@ -51,10 +51,9 @@
   }
 
   function drawFlow(svgText) {
-    const doc = new DOMParser().parseFromString(svgText, "image/svg+xml");
-    const svg = doc.documentElement;
-    if (!svg || svg.nodeName !== "svg" || doc.getElementsByTagName("parsererror").length) return;
-    flow.replaceChildren(document.importNode(svg, true));
+    // parsed as HTML (as the report embeds it: <svg> gets its namespace), in an inert document
+    const svg = new DOMParser().parseFromString(svgText, "text/html").querySelector("body > svg");
+    if (svg) flow.replaceChildren(document.importNode(svg, true));
   }
 
   function done(d) {
