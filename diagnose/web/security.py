@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from diagnose.web.settings import ServeSettings
+from diagnose.web.settings import ServeSettings, is_loopback
 
 SESSION_COOKIE = "md_session"
 CSRF_COOKIE = "md_csrf"
@@ -124,6 +124,9 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if not host_allowed(self.settings, _header(scope, b"host")):
+            await _plain(send, 421, "this server answers to its loopback address only (Host header refused)")
+            return
         ok, who, bearer = identify(self.settings, scope)
         scope.setdefault("state", {}).update(client_key=who, bearer=bearer)
 
@@ -142,6 +145,21 @@ class Guard:
             await self.app(scope, receive, with_headers)
             return
         await _refuse(scope, with_headers, self.settings)
+
+
+def host_allowed(settings: ServeSettings, host: str) -> bool:
+    """Without authentication (loopback), only a loopback Host: a page elsewhere whose name an attacker
+    re-points at 127.0.0.1 (DNS rebinding) would otherwise be same-origin with this server."""
+    if settings.token is not None or settings.auth_header:
+        return True
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return is_loopback(name.strip("[]")) if name else False
+
+
+async def _plain(send: Send, status: int, text: str) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+    await send({"type": "http.response.body", "body": text.encode() + b"\n"})
 
 
 async def _refuse(scope: Scope, send: Send, settings: ServeSettings) -> None:

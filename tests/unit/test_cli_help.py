@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 MAILDOCTOR = str(Path(sys.executable).with_name("maildoctor"))
-COMMANDS = ("check", "tui", "report", "message", "explain", "settings", "batch", "checks")
+COMMANDS = ("check", "tui", "report", "message", "explain", "settings", "batch", "checks", "serve")
 
 
 def run(*argv):

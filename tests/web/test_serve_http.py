@@ -197,3 +197,12 @@ def test_runs_are_capped_queued_and_bounded_by_their_timeouts(tmp_path):
                 assert "failed" in events and "end" in events, events
             assert time.monotonic() - started < 5 * 15, "runs outlived their timeouts"
             assert server.client().start("d6.example.com")  # room again
+
+
+def test_without_authentication_only_a_loopback_host_is_answered(open_server):
+    # a page elsewhere re-pointed at 127.0.0.1 (DNS rebinding) sends its own name as Host
+    c = open_server.client()
+    rebound = c.get("/", headers={"Host": f"attacker.example:{open_server.port}"})
+    assert rebound.status == 421, rebound.status
+    for host in (f"127.0.0.1:{open_server.port}", f"localhost:{open_server.port}", "[::1]:8025", "127.0.0.1"):
+        assert c.get("/history", headers={"Host": host}).status == 200, host
