@@ -7,12 +7,10 @@ import time
 
 import pytest
 
-pytest.importorskip("starlette", reason="the web extra (scripts/setup.sh installs it)")
-
-from diagnose.engine.credentials import Secret  # noqa: E402
-from diagnose.web import security  # noqa: E402
-from diagnose.web.app import name_refused  # noqa: E402
-from diagnose.web.settings import ServeSettings, SettingsError, check_exposure, is_loopback  # noqa: E402
+from diagnose.engine.credentials import Secret
+from diagnose.web import security
+from diagnose.web.app import name_refused  # Starlette: the web extra, which scripts/setup.sh installs
+from diagnose.web.settings import ServeSettings, SettingsError, check_exposure, is_loopback
 
 
 def test_the_rate_limit_is_a_sliding_minute_per_client():
