@@ -235,6 +235,8 @@ def equivalent_argv(settings: ServeSettings, target: str, only: list[str], selec
     for ns in settings.nameservers:
         argv += ["--nameserver", ns]
     argv += ["--timeout", f"{settings.timeout:g}"]
+    if settings.ca_file is not None:
+        argv += ["--ca-file", str(settings.ca_file)]
     argv += [a for c in only for a in ("--check", c)]
     argv += [a for s in selectors for a in ("--dkim-selector", s)]
     return argv + (["--roundtrip"] if roundtrip else [])
@@ -250,8 +252,6 @@ async def show_run(ctx: Context, request: HttpRequest) -> Response:
         if run is None:
             return not_found()
         return html(pages.live_page(run.id, run.target))  # running, or it failed: the page replays why
-    if request.query_params.get("live") == "1" and run is not None:
-        return html(pages.live_page(run.id, run.target))
     entry, text = stored
     report = Report.from_dict(json.loads(text))
     body = pages.report_page(renderer("html")(report), entry.id, entry.domain)

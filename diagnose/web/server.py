@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import socket
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -75,8 +76,9 @@ def serve(settings: ServeSettings) -> ExitCode:
     except SettingsError as exc:
         print(f"maildoctor: error: {exc}", file=sys.stderr)
         return ExitCode.UNKNOWN
-    except OSError as exc:  # the history's directory or file
-        print(f"maildoctor: error: cannot open the history {settings.db}: {exc.strerror or exc}", file=sys.stderr)
+    except (OSError, sqlite3.Error) as exc:  # the history's directory or file
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(f"maildoctor: error: cannot open the history {settings.db}: {why}", file=sys.stderr)
         return ExitCode.UNKNOWN
     import uvicorn
 

@@ -17,8 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser import chrome
-from tests.web.server import Serve
-from tests.web.test_serve_lab import cli_report, lab_args, outcome
+from tests.web.server import Serve, cli_report, lab_args, outcome
 
 pytestmark = [pytest.mark.lab, pytest.mark.browser]
 DESKTOP, PHONE = 1280, 390

@@ -164,3 +164,24 @@ class Client:
                 kind, data = "", ""
         conn.close()
         return out
+
+
+# -- against the lab ---------------------------------------------------------------------------------
+TIMEOUT = "3"  # --timeout of the lab runs, seconds (short, as every test)
+
+
+def lab_args(lab, *extra: str) -> tuple[str, ...]:
+    return ("--timeout", TIMEOUT, "--ca-file", str(lab.ca_file), *extra)
+
+
+def cli_report(lab, domain: str) -> dict:
+    proc = subprocess.run([MAILDOCTOR, "check", domain, "--nameserver", lab.resolver, "--format", "json",
+                           *lab_args(lab)], capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+    assert proc.returncode in (0, 1, 2, 3), proc.stderr
+    return json.loads(proc.stdout)
+
+
+def outcome(report: dict) -> tuple:
+    """What must be the same from the CLI and the web: every finding's check, code, status and
+    subject (not its timings), and the verdict."""
+    return (report["verdict"], sorted((f["check"], f["code"], f["status"], f["subject"]) for f in report["findings"]))

@@ -206,3 +206,14 @@ def test_without_authentication_only_a_loopback_host_is_answered(open_server):
     assert rebound.status == 421, rebound.status
     for host in (f"127.0.0.1:{open_server.port}", f"localhost:{open_server.port}", "[::1]:8025", "127.0.0.1"):
         assert c.get("/history", headers={"Host": host}).status == 200, host
+
+
+def test_an_unusable_history_file_is_one_line_not_a_traceback(tmp_path):
+    (tmp_path / "not-a-dir").write_text("x")
+    proc = run_cli("serve", "--port", str(free_port()), "--db", str(tmp_path / "not-a-dir" / "h.sqlite3"))
+    assert proc.returncode == 3 and "cannot open the history" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    garbage = tmp_path / "garbage.sqlite3"
+    garbage.write_bytes(b"this is not a database" * 100)
+    proc = run_cli("serve", "--port", str(free_port()), "--db", str(garbage))
+    assert proc.returncode == 3 and "cannot open the history" in proc.stderr, proc.stderr

@@ -5,33 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 
 import pytest
 
-from tests.web.server import MAILDOCTOR, Serve
+from tests.web.server import Serve, cli_report, lab_args, outcome
 
 pytestmark = pytest.mark.lab
-TIMEOUT = "3"
-
-
-def lab_args(lab, *extra: str) -> tuple[str, ...]:
-    return ("--timeout", TIMEOUT, "--ca-file", str(lab.ca_file), *extra)
-
-
-def cli_report(lab, domain: str) -> dict:
-    proc = subprocess.run([MAILDOCTOR, "check", domain, "--nameserver", lab.resolver, "--format", "json",
-                           *lab_args(lab)], capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
-    assert proc.returncode in (0, 1, 2, 3), proc.stderr
-    return json.loads(proc.stdout)
-
-
-def outcome(report: dict) -> tuple:
-    """What must be the same from the CLI and the web: every finding's check, code, status and
-    subject (not its timings), and the verdict."""
-    return (report["verdict"], sorted((f["check"], f["code"], f["status"], f["subject"]) for f in report["findings"]))
-
-
 def test_a_run_streams_its_events_and_keeps_the_cli_s_report(lab, tmp_path):
     with Serve(tmp_path, *lab_args(lab, "--allow-private"), nameserver=lab.resolver) as server:
         c = server.client()
