@@ -10,14 +10,12 @@ the tests build the app the same way.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -26,10 +24,10 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from diagnose.app.plan import PlanError, Request, plan_from_form
+from diagnose.app.plan import PlanError
 from diagnose.engine.report import Report
-from diagnose.engine.target import TargetError, parse_target
 from diagnose.web import pages
+from diagnose.web.form import MAX_FORM, Fields, make_form_plan, name_refused, one, parse_form
 from diagnose.web.runs import Busy, Runs
 from diagnose.web.security import (
     CSRF_COOKIE,
@@ -49,10 +47,7 @@ from diagnose.web.store import PAGE, History
 from reports import RENDERERS, renderer
 
 STATIC = Path(__file__).parent / "static"
-MAX_FORM = 16 * 1024  # bytes of a posted form
 _RUN_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-# names that only ever mean a private network (refused before any lookup; the guard checks addresses)
-PRIVATE_SUFFIXES = ("localhost", "local", "internal", "intranet", "lan", "home", "corp", "private", "arpa")
 REPORT_CSP = csp((style_hash(pages.REPORT_CSS),))
 
 
@@ -152,17 +147,7 @@ async def read_form(request: HttpRequest) -> dict[str, list[str]] | None:
     """The urlencoded form (None when it is not one or too large); passwords stay in this dict only."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
         return None
-    body = await request.body()
-    if len(body) > MAX_FORM:
-        return None
-    try:
-        return parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=100)
-    except (UnicodeDecodeError, ValueError):
-        return None
-
-
-def one(form: dict[str, list[str]], name: str) -> str:
-    return (form.get(name) or [""])[0]
+    return parse_form(await request.body())
 
 
 async def start_run(ctx: Context, request: HttpRequest) -> Response:
@@ -172,74 +157,33 @@ async def start_run(ctx: Context, request: HttpRequest) -> Response:
     if not request.state.bearer and not csrf_ok(request.scope, one(form, "csrf")):
         return PlainTextResponse("the form is stale or came from another site (CSRF check failed): reload the "
                                  "page and try again\n", 403)
-    target, user, password = one(form, "target").strip(), one(form, "user").strip(), one(form, "password")
-    chosen = [c for c in form.get("check", []) if c in ctx.families]
-    selectors_text = one(form, "dkim_selector")
-    roundtrip = one(form, "roundtrip") == "1"
+    fields, password = Fields.of(form, ctx.families), one(form, "password")
+    del form  # the password's only other copy
     token, cookie = csrf_for(request)
 
-    def refuse(message: str, status: int = 400) -> Response:
-        again = pages.form_page(token, ctx.families, error=message, target=target, user=user, chosen=chosen,
-                                selectors=selectors_text, roundtrip=roundtrip, private_note=private_note(ctx))
-        return html(again, status, csrf=cookie)
+    def refuse(message: str, status: int = 400, headers: dict[str, str] | None = None) -> Response:
+        again = pages.form_page(token, ctx.families, error=message, target=fields.target, user=fields.user,
+                                chosen=fields.checks, selectors=fields.selectors, roundtrip=fields.roundtrip,
+                                private_note=private_note(ctx))
+        return html(again, status, csrf=cookie, headers=headers)
 
-    why = None if ctx.settings.allow_private else name_refused(target)
+    why = None if ctx.settings.allow_private else name_refused(fields.target)
     if why:
         return refuse(why)
     wait = ctx.limit.allow(request.state.client_key)
     if wait:
-        return html(pages.form_page(token, ctx.families, target=target, private_note=private_note(ctx),
-                                    error=f"Too many diagnoses from you: wait {wait:.0f} s"),
-                    429, csrf=cookie, headers={"retry-after": str(int(wait) + 1)})
-    selectors = [s.strip() for s in selectors_text.split(",") if s.strip()][:10]
-    base = Request(target=None, nameservers=list(ctx.settings.nameservers), timeout=ctx.settings.timeout,
-                   fmt="json", ca_file=ctx.settings.ca_file, dkim_selectors=selectors, only=chosen,
-                   roundtrip=roundtrip, argv=equivalent_argv(ctx.settings, target, chosen, selectors, roundtrip))
+        return refuse(f"Too many diagnoses from you: wait {wait:.0f} s", 429, {"retry-after": str(int(wait) + 1)})
     try:
-        plan = plan_from_form(base, target, user, password)
+        plan = make_form_plan(ctx.settings, fields, password)
     except PlanError as exc:
-        return refuse(str(exc).replace("--password-env VAR (the name of an environment variable holding it), "
-                                       "or run in a terminal to be asked", "the password in the form"))
+        return refuse(str(exc))
     finally:
-        del password, form  # the only copies this handler made; the plan holds it as a Secret
+        del password
     try:
         run = ctx.runs.start(plan, request.state.client_key)
     except Busy as exc:
         return refuse(str(exc), 503)
     return RedirectResponse(f"/r/{run.id}", status_code=303)
-
-
-def name_refused(target: str) -> str | None:
-    """Why a public server refuses ``target`` before any lookup: an address literal or a name that
-    exists only on private networks (the connect guard then checks every address it resolves to)."""
-    try:
-        domain = parse_target(target).domain
-    except TargetError:
-        return None  # make_plan says what is wrong with it
-    try:
-        ipaddress.ip_address(domain)
-        return f"{domain} is an IP address; give the mail domain"
-    except ValueError:
-        pass
-    labels = domain.rstrip(".").split(".")
-    if len(labels) < 2 or any(domain == s or domain.endswith("." + s) for s in PRIVATE_SUFFIXES):
-        return (f"{domain} is a name of a private or reserved network; this server diagnoses public mail "
-                "domains only")
-    return None
-
-
-def equivalent_argv(settings: ServeSettings, target: str, only: list[str], selectors: list[str],
-                    roundtrip: bool) -> list[str]:
-    """The `maildoctor check` command line of this run, for the report header (never a password)."""
-    argv = ["check", target]
-    for ns in settings.nameservers:
-        argv += ["--nameserver", ns]
-    argv += ["--timeout", f"{settings.timeout:g}"]
-    if settings.ca_file is not None:
-        argv += ["--ca-file", str(settings.ca_file)]
-    argv += [a for c in only for a in ("--check", c)]
-    argv += [a for s in selectors for a in ("--dkim-selector", s)]
-    return argv + (["--roundtrip"] if roundtrip else [])
 
 
 async def show_run(ctx: Context, request: HttpRequest) -> Response:
@@ -335,4 +279,4 @@ def not_found() -> Response:
     return html(pages.message_page("Not found", "No such report: it may have expired (see the history)."), 404)
 
 
-__all__ = ["create_app", "name_refused"]
+__all__ = ["create_app"]

@@ -33,7 +33,7 @@ from reports.svg import flow_svg
 
 log = logging.getLogger("maildoctor.serve")
 KEEP_FINISHED_S = 600  # a finished run's events stay replayable this long (then: the stored report)
-MAX_IN_MEMORY = 500  # finished runs kept at most, whatever their age
+MAX_IN_MEMORY = 100  # finished runs kept at most, whatever their age (each: its events, ~100 KB)
 
 
 class Busy(Exception):

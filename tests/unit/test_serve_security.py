@@ -9,7 +9,7 @@ import pytest
 
 from diagnose.engine.credentials import Secret
 from diagnose.web import security
-from diagnose.web.app import name_refused  # Starlette: the web extra, which scripts/setup.sh installs
+from diagnose.web.form import name_refused
 from diagnose.web.settings import ServeSettings, SettingsError, check_exposure, is_loopback
 
 

@@ -217,3 +217,12 @@ def test_an_unusable_history_file_is_one_line_not_a_traceback(tmp_path):
     garbage.write_bytes(b"this is not a database" * 100)
     proc = run_cli("serve", "--port", str(free_port()), "--db", str(garbage))
     assert proc.returncode == 3 and "cannot open the history" in proc.stderr, proc.stderr
+
+
+def test_a_login_without_password_asks_for_it_in_the_form_words(open_server):
+    c = open_server.client()
+    reply = c.post_form("/run", {"csrf": c.csrf(), "target": "you@example.com", "user": "you@example.com",
+                                 "dkim_selector": "default, google"})
+    assert reply.status == 400, reply.body
+    assert "no password for you@example.com: give the password in the form" in reply.body, reply.body
+    assert 'value="default, google"' in reply.body and 'value="you@example.com"' in reply.body  # kept for a retry
