@@ -14,6 +14,7 @@ from diagnose.app.plan import BOUNDS, PlanError, parse_nameservers, readable_ca
 from diagnose.engine.exitcodes import ExitCode
 from diagnose.web.settings import ServeSettings, SettingsError, check_exposure, default_db, token_from_env
 
+CONNECTIONS = 256  # at most this many open connections at once (each live page holds one)
 INSTALL_HINT = ("maildoctor serve needs the web extra (Starlette and uvicorn): pip install 'maildoctor[web]' "
                 "(in a checkout: .venv/bin/pip install -e '.[web]')")
 
@@ -94,6 +95,7 @@ def serve(settings: ServeSettings) -> ExitCode:
                             log_level="warning", server_header=False,
                             proxy_headers=bool(settings.trust_proxy),
                             forwarded_allow_ips=list(settings.trust_proxy) or None,
+                            limit_concurrency=CONNECTIONS,  # open connections (live pages included), then 503
                             timeout_graceful_shutdown=5)
     try:
         uvicorn.Server(config).run()

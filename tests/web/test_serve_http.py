@@ -38,6 +38,8 @@ def test_every_page_has_a_strict_csp_and_no_inline_script_or_style(open_server):
             assert not re.search(r"\son[a-z]+=|\sstyle=|<style", reply.body), reply.body
     js = c.get("/static/live.js")
     assert js.status == 200 and "EventSource" in js.body
+    # the live page sets server text as text only: no HTML sinks in its script
+    assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function", js.body)
 
 
 def test_the_form_needs_its_csrf_value_and_our_origin(open_server):

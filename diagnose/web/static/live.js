@@ -11,6 +11,7 @@
   const WORDS = { pass: "PASS", warn: "WARN", fail: "FAIL", error: "ERROR", skip: "SKIP" };
   const RANK = { fail: 0, error: 1, warn: 2, pass: 3, skip: 4 };
   let total = 0, finished = 0, findings = 0, problems = 0, ended = false;
+  const running = new Set();
 
   function badge(status) {
     const span = document.createElement("span");
@@ -29,6 +30,10 @@
   function progress() {
     let text = total ? `${finished} of ${total} checks done` : "Starting…";
     if (problems) text += `, ${problems} problem${problems === 1 ? "" : "s"} so far`;
+    if (running.size) {
+      const names = [...running];
+      text += " · running: " + names.slice(0, 4).join(", ") + (names.length > 4 ? " …" : "");
+    }
     state.textContent = text;
     count.textContent = findings ? `(${findings})` : "";
   }
@@ -77,7 +82,8 @@
   on("queued", (d) => { total = d.checks; state.textContent = "Waiting for a free slot…"; });
   on("running", () => progress());
   on("finding", (d) => { addFinding(d); progress(); });
-  on("finished", () => { finished += 1; progress(); });
+  on("started", (d) => { running.add(d.check); progress(); });
+  on("finished", (d) => { running.delete(d.check); finished += 1; progress(); });
   on("flow", (d) => drawFlow(d.svg));
   on("done", (d) => done(d));
   on("failed", (d) => {
