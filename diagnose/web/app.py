@@ -10,6 +10,7 @@ the tests build the app the same way.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -68,8 +69,6 @@ def create_app(settings: ServeSettings, history: History | None = None) -> Starl
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        import asyncio
-
         async def expire() -> None:  # retention: once an hour (and at start, in History())
             while True:
                 await asyncio.sleep(3600)
