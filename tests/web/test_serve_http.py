@@ -228,3 +228,16 @@ def test_a_login_without_password_asks_for_it_in_the_form_words(open_server):
     assert reply.status == 400, reply.body
     assert "no password for you@example.com: give the password in the form" in reply.body, reply.body
     assert 'value="default, google"' in reply.body and 'value="you@example.com"' in reply.body  # kept for a retry
+
+
+def test_a_port_in_use_or_a_bad_option_is_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        proc = run_cli("serve", "--port", str(taken.getsockname()[1]), "--db", str(tmp_path / "h.sqlite3"))
+    assert proc.returncode == 3 and "cannot listen on 127.0.0.1:" in proc.stderr, proc.stderr
+    for argv, words in ((["--port", "0"], "--port must be"), (["--keep-days", "0"], "--keep-days must be"),
+                        (["--nameserver", "bogus"], "bad nameserver"), (["--timeout", "0"], "--timeout must be"),
+                        (["--auth-header", "X Bad"], "--auth-header takes")):
+        proc = run_cli("serve", *argv)
+        assert proc.returncode == 3 and words in proc.stderr and "Traceback" not in proc.stderr, (argv, proc.stderr)
