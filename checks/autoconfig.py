@@ -165,7 +165,7 @@ class Autoconfig(Check):
                 return [
                     self.finding(
                         "autoconfig.unreachable",
-                        Status.WARN,
+                        Status.ERROR if failed.outcome == "not_allowed" else Status.WARN,  # not tried: no verdict
                         domain,
                         f"autoconfig file at {failed.url} unreachable",
                         evidence=ev,

@@ -241,9 +241,9 @@ class MtaSts(Check):
                 "refused": f"connection to {fetch.address} port 443 refused",
                 "timeout": f"no answer from {fetch.address} port 443",
             }.get(fetch.outcome, fetch.detail or fetch.outcome)
-            return [
-                f("mta_sts.policy_unreachable", Status.FAIL, f"MTA-STS policy unreachable: {problem}", problem=problem)
-            ]
+            # refused by this server's connect guard: not tested, so an error, never a verdict on the domain
+            status = Status.ERROR if fetch.outcome == "not_allowed" else Status.FAIL
+            return [f("mta_sts.policy_unreachable", status, f"MTA-STS policy unreachable: {problem}", problem=problem)]
         resp = fetch.response
         ev["http"] = {"status": resp.status, "content_type": clean(resp.headers.get("content-type", ""), limit=100),
                       "bytes": len(resp.body)}

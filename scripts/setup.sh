@@ -18,7 +18,7 @@ stamp=.venv/.maildoctor-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     # pip's chatter goes to a log; it is shown only when the install fails.
     log=.venv/pip-install.log
-    if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e '.[test]'; } >"$log" 2>&1; then
+    if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e '.[test,web]'; } >"$log" 2>&1; then
         cat "$log" >&2
         echo "setup.sh: installing maildoctor into .venv failed (log above)" >&2
         exit 1

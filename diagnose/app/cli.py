@@ -529,6 +529,44 @@ def _batch_bar(total: int | None):  # type: ignore[no-untyped-def]
     return BatchBar(total)
 
 
+@app.command("serve", epilog="maildoctor serve\nmaildoctor serve --nameserver 192.0.2.53 --keep-days 7\n"
+             "MAILDOCTOR_TOKEN=$(openssl rand -hex 16) maildoctor serve --host 0.0.0.0 --token-env MAILDOCTOR_TOKEN")
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", metavar="ADDRESS",
+                             help="Listen on this address; beyond loopback only with --token-env or --auth-header."),
+    port: int = typer.Option(8025, "--port", metavar="PORT", help="Listen on this TCP port (1-65535)."),
+    token_env: str = typer.Option("", "--token-env", metavar="VAR",
+                                  help="Require the access token held by environment variable VAR (16+ characters)."),
+    auth_header: str = typer.Option("", "--auth-header", metavar="NAME",
+                                    help="Trust this header, set by an authenticating reverse proxy, as the user "
+                                    "(requests without it are refused)."),
+    nameserver: list[str] = typer.Option([], "--nameserver", "-n", metavar="IP[:PORT]",
+                                         help="The resolver every diagnosis asks (repeatable). Default: the system's."),
+    timeout: float = typer.Option(DEFAULT_TIMEOUT, "--timeout", "-t", metavar="SECONDS",
+                                  help="Time limit of each network operation (more than 0, at most 600)."),
+    ca_file: Path | None = typer.Option(None, "--ca-file", metavar="PEM", help="Also trust these CA certificates."),
+    allow_private: bool = typer.Option(False, "--allow-private",
+                                       help="Let diagnoses connect to private, loopback, link-local and this "
+                                       "server's own addresses (internal use; refused by default)."),
+    keep_days: float = typer.Option(30, "--keep-days", metavar="DAYS",
+                                    help="Keep reports this many days (more than 0, at most 3650)."),
+    db: Path | None = typer.Option(None, "--db", metavar="FILE",
+                                   help="The SQLite history (default: ~/.local/share/maildoctor/serve.sqlite3)."),
+    max_runs: int = typer.Option(4, "--max-runs", metavar="N", help="Diagnoses running at once, all users (1-256)."),
+    rate: int = typer.Option(10, "--rate", metavar="N", help="Diagnoses one client may start per minute (1-10000)."),
+    forwarded_allow_ips: list[str] = typer.Option(
+        [], "--forwarded-allow-ips", metavar="IP",
+        help="Proxies whose X-Forwarded-For names the client (rate limits; repeatable)."),
+) -> None:
+    """Serve the diagnosis as a web page: a form, a live view, reports with a history (needs maildoctor[web])."""
+    from diagnose.web.server import run_serve  # the web layer (and Starlette) only here
+
+    raise typer.Exit(int(run_serve(host=host, port=port, token_env=token_env, auth_header=auth_header,
+                                   nameservers=nameserver, timeout=timeout, ca_file=ca_file,
+                                   allow_private=allow_private, keep_days=keep_days, db=db, max_runs=max_runs,
+                                   rate=rate, forwarded_allow_ips=forwarded_allow_ips)))
+
+
 @app.command("checks", epilog="maildoctor checks\nmaildoctor check example.com -c tls.certificate")
 def list_checks() -> None:
     """List the installed check plugins."""

@@ -24,8 +24,8 @@ from diagnose.engine.report import Report
 from diagnose.engine.runner import CheckFinished, DiagnosisFinished, Event, FindingEmitted, diagnose
 from diagnose.net.resolver import Dns, ResolverUnreachable
 
-__all__ = ["MAX_TIMEOUT", "CheckRequest", "Fatal", "Plan", "PlanError", "make_plan", "make_report", "run_check",
-           "run_plan", "open_dns", "write_atomically"]
+__all__ = ["MAX_TIMEOUT", "CheckRequest", "Fatal", "Plan", "PlanError", "arun_plan", "make_plan", "make_report",
+           "run_check", "run_plan", "open_dns", "write_atomically"]
 
 CheckRequest = Request  # the name `check`, `tui` and the tests build requests by
 INTERRUPTED = "interrupted (Ctrl-C) before this check finished"  # the reason of each check Ctrl-C stopped
@@ -68,7 +68,12 @@ def make_report(request: CheckRequest, observe: Observer | None = None) -> Repor
 
 def run_plan(plan: Plan, observe: Observer | None = None) -> Report:
     """Run the plan, ``observe`` seeing every event; the report with the profile's expectations judged."""
-    report = asyncio.run(_diagnose(plan, observe))
+    return asyncio.run(arun_plan(plan, observe))
+
+
+async def arun_plan(plan: Plan, observe: Observer | None = None) -> Report:
+    """``run_plan`` inside a running event loop (`maildoctor serve` runs many at once in its own)."""
+    report = await _diagnose(plan, observe)
     report.add(plan.judge(report.findings))
     return report
 

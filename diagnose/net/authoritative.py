@@ -22,6 +22,7 @@ import dns.rcode
 import dns.rdatatype
 
 from diagnose.engine.plugin import Resolver
+from diagnose.net.guard import AddressRefused, allowed
 from diagnose.net.resolver import Outcome
 
 MAX_SERVERS = 6
@@ -37,6 +38,7 @@ class Answer(str, enum.Enum):
     NOT_AUTHORITATIVE = "not authoritative"  # a referral or an answer without the AA bit: lame
     NO_ANSWER = "no answer"
     UNREACHABLE = "unreachable"  # port 53 refused (ICMP) or no route
+    NOT_ASKED = "not asked"  # a private address a shared server does not query (diagnose.net.guard)
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,8 @@ class ServerAnswer:
         words = {Answer.REFUSED: "refuses queries for it", Answer.SERVFAIL: "answers SERVFAIL",
                  Answer.NOT_AUTHORITATIVE: "does not serve the zone (not authoritative)",
                  Answer.NO_ANSWER: "does not answer", Answer.UNREACHABLE: "is unreachable (port 53 closed)",
-                 Answer.AUTHORITATIVE: "answers"}
+                 Answer.AUTHORITATIVE: "answers",
+                 Answer.NOT_ASKED: "was not asked (a private address; this server queries public ones only)"}
         return f"{self.name} ({self.address}) {words[self.answer]}"
 
 
@@ -63,8 +66,10 @@ class Delegation:
 
     @property
     def lame(self) -> bool:
-        """Delegated, but no delegated server answers for the domain."""
-        return bool(self.servers) and all(s.answer is not Answer.AUTHORITATIVE for s in self.servers)
+        """Delegated, but no delegated server answers for the domain (each one asked: a server the
+        guard kept us from asking may well answer)."""
+        return bool(self.servers) and all(s.answer not in (Answer.AUTHORITATIVE, Answer.NOT_ASKED)
+                                          for s in self.servers)
 
     def to_evidence(self) -> dict[str, object]:
         return {"parent": self.parent, "name_servers": [
@@ -134,7 +139,10 @@ async def _ask(address: str, name: str, rdtype: dns.rdatatype.RdataType,
     query = dns.message.make_query(name, rdtype)
     query.flags &= ~dns.flags.RD  # ask the server itself, no recursion
     try:
+        allowed(address)
         return await dns.asyncquery.udp(query, address, timeout=timeout, ignore_unexpected=True)
+    except AddressRefused:
+        return Answer.NOT_ASKED
     except dns.exception.Timeout:
         return Answer.NO_ANSWER
     except OSError:

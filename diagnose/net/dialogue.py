@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from diagnose.engine.timeouts import Timeouts
 from diagnose.knowledge.replies import imap_capabilities
+from diagnose.net.guard import open_connection
 from diagnose.net.protocol import Failure, LineReader, ProtocolError, Transcript, command_bytes
 from diagnose.net.tcp import ConnectOutcome, classify_socket_error
 from diagnose.net.tls import TlsInfo, probe_context, session_info, sni_name
@@ -128,7 +129,7 @@ async def run_dialogue(ep: Endpoint, *, timeout: float, ehlo_name: str = "") -> 
     try:
         try:
             async with asyncio.timeout(limits.connect):
-                reader, writer = await asyncio.open_connection(ep.address, ep.port)
+                reader, writer = await open_connection(ep.address, ep.port)
         except (OSError, TimeoutError) as exc:
             d.connect, d.connect_detail = classify_socket_error(exc)
             d.stop("connect", d.connect.value, d.connect_detail)

@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from diagnose.engine.timeouts import Timeouts
+from diagnose.net.guard import AddressRefused, open_connection
 from diagnose.net.tcp import classify_socket_error
 from diagnose.net.tls import verifying_context
 
@@ -42,7 +43,8 @@ class FetchResult:
     url: str
     address: str
     outcome: str  # "ok", "tls", "refused", "timeout", "unreachable", "error", "protocol", "no_address",
-    # and from http_fetch: "bad_url" (not a plain http:// URL we may fetch), "redirects" (too many)
+    # and from http_fetch: "bad_url" (not a plain http:// URL we may fetch), "redirects" (too many);
+    # "not_allowed": the run's connect guard refused the address (diagnose.net.guard), nothing was tried
     detail: str = ""
     response: HttpResponse | None = None
     elapsed_s: float = 0.0
@@ -134,14 +136,16 @@ async def _get_one(url: str, host: str, path: str, address: str, port: int, cont
         try:
             async with asyncio.timeout(timeout):
                 if context is None:
-                    reader, writer = await asyncio.open_connection(address, port)
+                    reader, writer = await open_connection(address, port)
                 else:
-                    reader, writer = await asyncio.open_connection(address, port, ssl=context, server_hostname=host,
+                    reader, writer = await open_connection(address, port, ssl=context, server_hostname=host,
                                                                    ssl_handshake_timeout=timeout)
         except ssl.SSLCertVerificationError as exc:
             return FetchResult(url, address, "tls", exc.verify_message or str(exc), elapsed_s=time.monotonic() - start)
         except ssl.SSLError as exc:
             return FetchResult(url, address, "tls", exc.reason or str(exc), elapsed_s=time.monotonic() - start)
+        except AddressRefused as exc:
+            return FetchResult(url, address, "not_allowed", exc.strerror or "", elapsed_s=time.monotonic() - start)
         except (OSError, TimeoutError) as exc:
             outcome, detail = classify_socket_error(exc)
             return FetchResult(url, address, outcome.value, detail, elapsed_s=time.monotonic() - start)

@@ -33,6 +33,7 @@ from diagnose.knowledge.authreply import (
 from diagnose.knowledge.replies import SmtpReply
 from diagnose.knowledge.sanitize import clean
 from diagnose.net.dialogue import Endpoint
+from diagnose.net.guard import open_connection
 from diagnose.net.protocol import Failure, LineReader, ProtocolError, Transcript, command_bytes
 from diagnose.net.tcp import classify_socket_error
 from diagnose.net.tls import sni_name, verifying_context
@@ -176,7 +177,7 @@ class MailSession:
         ep = self.ep
         try:
             async with asyncio.timeout(self.limits.connect):
-                reader, self.writer = await asyncio.open_connection(ep.address, ep.port)
+                reader, self.writer = await open_connection(ep.address, ep.port)
         except (OSError, TimeoutError) as exc:
             outcome, detail = classify_socket_error(exc)
             return self.done(Outcome.UNREACHABLE, f"{outcome.value}: {detail}")

@@ -23,6 +23,7 @@ from diagnose.engine.facts import MAILBOX_HOSTS, MX_HOSTS, SUBMISSION_HOSTS, Fac
 from diagnose.engine.plugin import CheckContext
 from diagnose.engine.timeouts import Timeouts
 from diagnose.net.dialogue import Dialogue, Endpoint, run_dialogue
+from diagnose.net.guard import open_connection
 from diagnose.net.protocol import Failure, LineReader, ProtocolError, command_bytes
 from diagnose.net.tls import legacy_supported_here, probe_context, session_info, sni_name
 
@@ -138,7 +139,7 @@ async def _second_session(ep: Endpoint, timeout: float, ehlo: str, *, legacy: bo
     writer = None
     try:
         async with asyncio.timeout(limits.connect):
-            reader, writer = await asyncio.open_connection(ep.address, ep.port)
+            reader, writer = await open_connection(ep.address, ep.port)
         lines = LineReader(reader, timeout=limits.reply)
         if not ep.implicit_tls:
             await _upgrade_request(ep, lines, writer, ehlo)

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 from diagnose.engine.timeouts import Timeouts
+from diagnose.net.guard import open_connection
 
 
 class ConnectOutcome(str, enum.Enum):
@@ -55,7 +56,7 @@ async def tcp_connect(address: str, port: int, *, timeout: float) -> ConnectResu
     start = time.monotonic()
     try:
         async with asyncio.timeout(Timeouts(timeout).connect):
-            _reader, writer = await asyncio.open_connection(address, port)
+            _reader, writer = await open_connection(address, port)
     except BaseException as exc:  # noqa: BLE001 - classified, CancelledError re-raised below
         if isinstance(exc, asyncio.CancelledError):
             raise

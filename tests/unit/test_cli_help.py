@@ -16,7 +16,7 @@ COMMANDS = tuple(sorted(typer.main.get_command(app).commands))
 
 
 def test_the_commands_are_found():
-    assert {"check", "tui", "report", "message", "explain", "settings", "batch", "checks"} <= set(COMMANDS), COMMANDS
+    assert {"check", "tui", "report", "message", "explain", "settings", "batch", "checks", "serve"} <= set(COMMANDS), COMMANDS
 
 
 def run(*argv):

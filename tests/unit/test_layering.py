@@ -2,7 +2,7 @@
 
 Layers, lowest first (README "Develop"): engine -> knowledge -> net -> checks; reports sit on the
 engine and knowledge; the front doors (app) and the TUI on top. Imports inside functions count
-too: a lazy import is still a dependency. Only ``diagnose.app.cli`` may start the TUI, lazily.
+too: a lazy import is still a dependency. Only ``diagnose.app.cli`` may start the TUI and the web server, lazily.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ ALLOWED = {
     "reports": {"diagnose.engine", "diagnose.knowledge", "reports"},
     "diagnose.app": {"diagnose.engine", "diagnose.knowledge", "diagnose.net", "reports", "diagnose.app"},
     "diagnose.tui": {"diagnose.engine", "diagnose.knowledge", "reports", "diagnose.app", "diagnose.tui"},
+    "diagnose.web": {"diagnose.engine", "diagnose.knowledge", "diagnose.net", "reports", "diagnose.app", "diagnose.web"},
 }
 # third-party front-end libraries each layer must never load
 FORBIDDEN_LIBS = {
@@ -31,10 +32,13 @@ FORBIDDEN_LIBS = {
     "diagnose.net": {"rich", "typer", "textual"},
     "checks": {"rich", "typer", "textual"},
     "reports": {"typer", "textual"},
-    "diagnose.app": {"textual"},
+    "diagnose.app": {"textual", "starlette", "uvicorn"},
+    "diagnose.tui": {"starlette", "uvicorn"},
+    "diagnose.web": {"textual", "typer", "rich"},
 }
-# the one upward import the design allows: `maildoctor tui` / `check --tui` starts the TUI
-EXCEPTIONS = {("diagnose.app.cli", "diagnose.tui.launch")}
+# the upward imports the design allows: `maildoctor tui` / `check --tui` starts the TUI, `maildoctor serve`
+# the web server (both lazily, in the command's function)
+EXCEPTIONS = {("diagnose.app.cli", "diagnose.tui.launch"), ("diagnose.app.cli", "diagnose.web.server")}
 # the engine's report knows nothing of how checks are found (reports carry side and hop themselves)
 EXTRA_FORBIDDEN = {"reports": {"diagnose.engine.registry"}}
 

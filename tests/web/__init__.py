@@ -1,0 +1,1 @@
+"""HTTP-level tests of `maildoctor serve` (a real uvicorn on a loopback port)."""
