@@ -29,6 +29,7 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
     "batch": [("### Many domains: `maildoctor batch`", "### Start-up")],
     "explain": [("Every finding code is in", "\n## ")],
     "checks": [("## Use", "\n## How it works")],
+    "serve": [("### A web page for a helpdesk: `maildoctor serve`", "### Exit codes")],
 }
 
 
