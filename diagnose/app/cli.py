@@ -529,6 +529,18 @@ def _batch_bar(total: int | None):  # type: ignore[no-untyped-def]
     return BatchBar(total)
 
 
+@app.command("probe", add_help_option=False,
+             context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
+def probe(
+    args: list[str] = typer.Argument(None, metavar="HOST[:PORT] [OPTIONS]", show_default=False),
+) -> None:
+    """Check one mail port for monitoring (greeting, TLS, certificate): Nagios output (probe -h)."""
+    # `maildoctor probe` normally never gets here: diagnose.app.entry hands it over before Typer loads
+    from diagnose.app.probe import main as probe_main
+
+    raise typer.Exit(probe_main(list(args or [])))
+
+
 @app.command("checks", epilog="maildoctor checks\nmaildoctor check example.com -c tls.certificate")
 def list_checks() -> None:
     """List the installed check plugins."""
