@@ -506,9 +506,9 @@ def batch(
     ),
     fail_on: FailOn | None = typer.Option(None, "--fail-on", help="Lowest verdict that exits non-zero (default warn)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar, even on a terminal."),
-    workers: int = typer.Option(
-        1, "--workers", "-w", metavar="N",
-        help="Worker processes sharing --concurrency (1-64; use the number of cores).",
+    workers: str = typer.Option(
+        "1", "--workers", "-w", metavar="N|auto",
+        help="Worker processes sharing --concurrency (1-64, or auto: one per usable core).",
     ),
     worker_mode: bool = typer.Option(False, "--worker-mode", hidden=True),
 ) -> None:
