@@ -19,10 +19,12 @@ from diagnose.knowledge.certs import is_self_signed, load_pem_bundle
 LEGACY_VERSIONS = (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1)
 
 
+@functools.lru_cache(maxsize=2)
 def probe_context(*, legacy: bool = False) -> ssl.SSLContext:
     """A client context that accepts any certificate (we judge it ourselves) and sends SNI.
 
     ``legacy``: offer only TLS 1.0 and 1.1, to learn whether the server still accepts them.
+    One of each per process, shared by every handshake (a context holds no per-connection state).
     """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
