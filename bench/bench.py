@@ -324,7 +324,8 @@ def main() -> int:
              f"monitoring-plugins {version([str(PLUGINS / 'check_smtp'), '-V'], r'v[0-9.]+')}",
              version(["openssl", "version"], r"OpenSSL [0-9.a-z]+")]
     head = [f"# maildoctor benchmark results ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)", "",
-            "Produced by `bash bench/run.sh` (bench/bench.py); every number comes from this one run.", "",
+            f"Produced by `bash bench/run.sh {' '.join(sys.argv[1:])}`".replace(" `", "`") + " (bench/bench.py); "
+            "every number comes from this one run.", "",
             "Machine:", "", *[f"- {m}" for m in machine()],
             f"- tools: {', '.join(tools)}", ""]
     workdir = Path(f"/tmp/mdlab-bench-{args.net.replace('.', '-')}")
