@@ -93,7 +93,9 @@ def test_refused_and_filtered_ports_are_critical_and_bounded_by_the_timeout(lab)
     filtered = probe(lab, f"{lab.hostname('filtered')}:25", timeout=1.5)
     took = time.monotonic() - start
     # Then CRITICAL (a timeout at the target is a failure), within the timeout plus start-up
-    assert filtered.returncode == 2 and "timeout" in first(filtered), filtered.stdout
+    # (the connect phase's own timeout, or the whole probe's when DNS took part of it on a busy machine)
+    assert filtered.returncode == 2 and ("timeout" in first(filtered) or "timed out" in first(filtered)), \
+        filtered.stdout
     assert took < 1.5 + 10, took
 
 
