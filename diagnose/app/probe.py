@@ -245,10 +245,11 @@ def judge_certificate(req: Request, chain: list, v: Verdict, now: dt.datetime) -
         v.add(state, f"{issue.code}: {clean(issue.summary, limit=300, keep_newlines=False)}")
     if days is not None:
         v.perf.append(f"cert_days={days};{req.warn_days};{req.crit_days}")
-        v.summary.append((f"certificate valid {days} days" if days >= 0 else f"certificate expired {-days} days ago")
-                         + ("" if verdict.ok else " (not trusted or wrong name)" if any(
-                             i.code in ("tls.cert_untrusted", "tls.cert_self_signed", "tls.cert_name_mismatch",
-                                        "tls.cert_chain_incomplete") for i in verdict.issues) else ""))
+    # the status line names the worst problem in certs' own words ("certificate is self-signed")
+    worst = sorted((i for i in verdict.issues if i.status in (Status.FAIL, Status.WARN)),
+                   key=lambda i: i.status is not Status.FAIL)
+    v.summary.append(clean(worst[0].summary, limit=200, keep_newlines=False) if worst else
+                     f"certificate valid {days} days")
 
 
 async def probe(req: Request) -> Verdict:
