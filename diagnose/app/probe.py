@@ -61,15 +61,16 @@ def parser() -> argparse.ArgumentParser:
         prog="maildoctor probe",
         description="Check one mail port for monitoring: greeting, STARTTLS or implicit TLS, and the certificate "
                     "(trust, name, expiry). Nagios plugin output; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
-        epilog="examples:\n  maildoctor probe mx.example.com:25 --nameserver 192.0.2.53\n"
+        epilog="Examples:\n  maildoctor probe mx.example.com:25 --nameserver 192.0.2.53\n"
                "  maildoctor probe 192.0.2.7:993 --sni imap.example.com -w 21 -c 7\n"
                "  maildoctor probe mail.example.com:2525 --address 192.0.2.7 --protocol smtp --tls starttls",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("target", metavar="HOST[:PORT]",
                     help="host name or IP address ([IPv6]:PORT), port 25 by default; the port gives the protocol "
                          "(25, 587, 465 SMTP; 143, 993 IMAP; 110, 995 POP3) and implicit TLS (465, 993, 995)")
-    ap.add_argument("--protocol", choices=PROTOCOLS, help="the protocol, for another port")
-    ap.add_argument("--tls", choices=("starttls", "implicit"), help="STARTTLS or TLS from the start, for another port")
+    ap.add_argument("--protocol", choices=PROTOCOLS, metavar="smtp|imap|pop3", help="the protocol, for another port")
+    ap.add_argument("--tls", choices=("starttls", "implicit"), metavar="starttls|implicit",
+                    help="STARTTLS or TLS from the start, for another port")
     ap.add_argument("--address", metavar="IP", help="connect to this address instead of resolving HOST "
                                                     "(HOST is still the name the certificate must carry)")
     ap.add_argument("--sni", metavar="NAME", help="with HOST an IP address: the name to send (SNI) and to find "
