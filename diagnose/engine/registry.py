@@ -92,6 +92,27 @@ _ATTRIBUTE = re.compile(r"""^[ \t]+(id|title|side)\s*(?::[^=\n]*)?=\s*(?:(["'])(
                         r"""[ \t]*(?:#[^\n]*)?$""", re.M)
 
 
+def _source_of(module: str) -> str | None:
+    """The source of ``module``, found without running its parent packages: a package's __init__
+    may import every module of the package (checks.dmarc does), which is what listing avoids. Only
+    the top-level package is imported (to find where it lives, editable installs included)."""
+    import importlib.abc
+    import importlib.util
+    from importlib.machinery import PathFinder
+
+    top, *rest = module.split(".")
+    spec = importlib.util.find_spec(top)
+    name = top
+    for part in rest:
+        locations = spec.submodule_search_locations if spec else None
+        if not locations:
+            return None
+        name = f"{name}.{part}"
+        spec = PathFinder.find_spec(name, list(locations))
+    loader = spec.loader if spec else None
+    return loader.get_source(name) if spec and isinstance(loader, importlib.abc.InspectLoader) else None
+
+
 def _literal_info(ep: metadata.EntryPoint) -> CheckInfo | None:
     """The class attributes id/title/side read from source; None when that is not possible.
 
@@ -99,14 +120,9 @@ def _literal_info(ep: metadata.EntryPoint) -> CheckInfo | None:
     (a whole module costs ~10x more, and even the class block ~5 ms with the texts it holds):
     a value that is not a plain one-line literal (escapes, concatenation, a name) gives None,
     and the plugin is then imported as by discover()."""
-    import importlib.abc
-    import importlib.util
-
     module, _, attr = ep.value.partition(":")
     try:
-        spec = importlib.util.find_spec(module.strip())
-        loader = spec.loader if spec else None
-        source = loader.get_source(spec.name) if spec and isinstance(loader, importlib.abc.InspectLoader) else None
+        source = _source_of(module.strip())
     except (ImportError, ValueError, AttributeError, OSError):
         return None
     # the class statement: its header line and the indented or blank lines after it
