@@ -1,6 +1,9 @@
 """maildoctor benchmarks on the local lab, peers measured in the same run (start with bench/run.sh).
 
-Sections: (1) a full diagnosis of the lab's healthy domain against the peer tools a person would
+Sections: (0) "goals": the goals of issue 21 with their peers (bench/goals.py), "phases": the cost of
+each phase of one diagnosis (bench/phases.py), "imports": the start-up budget per command
+(bench/imports.py) -- `--only done` runs these three, a few minutes; (1) a full diagnosis of the
+lab's healthy domain against the peer tools a person would
 run for the same coverage, (2) timeouts with every MX filtered, (3) start-up time and peak memory,
 (4) batch mode over 100 / 1,000 / 10,000 generated lab domains. Every tool talks only to the lab:
 maildoctor and checkdmarc get the lab resolver, the TLS/SMTP probes get lab addresses, and every
@@ -36,6 +39,8 @@ from common import (  # noqa: E402 - bench/ is sys.path[0] when run as a script
     timed_v,
     version,
 )
+from goals import goals_section  # noqa: E402
+from imports import measure as measure_imports  # noqa: E402
 
 from tests.lab import Lab  # noqa: E402
 from tests.lab.bulk import add_bulk_domains, drop_address, restart_resolver  # noqa: E402
@@ -261,6 +266,36 @@ def batch_section(lab: Lab, names: list[str], sizes: list[int]) -> list[str]:
             table(["targets", "checks", "wall", "targets/s", "CPU per target", "peak memory", "pass"], rows), ""]
 
 
+def phases_section(lab: Lab, runs: int) -> list[str]:
+    import subprocess
+
+    out = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "bench" / "phases.py"), "--resolver",
+                          lab.resolver, "--ca-file", str(lab.ca_file), "--domain", lab.domain("healthy"), "--mx",
+                          f"{lab.hostname('mx1')}={lab.host('mx1')}", "--runs", str(runs), "--json"],
+                         capture_output=True, text=True, timeout=900, check=True).stdout
+    before = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    rows = [[name, secs(v["wall_median"]), secs(v["wall_min"]), secs(v["cpu_median"]) if "cpu_median" in v else ""]
+            for name, v in json.loads(out).items()]
+    return ["## Phases of one healthy diagnosis", "",
+            f"`bench/phases.py`, {runs} runs each, maildoctor's own functions against `{lab.domain('healthy')}`'s "
+            f"MX; CPU is maildoctor's process only (load average at the end: {before}).", "",
+            table(["phase", "wall median", "wall fastest", "CPU median"], rows), ""]
+
+
+def imports_section(runs: int) -> list[str]:
+    result = measure_imports(runs)
+    rows = [[name, f"{r['cpu_ms']:.0f} ms", f"+{r['over_floor_ms']:.0f} ms", f"{r['budget_ms']} ms", r["modules"],
+             f"{r['importtime_ms']:.0f} ms", ", ".join(r["heavy_loaded"]) or "-",
+             "ok" if r["ok"] else "**OVER** " + ", ".join(r["forbidden_loaded"])]
+            for name, r in result["commands"].items()]
+    return ["## Start-up budget per command", "",
+            f"`bench/imports.py`: CPU of the whole process, fastest of {runs}, and above `python -c pass` "
+            f"({result['floor_cpu_ms']:.0f} ms in this run) against the budget; modules loaded; `-X importtime` "
+            f"total (inflated by its own bookkeeping); load average {' '.join(f'{x:.1f}' for x in result['load'])}.",
+            "", table(["command", "CPU", "above python", "budget", "modules", "importtime", "heavy packages",
+                       "verdict"], rows), ""]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -270,10 +305,17 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="two ports, one run each, no full testssl scan")
     ap.add_argument("--no-testssl-full", dest="testssl_full", action="store_false", help="skip the full testssl scan")
     ap.add_argument("--output", default=str(ROOT / "bench" / "RESULTS.md"))
-    ap.add_argument("--only", default="peers,timeouts,start-up,batch,revocation",
-                    help="sections to run (default: all)")
+    ap.add_argument("--only", default="goals,phases,imports,peers,timeouts,start-up,batch,revocation",
+                    help="sections to run (default: all); 'done' = goals,phases,imports (issue 21's goals, minutes)")
+    ap.add_argument("--goal-sizes", default="1000,10000", help="batch sizes of the goals section (default %(default)s)")
     args = ap.parse_args()
+    args.only = args.only.replace("done", "goals,phases,imports")
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    goal_sizes = [int(s) for s in args.goal_sizes.split(",") if s.strip()] if "goals" in args.only.split(",") else []
+    if not {"batch", "goals"} & set(args.only.split(",")):
+        sizes = []
+    elif "batch" not in args.only.split(","):
+        sizes = goal_sizes
     args.testssl_full = args.testssl_full and not args.quick
     tools = [f"maildoctor {version([MAILDOCTOR, '--version'], r'[0-9][^ ]*')}",
              version(["testssl", "--version"], r"testssl\s+[0-9.]+"),
@@ -282,7 +324,8 @@ def main() -> int:
              f"monitoring-plugins {version([str(PLUGINS / 'check_smtp'), '-V'], r'v[0-9.]+')}",
              version(["openssl", "version"], r"OpenSSL [0-9.a-z]+")]
     head = [f"# maildoctor benchmark results ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)", "",
-            "Produced by `bash bench/run.sh` (bench/bench.py); every number comes from this one run.", "",
+            f"Produced by `bash bench/run.sh {' '.join(sys.argv[1:])}`".replace(" `", "`") + " (bench/bench.py); "
+            "every number comes from this one run.", "",
             "Machine:", "", *[f"- {m}" for m in machine()],
             f"- tools: {', '.join(tools)}", ""]
     workdir = Path(f"/tmp/mdlab-bench-{args.net.replace('.', '-')}")
@@ -292,10 +335,14 @@ def main() -> int:
     try:
         prefix = lab.host("ns").rsplit(".", 1)[0]
         drop_address(lab, f"{prefix}.231")
-        names = add_bulk_domains(lab, max(sizes, default=0), extra={lab.domain("allfiltered"): [
+        names = add_bulk_domains(lab, max(sizes + goal_sizes, default=0), extra={lab.domain("allfiltered"): [
             "@ MX 10 mxa", "@ MX 20 mxb", f"mxa A {lab.host('filtered')}", f"mxb A {prefix}.231"]})
         body = []
-        for title, section in (("peers", lambda: peers_section(lab, box, args)),
+        runs = 3 if args.quick else 7
+        for title, section in (("goals", lambda: goals_section(lab, box, names, goal_sizes, runs)),
+                               ("phases", lambda: phases_section(lab, 5 if args.quick else 15)),
+                               ("imports", lambda: imports_section(5 if args.quick else 11)),
+                               ("peers", lambda: peers_section(lab, box, args)),
                                ("timeouts", lambda: timeout_section(lab, box)),
                                ("start-up", lambda: startup_section(lab)),
                                ("batch", lambda: batch_section(lab, names, sizes)),

@@ -90,7 +90,9 @@ class TcpConnect(Check):
             yield backup_mx(finding, connected)
 
     async def _probe(self, ctx: CheckContext, host: MailHost, address: str) -> Finding:
-        result = await tcp_connect(address, SMTP_PORT, timeout=ctx.timeout)
+        shared = ctx.options.connects  # a batch shares one attempt per address between its targets
+        result = await (shared.connect(address, SMTP_PORT, timeout=ctx.timeout) if shared is not None
+                        else tcp_connect(address, SMTP_PORT, timeout=ctx.timeout))
         return self.evaluate(host.name, result, timeout=ctx.timeout)
 
     def evaluate(self, host: str, result: ConnectResult, *, timeout: float) -> Finding:

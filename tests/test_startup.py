@@ -6,13 +6,17 @@ import textwrap
 
 PROBE = textwrap.dedent("""
     import sys
-    from diagnose.app.cli import main
+    from diagnose.app.entry import main  # the console script's entry point
     try:
         main(sys.argv[1:])
     except SystemExit:
         pass
-    heavy = ("textual", "rich", "cryptography", "pydantic", "dns")
+    heavy = ("textual", "rich", "cryptography", "pydantic", "dns", "typer", "click", "dkim", "publicsuffixlist",
+             "asyncio", "checks", "reports", "idna")
     loaded = sorted({m.split(".")[0] for m in sys.modules} & set(heavy))
+    # modules of the check plugins (their empty packages are imported by find_spec, which is fine)
+    plugins = sorted(m for m, mod in list(sys.modules.items()) if m.startswith("checks.") and not hasattr(mod, "__path__"))
+    print("plugins:" + ",".join(plugins), file=sys.stderr)
     print("loaded:" + ",".join(loaded), file=sys.stderr)
 """)
 
@@ -23,12 +27,46 @@ def imported_by(*argv):
     return proc, proc.stderr.strip().splitlines()[-1].removeprefix("loaded:").split(",")
 
 
+def plugins_imported(proc) -> list[str]:
+    line = next(x for x in proc.stderr.splitlines() if x.startswith("plugins:"))
+    return [m for m in line.removeprefix("plugins:").split(",") if m]
+
+
 def test_help_imports_no_heavy_module():
     # Given a fresh interpreter, When `maildoctor --help` runs
     proc, loaded = imported_by("--help")
-    # Then it printed the help without loading textual, rich, cryptography, pydantic or dnspython
-    assert "Usage:" in proc.stdout and "batch" in proc.stdout, proc.stdout
-    assert loaded == [""], f"--help imported {loaded}"
+    # Then it printed the help (probe listed) with Typer and the report names only: no textual, rich,
+    # cryptography, pydantic, dnspython, dkimpy, asyncio, nor any check plugin
+    assert "Usage:" in proc.stdout and "batch" in proc.stdout and "probe" in proc.stdout, proc.stdout
+    assert set(loaded) <= {"typer", "click", "reports"}, f"--help imported {loaded}"
+    assert plugins_imported(proc) == []
+
+
+def test_checks_listing_imports_no_plugin_module():
+    proc, loaded = imported_by("checks")
+    # the listing comes from the entry points and the plugins' source, not from importing them
+    assert plugins_imported(proc) == [], plugins_imported(proc)
+    assert set(loaded) <= {"typer", "click", "reports", "checks"}, f"checks imported {loaded}"
+
+
+def test_probe_of_an_address_imports_neither_typer_nor_dnspython_nor_any_report_or_plugin():
+    # Given an address (no name to resolve) where nothing listens: the probe runs its whole path
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc, loaded = imported_by("probe", f"127.0.0.1:{port}", "--protocol", "smtp", "--timeout", "2")
+    assert proc.stdout.startswith("MAILDOCTOR CRITICAL"), proc.stdout
+    # Then only what the probe uses: asyncio for the session, cryptography for the certificate
+    assert set(loaded) <= {"asyncio", "cryptography"}, f"probe imported {loaded}"
+    assert plugins_imported(proc) == []
+
+
+def test_probe_help_is_argparse_and_exits_ok():
+    proc, loaded = imported_by("probe", "--help")
+    assert "HOST[:PORT]" in proc.stdout and "--warning" in proc.stdout and "--critical" in proc.stdout, proc.stdout
+    assert "typer" not in loaded, loaded
 
 
 def test_checks_listing_needs_neither_textual_nor_pydantic_and_matches_the_loaded_plugins():

@@ -20,18 +20,29 @@ MAX_WALK_QUERIES = 8  # RFC 9989 §4.10: the walk asks at most 8 names
 _SKIP_TO = 7  # a name of 8 or more labels: the second query is at its last 7 labels
 
 
-@functools.lru_cache(maxsize=1)
-def _psl():
-    # publicsuffixlist ships the list inside the package and loads it from there: no network.
-    from publicsuffixlist import PublicSuffixList
+@functools.lru_cache(maxsize=64)
+def _psl(tld: str):  # type: ignore[no-untyped-def]
+    """The public suffix list reduced to the rules under one top-level label (the only ones that can
+    match a name under it): parsing the whole list costs ~60 ms of CPU per run, this a few.
+    publicsuffixlist ships the list inside the package and loads it from there: no network."""
+    from publicsuffixlist import PSLFILE, PublicSuffixList
 
-    return PublicSuffixList()
+    variants = {tld}
+    try:  # a rule is written in Unicode; a name may come in either form
+        variants.add(tld.encode("idna").decode("ascii") if not tld.isascii() else tld.encode("ascii").decode("idna"))
+    except UnicodeError:
+        pass
+    with open(PSLFILE, encoding="utf-8") as fh:
+        lines = fh.read().lower().splitlines()
+    # a rule line is the rule alone ("co.uk", "*.ck", "!www.ck"); comments start with "//"
+    under = tuple("." + v for v in variants)
+    return PublicSuffixList([line for line in lines if line.endswith(under) or line in variants])
 
 
 def org_domain_7489(domain: str) -> str:
     """RFC 7489 §3.2: the registrable domain (public suffix + one label), via the bundled PSL."""
     domain = domain.lower().rstrip(".")
-    return _psl().privatesuffix(domain) or domain
+    return _psl(domain.rpartition(".")[2]).privatesuffix(domain) or domain
 
 
 def walk_names(domain: str) -> list[str]:

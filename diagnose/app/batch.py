@@ -9,6 +9,7 @@ resumed (``--resume`` skips the targets already in the output file). A summary t
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import sys
@@ -37,6 +38,7 @@ from diagnose.engine.report import escape_bidi
 from diagnose.engine.timeouts import DEFAULT_TIMEOUT
 from diagnose.knowledge.sanitize import clean
 from diagnose.net.resolver import Nameserver, ResolverUnreachable
+from diagnose.net.shared import SharedConnects
 
 DEFAULT_CONCURRENCY = 32  # targets at a time: a laptop's resolver and file descriptors cope easily
 
@@ -62,7 +64,7 @@ class BatchRequest:
     ca_file: Path | None = None
     fail_on: str | None = None
     progress: bool | None = None  # None: a bar when stderr is a terminal (and not CI)
-    workers: int = 1  # processes (diagnose.app.batchworkers); 1: this one
+    workers: int | str = 1  # processes (diagnose.app.batchworkers); 1: this one; "auto": one per usable core
     worker_mode: bool = False  # this process is a worker of another batch (hidden option)
 
 
@@ -73,21 +75,42 @@ class BatchPlan:
     options: Options
     concurrency: int
     fail_on: FailOn | None = None
+    workers: int = 1
 
 
 def make_batch_plan(request: BatchRequest) -> BatchPlan:
     """Validate the request with the validators `check` uses (PlanError with a one-line reason); no network."""
     concurrency = BOUNDS["concurrency"].check(request.concurrency)
     timeout = float(BOUNDS["timeout"].check(request.timeout))
-    BOUNDS["workers"].check(request.workers)
+    workers = worker_count(request.workers)
     if request.resume and request.output is None:
         raise PlanError("--resume needs --output FILE (the file whose targets are done)")
     nameservers = parse_nameservers(request.nameservers)
     ca_file = readable_ca(request.ca_file)
     fail_on = fail_on_policy(request.fail_on)
     checks = select_checks(request.only, request.skip, default=DEFAULT_CHECKS)
-    options = Options(timeout=timeout, ca_file=ca_file)
-    return BatchPlan(nameservers, checks, options, concurrency, fail_on)
+    options = Options(timeout=timeout, ca_file=ca_file, connects=SharedConnects())
+    return BatchPlan(nameservers, checks, options, concurrency, fail_on, workers)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, as taskset or a container limits it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def worker_count(value: int | str) -> int:
+    """--workers: a whole number 1-64, or ``auto`` (one per usable core, at most 64)."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "auto":
+            return min(usable_cores(), int(BOUNDS["workers"].high))
+        if not (text.isascii() and text.isdigit()):
+            raise PlanError(f"--workers must be a whole number {BOUNDS['workers'].rule}, or auto")
+        value = int(text)
+    return int(BOUNDS["workers"].check(value))
 
 
 class Sink:
@@ -181,8 +204,8 @@ async def _run(plan: BatchPlan, stream: IO[str], request: BatchRequest, sink: Si
         tally.add(result)
         progress.advance(tally)
 
-    if request.workers > 1:
-        per_worker = -(-plan.concurrency // request.workers)
+    if plan.workers > 1:
+        per_worker = -(-plan.concurrency // plan.workers)
         argv = child_argv(
             nameservers=request.nameservers,
             timeout=request.timeout,
@@ -191,7 +214,7 @@ async def _run(plan: BatchPlan, stream: IO[str], request: BatchRequest, sink: Si
             skip=request.skip,
             ca_file=str(request.ca_file) if request.ca_file else None,
         )
-        await run_workers(fresh(), argv, request.workers, per_worker, emit)
+        await run_workers(fresh(), argv, plan.workers, per_worker, emit)
     else:
         await run_pool(fresh(), lambda e: diagnose_entry(e, plan.checks, dns, plan.options), emit, plan.concurrency)
 
@@ -209,6 +232,7 @@ def run_batch(request: BatchRequest, bar: BarFactory | None = None) -> ExitCode:
         return ExitCode.UNKNOWN
     show = request.progress if request.progress is not None else sys.stderr.isatty() and not os.environ.get("CI")
     tally = Tally()
+    gc.freeze()  # the modules and plan stay for the whole run: the cycle collector need not walk them again
     try:
         with _Progress(bar if show else None, total) as progress:
             asyncio.run(_run(plan, stream, request, sink, tally, progress))
@@ -226,7 +250,7 @@ def run_batch(request: BatchRequest, bar: BarFactory | None = None) -> ExitCode:
             stream.close()
     if request.worker_mode:
         return ExitCode.INTERRUPTED if tally.interrupted else ExitCode.OK
-    summary = clean(tally.render(plan.concurrency, workers=request.workers), limit=20000)
+    summary = clean(tally.render(plan.concurrency, workers=plan.workers), limit=20000)
     print(summary, file=sys.stderr if request.output is None else sys.stdout)
     if tally.interrupted:
         return ExitCode.INTERRUPTED

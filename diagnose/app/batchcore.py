@@ -17,10 +17,9 @@ findings (it is a result, not a crash). ``maildoctor explain CODE`` explains any
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from diagnose.engine.model import Status, count_by_status
 from diagnose.engine.plugin import Check, Options
 from diagnose.engine.target import TargetError, parse_target
 from diagnose.net.resolver import Dns, DnsResult, Nameserver, Outcome
+from diagnose.net.shared import SharedAnswers
 
 SCHEMA_VERSION = 2
 # The documented default: the checks that need only DNS and one TCP connect per MX address.
@@ -84,41 +84,24 @@ class SharedDns(Dns):
     """One resolver and cache for the whole batch: answers for names many targets share (the MX
     hosts of a hosting provider, common SPF includes) are asked once. Unlike a single run's cache
     it is bounded (least recently used answers are dropped) and entries expire after their TTL,
-    at most ``CACHE_MAX_AGE_S``."""
+    at most ``CACHE_MAX_AGE_S`` (diagnose.net.shared)."""
 
     def __init__(self, nameservers: list[Nameserver], *, timeout: float, entries: int = CACHE_ENTRIES) -> None:
         super().__init__(nameservers, timeout=timeout)
         self.entries = entries
-        self._lru: OrderedDict[tuple[str, str], tuple[float, asyncio.Future[DnsResult]]] = OrderedDict()
+        self._shared: SharedAnswers[DnsResult] = SharedAnswers(entries=entries, lifetime=_dns_lifetime)
 
     def __len__(self) -> int:
-        return len(self._lru)
+        return len(self._shared)
 
     async def query(self, name: str, rdtype: str) -> DnsResult:
         key = (name.lower().rstrip("."), rdtype.upper())
-        hit = self._lru.get(key)
-        if hit is not None and (not hit[1].done() or time.monotonic() < hit[0]):
-            self._lru.move_to_end(key)
-            fut = hit[1]
-        else:
-            fut = asyncio.ensure_future(self._query(*key))
-            self._lru[key] = (time.monotonic() + CACHE_MAX_AGE_S, fut)
-            self._lru.move_to_end(key)
-            fut.add_done_callback(functools.partial(self._stamp, key))
-            while len(self._lru) > self.entries:
-                self._lru.popitem(last=False)
-        return await asyncio.shield(fut)
+        return await self._shared.get(key, lambda: self._query(*key), max_age=CACHE_MAX_AGE_S)
 
-    def _stamp(self, key: tuple[str, str], fut: asyncio.Future[DnsResult]) -> None:
-        entry = self._lru.get(key)
-        if entry is None or entry[1] is not fut:
-            return
-        if fut.cancelled() or fut.exception() is not None:
-            del self._lru[key]
-            return
-        result: DnsResult = fut.result()
-        ttl = result.ttl if result.outcome is Outcome.ANSWER and result.ttl is not None else CACHE_NEGATIVE_S
-        self._lru[key] = (time.monotonic() + min(ttl, CACHE_MAX_AGE_S), fut)
+
+def _dns_lifetime(result: DnsResult) -> float:
+    """Seconds an answer is reused: its TTL; a non-answer (NXDOMAIN, a timeout) CACHE_NEGATIVE_S."""
+    return result.ttl if result.outcome is Outcome.ANSWER and result.ttl is not None else CACHE_NEGATIVE_S
 
 
 @dataclass

@@ -100,7 +100,7 @@ async def run_workers(entries: AsyncIterator[Entry], child_argv: list[str], work
 
 def child_argv(*, nameservers: list[str], timeout: float, per_worker: int, only: list[str], skip: list[str],
                ca_file: str | None) -> list[str]:
-    argv = [sys.executable, "-c", "from diagnose.app.cli import main; main()", "batch", "-", "--worker-mode",
+    argv = [sys.executable, "-c", "from diagnose.app.entry import main; main()", "batch", "-", "--worker-mode",
             "--no-progress", "--timeout", repr(timeout), "--concurrency", str(per_worker)]
     for ns in nameservers:
         argv += ["--nameserver", ns]

@@ -506,9 +506,9 @@ def batch(
     ),
     fail_on: FailOn | None = typer.Option(None, "--fail-on", help="Lowest verdict that exits non-zero (default warn)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar, even on a terminal."),
-    workers: int = typer.Option(
-        1, "--workers", "-w", metavar="N",
-        help="Worker processes sharing --concurrency (1-64; use the number of cores).",
+    workers: str = typer.Option(
+        "1", "--workers", "-w", metavar="N|auto",
+        help="Worker processes sharing --concurrency (1-64, or auto: one per usable core).",
     ),
     worker_mode: bool = typer.Option(False, "--worker-mode", hidden=True),
 ) -> None:
@@ -565,6 +565,18 @@ def serve(
                                    nameservers=nameserver, timeout=timeout, ca_file=ca_file,
                                    allow_private=allow_private, keep_days=keep_days, db=db, max_runs=max_runs,
                                    rate=rate, forwarded_allow_ips=forwarded_allow_ips)))
+
+
+@app.command("probe", add_help_option=False,
+             context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
+def probe(
+    args: list[str] = typer.Argument(None, metavar="HOST[:PORT] [OPTIONS]", show_default=False),
+) -> None:
+    """Check one mail port for monitoring (greeting, TLS, certificate): Nagios output (probe -h)."""
+    # `maildoctor probe` normally never gets here: diagnose.app.entry hands it over before Typer loads
+    from diagnose.app.probe import main as probe_main
+
+    raise typer.Exit(probe_main(list(args or [])))
 
 
 @app.command("checks", epilog="maildoctor checks\nmaildoctor check example.com -c tls.certificate")

@@ -4,22 +4,25 @@ Rich besides the text report): live check progress for `check`, a bar for `batch
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-
-from rich.console import Console
-from rich.live import Live
-from rich.spinner import Spinner
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from diagnose.engine.model import Status
 from diagnose.engine.runner import CheckFinished, CheckStarted, Event, FindingEmitted
+
+if TYPE_CHECKING:  # Rich is imported only when something is drawn: `check -q`, pipes and cron never pay for it
+    from rich.console import Console
 
 
 class LiveProgress:
     """An observer of the event stream; draws one transient status line on ``console``."""
 
     def __init__(self, console: Console, total: int) -> None:
+        from rich.live import Live
+        from rich.spinner import Spinner
+
         self.console = console
         self.total = total
         self.running: list[str] = []
@@ -48,6 +51,8 @@ class LiveProgress:
         self._update()
 
     def _update(self) -> None:
+        from rich.text import Text
+
         line = Text(f" {self.done}/{self.total} checks done")
         if self.problems:
             line.append(f", {self.problems} problem{'s' if self.problems != 1 else ''} so far", style="yellow")
@@ -61,8 +66,13 @@ class LiveProgress:
 @contextmanager
 def live_progress(total: int) -> Iterator[Callable[[Event], None] | None]:
     """For `check`: a LiveProgress observer while stderr is a terminal (and not CI), else None."""
+    if os.environ.get("CI") or not (sys.stderr.isatty() or os.environ.get("FORCE_TERMINAL")):
+        yield None  # no terminal to draw on (Rich would say so too, at the price of importing it)
+        return
+    from rich.console import Console
+
     console = Console(stderr=True, highlight=False)
-    if not console.is_terminal or os.environ.get("CI"):
+    if not console.is_terminal:
         yield None
         return
     with LiveProgress(console, total) as progress:
@@ -73,6 +83,7 @@ class BatchBar:
     """For `batch`: a bar on stderr; ``advance(problems)`` after each target."""
 
     def __init__(self, total: int | None) -> None:
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self._bar = Progress(TextColumn("diagnosing"), BarColumn(), MofNCompleteColumn(),

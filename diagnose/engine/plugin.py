@@ -53,6 +53,8 @@ class Options:
     roundtrip: Any = None  # diagnose.engine.credentials.RoundTrip (--roundtrip, --to, --roundtrip-timeout); None: off
     required: tuple[Any, ...] = ()  # diagnose.engine.required.Requirement: checks asked for; not testable = error
     extra: dict[str, Any] = field(default_factory=dict)  # settings of third-party checks
+    # batch: port-25 outcomes shared between targets (diagnose.net.shared.SharedConnects); None: each run tries
+    connects: Any = None
 
     @property
     def timeouts(self) -> Timeouts:

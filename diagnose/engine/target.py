@@ -9,8 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import idna
-
 _LDH_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 MAX_INPUT = 320  # 64 local part + @ + 255 domain, RFC 5321 §4.5.3.1
 
@@ -78,6 +76,8 @@ def normalise_domain(name: str) -> tuple[str, str]:
     if name.isascii():
         ascii_name = name.lower()  # LDH rules below reject what IDNA would
     else:
+        import idna  # only for a non-ASCII name: its tables cost start-up time
+
         try:
             ascii_name = idna.encode(name, uts46=True).decode("ascii").lower()
         except (idna.IDNAError, UnicodeError) as exc:
@@ -98,12 +98,14 @@ def normalise_domain(name: str) -> tuple[str, str]:
         raise TargetError(f"{shown!r} is not a full domain name (expected something like example.com)")
     if labels[-1].isdigit():
         raise TargetError(f"{shown!r} looks like an IP address, not a domain name")
+    if "xn--" not in ascii_name:
+        return ascii_name, ascii_name  # nothing to decode: both forms are the same
+    import idna
+
     try:
         unicode_name = idna.decode(ascii_name)
     except (idna.IDNAError, UnicodeError) as exc:
-        if "xn--" in ascii_name:
-            raise TargetError(f"{shown!r} has a punycode label that does not decode: {exc}") from None
-        unicode_name = ascii_name
+        raise TargetError(f"{shown!r} has a punycode label that does not decode: {exc}") from None
     return ascii_name, unicode_name
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import dkim
-
 from diagnose.knowledge.headers import Signature, parse_header_block, signatures
 from diagnose.knowledge.sanitize import clean
 
@@ -37,6 +35,8 @@ def key_name(sig: Signature) -> str:
 
 def verify_all(raw: bytes, keys: dict[str, bytes | None]) -> list[DkimResult]:
     """Each DKIM-Signature of ``raw`` checked against ``keys`` (key name -> TXT data, None: no record)."""
+    import dkim  # dkimpy only when a delivered message is checked (the round trip), not at start-up
+
     sigs = signatures(parse_header_block(raw))
     raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")  # IMAP/POP3 give CRLF; be sure
 

@@ -32,14 +32,17 @@ class Endpoint:
     address: str
     port: int
     source: str = field(default="", compare=False)  # how the host was found ("common name" = a guess)
+    # given for a non-standard port (`maildoctor probe --protocol/--tls`); otherwise read from the port
+    speaks: str = ""  # "smtp", "imap", "pop3"
+    tls_from_start: bool | None = None  # implicit TLS (True) or STARTTLS (False)
 
     @property
     def protocol(self) -> str:
-        return PROTOCOL.get(self.port, "smtp")
+        return self.speaks or PROTOCOL.get(self.port, "smtp")
 
     @property
     def implicit_tls(self) -> bool:
-        return self.port in IMPLICIT_TLS
+        return self.port in IMPLICIT_TLS if self.tls_from_start is None else self.tls_from_start
 
 
 @dataclass

@@ -19,10 +19,12 @@ from diagnose.knowledge.certs import is_self_signed, load_pem_bundle
 LEGACY_VERSIONS = (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1)
 
 
+@functools.lru_cache(maxsize=2)
 def probe_context(*, legacy: bool = False) -> ssl.SSLContext:
     """A client context that accepts any certificate (we judge it ourselves) and sends SNI.
 
     ``legacy``: offer only TLS 1.0 and 1.1, to learn whether the server still accepts them.
+    One of each per process, shared by every handshake (a context holds no per-connection state).
     """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
@@ -38,10 +40,13 @@ def probe_context(*, legacy: bool = False) -> ssl.SSLContext:
     return ctx
 
 
+@functools.lru_cache(maxsize=8)
 def verifying_context(ca_file: Path | None) -> ssl.SSLContext:
     """A client context like a mail program's or a browser's: the system's trust store plus
     --ca-file, host names checked. Used where maildoctor sends something that matters (credentials,
-    an MTA-STS policy request); the probes use probe_context and judge certificates themselves."""
+    an MTA-STS policy request); the probes use probe_context and judge certificates themselves.
+    One per --ca-file and process, shared by every connection: loading the system's roots into
+    OpenSSL costs ~25 ms of CPU each time (as trust_store below is cached)."""
     ctx = ssl.create_default_context()
     if ca_file is not None:
         ctx.load_verify_locations(cafile=str(ca_file))

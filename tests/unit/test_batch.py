@@ -91,6 +91,7 @@ def test_bad_usage_is_one_error_line_and_exit_3(tmp_path):
         (["-", "--concurrency", "0", "-n", "127.0.0.1"], "--concurrency must be between"),
         (["-", "--timeout", "0", "-n", "127.0.0.1"], "--timeout must be more than 0 and at most 600 seconds"),
         (["-", "--workers", "0", "-n", "127.0.0.1"], "--workers must be between"),
+        (["-", "--workers", "many", "-n", "127.0.0.1"], "--workers must be a whole number between 1 and 64, or auto"),
         (["-", "-n", "not-an-ip"], "bad nameserver"),
         (["-", "--check", "nope", "-n", "127.0.0.1"], "no check called 'nope'"),
         ([str(tmp_path / "missing.txt"), "-n", "127.0.0.1"], "cannot read"),
@@ -100,3 +101,35 @@ def test_bad_usage_is_one_error_line_and_exit_3(tmp_path):
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and words in lines[0] and "Traceback" not in proc.stderr, (args, proc.stderr)
         assert proc.stdout == ""
+
+
+def test_workers_auto_is_one_per_usable_core():
+    from diagnose.app.batch import usable_cores, worker_count
+
+    assert worker_count("auto") == min(usable_cores(), 64) >= 1
+    assert worker_count("3") == 3 and worker_count(" AUTO ") == worker_count("auto")
+
+
+def test_shared_connects_try_each_address_once_and_share_it_between_askers():
+    import socket
+
+    from diagnose.net.shared import SharedConnects
+    from diagnose.net.tcp import ConnectOutcome
+
+    # Given a listening socket and a port where nothing listens
+    with socket.create_server(("127.0.0.1", 0)) as server, socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port, dead = server.getsockname()[1], closed.getsockname()[1]
+        closed.close()
+
+        async def scenario():
+            shared = SharedConnects(entries=1)
+            # When many targets ask at once for the same address and port
+            many = await asyncio.gather(*[shared.connect("127.0.0.1", port, timeout=2) for _ in range(20)])
+            refused = await shared.connect("127.0.0.1", dead, timeout=2)
+            return many, refused, len(shared._answers)
+
+        many, refused, kept = asyncio.run(scenario())
+    # Then they share one attempt (the same result object), a refusal is kept too, and no more than `entries`
+    assert all(r is many[0] for r in many) and many[0].outcome is ConnectOutcome.CONNECTED
+    assert refused.outcome is ConnectOutcome.REFUSED and kept == 1

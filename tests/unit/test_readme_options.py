@@ -13,6 +13,7 @@ import pytest
 import typer
 
 from diagnose.app.cli import app
+from diagnose.app.probe import parser as probe_parser
 from reports import RENDERERS
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
@@ -30,6 +31,7 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
     "explain": [("Every finding code is in", "\n## ")],
     "checks": [("## Use", "\n## How it works")],
     "serve": [("### A web page for a helpdesk: `maildoctor serve`", "### Exit codes")],
+    "probe": [("### Monitoring one port: `maildoctor probe`", "### Exit codes and `--fail-on`")],
 }
 
 
@@ -42,8 +44,15 @@ def _passage(command: str) -> str:
     return "\n".join(parts)
 
 
+def _probe_options() -> list[str]:
+    """`probe` parses its options with argparse (it runs before Typer is imported): those, not Typer's."""
+    return [o for action in probe_parser()._actions for o in action.option_strings if o not in ("--help", "-h")]
+
+
 def _options(command: str) -> list[str]:
     """The visible options of a command, long and short (not -h/--help)."""
+    if command == "probe":
+        return _probe_options()
     return [o for p in COMMANDS[command].params if p.param_type_name == "option" and not p.hidden
             for o in (*p.opts, *p.secondary_opts) if o not in ("--help", "-h")]
 
@@ -77,6 +86,7 @@ def test_tui_takes_the_options_of_check():
 def test_readme_names_no_option_that_does_not_exist():
     known = {o for c in COMMANDS.values() for p in c.params for o in (*p.opts, *p.secondary_opts)}
     known |= {o for p in typer.main.get_command(app).params for o in p.opts} | {"--help", "-h"}
+    known |= set(_probe_options())
     # options in the README's tables (rows starting with an option in code) and in its option lists
     table_rows = [line.strip() for line in README.splitlines() if line.lstrip().startswith("| `-")]
     named = {m for row in table_rows for span in re.findall(r"`([^`]*)`", row.split(" | ")[0])

@@ -1,0 +1,146 @@
+"""Start-up budget per command: what each command imports and what that costs, against a budget.
+
+    .venv/bin/python bench/imports.py [--runs 9]
+
+For each command: CPU of the whole process (fastest of --runs, less the bare interpreter measured in
+the same run, so a loaded machine shifts both alike), the number of modules it loads, the import
+time `python -X importtime` reports, and the heavy packages it must not load. A command over its
+budget, or loading a forbidden package, is marked OVER. tests/test_startup.py asserts the forbidden
+packages too (a correctness test); the CPU budgets live here only (timings are never test assertions).
+bench/bench.py runs this as its "imports" section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = str(ROOT / ".venv" / "bin" / "python")
+
+# The command runs in a child interpreter through the console entry point; the child then reports
+# the modules loaded (top-level packages) on stderr.
+WRAP = (
+    "import sys\n"
+    "from diagnose.app.entry import main\n"
+    "try:\n"
+    "    main(sys.argv[1:])\n"
+    "except SystemExit:\n"
+    "    pass\n"
+    "print('MODULES ' + ' '.join(sorted(sys.modules)), file=sys.stderr)\n"
+    "plugins = [m for m, mod in list(sys.modules.items())\n"
+    "           if m.startswith('checks.') and not hasattr(mod, '__path__')]\n"
+    "print('PLUGINS ' + ' '.join(sorted(plugins)), file=sys.stderr)\n"
+)
+HEAVY = ("typer", "click", "rich", "textual", "pydantic", "dns", "cryptography", "dkim", "publicsuffixlist", "asyncio",
+         "checks", "idna")
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def commands() -> dict[str, dict]:
+    """command -> argv (after `maildoctor`), CPU budget above the bare interpreter (ms), forbidden packages.
+
+    The budgets are targets for a quiet machine (the probe's: start well under 150 ms with the network
+    work included). On the shared 2-core EPYC of bench/RESULTS.md (2026-12-03, load average about 9
+    from other work, which inflates CPU times too) every command was over by 15-60%. The forbidden
+    packages hold on any machine (tests/test_startup.py asserts them)."""
+    port = _closed_port()  # the probe's whole path, to a refusal: no server needed
+    return {
+        "--version": {"argv": ["--version"], "budget_ms": 80,
+                      "forbid": ["rich", "textual", "pydantic", "dns", "cryptography", "dkim", "asyncio", "checks"]},
+        "--help": {"argv": ["--help"], "budget_ms": 90,
+                   "forbid": ["rich", "textual", "pydantic", "dns", "cryptography", "dkim", "asyncio", "checks"]},
+        "checks": {"argv": ["checks"], "budget_ms": 110,
+                   "forbid": ["rich", "textual", "pydantic", "dns", "cryptography", "dkim", "asyncio"]},
+        "probe ADDRESS:PORT": {"argv": ["probe", f"127.0.0.1:{port}", "--protocol", "smtp", "--timeout", "2"],
+                               "budget_ms": 120,
+                               "forbid": ["typer", "click", "rich", "textual", "pydantic", "dns", "dkim", "checks",
+                                          "publicsuffixlist", "idna"]},
+        # a resolver port where nothing listens: the run stops at its first DNS question, plugins loaded
+        "check (imports and plugins, up to the network)": {
+            "argv": ["check", "example.com", "--nameserver", f"127.0.0.1:{port}", "--timeout", "2", "--format", "json"],
+            "budget_ms": 320,
+            "forbid": ["rich", "textual", "pydantic", "dkim"], "plugins": True},
+    }
+
+
+def child_cpu(argv: list[str], runs: int) -> tuple[float, float, str]:
+    """(fastest CPU s, fastest wall s, stderr of the last run) of a child process."""
+    best_cpu, best_wall, err = float("inf"), float("inf"), ""
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        wall = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        best_cpu = min(best_cpu, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        best_wall = min(best_wall, wall)
+        err = proc.stderr
+    return best_cpu, best_wall, err
+
+
+def importtime_ms(argv: list[str]) -> float:
+    """The sum of top-level cumulative import times `-X importtime` prints (ms, one run)."""
+    proc = subprocess.run([PY, "-X", "importtime", "-c", WRAP, *argv], capture_output=True, text=True, timeout=120)
+    total = 0
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            _self, cumulative, name = line.split(":", 1)[1].split("|")
+            if cumulative.strip().isdigit() and not name.startswith("  "):  # top level only: no double count
+                total += int(cumulative)
+    return total / 1000
+
+
+def measure(runs: int) -> dict:
+    floor_cpu, floor_wall, _ = child_cpu([PY, "-c", "pass"], runs)
+    rows = {}
+    for name, spec in commands().items():
+        argv = [PY, "-c", WRAP, *spec["argv"]]
+        cpu, wall, err = child_cpu(argv, runs)
+        mods = next((line[8:].split() for line in err.splitlines() if line.startswith("MODULES ")), [])
+        packages = {m.split(".")[0] for m in mods}
+        plugins = next((line[8:].split() for line in err.splitlines() if line.startswith("PLUGINS ")), [])
+        loaded_forbidden = sorted(packages & set(spec["forbid"]))
+        if plugins and not spec.get("plugins"):
+            loaded_forbidden.append(f"{len(plugins)} check plugins")
+        over_floor = (cpu - floor_cpu) * 1000
+        rows[name] = {"cpu_ms": cpu * 1000, "wall_ms": wall * 1000, "over_floor_ms": over_floor,
+                      "budget_ms": spec["budget_ms"], "modules": len(mods),
+                      "importtime_ms": importtime_ms(spec["argv"]),
+                      "heavy_loaded": sorted(packages & set(HEAVY)), "forbidden_loaded": loaded_forbidden,
+                      "ok": over_floor <= spec["budget_ms"] and not loaded_forbidden}
+    return {"floor_cpu_ms": floor_cpu * 1000, "floor_wall_ms": floor_wall * 1000, "load": os.getloadavg(),
+            "commands": rows}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=9)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    result = measure(args.runs)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"python -c pass: {result['floor_cpu_ms']:.1f} ms CPU (fastest of {args.runs})")
+    for name, r in result["commands"].items():
+        print(f"{name:<48} {r['cpu_ms']:6.1f} ms CPU (+{r['over_floor_ms']:5.1f}, budget {r['budget_ms']}) "
+              f"{r['modules']:4d} modules, importtime {r['importtime_ms']:6.1f} ms, heavy: "
+              f"{','.join(r['heavy_loaded']) or '-'} {'ok' if r['ok'] else 'OVER ' + ','.join(r['forbidden_loaded'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,314 @@
+"""`maildoctor probe HOST[:PORT]`: one mail port judged for monitoring, as a Nagios plugin.
+
+    MAILDOCTOR OK - smtp mx.example.com:25 (192.0.2.7): 220 greeting, STARTTLS TLSv1.3, certificate
+    valid 83 days | time=0.041s;;;0 greeting=0.002s;;;0 cert_days=83;14;7
+
+One session (connect, greeting, EHLO/CAPABILITY/CAPA, STARTTLS or implicit TLS: the same
+diagnose.net.dialogue the full diagnosis runs), then the certificate judged by
+diagnose.knowledge.certs against the system's roots plus --ca-file. Exit codes are the plugin
+convention (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). No revocation lookup, no DNS policy.
+
+Built to start fast: it runs before Typer is imported (diagnose.app.cli.main hands it the
+arguments), parses them with argparse and imports neither Rich, Textual nor pydantic; dnspython
+only when HOST is a name to resolve (not with an IP address or --address).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import ipaddress
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from diagnose.engine.exitcodes import ExitCode
+from diagnose.engine.model import Status
+from diagnose.engine.target import TargetError, normalise_domain
+from diagnose.engine.timeouts import DEFAULT_TIMEOUT
+from diagnose.knowledge.sanitize import clean
+from diagnose.net.dialogue import IMPLICIT_TLS, PROTOCOL, Dialogue, Endpoint, run_dialogue
+
+STATES = {ExitCode.OK: "OK", ExitCode.WARN: "WARNING", ExitCode.FAIL: "CRITICAL", ExitCode.UNKNOWN: "UNKNOWN"}
+PROTOCOLS = ("smtp", "imap", "pop3")
+MAX_TIMEOUT = 600.0  # seconds, as for `check`
+
+
+class UsageError(ValueError):
+    """A bad argument: one line on stderr, UNKNOWN."""
+
+
+@dataclass
+class Verdict:
+    """What the probe found: the worst state, one summary line, detail lines and performance data."""
+
+    code: ExitCode = ExitCode.OK
+    summary: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+    perf: list[str] = field(default_factory=list)
+
+    def add(self, code: ExitCode, detail: str) -> None:
+        """Record a problem; a failure outranks an error (UNKNOWN), as in maildoctor's exit codes."""
+        pair = {self.code, code}
+        self.code = ExitCode.FAIL if ExitCode.FAIL in pair else max(pair)
+        self.details.append(f"{STATES[code]}: {detail}")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="maildoctor probe",
+        description="Check one mail port for monitoring: greeting, STARTTLS or implicit TLS, and the certificate "
+                    "(trust, name, expiry). Nagios plugin output; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
+        epilog="Examples:\n  maildoctor probe mx.example.com:25 --nameserver 192.0.2.53\n"
+               "  maildoctor probe 192.0.2.7:993 --sni imap.example.com -w 21 -c 7\n"
+               "  maildoctor probe mail.example.com:2525 --address 192.0.2.7 --protocol smtp --tls starttls",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("target", metavar="HOST[:PORT]",
+                    help="host name or IP address ([IPv6]:PORT), port 25 by default; the port gives the protocol "
+                         "(25, 587, 465 SMTP; 143, 993 IMAP; 110, 995 POP3) and implicit TLS (465, 993, 995)")
+    ap.add_argument("--protocol", choices=PROTOCOLS, metavar="smtp|imap|pop3", help="the protocol, for another port")
+    ap.add_argument("--tls", choices=("starttls", "implicit"), metavar="starttls|implicit",
+                    help="STARTTLS or TLS from the start, for another port")
+    ap.add_argument("--address", metavar="IP", help="connect to this address instead of resolving HOST "
+                                                    "(HOST is still the name the certificate must carry)")
+    ap.add_argument("--sni", metavar="NAME", help="with HOST an IP address: the name to send (SNI) and to find "
+                                                  "in the certificate")
+    ap.add_argument("--nameserver", "-n", metavar="IP[:PORT]", action="append", default=[],
+                    help="resolve HOST through this resolver (repeatable); default: the system's")
+    ap.add_argument("--timeout", "-t", metavar="SECONDS", type=float, default=DEFAULT_TIMEOUT * 2,
+                    help="time limit of the whole probe (default %(default)g); more than 0, at most 600")
+    ap.add_argument("--warning", "-w", metavar="DAYS", type=int, default=14,
+                    help="WARNING when the certificate expires within DAYS (default %(default)s)")
+    ap.add_argument("--critical", "-c", metavar="DAYS", type=int, default=7,
+                    help="CRITICAL when it expires within DAYS (default %(default)s); expired is always CRITICAL")
+    ap.add_argument("--ca-file", metavar="PEM", type=Path, help="also trust these CA certificates")
+    ap.add_argument("--ehlo", metavar="NAME", default="", help="the EHLO name (default: this machine's address "
+                                                               "literal)")
+    return ap
+
+
+@dataclass(frozen=True)
+class Request:
+    host: str  # the name the certificate must carry (or the IP address)
+    address: str  # where to connect ("" = resolve host)
+    port: int
+    protocol: str
+    implicit_tls: bool
+    timeout: float
+    warn_days: int
+    crit_days: int
+    nameservers: tuple[str, ...] = ()
+    ca_file: Path | None = None
+    ehlo: str = ""
+
+
+def _ip(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+def split_target(text: str) -> tuple[str, int | None]:
+    """``host``, ``host:port``, ``[v6]``, ``[v6]:port`` or a bare IPv6 address -> (host, port or None)."""
+    text = text.strip()
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise UsageError(f"bad target {text!r}: expected [IPv6] or [IPv6]:PORT")
+        port = rest[1:] if rest else None
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+    else:
+        host, port = text, None
+    if port is None:
+        return host, None
+    if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        raise UsageError(f"bad port in {text!r}: expected 1-65535")
+    return host, int(port)
+
+
+def make_request(args: argparse.Namespace) -> Request:
+    host, port = split_target(args.target)
+    port = port or 25
+    if _ip(host) is None:
+        try:
+            host = normalise_domain(host)[0]
+        except TargetError as exc:
+            raise UsageError(f"bad host: {exc}") from None
+    else:
+        host = _ip(host) or host
+    if args.sni:
+        if _ip(host) is None:
+            raise UsageError("--sni is for an IP address target; give the host name as HOST (and --address IP)")
+        try:
+            sni = normalise_domain(args.sni)[0]
+        except TargetError as exc:
+            raise UsageError(f"bad --sni: {exc}") from None
+        address, host = host, sni
+    else:
+        address = host if _ip(host) else ""
+    if args.address:
+        if _ip(args.address) is None:
+            raise UsageError(f"bad --address {args.address!r}: give an IP address")
+        address = _ip(args.address) or ""
+    if args.protocol is None and port not in PROTOCOL:
+        raise UsageError(f"port {port} is not a standard mail port: say which protocol with --protocol smtp|imap|pop3")
+    if not 0 < args.timeout <= MAX_TIMEOUT:
+        raise UsageError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
+    if not (0 <= args.critical <= 3650 and 0 <= args.warning <= 3650):
+        raise UsageError("--warning and --critical must be between 0 and 3650 days")
+    if args.critical > args.warning:
+        raise UsageError(f"--critical ({args.critical} days) must not be more than --warning ({args.warning} days)")
+    if args.ca_file is not None and not args.ca_file.is_file():
+        raise UsageError(f"--ca-file {args.ca_file}: no such file")
+    implicit = port in IMPLICIT_TLS if args.tls is None else args.tls == "implicit"
+    return Request(host=host, address=address, port=port, protocol=args.protocol or PROTOCOL[port],
+                   implicit_tls=implicit, timeout=args.timeout, warn_days=args.warning, crit_days=args.critical,
+                   nameservers=tuple(args.nameserver), ca_file=args.ca_file, ehlo=args.ehlo)
+
+
+async def resolve(req: Request) -> tuple[str, ExitCode, str]:
+    """(address, OK, "") or ("", state, why): the first address of HOST, IPv4 first, through dnspython."""
+    from diagnose.net.resolver import Dns, Outcome, ResolverUnreachable, parse_nameserver
+
+    try:
+        servers = [parse_nameserver(n) for n in req.nameservers] or None
+    except ValueError as exc:
+        return "", ExitCode.UNKNOWN, str(exc)
+    budget = req.timeout / 2  # seconds: half the probe for DNS, at most; an attempt and a retry each a quarter
+    try:
+        dns = Dns(servers, timeout=min(budget / 2, DEFAULT_TIMEOUT))
+        async with asyncio.timeout(budget):
+            answers = await asyncio.gather(dns.query(req.host, "A"), dns.query(req.host, "AAAA"))
+    except ResolverUnreachable as exc:
+        return "", ExitCode.UNKNOWN, str(exc)
+    except TimeoutError:
+        return "", ExitCode.UNKNOWN, f"no DNS answer for {req.host} within {budget:g} s"
+    for answer in answers:
+        if answer.outcome is Outcome.ANSWER and answer.records:
+            return answer.records[0], ExitCode.OK, ""
+    if all(a.outcome in (Outcome.NXDOMAIN, Outcome.NODATA) for a in answers):
+        return "", ExitCode.FAIL, f"{req.host} {answers[0].describe()}"
+    return "", ExitCode.UNKNOWN, f"{req.host} {answers[0].describe()}"
+
+
+def judge(req: Request, d: Dialogue, v: Verdict, now: dt.datetime) -> None:
+    """The session's findings -> states, summary words and performance data."""
+    words = clean(d.failure_words, limit=200, keep_newlines=False)
+    if not d.connected:
+        v.add(ExitCode.FAIL, f"cannot connect: {d.connect_detail or d.connect.value}")
+        v.summary.append(f"connection {d.connect.value}")
+        return
+    if d.greeting_ok:
+        v.summary.append(f"{d.greeting_code} greeting" if d.greeting_code else "greeting OK")
+        if d.greeting_delay_s is not None:
+            v.perf.append(f"greeting={d.greeting_delay_s:.3f}s;;;0")
+    elif d.failure_phase in ("greeting", "TLS handshake") or not d.greeting:
+        if d.failure_phase == "TLS handshake":
+            v.add(ExitCode.FAIL, f"implicit TLS handshake failed: {words or d.tls_error}")
+            v.summary.append("TLS handshake failed")
+        else:
+            v.add(ExitCode.FAIL, f"no usable greeting ({d.failure or 'none'}): {words}".rstrip(": "))
+            v.summary.append(f"greeting {d.failure or 'missing'}")
+        return
+    if d.failure_phase and d.tls is None:
+        v.add(ExitCode.FAIL, f"{d.failure_phase} failed ({d.failure}): {words}".rstrip(": "))
+        v.summary.append(f"{d.failure_phase} failed")
+        return
+    if d.tls is None:
+        v.add(ExitCode.FAIL, "the server does not offer STARTTLS: mail to and from it travels unencrypted")
+        v.summary.append("no STARTTLS")
+        return
+    how = "implicit TLS" if req.implicit_tls else "STARTTLS"
+    v.summary.append(f"{how} {d.tls.version}")
+    judge_certificate(req, list(d.tls.chain), v, now)
+    if d.failure_phase:  # after TLS (e.g. EHLO refused after STARTTLS)
+        v.add(ExitCode.WARN, f"{d.failure_phase} failed ({d.failure}): {words}".rstrip(": "))
+
+
+def judge_certificate(req: Request, chain: list, v: Verdict, now: dt.datetime) -> None:
+    """diagnose.knowledge.certs judges; the probe adds only the --critical days on top of its warning."""
+    from diagnose.knowledge.certs import evaluate_certificate
+    from diagnose.net.tls import trust_store
+
+    store = trust_store(req.ca_file)
+    verdict = evaluate_certificate(chain, req.host, now, req.warn_days, anchors=store.anchors,
+                                   intermediates=store.intermediates)
+    days = verdict.evidence.get("days_left")
+    for issue in verdict.issues:
+        state = {Status.FAIL: ExitCode.FAIL, Status.ERROR: ExitCode.UNKNOWN, Status.WARN: ExitCode.WARN}.get(
+            issue.status, ExitCode.OK)
+        if issue.code == "tls.cert_expiring" and days is not None and days < req.crit_days:
+            state = ExitCode.FAIL
+        v.add(state, f"{issue.code}: {clean(issue.summary, limit=300, keep_newlines=False)}")
+    if days is not None:
+        v.perf.append(f"cert_days={days};{req.warn_days};{req.crit_days}")
+    # the status line names the worst problem in certs' own words ("certificate is self-signed")
+    worst = sorted((i for i in verdict.issues if i.status in (Status.FAIL, Status.WARN)),
+                   key=lambda i: i.status is not Status.FAIL)
+    v.summary.append(clean(worst[0].summary, limit=200, keep_newlines=False) if worst else
+                     f"certificate valid {days} days")
+
+
+async def probe(req: Request) -> Verdict:
+    """The whole probe, within req.timeout (the dialogue's own limits are each at most that)."""
+    v = Verdict(summary=[f"{req.protocol} {req.host}:{req.port}"])
+    start = time.monotonic()
+    try:
+        async with asyncio.timeout(req.timeout):
+            address = req.address
+            if not address:
+                address, state, why = await resolve(req)
+                if not address:
+                    v.add(state, why)
+                    return v
+            if address != req.host:
+                v.summary[0] += f" ([{address}])" if ":" in address else f" ({address})"
+            ep = Endpoint("probe", req.host, address, req.port, speaks=req.protocol, tls_from_start=req.implicit_tls)
+            # each phase a little inside the whole: one stalled phase is reported as itself
+            d = await run_dialogue(ep, timeout=req.timeout * 0.9, ehlo_name=req.ehlo)
+    except TimeoutError:
+        v.add(ExitCode.FAIL, f"no complete answer within --timeout {req.timeout:g} s")
+        v.summary.append(f"timed out after {req.timeout:g} s")
+        v.perf.append(f"time={time.monotonic() - start:.3f}s;;;0")
+        return v
+    judge(req, d, v, dt.datetime.now(dt.UTC))
+    v.perf.insert(0, f"time={time.monotonic() - start:.3f}s;;;0")
+    return v
+
+
+def render(v: Verdict) -> str:
+    """The status line (what was probed: what was seen | perfdata), then one line per problem."""
+    rest = v.summary[1:] or [d.split(": ", 1)[-1] for d in v.details[:1]]
+    words = v.summary[0] + (": " + ", ".join(rest) if rest else "")
+    lines = [nagios_line(f"MAILDOCTOR {STATES[v.code]} - {words}") + (" | " + " ".join(v.perf) if v.perf else "")]
+    lines += [nagios_line(d) for d in v.details]
+    return "\n".join(lines) + "\n"
+
+
+def nagios_line(text: str) -> str:
+    """One line of plugin output: sanitised, without the perfdata separator."""
+    return clean(text, limit=600, keep_newlines=False).replace("|", "/").strip()
+
+
+def main(argv: list[str]) -> int:
+    ap = parser()
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2, which would read as CRITICAL)
+        return ExitCode.OK if exc.code == 0 else ExitCode.UNKNOWN
+    try:
+        req = make_request(args)
+    except UsageError as exc:
+        print(f"maildoctor: error: {exc}", file=sys.stderr)
+        print(nagios_line(f"MAILDOCTOR UNKNOWN - {exc}"))
+        return ExitCode.UNKNOWN
+    try:
+        v = asyncio.run(probe(req))
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
+    sys.stdout.write(render(v))
+    return int(v.code)
