@@ -199,7 +199,7 @@ def make_plan(request: Request, *, prompt: Callable[[str], str] | None | str = "
         extra=dict(request.extra),
         **_policy_options(request),
         **_server_options(request),
-        **_login_options(request, target, prompt),
+        **_login_options(request, target, prompt, nameservers, ca_file, timeout),
     )
     # the checks asked for (--check, credentials, --roundtrip): one that cannot test anything is an error
     options = replace(options, required=requirements_for(checks, request.only, matches, options))
@@ -317,9 +317,11 @@ def _policy_options(request: Request) -> dict:
 
 
 def _login_options(
-    request: Request, target: Target, prompt: Callable[[str], str] | None | str = "terminal"
+    request: Request, target: Target, prompt: Callable[[str], str] | None | str = "terminal",
+    nameservers: list[Nameserver] | None = None, ca_file: Path | None = None, timeout: float = DEFAULT_TIMEOUT,
 ) -> dict:
-    """Credentials (from environment variables or a prompt on a terminal) and round-trip settings."""
+    """Credentials (from environment variables, a prompt on a terminal, or an OAuth 2.0 token source) and
+    round-trip settings."""
     roundtrip_timeout = float(BOUNDS["roundtrip_timeout"].check(request.roundtrip_timeout))
     _line_safe(request.to, "--to")  # before strip(): "a@b\r\n" must not become "a@b" silently either
     to = request.to.strip()
@@ -339,8 +341,15 @@ def _login_options(
 
         asker = getpass.getpass
     try:
+        token = None
+        if login.oauth and not login.passwords:  # both: resolve() says which one to drop, before running anything
+            from diagnose.app.oauth import Net, cached_user, obtain_token
+
+            token = obtain_token(login, Net(list(nameservers or []), ca_file, timeout))
+            if login.oauth2_provider and not (login.user or target.address):
+                login = replace(login, user=cached_user(login.oauth2_provider))
         creds: CredentialSet | None = resolve(login, address=target.address, prompt=asker,
-                                              required=request.roundtrip)
+                                              required=request.roundtrip, token=token)
     except CredentialError as exc:
         raise PlanError(str(exc)) from None
     return {"credentials": creds, "allow_plaintext_auth": request.allow_plaintext_auth,

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from tests.lab import firewall
+from tests.lab.authserver import write_authserver
 from tests.lab.dnsservers import write_knot, write_unbound
 from tests.lab.mailservers import (
     register_config_dir,
@@ -25,7 +26,6 @@ from tests.lab.mailservers import (
 from tests.lab.pki import CertAuthority
 from tests.lab.procs import LabError, alive, comm, processes_mentioning, read_pid, stop_tree, tcp_open, wait_for
 from tests.lab.scenarios import MAIL_DOMAIN_SCENARIO, MAIL_USER
-from tests.lab.authserver import write_authserver
 from tests.lab.webserver import write_web
 from tests.lab.zones import DEFAULT_NET, DEFAULT_TLD, Plan
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
-import json
 import fcntl
 import grp
 import hashlib
+import json
 import os
 import pwd
 import re
