@@ -364,6 +364,14 @@ def write_dovecot(base: Path, plan: Plan, certs: dict[str, dict], password: str,
         "    group = postfix",
         "  }",
         "}",
+        # No growing penalty per client address (anvil): every login here comes from 127.0.0.1, and each
+        # refused token is a new secret, so the delay would grow to 15 s, past Postfix's 10 s wait for its
+        # SASL answer (454 "Connection lost to authentication server"). The 2 s delay of a failure stays.
+        "service anvil {",
+        "  unix_listener anvil-auth-penalty {",
+        "    mode = 0",
+        "  }",
+        "}",
         "service auth {",
         "  unix_listener auth-postfix {",
         "    mode = 0600",
