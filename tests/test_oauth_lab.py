@@ -260,3 +260,17 @@ def test_browser_flow_with_pkce_on_loopback(lab, tmp_path):
     assert refresh
     r = login(lab, "imap", 993, token_creds(lab, access.reveal()))
     assert r.outcome is Outcome.OK, r.words
+
+
+def test_oauth_works_on_imap_while_smtp_auth_is_disabled_told_apart(lab):
+    # Given a mailbox whose SMTP AUTH is switched off (Microsoft's 5.7.139 words) and a good token for it
+    user = lab.account("nosmtp")
+    token = mint(lab, user=user)["access_token"]
+    proc = cli(lab, *check_args(lab, user, "--oauth2-token-env", "MD_TOK"), env={"MD_TOK": token})
+    found = {f["check"]: f for f in json.loads(proc.stdout)["findings"] if f["check"].startswith("login.")}
+    # Then IMAP and POP3 log in with the token, and submission says SMTP AUTH is off (not a bad token)
+    assert found["login.imap"]["code"] == "login.imap.ok" and found["login.pop3"]["code"] == "login.pop3.ok"
+    smtp = found["login.smtp"]
+    assert smtp["code"] == "login.smtp.smtp_auth_disabled", (smtp["code"], smtp["summary"])
+    assert "SMTP AUTH" in smtp["explanation"] and "IMAP" in smtp["explanation"]
+    assert "token" not in smtp["summary"].lower()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tests.lab.scenarios import (
     BASIC_AUTH_OFF,
+    SMTP_AUTH_OFF,
     DOVECOT_SERVICES,
     MAIL_ACCOUNTS,
     MAIL_DOMAIN_SCENARIO,
@@ -265,6 +266,12 @@ def write_dovecot(base: Path, plan: Plan, certs: dict[str, dict], password: str,
                                  for name, fault in MAIL_ACCOUNTS.items() if fault == "oauth"))
     basic_off_conf = base / "basic-off.conf.ext"
     basic_off_conf.write_text(f"uri = file:{basic_off}\npassword_key = passdb/%u\ndefault_pass_scheme = PLAIN\n")
+    # SMTP AUTH switched off for a mailbox (MAIL_ACCOUNTS "nosmtp"): the same, keyed by service (%s), every mechanism
+    smtp_off = base / "smtp-off.dict"
+    smtp_off.write_text("".join(f"shared/passdb/smtp/{accounts[name]}\n{json.dumps({'reason': SMTP_AUTH_OFF})}\n"
+                                for name, fault in MAIL_ACCOUNTS.items() if fault == "nosmtp"))
+    smtp_off_conf = base / "smtp-off.conf.ext"
+    smtp_off_conf.write_text(f"uri = file:{smtp_off}\npassword_key = passdb/%s/%u\ndefault_pass_scheme = PLAIN\n")
     # Dovecot's oauth2 passdb asks the lab's authorization server (RFC 7662) whether a token is active
     intro = oauth["introspection"]
     scheme, _, rest = intro["url"].partition("://")
@@ -280,7 +287,7 @@ def write_dovecot(base: Path, plan: Plan, certs: dict[str, dict], password: str,
         "timeout_msecs = 5000",
     ]) + "\n")
     # read by Dovecot's auth process, which runs as the dovecot user
-    for path in (passwd, *deny.values(), basic_off, basic_off_conf, oauth2_conf):
+    for path in (passwd, *deny.values(), basic_off, basic_off_conf, smtp_off, smtp_off_conf, oauth2_conf):
         os.chown(path, 0, grp.getgrnam("dovecot").gr_gid)
         os.chmod(path, 0o640)
 
@@ -315,6 +322,12 @@ def write_dovecot(base: Path, plan: Plan, certs: dict[str, dict], password: str,
         "  driver = passwd-file",
         f"  args = {base}/passwd-deny-%s",
         "  deny = yes",
+        "}",
+        "passdb {",  # SMTP AUTH off for a mailbox: refused on service smtp, with the reason, whatever the mechanism
+        "  driver = dict",
+        f"  args = {smtp_off_conf}",
+        "  deny = yes",
+        "  mechanisms = plain login xoauth2 oauthbearer",
         "}",
         "passdb {",  # OAuth-only mailboxes: any password is refused, with the reason
         "  driver = dict",

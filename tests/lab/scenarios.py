@@ -207,12 +207,16 @@ MAIL_DOMAIN_SCENARIO = "healthy"
 # "discard": Postfix accepts its incoming mail and silently discards it;
 # "bounce": Postfix accepts mail for it, Dovecot does not know it: LMTP refuses, Postfix bounces to the sender;
 # "oauth": basic authentication switched off: every password is refused with Microsoft's words, OAuth
-# tokens (Dovecot's oauth2 passdb, the lab's authserver.py) log in.
+# tokens (Dovecot's oauth2 passdb, the lab's authserver.py) log in;
+# "nosmtp": SMTP AUTH switched off for the mailbox: any submission login (password or token) is refused with
+# Microsoft's words, IMAP and POP3 work.
 # Any mailbox also takes mail for LOCAL+FOLDER@ (e.g. user+Junk@): Dovecot files it in FOLDER.
-MAIL_ACCOUNTS = {MAIL_USER: "", "locked": "deny", "dropped": "discard", "ghost": "bounce", "modern": "oauth"}
+MAIL_ACCOUNTS = {MAIL_USER: "", "locked": "deny", "dropped": "discard", "ghost": "bounce", "modern": "oauth",
+                 "nosmtp": "nosmtp"}
 # what the OAuth-only mailbox answers to any password: Exchange Online's words (535 5.7.139) after basic
 # authentication was switched off
 BASIC_AUTH_OFF = "Authentication unsuccessful, basic authentication is disabled."
+SMTP_AUTH_OFF = "Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox."
 
 # Zones of the providers' own names, served by the lab's Knot and reached through stub zones in Unbound,
 # so provider recognition and the provider.* checks meet the documented records (diagnose/knowledge/
