@@ -231,15 +231,15 @@ def resolve(req: CredentialRequest, *, address: str | None, env: Mapping[str, st
     Password: --smtp-password-env/--imap-password-env, else --password-env, else the profile's
     password_env, else ``prompt`` (given only when stdin is a terminal), else CredentialError.
     """
-    if not (req.wanted or required):
+    if not (req.wanted or required or token is not None):
         return None
     base_user = (
         req.user or _env_value(req.profile_env.get("user_env", ""), env, "credentials.user_env") or address or ""
     )
     asked: dict[tuple[str, str], Secret] = {}  # one prompt per (user, variable) even when both sides share it
-    if req.oauth and req.passwords:
+    if (req.oauth or token is not None) and req.passwords:
         raise CredentialError("give a password (--password-env ...) or an OAuth 2.0 token (--oauth2...), not both")
-    if req.oauth:
+    if req.oauth or token is not None:
         token = token or _token_from_env(req.oauth2_token_env, env)
         if token is None:
             raise CredentialError("no OAuth 2.0 token: give --oauth2-token-env VAR, --oauth2-token-cmd CMD or "

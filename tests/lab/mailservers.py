@@ -16,11 +16,11 @@ from pathlib import Path
 
 from tests.lab.scenarios import (
     BASIC_AUTH_OFF,
-    SMTP_AUTH_OFF,
     DOVECOT_SERVICES,
     MAIL_ACCOUNTS,
     MAIL_DOMAIN_SCENARIO,
     POSTFIX_SERVICES,
+    SMTP_AUTH_OFF,
 )
 from tests.lab.zones import Plan
 
