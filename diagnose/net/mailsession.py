@@ -232,10 +232,10 @@ class MailSession:
         return self.done(Outcome.NO_MECHANISM, f"no OAuth mechanism (XOAUTH2, OAUTHBEARER) offered; offered: {offered}")
 
     def _password_refused_here(self) -> Login | None:
-        """A password where the server offers OAuth mechanisms and none that takes a password: it no longer
-        accepts passwords (nothing is sent)."""
+        """A password where the server offers only OAuth mechanisms: it no longer accepts passwords (nothing
+        is sent). With other mechanisms besides (GSSAPI ...) it stays "no usable mechanism"."""
         oauth = oauth_mechanisms_offered(self.result.offered)
-        if oauth and not password_mechanisms_offered(self.result.offered):
+        if oauth and len(oauth) == len(self.result.offered) and not password_mechanisms_offered(self.result.offered):
             return self.done(Outcome.OAUTH_REQUIRED, f"the server offers only OAuth ({' '.join(oauth)}), no "
                              "login with a password")
         return None
