@@ -94,6 +94,19 @@ def test_token_logs_in_on_every_port(lab, role, host, port):
     assert "****" in text
 
 
+@pytest.mark.parametrize("port", [587, 465])
+def test_xoauth2_where_it_is_the_only_mechanism(lab, port):
+    # Given the submission host that offers only XOAUTH2 (as Exchange Online)
+    token = mint(lab)["access_token"]
+    r = login(lab, "oauthsmtp", port, token_creds(lab, token), "submission")
+    assert r.outcome is Outcome.OK and r.mechanism == "XOAUTH2" and r.offered == ["XOAUTH2"], (r.words, r.offered)
+    # and a refused token there: the XOAUTH2 error challenge is answered with an empty line
+    bad = mint(lab, expires_in=-30)["access_token"]
+    r = login(lab, "oauthsmtp", port, token_creds(lab, bad), "submission")
+    assert r.outcome is Outcome.TOKEN_REJECTED and r.challenge.get("status") == "401", (r.words, r.transcript)
+    assert "C: " in r.transcript, r.transcript  # the empty answer line
+
+
 @pytest.mark.parametrize("role,host,port", [PORTS[0], PORTS[3], PORTS[5]])
 @pytest.mark.parametrize("spoil", ["expired", "revoked"])
 def test_expired_or_revoked_token_is_told_as_a_token_problem(lab, role, host, port, spoil):
@@ -217,6 +230,13 @@ def test_device_flow_end_to_end_then_check_and_roundtrip_with_the_cached_login(l
         (f["code"], f["status"], f["summary"]) for f in rep["findings"] if f["check"] == "roundtrip"]
     assert refresh_token not in run.stdout + run.stderr
     assert not any(f in run.stdout + run.stderr for f in forms_of(user, refresh_token))
+    # And a refresh token the provider revoked stops the run with the provider's reason in plain words
+    lab.oauth_admin("revoke", token=refresh_token)
+    revoked = subprocess.run([MAILDOCTOR, *check_args(lab, user, "--oauth2", "lab")], capture_output=True,
+                             text=True, env=env, timeout=60, stdin=subprocess.DEVNULL)
+    assert revoked.returncode == 3 and "could not be refreshed" in revoked.stderr, revoked.stderr
+    assert "invalid_grant" in revoked.stderr and "maildoctor login again" in revoked.stderr
+    assert refresh_token not in revoked.stderr + revoked.stdout
     # And --forget deletes it; a check that needs it then stops with a clear message
     assert subprocess.run([MAILDOCTOR, "login", "--provider", "lab", "--forget"], env=env, capture_output=True,
                           text=True).returncode == 0

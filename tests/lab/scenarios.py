@@ -169,13 +169,14 @@ HOSTS: dict[str, Host] = {
         postfix=("smtpd_tls_security_level=may", "smtpd_tls_auth_only=no"),
         note="Postfix: 587 offering AUTH before STARTTLS",
     ),
-    # a submission server after basic authentication was switched off: it offers only OAuth mechanisms
+    # a submission server after basic authentication was switched off: it offers only XOAUTH2 (as Exchange
+    # Online does, which takes no OAUTHBEARER)
     "oauthsmtp": Host(
         80,
         "smtp-oauth.healthy",
         ("submission", "submissions"),
-        postfix=("smtpd_sasl_mechanism_filter=xoauth2,oauthbearer",),
-        note="Postfix: 587/465 offering only AUTH XOAUTH2 OAUTHBEARER",
+        postfix=("smtpd_sasl_mechanism_filter=xoauth2",),
+        note="Postfix: 587/465 offering only AUTH XOAUTH2",
     ),
     "plainimap": Host(
         71,
