@@ -139,6 +139,7 @@ _P_OUTPUT = "Output"
 # the Examples of each command's --help (one command per line)
 CHECK_EXAMPLES = """maildoctor check example.com
 maildoctor check you@example.com --password-env MAIL_PASSWORD --roundtrip
+maildoctor check you@example.com --oauth2 microsoft --roundtrip
 maildoctor check example.com -c tls -f html -o report.html"""
 
 

@@ -15,9 +15,8 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from diagnose.engine.timeouts import Timeouts
-from diagnose.net.httpget import _get_one
+from diagnose.net.httpget import https_post_one
 from diagnose.net.resolver import Dns, Nameserver
-from diagnose.net.tls import verifying_context
 
 MAX_BODY = 64 * 1024
 
@@ -72,8 +71,8 @@ async def post_form(url: str, form: dict[str, str], *, nameservers: list[Nameser
     limit = Timeouts(timeout).http
     result = None
     for address in found[:4]:
-        result = await _get_one(url, host, path, address, port, verifying_context(ca_file), limit, MAX_BODY,
-                                body=body, content_type="application/x-www-form-urlencoded")
+        result = await https_post_one(url, host, path, address, port, ca_file=ca_file, timeout=limit,
+                                      max_body=MAX_BODY, body=body, content_type="application/x-www-form-urlencoded")
         if result.outcome not in ("refused", "timeout", "unreachable"):
             break
     if result is None or result.response is None:
