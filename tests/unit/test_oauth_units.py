@@ -243,3 +243,55 @@ def test_https_parts():
     for bad in ("http://login.example/token", "https://u:p@login.example/", "https://login.example/a b", "ftp://x"):
         with pytest.raises(ValueError):
             https_parts(bad)
+
+
+# -- bad input: one clear line, exit 3, never a traceback ---------------------------------------------
+def test_plan_token_sources_fail_clearly(tmp_path):
+    from diagnose.app.plan import PlanError, Request, make_plan
+
+    def plan(**login):
+        return make_plan(Request(target="bob@example.test", nameservers=["192.0.2.54"],
+                                 login=CredentialRequest(**login)), prompt=None)
+
+    with pytest.raises(PlanError, match="exit status 7"):
+        plan(oauth2_token_cmd="exit 7")
+    with pytest.raises(PlanError, match="one source"):
+        plan(oauth2_token_cmd="true", oauth2_provider="microsoft")
+    with pytest.raises(PlanError, match="not both"):
+        plan(oauth2_token_cmd="echo x", password_env="PW")
+    env_before = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path)
+    try:
+        with pytest.raises(PlanError, match="no cached login for microsoft"):
+            plan(oauth2_provider="microsoft")
+    finally:
+        if env_before is None:
+            del os.environ["XDG_CONFIG_HOME"]
+        else:
+            os.environ["XDG_CONFIG_HOME"] = env_before
+    (tmp_path / "t").write_text(TOKEN)
+    creds = plan(oauth2_token_cmd=f"cat {tmp_path / 't'}").options.credentials
+    assert creds.outgoing.oauth2 and creds.outgoing.source == "the output of --oauth2-token-cmd"
+    assert TOKEN not in repr(creds)
+
+
+@pytest.mark.parametrize("argv,said", [
+    (["--provider", "yahoo", "--client-id", "x"], "unknown provider"),
+    (["--provider", "microsoft"], "give --client-id"),
+    (["--provider", "mine", "--client-id", "x", "--token-url", "http://idp.example/token", "--device-url",
+      "https://idp.example/dev"], "https://"),
+    (["--provider", "mine", "--client-id", "x", "--token-url", "https://idp.example/token"], "--device-url"),
+    (["--provider", "microsoft", "--client-id", "x", "--flow", "magic"], "device or browser"),
+    (["--provider", "microsoft", "--client-id", "x", "--tenant", "a/b"], "bad --tenant"),
+    (["--provider", "microsoft", "--client-id", "x", "--timeout", "0"], "--timeout"),
+])
+def test_login_bad_input(argv, said, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    proc = subprocess.run([str(Path(sys.executable).with_name("maildoctor")), "login", *argv], capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path)})
+    assert proc.returncode == 3 and said in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
