@@ -187,6 +187,10 @@ def test_cli_token_env_and_cmd_pass_and_never_show_the_token(lab, tmp_path):
     rep = json.loads(saved.read_text())
     assert {f["code"] for f in rep["findings"]} >= {"login.smtp.ok", "login.imap.ok", "login.pop3.ok"}
     assert "REDACTED" in " ".join(rep["meta"]["command"])  # the token command itself is not in the report
+    # the servers' logs too (Dovecot, Postfix, the authorization server's): nothing maildoctor sent is logged
+    for log in ("dovecot/dovecot.log", "postfix/maillog", "launch-oauth.log"):
+        path = lab.workdir / log
+        outputs[log] = path.read_text(errors="replace") if path.exists() else ""
     for where, text in outputs.items():
         leaked = [f[:12] for f in secrets_ if f in text]
         assert not leaked, (where, leaked)
