@@ -90,6 +90,9 @@ def run_login(req: LoginRequest, env: Mapping[str, str] = os.environ) -> ExitCod
             if not secret:
                 return fail(f"environment variable {req.client_secret_env} (the client secret) is not set or empty")
         flow = req.flow or provider.flow
+        if flow == "device" and provider.name == "google" and not req.token_url and not req.scopes:
+            return fail("Google does not allow the mail scope (https://mail.google.com/) in the device flow: "
+                        "use --flow browser")
 
         def announce(text: str) -> None:
             print(text, file=sys.stderr, flush=True)

@@ -284,6 +284,7 @@ def test_plan_token_sources_fail_clearly(tmp_path):
     (["--provider", "microsoft", "--client-id", "x", "--flow", "magic"], "device or browser"),
     (["--provider", "microsoft", "--client-id", "x", "--tenant", "a/b"], "bad --tenant"),
     (["--provider", "microsoft", "--client-id", "x", "--timeout", "0"], "--timeout"),
+    (["--provider", "google", "--client-id", "x", "--flow", "device"], "--flow browser"),
 ])
 def test_login_bad_input(argv, said, tmp_path):
     import subprocess
