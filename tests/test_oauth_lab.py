@@ -94,6 +94,19 @@ def test_token_logs_in_on_every_port(lab, role, host, port):
     assert "****" in text
 
 
+@pytest.mark.parametrize("host,port,role", [("imap", 995, "mailbox"), ("imap", 993, "mailbox"),
+                                            ("smtp", 587, "submission")])
+def test_long_tokens_like_microsofts(lab, host, port, role):
+    # Given an access token of about 2,700 characters (Entra ID's are JWTs of that size)
+    token = mint(lab, size=2000)["access_token"]
+    assert len(token) > 2600
+    r = login(lab, host, port, token_creds(lab, token), role)
+    assert r.outcome is Outcome.OK, (r.words, r.transcript)
+    if port in (995, 587):  # RFC 5034 (POP3: 255 octets), RFC 4954 (SMTP: 512): the response after "+" / 334
+        assert "C: AUTH OAUTHBEARER" in r.transcript and "C: ****" in r.transcript, r.transcript
+    assert not any(f in "\n".join(r.transcript) for f in forms_of(lab.account("modern"), token))
+
+
 @pytest.mark.parametrize("port", [587, 465])
 def test_xoauth2_where_it_is_the_only_mechanism(lab, port):
     # Given the submission host that offers only XOAUTH2 (as Exchange Online)

@@ -295,7 +295,12 @@ class MailSession:
             if not mech:
                 return self._no_oauth()
             payload = sasl_oauth_response(mech, user, pw)
-            reply = await self.smtp(f"AUTH {mech} {payload}", "AUTH", f"AUTH {mech} {MASK}", login=True)
+            if len(f"AUTH {mech} {payload}") <= 510:  # RFC 4954 §4: within SMTP's 512-octet command line
+                reply = await self.smtp(f"AUTH {mech} {payload}", "AUTH", f"AUTH {mech} {MASK}", login=True)
+            else:  # a long token (Entra ID's JWTs): the response after the server's empty 334 (RFC 4954 §4)
+                reply = await self.smtp(f"AUTH {mech}", "AUTH")
+                if reply.code == 334:
+                    reply = await self.smtp(payload, "AUTH response", MASK, login=True)
             if reply.code == 334:
                 reply = await self.smtp(self._answer_challenge(mech, reply.text), "AUTH error challenge", login=True)
             return self.done(smtp_outcome(reply, bool(self.result.tls_version), token=True),

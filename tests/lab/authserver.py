@@ -16,7 +16,8 @@ No real identity provider runs on loopback, so this one speaks the real protocol
   ``token=...`` -> ``{"active": true, "username": ..., "scope": ..., "exp": ...}`` or ``{"active": false}``
   for an unknown, expired or revoked token. Dovecot uses it (``introspection_mode = post``).
 - Lab administration (plain HTTP, loopback, for tests): ``POST /lab/mint`` (user, expires_in,
-  scope) -> a token pair without a login; ``POST /lab/revoke`` (token).
+  scope, size: random bytes of the access token, for long tokens like Microsoft's) -> a token pair
+  without a login; ``POST /lab/revoke`` (token).
 
 HTTPS on port 443 (the lab CA's certificate for the host name) for the clients; plain HTTP on port
 80 of the same address for Dovecot's introspection and the lab's administration. State is in
@@ -86,8 +87,8 @@ class Store:
         self.codes: dict[str, dict] = {}  # authorization code -> {user, scope, challenge, redirect_uri, exp}
 
     def issue(self, user: str, scope: str, client_id: str, lifetime: int = ACCESS_LIFETIME,
-              refresh: str | None = None) -> dict:
-        access = secrets.token_urlsafe(32)
+              refresh: str | None = None, size: int = 32) -> dict:
+        access = secrets.token_urlsafe(size)
         self.access[access] = {"user": user, "scope": scope, "exp": time.time() + lifetime, "revoked": False}
         if refresh is None:
             refresh = secrets.token_urlsafe(40)
@@ -262,7 +263,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _mint(self, form: dict[str, str]) -> None:
         with STORE.lock:
             self._json(200, STORE.issue(form.get("user", "").lower(), form.get("scope", "mail"), PUBLIC_CLIENT,
-                                        int(form.get("expires_in", ACCESS_LIFETIME))))
+                                        int(form.get("expires_in", ACCESS_LIFETIME)),
+                                        size=min(int(form.get("size", 32)), 4096)))
 
     def _revoke(self, form: dict[str, str]) -> None:
         with STORE.lock:
