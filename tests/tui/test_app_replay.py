@@ -214,7 +214,7 @@ def test_the_start_form_takes_an_oauth_token_in_memory_only():
             assert "OAuth 2.0 access token" in screen_text(app)
             app.screen.query_one("#kind-oauth2").value = True  # the user picks "access token"
             await pilot.pause(0.1)
-            assert "Access token" in screen_text(app)
+            assert "OAuth 2.0 access token (kept in memory" in screen_text(app)
             app.screen.query_one("#target-input").value = "me@example.test"
             app.screen.query_one("#password-input").value = token
             app.screen.query_one("#password-input").focus()

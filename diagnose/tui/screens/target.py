@@ -13,7 +13,7 @@ from diagnose.tui.state import FormCredentials, TargetEntry
 
 SECRET_LABEL = {
     "password": "Password (optional; kept in memory only, never shown or saved)",
-    "oauth2": "Access token (kept in memory only, never shown or saved; `maildoctor login` makes one)",
+    "oauth2": "OAuth 2.0 access token (kept in memory only, never shown or saved)",
 }
 
 
@@ -32,8 +32,8 @@ class TargetScreen(Screen[TargetEntry]):
             yield Label(SECRET_LABEL["password"], id="password-label")
             yield Input(placeholder="password", password=True, id="password-input")
             with RadioSet(id="secret-kind"):  # after the input: tab order stays target, user, secret
-                yield RadioButton("it is a password", value=True, id="kind-password")
-                yield RadioButton("it is an OAuth 2.0 access token (XOAUTH2 / OAUTHBEARER)", id="kind-oauth2")
+                yield RadioButton("a password", value=True, id="kind-password")
+                yield RadioButton("an OAuth 2.0 access token", id="kind-oauth2")
             yield Static("", id="target-error")
             yield Button("Diagnose", variant="primary", id="target-go")
         yield Footer()
