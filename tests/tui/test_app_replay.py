@@ -208,10 +208,11 @@ def test_the_start_form_takes_an_oauth_token_in_memory_only():
         # Given no target on the command line: the start form, where the secret may be an OAuth token
         request = CheckRequest(target=None, nameservers=["192.0.2.54"])
         app = create_app(request, source=replay(hostile_events()))
-        async with app.run_test(size=(80, 30)) as pilot:
+        async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause(0.1)
             assert isinstance(app.screen, TargetScreen)
             assert "OAuth 2.0 access token" in screen_text(app)
+            assert app.screen.query_one("#target-go").region.bottom <= 24  # the whole form fits in 80x24
             app.screen.query_one("#kind-oauth2").value = True  # the user picks "access token"
             await pilot.pause(0.1)
             assert "OAuth 2.0 access token (kept in memory" in screen_text(app)
