@@ -82,13 +82,13 @@ def login_texts(p: str) -> dict[str, tuple[str, str]]:
             "nothing to change on the server.",
         ),
         f"login.{p}.tls_required": (
-            "maildoctor did not send the password of {user} to {host} port {port}: the connection has no "
-            "encryption ({words}), and anyone on the network path could read the password.",
+            "maildoctor did not send the {secret} of {user} to {host} port {port}: the connection has no "
+            "encryption ({words}), and anyone on the network path could read the {secret}.",
             "Offer TLS on the server (see the tls.handshake finding). To test the login anyway, over an "
             "unencrypted connection, run again with --allow-plaintext-auth.",
         ),
         f"login.{p}.tls_untrusted": (
-            "maildoctor did not send the password of {user} to {host} port {port}: its certificate does not "
+            "maildoctor did not send the {secret} of {user} to {host} port {port}: its certificate does not "
             "verify ({words}), so the server could be an impostor. Mail programs warn about or refuse the same.",
             "Fix the certificate (see the tls.certificate finding). For a private CA, run maildoctor with "
             "--ca-file your-ca.pem.",
@@ -227,7 +227,8 @@ class LoginCheck(Check):
         from diagnose.knowledge.authreply import explain_challenge
 
         explained = explain_challenge(r.challenge)
-        facts: dict[str, Any] = dict(challenge=f"; the token was refused: {explained}" if explained else "",
+        facts: dict[str, Any] = dict(secret="access token" if creds.oauth2 else "password",
+                                     challenge=f"; the token was refused: {explained}" if explained else "",
                      user=r.user, words=r.words or "no answer", service=SERVICE[self.protocol], port=ep.port,
                      action=ACTION[self.protocol], source=creds.source or "the command line",
                      offered=", ".join(r.offered) or "nothing", tls_port=PORTS[self.protocol][0],
