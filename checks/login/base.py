@@ -17,6 +17,7 @@ from diagnose.engine.credentials import Credentials
 from diagnose.engine.facts import MAILBOX_HOSTS, SUBMISSION_HOSTS
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext, Options
+from diagnose.knowledge.authreply import explain_challenge
 from diagnose.net.dialogue import Dialogue, Endpoint
 from diagnose.net.mailsession import Login, MailSession, Outcome
 from diagnose.net.probes import endpoints, probes
@@ -224,15 +225,14 @@ class LoginCheck(Check):
     def evaluate(self, r: Login, creds: Credentials) -> Finding:
         """Pure: the finding for one login attempt."""
         ep = r.endpoint
-        from diagnose.knowledge.authreply import explain_challenge
-
         explained = explain_challenge(r.challenge)
-        facts: dict[str, Any] = dict(secret="access token" if creds.oauth2 else "password",
-                                     challenge=f"; the token was refused: {explained}" if explained else "",
-                     user=r.user, words=r.words or "no answer", service=SERVICE[self.protocol], port=ep.port,
-                     action=ACTION[self.protocol], source=creds.source or "the command line",
-                     offered=", ".join(r.offered) or "nothing", tls_port=PORTS[self.protocol][0],
-                     extra={"smtp": ", or CRAM-MD5", "imap": ", or IMAP LOGIN"}.get(self.protocol, ""))
+        facts: dict[str, Any] = dict(
+            secret="access token" if creds.oauth2 else "password",
+            challenge=f"; the token was refused: {explained}" if explained else "",
+            user=r.user, words=r.words or "no answer", service=SERVICE[self.protocol], port=ep.port,
+            action=ACTION[self.protocol], source=creds.source or "the command line",
+            offered=", ".join(r.offered) or "nothing", tls_port=PORTS[self.protocol][0],
+            extra={"smtp": ", or CRAM-MD5", "imap": ", or IMAP LOGIN"}.get(self.protocol, ""))
         evidence: dict[str, Any] = {"user": r.user, "credential": "OAuth 2.0 token" if creds.oauth2 else "password",
                     "mechanism": r.mechanism, "tls": r.tls_version or "none",
                     "offered": r.offered, "server_said": r.words, "transcript": r.transcript, "timings": r.timings}
