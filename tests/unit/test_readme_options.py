@@ -30,6 +30,7 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
     "explain": [("Every finding code is in", "\n## ")],
     "checks": [("## Use", "\n## How it works")],
     "serve": [("### A web page for a helpdesk: `maildoctor serve`", "### Exit codes")],
+    "login": [("#### OAuth 2.0: `maildoctor login`", "Answers explained")],
 }
 
 
