@@ -16,7 +16,7 @@ import pytest
 from checks.login.imap import LoginImap
 from checks.roundtrip.check import RoundTrip
 from checks.roundtrip.exchange import build_message, submit
-from diagnose.engine.credentials import Credentials, Secret
+from diagnose.engine.credentials import OAUTH2, Credentials, Secret, sasl_oauth_response
 from diagnose.engine.timeouts import Timeouts
 from diagnose.net.dialogue import Endpoint
 from diagnose.net.mailsession import MailSession, Outcome
@@ -29,7 +29,8 @@ CREDS = Credentials("alice@fault.test", Secret(PASSWORD), "test")
 PAYLOAD = base64.b64encode(f"\0alice@fault.test\0{PASSWORD}".encode()).decode()
 
 
-def serve(replies: dict[bytes, bytes], greeting: bytes, port: int, *, allow_plaintext=False, action=None, timeout=1.0):
+def serve(replies: dict[bytes, bytes], greeting: bytes, port: int, *, allow_plaintext=False, action=None, timeout=1.0,
+          creds=CREDS):
     """A fake answering each command (matched by its first word, upper case) from ``replies``; returns the
     login result and every line the fake received."""
     address = f"{NET}.252.{next(_counter)}"
@@ -54,7 +55,7 @@ def serve(replies: dict[bytes, bytes], greeting: bytes, port: int, *, allow_plai
     async def go():
         server = await asyncio.start_server(handle, address, port)
         try:
-            session = MailSession(Endpoint("x", "fault.test", address, port), CREDS, timeout=timeout,
+            session = MailSession(Endpoint("x", "fault.test", address, port), creds, timeout=timeout,
                                   allow_plaintext=allow_plaintext)
             result = await (action(session) if action else session.login())
             await session.close("QUIT")
@@ -113,6 +114,48 @@ def test_only_unknown_mechanisms_is_no_mechanism():
     result, received = serve(replies, b"220 fake ESMTP\r\n", 587, allow_plaintext=True)
     assert result.outcome is Outcome.NO_MECHANISM and "GSSAPI" in result.words
     assert b"AUTH" not in received.replace(b"EHLO", b"")
+
+
+TOKEN = "ya29.fake-token_ABC"
+TOKEN_CREDS = Credentials("alice@fault.test", Secret(TOKEN), "test", OAUTH2)
+GMAIL_CHALLENGE = base64.b64encode(b'{"status":"400","schemes":"Bearer","scope":"https://mail.google.com/"}')
+
+
+def test_gmail_style_xoauth2_challenge_is_answered_and_the_real_error_arrives():
+    # Given a server offering only XOAUTH2 that answers a bad token with Gmail's 334 JSON challenge
+    replies = {**SMTP_NO_TLS, b"EHLO": b"250-fake\r\n250 AUTH XOAUTH2\r\n", b"AUTH": b"334 " + GMAIL_CHALLENGE + b"\r\n",
+               b"": b"535-5.7.8 Username and Password not accepted. For more information, go to\r\n"
+                    b"535 5.7.8  https://support.google.com/mail/?p=BadCredentials\r\n"}
+    result, received = serve(replies, b"220 fake ESMTP\r\n", 587, allow_plaintext=True, creds=TOKEN_CREDS)
+    # Then maildoctor answered the challenge with an empty line and got the 535
+    assert b"\r\n\r\nQUIT" in received, received
+    assert result.outcome is Outcome.TOKEN_REJECTED and result.code == 535, (result.words, result.transcript)
+    assert result.challenge == {"status": "400", "schemes": "Bearer", "scope": "https://mail.google.com/"}
+    assert result.mechanism == "XOAUTH2"
+    text = "\n".join(result.transcript)
+    assert TOKEN not in text and sasl_oauth_response("XOAUTH2", TOKEN_CREDS.user, TOKEN) not in text
+    assert "AUTH XOAUTH2 ****" in text
+
+
+def test_imap_without_sasl_ir_sends_the_token_after_the_continuation():
+    # Given an IMAP server without SASL-IR: the initial response goes after "+", then the error challenge
+    payload = sasl_oauth_response("OAUTHBEARER", TOKEN_CREDS.user, TOKEN).encode()
+    challenge = base64.b64encode(b'{"status":"invalid_token","scope":"mail"}')
+    replies = {b"CAPABILITY": b"* CAPABILITY IMAP4rev1 AUTH=OAUTHBEARER\r\nTAG OK done\r\n",
+               b"AUTHENTICATE": b"+ \r\n", payload.upper(): b"+ " + challenge + b"\r\n",
+               b"AQ==": b"m2 NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)\r\n",
+               b"LOGOUT": b"* BYE\r\nTAG OK bye\r\n"}
+    result, received = serve(replies, b"* OK fake\r\n", 143, allow_plaintext=True, creds=TOKEN_CREDS)
+    assert payload + b"\r\n" in received and b"AQ==\r\n" in received, received  # RFC 7628: 0x01 answers
+    assert result.outcome is Outcome.TOKEN_REJECTED and result.challenge["status"] == "invalid_token", result.words
+    assert TOKEN not in "\n".join(result.transcript) and payload.decode() not in "\n".join(result.transcript)
+
+
+def test_a_password_where_only_oauth_is_offered_is_never_sent():
+    replies = {**SMTP_NO_TLS, b"EHLO": b"250-fake\r\n250 AUTH XOAUTH2 OAUTHBEARER\r\n"}
+    result, received = serve(replies, b"220 fake ESMTP\r\n", 587, allow_plaintext=True)
+    assert result.outcome is Outcome.OAUTH_REQUIRED and "offers only OAuth" in result.words
+    assert b"AUTH" not in received.replace(b"EHLO", b""), received
 
 
 def test_a_server_echoing_the_payload_is_scrubbed():

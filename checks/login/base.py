@@ -17,6 +17,7 @@ from diagnose.engine.credentials import Credentials
 from diagnose.engine.facts import MAILBOX_HOSTS, SUBMISSION_HOSTS
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext, Options
+from diagnose.knowledge.authreply import explain_challenge
 from diagnose.net.dialogue import Dialogue, Endpoint
 from diagnose.net.mailsession import Login, MailSession, Outcome
 from diagnose.net.probes import endpoints, probes
@@ -30,6 +31,8 @@ STATUS = {
     Outcome.LOCKED: Status.FAIL, Outcome.EXPIRED: Status.FAIL,
     Outcome.NO_MECHANISM: Status.FAIL, Outcome.DISABLED_BEFORE_TLS: Status.WARN, Outcome.TLS_REQUIRED: Status.SKIP,
     Outcome.TLS_UNTRUSTED: Status.SKIP, Outcome.UNREACHABLE: Status.SKIP, Outcome.BROKEN: Status.FAIL,
+    Outcome.OAUTH_REQUIRED: Status.FAIL, Outcome.SMTP_AUTH_DISABLED: Status.FAIL, Outcome.APP_PASSWORD: Status.FAIL,
+    Outcome.WEB_LOGIN: Status.FAIL, Outcome.TOKEN_REJECTED: Status.FAIL,
 }
 
 
@@ -80,16 +83,68 @@ def login_texts(p: str) -> dict[str, tuple[str, str]]:
             "nothing to change on the server.",
         ),
         f"login.{p}.tls_required": (
-            "maildoctor did not send the password of {user} to {host} port {port}: the connection has no "
-            "encryption ({words}), and anyone on the network path could read the password.",
+            "maildoctor did not send the {secret} of {user} to {host} port {port}: the connection has no "
+            "encryption ({words}), and anyone on the network path could read the {secret}.",
             "Offer TLS on the server (see the tls.handshake finding). To test the login anyway, over an "
             "unencrypted connection, run again with --allow-plaintext-auth.",
         ),
         f"login.{p}.tls_untrusted": (
-            "maildoctor did not send the password of {user} to {host} port {port}: its certificate does not "
+            "maildoctor did not send the {secret} of {user} to {host} port {port}: its certificate does not "
             "verify ({words}), so the server could be an impostor. Mail programs warn about or refuse the same.",
             "Fix the certificate (see the tls.certificate finding). For a private CA, run maildoctor with "
             "--ca-file your-ca.pem.",
+        ),
+        f"login.{p}.oauth_required": (
+            "This server no longer accepts passwords: use OAuth. {host} ({service} port {port}) refused the "
+            "password of {user} (\u201c{words}\u201d) because password (basic) authentication is switched off "
+            "for this account or server; the password itself may well be right. Mail programs must log in with "
+            "OAuth 2.0 (\u201cModern authentication\u201d, \u201cSign in with Microsoft/Google\u201d) to {action}.",
+            "Set the mail program's authentication to OAuth2 (Thunderbird, Outlook, Apple Mail and others sign in "
+            "through the provider's web page). To test it here: `maildoctor login --provider microsoft` (or "
+            "google) once, then `maildoctor check {user} --oauth2 microsoft`; or give a token with "
+            "--oauth2-token-env VAR / --oauth2-token-cmd CMD. Only an administrator can turn passwords back on "
+            "(Microsoft 365: Authenticated SMTP per mailbox; Google: app passwords with 2-Step Verification).",
+        ),
+        f"login.{p}.smtp_auth_disabled": (
+            "{host} ({service} port {port}) refused the login of {user}: SMTP AUTH (client submission) is "
+            "switched off for this mailbox or the whole tenant (\u201c{words}\u201d). The credentials may well be "
+            "right: reading mail over IMAP or POP3 can still work with them while sending through SMTP cannot.",
+            "Microsoft 365: an administrator enables Authenticated SMTP for the mailbox (Microsoft 365 admin "
+            "center > user > Mail > Manage email apps, or `Set-CASMailbox -SmtpClientAuthenticationDisabled "
+            "$false`), turns off `SmtpClientAuthenticationDisabled` for the tenant (`Set-TransportConfig`), and "
+            "checks whether security defaults block it; SMTP AUTH then still needs OAuth (scope SMTP.Send).",
+        ),
+        f"login.{p}.app_password": (
+            "{host} ({service} port {port}) refused the password of {user}: \u201c{words}\u201d. Google asks for "
+            "an app password: the account uses 2-Step Verification, and the normal account password does not "
+            "work in mail programs.",
+            "Create an app password (Google Account > Security > 2-Step Verification > App passwords) and use it "
+            "instead of the account password, or log in with OAuth (`maildoctor login --provider google`, then "
+            "--oauth2 google).",
+        ),
+        f"login.{p}.web_login": (
+            "{host} ({service} port {port}) refused the login of {user} and asks for a sign-in through the web "
+            "browser first: \u201c{words}\u201d. The provider blocked this login as unusual (new place or device) "
+            "or because the account needs attention.",
+            "Sign in to the provider's webmail in a browser from this network and confirm it was you (Google: "
+            "https://accounts.google.com/DisplayUnlockCaptcha), then run again; better, switch the mail program "
+            "to OAuth.",
+        ),
+        f"login.{p}.token_rejected": (
+            "{host} ({service} port {port}) refused the OAuth 2.0 access token for {user} (\u201c{words}\u201d"
+            "{challenge}). A token is refused when it has expired (access tokens last about an hour), was "
+            "revoked, was issued for another user, or lacks the mail scope the server needs (Microsoft: "
+            "https://outlook.office.com/IMAP.AccessAsUser.All, POP.AccessAsUser.All, SMTP.Send; Google: "
+            "https://mail.google.com/).",
+            "Get a fresh token (maildoctor used the token from {source}): with `maildoctor login` and --oauth2 "
+            "PROVIDER the access token is refreshed by itself; check that the token is for {user} and carries "
+            "the mail scopes, and that the mailbox has {service} enabled.",
+        ),
+        f"login.{p}.no_oauth": (
+            "{host} ({service} port {port}) offers no OAuth 2.0 login (XOAUTH2 or OAUTHBEARER); it offers: "
+            "{offered}. A token cannot be used here.",
+            "Log in with a password on this server, or enable OAuth (Dovecot: `auth_mechanisms = plain login "
+            "xoauth2 oauthbearer` with an oauth2 passdb).",
         ),
         f"login.{p}.broken": (
             "{host} ({service} port {port}) stopped answering properly during the login of {user}: {words}.",
@@ -170,13 +225,22 @@ class LoginCheck(Check):
     def evaluate(self, r: Login, creds: Credentials) -> Finding:
         """Pure: the finding for one login attempt."""
         ep = r.endpoint
+        explained = explain_challenge(r.challenge)
         facts: dict[str, Any] = dict(
-                     user=r.user, words=r.words or "no answer", service=SERVICE[self.protocol], port=ep.port,
-                     action=ACTION[self.protocol], source=creds.source or "the command line",
-                     offered=", ".join(r.offered) or "nothing", tls_port=PORTS[self.protocol][0],
-                     extra={"smtp": ", or CRAM-MD5", "imap": ", or IMAP LOGIN"}.get(self.protocol, ""))
-        evidence = {"user": r.user, "mechanism": r.mechanism, "tls": r.tls_version or "none",
+            secret="access token" if creds.oauth2 else "password",
+            challenge=f"; the token was refused: {explained}" if explained else "",
+            user=r.user, words=r.words or "no answer", service=SERVICE[self.protocol], port=ep.port,
+            action=ACTION[self.protocol], source=creds.source or "the command line",
+            offered=", ".join(r.offered) or "nothing", tls_port=PORTS[self.protocol][0],
+            extra={"smtp": ", or CRAM-MD5", "imap": ", or IMAP LOGIN"}.get(self.protocol, ""))
+        evidence: dict[str, Any] = {"user": r.user, "credential": "OAuth 2.0 token" if creds.oauth2 else "password",
+                    "mechanism": r.mechanism, "tls": r.tls_version or "none",
                     "offered": r.offered, "server_said": r.words, "transcript": r.transcript, "timings": r.timings}
+        if r.challenge:
+            evidence["oauth_challenge"] = r.challenge
+            evidence["oauth_challenge_explained"] = explained
+        if r.alerts:
+            evidence["alerts"] = r.alerts
         if r.code is not None:
             from diagnose.knowledge.smtpcodes import explain_reply
 
@@ -196,9 +260,17 @@ class LoginCheck(Check):
             Outcome.NO_MECHANISM: f"no usable login method ({facts['offered']})",
             Outcome.DISABLED_BEFORE_TLS: f"login refused without encryption: {r.words}",
             Outcome.BROKEN: f"login broke off: {r.words}",
+            Outcome.OAUTH_REQUIRED: f"this server no longer accepts passwords: use OAuth ({r.words})",
+            Outcome.SMTP_AUTH_DISABLED: f"SMTP AUTH is switched off for {r.user}: {r.words}",
+            Outcome.APP_PASSWORD: f"{ep.host} wants an app password or OAuth for {r.user}: {r.words}",
+            Outcome.WEB_LOGIN: f"{ep.host} wants a sign-in through the web browser first: {r.words}",
+            Outcome.TOKEN_REJECTED: f"{ep.host} refused the OAuth token for {r.user}: {r.words}"
+                                    + (f" ({explained})" if explained else ""),
             **{outcome: f"not tested: {why}" for outcome, why in untested.items()},
         }[r.outcome]
         code = f"{self.id}.skipped" if r.outcome is Outcome.UNREACHABLE else f"{self.id}.{r.outcome.value}"
+        if r.outcome is Outcome.NO_MECHANISM and creds.oauth2:
+            code, summary = f"{self.id}.no_oauth", f"no OAuth login offered ({facts['offered']})"
         return self.finding(code, STATUS[r.outcome], subject(ep), summary, evidence=evidence,
                             duration_s=r.elapsed_s, host=ep.host, reason=untested.get(r.outcome, ""), **facts)
 

@@ -139,6 +139,7 @@ _P_OUTPUT = "Output"
 # the Examples of each command's --help (one command per line)
 CHECK_EXAMPLES = """maildoctor check example.com
 maildoctor check you@example.com --password-env MAIL_PASSWORD --roundtrip
+maildoctor check you@example.com --oauth2 microsoft --roundtrip
 maildoctor check example.com -c tls -f html -o report.html"""
 
 
@@ -288,6 +289,22 @@ def check(
         "", "--imap-password-env", metavar="VAR", help="Incoming password's variable.",
         rich_help_panel=_P_LOGIN,
     ),
+    oauth2_token_env: str = typer.Option(
+        "", "--oauth2-token-env", metavar="VAR",
+        help="Log in with the OAuth 2.0 access token in this environment variable (XOAUTH2/OAUTHBEARER) "
+        "instead of a password.",
+        rich_help_panel=_P_LOGIN,
+    ),
+    oauth2_token_cmd: str = typer.Option(
+        "", "--oauth2-token-cmd", metavar="CMD",
+        help="Run CMD (sh -c) and log in with the access token it prints (read from a pipe, never shown).",
+        rich_help_panel=_P_LOGIN,
+    ),
+    oauth2: str = typer.Option(
+        "", "--oauth2", metavar="PROVIDER",
+        help="Log in with the login cached by `maildoctor login --provider PROVIDER` (its token is refreshed).",
+        rich_help_panel=_P_LOGIN,
+    ),
     allow_plaintext_auth: bool = typer.Option(
         False,
         "--allow-plaintext-auth",
@@ -332,7 +349,8 @@ def check(
         raise typer.Exit(int(ExitCode.UNKNOWN)) from None
     login = CredentialRequest(user=user, password_env=password_env, smtp_user=smtp_user,
                               smtp_password_env=smtp_password_env, imap_user=imap_user,
-                              imap_password_env=imap_password_env)
+                              imap_password_env=imap_password_env, oauth2_token_env=oauth2_token_env,
+                              oauth2_token_cmd=oauth2_token_cmd, oauth2_provider=oauth2)
     servers = Servers(cert_warn_days=cert_warn_days, ehlo_name=ehlo, smtp_hosts=tuple(smtp_host),
                       imap_hosts=tuple(imap_host), pop_hosts=tuple(pop_host), revocation=not no_revocation)
     request = Request(
@@ -368,6 +386,46 @@ _tui.__signature__ = inspect.signature(check, eval_str=True).replace(  # type: i
     parameters=[p for p in inspect.signature(check, eval_str=True).parameters.values() if p.name != "tui"])
 _tui.__doc__ = "Watch the diagnosis of TARGET live in an interactive terminal UI (asks for TARGET if not given)."
 app.command("tui", epilog="maildoctor tui\nmaildoctor tui you@example.com --password-env MAIL_PASSWORD")(_tui)
+
+
+@app.command("login", epilog="maildoctor login --provider microsoft --client-id ID --user you@example.com\n"
+             "maildoctor login --provider google --client-id ID --client-secret-env GOOGLE_SECRET\n"
+             "maildoctor check you@example.com --oauth2 microsoft\nmaildoctor login --provider microsoft --forget")
+def login(
+    provider: str = typer.Option(
+        ..., "--provider", metavar="NAME",
+        help="microsoft, google, or a name of your own for a custom provider (with --token-url)."),
+    client_id: str = typer.Option("", "--client-id", metavar="ID",
+                                  help="The application (client) id registered with the provider."),
+    user: str = typer.Option("", "--user", "-u", metavar="ADDRESS", help="The mailbox to sign in (login hint)."),
+    flow: str = typer.Option("", "--flow", metavar="device|browser",
+                             help="Device code (RFC 8628) or browser with a loopback redirect (RFC 8252); "
+                             "default: device, browser for google.", show_default=False),
+    tenant: str = typer.Option("organizations", "--tenant", metavar="TENANT",
+                               help="Microsoft: tenant id or domain (or organizations, consumers, common)."),
+    scope: list[str] = typer.Option([], "--scope", metavar="SCOPE",
+                                    help="Scopes instead of the preset's (repeatable)."),
+    token_url: str = typer.Option("", "--token-url", metavar="URL", help="Custom provider: token endpoint."),
+    device_url: str = typer.Option("", "--device-url", metavar="URL",
+                                   help="Custom provider: device authorization endpoint."),
+    authorize_url: str = typer.Option("", "--authorize-url", metavar="URL",
+                                      help="Custom provider: authorization endpoint (browser flow)."),
+    client_secret_env: str = typer.Option("", "--client-secret-env", metavar="VAR",
+                                          help="Variable holding the client secret, where the provider needs one."),
+    nameserver: list[str] = typer.Option([], "--nameserver", metavar="IP[:PORT]",
+                                         help="DNS resolver to use for the provider's names."),
+    ca_file: Path | None = typer.Option(None, "--ca-file", metavar="PEM", help="Also trust this CA."),
+    timeout: float = typer.Option(10.0, "--timeout", metavar="SECONDS", help="Network timeout of one step."),
+    forget: bool = typer.Option(False, "--forget", help="Delete the cached login of PROVIDER and exit."),
+) -> None:
+    """Sign in once with OAuth 2.0 and cache the refresh token for `check --oauth2 PROVIDER`."""
+    from diagnose.app.loginflow import LoginRequest, run_login
+
+    raise typer.Exit(int(run_login(LoginRequest(
+        provider=provider, client_id=client_id, user=user, flow=flow, tenant=tenant, scopes=tuple(scope),
+        token_url=token_url, device_url=device_url, authorize_url=authorize_url,
+        client_secret_env=client_secret_env, nameservers=tuple(nameserver), ca_file=ca_file, timeout=timeout,
+        forget=forget))))
 
 
 @app.command("report",

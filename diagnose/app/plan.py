@@ -16,12 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from diagnose.engine.credentials import (
+    OAUTH2,
+    PASSWORD,
     CredentialError,
     CredentialRequest,
     CredentialSet,
     RoundTrip,
+    Secret,
     line_safe,
     resolve,
+    token_safe,
 )
 from diagnose.engine.exitcodes import FailOn
 from diagnose.engine.model import Finding
@@ -176,10 +180,12 @@ class Plan:
         return out
 
 
-def make_plan(request: Request, *, prompt: Callable[[str], str] | None | str = "terminal") -> Plan:
+def make_plan(request: Request, *, prompt: Callable[[str], str] | None | str = "terminal",
+              token: tuple[Secret, str] | None = None) -> Plan:
     """Validate the request (raises PlanError with a one-line reason); no network. ``prompt`` asks
     for a password that no variable holds: "terminal" = getpass when stdin is a terminal; None =
-    never ask (the TUI, which owns the terminal, gets a PlanError to show instead of a hung prompt)."""
+    never ask (the TUI, which owns the terminal, gets a PlanError to show instead of a hung prompt).
+    ``token``: an OAuth 2.0 access token given in memory (the TUI's start form) and where it came from."""
     try:
         target = parse_target(request.target or "")
     except TargetError as exc:
@@ -199,7 +205,7 @@ def make_plan(request: Request, *, prompt: Callable[[str], str] | None | str = "
         extra=dict(request.extra),
         **_policy_options(request),
         **_server_options(request),
-        **_login_options(request, target, prompt),
+        **_login_options(request, target, prompt, nameservers, ca_file, timeout, token),
     )
     # the checks asked for (--check, credentials, --roundtrip): one that cannot test anything is an error
     options = replace(options, required=requirements_for(checks, request.only, matches, options))
@@ -215,13 +221,20 @@ def make_plan(request: Request, *, prompt: Callable[[str], str] | None | str = "
                 dict(request.expect), request.profile, require)
 
 
-def plan_from_form(base: Request, target: str, user: str = "", password: str = "") -> Plan:
+def plan_from_form(base: Request, target: str, user: str = "", password: str = "", *, kind: str = PASSWORD) -> Plan:
     """The TUI's start form: ``base`` (the command line's request) with the typed target and login.
     The typed password answers the credential prompt in memory; with none typed there is no prompt
-    at all (never one on the terminal the app owns): a missing password is a PlanError."""
+    at all (never one on the terminal the app owns): a missing password is a PlanError. ``kind``
+    OAUTH2: the typed secret is an OAuth 2.0 access token, used in memory like the password."""
     login = base.login
     if user or (password and "@" in target):
         login = replace(login, user=user or target.strip())
+    if kind == OAUTH2 and password:
+        try:
+            token = (Secret(token_safe(password, "the access token typed in the form")), "the start form")
+        except CredentialError as exc:
+            raise PlanError(str(exc)) from None
+        return make_plan(replace(base, target=target, login=login), prompt=None, token=token)
     answer = (lambda _question: password) if password else None
     return make_plan(replace(base, target=target, login=login), prompt=answer)
 
@@ -317,9 +330,12 @@ def _policy_options(request: Request) -> dict:
 
 
 def _login_options(
-    request: Request, target: Target, prompt: Callable[[str], str] | None | str = "terminal"
+    request: Request, target: Target, prompt: Callable[[str], str] | None | str = "terminal",
+    nameservers: list[Nameserver] | None = None, ca_file: Path | None = None, timeout: float = DEFAULT_TIMEOUT,
+    given_token: tuple[Secret, str] | None = None,
 ) -> dict:
-    """Credentials (from environment variables or a prompt on a terminal) and round-trip settings."""
+    """Credentials (from environment variables, a prompt on a terminal, or an OAuth 2.0 token source) and
+    round-trip settings."""
     roundtrip_timeout = float(BOUNDS["roundtrip_timeout"].check(request.roundtrip_timeout))
     _line_safe(request.to, "--to")  # before strip(): "a@b\r\n" must not become "a@b" silently either
     to = request.to.strip()
@@ -339,8 +355,16 @@ def _login_options(
 
         asker = getpass.getpass
     try:
+        token = given_token
+        # with a password too, resolve() refuses both before anything runs
+        if token is None and login.oauth and not login.passwords:
+            from diagnose.app.oauth import Net, cached_user, obtain_token
+
+            token = obtain_token(login, Net(list(nameservers or []), ca_file, timeout))
+            if login.oauth2_provider and not (login.user or target.address):
+                login = replace(login, user=cached_user(login.oauth2_provider))
         creds: CredentialSet | None = resolve(login, address=target.address, prompt=asker,
-                                              required=request.roundtrip)
+                                              required=request.roundtrip, token=token)
     except CredentialError as exc:
         raise PlanError(str(exc)) from None
     return {"credentials": creds, "allow_plaintext_auth": request.allow_plaintext_auth,

@@ -1,5 +1,9 @@
 """Credentials for the login and round-trip checks, and the rule that secrets never show.
 
+An OAuth 2.0 access token (``--oauth2-token-env``, ``--oauth2-token-cmd``, ``--oauth2 PROVIDER``) is a
+``Secret`` in the same place, with ``kind`` "oauth2": the sessions then log in with XOAUTH2 or
+OAUTHBEARER (RFC 7628) instead, and ``forms`` covers those initial responses.
+
 A password comes from an environment variable (``--password-env VAR``, or a config profile's
 ``credentials.password_env``) or from an interactive prompt; never from the command line, where
 it would land in shell history and ``ps``. It lives in a ``Secret``, whose repr/str is ``****``,
@@ -56,13 +60,50 @@ class Secret:
         raise TypeError("a Secret cannot be serialized")
 
 
+PASSWORD, OAUTH2 = "password", "oauth2"  # Credentials.kind
+OAUTH_MECHANISMS = ("OAUTHBEARER", "XOAUTH2")  # preference order: the standard (RFC 7628) first
+
+
+def _b64(raw: str) -> str:
+    return base64.b64encode(raw.encode("utf-8")).decode("ascii")
+
+
+def xoauth2_message(user: str, token: str) -> str:
+    """The XOAUTH2 client message (Google's and Microsoft's format), not yet base64."""
+    return f"user={user}\x01auth=Bearer {token}\x01\x01"
+
+
+def oauthbearer_message(user: str, token: str) -> str:
+    """The OAUTHBEARER client message (RFC 7628 §3.1: GS2 header with the authzid, then auth=), not yet
+    base64. Host and port are optional (§3.1) and left out, so the message is the same everywhere."""
+    return f"n,a={user.replace('=', '=3D').replace(',', '=2C')},\x01auth=Bearer {token}\x01\x01"
+
+
+def sasl_oauth_response(mechanism: str, user: str, token: str) -> str:
+    """The base64 initial response of ``mechanism`` (XOAUTH2 or OAUTHBEARER)."""
+    message = xoauth2_message if mechanism.upper() == "XOAUTH2" else oauthbearer_message
+    return _b64(message(user, token))
+
+
+# After a failed XOAUTH2/OAUTHBEARER the server sends an error challenge (334 / +, base64 JSON) and waits:
+# the client answers it and only then gets the real failure. RFC 7628 §3.2.3: a single 0x01 for
+# OAUTHBEARER; Google documents an empty line for XOAUTH2.
+ERROR_ANSWER = {"OAUTHBEARER": _b64("\x01"), "XOAUTH2": ""}
+
+
 @dataclass(frozen=True)
 class Credentials:
-    """One login: the user name (not secret) and the password (a Secret), and where each came from."""
+    """One login: the user name (not secret) and the password or OAuth 2.0 access token (a Secret), and
+    where each came from."""
 
     user: str
-    password: Secret = field(repr=False)
+    password: Secret = field(repr=False)  # the password; with kind "oauth2" the access token
     source: str = ""  # e.g. "--password-env MAIL_PASSWORD", "prompt": shown in findings, never the value
+    kind: str = PASSWORD  # PASSWORD or OAUTH2
+
+    @property
+    def oauth2(self) -> bool:
+        return self.kind == OAUTH2
 
     def forms(self) -> tuple[str, ...]:
         """The password in every encoding maildoctor itself may send it in, so a server that echoes
@@ -72,10 +113,11 @@ class Credentials:
         pw = self.password.reveal()
         if not pw:
             return ()
-
-        def b64(raw: str) -> str:
-            return base64.b64encode(raw.encode("utf-8")).decode("ascii")
-
+        b64 = _b64
+        if self.oauth2:  # the token, its Bearer header value, and the SASL messages carrying it
+            forms = [pw, b64(pw), b64(xoauth2_message(self.user, pw)), b64(oauthbearer_message(self.user, pw))]
+            forms += [f.rstrip("=") for f in forms[1:]]
+            return tuple(dict.fromkeys(f for f in forms if f))
         escaped = pw.replace("\\", "\\\\").replace('"', '\\"')  # RFC 9051 quoted string
         forms = [pw, escaped, f'"{escaped}"', b64(pw), b64(f"\0{self.user}\0{pw}"),
                  b64(f"{self.user}\0{self.user}\0{pw}")]
@@ -156,33 +198,59 @@ class CredentialRequest:
     smtp_password_env: str = ""  # --smtp-password-env
     imap_user: str = ""  # --imap-user (IMAP and POP3)
     imap_password_env: str = ""  # --imap-password-env
+    oauth2_token_env: str = ""  # --oauth2-token-env VAR: an OAuth 2.0 access token instead of a password
+    oauth2_token_cmd: str = ""  # --oauth2-token-cmd CMD: a command that prints one (read from a pipe)
+    oauth2_provider: str = ""  # --oauth2 PROVIDER: the login cached by `maildoctor login`
     profile_env: Mapping[str, str] = field(default_factory=dict)  # config: user_env / password_env names
 
     @property
     def wanted(self) -> bool:
         return any((self.user, self.password_env, self.smtp_user, self.smtp_password_env, self.imap_user,
-                    self.imap_password_env, *self.profile_env.values()))
+                    self.imap_password_env, self.oauth, *self.profile_env.values()))
+
+    @property
+    def oauth(self) -> bool:
+        """An OAuth 2.0 token was asked for (env, command or cached login)."""
+        return bool(self.oauth2_token_env or self.oauth2_token_cmd or self.oauth2_provider)
+
+    @property
+    def passwords(self) -> bool:
+        """A password variable was named on the command line."""
+        return bool(self.password_env or self.smtp_password_env or self.imap_password_env)
 
 
 def resolve(req: CredentialRequest, *, address: str | None, env: Mapping[str, str] = os.environ,
-            prompt: Callable[[str], str] | None = None, required: bool = False) -> CredentialSet | None:
+            prompt: Callable[[str], str] | None = None, required: bool = False,
+            token: tuple[Secret, str] | None = None) -> CredentialSet | None:
     """Turn names into credentials. None when no login was asked for (and ``required`` is false).
+
+    ``token``: an OAuth 2.0 access token already obtained (the app runs --oauth2-token-cmd or the cached
+    login) and where it came from; with --oauth2-token-env it is read here. A token logs in on both sides.
 
     User: --smtp-user/--imap-user, else --user, else the profile's user_env, else the TARGET address.
     Password: --smtp-password-env/--imap-password-env, else --password-env, else the profile's
     password_env, else ``prompt`` (given only when stdin is a terminal), else CredentialError.
     """
-    if not (req.wanted or required):
+    if not (req.wanted or required or token is not None):
         return None
     base_user = (
         req.user or _env_value(req.profile_env.get("user_env", ""), env, "credentials.user_env") or address or ""
     )
     asked: dict[tuple[str, str], Secret] = {}  # one prompt per (user, variable) even when both sides share it
+    if (req.oauth or token is not None) and req.passwords:
+        raise CredentialError("give a password (--password-env ...) or an OAuth 2.0 token (--oauth2...), not both")
+    if req.oauth or token is not None:
+        token = token or _token_from_env(req.oauth2_token_env, env)
+        if token is None:
+            raise CredentialError("no OAuth 2.0 token: give --oauth2-token-env VAR, --oauth2-token-cmd CMD or "
+                                  "--oauth2 PROVIDER")
 
     def one(side: str, user: str, var: str) -> Credentials:
         user = line_safe((user or base_user).strip(" \t"), f"the {side} user name")
         if not user:
             raise CredentialError(f"no user name for the {side} login: give --user NAME (or a TARGET address)")
+        if token is not None:
+            return Credentials(user, token[0], token[1], OAUTH2)
         source_var = var or req.password_env or req.profile_env.get("password_env", "")
         if source_var:
             value = _env_value(source_var, env, source_var)
@@ -205,6 +273,26 @@ def resolve(req: CredentialRequest, *, address: str | None, env: Mapping[str, st
     outgoing = one("outgoing (SMTP)", req.smtp_user, req.smtp_password_env)
     incoming = one("incoming (IMAP/POP3)", req.imap_user, req.imap_password_env)
     return CredentialSet(outgoing, incoming)
+
+
+def token_safe(value: str, what: str) -> str:
+    """An access token as given (one line, surrounding white space removed), or CredentialError naming
+    ``what`` (never the value). RFC 6750 §2.1: a bearer token is printable ASCII without spaces."""
+    value = value.strip()
+    if not value:
+        raise CredentialError(f"{what} is empty")
+    if not value.isascii() or not value.isprintable() or " " in value:
+        raise CredentialError(f"{what} is not an access token (one line of printable ASCII without spaces)")
+    return value
+
+
+def _token_from_env(name: str, env: Mapping[str, str]) -> tuple[Secret, str] | None:
+    if not name:
+        return None
+    value = _env_value(name, env, "--oauth2-token-env")
+    if not value:
+        raise CredentialError(f"environment variable {name} (the OAuth 2.0 access token) is not set or empty")
+    return Secret(token_safe(value, f"the token in environment variable {name}")), f"environment variable {name}"
 
 
 def _env_value(name: str, env: Mapping[str, str], what: str) -> str:

@@ -79,6 +79,11 @@ DETAIL = {
     "7.20": "no passing DKIM signature found", "7.23": "SPF validation failed", "7.24": "SPF validation error",
     "7.25": "reverse DNS validation failed", "7.26": "multiple authentication checks failed",
     "7.27": "the sender address has a null MX",
+    # Microsoft 365's own (not in RFC 3463's registry)
+    "7.30": "basic authentication is not supported for client submission (Microsoft 365: log in with OAuth)",
+    "7.57": "the client is not authenticated to send mail (Microsoft 365: log in with SMTP AUTH first)",
+    "7.139": "authentication unsuccessful (Microsoft 365: SMTP AUTH or basic authentication switched off, or "
+             "security defaults)",
 }
 SUCCESS = {"0.0": "success", "1.0": "sender address accepted", "1.5": "recipient address valid",
            "6.0": "message accepted", "7.0": "authentication succeeded"}

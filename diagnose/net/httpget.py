@@ -179,6 +179,14 @@ async def _get_one(url: str, host: str, path: str, address: str, port: int, cont
             writer.transport.abort()
 
 
+async def https_post_one(url: str, host: str, path: str, address: str, port: int, *, ca_file: Path | None,
+                         timeout: float, max_body: int, body: bytes, content_type: str) -> FetchResult:
+    """POST ``body`` to https://host/path at one address (the OAuth token endpoints, diagnose.net.oauthhttp):
+    certificate verified, ``timeout`` (seconds) for connect + TLS and again for the response."""
+    return await _get_one(url, host, path, address, port, verifying_context(ca_file), timeout, max_body,
+                          body=body, content_type=content_type)
+
+
 Resolve = Callable[[str], Awaitable[list[str]]]  # host name -> addresses (maildoctor's resolver)
 REDIRECTS = (301, 302, 303, 307, 308)
 

@@ -4,6 +4,11 @@ Credentials go only over TLS whose certificate verifies (system roots + --ca-fil
 checked), unless --allow-plaintext-auth. The transcript shows ``AUTH PLAIN ****``, ``PASS ****``:
 the secret part of a command is replaced before it is recorded, and every line recorded is also
 scrubbed of the password and its base64 forms, in case a server echoes it.
+
+With an OAuth 2.0 access token (``Credentials.kind`` "oauth2") the login is SASL XOAUTH2 or OAUTHBEARER
+(RFC 7628), whichever the capabilities offer; a refused token gets an error challenge (334 / +, base64
+JSON) that is decoded into ``Login.challenge`` and answered (empty line, or 0x01 for OAUTHBEARER) so the
+server's real failure arrives.
 """
 
 from __future__ import annotations
@@ -15,16 +20,27 @@ import re
 import ssl
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from diagnose.engine.credentials import MASK, Credentials, scrub
+from diagnose.engine.credentials import (
+    ERROR_ANSWER,
+    MASK,
+    OAUTH_MECHANISMS,
+    Credentials,
+    sasl_oauth_response,
+    scrub,
+)
 from diagnose.engine.timeouts import Timeouts
 from diagnose.knowledge.authreply import (
     Outcome,
     imap_caps,
     imap_outcome,
     imap_quotable,
+    oauth_challenge,
+    oauth_mechanisms_offered,
+    password_mechanisms_offered,
     pop_caps,
     pop_outcome,
     quote,
@@ -82,6 +98,8 @@ class Login:
     transcript: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds (connect, greeting, TLS, auth)
+    challenge: dict[str, str] = field(default_factory=dict)  # the decoded XOAUTH2/OAUTHBEARER error challenge
+    alerts: list[str] = field(default_factory=list)  # IMAP [ALERT] texts the server sent during the login
 
 
 class MailSession:
@@ -201,6 +219,32 @@ class MailSession:
     def _b64(self, raw: str) -> str:
         return base64.b64encode(raw.encode("utf-8")).decode("ascii")
 
+    def _oauth_choice(self, offered: list[str]) -> str | None:
+        """The OAuth mechanism to use (OAUTHBEARER first, RFC 7628), or None; records the choice."""
+        names = oauth_mechanisms_offered(offered)
+        mech = next((m for m in OAUTH_MECHANISMS if m in names), None)
+        if mech:
+            self.result.mechanism = mech
+        return mech
+
+    def _no_oauth(self) -> Login:
+        offered = " ".join(self.result.offered) or "nothing"
+        return self.done(Outcome.NO_MECHANISM, f"no OAuth mechanism (XOAUTH2, OAUTHBEARER) offered; offered: {offered}")
+
+    def _password_refused_here(self) -> Login | None:
+        """A password where the server offers only OAuth mechanisms: it no longer accepts passwords (nothing
+        is sent). With other mechanisms besides (GSSAPI ...) it stays "no usable mechanism"."""
+        oauth = oauth_mechanisms_offered(self.result.offered)
+        if oauth and len(oauth) == len(self.result.offered) and not password_mechanisms_offered(self.result.offered):
+            return self.done(Outcome.OAUTH_REQUIRED, f"the server offers only OAuth ({' '.join(oauth)}), no "
+                             "login with a password")
+        return None
+
+    def _answer_challenge(self, mech: str, text: str) -> str:
+        """Record the error challenge (base64 JSON) and give the answer that lets the failure arrive."""
+        self.result.challenge = oauth_challenge(text)
+        return ERROR_ANSWER[mech]
+
     def _wait(self, login: bool) -> float:
         """The limit of one reply; a login's answer may come late (``Timeouts.login_reply``)."""
         return self.limits.login_reply if login else self.limits.reply
@@ -245,6 +289,25 @@ class MailSession:
                 return self.done(Outcome.DISABLED_BEFORE_TLS, "no AUTH offered on the unencrypted connection")
             return self.done(Outcome.NO_MECHANISM, "the server offers no AUTH")
         user, pw = self.creds.user, self.creds.password.reveal()
+        token = self.creds.oauth2
+        if token:
+            mech = self._oauth_choice(mechs) or ""
+            if not mech:
+                return self._no_oauth()
+            payload = sasl_oauth_response(mech, user, pw)
+            if len(f"AUTH {mech} {payload}") <= 510:  # RFC 4954 §4: within SMTP's 512-octet command line
+                reply = await self.smtp(f"AUTH {mech} {payload}", "AUTH", f"AUTH {mech} {MASK}", login=True)
+            else:  # a long token (Entra ID's JWTs): the response after the server's empty 334 (RFC 4954 §4)
+                reply = await self.smtp(f"AUTH {mech}", "AUTH")
+                if reply.code == 334:
+                    reply = await self.smtp(payload, "AUTH response", MASK, login=True)
+            if reply.code == 334:
+                reply = await self.smtp(self._answer_challenge(mech, reply.text), "AUTH error challenge", login=True)
+            return self.done(smtp_outcome(reply, bool(self.result.tls_version), token=True),
+                             f"{reply.code} {reply.text}", mechanism=mech, code=reply.code)
+        refused = self._password_refused_here()
+        if refused:
+            return refused
         if "PLAIN" in mechs:
             payload = self._b64(f"\0{user}\0{pw}")
             reply = await self.smtp(f"AUTH PLAIN {payload}", "AUTH", f"AUTH PLAIN {MASK}", login=True)
@@ -273,11 +336,13 @@ class MailSession:
 
     # -- IMAP (RFC 9051) ------------------------------------------------------------
     async def imap(self, command: str, phase: str, shown: str | None = None, *, login: bool = False,
-                   on_continue: str | None = None, literals: list[bytes] | None = None) -> list[str]:
+                   on_continue: str | None = None, literals: list[bytes] | None = None,
+                   on_challenge: Callable[[str], str] | None = None) -> list[str]:
         """Send a tagged command; the untagged lines and the tagged status line (last).
 
-        ``on_continue``: the line to send after a ``+`` continuation (SASL). ``literals``: IMAP
-        literals in the answer ({n} at a line end) are collected there, raw."""
+        ``on_continue``: the line to send after a ``+`` continuation (SASL). ``on_challenge``: for a
+        later ``+`` (a SASL error challenge), the answer to send, given the challenge text. ``literals``:
+        IMAP literals in the answer ({n} at a line end) are collected there, raw."""
         self._tag += 1
         tag = f"m{self._tag}"
         await self.send(f"{tag} {command}", f"{tag} {shown}" if shown else None)
@@ -292,6 +357,10 @@ class MailSession:
                     if line.startswith("+") and on_continue is not None:
                         await self.send(on_continue, MASK)
                         on_continue = None
+                        continue
+                    if line.startswith("+") and on_challenge is not None:
+                        await self.send(on_challenge(line[1:].strip()))
+                        on_challenge = None
                         continue
                     m = re.search(r"\{(\d{1,9})\}$", line)
                     if m:
@@ -327,8 +396,14 @@ class MailSession:
             [] if "LOGINDISABLED" in caps else ["LOGIN"]
         )
         user, pw = self.creds.user, self.creds.password.reveal()
+        if self.creds.oauth2:
+            return await self._imap_oauth(caps, user, pw)
         if "LOGINDISABLED" in caps and not self.result.tls_version:
             return self.done(Outcome.DISABLED_BEFORE_TLS, "the server says LOGINDISABLED on the unencrypted connection")
+        if "AUTH=PLAIN" not in caps and "LOGINDISABLED" in caps:
+            refused = self._password_refused_here()
+            if refused:
+                return refused
         if "AUTH=PLAIN" in caps:
             mech, payload = "AUTHENTICATE PLAIN", self._b64(f"\0{user}\0{pw}")
             if "SASL-IR" in caps:
@@ -342,9 +417,30 @@ class MailSession:
                                     login=True)
         else:
             return self.done(Outcome.NO_MECHANISM, f"offered: {' '.join(self.result.offered) or 'nothing'}")
+        return self._imap_done(lines, mech)
+
+    def _imap_done(self, lines: list[str], mech: str) -> Login:
         status = lines[-1]
         self.caps = imap_caps(lines) or self.caps  # servers announce the logged-in capabilities (e.g. UIDPLUS) here
-        return self.done(imap_outcome(status, bool(self.result.tls_version)), status, mechanism=mech)
+        alerts = [clean(m.group(1), limit=300) for line in lines
+                  for m in [re.search(r"\[ALERT\]\s*(.*)", line, re.I)] if m]
+        self.result.alerts = alerts
+        outcome = imap_outcome(status, bool(self.result.tls_version), token=self.creds.oauth2, alerts=tuple(alerts))
+        return self.done(outcome, status, mechanism=mech)
+
+    async def _imap_oauth(self, caps: dict[str, str], user: str, token: str) -> Login:
+        mech = self._oauth_choice([c[5:] for c in caps if c.startswith("AUTH=")])
+        if not mech:
+            return self._no_oauth()
+        payload = sasl_oauth_response(mech, user, token)
+        answer = lambda text: self._answer_challenge(mech, text)  # noqa: E731 - one line, used twice
+        if "SASL-IR" in caps:  # RFC 4959: the initial response in the command itself
+            lines = await self.imap(f"AUTHENTICATE {mech} {payload}", "AUTHENTICATE", f"AUTHENTICATE {mech} {MASK}",
+                                    login=True, on_challenge=answer)
+        else:
+            lines = await self.imap(f"AUTHENTICATE {mech}", "AUTHENTICATE", login=True, on_continue=payload,
+                                    on_challenge=answer)
+        return self._imap_done(lines, f"AUTHENTICATE {mech}")
 
     # -- POP3 (RFC 1939, RFC 5034) -------------------------------------------------------
     async def pop(self, command: str, phase: str, shown: str | None = None, *, login: bool = False,
@@ -379,6 +475,12 @@ class MailSession:
         sasl = caps.get("SASL", "").upper().split()
         self.result.offered = (["USER"] if "USER" in caps or not caps else []) + [f"SASL {m}" for m in sasl]
         user, pw = self.creds.user, self.creds.password.reveal()
+        if self.creds.oauth2:
+            return await self._pop3_oauth(sasl, user, pw)
+        if "PLAIN" not in sasl and "USER" not in caps and caps:
+            refused = self._password_refused_here()
+            if refused:
+                return refused
         if "PLAIN" in sasl:
             mech = "SASL PLAIN"
             payload = self._b64(f"\0{user}\0{pw}")
@@ -393,3 +495,20 @@ class MailSession:
                 return self.done(Outcome.DISABLED_BEFORE_TLS, "no login offered on the unencrypted connection")
             return self.done(Outcome.NO_MECHANISM, f"offered: {' '.join(self.result.offered) or 'nothing'}")
         return self.done(pop_outcome(status, bool(self.result.tls_version)), status, mechanism=mech)
+
+    async def _pop3_oauth(self, sasl: list[str], user: str, token: str) -> Login:
+        mech = self._oauth_choice(sasl)
+        if not mech:
+            return self._no_oauth()
+        payload = sasl_oauth_response(mech, user, token)
+        if len(f"AUTH {mech} {payload}") <= 255:  # RFC 5034 §4: longer initial responses go after a "+"
+            status = (await self.pop(f"AUTH {mech} {payload}", "AUTH", f"AUTH {mech} {MASK}", login=True))[0]
+        else:
+            status = (await self.pop(f"AUTH {mech}", "AUTH", login=True))[0]
+            if status.startswith("+") and not status.startswith("+OK"):
+                status = (await self.pop(payload, "AUTH response", MASK, login=True))[0]
+        if status.startswith("+") and not status.startswith("+OK"):  # the error challenge
+            status = (await self.pop(self._answer_challenge(mech, status[1:].strip()), "AUTH error challenge",
+                                     login=True))[0]
+        return self.done(pop_outcome(status, bool(self.result.tls_version), token=True), status,
+                         mechanism=f"SASL {mech}")

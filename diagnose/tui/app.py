@@ -169,7 +169,8 @@ class MaildoctorApp(App[int]):
         screen = self.screen
         entry = msg.entry
         try:
-            plan = plan_from_form(self.request, entry.target, entry.credentials.user, entry.credentials.password)
+            plan = plan_from_form(self.request, entry.target, entry.credentials.user, entry.credentials.password,
+                                  kind=entry.credentials.kind)
         except PlanError as exc:
             if isinstance(screen, TargetScreen):
                 screen.show_error(str(exc))

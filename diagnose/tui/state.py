@@ -36,7 +36,8 @@ class FormCredentials:
     prompt, so it reaches the login checks as a diagnose.engine.credentials.Secret like a typed one."""
 
     user: str = ""
-    password: str = field(default="", repr=False)
+    password: str = field(default="", repr=False)  # the password, or the access token (kind "oauth2")
+    kind: str = "password"  # "password" or "oauth2" (diagnose.engine.credentials PASSWORD / OAUTH2)
 
 
 @dataclass(frozen=True)

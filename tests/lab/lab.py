@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from tests.lab import firewall
+from tests.lab.authserver import write_authserver
 from tests.lab.dnsservers import write_knot, write_unbound
 from tests.lab.mailservers import (
     register_config_dir,
@@ -43,8 +44,8 @@ REQUIRED_BINARIES = (
 # Unix socket paths are limited to 108 bytes; Dovecot puts sockets a few
 # levels below DIR/dovecot/run.
 MAX_WORKDIR_LEN = 60
-START_ORDER = ("knot", "unbound", "dovecot", "postfix", "web")
-GENERATED = ("certs", "knot", "unbound", "dovecot", "postfix")  # subdirs of DIR the lab owns
+START_ORDER = ("knot", "unbound", "oauth", "dovecot", "postfix", "web")
+GENERATED = ("certs", "knot", "unbound", "dovecot", "postfix", "oauth")  # subdirs of DIR the lab owns
 
 
 class LabNotInstalled(LabError):
@@ -212,7 +213,8 @@ class Lab:
         procs["knot"] = write_knot(w / "knot", plan, zones)
         procs["unbound"] = write_unbound(w / "unbound", plan, zones)
         procs["web"] = write_web(w / "web", plan, ca)
-        procs["dovecot"] = write_dovecot(w / "dovecot", plan, certs, password)
+        procs["oauth"] = write_authserver(w / "oauth", plan, ca)
+        procs["dovecot"] = write_dovecot(w / "dovecot", plan, certs, password, procs["oauth"])
         procs["postfix"] = write_postfix(w / "postfix", plan, certs, procs["dovecot"])
         domain = plan.domain(MAIL_DOMAIN_SCENARIO)
 
@@ -232,6 +234,9 @@ class Lab:
             "mail": {"user": f"{MAIL_USER}@{domain}", "password": password, "domain": domain,
                      "accounts": procs["dovecot"]["accounts"]},
             "processes": procs,
+            "oauth": {k: v for k, v in procs["oauth"].items()
+                      if k in ("issuer", "client_id", "device_authorization_endpoint", "authorization_endpoint",
+                               "token_endpoint", "admin")},
             "firewall": {"chain": plan.chain_name(), "available": None, "error": None},
             "postfix_confdir": procs["postfix"]["confdir"],
         })
@@ -277,7 +282,7 @@ class Lab:
         wait_for(f"knot answering on {ns}", lambda: dns_probe(ns, plan.tld) == 0, remaining())
         healthy = plan.domain("healthy")
         wait_for(f"unbound resolving via {res}", lambda: dns_probe(res, healthy, 15) == 0, remaining())
-        for name in ("dovecot", "postfix", "web"):
+        for name in ("oauth", "dovecot", "postfix", "web"):
             for key, ports in procs[name]["listen"].items():
                 addr = plan.addr(key)
                 for port in ports.values():
@@ -346,6 +351,25 @@ class Lab:
     @property
     def password(self) -> str:
         return self.state["mail"]["password"]
+
+    @property
+    def oauth(self) -> dict:
+        """The lab's authorization server (authserver.py): issuer, client_id, the endpoints, admin URL."""
+        return self.state["oauth"]
+
+    def oauth_admin(self, path: str, **form: str | int) -> dict:
+        """POST to the authorization server's lab side: ``mint`` (user, expires_in) a token pair without a
+        login, ``revoke`` (token), ``device`` (user_code, user: approve as the user; deny=1 refuses)."""
+        import json
+        import urllib.parse
+        import urllib.request
+
+        data = urllib.parse.urlencode({k: str(v) for k, v in form.items()}).encode()
+        # the admin URL is an address on loopback: no name lookup, no proxy
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        route = "device" if path == "device" else f"lab/{path}"
+        with opener.open(f"{self.oauth['admin']}/{route}", data, timeout=5) as resp:
+            return json.loads(resp.read())
 
     @property
     def firewall_available(self) -> bool:

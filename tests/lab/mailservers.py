@@ -6,6 +6,7 @@ import base64
 import fcntl
 import grp
 import hashlib
+import json
 import os
 import pwd
 import re
@@ -13,7 +14,14 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.lab.scenarios import DOVECOT_SERVICES, MAIL_ACCOUNTS, MAIL_DOMAIN_SCENARIO, POSTFIX_SERVICES
+from tests.lab.scenarios import (
+    BASIC_AUTH_OFF,
+    DOVECOT_SERVICES,
+    MAIL_ACCOUNTS,
+    MAIL_DOMAIN_SCENARIO,
+    POSTFIX_SERVICES,
+    SMTP_AUTH_OFF,
+)
 from tests.lab.zones import Plan
 
 POSTFIX = "/usr/sbin/postfix"
@@ -226,7 +234,7 @@ def ssha512(password: str) -> str:
     return "{SSHA512}" + base64.b64encode(digest + salt).decode()
 
 
-def write_dovecot(base: Path, plan: Plan, certs: dict[str, dict], password: str) -> dict:
+def write_dovecot(base: Path, plan: Plan, certs: dict[str, dict], password: str, oauth: dict) -> dict:
     run = base / "run"
     state = base / "state"
     mail = base / "mail"
@@ -250,8 +258,36 @@ def write_dovecot(base: Path, plan: Plan, certs: dict[str, dict], password: str)
     for svc, path in deny.items():
         path.write_text("".join(f"{accounts[name]}\n" for name, fault in MAIL_ACCOUNTS.items()
                                 if fault == "deny" and svc == "smtp"))
+    # Basic authentication switched off (MAIL_ACCOUNTS "oauth"): a deny passdb for the password mechanisms
+    # that fails with a reason, which Dovecot sends as the IMAP [ALERT] / POP3 text and Postfix puts in its
+    # 535 reply. A dict passdb, because passwd-file extra fields end at the first space.
+    basic_off = base / "basic-off.dict"
+    basic_off.write_text("".join(f"shared/passdb/{accounts[name]}\n{json.dumps({'reason': BASIC_AUTH_OFF})}\n"
+                                 for name, fault in MAIL_ACCOUNTS.items() if fault == "oauth"))
+    basic_off_conf = base / "basic-off.conf.ext"
+    basic_off_conf.write_text(f"uri = file:{basic_off}\npassword_key = passdb/%u\ndefault_pass_scheme = PLAIN\n")
+    # SMTP AUTH switched off for a mailbox (MAIL_ACCOUNTS "nosmtp"): the same, keyed by service (%s), every mechanism
+    smtp_off = base / "smtp-off.dict"
+    smtp_off.write_text("".join(f"shared/passdb/smtp/{accounts[name]}\n{json.dumps({'reason': SMTP_AUTH_OFF})}\n"
+                                for name, fault in MAIL_ACCOUNTS.items() if fault == "nosmtp"))
+    smtp_off_conf = base / "smtp-off.conf.ext"
+    smtp_off_conf.write_text(f"uri = file:{smtp_off}\npassword_key = passdb/%s/%u\ndefault_pass_scheme = PLAIN\n")
+    # Dovecot's oauth2 passdb asks the lab's authorization server (RFC 7662) whether a token is active
+    intro = oauth["introspection"]
+    scheme, _, rest = intro["url"].partition("://")
+    oauth2_conf = base / "oauth2.conf.ext"
+    oauth2_conf.write_text("\n".join([
+        "introspection_mode = post",
+        f"introspection_url = {scheme}://{intro['client']}:{intro['secret']}@{rest}",
+        "force_introspection = yes",
+        "username_attribute = username",
+        "active_attribute = active",
+        "active_value = true",
+        f"openid_configuration_url = {oauth['issuer']}/.well-known/openid-configuration",
+        "timeout_msecs = 5000",
+    ]) + "\n")
     # read by Dovecot's auth process, which runs as the dovecot user
-    for path in (passwd, *deny.values()):
+    for path in (passwd, *deny.values(), basic_off, basic_off_conf, smtp_off, smtp_off_conf, oauth2_conf):
         os.chown(path, 0, grp.getgrnam("dovecot").gr_gid)
         os.chmod(path, 0o640)
 
@@ -271,7 +307,7 @@ def write_dovecot(base: Path, plan: Plan, certs: dict[str, dict], password: str)
         f"ssl_key = <{default['key']}",
         "ssl_min_protocol = TLSv1.2",
         "disable_plaintext_auth = yes",
-        "auth_mechanisms = plain login",
+        "auth_mechanisms = plain login xoauth2 oauthbearer",
         "auth_username_format = %Lu",
         "default_internal_user = dovecot",
         "default_login_user = dovenull",
@@ -287,9 +323,27 @@ def write_dovecot(base: Path, plan: Plan, certs: dict[str, dict], password: str)
         f"  args = {base}/passwd-deny-%s",
         "  deny = yes",
         "}",
-        "passdb {",
+        "passdb {",  # SMTP AUTH off for a mailbox: refused on service smtp, with the reason, whatever the mechanism
+        "  driver = dict",
+        f"  args = {smtp_off_conf}",
+        "  deny = yes",
+        "  mechanisms = plain login xoauth2 oauthbearer",
+        "}",
+        "passdb {",  # OAuth-only mailboxes: any password is refused, with the reason
+        "  driver = dict",
+        f"  args = {basic_off_conf}",
+        "  deny = yes",
+        "  mechanisms = plain login",
+        "}",
+        "passdb {",  # tokens (XOAUTH2, OAUTHBEARER), checked by introspection
+        "  driver = oauth2",
+        f"  args = {oauth2_conf}",
+        "  mechanisms = xoauth2 oauthbearer",
+        "}",
+        "passdb {",  # passwords; "none": the lookups of LMTP delivery (the static userdb asks whether a user exists)
         "  driver = passwd-file",
         f"  args = {passwd}",
+        "  mechanisms = plain login none",
         "}",
         "userdb {",
         "  driver = static",
@@ -321,6 +375,14 @@ def write_dovecot(base: Path, plan: Plan, certs: dict[str, dict], password: str)
         "    mode = 0600",
         "    user = postfix",
         "    group = postfix",
+        "  }",
+        "}",
+        # No growing penalty per client address (anvil): every login here comes from 127.0.0.1, and each
+        # refused token is a new secret, so the delay would grow to 15 s, past Postfix's 10 s wait for its
+        # SASL answer (454 "Connection lost to authentication server"). The 2 s delay of a failure stays.
+        "service anvil {",
+        "  unix_listener anvil-auth-penalty {",
+        "    mode = 0",
         "  }",
         "}",
         "service auth {",

@@ -141,6 +141,8 @@ HOSTS: dict[str, Host] = {
     "web": Host(150, "web", ("https", "http"), note="static HTTPS: MTA-STS policies, autoconfig files, "
                 "Autodiscover answers; HTTP 80: only redirects (PROVIDER_REDIRECTS)"),
     # the lab CA's publication points, named in every leaf (pki.py); key "capub": "ca" would be certs/ca.pem
+    # the lab's identity provider (authserver.py): HTTPS 443 for clients, HTTP 80 for Dovecot's introspection
+    "idp": Host(157, "idp", ("https", "http"), note="OAuth 2.0 authorization server (authserver.py)"),
     "capub": Host(155, "ca", ("http",), note="HTTP 80: the lab CA's CRLs and intermediate (webserver.py)"),
     "ocsp": Host(156, "ocsp", ("ocsp",), note="HTTP 80: OCSP answers by openssl ocsp (webserver.py)"),
     "listed": Host(151, "mx.listed", ("smtp",), note="Postfix: 25; listed on the lab DNSBL dnsbl.<tld>"),
@@ -166,6 +168,15 @@ HOSTS: dict[str, Host] = {
         ("submission",),
         postfix=("smtpd_tls_security_level=may", "smtpd_tls_auth_only=no"),
         note="Postfix: 587 offering AUTH before STARTTLS",
+    ),
+    # a submission server after basic authentication was switched off: it offers only XOAUTH2 (as Exchange
+    # Online does, which takes no OAUTHBEARER)
+    "oauthsmtp": Host(
+        80,
+        "smtp-oauth.healthy",
+        ("submission", "submissions"),
+        postfix=("smtpd_sasl_mechanism_filter=xoauth2",),
+        note="Postfix: 587/465 offering only AUTH XOAUTH2",
     ),
     "plainimap": Host(
         71,
@@ -195,9 +206,18 @@ MAIL_DOMAIN_SCENARIO = "healthy"
 # Every mailbox of the mail domain (all share the lab's password), local part -> its fault:
 # "" works; "deny": a locked account: Dovecot refuses the right password with [CONTACTADMIN];
 # "discard": Postfix accepts its incoming mail and silently discards it;
-# "bounce": Postfix accepts mail for it, Dovecot does not know it: LMTP refuses, Postfix bounces to the sender.
+# "bounce": Postfix accepts mail for it, Dovecot does not know it: LMTP refuses, Postfix bounces to the sender;
+# "oauth": basic authentication switched off: every password is refused with Microsoft's words, OAuth
+# tokens (Dovecot's oauth2 passdb, the lab's authserver.py) log in;
+# "nosmtp": SMTP AUTH switched off for the mailbox: any submission login (password or token) is refused with
+# Microsoft's words, IMAP and POP3 work.
 # Any mailbox also takes mail for LOCAL+FOLDER@ (e.g. user+Junk@): Dovecot files it in FOLDER.
-MAIL_ACCOUNTS = {MAIL_USER: "", "locked": "deny", "dropped": "discard", "ghost": "bounce"}
+MAIL_ACCOUNTS = {MAIL_USER: "", "locked": "deny", "dropped": "discard", "ghost": "bounce", "modern": "oauth",
+                 "nosmtp": "nosmtp"}
+# what the OAuth-only mailbox answers to any password: Exchange Online's words (535 5.7.139) after basic
+# authentication was switched off
+BASIC_AUTH_OFF = "Authentication unsuccessful, basic authentication is disabled."
+SMTP_AUTH_OFF = "Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox."
 
 # Zones of the providers' own names, served by the lab's Knot and reached through stub zones in Unbound,
 # so provider recognition and the provider.* checks meet the documented records (diagnose/knowledge/

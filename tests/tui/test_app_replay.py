@@ -197,3 +197,34 @@ def test_rerun_keeps_the_selection_on_the_same_check_and_says_it_is_running():
             await pilot.press("q")
 
     asyncio.run(scenario())
+
+
+def test_the_start_form_takes_an_oauth_token_in_memory_only():
+    from diagnose.tui.screens.target import TargetScreen
+
+    token = "ya29.form-token_123"
+
+    async def scenario():
+        # Given no target on the command line: the start form, where the secret may be an OAuth token
+        request = CheckRequest(target=None, nameservers=["192.0.2.54"])
+        app = create_app(request, source=replay(hostile_events()))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, TargetScreen)
+            assert "OAuth 2.0 access token" in screen_text(app)
+            assert app.screen.query_one("#target-go").region.bottom <= 24  # the whole form fits in 80x24
+            app.screen.query_one("#kind-oauth2").value = True  # the user picks "access token"
+            await pilot.pause(0.1)
+            assert "OAuth 2.0 access token (kept in memory" in screen_text(app)
+            app.screen.query_one("#target-input").value = "me@example.test"
+            app.screen.query_one("#password-input").value = token
+            app.screen.query_one("#password-input").focus()
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: finished(app))
+            # Then the checks get it as an OAuth credential (a Secret), never shown
+            creds = app.plan.options.credentials
+            assert creds.outgoing.oauth2 and creds.incoming.password.reveal() == token
+            assert creds.incoming.user == "me@example.test" and creds.incoming.source == "the start form"
+            assert token not in repr(app.plan) and token not in screen_text(app)
+
+    asyncio.run(scenario())

@@ -32,6 +32,7 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
     "checks": [("## Use", "\n## How it works")],
     "serve": [("### A web page for a helpdesk: `maildoctor serve`", "### Exit codes")],
     "probe": [("### Monitoring one port: `maildoctor probe`", "### Exit codes and `--fail-on`")],
+    "login": [("#### OAuth 2.0: `maildoctor login`", "Answers explained")],
 }
 
 
