@@ -13,8 +13,8 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from checks.dmarc.record import DmarcRecord, parse_dmarc, select_dmarc
-from diagnose.net.resolver import DnsResult, Outcome, txt_strings
+from diagnose.knowledge.dmarc.record import DmarcRecord, parse_dmarc, select_dmarc
+from diagnose.knowledge.dnsanswer import DnsResult, Outcome, txt_strings
 
 MAX_WALK_QUERIES = 8  # RFC 9989 §4.10: the walk asks at most 8 names
 _SKIP_TO = 7  # a name of 8 or more labels: the second query is at its last 7 labels
