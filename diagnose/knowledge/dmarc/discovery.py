@@ -136,3 +136,14 @@ def org_domain_9989(domain: str, answers: Mapping[str, DnsResult | None]) -> str
             return ".".join(labels[-(name.count(".") + 2):])
         candidate = name
     return candidate or names[0]
+
+
+def aligned(identifier: str, from_domain: str, mode: str = "r") -> bool:
+    """RFC 7489 §3.1: an authenticated domain is aligned with the From domain when it is the same
+    domain (strict, ``s``) or has the same organizational domain (relaxed, ``r``, the default)."""
+    identifier, from_domain = identifier.lower().rstrip("."), from_domain.lower().rstrip(".")
+    if not identifier or not from_domain:
+        return False
+    if mode.lower() == "s":
+        return identifier == from_domain
+    return org_domain_7489(identifier) == org_domain_7489(from_domain)
