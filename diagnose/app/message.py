@@ -267,7 +267,7 @@ def run_message(source: str, fmt: str, output: Path | None, *, fail_on: str | No
         print(f"maildoctor: error: {exc}", file=sys.stderr)
         return ExitCode.UNKNOWN
     findings = analyse(loaded)
-    returned = any(f.check == BOUNCE and f.code != "message.bounce_none" for f in findings)
+    returned = any(f.check == BOUNCE and f.code.startswith("bounce.") and f.code != "bounce.none" for f in findings)
     # a returned message is judged by what it says about the original, not by its own authentication
     findings += header_rechecks(loaded, None if returned else lookup, authentication=not returned)
     if "bulk-sender" in require:  # --require bulk-sender: one-click unsubscribe (RFC 8058) judged on the message
