@@ -21,7 +21,7 @@ from reports.common import (
     verdict_words,
 )
 from reports.hops import OTHER, group_by_hop
-from reports.svg import COLOURS, flow_svg, waterfall_svg
+from reports.svg import COLOURS, flow_svg, hop_timeline_svg, waterfall_svg
 
 CSS = """
 :root { color-scheme: light; }
@@ -106,14 +106,20 @@ def render(report: Report) -> str:
     ]
     out += ["</table>", "</header>"]
 
-    out += [
-        "<section>",
-        "<h2>Mail flow</h2>",
-        flow_svg(report.findings, report.services),
-        flow_svg(report.findings, report.services, narrow=True),  # shown instead on a phone
-        _other_hops(report.findings, report.services),
-        "</section>",
-    ]
+    message = report.target.get("kind") == "message"
+    if message:  # a message read by `maildoctor message`: its own path, not the flow of a domain
+        out += ["<section>", "<h2>Hops</h2>", hop_timeline_svg(report.findings),
+                '<p class="muted">Each receiving server, oldest first: the bar is the time since the hop before '
+                "(green: TLS, red: no TLS, grey: local delivery), with its time stamp in UTC.</p>", "</section>"]
+    else:
+        out += [
+            "<section>",
+            "<h2>Mail flow</h2>",
+            flow_svg(report.findings, report.services),
+            flow_svg(report.findings, report.services, narrow=True),  # shown instead on a phone
+            _other_hops(report.findings, report.services),
+            "</section>",
+        ]
 
     out += ["<section>", "<h2>Summary</h2>", '<table class="summary">',
             "<thead><tr><th>Check</th><th>Subject</th><th>Status</th><th>Summary</th></tr></thead>", "<tbody>"]
@@ -133,8 +139,9 @@ def render(report: Report) -> str:
     out += [_problem(p, f"problem-{n}") for n, p in enumerate(todo, 1)] or ['<p class="muted">No problems found.</p>']
     out.append("</section>")
 
-    out += ["<section>", "<h2>Where the time went</h2>", waterfall_svg(report.findings),
-            '<p class="muted">Per host, the time of each phase as the checks measured it.</p>', "</section>"]
+    if not message:
+        out += ["<section>", "<h2>Where the time went</h2>", waterfall_svg(report.findings),
+                '<p class="muted">Per host, the time of each phase as the checks measured it.</p>', "</section>"]
 
     fine = [f for f in report.findings if f not in bad]
     for title, kind in (("Passed", Status.PASS), ("Skipped", Status.SKIP)):  # passes first, skips apart

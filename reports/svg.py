@@ -10,6 +10,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from diagnose.engine.model import Finding, Status
 from reports.common import STATUS_WORDS, html_text
 from reports.hops import DNS_HOP, FLOW, PHASES, group_by_hop, phase_of, port_of
@@ -189,42 +192,109 @@ def _shorten(name: str, keep: int = 62) -> str:
 def waterfall_svg(findings: list[Finding], *, max_rows: int = 40) -> str:
     """Each row's label above its bar, so the picture stays narrow: readable on a phone once scaled to fit."""
     every = sorted(timings(findings).items(), key=lambda kv: (kv[0] != "DNS lookups", kv[0]))
-    rows = every[:max_rows]
-    if not rows:
+    if not every:
         return '<p class="muted">No timings were recorded.</p>'
+    rows = [Row(host, tuple(cell.items())) for host, cell in every]
+    return bars_svg(rows, legend={p: PHASE_COLOURS[p] for p in PHASES}, label="time spent per host and phase",
+                    max_rows=max_rows)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a bar chart: a label, its segments (name, seconds) laid end to end from ``start``."""
+
+    label: str
+    segments: tuple[tuple[str, float], ...]
+    start: float = 0.0  # seconds from the chart's origin where the first segment begins
+    note: str = ""  # more words for the label line (after the label)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def bars_svg(rows: list[Row], *, legend: dict[str, str], label: str, max_rows: int = 40,
+             fmt: Callable[[float], str] = _ms) -> str:
+    """Rows of bars on one time axis (the timing waterfall of ``check``, the hop timeline of ``message``),
+    each row's label above its bar; segments coloured by ``legend[name]``; server-supplied text escaped."""
+    shown = rows[:max_rows]
     width, bar_w, row_h, top = 480, 410, 36, 30
-    total = max(sum(r.values()) for _, r in rows) or 1.0
+    total = max((r.start + sum(v for _, v in r.segments) for r in shown), default=0.0) or 1.0
     scale = bar_w / total
-    height = top + row_h * len(rows) + 30
+    height = top + row_h * len(shown) + 30
     out = [
-        f'<svg class="waterfall" viewBox="0 0 {width} {height}" '
-        f'width="100%" role="img" aria-label="time spent per host and phase" font-family="sans-serif" font-size="12">'
+        f'<svg class="waterfall" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-label="{html_text(label, newlines=False)}" font-family="sans-serif" font-size="12">'
     ]
     x: float = 0
-    for phase in PHASES:  # legend
-        out.append(f'<rect x="{x}" y="6" width="12" height="12" fill="{PHASE_COLOURS[phase]}"/>'
-                   f'<text x="{x + 16}" y="16">{phase}</text>')
+    for name, colour in legend.items():
+        out.append(f'<rect x="{x}" y="6" width="12" height="12" fill="{colour}"/>'
+                   f'<text x="{x + 16}" y="16">{html_text(name, newlines=False)}</text>')
         x += 92
-    for i, (host, row) in enumerate(rows):
+    for i, row in enumerate(shown):
         y = top + i * row_h
-        out.append(f'<text x="0" y="{y + 12}">{html_text(_shorten(host), newlines=False)}</text>')
-        x = 0.0
-        for phase in row:  # each phase at its offset, in the order it happened (timings())
-            w = max(row[phase] * scale, 1.5)
-            tip = f"{host}: {phase} {row[phase] * 1000:.0f} ms"
+        text = _shorten(row.label) + (f" · {row.note}" if row.note else "")
+        out.append(f'<text x="0" y="{y + 12}">{html_text(_shorten(text, 78), newlines=False)}</text>')
+        x = row.start * scale
+        for segment, seconds in row.segments:  # in the order they happened
+            w = max(seconds * scale, 1.5)
+            tip = f"{row.label}: {segment} {fmt(seconds)}"
             out.append(
-                f'<rect x="{x:.1f}" y="{y + 18}" width="{w:.1f}" height="12" fill="{PHASE_COLOURS[phase]}">'
+                f'<rect x="{x:.1f}" y="{y + 18}" width="{w:.1f}" height="12" fill="{legend.get(segment, "#9e9e9e")}">'
                 f"<title>{html_text(tip, newlines=False)}</title></rect>"
             )
             x += w
-        out.append(f'<text x="{x + 5:.1f}" y="{y + 28}" fill="#555">{sum(row.values()) * 1000:.0f} ms</text>')
-    axis_y = top + row_h * len(rows) + 4
+        out.append(f'<text x="{x + 5:.1f}" y="{y + 28}" fill="#555">'
+                   f'{html_text(fmt(sum(v for _, v in row.segments)), newlines=False)}</text>')
+    axis_y = top + row_h * len(shown) + 4
     out.append(f'<line x1="0" y1="{axis_y}" x2="{bar_w}" y2="{axis_y}" stroke="#999"/>')
     out.append(
         f'<text x="0" y="{axis_y + 16}" fill="#555">0</text>'
-        f'<text x="{bar_w}" y="{axis_y + 16}" text-anchor="end" fill="#555">{total * 1000:.0f} ms</text>'
+        f'<text x="{bar_w}" y="{axis_y + 16}" text-anchor="end" fill="#555">{html_text(fmt(total), newlines=False)}'
+        "</text>"
     )
     out.append("</svg>")
-    if len(every) > max_rows:
-        out.append(f'<p class="muted">Showing the first {max_rows} of {len(every)} rows.</p>')
+    if len(rows) > max_rows:
+        out.append(f'<p class="muted">Showing the first {max_rows} of {len(rows)} rows.</p>')
     return "\n".join(out)
+
+
+HOP_COLOURS = {"TLS": "#2e7d32", "no TLS": "#c62828", "local": "#757575", "unknown": "#9e9e9e"}
+
+
+def _duration(seconds: float) -> str:
+    seconds = abs(seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def hop_timeline_svg(findings: list[Finding], *, max_rows: int = 40) -> str:
+    """The hops of a message (``message.hops`` evidence) on one time axis, drawn like the waterfall:
+    one row per receiving server, its bar the time the message took to reach it from the hop before,
+    coloured by the hop's TLS; a hop stamped before the one before it (clock skew) says so."""
+    rows: list[Row] = []
+    for f in findings:
+        hops = f.evidence.get("hops") if f.code == "message.hops" and isinstance(f.evidence, dict) else None
+        if not isinstance(hops, list):
+            continue
+        elapsed = 0.0
+        for hop in hops:
+            if not isinstance(hop, dict):
+                continue
+            tls = hop.get("tls")
+            kind = "local" if tls == "local" else "TLS" if tls else "no TLS" if hop.get("from") else "unknown"
+            delay = hop.get("delay_s")
+            delay = float(delay) if isinstance(delay, int | float) and not isinstance(delay, bool) else 0.0
+            when = str(hop.get("time_utc") or "time unknown").replace("+00:00", "Z")
+            skew = " (clock skew)" if delay < 0 else ""
+            rows.append(Row(f"{hop.get('hop', '?')}. {hop.get('by') or '?'}", ((kind, max(delay, 0.0)),),
+                            start=elapsed, note=f"+{_duration(delay)}{skew} · {when}"))
+            elapsed += max(delay, 0.0)
+        break  # the message's own hops (a returned original's come in a second finding)
+    if not rows:
+        return '<p class="muted">The message has no Received header: its hops are unknown.</p>'
+    return bars_svg(rows, legend=HOP_COLOURS, label="the message's hops over time", max_rows=max_rows,
+                    fmt=_duration)

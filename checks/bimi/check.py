@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 from checks.bimi.record import BimiRecord, dmarc_blockers, parse_bimi, select_bimi
 from checks.bimi.svg import MAX_BYTES, check_svg
 from checks.bimi.vmc import check_mark
-from checks.dmarc.discovery import Found, applied, org_domain_7489, query_names
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
+from diagnose.knowledge.dmarc.discovery import Found, applied, org_domain_7489, query_names
 from diagnose.knowledge.sanitize import clean
 from diagnose.net.httpget import FetchResult, https_get
 from diagnose.net.resolver import DnsResult, Outcome, txt_strings

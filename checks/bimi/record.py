@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from checks.dmarc.record import DmarcRecord
+from diagnose.knowledge.dmarc.record import DmarcRecord
 
 
 @dataclass(frozen=True)

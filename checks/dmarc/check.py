@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from checks.dmarc.discovery import (
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.plugin import Check, CheckContext
+from diagnose.knowledge.dmarc.discovery import (
     Found,
     applied,
     org_domain_7489,
@@ -19,9 +21,7 @@ from checks.dmarc.discovery import (
     policy_9989,
     query_names,
 )
-from checks.dmarc.record import DmarcRecord, applied_policy, report_domains
-from diagnose.engine.model import Finding, Side, Status
-from diagnose.engine.plugin import Check, CheckContext
+from diagnose.knowledge.dmarc.record import DmarcRecord, applied_policy, report_domains
 from diagnose.knowledge.sanitize import clean
 from diagnose.net.resolver import DnsResult, Outcome, txt_strings
 

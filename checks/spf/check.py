@@ -8,7 +8,10 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
-from checks.spf.record import (
+from diagnose.engine.model import Finding, Side, Status
+from diagnose.engine.plugin import Check, CheckContext
+from diagnose.knowledge.sanitize import clean
+from diagnose.knowledge.spf.record import (
     LOOKUP_LIMIT,
     MAX_DEPTH,
     MAX_RECORDS,
@@ -19,9 +22,6 @@ from checks.spf.record import (
     effective_all,
     pass_all_includes,
 )
-from diagnose.engine.model import Finding, Side, Status
-from diagnose.engine.plugin import Check, CheckContext
-from diagnose.knowledge.sanitize import clean
 
 _WHY_SPF = ("Receiving servers read the SPF record (a TXT record starting with v=spf1) to learn which "
             "servers may send mail as {domain}. ")

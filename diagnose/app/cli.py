@@ -458,9 +458,23 @@ def message(
     require: list[str] = typer.Option(
         [], "--require", metavar="SET",
         help="Also judge the message by these rules: bulk-sender (one-click unsubscribe, RFC 8058)."),
+    nameserver: list[str] = typer.Option(
+        [], "--nameserver", "-n", metavar="IP[:PORT]",
+        help="Send the DNS queries of the DKIM, SPF and DMARC re-checks to this resolver (repeatable). "
+             "Default: the system's resolvers.",
+    ),
+    timeout: float = typer.Option(
+        DEFAULT_TIMEOUT, "--timeout", "-t", metavar="SECONDS",
+        help="Time limit for each DNS lookup (more than 0, at most 600).",
+    ),
+    offline: bool = typer.Option(False, "--offline", help="Ask no DNS: hops, verdicts and spam headers only."),
+    anonymize: bool = typer.Option(
+        False, "--anonymize", help="Hide the message's addresses, host names and IP addresses in the report.",
+    ),
 ) -> None:
     """Read a bounce, auto-reply or message header: why mail failed, its hops and the receiver's verdicts."""
     from diagnose.app.message import run_message
+    from diagnose.app.message_recheck import Lookup
     from diagnose.app.plan import PlanError, require_sets
 
     try:
@@ -468,8 +482,12 @@ def message(
     except PlanError as exc:
         typer.echo(f"maildoctor: error: {exc}", err=True)
         raise typer.Exit(int(ExitCode.UNKNOWN)) from None
+    if not 0 < timeout <= 600:
+        typer.echo("maildoctor: error: --timeout must be more than 0 and at most 600 seconds", err=True)
+        raise typer.Exit(int(ExitCode.UNKNOWN))
+    lookup = None if offline else Lookup(tuple(nameserver), timeout)
     raise typer.Exit(int(run_message(file, fmt.value, output, fail_on=fail_on.value if fail_on else None,
-                                     require=sets)))
+                                     require=sets, lookup=lookup, anonymize=anonymize)))
 
 
 @app.command("explain", epilog="maildoctor explain tls.cert_expired\nmaildoctor explain")

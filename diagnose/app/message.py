@@ -11,24 +11,23 @@ from __future__ import annotations
 import sys
 import time
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from diagnose import __version__
+from diagnose.app.message_catalogue import MessageHeaders
+from diagnose.app.message_headers import header_findings
+from diagnose.app.message_recheck import Lookup, header_rechecks, lookup_error
 from diagnose.engine.exitcodes import ExitCode, exit_code_for
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check
 from diagnose.engine.report import Report
-from diagnose.knowledge import bounce, headers
+from diagnose.knowledge import bounce
 from diagnose.knowledge.mailfile import MAX_BYTES, Loaded, NotAMessage, load
 from diagnose.knowledge.sanitize import clean
 from diagnose.knowledge.smtpcodes import explain_reply
 
 BOUNCE = "message.bounce"
-HEADERS = "message.headers"
-SLOW_HOP_S = 600  # a hop that held the message longer than this is named as slow
-SKEW_S = 120  # a hop "before" the previous one by more than this: a clock is wrong
 
 # reason -> (what it means, what to do); {recipient}, {domain}, {checks}, {commands} are filled in
 REASON_TEXTS: dict[str, tuple[str, str]] = {
@@ -83,24 +82,6 @@ REASON_TEXTS: dict[str, tuple[str, str]] = {
                  "harm the reputation of your domain and servers."),
     "delivered": ("The report says the message was delivered (or relayed on) to this recipient.", ""),
 }
-HEADER_TEXTS: dict[str, tuple[str, str]] = {
-    "message.hops": ("", ""),
-    "message.hops_none": ("", ""),
-    "message.auth_ok": ("", ""),
-    "message.hop_slow": ("The message waited this long at the previous server before this one received it "
-                         "(queued, greylisted, or retried after a refusal).",
-                         "Look at the log of the server before this hop for the time the message was queued."),
-    "message.clock_skew": ("Each server stamps the time it received the message; a later hop cannot be earlier.",
-                           "Synchronise the clocks of the servers named (NTP)."),
-    "message.hop_plaintext": ("The Received header of these hops names no encryption: the message crossed the "
-                              "network readable by anyone on the path (or the server does not record TLS).",
-                              "Enable STARTTLS on the servers named (or on the submission client)."),
-    "message.auth_failed": ("The receiving server's Authentication-Results header records these checks as failed: "
-                            "mail like this may go to spam or be refused.",
-                            "Test the sender domain with `maildoctor check DOMAIN --check spf.record "
-                            "--check dkim.keys --check dmarc.record`."),
-    "message.dkim_signed": ("", ""),
-}
 
 
 class MessageBounce(Check):
@@ -115,15 +96,6 @@ class MessageBounce(Check):
              "message.input_partial": ("Part of the input was not read (too large, or nested too deeply) or its "
                                        "MIME structure is broken: the analysis covers what was read.",
                                        "Give the returned message as saved by the mail program (.eml).")}
-
-
-class MessageHeaders(Check):
-    """Not a plugin: the texts of the header findings of `maildoctor message`."""
-
-    id = HEADERS
-    title = "Message header: hops, delays, TLS, the receiver's verdicts"
-    side = Side.BOTH
-    texts = HEADER_TEXTS
 
 
 def catalogue_checks() -> list[type[Check]]:
@@ -230,118 +202,6 @@ def _bounce_finding(returned: bounce.Returned, r: bounce.Recipient, status: Stat
                    evidence, side=Side.OUTGOING)
 
 
-def _when(date: str) -> datetime | None:
-    try:
-        moment = parsedate_to_datetime(date)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def header_findings(msg: Any, where: str = "message") -> list[Finding]:
-    """The hops (oldest first) with their delays and TLS, and the receiver's Authentication-Results.
-    ``where``: the subject of the findings, "message" or "returned original" (the part of a bounce)."""
-    at = "" if where == "message" else f"{where} "
-    out: list[Finding] = []
-    hops = headers.hops(msg)
-    total = len(msg.get_all("Received") or [])
-    rows: list[dict[str, Any]] = []
-    previous: datetime | None = None
-    slow: list[tuple[int, float]] = []
-    skew: list[tuple[int, float]] = []
-    for n, hop in enumerate(hops, 1):
-        moment = _when(hop.date)
-        delay = (moment - previous).total_seconds() if moment and previous else None
-        if delay is not None and delay > SLOW_HOP_S:
-            slow.append((n, delay))
-        if delay is not None and delay < -SKEW_S:
-            skew.append((n, delay))
-        rows.append({"hop": n, "from": hop.from_host, "by": hop.by, "protocol": hop.protocol,
-                     "tls": hop.tls or None, "time_utc": moment.astimezone(UTC).isoformat() if moment else None,
-
-                     "delay_s": round(delay, 1) if delay is not None else None})
-        previous = moment or previous
-    if not hops:
-        out.append(Finding(HEADERS, "message.hops_none", where, Status.SKIP,
-                           "not tested: the message has no Received header (hops unknown)"))
-    else:
-        more = f" (the first {len(hops)} of {total} read)" if total > len(hops) else ""
-        out.append(Finding(HEADERS, "message.hops", where, Status.PASS,
-                           f"{len(hops)} hop(s) in the Received header{more}",
-                           evidence={"hops": rows, "received_headers": total}))
-    for n, delay in slow:
-        row = rows[n - 1]
-        out.append(Finding(HEADERS, "message.hop_slow", f"{at}hop {n}: {row['by'] or '?'}", Status.WARN,
-                           f"Hop {n} ({row['from'] or '?'} -> {row['by'] or '?'}) took {_duration(delay)}",
-                           *HEADER_TEXTS["message.hop_slow"],
-                           {"hop": n, "delay_s": round(delay, 1), "from": row["from"], "by": row["by"]}))
-    for n, delay in skew:
-        row = rows[n - 1]
-        out.append(Finding(HEADERS, "message.clock_skew", f"{at}hop {n}: {row['by'] or '?'}", Status.WARN,
-                           f"Hop {n} ({row['by'] or '?'}) is stamped {_duration(-delay)} before the hop that came "
-                           f"before it: a server's clock is wrong",
-                           *HEADER_TEXTS["message.clock_skew"],
-                           {"hop": n, "delay_s": round(delay, 1), "by": row["by"]}))
-    plain = [row for row, hop in zip(rows, hops, strict=True)  # only hops that name a plain network protocol
-             if hop.encrypted is False and hop.from_host and hop.protocol in ("SMTP", "ESMTP", "ESMTPA", "UTF8SMTP")]
-    if plain:
-        names = ", ".join(f"hop {row['hop']} ({row['by'] or '?'})" for row in plain[:10])
-        out.append(Finding(HEADERS, "message.hop_plaintext", where, Status.WARN,
-                           f"{len(plain)} hop(s) without TLS: {names}",
-                           *HEADER_TEXTS["message.hop_plaintext"],
-                           {"hops": [row["hop"] for row in plain]}))
-    out.extend(_auth_findings(msg))
-    out.extend(_dkim_selectors(msg))
-    return out
-
-
-def _dkim_selectors(msg: Any) -> list[Finding]:
-    """The DKIM selectors the message was signed with, and the command that tests each key: a selector
-    is what a DNS-only check can only guess (dkim.keys tries it when given --dkim-selector)."""
-    sigs = [s for s in headers.signatures(msg) if s.domain and s.selector][:5]
-    if not sigs:
-        return []
-    pairs = list(dict.fromkeys((s.domain.lower(), s.selector) for s in sigs))
-    commands = [f"maildoctor check {d} --check dkim.keys --dkim-selector {sel}" for d, sel in pairs]
-    return [Finding(HEADERS, "message.dkim_signed", "DKIM-Signature", Status.PASS,
-                    "DKIM-signed with " + ", ".join(f"s={sel} d={d}" for d, sel in pairs)
-                    + f"; test the key: {commands[0]}",
-                    evidence={"signatures": [{"domain": d, "selector": sel} for d, sel in pairs],
-                              "commands": commands})]
-
-
-def _auth_findings(msg: Any) -> list[Finding]:
-    verdicts = headers.auth_results(msg)
-    if not verdicts:
-        return []
-    authserv = verdicts[0].authserv
-    mine = [v for v in verdicts if v.authserv == authserv]  # the topmost receiver's own verdicts
-    rows = [{"method": v.method, "result": v.result, **v.properties} for v in mine]
-    failed = [v for v in mine if v.method in ("spf", "dkim", "dmarc") and v.result in ("fail", "softfail",
-                                                                                        "permerror", "temperror")]
-    subject = clean(authserv, limit=255) or "receiver"
-    if failed:
-        names = ", ".join(f"{v.method}={v.result}" for v in failed)
-        return [Finding(HEADERS, "message.auth_failed", subject, Status.FAIL if any(
-            v.method == "dmarc" and v.result == "fail" for v in failed) else Status.WARN,
-            f"The receiver {subject} judged: {names}", *HEADER_TEXTS["message.auth_failed"],
-            {"authserv_id": subject, "verdicts": rows})]
-    return [Finding(HEADERS, "message.auth_ok", subject, Status.PASS,
-                    "The receiver " + subject + " judged: " + ", ".join(f"{v.method}={v.result}" for v in mine),
-                    evidence={"authserv_id": subject, "verdicts": rows})]
-
-
-def _duration(seconds: float) -> str:
-    seconds = abs(seconds)
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def analyse(loaded: Loaded) -> list[Finding]:
     msg = loaded.message
     try:
@@ -389,12 +249,17 @@ def build_report(findings: list[Finding], name: str, loaded: Loaded, started: da
 
 
 def run_message(source: str, fmt: str, output: Path | None, *, fail_on: str | None = None,
-                stdin: BinaryIO | None = None, require: tuple[str, ...] = ()) -> ExitCode:
+                stdin: BinaryIO | None = None, require: tuple[str, ...] = (), lookup: Lookup | None = None,
+                anonymize: bool = False) -> ExitCode:
+    """Read, analyse, render. ``lookup``: how to ask DNS for the authentication re-checks (None: offline)."""
     from diagnose.app.session import write_atomically
     from reports import renderer
 
     started = datetime.now(UTC)
     clock = time.monotonic()
+    if why := lookup_error(lookup):
+        print(f"maildoctor: error: {why}", file=sys.stderr)
+        return ExitCode.UNKNOWN
     try:
         data, truncated, name = read_input(source, stdin)
         loaded = load(data, truncated=truncated)
@@ -402,12 +267,19 @@ def run_message(source: str, fmt: str, output: Path | None, *, fail_on: str | No
         print(f"maildoctor: error: {exc}", file=sys.stderr)
         return ExitCode.UNKNOWN
     findings = analyse(loaded)
+    returned = any(f.check == BOUNCE and f.code.startswith("bounce.") and f.code != "bounce.none" for f in findings)
+    # a returned message is judged by what it says about the original, not by its own authentication
+    findings += header_rechecks(loaded, None if returned else lookup, authentication=not returned)
     if "bulk-sender" in require:  # --require bulk-sender: one-click unsubscribe (RFC 8058) judged on the message
         from diagnose.app import bulkmessage
 
         findings += bulkmessage.findings(loaded.message)
     report = build_report(findings, clean(name, limit=200, keep_newlines=False), loaded, started,
                           time.monotonic() - clock)
+    if anonymize:
+        from diagnose.app.message_privacy import anonymized
+
+        report = anonymized(report, loaded.message)
     if fail_on:
         report.meta["fail_on"] = fail_on
     text = renderer(fmt)(report)

@@ -9,6 +9,7 @@ Exim ``(TLS1.3)``, Microsoft ``version=TLS1_2``).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
@@ -140,3 +141,128 @@ def signatures(msg) -> list[Signature]:
         out.append(Signature(clean(tags.get("d", ""), limit=255), clean(tags.get("s", ""), limit=255),
                              clean(tags.get("a", ""), limit=40)))
     return out
+
+
+_IP_LITERAL = re.compile(r"\[(?:IPv6:)?([0-9A-Fa-f:.]{2,45})\]")
+
+
+def hop_ip(hop: Hop) -> str:
+    """The address the receiving server saw the sender connect from (the ``[address]`` after from)."""
+
+    for m in _IP_LITERAL.finditer(hop.from_host):
+        try:
+            return str(ipaddress.ip_address(m.group(1)))
+        except ValueError:
+            continue
+    return ""
+
+
+def _internal(ip: str) -> bool:
+    """An address mail only crosses inside one organisation: private ranges, link-local, and the
+    machine's own 127.0.0.1/::1 (content filters re-injecting mail). Other 127/8 addresses count as
+    external: test networks put whole mail systems on them."""
+
+    addr = ipaddress.ip_address(ip)
+    if addr.is_loopback:
+        return ip in ("127.0.0.1", "::1")
+    return addr.is_link_local or addr.is_unspecified or any(addr in net for net in _PRIVATE_NETS)
+
+
+_PRIVATE_NETS = tuple(ipaddress.ip_network(n) for n in (  # RFC 1918, RFC 6598 (CGNAT), RFC 4193
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Where the message entered the receiver's systems: the address SPF is evaluated for."""
+
+    ip: str
+    helo: str  # the name the client gave (EHLO), "" unknown
+    source: str  # how it was found: received-spf, authentication-results, forefront, received
+    hop: int  # 1-based index of the hop (oldest first), 0 when not from a Received header
+
+
+_SENDER_IP = re.compile(r"(?:client-ip=|sender IP is |designates )([0-9A-Fa-f:.]{2,45})", re.I)
+
+
+def entry_point(msg, path: list[Hop], authserv: str = "") -> Entry | None:
+    """The first external hop: the receiver's own record of the client address (Received-SPF,
+    the comment of Microsoft's Authentication-Results, Forefront's CIP), else the hop received by the
+    host that wrote Authentication-Results, else the newest hop from an address outside any
+    private network."""
+
+    def valid(text: str) -> str:
+        try:
+            return str(ipaddress.ip_address(text.strip().strip(".;")))
+        except ValueError:
+            return ""
+
+    for header, source in (("Received-SPF", "received-spf"), ("Authentication-Results", "authentication-results")):
+        for value in (msg.get_all(header) or [])[:1]:
+            m = _SENDER_IP.search(str(value))
+            if m and (ip := valid(m.group(1))):
+                return Entry(ip, _helo_for(path, ip), source, _hop_of(path, ip))
+    forefront = str(msg.get("X-Forefront-Antispam-Report", "") or "")
+    m = re.search(r"(?:^|;)\s*CIP:([0-9A-Fa-f:.]{2,45})", forefront)
+    if m and (ip := valid(m.group(1))):
+        return Entry(ip, _helo_for(path, ip), "forefront", _hop_of(path, ip))
+    numbered = list(enumerate(path, 1))
+    if authserv:
+        for n, hop in reversed(numbered):
+            if hop.by.lower() == authserv.lower() and (ip := hop_ip(hop)) and not _internal(ip):
+                return Entry(ip, _helo(hop), "received", n)
+    for n, hop in reversed(numbered):
+        if hop.tls == "local":
+            continue
+        ip = hop_ip(hop)
+        if ip and not _internal(ip):
+            return Entry(ip, _helo(hop), "received", n)
+    return None
+
+
+def _helo(hop: Hop) -> str:
+    name = hop.from_host.split(" ", 1)[0].strip("[]")
+    return "" if _IP_LITERAL.fullmatch(f"[{name}]") else name.lower()
+
+
+def _hop_of(path: list[Hop], ip: str) -> int:
+    return next((n for n, hop in reversed(list(enumerate(path, 1))) if hop_ip(hop) == ip), 0)
+
+
+def _helo_for(path: list[Hop], ip: str) -> str:
+    n = _hop_of(path, ip)
+    return _helo(path[n - 1]) if n else ""
+
+
+_NAMED_HEADERS = ("From", "To", "Cc", "Bcc", "Reply-To", "Sender", "Return-Path", "Delivered-To", "Envelope-To",
+                  "X-Original-To", "Resent-From", "Resent-To", "Disposition-Notification-To", "Message-ID",
+                  "In-Reply-To", "References", "List-Unsubscribe", "X-Failed-Recipients", "Original-Recipient",
+                  "Final-Recipient", "Reporting-MTA", "Remote-MTA", "Received-From-MTA", "Arrival-Date")
+
+
+def identifying_names(msg) -> list[str]:
+    """The addresses, host names and IP addresses in a message's header that say who sent, received or
+    relayed it (for --anonymize): the address headers, every Received hop, the receivers'
+    authserv-ids, the DKIM and ARC signing domains, Microsoft's H:/PTR:/CIP: fields."""
+    names: list[str] = []
+    for header in _NAMED_HEADERS:
+        for value in (msg.get_all(header) or [])[:50]:
+            text = str(value)
+            names += re.findall(r"[^\s<>@\"'(),;:]{1,64}@[A-Za-z0-9.-]{1,253}", text)
+            names += re.findall(r"(?:dns|smtp|rfc822);\s*([A-Za-z0-9.-]+\.[A-Za-z]{2,63})", text, re.I)
+    for hop in hops(msg):
+        names += [w for w in re.findall(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+", f"{hop.from_host} {hop.by}")
+                  if not re.fullmatch(r"[\d.]+", w) or w.count(".") == 3]
+        if ip := hop_ip(hop):
+            names.append(ip)
+    for verdict in auth_results(msg):
+        names.append(verdict.authserv)
+        names += [v.split("@")[-1] for k, v in verdict.properties.items() if k in ("smtp.mailfrom", "header.from",
+                                                                                    "header.d", "header.i",
+                                                                                    "smtp.helo")]
+    for header in ("DKIM-Signature", "ARC-Seal", "ARC-Message-Signature", "ARC-Authentication-Results"):
+        for value in (msg.get_all(header) or [])[:20]:
+            names += re.findall(r"\bd=([A-Za-z0-9.-]+)", str(value))
+    forefront = str(msg.get("X-Forefront-Antispam-Report", "") or "")
+    names += re.findall(r"(?:^|;)\s*(?:H|PTR|CIP):([A-Za-z0-9.:-]+)", forefront)
+    return [clean(n, limit=255, keep_newlines=False) for n in names if n and "." in n or ":" in n]

@@ -32,6 +32,7 @@ class Loaded:
     notes: list[str] = field(default_factory=list)  # what was done to read it (mbox, headers only...)
     headers_only: bool = False
     unread_part: bool = False  # part of the header (over MAX_HEADER_BYTES) or the body (nested too deep) not read
+    raw: bytes = b""  # the message's bytes as read (mbox envelope removed): what DKIM signatures cover
 
     @property
     def partial(self) -> bool:
@@ -80,7 +81,7 @@ def load(data: bytes, *, truncated: bool = False) -> Loaded:
         message = BytesHeaderParser(policy=compat32).parsebytes(head)
         notes.append("the MIME parts are nested too deeply: only the header was read, the body was not")
         unread_part = True
-    return Loaded(message, len(data), truncated, notes, headers_only, unread_part)
+    return Loaded(message, len(data), truncated, notes, headers_only, unread_part, raw=data)
 
 
 def _nth(data: bytes, needle: bytes, n: int) -> int:

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from checks.autoconfig import parse_autoconfig
 from checks.dmarc import parse_dmarc, select_dmarc
 from checks.mta_sts import mx_matches, parse_mta_sts_policy, parse_sts_record, select_sts
-from checks.spf.record import parse_record, select_spf
 from checks.tls_rpt import parse_tlsrpt
 from diagnose.knowledge.replies import SmtpReply, imap_capabilities
 from diagnose.knowledge.sanitize import clean
+from diagnose.knowledge.spf.record import parse_record, select_spf
 from diagnose.net.protocol import LineReader, ProtocolError
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

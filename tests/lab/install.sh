@@ -11,7 +11,7 @@
 set -eu
 
 PACKAGES="knot knot-dnsutils unbound postfix dovecot-core dovecot-imapd
-dovecot-pop3d dovecot-lmtpd iptables swaks iproute2 openssl util-linux
+dovecot-pop3d dovecot-lmtpd iptables swaks iproute2 openssl util-linux opendkim opendkim-tools
 libidn12 libgnutls-dane0 libevent-2.1-7 libdb5.3
 chromium chromium-driver poppler-utils fonts-dejavu-core"
 
@@ -112,7 +112,7 @@ done
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     for p in $missing; do
         case "$p" in
-            knot|unbound|postfix) svc=$p ;;
+            knot|unbound|postfix|opendkim) svc=$p ;;
             dovecot-core) svc=dovecot ;;
             *) continue ;;
         esac

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tests.lab import firewall
 from tests.lab.authserver import write_authserver
+from tests.lab.dkimsigner import make_key, write_opendkim
 from tests.lab.dnsservers import write_knot, write_unbound
 from tests.lab.mailservers import (
     register_config_dir,
@@ -40,12 +41,13 @@ REQUIRED_BINARIES = (
     "/usr/lib/dovecot/imap",
     "/usr/lib/dovecot/pop3",
     "/usr/lib/dovecot/lmtp",
+    "/usr/sbin/opendkim",
 )
 # Unix socket paths are limited to 108 bytes; Dovecot puts sockets a few
 # levels below DIR/dovecot/run.
 MAX_WORKDIR_LEN = 60
-START_ORDER = ("knot", "unbound", "oauth", "dovecot", "postfix", "web")
-GENERATED = ("certs", "knot", "unbound", "dovecot", "postfix", "oauth")  # subdirs of DIR the lab owns
+START_ORDER = ("knot", "unbound", "oauth", "dovecot", "opendkim", "postfix", "web")
+GENERATED = ("certs", "knot", "unbound", "dovecot", "postfix", "oauth", "opendkim")  # subdirs of DIR the lab owns
 
 
 class LabNotInstalled(LabError):
@@ -200,6 +202,7 @@ class Lab:
                 shutil.rmtree(w / sub)
         for old in w.glob("launch-*.log"):
             old.unlink()
+        dkim_key = make_key(w / "opendkim", plan)  # its public half goes into the zone: before plan.zones()
         zones = plan.zones()
         ca_host, ocsp_host = plan.hosts["capub"].fqdn, plan.hosts["ocsp"].fqdn
         ca = CertAuthority(w / "certs", plan.net, urls={
@@ -215,7 +218,9 @@ class Lab:
         procs["web"] = write_web(w / "web", plan, ca)
         procs["oauth"] = write_authserver(w / "oauth", plan, ca)
         procs["dovecot"] = write_dovecot(w / "dovecot", plan, certs, password, procs["oauth"])
-        procs["postfix"] = write_postfix(w / "postfix", plan, certs, procs["dovecot"])
+        procs["opendkim"] = write_opendkim(w / "opendkim", plan, dkim_key, w / "unbound" / "trust-anchor")
+        procs["postfix"] = write_postfix(w / "postfix", plan, certs, procs["dovecot"], procs["opendkim"],
+                                         str(ca.ca_file))
         domain = plan.domain(MAIL_DOMAIN_SCENARIO)
 
         self.state.update({
@@ -232,6 +237,7 @@ class Lab:
                       for k, h in plan.hosts.items()},
             "scenarios": plan.scenario_facts(),
             "mail": {"user": f"{MAIL_USER}@{domain}", "password": password, "domain": domain,
+                     "dkim_selector": procs["opendkim"]["selector"],
                      "accounts": procs["dovecot"]["accounts"]},
             "processes": procs,
             "oauth": {k: v for k, v in procs["oauth"].items()
@@ -290,6 +296,7 @@ class Lab:
                              lambda a=addr, po=port: tcp_open(a, po), remaining())
         wait_for("dovecot auth socket", lambda: os.path.exists(procs["dovecot"]["auth_socket"]),
                  remaining())
+        wait_for("opendkim milter socket", lambda: os.path.exists(procs["opendkim"]["socket"]), remaining())
         self.state["state"] = "running"
         self.state["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self._save()
@@ -347,6 +354,16 @@ class Lab:
     def account(self, name: str) -> str:
         """Address of a lab mailbox (scenarios.MAIL_ACCOUNTS: "user", "locked", "dropped")."""
         return self.state["mail"]["accounts"][name]
+
+    @property
+    def dkim_selector(self) -> str:
+        """The selector OpenDKIM signs the healthy domain's submitted mail with (a key made per lab)."""
+        return self.state["mail"]["dkim_selector"]
+
+    @property
+    def dkim_key(self) -> Path:
+        """The private key of that selector (PEM), e.g. to ARC-seal a message as the lab's domain."""
+        return Path(self.state["processes"]["opendkim"]["key"])
 
     @property
     def password(self) -> str:

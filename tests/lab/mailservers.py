@@ -122,7 +122,8 @@ postlog      unix-dgram n  -       n       -       1       postlogd
 """
 
 
-def write_postfix(base: Path, plan: Plan, certs: dict[str, dict], dovecot: dict) -> dict:
+def write_postfix(base: Path, plan: Plan, certs: dict[str, dict], dovecot: dict, opendkim: dict | None = None,
+                  ca_file: str = "") -> dict:
     conf = base / "conf"
     queue = base / "queue"
     data = base / "data"
@@ -192,6 +193,9 @@ def write_postfix(base: Path, plan: Plan, certs: dict[str, dict], dovecot: dict)
     (conf / "main.cf").write_text("".join(f"{k} = {v}\n" for k, v in main.items()))
 
     lines = [MASTER_CF_BASE]
+    signed = _signing_hosts(plan, hosts) if opendkim else set()
+    if opendkim:
+        lines.append(_relay_transport(plan, ca_file))
     for h in hosts:
         c = certs[h.key]
         common = [f"-o myhostname={h.fqdn}", f"-o smtpd_tls_cert_file={c['chain']}",
@@ -211,6 +215,10 @@ def write_postfix(base: Path, plan: Plan, certs: dict[str, dict], dovecot: dict)
                     opts += ["-o smtpd_tls_security_level=encrypt", "-o smtpd_tls_auth_only=yes"]
                 else:  # submissions, port 465
                     opts += ["-o smtpd_tls_wrappermode=yes", "-o smtpd_tls_security_level=encrypt"]
+            if h.key in signed:
+                opts += [f"-o smtpd_milters=unix:{opendkim['socket']}", "-o milter_default_action=tempfail"]
+                if svc != "smtp":  # submitted mail goes out once more over SMTP, as to another provider
+                    opts += [f"-o content_filter=labrelay:[{plan.addr('mx2')}]:25"]
             opts += [f"-o {o}" for o in h.postfix]  # the host's own faults come last and win
             lines.append(f"{h.addr}:{port} inet n - n - - smtpd\n  " + "\n  ".join(opts) + "\n")
     (conf / "master.cf").write_text("".join(lines))
@@ -224,6 +232,24 @@ def write_postfix(base: Path, plan: Plan, certs: dict[str, dict], dovecot: dict)
         "listen": {h.key: {s: POSTFIX_SERVICES[s] for s in h.services if s in POSTFIX_SERVICES}
                    for h in hosts},
     }
+
+
+def _signing_hosts(plan: Plan, hosts) -> set[str]:
+    """The healthy domain's own mail hosts (mx1, mx2, smtp): their smtpd passes mail through OpenDKIM."""
+    domain = plan.domain(MAIL_DOMAIN_SCENARIO)
+    return {h.key for h in hosts if h.fqdn.endswith("." + domain) and not h.postfix}
+
+
+def _relay_transport(plan: Plan, ca_file: str) -> str:
+    """The SMTP client that carries submitted mail from mx1 to mx2 port 25 (content_filter of the
+    submission services): so a delivered message has the hops of mail between two providers
+    (ESMTPSA to the submission server, ESMTPS between the servers, LMTP into the mailbox), a DKIM
+    signature made on submission and verified on receipt, and an SPF-checkable client address."""
+    mx1 = plan.hosts["mx1"]
+    opts = [f"smtp_bind_address={mx1.addr}", f"smtp_helo_name={mx1.fqdn}", "smtp_tls_security_level=encrypt",
+            f"smtp_tls_CAfile={ca_file}", "smtp_tls_loglevel=1"]
+    return "labrelay     unix  -       -       n       -       -       smtp\n  " + "\n  ".join(
+        f"-o {o}" for o in opts) + "\n"
 
 
 # -- Dovecot ------------------------------------------------------------------
@@ -314,6 +340,7 @@ def write_dovecot(base: Path, plan: Plan, certs: dict[str, dict], password: str,
         f"first_valid_uid = {mail_uid}",
         f"first_valid_gid = {mail_gid}",
         "mail_location = maildir:~/Maildir",
+        f"hostname = {hosts[0].fqdn}",  # named in the Received header of LMTP delivery (not the machine's name)
         "login_trusted_networks =",
         "recipient_delimiter = +",
         "lmtp_save_to_detail_mailbox = yes",  # user+Junk@ lands in the Junk folder

@@ -105,6 +105,11 @@ class Plan:
         for key, h in HOSTS.items():
             self.hosts[key] = self._render_host(key, h)
         self.reverse_origin = ".".join(str(o) for o in reversed(self.octets)) + ".in-addr.arpa"
+        self.extra: dict[str, list[tuple[str, str, str]]] = {}  # scenario -> records made at start (DKIM keys)
+
+    def add_record(self, scenario: str, owner: str, rtype: str, rdata: str) -> None:
+        """A record made when the lab starts (a fresh key), published in the scenario's zone."""
+        self.extra.setdefault(scenario, []).append((owner, rtype, rdata))
 
     # -- names and addresses -------------------------------------------
     def _render_host(self, key: str, h: Host) -> RenderedHost:
@@ -173,7 +178,7 @@ class Plan:
             z.dnssec = sc.dnssec
             if sc.dnssec:
                 tld_zone.dnssec = "signed"  # a signed child needs a signed parent for its DS
-            for owner, rtype, rdata in sc.records:
+            for owner, rtype, rdata in (*sc.records, *self.extra.get(name, ())):
                 owner = self._render(owner, z.origin)
                 owner_fqdn = z.origin if owner == "@" else f"{owner}.{z.origin}"
                 z.add(owner_fqdn, rtype.upper(), self._render(rdata, z.origin))

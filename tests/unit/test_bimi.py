@@ -11,10 +11,10 @@ from checks.bimi.check import Bimi, BimiLookup
 from checks.bimi.record import dmarc_blockers, parse_bimi, select_bimi
 from checks.bimi.svg import check_svg
 from checks.bimi.vmc import check_mark
-from checks.dmarc.discovery import Found
-from checks.dmarc.record import parse_dmarc
 from diagnose.engine.model import Status
 from diagnose.engine.registry import discover, select
+from diagnose.knowledge.dmarc.discovery import Found
+from diagnose.knowledge.dmarc.record import parse_dmarc
 from diagnose.net.httpget import FetchResult, HttpResponse
 from tests.lab.pki import CertAuthority
 from tests.lab.scenarios import BIMI_LOGO

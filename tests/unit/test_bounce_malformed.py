@@ -25,7 +25,7 @@ def run(tmp_path: Path, raw: bytes, *args: str) -> tuple[subprocess.CompletedPro
     path = tmp_path / "input.eml"
     path.write_bytes(raw)
     start = time.monotonic()
-    proc = subprocess.run([MAILDOCTOR, "message", str(path), "-f", "json", *args], capture_output=True,
+    proc = subprocess.run([MAILDOCTOR, "message", str(path), "-f", "json", "--offline", *args], capture_output=True,
                           timeout=120, env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin"})
     elapsed = time.monotonic() - start
     assert b"Traceback" not in proc.stderr, proc.stderr.decode(errors="replace")

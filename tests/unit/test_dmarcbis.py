@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from checks.dmarc import DmarcCheck, DmarcLookup, organizational_domain, parse_dmarc
-from checks.dmarc.discovery import org_domain_9989, policy_7489, policy_9989, walk_names
-from checks.dmarc.record import applied_policy
 from diagnose.engine.model import Status
+from diagnose.knowledge.dmarc.discovery import org_domain_9989, policy_7489, policy_9989, walk_names
+from diagnose.knowledge.dmarc.record import applied_policy
 from tests.unit.dnsdata import answer, nxdomain, servfail
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from checks.spf.check import SpfCheck
-from checks.spf.record import analyze_spf
-from checks.spf.syntax import parse_record, parse_term, select_spf
 from diagnose.engine.model import Status
+from diagnose.knowledge.spf.record import analyze_spf
+from diagnose.knowledge.spf.syntax import parse_record, parse_term, select_spf
 from tests.unit.dnsdata import Zone, answer, nodata, servfail, timeout
 
 

@@ -8,11 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checks.spf.check import SpfCheck
-from checks.spf.macros import Sender, expand
-from checks.spf.oddities import explanation_problem, oddities
-from checks.spf.record import analyze_spf
-from checks.spf.syntax import parse_record
 from diagnose.engine.model import Status
+from diagnose.knowledge.spf.macros import Sender, expand
+from diagnose.knowledge.spf.oddities import explanation_problem, oddities
+from diagnose.knowledge.spf.record import analyze_spf
+from diagnose.knowledge.spf.syntax import parse_record
 from tests.unit.dnsdata import Zone, answer
 
 # -- records the RFC allows -------------------------------------------------------------------------

@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from checks.spf.oddities import explanation_problem, oddities
-from checks.spf.syntax import Term, expand_static, is_dynamic, parse_record, select_spf
-from diagnose.net.resolver import DnsResult, Outcome, txt_strings
+from diagnose.knowledge.dnsanswer import DnsResult, Outcome, txt_strings
+from diagnose.knowledge.spf.oddities import explanation_problem, oddities
+from diagnose.knowledge.spf.syntax import Term, expand_static, is_dynamic, parse_record, select_spf
 
 LOOKUP_TERMS = ("include", "a", "mx", "ptr", "exists", "redirect")
 
@@ -48,7 +48,7 @@ class SpfNode:
     children: list[SpfNode] = field(default_factory=list)
     state: str = "ok"  # ok, pending, none, multiple, syntax, temperror, loop, not_followed
     detail: str = ""
-    oddities: list[str] = field(default_factory=list)  # valid but odd (checks/spf/oddities.py)
+    oddities: list[str] = field(default_factory=list)  # valid but odd (knowledge/spf/oddities.py)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"domain": self.domain, "via": self.via, "record": self.record, "lookups": self.lookups,

@@ -13,8 +13,8 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from checks.dmarc.record import DmarcRecord, parse_dmarc, select_dmarc
-from diagnose.net.resolver import DnsResult, Outcome, txt_strings
+from diagnose.knowledge.dmarc.record import DmarcRecord, parse_dmarc, select_dmarc
+from diagnose.knowledge.dnsanswer import DnsResult, Outcome, txt_strings
 
 MAX_WALK_QUERIES = 8  # RFC 9989 §4.10: the walk asks at most 8 names
 _SKIP_TO = 7  # a name of 8 or more labels: the second query is at its last 7 labels
@@ -136,3 +136,14 @@ def org_domain_9989(domain: str, answers: Mapping[str, DnsResult | None]) -> str
             return ".".join(labels[-(name.count(".") + 2):])
         candidate = name
     return candidate or names[0]
+
+
+def aligned(identifier: str, from_domain: str, mode: str = "r") -> bool:
+    """RFC 7489 §3.1: an authenticated domain is aligned with the From domain when it is the same
+    domain (strict, ``s``) or has the same organizational domain (relaxed, ``r``, the default)."""
+    identifier, from_domain = identifier.lower().rstrip("."), from_domain.lower().rstrip(".")
+    if not identifier or not from_domain:
+        return False
+    if mode.lower() == "s":
+        return identifier == from_domain
+    return org_domain_7489(identifier) == org_domain_7489(from_domain)

@@ -28,7 +28,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from checks.spf.macros import EXP_ONLY, Macro, tokens
+from diagnose.knowledge.spf.macros import EXP_ONLY, Macro, tokens
 
 MECHANISMS = ("all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists")
 MODIFIERS = ("redirect", "exp")
@@ -239,7 +239,7 @@ def is_dynamic(spec: str) -> bool:
 def expand_static(spec: str, domain: str, sender_domain: str = "") -> str:
     """Expand the macros that need no sender's address: %{d} (the current ``domain``), %{o} (the
     domain of the sender, ``sender_domain``: the domain checked), %%, %_, %- (§7.3)."""
-    from checks.spf.macros import Sender, expand
+    from diagnose.knowledge.spf.macros import Sender, expand
 
     return expand(spec, Sender(sender=f"postmaster@{sender_domain or domain}", domain=domain)).lower().rstrip(".")
 

@@ -1,15 +1,15 @@
 """Valid but odd SPF records: what RFC 7208 allows but is probably not what was meant.
 
 Pure. ``oddities(record, terms)`` returns one plain sentence per oddity; none of them is a
-permerror (those are syntax errors, ``checks/spf/syntax.py``), and the finding says so.
+permerror (those are syntax errors, ``diagnose/knowledge/spf/syntax.py``), and the finding says so.
 """
 
 from __future__ import annotations
 
 import ipaddress
 
-from checks.spf.macros import macros_in, tokens
-from checks.spf.syntax import MECHANISMS, UDP_SAFE_CHARS, Term, dns_name_problem, expand_static, is_dynamic
+from diagnose.knowledge.spf.macros import macros_in, tokens
+from diagnose.knowledge.spf.syntax import MECHANISMS, UDP_SAFE_CHARS, Term, dns_name_problem, expand_static, is_dynamic
 
 
 def oddities(record: str, terms: list[Term] | tuple[Term, ...], domain: str, sender_domain: str = "") -> list[str]:
