@@ -163,7 +163,7 @@ async def start_run(ctx: Context, request: HttpRequest) -> Response:
     def refuse(message: str, status: int = 400, headers: dict[str, str] | None = None) -> Response:
         again = pages.form_page(token, ctx.families, error=message, target=fields.target, user=fields.user,
                                 chosen=fields.checks, selectors=fields.selectors, roundtrip=fields.roundtrip,
-                                private_note=private_note(ctx))
+                                secret_kind=fields.secret_kind, private_note=private_note(ctx))
         return html(again, status, csrf=cookie, headers=headers)
 
     why = None if ctx.settings.allow_private else name_refused(fields.target)

@@ -1,6 +1,7 @@
 """The diagnosis form: its posted fields, the names a public server refuses before any lookup, and
-the plan it becomes (through ``plan_from_form``, the TUI's start-form path: the password answers the
-credential prompt in memory and lives on only as a Secret in the plan)."""
+the plan it becomes (through ``plan_from_form``, the TUI's start-form path: the password, or the OAuth 2.0
+access token when the form says so, answers the credential prompt in memory and lives on only as a
+Secret in the plan)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from diagnose.app.plan import Plan, PlanError, Request, plan_from_form
+from diagnose.engine.credentials import OAUTH2, PASSWORD
 from diagnose.engine.target import TargetError, parse_target
 from diagnose.web.settings import ServeSettings
 
@@ -36,19 +38,20 @@ def one(form: dict[str, list[str]], name: str) -> str:
 
 @dataclass(frozen=True)
 class Fields:
-    """What the form asked for, the password aside (it goes straight into the plan)."""
+    """What the form asked for, the secret aside (it goes straight into the plan)."""
 
     target: str
     user: str = ""
     checks: tuple[str, ...] = ()  # families ticked; none: every check
     selectors: str = ""  # as typed: comma separated
     roundtrip: bool = False
+    secret_kind: str = PASSWORD  # what the secret field holds: PASSWORD or OAUTH2 (an access token)
 
     @classmethod
     def of(cls, form: dict[str, list[str]], families: tuple[str, ...]) -> Fields:
         return cls(one(form, "target").strip(), one(form, "user").strip(),
                    tuple(c for c in form.get("check", []) if c in families), one(form, "dkim_selector"),
-                   one(form, "roundtrip") == "1")
+                   one(form, "roundtrip") == "1", OAUTH2 if one(form, "secret_kind") == OAUTH2 else PASSWORD)
 
     @property
     def selector_list(self) -> list[str]:
@@ -57,14 +60,19 @@ class Fields:
 
 def make_form_plan(settings: ServeSettings, fields: Fields, password: str) -> Plan:
     """The plan of the form (PlanError with a line for the form); the server's resolver, timeout and
-    CA file, the form's target, login, checks and selectors."""
+    CA file, the form's target, login, checks and selectors. ``password`` is the secret field: an
+    access token when ``fields.secret_kind`` is OAUTH2."""
     base = Request(target=None, nameservers=list(settings.nameservers), timeout=settings.timeout, fmt="json",
                    ca_file=settings.ca_file, dkim_selectors=fields.selector_list, only=list(fields.checks),
                    roundtrip=fields.roundtrip, argv=equivalent_argv(settings, fields))
     try:
-        return plan_from_form(base, fields.target, fields.user, password)
+        return plan_from_form(base, fields.target, fields.user, password, kind=fields.secret_kind)
     except PlanError as exc:  # the CLI's advice does not fit a form
-        raise PlanError(str(exc).replace(_CLI_PASSWORD_HINT, "the password in the form")) from None
+        message = str(exc).replace(_CLI_PASSWORD_HINT, "the password in the form")
+        if fields.secret_kind == OAUTH2:  # the token field was left empty: the same prompt, in its words
+            message = message.replace("no password for", "no access token for").replace(
+                "the password in the form", "the access token in the form")
+        raise PlanError(message) from None
 
 
 def name_refused(target: str) -> str | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+from diagnose.engine.credentials import OAUTH2, PASSWORD
 from reports.common import STATUS_WORDS, html_text
 from reports.html import CSS as REPORT_CSS
 
@@ -39,8 +40,13 @@ def badge(status: str) -> str:
 
 def form_page(csrf: str, families: Iterable[str], *, error: str = "", target: str = "", user: str = "",
               chosen: Iterable[str] = (), selectors: str = "", roundtrip: bool = False,
-              private_note: str = "") -> str:
+              secret_kind: str = PASSWORD, private_note: str = "") -> str:
+    """The diagnosis form; a form sent back (``error``) keeps what was typed, never the secret."""
     chosen = set(chosen)
+    kinds = "".join(f'<label class="check"><input type="radio" name="secret_kind" value="{value}" id="kind-{value}"'
+                    f'{" checked" if value == secret_kind else ""}> {words}</label>'
+                    for value, words in ((PASSWORD, "a password or app password"),
+                                         (OAUTH2, "an OAuth 2.0 access token")))
     boxes = "".join(f'<label class="fam"><input type="checkbox" name="check" value="{e(f)}"'
                     f'{" checked" if f in chosen else ""}> {e(f)}</label>' for f in families)
     err = f'<p class="error" role="alert">{e(error)}</p>' if error else ""
@@ -56,12 +62,13 @@ authentication and delivery, and says what is wrong in plain words.</p>
 <input type="text" name="target" id="target" value="{e(target)}" required maxlength="320"
  placeholder="example.com or you@example.com" autofocus spellcheck="false" autocapitalize="off"></label>
 <details><summary>Log in too (optional)</summary>
-<p class="muted">Tests the login on the submission and mailbox servers. The password is used for this
-run only: it is kept in memory, never stored, logged or put in a link.</p>
+<p class="muted">Tests the login on the submission and mailbox servers. The password or access token is
+used for this run only: it is kept in memory, never stored, logged or put in a link.</p>
 <label>User name <input type="text" name="user" value="{e(user)}" maxlength="320" autocomplete="off"
  spellcheck="false" autocapitalize="off" placeholder="the address itself when empty"></label>
-<label>Password or app password <input type="password" name="password" maxlength="1024"
+<label>Password or access token <input type="password" name="password" id="secret" maxlength="4096"
  autocomplete="new-password"></label>
+<fieldset class="secret-kind"><legend>The secret above is</legend>{kinds}</fieldset>
 <label class="check"><input type="checkbox" name="roundtrip" value="1"{" checked" if roundtrip else ""}>
  Round trip: send a test message and wait for it to arrive (needs the login)</label>
 </details>

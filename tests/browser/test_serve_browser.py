@@ -1,7 +1,7 @@
 """`maildoctor serve` in a real browser (headless Chromium) against the lab: submit the form, watch
 the findings arrive, open the report, download JSON; 20 diagnoses at once with the CLI's results and
 the server under 300 MB; a private target refused; the token asked for; screenshots at desktop and
-phone widths (in the browser artifacts directory)."""
+phone widths (in the browser artifacts directory); an OAuth access token chosen on the form logs in."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser import chrome
+from tests.test_oauth_lab import mint
 from tests.web.server import Serve, cli_report, lab_args, outcome
 
 pytestmark = [pytest.mark.lab, pytest.mark.browser]
@@ -202,3 +203,35 @@ def test_the_token_is_asked_for(watched, tmp_path, browser_artifacts):
         assert TOKEN not in driver.current_url and TOKEN not in driver.page_source
         assert no_csp_violations(driver) == []
 
+
+
+def test_an_oauth_access_token_chosen_on_the_form_logs_in(watched, lab, tmp_path, browser_artifacts):
+    driver = watched
+    user = lab.account("modern")  # the lab's OAuth-only mailbox: no password would do
+    token = mint(lab)["access_token"]
+    with Serve(tmp_path, *lab_args(lab, "--allow-private"), nameserver=lab.resolver) as server:
+        # Given the form, When the login is opened, the token typed and "an OAuth 2.0 access token" chosen
+        chrome.open_page(driver, server.url + "/")
+        driver.find_element(By.ID, "target").send_keys(user)
+        driver.find_element(By.XPATH, "//summary[contains(., 'Log in')]").click()
+        driver.find_element(By.NAME, "user").send_keys(user)
+        driver.find_element(By.ID, "secret").send_keys(token)
+        driver.find_element(By.ID, "kind-oauth2").click()
+        driver.find_element(By.XPATH, "//summary[contains(., 'Which checks')]").click()
+        for family in ("login", "servers"):
+            driver.find_element(By.CSS_SELECTOR, f"input[name=check][value={family}]").click()
+        assert driver.find_element(By.ID, "kind-oauth2").is_selected()
+        chrome.screenshot(driver, browser_artifacts / "serve-form-oauth-phone.png", width=PHONE)
+        chrome.set_width(driver, DESKTOP)
+        driver.find_element(By.ID, "start").click()
+        wait(driver, lambda d: "/r/" in d.current_url, 30)
+        wait_done(driver)
+        # Then the login rows show up passed, and the token is in neither the link nor the page
+        table = driver.find_element(By.ID, "findings").text
+        assert "login.smtp" in table and "login.imap" in table, table
+        assert token not in driver.current_url and token not in driver.page_source
+        assert no_csp_violations(driver) == []
+        run = driver.current_url.split("/r/")[1]
+        report = json.loads(server.client().get(f"/r/{run}/download/json").body)
+    found = {f["check"]: f["status"] for f in report["findings"] if f["check"].startswith("login.")}
+    assert found.get("login.smtp") == "pass" and found.get("login.imap") == "pass", found

@@ -241,3 +241,22 @@ def test_a_port_in_use_or_a_bad_option_is_one_line(tmp_path):
                         (["--auth-header", "X Bad"], "--auth-header takes")):
         proc = run_cli("serve", *argv)
         assert proc.returncode == 3 and words in proc.stderr and "Traceback" not in proc.stderr, (argv, proc.stderr)
+
+
+def test_an_oauth_token_left_empty_or_malformed_is_said_in_the_form_words_and_never_echoed(tmp_path):
+    # Given the form with "an OAuth 2.0 access token" chosen
+    bad = "not a token \u00e9 " + TOKEN
+    with Serve(tmp_path) as server:
+        c = server.client()
+        assert 'name="secret_kind" value="password" id="kind-password" checked' in c.get("/").body
+        form = {"target": "you@example.com", "user": "you@example.com", "secret_kind": "oauth2"}
+        # When the token field is left empty, or holds what cannot be a bearer token (RFC 6750)
+        empty = c.post_form("/run", {"csrf": c.csrf(), **form})
+        malformed = c.post_form("/run", {"csrf": c.csrf(), **form, "password": bad})
+    # Then each is sent back with the choice kept, saying what is missing or wrong, without the value
+    assert empty.status == 400 and "no access token for you@example.com: give the access token in the form" \
+        in empty.body, empty.body
+    assert malformed.status == 400 and "the access token typed in the form is not an access token" in malformed.body
+    for reply in (empty, malformed):
+        assert 'value="oauth2" id="kind-oauth2" checked' in reply.body
+    assert TOKEN not in malformed.body and TOKEN not in server.log and "started" not in server.log
