@@ -10,26 +10,33 @@ convention (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). No revocation lookup, no DN
 
 Built to start fast: it runs before Typer is imported (diagnose.app.cli.main hands it the
 arguments), parses them with argparse and imports neither Rich, Textual nor pydantic; dnspython
-only when HOST is a name to resolve (not with an IP address or --address).
+only when HOST is a name to resolve (not with an IP address or --address). A port that is well
+(the name known and an address to connect to) is judged on a fast path without asyncio or
+cryptography (diagnose.net.verified_session: OpenSSL verifies the certificate, as a mail client
+would); anything else gets the full session and judgement above, within what is left of --timeout.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import ipaddress
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from diagnose.engine.exitcodes import ExitCode
 from diagnose.engine.model import Status
 from diagnose.engine.target import TargetError, normalise_domain
 from diagnose.engine.timeouts import DEFAULT_TIMEOUT
 from diagnose.knowledge.sanitize import clean
-from diagnose.net.dialogue import IMPLICIT_TLS, PROTOCOL, Dialogue, Endpoint, run_dialogue
+from diagnose.net.mailports import IMPLICIT_TLS, PROTOCOL
+from diagnose.net.verified_session import Quick, verified_session
+
+if TYPE_CHECKING:
+    from diagnose.net.dialogue import Dialogue
 
 STATES = {ExitCode.OK: "OK", ExitCode.WARN: "WARNING", ExitCode.FAIL: "CRITICAL", ExitCode.UNKNOWN: "UNKNOWN"}
 PROTOCOLS = ("smtp", "imap", "pop3")
@@ -172,6 +179,8 @@ def make_request(args: argparse.Namespace) -> Request:
 
 async def resolve(req: Request) -> tuple[str, ExitCode, str]:
     """(address, OK, "") or ("", state, why): the first address of HOST, IPv4 first, through dnspython."""
+    import asyncio
+
     from diagnose.net.resolver import Dns, Outcome, ResolverUnreachable, parse_nameserver
 
     try:
@@ -253,20 +262,101 @@ def judge_certificate(req: Request, chain: list, v: Verdict, now: dt.datetime) -
                      f"certificate valid {days} days")
 
 
-async def probe(req: Request) -> Verdict:
-    """The whole probe, within req.timeout (the dialogue's own limits are each at most that)."""
-    v = Verdict(summary=[f"{req.protocol} {req.host}:{req.port}"])
+def run(req: Request) -> Verdict:
+    """The whole probe within req.timeout: the fast path when it applies, else (or when it finds
+    something to explain) the full one with what is left of the time."""
     start = time.monotonic()
+    if not req.address:
+        import asyncio
+
+        address, state, why = asyncio.run(resolve(req))  # within half of req.timeout
+        if not address:
+            v = Verdict(summary=[_what(req, "")])
+            v.add(state, why)
+            return v
+        req = replace(req, address=address)
+    if _ip(req.host) is None:  # a name to verify (an address target: certs judges it)
+        q = verified_session(host=req.host, address=req.address, port=req.port, protocol=req.protocol,
+                             implicit_tls=req.implicit_tls, timeout=req.timeout * 0.9,
+                             deadline=start + req.timeout, warn_days=req.warn_days, ca_file=req.ca_file,
+                             ehlo_name=req.ehlo)
+        if q.ok:
+            return healthy(req, q, start)
+        if q.connect_error is not None or q.timed_out_phase:  # the wait is spent: say what was seen
+            v = Verdict(summary=[_what(req, req.address)])
+            judge(req, dialogue_of(req, q), v, dt.datetime.now(dt.UTC))
+            v.perf.insert(0, f"time={time.monotonic() - start:.3f}s;;;0")
+            return v
+    import asyncio
+
+    return asyncio.run(probe(req, start))
+
+
+def _what(req: Request, address: str) -> str:
+    """The status line's subject: "smtp mx.example.com:25 (192.0.2.7)"."""
+    what = f"{req.protocol} {req.host}:{req.port}"
+    if address and address != req.host:
+        what += f" ([{address}])" if ":" in address else f" ({address})"
+    return what
+
+
+def healthy(req: Request, q: Quick, start: float) -> Verdict:
+    """The fast path's OK, in the words and perfdata judge() gives a healthy session."""
+    how = "implicit TLS" if req.implicit_tls else "STARTTLS"
+    greeting = f"{q.greeting_code} greeting" if q.greeting_code else "greeting OK"
+    v = Verdict(summary=[_what(req, req.address), greeting, f"{how} {q.tls_version}",
+                         f"certificate valid {q.days_left} days"])
+    v.perf = [f"time={time.monotonic() - start:.3f}s;;;0"]
+    if q.greeting_delay_s is not None:
+        v.perf.append(f"greeting={q.greeting_delay_s:.3f}s;;;0")
+    v.perf.append(f"cert_days={q.days_left};{req.warn_days};{req.crit_days}")
+    return v
+
+
+def dialogue_of(req: Request, q: Quick) -> Dialogue:
+    """The fast session's findings as the dialogue record judge() reads (a refused connect or a wait
+    that ran out: what the full session would have recorded)."""
+    from diagnose.net.dialogue import Dialogue, Endpoint
+    from diagnose.net.tcp import ConnectOutcome, classify_socket_error
+
+    ep = Endpoint("probe", req.host, req.address, req.port, speaks=req.protocol, tls_from_start=req.implicit_tls)
+    d = Dialogue(ep)
+    if q.connect_error is not None:
+        d.connect, d.connect_detail = classify_socket_error(q.connect_error)
+        d.stop("connect", d.connect.value, d.connect_detail)
+        return d
+    d.connect = ConnectOutcome.CONNECTED
+    d.greeting, d.greeting_ok, d.greeting_code = q.greeting, q.greeting_ok, q.greeting_code
+    d.greeting_delay_s = q.greeting_delay_s
+    if q.tls_version:  # the wait ran out after a verified handshake: the certificate is still judged
+        from cryptography import x509
+
+        from diagnose.net.tls import TlsInfo
+
+        d.tls = TlsInfo(q.tls_version, "", 0, tuple(x509.load_der_x509_certificate(c) for c in q.chain_der))
+    elif "handshake" in q.timed_out_phase:
+        d.tls_error = q.timeout_detail
+    d.stop(q.timed_out_phase, "timeout", q.timeout_detail)
+    return d
+
+
+async def probe(req: Request, start: float) -> Verdict:
+    """The full probe, within what is left of req.timeout since ``start`` (the dialogue's own limits are
+    each at most req.timeout)."""
+    import asyncio
+
+    from diagnose.net.dialogue import Endpoint, run_dialogue
+
+    v = Verdict(summary=[f"{req.protocol} {req.host}:{req.port}"])
     try:
-        async with asyncio.timeout(req.timeout):
+        async with asyncio.timeout(max(start + req.timeout - time.monotonic(), 0)):
             address = req.address
             if not address:
                 address, state, why = await resolve(req)
                 if not address:
                     v.add(state, why)
                     return v
-            if address != req.host:
-                v.summary[0] += f" ([{address}])" if ":" in address else f" ({address})"
+            v.summary[0] = _what(req, address)
             ep = Endpoint("probe", req.host, address, req.port, speaks=req.protocol, tls_from_start=req.implicit_tls)
             # each phase a little inside the whole: one stalled phase is reported as itself
             d = await run_dialogue(ep, timeout=req.timeout * 0.9, ehlo_name=req.ehlo)
@@ -307,7 +397,7 @@ def main(argv: list[str]) -> int:
         print(nagios_line(f"MAILDOCTOR UNKNOWN - {exc}"))
         return ExitCode.UNKNOWN
     try:
-        v = asyncio.run(probe(req))
+        v = run(req)
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
     sys.stdout.write(render(v))

@@ -17,12 +17,10 @@ from dataclasses import dataclass, field
 from diagnose.engine.timeouts import Timeouts
 from diagnose.knowledge.replies import imap_capabilities
 from diagnose.net.guard import open_connection
+from diagnose.net.mailports import IMPLICIT_TLS, PROTOCOL
 from diagnose.net.protocol import Failure, LineReader, ProtocolError, Transcript, command_bytes
 from diagnose.net.tcp import ConnectOutcome, classify_socket_error
 from diagnose.net.tls import TlsInfo, probe_context, session_info, sni_name
-
-PROTOCOL = {25: "smtp", 587: "smtp", 465: "smtp", 143: "imap", 993: "imap", 110: "pop3", 995: "pop3"}
-IMPLICIT_TLS = {465, 993, 995}
 
 
 @dataclass(frozen=True)

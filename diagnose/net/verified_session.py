@@ -1,0 +1,327 @@
+"""The probe's fast path: one session over a blocking socket that succeeds only when all is well.
+
+Connect, greeting, EHLO/CAPABILITY/CAPA, STARTTLS (or TLS from the start) and a handshake that
+OpenSSL verifies like a mail client (system roots plus --ca-file, the host name checked), then the
+leaf's expiry from the verified certificate. Nothing but socket and ssl: no asyncio, no
+cryptography. Anything else (a refusal, an odd reply, no STARTTLS, a certificate OpenSSL does not
+accept, an expiry inside the warning days) ends it with ``Quick.ok`` false, and the caller runs the
+full dialogue (diagnose.net.dialogue) and certificate judgement (diagnose.knowledge.certs), which
+explain what is wrong. A wait that runs out is reported as such (``timed_out``), so the caller never
+waits twice. Every wait is bounded by the phase limit and by ``deadline`` (time.monotonic()).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from diagnose.engine.timeouts import Timeouts
+from diagnose.knowledge.replies import SmtpReply, imap_capabilities
+from diagnose.knowledge.sanitize import clean
+
+MAX_LINE = 4096  # bytes, as diagnose.net.protocol
+MAX_SESSION = 256 * 1024
+MAX_REPLY_LINES = 200
+_SMTP_LINE = re.compile(r"^([2-5][0-9][0-9])([ -]|$)(.*)$")  # RFC 5321 §4.2.1, as diagnose.net.protocol
+
+
+class _Stop(Exception):
+    """The fast path ends here: ``timed_out`` when a wait ran out, else something to explain in full."""
+
+    def __init__(self, phase: str, timed_out: bool = False, detail: str = "") -> None:
+        super().__init__(phase)
+        self.phase, self.timed_out, self.detail = phase, timed_out, detail
+
+
+@dataclass
+class Quick:
+    """What the fast session saw. ``ok``: verified TLS, certificate valid for more than the warning days."""
+
+    ok: bool = False
+    connected: bool = False
+    connect_error: OSError | None = None  # the connect() failure, for diagnose.net.tcp to classify
+    timed_out_phase: str = ""  # the phase whose wait ran out ("" = none)
+    timeout_detail: str = ""
+    greeting: str = ""
+    greeting_code: int | None = None
+    greeting_ok: bool = False
+    greeting_delay_s: float | None = None
+    tls_version: str = ""  # set once a handshake verified
+    chain_der: tuple[bytes, ...] = ()  # the certificates the server sent, leaf first (DER)
+    days_left: int | None = None
+    why_not: str = ""  # why the fast path stopped (for the record; the full path says it to the user)
+
+
+@functools.lru_cache(maxsize=4)
+def verifying_context(ca_file: Path | None) -> ssl.SSLContext:
+    """A mail client's context: host names checked, the system's roots plus --ca-file.
+
+    The system's roots are loaded from the hashed directory (OpenSSL reads the one root a chain
+    needs) rather than the bundle file (parsing ~140 roots costs ~25 ms); the bundle only where
+    there is no directory."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, check_hostname
+    ctx.hostname_checks_common_name = False  # the subject alternative names only: never more lenient than certs
+    # level 2: RSA keys under 2048 bits and SHA-1 signatures fail verification (knowledge.certs's weak key
+    # and weak signature), whatever the system's openssl.cnf says
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=2")
+    paths = ssl.get_default_verify_paths()
+    if paths.capath and Path(paths.capath).is_dir():
+        ctx.load_verify_locations(capath=paths.capath)
+    elif paths.cafile or paths.openssl_cafile:
+        ctx.load_verify_locations(cafile=paths.cafile or paths.openssl_cafile)
+    if ca_file is not None:
+        ctx.load_verify_locations(cafile=str(ca_file))
+    return ctx
+
+
+class _Lines:
+    """CRLF lines from a blocking socket, with the caps of diagnose.net.protocol and a deadline."""
+
+    def __init__(self, sock: socket.socket | ssl.SSLSocket, limits: Timeouts, deadline: float) -> None:
+        self.sock, self.limits, self.deadline = sock, limits, deadline
+        self.buf = bytearray()
+        self.total = 0
+
+    def wait(self, limit: float, phase: str) -> None:
+        left = min(limit, self.deadline - time.monotonic())
+        if left <= 0:
+            raise _Stop(phase, timed_out=True, detail="no complete reply")
+        self.sock.settimeout(left)
+
+    def line(self, phase: str) -> str:
+        until = time.monotonic() + self.limits.reply  # one whole reply within the reply limit
+        while (end := self.buf.find(b"\n")) < 0:
+            if len(self.buf) > MAX_LINE:
+                raise _Stop(phase, detail="a line too long")
+            self.wait(until - time.monotonic(), phase)
+            try:
+                chunk = self.sock.recv(4096)
+            except TimeoutError:
+                partial = clean(self.buf[:200].decode("utf-8", "replace"), keep_newlines=False)
+                raise _Stop(phase, timed_out=True, detail=f"partial: {partial}" if partial else "") from None
+            if not chunk:
+                raise _Stop(phase, detail="closed")
+            self.total += len(chunk)
+            if self.total > MAX_SESSION:
+                raise _Stop(phase, detail="too much data")
+            self.buf += chunk
+        raw = bytes(self.buf[:end])
+        del self.buf[: end + 1]
+        return clean(raw.rstrip(b"\r").decode("utf-8", "replace"), limit=MAX_LINE, keep_newlines=False)
+
+    def smtp_reply(self, phase: str) -> SmtpReply:
+        try:
+            return self._smtp_reply(phase)
+        except _Stop as stop:
+            if stop.timed_out:
+                stop.detail = "no complete reply"  # as diagnose.net.protocol words it
+            raise
+
+    def _smtp_reply(self, phase: str) -> SmtpReply:
+        lines: list[str] = []
+        code = None
+        while len(lines) < MAX_REPLY_LINES:
+            m = _SMTP_LINE.match(self.line(phase))
+            if not m or (code is not None and m.group(1) != code):
+                raise _Stop(phase, detail="not an SMTP reply")
+            code = m.group(1)
+            lines.append(m.group(3))
+            if m.group(2) != "-":
+                return SmtpReply(int(code), tuple(lines))
+        raise _Stop(phase, detail="a reply too long")
+
+    def until(self, phase: str, done) -> list[str]:
+        lines: list[str] = []
+        while len(lines) < MAX_REPLY_LINES:
+            try:
+                lines.append(self.line(phase))
+            except _Stop as stop:
+                if stop.timed_out:
+                    stop.detail = "no complete reply"
+                raise
+            if done(lines[-1]):
+                return lines
+        raise _Stop(phase, detail="a reply too long")
+
+    def send(self, text: str, phase: str) -> None:
+        if any(c in text for c in "\r\n\0") or not text.isascii():
+            raise _Stop(phase, detail="a command the full path must refuse or clean")
+        self.wait(self.limits.reply, phase)
+        try:
+            self.sock.sendall(text.encode("ascii") + b"\r\n")
+        except TimeoutError:
+            raise _Stop(phase, timed_out=True, detail="could not send") from None
+        except OSError as exc:
+            raise _Stop(phase, detail=str(exc)) from None
+
+
+def verified_session(*, host: str, address: str, port: int, protocol: str, implicit_tls: bool, timeout: float,
+                     deadline: float, warn_days: int, ca_file: Path | None, ehlo_name: str = "") -> Quick:
+    """One session to ``address``:``port`` judged on the fast path (see the module); never raises for
+    anything the server does. ``host``: the name the certificate must carry (SNI), or an IP address."""
+    q = Quick()
+    limits = Timeouts(timeout)
+    r: _Lines | None = None
+    try:
+        left = min(limits.connect, deadline - time.monotonic())
+        try:
+            sock = socket.create_connection((address, port), timeout=max(left, 0.001))
+        except OSError as exc:
+            q.connect_error = exc
+            return q
+        q.connected = True
+        r = _Lines(sock, limits, deadline)
+        if implicit_tls:
+            r.sock = _handshake(r, host, ca_file, "TLS handshake", q)
+        connected_at = time.monotonic()
+        name = ehlo_name or _address_literal(r.sock)
+        {"smtp": _smtp, "imap": _imap, "pop3": _pop3}[protocol](r, q, connected_at, name, host, ca_file,
+                                                               implicit_tls)
+        _judge_expiry(r.sock, q, warn_days)
+    except _Stop as stop:
+        q.ok = False
+        q.why_not = f"{stop.phase}: {stop.detail}"
+        if stop.timed_out:
+            q.timed_out_phase, q.timeout_detail = stop.phase, stop.detail
+    finally:
+        if r is not None:
+            r.sock.close()  # the TLS socket once wrapped (the plain one is detached then)
+    return q
+
+
+def _handshake(r: _Lines, host: str, ca_file: Path | None, phase: str, q: Quick) -> ssl.SSLSocket:
+    if r.buf:
+        raise _Stop(phase, detail="data before the handshake")  # the full path reports the injection
+    ctx = verifying_context(ca_file)
+    r.wait(r.limits.tls, phase)
+    try:
+        tls = ctx.wrap_socket(r.sock, server_hostname=host, do_handshake_on_connect=False)
+        tls.do_handshake()
+    except TimeoutError:
+        raise _Stop(phase, timed_out=True, detail="the TLS handshake did not finish in time") from None
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise _Stop(phase, detail=str(exc)) from None
+    raw = getattr(tls, "_sslobj", None)  # get_(un)verified_chain: CPython >= 3.10 (public in 3.13)
+    verified, sent = getattr(raw, "get_verified_chain", None), getattr(raw, "get_unverified_chain", None)
+    if verified is None or sent is None:
+        raise _Stop(phase, detail="this Python cannot show the chain")
+    q.chain_der = tuple(c.public_bytes(2) for c in sent() or [])  # 2 = ENCODING_DER
+    # --ca-file may hold intermediates a client would not have: knowledge.certs reports a chain that needs them
+    used = [c.public_bytes(2) for c in verified() or []][:-1]  # but the root
+    if not used or any(der not in q.chain_der for der in used):
+        raise _Stop(phase, detail="verified through a CA certificate the server does not send")
+    q.tls_version = tls.version() or ""
+    return tls
+
+
+def _judge_expiry(tls: socket.socket | ssl.SSLSocket, q: Quick, warn_days: int) -> None:
+    """OK only for a verified certificate valid for at least ``warn_days`` more (days as knowledge.certs counts)."""
+    if not isinstance(tls, ssl.SSLSocket):
+        raise _Stop("TLS", detail="no TLS")
+    cert = tls.getpeercert() or {}
+    not_after = ssl.cert_time_to_seconds(str(cert.get("notAfter", ""))) if cert.get("notAfter") else None
+    if not_after is None:
+        raise _Stop("TLS", detail="no expiry date")
+    seconds = not_after - time.time()
+    q.days_left = int(seconds // 86400)
+    if seconds < warn_days * 86400:
+        raise _Stop("certificate", detail="expires within the warning days")
+    q.ok = True
+
+
+def _address_literal(sock: socket.socket) -> str:
+    """RFC 5321 §4.1.4: EHLO with the client's address literal (as diagnose.net.dialogue)."""
+    addr = sock.getsockname()[0]
+    return f"[IPv6:{addr}]" if sock.family == socket.AF_INET6 else f"[{addr}]"
+
+
+def _smtp(r: _Lines, q: Quick, connected_at: float, name: str, host: str, ca_file: Path | None,
+          implicit: bool) -> None:
+    greeting = r.smtp_reply("greeting")
+    q.greeting_delay_s = time.monotonic() - connected_at
+    q.greeting, q.greeting_code = greeting.text, greeting.code
+    if greeting.code != 220:
+        raise _Stop("greeting", detail="refused")
+    q.greeting_ok = True
+    r.send(f"EHLO {name}", "EHLO")
+    ehlo = r.smtp_reply("EHLO")
+    if ehlo.code != 250:
+        raise _Stop("EHLO", detail="refused")
+    if not implicit:
+        if "STARTTLS" not in ehlo.extensions():
+            raise _Stop("EHLO", detail="no STARTTLS")
+        r.send("STARTTLS", "STARTTLS")
+        if r.smtp_reply("STARTTLS").code != 220:
+            raise _Stop("STARTTLS", detail="refused")
+        r.sock = _handshake(r, host, ca_file, "STARTTLS handshake", q)
+        r.send(f"EHLO {name}", "EHLO after STARTTLS")
+        if r.smtp_reply("EHLO after STARTTLS").code != 250:
+            raise _Stop("EHLO after STARTTLS", detail="refused")
+    _goodbye(r, "QUIT")
+
+
+def _imap(r: _Lines, q: Quick, connected_at: float, _name: str, host: str, ca_file: Path | None,
+          implicit: bool) -> None:
+    greeting = r.line("greeting")
+    q.greeting_delay_s = time.monotonic() - connected_at
+    q.greeting = greeting
+    if not greeting.upper().startswith(("* OK", "* PREAUTH")):
+        raise _Stop("greeting", detail="refused")
+    q.greeting_ok = True
+    if not implicit:
+        if "STARTTLS" not in _imap_caps(r, "a1", "CAPABILITY"):
+            raise _Stop("CAPABILITY", detail="no STARTTLS")
+        r.send("a2 STARTTLS", "STARTTLS")
+        if not r.until("STARTTLS", lambda line: line.startswith("a2 "))[-1].upper().startswith("A2 OK"):
+            raise _Stop("STARTTLS", detail="refused")
+        r.sock = _handshake(r, host, ca_file, "STARTTLS handshake", q)
+    _imap_caps(r, "a3", "CAPABILITY after STARTTLS" if not implicit else "CAPABILITY")
+    _goodbye(r, "a9 LOGOUT")
+
+
+def _imap_caps(r: _Lines, tag: str, phase: str) -> set[str]:
+    r.send(f"{tag} CAPABILITY", phase)
+    lines = r.until(phase, lambda line: line.startswith(f"{tag} "))
+    if not lines[-1].upper().startswith(f"{tag.upper()} OK"):
+        raise _Stop(phase, detail="refused")
+    return {cap for line in lines for cap in imap_capabilities(line)}
+
+
+def _pop3(r: _Lines, q: Quick, connected_at: float, _name: str, host: str, ca_file: Path | None,
+          implicit: bool) -> None:
+    greeting = r.line("greeting")
+    q.greeting_delay_s = time.monotonic() - connected_at
+    q.greeting = greeting
+    if not greeting.startswith("+OK"):
+        raise _Stop("greeting", detail="refused")
+    q.greeting_ok = True
+    r.send("CAPA", "CAPA")
+    if not r.line("CAPA").startswith("+OK"):
+        raise _Stop("CAPA", detail="no capability list")
+    caps = {line.strip().partition(" ")[0].upper() for line in r.until("CAPA", lambda line: line == ".")}
+    if not implicit:
+        if "STLS" not in caps:
+            raise _Stop("CAPA", detail="no STLS")
+        r.send("STLS", "STLS")
+        if not r.line("STLS").startswith("+OK"):
+            raise _Stop("STLS", detail="refused")
+        r.sock = _handshake(r, host, ca_file, "STLS handshake", q)
+        r.send("CAPA", "CAPA after STLS")
+        if r.line("CAPA after STLS").startswith("+OK"):
+            r.until("CAPA after STLS", lambda line: line == ".")
+    _goodbye(r, "QUIT")
+
+
+def _goodbye(r: _Lines, command: str) -> None:
+    """Say goodbye without waiting long for the answer (the results are in), as diagnose.net.dialogue."""
+    try:
+        r.send(command, "goodbye")
+        r.limits = Timeouts(r.limits.goodbye)
+        r.line("goodbye")
+    except (_Stop, OSError):
+        pass
