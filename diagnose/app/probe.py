@@ -265,7 +265,7 @@ def judge_certificate(req: Request, chain: list, v: Verdict, now: dt.datetime) -
 def run(req: Request) -> Verdict:
     """The whole probe within req.timeout: the fast path when it applies, else (or when it finds
     something to explain) the full one with what is left of the time."""
-    start = time.monotonic()
+    start = time.monotonic()  # after the imports: as the full path counts its time
     if not req.address:
         import asyncio
 
@@ -289,7 +289,7 @@ def run(req: Request) -> Verdict:
             return v
     import asyncio
 
-    return asyncio.run(probe(req, start))
+    return asyncio.run(probe(req, spent=time.monotonic() - start))
 
 
 def _what(req: Request, address: str) -> str:
@@ -340,16 +340,18 @@ def dialogue_of(req: Request, q: Quick) -> Dialogue:
     return d
 
 
-async def probe(req: Request, start: float) -> Verdict:
-    """The full probe, within what is left of req.timeout since ``start`` (the dialogue's own limits are
-    each at most req.timeout)."""
+async def probe(req: Request, spent: float = 0.0) -> Verdict:
+    """The full probe, within what is left of req.timeout after ``spent`` seconds (DNS, the fast path);
+    each phase of the dialogue a little inside that."""
     import asyncio
 
     from diagnose.net.dialogue import Endpoint, run_dialogue
 
     v = Verdict(summary=[f"{req.protocol} {req.host}:{req.port}"])
+    start = time.monotonic() - spent
+    budget = max(req.timeout - spent, 0.001)
     try:
-        async with asyncio.timeout(max(start + req.timeout - time.monotonic(), 0)):
+        async with asyncio.timeout(budget):
             address = req.address
             if not address:
                 address, state, why = await resolve(req)
@@ -359,7 +361,7 @@ async def probe(req: Request, start: float) -> Verdict:
             v.summary[0] = _what(req, address)
             ep = Endpoint("probe", req.host, address, req.port, speaks=req.protocol, tls_from_start=req.implicit_tls)
             # each phase a little inside the whole: one stalled phase is reported as itself
-            d = await run_dialogue(ep, timeout=req.timeout * 0.9, ehlo_name=req.ehlo)
+            d = await run_dialogue(ep, timeout=budget * 0.9, ehlo_name=req.ehlo)
     except TimeoutError:
         v.add(ExitCode.FAIL, f"no complete answer within --timeout {req.timeout:g} s")
         v.summary.append(f"timed out after {req.timeout:g} s")
