@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import ipaddress
+import os
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -63,6 +64,21 @@ class Verdict:
         self.details.append(f"{STATES[code]}: {detail}")
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's, with the terminal width asked of the terminal directly: argparse makes one formatter per
+    argument, and its default imports shutil (with bz2, lzma, zlib) for the width (shutil.get_terminal_size)."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        if width is None:
+            try:
+                width = int(os.environ.get("COLUMNS", "0")) or os.get_terminal_size().columns
+            except (AttributeError, ValueError, OSError):
+                width = 80
+            width -= 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="maildoctor probe",
@@ -71,7 +87,7 @@ def parser() -> argparse.ArgumentParser:
         epilog="Examples:\n  maildoctor probe mx.example.com:25 --nameserver 192.0.2.53\n"
                "  maildoctor probe 192.0.2.7:993 --sni imap.example.com -w 21 -c 7\n"
                "  maildoctor probe mail.example.com:2525 --address 192.0.2.7 --protocol smtp --tls starttls",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=_HelpFormatter)
     ap.add_argument("target", metavar="HOST[:PORT]",
                     help="host name or IP address ([IPv6]:PORT), port 25 by default; the port gives the protocol "
                          "(25, 587, 465 SMTP; 143, 993 IMAP; 110, 995 POP3) and implicit TLS (465, 993, 995)")
