@@ -59,7 +59,7 @@ class Quick:
 
 
 @functools.lru_cache(maxsize=4)
-def verifying_context(ca_file: Path | None) -> ssl.SSLContext:
+def mail_client_context(ca_file: Path | None) -> ssl.SSLContext:
     """A mail client's context: host names checked, the system's roots plus --ca-file.
 
     The system's roots are loaded from the hashed directory (OpenSSL reads the one root a chain
@@ -204,7 +204,7 @@ def verified_session(*, host: str, address: str, port: int, protocol: str, impli
 def _handshake(r: _Lines, host: str, ca_file: Path | None, phase: str, q: Quick) -> ssl.SSLSocket:
     if r.buf:
         raise _Stop(phase, detail="data before the handshake")  # the full path reports the injection
-    ctx = verifying_context(ca_file)
+    ctx = mail_client_context(ca_file)
     r.wait(r.limits.tls, phase)
     try:
         # as ASCII bytes: a str goes through the idna codec (unicodedata, stringprep: ~5 ms of imports)
