@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import struct
 import subprocess
 import sys
 import textwrap
@@ -107,7 +108,14 @@ def _no_starttls(conn: socket.socket) -> None:
     conn.sendall(b"221 bye\r\n")
 
 
-@pytest.mark.parametrize("behaviour", [_silent, _stalls_after_starttls, _hostile_refusal, _garbage, _no_starttls],
+def _resets_after_ehlo(conn: socket.socket) -> None:
+    conn.sendall(b"220 fake ESMTP\r\n")
+    conn.recv(1024)
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a RST
+
+
+@pytest.mark.parametrize("behaviour", [_silent, _stalls_after_starttls, _hostile_refusal, _garbage, _no_starttls,
+                                       _resets_after_ehlo],
                          ids=lambda f: f.__name__.strip("_"))
 def test_a_hostile_server_gets_the_same_verdict_on_the_fast_path_and_within_the_timeout(behaviour):
     # Given a fake server and a name to verify (the fast path applies)

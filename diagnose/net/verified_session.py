@@ -173,7 +173,11 @@ def verified_session(*, host: str, address: str, port: int, protocol: str, impli
     try:
         left = min(limits.connect, deadline - time.monotonic())
         # ``address`` is an IP address: connect() directly (getaddrinfo would load the idna codec, ~5 ms)
-        sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
+        except OSError as exc:  # no IPv6 here, say
+            q.connect_error = exc
+            return q
         try:
             sock.settimeout(max(left, 0.001))
             sock.connect((address, port))
@@ -195,6 +199,9 @@ def verified_session(*, host: str, address: str, port: int, protocol: str, impli
         q.why_not = f"{stop.phase}: {stop.detail}"
         if stop.timed_out:
             q.timed_out_phase, q.timeout_detail = stop.phase, stop.detail
+    except OSError as exc:  # a reset, a TLS alert after the handshake: the full path says what happened
+        q.ok = False
+        q.why_not = f"{type(exc).__name__}: {exc}"
     finally:
         if r is not None:
             r.sock.close()  # the TLS socket once wrapped (the plain one is detached then)
