@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from diagnose.engine.model import Finding, Status
+from diagnose.knowledge.headers import duration_words
 from reports.common import STATUS_WORDS, html_text
 from reports.hops import DNS_HOP, FLOW, PHASES, group_by_hop, phase_of, port_of
 
@@ -262,15 +263,6 @@ def bars_svg(rows: list[Row], *, legend: dict[str, str], label: str, max_rows: i
 HOP_COLOURS = {"TLS": "#2e7d32", "no TLS": "#c62828", "local": "#757575", "unknown": "#9e9e9e"}
 
 
-def _duration(seconds: float) -> str:
-    seconds = abs(seconds)
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def hop_timeline_svg(findings: list[Finding], *, max_rows: int = 40) -> str:
     """The hops of a message (``message.hops`` evidence) on one time axis, drawn like the waterfall:
     one row per receiving server, its bar the time the message took to reach it from the hop before,
@@ -291,10 +283,10 @@ def hop_timeline_svg(findings: list[Finding], *, max_rows: int = 40) -> str:
             when = str(hop.get("time_utc") or "time unknown").replace("+00:00", "Z")
             skew = " (clock skew)" if delay < 0 else ""
             rows.append(Row(f"{hop.get('hop', '?')}. {hop.get('by') or '?'}", ((kind, max(delay, 0.0)),),
-                            start=elapsed, note=f"+{_duration(delay)}{skew} · {when}"))
+                            start=elapsed, note=f"+{duration_words(delay)}{skew} · {when}"))
             elapsed += max(delay, 0.0)
         break  # the message's own hops (a returned original's come in a second finding)
     if not rows:
         return '<p class="muted">The message has no Received header: its hops are unknown.</p>'
     return bars_svg(rows, legend=HOP_COLOURS, label="the message's hops over time", max_rows=max_rows,
-                    fmt=_duration)
+                    fmt=duration_words)

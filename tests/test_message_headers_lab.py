@@ -5,18 +5,18 @@ through the lab's resolver. ARC chains are sealed with the lab's own DKIM key (p
 
 from __future__ import annotations
 
-import imaplib
 import json
 import smtplib
 import ssl
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import dkim
 import pytest
+
+from tests.lab.mailbox import take_message
 
 pytestmark = pytest.mark.lab
 MAILDOCTOR = str(Path(sys.executable).with_name("maildoctor"))
@@ -32,23 +32,9 @@ def _deliver(lab) -> bytes:
         smtp.login(lab.user, lab.password)
         smtp.sendmail(lab.user, [lab.user], f"From: Lab User <{lab.user}>\r\nTo: {lab.user}\r\nSubject: {token}\r\n"
                                             f"Message-ID: <{token}@{lab.domain('healthy')}>\r\n\r\nhello {token}\r\n")
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        imap = imaplib.IMAP4(lab.host("imap"), 143, timeout=10)
-        try:
-            imap.starttls(ctx)
-            imap.login(lab.user, lab.password)
-            imap.select("INBOX")
-            _, data = imap.search(None, "SUBJECT", token)
-            for num in data[0].split():
-                _, parts = imap.fetch(num, "(RFC822)")
-                imap.store(num, "+FLAGS", "\\Deleted")
-                imap.expunge()
-                return parts[0][1]
-        finally:
-            imap.logout()
-        time.sleep(0.3)
-    raise AssertionError(f"{token} was not delivered within 20 s")
+    raw = take_message(lab, "SUBJECT", token, wait=20)
+    assert raw is not None, f"{token} was not delivered within 20 s"
+    return raw
 
 
 @pytest.fixture(scope="module")

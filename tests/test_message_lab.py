@@ -2,42 +2,26 @@
 bouncing account (tests/lab/scenarios.py MAIL_ACCOUNTS "ghost": Postfix accepts it, Dovecot's LMTP
 refuses it, Postfix returns it to the sender), fetched over IMAP from the sender's mailbox."""
 
-import imaplib
 import json
 import smtplib
 import ssl
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.lab.mailbox import take_message
 
 pytestmark = pytest.mark.lab
 MAILDOCTOR = str(Path(sys.executable).with_name("maildoctor"))
 
 
 def _fetch_bounce(lab, token: str, wait: float = 20.0) -> bytes:
-    ctx = ssl.create_default_context(cafile=str(lab.ca_file))
-    ctx.check_hostname = False  # the lab's IMAP host is reached by address
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        imap = imaplib.IMAP4(lab.host("imap"), 143, timeout=10)
-        try:
-            imap.starttls(ctx)
-            imap.login(lab.user, lab.password)
-            imap.select("INBOX")
-            _, data = imap.search(None, "BODY", token)
-            for num in data[0].split():
-                _, parts = imap.fetch(num, "(RFC822)")
-                imap.store(num, "+FLAGS", "\\Deleted")
-                imap.expunge()
-                return parts[0][1]
-        finally:
-            imap.logout()
-        time.sleep(0.5)
-    raise AssertionError(f"no bounce for {token} within {wait} s")
+    raw = take_message(lab, "BODY", token, wait=wait, poll=0.5)
+    assert raw is not None, f"no bounce for {token} within {wait} s"
+    return raw
 
 
 def test_a_real_postfix_bounce_for_an_unknown_mailbox(lab, tmp_path):

@@ -9,6 +9,7 @@ from typing import Any
 
 from diagnose.engine.model import Finding, Status
 from diagnose.knowledge import headers
+from diagnose.knowledge.headers import duration_words as _words
 from diagnose.knowledge.sanitize import clean
 
 HEADERS = "message.headers"
@@ -77,9 +78,9 @@ def header_findings(msg: Any, where: str = "message") -> list[Finding]:
         transit = (stamps[-1] - stamps[0]).total_seconds() if len(stamps) > 1 else None
         timed = [r for r in rows if r["delay_s"] is not None]
         slowest = max(timed, key=lambda r: r["delay_s"], default=None)
-        words = f" in {_duration(transit)}" if transit is not None else ""
+        words = f" in {_words(transit)}" if transit is not None else ""
         if slowest is not None and len(timed) > 1:
-            words += f"; the slowest: hop {slowest['hop']} ({slowest['by'] or '?'}) {_duration(slowest['delay_s'])}"
+            words += f"; the slowest: hop {slowest['hop']} ({slowest['by'] or '?'}) {_words(slowest['delay_s'])}"
         out.append(Finding(HEADERS, "message.hops", where, Status.PASS,
                            f"{len(hops)} hop(s) in the Received header{more}{words}",
                            evidence={"hops": rows, "received_headers": total,
@@ -88,20 +89,20 @@ def header_findings(msg: Any, where: str = "message") -> list[Finding]:
                                      "slowest_hop": slowest["hop"] if slowest else None}))
     if sent and stamps and (ahead := (sent - stamps[0]).total_seconds()) > SKEW_S:
         out.append(Finding(HEADERS, "message.clock_skew", f"{at}Date header", Status.WARN,
-                           f"The Date header is {_duration(ahead)} later than the first server's time stamp: the "
+                           f"The Date header is {_words(ahead)} later than the first server's time stamp: the "
                            f"sender's clock is ahead", *HEADER_TEXTS["message.clock_skew"],
                            {"hop": 0, "delay_s": round(-ahead, 1), "by": None,
                             "date_utc": sent.astimezone(UTC).isoformat()}))
     for n, delay in slow:
         row = rows[n - 1]
         out.append(Finding(HEADERS, "message.hop_slow", f"{at}hop {n}: {row['by'] or '?'}", Status.WARN,
-                           f"Hop {n} ({row['from'] or '?'} -> {row['by'] or '?'}) took {_duration(delay)}",
+                           f"Hop {n} ({row['from'] or '?'} -> {row['by'] or '?'}) took {_words(delay)}",
                            *HEADER_TEXTS["message.hop_slow"],
                            {"hop": n, "delay_s": round(delay, 1), "from": row["from"], "by": row["by"]}))
     for n, delay in skew:
         row = rows[n - 1]
         out.append(Finding(HEADERS, "message.clock_skew", f"{at}hop {n}: {row['by'] or '?'}", Status.WARN,
-                           f"Hop {n} ({row['by'] or '?'}) is stamped {_duration(-delay)} before the hop that came "
+                           f"Hop {n} ({row['by'] or '?'}) is stamped {_words(-delay)} before the hop that came "
                            f"before it: a server's clock is wrong",
                            *HEADER_TEXTS["message.clock_skew"],
                            {"hop": n, "delay_s": round(delay, 1), "by": row["by"]}))
@@ -152,12 +153,3 @@ def _auth_findings(msg: Any) -> list[Finding]:
     return [Finding(HEADERS, "message.auth_ok", subject, Status.PASS,
                     "The receiver " + subject + " judged: " + ", ".join(f"{v.method}={v.result}" for v in mine),
                     evidence={"authserv_id": subject, "verdicts": rows})]
-
-
-def _duration(seconds: float) -> str:
-    seconds = abs(seconds)
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"

@@ -52,6 +52,16 @@ class Signature:
     algorithm: str  # a=
 
 
+def duration_words(seconds: float) -> str:
+    """A hop's delay (or skew) for people: "42 s", "7 min", "3.5 h" (the sign is the caller's)."""
+    seconds = abs(seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def parse_header_block(raw: bytes):
     """An email.message.Message of the header block (never raises on odd input)."""
     return BytesHeaderParser(policy=compat32).parsebytes(raw[:256 * 1024])
