@@ -17,18 +17,14 @@ from pathlib import Path
 import pytest
 
 
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "lab: needs the local mail test lab (tests/lab; root + tests/lab/install.sh)"
-    )
-
-
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects
 def pytest_collection_modifyitems(items):
-    """A test that takes the `lab` fixture is a lab test, marked or not: `-m "not lab"` never starts the lab."""
+    """A test that takes the `lab` (or `browser`) fixture is a lab (browser) test, marked or not:
+    `-m "not lab"` never starts the lab. The markers are registered in pyproject.toml."""
     for item in items:
-        if "lab" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("lab"):
-            item.add_marker(pytest.mark.lab)
+        for marker in ("lab", "browser"):
+            if marker in getattr(item, "fixturenames", ()) and not item.get_closest_marker(marker):
+                item.add_marker(getattr(pytest.mark, marker))
 
 
 @pytest.fixture(scope="session")

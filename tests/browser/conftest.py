@@ -23,17 +23,6 @@ from tests.browser import chrome
 _artifacts: list[Path] = []
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "browser: drives a headless Chromium (tests/browser; tests/lab/install.sh)")
-
-
-@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "browser" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("browser"):
-            item.add_marker(pytest.mark.browser)
-
-
 @pytest.fixture(scope="session")
 def browser():
     gone = chrome.missing()
