@@ -33,7 +33,6 @@ import http.server
 import json
 import os
 import secrets
-import ssl
 import sys
 import threading
 import time
@@ -291,31 +290,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     Handler.secret = Path(args.secret_file).read_text().strip()
     Handler.issuer = args.issuer
+    try:
+        from tests.lab.webserver import serve_tls
+    except ImportError:  # run by path (as the lab launches it): this folder is on sys.path
+        from webserver import serve_tls  # type: ignore[no-redef]
     server = http.server.ThreadingHTTPServer((args.listen, 443), Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(args.cert, args.key)
-    server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     admin = http.server.ThreadingHTTPServer((args.listen, 80), AdminHandler)  # bound before the fork
-    if args.daemon and os.fork() > 0:
-        os._exit(0)
-    if args.daemon:
-        os.setsid()
-        devnull = os.open(os.devnull, os.O_RDWR)
-        os.dup2(devnull, 0)
-    try:
-        Path("/proc/self/comm").write_text(COMM)  # so the lab stops this process by its name
-    except OSError:
-        pass
-    for s in (server, admin):
-        s.daemon_threads = True
-    threading.Thread(target=admin.serve_forever, daemon=True).start()
-    if args.pidfile:
-        Path(args.pidfile).write_text(f"{os.getpid()}\n")
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
-    return 0
+    return serve_tls(server, [admin], cert=args.cert, key=args.key, daemon=args.daemon, pidfile=args.pidfile,
+                     comm=COMM)
 
 
 if __name__ == "__main__":

@@ -182,36 +182,42 @@ def main(argv: list[str] | None = None) -> int:
     OcspHandler.args = ["-index", str(args.ocsp_index), "-CA", str(args.ocsp_ca), "-rsigner", str(args.ocsp_ca),
                         "-rkey", str(args.ocsp_key)]
     server = http.server.ThreadingHTTPServer((args.listen, args.port), Handler)
-    server.daemon_threads = True
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(args.cert, args.key)
-    # the handshake runs in the handler thread, so a client that never says hello blocks nobody
-    server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     server.timeout = 5
     plain = [http.server.ThreadingHTTPServer((a, 80), h) for a, h in ((args.http, Handler), (args.ocsp, OcspHandler),
                                                                      (args.redirect_listen, RedirectHandler))
              if a]  # bound before the fork, so a busy address fails the launch
-    if args.daemon and os.fork() > 0:  # bound and listening: errors above reached the launcher
+    return serve_tls(server, plain, cert=args.cert, key=args.key, daemon=args.daemon, pidfile=args.pidfile, comm=COMM)
+
+
+def serve_tls(server: http.server.ThreadingHTTPServer, plain: list[http.server.ThreadingHTTPServer], *, cert: str,
+              key: str, daemon: bool, pidfile: str | None, comm: str) -> int:
+    """Serve ``server`` over TLS and each of ``plain`` as it is, detached (``daemon``) once all are bound:
+    the lab's HTTPS hosts (web, idp) start and stop alike; ``comm`` names the process for ``stop``."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    # the handshake runs in the handler thread, so a client that never says hello blocks nobody
+    server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+    if daemon and os.fork() > 0:  # bound and listening: errors above reached the launcher
         os._exit(0)
-    if args.daemon:
+    if daemon:
         os.setsid()
         devnull = os.open(os.devnull, os.O_RDWR)
         os.dup2(devnull, 0)
     try:
-        Path("/proc/self/comm").write_text(COMM)  # so the lab stops this process by its name
+        Path("/proc/self/comm").write_text(comm)  # so the lab stops this process by its name
     except OSError:
         pass
+    server.daemon_threads = True
     for extra in plain:
         extra.daemon_threads = True
         threading.Thread(target=extra.serve_forever, daemon=True).start()
-    if args.pidfile:
-        Path(args.pidfile).write_text(f"{os.getpid()}\n")
+    if pidfile:
+        Path(pidfile).write_text(f"{os.getpid()}\n")
     try:
         server.serve_forever()
     finally:
         server.server_close()
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())
