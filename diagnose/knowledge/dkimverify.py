@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from diagnose.knowledge.headers import Signature, parse_header_block, signatures
+from diagnose.knowledge.headers import Signature, parse_header_block, signatures, tag_list
 from diagnose.knowledge.sanitize import clean
 
 _quiet = logging.getLogger("maildoctor.dkim")
@@ -83,16 +83,10 @@ def arc_key_names(msg) -> list[str]:
     for header in ("ARC-Seal", "ARC-Message-Signature"):
         for value in (msg.get_all(header) or [])[:MAX_ARC_SETS]:
             tags = tag_list(str(value))
-            if tags.get("d") and tags.get("s"):
-                names[f"{tags['s']}._domainkey.{tags['d']}".lower()] = None
+            domain, selector = clean(tags.get("d", ""), limit=255), clean(tags.get("s", ""), limit=255)
+            if domain and selector:
+                names[f"{selector}._domainkey.{domain}".lower()] = None
     return list(names)
-
-
-def tag_list(value: str) -> dict[str, str]:
-    """A DKIM-style ``tag=value; ...`` list (RFC 6376 §3.2), whitespace removed, tags lower case."""
-    compact = "".join(value.split())
-    return {k.strip().lower(): clean(v, limit=255) for k, _, v in (t.partition("=") for t in compact.split(";"))
-            if k.strip()}
 
 
 MAX_ARC_SETS = 50  # RFC 8617 §4.2.1: a chain longer than 50 sets fails

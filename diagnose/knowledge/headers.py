@@ -143,11 +143,17 @@ def auth_results(msg) -> list[AuthVerdict]:
     return [v for value in values for v in parse_auth_results(value)]
 
 
+def tag_list(value: str) -> dict[str, str]:
+    """A DKIM-style ``tag=value; ...`` list (RFC 6376 §3.2), whitespace removed, tags lower case; the values
+    are not sanitized (callers clean what they keep)."""
+    return {k.strip().lower(): v.strip() for k, _, v in
+            (t.partition("=") for t in re.sub(r"\s+", "", str(value)).split(";")) if k.strip()}
+
+
 def signatures(msg) -> list[Signature]:
     out = []
     for value in (msg.get_all("DKIM-Signature") or [])[:10]:
-        tags = dict((k.strip().lower(), v.strip()) for k, _, v in
-                    (t.partition("=") for t in re.sub(r"\s+", "", str(value)).split(";")) if k.strip())
+        tags = tag_list(value)
         out.append(Signature(clean(tags.get("d", ""), limit=255), clean(tags.get("s", ""), limit=255),
                              clean(tags.get("a", ""), limit=40)))
     return out

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from diagnose.knowledge.headers import auth_results
+from diagnose.knowledge.headers import auth_results, tag_list
 from diagnose.knowledge.sanitize import clean
 
 _URI = re.compile(r"<([^<>\s]{1,2000})>")
@@ -33,8 +33,7 @@ class OneClick:
 
 def _signed_fields(value: str) -> tuple[str, set[str]]:
     """(d=, the lower-case header field names of h=) of one DKIM-Signature value."""
-    tags = dict((k.strip().lower(), v.strip()) for k, _, v in
-                (t.partition("=") for t in re.sub(r"\s+", "", value).split(";")) if k.strip())
+    tags = tag_list(value)
     return tags.get("d", "").lower(), {h.strip().lower() for h in tags.get("h", "").split(":") if h.strip()}
 
 
