@@ -55,14 +55,16 @@ async def _spf(dns: Any, domain: str, ip: str, budget_s: float) -> tuple[SpfVerd
     answers: dict[tuple[str, str], DnsResult] = {}
     loop = asyncio.get_running_loop()
     start = loop.time()
+    analysis = analyze_spf(domain, answers)
+    verdict = check_host(analysis, ip, answers)
     for _ in range(MAX_DEPTH + 4):
-        analysis = analyze_spf(domain, answers)
-        verdict = check_host(analysis, ip, answers)
         wanted = sorted((set(analysis.missing) | set(verdict.missing)) - set(answers))[:60]
         if not wanted or loop.time() - start > budget_s:
             break
         results = await asyncio.gather(*(dns.query(n, t) for n, t in wanted))
         answers.update(zip(wanted, results, strict=True))
+        analysis = analyze_spf(domain, answers)
+        verdict = check_host(analysis, ip, answers)
     if verdict.result == "pending":
         verdict = SpfVerdict("temperror", domain, detail="the evaluation needed more DNS lookups than time allowed")
     return verdict, clean(analysis.root.record or "", limit=500)
