@@ -4,20 +4,17 @@ and DMARC passing (DMARC pass = the From domain aligned) as the receiver's Authe
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from diagnose.app.message_auth import domain_of
 from diagnose.engine.bulksender import RULES, UNSUBSCRIBE, judged
 from diagnose.engine.model import Finding, Status
 from diagnose.knowledge.headers import auth_results
-from diagnose.knowledge.sanitize import clean
 from diagnose.knowledge.unsubscribe import one_click
 
 
 def _from_domain(msg: Any) -> str:
-    sender = re.search(r"@([A-Za-z0-9.-]{1,253})", clean(str(msg.get("From", "") or ""), limit=400,
-                                                          keep_newlines=False))
-    return sender.group(1).lower().rstrip(".") if sender else "your-domain.example"
+    return domain_of(str(msg.get("From", "") or "")) or "your-domain.example"
 
 
 def findings(msg: Any) -> list[Finding]:
