@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from checks.roundtrip.check import ROUNDTRIP_COPY, DeliveredCopy
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
-from diagnose.knowledge.dkimverify import key_name, verify_all
+from diagnose.knowledge.dkimverify import key_name, key_record, verify_all
 from diagnose.knowledge.headers import auth_results, hops, parse_header_block, signatures
 from diagnose.net.resolver import Outcome
 
@@ -74,8 +74,7 @@ class DeliveryPath(Check):
             name = key_name(sig)
             if name not in keys and sig.selector and sig.domain:
                 answer = await ctx.dns.query(name, "TXT")
-                keys[name] = (b"".join(b"".join(r.strings) for r in answer.rdata[:1])
-                              if answer.outcome is Outcome.ANSWER else None)
+                keys[name] = key_record(answer) if answer.outcome is Outcome.ANSWER else None
         for finding in self.evaluate(copy, ctx.target.domain, keys):
             yield finding
 

@@ -13,7 +13,7 @@ from diagnose.app.message_auth import MAX_KEYS, Found, domain_of, findings
 from diagnose.app.message_headers import HEADERS
 from diagnose.engine.model import Finding, Status
 from diagnose.knowledge import headers
-from diagnose.knowledge.dkimverify import arc_key_names, key_name
+from diagnose.knowledge.dkimverify import arc_key_names, key_name, key_record
 from diagnose.knowledge.dmarc.discovery import query_names
 from diagnose.knowledge.mailfile import Loaded
 from diagnose.knowledge.sanitize import clean
@@ -31,7 +31,7 @@ async def gather(loaded: Loaded, dns: Any, *, budget_s: float) -> Found:
     answers = await asyncio.gather(*(dns.query(n, "TXT") for n in names))
     for name, answer in zip(names, answers, strict=True):
         if answer.outcome is Outcome.ANSWER:
-            found.keys[name] = b"".join(b"".join(r.strings) for r in answer.rdata[:1])
+            found.keys[name] = key_record(answer)
         elif answer.outcome in (Outcome.NXDOMAIN, Outcome.NODATA):
             found.keys[name] = None
         else:

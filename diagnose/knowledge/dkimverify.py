@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from diagnose.knowledge.dnsanswer import DnsResult
 from diagnose.knowledge.headers import Signature, parse_header_block, signatures, tag_list
 from diagnose.knowledge.sanitize import clean
 
@@ -31,6 +32,11 @@ class DkimResult:
 
 def key_name(sig: Signature) -> str:
     return f"{sig.selector}._domainkey.{sig.domain}".lower()
+
+
+def key_record(answer: DnsResult) -> bytes:
+    """The key's TXT record as dkimpy reads it: the first record's character-strings joined."""
+    return b"".join(b"".join(r.strings) for r in answer.rdata[:1])
 
 
 def verify_all(raw: bytes, keys: dict[str, bytes | None]) -> list[DkimResult]:
