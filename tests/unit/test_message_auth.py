@@ -164,6 +164,13 @@ def test_check_host_asks_for_what_it_still_needs_and_errors():
     down = {("d.example", "TXT"): DnsResult("d.example", "TXT", Outcome.TIMEOUT)}
     assert check_host(analyze_spf("d.example", down), "192.0.2.1", down).result == "temperror"
 
+    # %{o} in a nested include is the domain checked (as analyze_spf expands it), not the include's own
+    nested = {("o.example", "TXT"): _answer("o.example", "TXT", '"v=spf1 include:esp.example -all"'),
+              ("esp.example", "TXT"): _answer("esp.example", "TXT", '"v=spf1 include:%{o}.esp.example -all"'),
+              ("o.example.esp.example", "TXT"): _answer("o.example.esp.example", "TXT", '"v=spf1 ip4:192.0.2.9 -all"')}
+    verdict = check_host(analyze_spf("o.example", nested), "192.0.2.9", nested)
+    assert (verdict.result, verdict.mechanism) == ("pass", "include:esp.example"), verdict
+
 
 def test_dmarc_alignment_strict_and_relaxed():
     assert aligned("mail.sender.example", "sender.example", "r")

@@ -35,6 +35,7 @@ class SpfVerdict:
 class _Walk:
     ip: ipaddress.IPv4Address | ipaddress.IPv6Address
     answers: Mapping[tuple[str, str], DnsResult]
+    sender_domain: str  # %{o}: the domain checked, as analyze_spf expands it
     lookups: int = 0
     missing: set[tuple[str, str]] = field(default_factory=set)
 
@@ -47,7 +48,7 @@ class _Stop(Exception):
 def check_host(an: SpfAnalysis, ip: str, answers: Mapping[tuple[str, str], DnsResult]) -> SpfVerdict:
     """The SPF result for a client at ``ip`` sending for ``an.root.domain``, over the same ``answers``
     ``analyze_spf`` walked (the tree's records) plus the address lookups this evaluation asks for."""
-    walk = _Walk(ipaddress.ip_address(ip), answers)
+    walk = _Walk(ipaddress.ip_address(ip), answers, an.root.domain)
     try:
         verdict = _node(an.root, walk)
     except _Stop as stop:
@@ -87,7 +88,7 @@ def _node(node: SpfNode, walk: _Walk) -> SpfVerdict:
             shown = term.text if term.qualifier == "+" else term.qualifier + term.text
             return SpfVerdict(RESULTS[term.qualifier], node.domain, shown)
     if redirect is not None:
-        child = children.get(("redirect", expand_static(redirect.value, node.domain)))
+        child = children.get(("redirect", expand_static(redirect.value, node.domain, walk.sender_domain)))
         if child is None:
             raise _Stop("permerror", f"{node.domain}: redirect={redirect.value} not followed")
         walk.lookups += 1
@@ -101,7 +102,7 @@ def _node(node: SpfNode, walk: _Walk) -> SpfVerdict:
 def _matches(term: Term, node: SpfNode, walk: _Walk, children: dict) -> bool | None:
     """Does the client match the mechanism; None while answers are missing."""
     name, ip = term.name, walk.ip
-    target = expand_static(term.value, node.domain) if term.value else node.domain
+    target = expand_static(term.value, node.domain, walk.sender_domain) if term.value else node.domain
     if name == "all":
         return True
     if name in ("ip4", "ip6"):
