@@ -269,7 +269,7 @@ def run_message(source: str, fmt: str, output: Path | None, *, fail_on: str | No
     findings = analyse(loaded)
     returned = any(f.check == BOUNCE and f.code.startswith("bounce.") and f.code != "bounce.none" for f in findings)
     # a returned message is judged by what it says about the original, not by its own authentication
-    findings += header_rechecks(loaded, None if returned else lookup, authentication=not returned)
+    findings += header_rechecks(loaded, lookup, authentication=not returned)
     if "bulk-sender" in require:  # --require bulk-sender: one-click unsubscribe (RFC 8058) judged on the message
         from diagnose.app import bulkmessage
 
