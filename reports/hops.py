@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from diagnose.engine.model import Finding, Side
+from diagnose.engine.model import Finding, Side, Status
 
 DNS, SUBMISSION, MX, MAILBOX, OTHER = "dns", "submission", "mx", "mailbox", "other"
 
@@ -90,6 +90,13 @@ def group_by_hop(findings: list[Finding], services: dict[str, tuple[str, ...]]) 
     for f in findings:
         groups[hop_of(f, services)].append(f)
     return groups
+
+
+def hop_state(findings: list[Finding]) -> str:
+    """A hop's colour: the worst status of its tested findings, "skip" when all were skipped, "none"
+    when there are none (the flow picture and the live page of `maildoctor serve` draw by it)."""
+    tested = [f.status for f in findings if f.status is not Status.SKIP]
+    return Status.worst(tested).value if tested else ("skip" if findings else "none")
 
 
 PHASES = ("DNS", "connect", "greeting", "TLS", "auth")

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from diagnose.engine.model import Finding, Status
+from diagnose.engine.model import Finding
 from diagnose.knowledge.headers import duration_words
 from reports.common import STATUS_WORDS, html_text
-from reports.hops import DNS_HOP, FLOW, PHASES, group_by_hop, phase_of, port_of
+from reports.hops import DNS_HOP, FLOW, PHASES, group_by_hop, hop_state, phase_of, port_of
 
 COLOURS = {  # stroke, fill
     "pass": ("#2e7d32", "#e8f5e9"), "skip": ("#757575", "#f5f5f5"), "warn": ("#b26a00", "#fff4e0"),
@@ -37,8 +37,7 @@ def _counts(findings: list[Finding]) -> str:
 
 
 def _box(x: int, y: int, w: int, h: int, title: str, line2: str, findings: list[Finding] | None) -> str:
-    tested = [f.status for f in findings or [] if f.status is not Status.SKIP]
-    key = Status.worst(tested).value if tested else ("skip" if findings else "none")
+    key = hop_state(findings or [])
     stroke, fill = COLOURS[key]
     word = STATUS_WORDS.get(key, "NOT TESTED") if findings is not None else ""
     tooltip = f"{title}: {word} ({_counts(findings)})" if findings is not None else title

@@ -182,7 +182,8 @@ class Plan:
 
 def make_plan(request: Request, *, prompt: Callable[[str], str] | None | str = "terminal",
               token: tuple[Secret, str] | None = None) -> Plan:
-    """Validate the request (raises PlanError with a one-line reason); no network. ``prompt`` asks
+    """Validate the request (raises PlanError with a one-line reason); no network but for the OAuth 2.0
+    token sources (--oauth2 refreshes the cached login, --oauth2-token-cmd runs its command). ``prompt`` asks
     for a password that no variable holds: "terminal" = getpass when stdin is a terminal; None =
     never ask (the TUI, which owns the terminal, gets a PlanError to show instead of a hung prompt).
     ``token``: an OAuth 2.0 access token given in memory (the TUI's start form) and where it came from."""

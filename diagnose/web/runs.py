@@ -21,14 +21,14 @@ from dataclasses import dataclass, field
 
 from diagnose.app.plan import Plan, PlanError
 from diagnose.app.session import arun_plan
-from diagnose.engine.model import Finding, Status
+from diagnose.engine.model import Finding
 from diagnose.engine.report import Report
 from diagnose.engine.runner import CheckFinished, CheckStarted, DiagnosisFinished, Event, FindingEmitted, check_budget
 from diagnose.net.guard import Policy, guarded
 from diagnose.web.store import Entry, History
 from reports import renderer
 from reports.common import headline, safe, verdict_words
-from reports.hops import group_by_hop, hop_of
+from reports.hops import group_by_hop, hop_of, hop_state
 from reports.svg import flow_svg
 
 log = logging.getLogger("maildoctor.serve")
@@ -83,11 +83,7 @@ class Run:
     def _flow_if_changed(self) -> None:
         """The flow picture again when a hop changes colour (its worst tested status, as the picture
         draws it), not once per finding: the counts inside catch up with the final picture."""
-        states = {}
-        for hop, found in group_by_hop(self.findings, self.services).items():
-            tested = [f.status for f in found if f.status is not Status.SKIP]
-            if found:
-                states[hop] = Status.worst(tested).value if tested else "skip"
+        states = {hop: hop_state(found) for hop, found in group_by_hop(self.findings, self.services).items() if found}
         if states != self.hop_states:
             self.hop_states = states
             self.publish("flow", {"svg": flow_svg(self.findings, self.services), "hops": states})

@@ -2,7 +2,7 @@
 
 What is stored is the JSON report, which holds no password or token (the runner scrubs every
 finding; credentials never enter a report): the permanent link and every download format are
-rendered again from it (diagnose.engine.saved, the same path as `maildoctor report`).
+rendered again from it by the renderers of `--format` (diagnose.web.app.stored_report).
 """
 
 from __future__ import annotations
