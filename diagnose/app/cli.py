@@ -475,16 +475,14 @@ def message(
     """Read a bounce, auto-reply or message header: why mail failed, its hops and the receiver's verdicts."""
     from diagnose.app.message import run_message
     from diagnose.app.message_recheck import Lookup
-    from diagnose.app.plan import PlanError, require_sets
+    from diagnose.app.plan import BOUNDS, PlanError, require_sets
 
     try:
         sets = require_sets(require)
+        BOUNDS["timeout"].check(timeout)
     except PlanError as exc:
         typer.echo(f"maildoctor: error: {exc}", err=True)
         raise typer.Exit(int(ExitCode.UNKNOWN)) from None
-    if not 0 < timeout <= 600:
-        typer.echo("maildoctor: error: --timeout must be more than 0 and at most 600 seconds", err=True)
-        raise typer.Exit(int(ExitCode.UNKNOWN))
     lookup = None if offline else Lookup(tuple(nameserver), timeout)
     raise typer.Exit(int(run_message(file, fmt.value, output, fail_on=fail_on.value if fail_on else None,
                                      require=sets, lookup=lookup, anonymize=anonymize)))
