@@ -93,7 +93,7 @@ def provider_in_use(hosting) -> list:
     if hosting is None:
         return []
     return [m.provider for m in hosting.matches
-            if m.provider.kind == "mailbox" and m.signals() & {"mx", "autodiscover", "dkim"}]
+            if m.provider.kind == "mailbox" and m.in_use]
 
 
 def render_text(domain: str, settings: list[Setting], address: str | None) -> str:
