@@ -99,7 +99,7 @@ def provider_selectors(hosting: Hosting | None) -> tuple[tuple[str, ...], str]:
     alone), and the names of those known to sign mail with them."""
     if hosting is None:
         return (), ""
-    used = [m.provider for m in hosting.matches if m.signals() & {"mx", "autodiscover", "dkim"} and m.provider.dkim]
+    used = [m.provider for m in hosting.matches if m.in_use and m.provider.dkim]
     return tuple(dict.fromkeys(s for p in used for s in p.dkim)), " and ".join(p.name for p in used)
 
 

@@ -227,7 +227,7 @@ class LoginCheck(Check):
         ep = r.endpoint
         explained = explain_challenge(r.challenge)
         facts: dict[str, Any] = dict(
-            secret="access token" if creds.oauth2 else "password",
+            secret=creds.secret_word,
             challenge=f"; the token was refused: {explained}" if explained else "",
             user=r.user, words=r.words or "no answer", service=SERVICE[self.protocol], port=ep.port,
             action=ACTION[self.protocol], source=creds.source or "the command line",

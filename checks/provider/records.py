@@ -15,9 +15,7 @@ from typing import Any
 from checks.provider.signals import PROVIDER_FACT, Hosting
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
-from diagnose.knowledge.providers import Match, Provider, fill, microsoft_tenant, mx_line
-
-STRONG = {"mx", "autodiscover", "dkim"}  # signals that show a provider in use (an SPF include alone may be stale)
+from diagnose.knowledge.providers import IN_USE_SIGNALS, Match, Provider, fill, microsoft_tenant, mx_line
 
 
 def with_include(record: str | None, include: str, drop: tuple[str, ...] = ()) -> str:
@@ -142,7 +140,7 @@ class _View:
     def __init__(self, check: ProviderRecords, domain: str, hosting: Hosting) -> None:
         self.check, self.domain, self.hosting, self.s = check, domain, hosting, hosting.signals
         self.matches = list(hosting.matches)
-        self.in_use = [m for m in self.matches if m.signals() & STRONG]
+        self.in_use = [m for m in self.matches if m.in_use]
         self.at_mx = [m for m in self.in_use if "mx" in m.signals()]
         self.mailbox_mx = [m for m in self.at_mx if m.provider.kind == "mailbox"]
         self.out: list[Finding] = []
@@ -173,7 +171,7 @@ class _View:
                          record=record)
                 continue
             record = with_include(s.spf_record, p.spf_include)
-            why = "its MX" if m in self.at_mx else "its " + ", ".join(sorted(m.signals() & STRONG))
+            why = "its MX" if m in self.at_mx else "its " + ", ".join(sorted(m.signals() & IN_USE_SIGNALS))
             self.add(m, "provider.spf_include_missing", status,
                      f"SPF of {domain} lacks include:{p.spf_include} ({p.name})" if s.spf_record else
                      f"{domain} has no SPF record authorising {p.name}", {"record": record},
@@ -189,7 +187,7 @@ class _View:
             if p.kind != "mailbox" or "mx" in m.signals() or not self.mailbox_mx or not p.mx_records:
                 continue
             host = self.mailbox_mx[0].provider
-            why = " and ".join(sorted(m.signals() & STRONG))
+            why = " and ".join(sorted(m.signals() & IN_USE_SIGNALS))
             self.add(m, "provider.mx_elsewhere", Status.WARN,
                      f"{p.name} is set up ({why}), but the MX points at {host.name}",
                      {"records": [mx_line(domain, r) for r in p.mx_records]}, other=p.name, why=why,

@@ -17,7 +17,6 @@ from diagnose.knowledge.spf.record import (
     MAX_RECORDS,
     VOID_LIMIT,
     SpfAnalysis,
-    SpfNode,
     analyze_spf,
     effective_all,
     pass_all_includes,
@@ -228,7 +227,7 @@ class SpfCheck(Check):
                     record_fixed=_replace_all(decider.record or "", "-all"))
             elif qualifier is None and not (has_redirect and decider is not root):
                 add("spf.no_all", Status.WARN, f"SPF of {domain} has no 'all' term", record=root.record)
-        for node in _nodes(root):
+        for node in root.nodes():
             if node.oddities:
                 add("spf.odd", Status.WARN, f"SPF record of {node.domain} is valid but odd: {node.oddities[0]}",
                     where=node.domain, oddities="; ".join(node.oddities[:10]))
@@ -240,24 +239,8 @@ class SpfCheck(Check):
         return out
 
 
-def _nodes(node: SpfNode) -> list[SpfNode]:
-    """The node and every record below it, depth first."""
-    out = [node]
-    for child in node.children:
-        out += _nodes(child)
-    return out
-
-
 def _costs(an: SpfAnalysis) -> str:
-    parts = []
-
-    def walk(node) -> None:
-        if node.lookups:
-            parts.append(f"{node.domain} {node.lookups}")
-        for c in node.children:
-            walk(c)
-
-    walk(an.root)
+    parts = [f"{node.domain} {node.lookups}" for node in an.root.nodes() if node.lookups]
     return ", ".join(parts[:20]) + (" ..." if len(parts) > 20 else "")
 
 

@@ -65,27 +65,26 @@ def settings_from_facts(autoconfig, submission, mailbox, autodiscover=None, host
     """Pure: merge the autoconfig file and Autodiscover (what the domain declares) with SRV/common-name
     findings, then the settings the recognised provider documents (shipped with maildoctor)."""
     out: list[Setting] = []
+
+    def add(setting: Setting) -> None:  # the first source naming a host and port wins
+        if not any((o.host, o.port) == (setting.host, setting.port) for o in out):
+            out.append(setting)
+
     for declared, source in ((autoconfig, "autoconfig file"), (autodiscover, "Autodiscover")):
         for s in declared or ():
             security = {"SSL": "SSL/TLS", "STARTTLS": "STARTTLS"}.get(s.security, "none")
-            setting = Setting(s.direction, s.protocol.upper(), s.hostname, s.port, security, source, s.username)
-            if not any((o.host, o.port) == (setting.host, setting.port) for o in out):
-                out.append(setting)
+            add(Setting(s.direction, s.protocol.upper(), s.hostname, s.port, security, source, s.username))
     for hosts, direction in ((mailbox or (), "incoming"), (submission or (), "outgoing")):
         for h in hosts:
             for port in h.ports:
                 protocol = PROTOCOL_BY_PORT.get(port, "?")
-                setting = Setting(direction, protocol, h.name, port, SECURITY_BY_PORT.get(port, "?"),
-                                  source_for(h.source, protocol))
-                if not any((o.host, o.port) == (setting.host, setting.port) for o in out):
-                    out.append(setting)
+                add(Setting(direction, protocol, h.name, port, SECURITY_BY_PORT.get(port, "?"),
+                            source_for(h.source, protocol)))
     for provider in provider_in_use(hosting):
         for c in provider.settings:
-            setting = Setting("outgoing" if c.protocol == "SMTP" else "incoming", c.protocol, c.host, c.port,
-                              "SSL/TLS" if c.security == "SSL" else "STARTTLS",
-                              f"{provider.name} documentation", reference=provider.sources[0])
-            if not any((o.host, o.port) == (setting.host, setting.port) for o in out):
-                out.append(setting)
+            add(Setting("outgoing" if c.protocol == "SMTP" else "incoming", c.protocol, c.host, c.port,
+                        "SSL/TLS" if c.security == "SSL" else "STARTTLS",
+                        f"{provider.name} documentation", reference=provider.sources[0]))
     return out
 
 
@@ -94,7 +93,7 @@ def provider_in_use(hosting) -> list:
     if hosting is None:
         return []
     return [m.provider for m in hosting.matches
-            if m.provider.kind == "mailbox" and m.signals() & {"mx", "autodiscover", "dkim"}]
+            if m.provider.kind == "mailbox" and m.in_use]
 
 
 def render_text(domain: str, settings: list[Setting], address: str | None) -> str:

@@ -105,6 +105,11 @@ class Credentials:
     def oauth2(self) -> bool:
         return self.kind == OAUTH2
 
+    @property
+    def secret_word(self) -> str:
+        """What the secret is called in messages: "access token" or "password" (never the value)."""
+        return "access token" if self.oauth2 else PASSWORD
+
     def forms(self) -> tuple[str, ...]:
         """The password in every encoding maildoctor itself may send it in, so a server that echoes
         a command cannot carry it into a report: plain; IMAP quoted (``"p\\"w"``, with and without the

@@ -25,6 +25,7 @@ DATA = Path(__file__).with_name("providers.toml")
 KINDS = ("mailbox", "gateway", "sender")
 PROTOCOLS = ("IMAP", "POP3", "SMTP")
 SECURITIES = ("SSL", "STARTTLS")
+IN_USE_SIGNALS = frozenset({"mx", "autodiscover", "dkim"})  # signals that show a provider in use (Match.in_use)
 
 
 class ProviderDataError(ValueError):
@@ -206,6 +207,11 @@ class Match:
 
     def signals(self) -> set[str]:
         return {s for s, _ in self.via}
+
+    @property
+    def in_use(self) -> bool:
+        """MX, autodiscover or a DKIM CNAME names the provider: an SPF include alone may be a leftover."""
+        return bool(self.signals() & IN_USE_SIGNALS)
 
 
 def recognise(signals: Signals, providers: Iterable[Provider]) -> list[Match]:

@@ -61,6 +61,10 @@ class SpfNode:
             data["children"] = [c.to_dict() for c in self.children]
         return data
 
+    def nodes(self) -> list[SpfNode]:
+        """This record and every record below it, depth first."""
+        return [self, *(n for c in self.children for n in c.nodes())]
+
     def lines(self, depth: int = 0) -> list[str]:
         """The tree as indented text lines, for evidence a person can read."""
         what = self.record if self.record is not None else f"({self.state}{': ' + self.detail if self.detail else ''})"
@@ -242,13 +246,5 @@ def effective_all(root: SpfNode) -> tuple[str | None, SpfNode]:
 
 def pass_all_includes(root: SpfNode) -> list[str]:
     """Included records that end in +all: the include then matches every sender (RFC 7208 §5.2)."""
-    found: list[str] = []
-
-    def walk(node: SpfNode) -> None:
-        for child in node.children:
-            if child.via == "include" and child.state == "ok" and all_qualifier(child) == "+":
-                found.append(child.domain)
-            walk(child)
-
-    walk(root)
-    return found
+    return [n.domain for n in root.nodes()[1:]
+            if n.via == "include" and n.state == "ok" and all_qualifier(n) == "+"]
