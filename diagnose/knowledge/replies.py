@@ -6,6 +6,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# the caps on reading a server, shared by the asyncio reader (diagnose.net.protocol) and the probe's
+# blocking fast path (diagnose.net.verified_session)
+MAX_LINE = 4096  # bytes; RFC 5321 §4.5.3.1.5 allows 512 for a reply line, IMAP lines can be longer
+MAX_SESSION = 256 * 1024  # bytes read in one session, all phases together
+MAX_REPLY_LINES = 200  # lines of one multi-line reply (an EHLO reply has ~10-20)
+
+_SMTP_LINE = re.compile(r"^([2-5][0-9][0-9])([ -]|$)(.*)$")  # RFC 5321 §4.2.1
+
 
 @dataclass(frozen=True)
 class SmtpReply:
@@ -24,6 +32,15 @@ class SmtpReply:
             if keyword:
                 out.setdefault(keyword.upper(), params.strip())
         return out
+
+
+def smtp_reply_line(text: str, code: str | None) -> tuple[str, str, bool] | None:
+    """One line of an SMTP reply: (code, text, last line?); None when it is not a reply line, or its
+    code differs from ``code``, the one the reply's earlier lines carried (RFC 5321 §4.2.1)."""
+    m = _SMTP_LINE.match(text)
+    if not m or (code is not None and m.group(1) != code):
+        return None
+    return m.group(1), m.group(3), m.group(2) != "-"
 
 
 def imap_capabilities(line: str) -> tuple[str, ...]:

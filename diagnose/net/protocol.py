@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import re
 from dataclasses import dataclass, field
 
-from diagnose.knowledge.replies import SmtpReply
+from diagnose.knowledge.replies import MAX_LINE, MAX_REPLY_LINES, MAX_SESSION, SmtpReply, smtp_reply_line
 from diagnose.knowledge.sanitize import clean
 
-MAX_LINE = 4096  # bytes; RFC 5321 §4.5.3.1.5 allows 512 for a reply line, IMAP lines can be longer
-MAX_SESSION = 256 * 1024  # bytes read in one session, all phases together
-MAX_REPLY_LINES = 200  # lines of one multi-line reply (an EHLO reply has ~10-20)
 MAX_TRANSCRIPT = 80  # lines kept in the evidence
 
 
@@ -144,15 +140,15 @@ class LineReader:
         try:
             async with asyncio.timeout(self.timeout):
                 lines: list[str] = []
-                code = None
+                code: str | None = None
                 while len(lines) < MAX_REPLY_LINES:
                     text = await self._line(phase)
-                    m = _SMTP_LINE.match(text)
-                    if not m or (code is not None and m.group(1) != code):
+                    parsed = smtp_reply_line(text, code)
+                    if parsed is None:
                         raise ProtocolError(phase, Failure.GARBAGE, f"not an SMTP reply: {clean(text, limit=120)}")
-                    code = m.group(1)
-                    lines.append(m.group(3))
-                    if m.group(2) != "-":
+                    code, rest, last = parsed
+                    lines.append(rest)
+                    if last:
                         return SmtpReply(int(code), tuple(lines))
                 raise ProtocolError(phase, Failure.TOO_LONG, f"a reply of more than {MAX_REPLY_LINES} lines")
         except TimeoutError:
@@ -171,5 +167,3 @@ class LineReader:
         except TimeoutError:
             raise ProtocolError(phase, Failure.TIMEOUT, "no complete reply") from None
 
-
-_SMTP_LINE = re.compile(r"^([2-5][0-9][0-9])([ -]|$)(.*)$")

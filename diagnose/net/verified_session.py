@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import re
 import socket
 import ssl
 import time
@@ -22,13 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from diagnose.engine.timeouts import Timeouts
-from diagnose.knowledge.replies import SmtpReply, imap_capabilities
+from diagnose.knowledge.replies import (
+    MAX_LINE,
+    MAX_REPLY_LINES,
+    MAX_SESSION,
+    SmtpReply,
+    imap_capabilities,
+    smtp_reply_line,
+)
 from diagnose.knowledge.sanitize import clean
-
-MAX_LINE = 4096  # bytes, as diagnose.net.protocol
-MAX_SESSION = 256 * 1024
-MAX_REPLY_LINES = 200
-_SMTP_LINE = re.compile(r"^([2-5][0-9][0-9])([ -]|$)(.*)$")  # RFC 5321 §4.2.1, as diagnose.net.protocol
 
 
 class _Stop(Exception):
@@ -125,14 +126,14 @@ class _Lines:
 
     def _smtp_reply(self, phase: str) -> SmtpReply:
         lines: list[str] = []
-        code = None
+        code: str | None = None
         while len(lines) < MAX_REPLY_LINES:
-            m = _SMTP_LINE.match(self.line(phase))
-            if not m or (code is not None and m.group(1) != code):
+            parsed = smtp_reply_line(self.line(phase), code)
+            if parsed is None:
                 raise _Stop(phase, detail="not an SMTP reply")
-            code = m.group(1)
-            lines.append(m.group(3))
-            if m.group(2) != "-":
+            code, rest, last = parsed
+            lines.append(rest)
+            if last:
                 return SmtpReply(int(code), tuple(lines))
         raise _Stop(phase, detail="a reply too long")
 
