@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from diagnose.engine.exitcodes import ExitCode
 from diagnose.engine.model import Status
-from diagnose.engine.target import TargetError, normalise_domain
+from diagnose.engine.target import TargetError, normalise_domain, port_number, split_host_port
 from diagnose.engine.timeouts import DEFAULT_TIMEOUT
 from diagnose.knowledge.sanitize import clean
 from diagnose.net.mailports import IMPLICIT_TLS, PROTOCOL
@@ -136,21 +136,16 @@ def _ip(text: str) -> str | None:
 
 def split_target(text: str) -> tuple[str, int | None]:
     """``host``, ``host:port``, ``[v6]``, ``[v6]:port`` or a bare IPv6 address -> (host, port or None)."""
-    text = text.strip()
-    if text.startswith("["):
-        host, bracket, rest = text[1:].partition("]")
-        if not bracket or (rest and not rest.startswith(":")):
-            raise UsageError(f"bad target {text!r}: expected [IPv6] or [IPv6]:PORT")
-        port = rest[1:] if rest else None
-    elif text.count(":") == 1:
-        host, _, port = text.partition(":")
-    else:
-        host, port = text, None
-    if port is None:
+    try:
+        host, typed = split_host_port(text)
+    except ValueError as exc:
+        raise UsageError(f"bad target {text.strip()!r}: {exc}") from None
+    if typed is None:
         return host, None
-    if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
-        raise UsageError(f"bad port in {text!r}: expected 1-65535")
-    return host, int(port)
+    port = port_number(typed)
+    if port is None:
+        raise UsageError(f"bad port in {text.strip()!r}: expected 1-65535")
+    return host, port
 
 
 def make_request(args: argparse.Namespace) -> Request:

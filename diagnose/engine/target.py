@@ -109,6 +109,29 @@ def normalise_domain(name: str) -> tuple[str, str]:
     return ascii_name, unicode_name
 
 
+def split_host_port(text: str) -> tuple[str, str | None]:
+    """``host``, ``host:port``, ``[IPv6]``, ``[IPv6]:port`` or a bare IPv6 address -> (host, the port as
+    typed or None); ValueError (the expected form) for a bracket that is not closed or is followed by
+    anything but ``:PORT``. Pure; the caller checks the host and the port (``port_number``)."""
+    text = text.strip()
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket:
+            raise ValueError("expected [IPv6] or [IPv6]:PORT")
+        if rest and not rest.startswith(":"):
+            raise ValueError("expected [IPv6]:PORT")
+        return host, rest[1:] if rest else None
+    if text.count(":") == 1:
+        host, _, port = text.partition(":")
+        return host, port
+    return text, None
+
+
+def port_number(text: str) -> int | None:
+    """A TCP port as typed (1-65535), or None."""
+    return int(text) if text.isascii() and text.isdigit() and 0 < int(text) < 65536 else None
+
+
 def _shorten(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -18,6 +18,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
+from diagnose.engine.target import port_number, split_host_port
 from diagnose.engine.timeouts import DEFAULT_TIMEOUT, Timeouts
 
 # the classified answer is a value type of the knowledge layer (pure evaluators read it); checks import
@@ -44,30 +45,18 @@ def parse_nameserver(text: str) -> Nameserver:
     """Parse ``IP``, ``IP:PORT``, ``[IPv6]:PORT`` or ``IPv6``; raise ValueError with a reason."""
     import ipaddress
 
-    text = text.strip()
-    host, port = text, 53
-    if text.startswith("["):
-        host, bracket, rest = text[1:].partition("]")
-        if not bracket:
-            raise ValueError(f"bad nameserver {text!r}: expected [IPv6] or [IPv6]:PORT")
-        if rest:
-            if not rest.startswith(":"):
-                raise ValueError(f"bad nameserver {text!r}: expected [IPv6]:PORT")
-            port = _port(rest[1:], text)
-    elif text.count(":") == 1:
-        host, _, p = text.partition(":")
-        port = _port(p, text)
+    try:
+        host, typed = split_host_port(text)
+    except ValueError as exc:
+        raise ValueError(f"bad nameserver {text.strip()!r}: {exc}") from None
+    port = 53 if typed is None else port_number(typed)
+    if port is None:
+        raise ValueError(f"bad nameserver {text.strip()!r}: port must be 1-65535")
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        raise ValueError(f"bad nameserver {text!r}: give an IP address, optionally with :PORT") from None
+        raise ValueError(f"bad nameserver {text.strip()!r}: give an IP address, optionally with :PORT") from None
     return Nameserver(host, port)
-
-
-def _port(text: str, whole: str) -> int:
-    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
-        raise ValueError(f"bad nameserver {whole!r}: port must be 1-65535")
-    return int(text)
 
 
 class Dns:
