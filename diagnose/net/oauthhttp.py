@@ -8,6 +8,7 @@ Neither the request nor the response is logged anywhere: the caller keeps the se
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from urllib.parse import urlencode, urlsplit
 
 from diagnose.engine.timeouts import Timeouts
 from diagnose.net.httpget import https_post_one
-from diagnose.net.resolver import Dns, Nameserver
+from diagnose.net.resolver import Dns, Nameserver, Outcome
 
 MAX_BODY = 64 * 1024
 
@@ -48,11 +49,8 @@ async def addresses(host: str, dns: Dns) -> list[str]:
         return [str(ipaddress.ip_address(host))]
     except ValueError:
         pass
-    found: list[str] = []
-    for rdtype in ("A", "AAAA"):
-        answer = await dns.query(host, rdtype)
-        found += [str(r) for r in answer.records] if answer.outcome.value == "answer" else []
-    return found
+    answers = await asyncio.gather(dns.query(host, "A"), dns.query(host, "AAAA"))
+    return [str(r) for answer in answers if answer.outcome is Outcome.ANSWER for r in answer.records]
 
 
 async def post_form(url: str, form: dict[str, str], *, nameservers: list[Nameserver], ca_file: Path | None,
