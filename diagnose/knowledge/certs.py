@@ -147,6 +147,23 @@ def describe(cert: x509.Certificate, now: dt.datetime) -> dict:
     }
 
 
+_STORES: dict[tuple[int, ...], tuple[list[x509.Certificate], Store]] = {}
+MAX_STORES = 4  # a run has one trust store (system + --ca-file); tests make a few more
+
+
+def _store(anchors: list[x509.Certificate]) -> Store:
+    """The verification store of ``anchors``, built once per set of certificate objects: building
+    it from the ~150 system roots costs ~1 ms, and a diagnosis judges one chain per endpoint.
+    Keyed by object identity (cheap); the entry keeps the certificates alive, so an id is never reused."""
+    key = tuple(map(id, anchors))
+    hit = _STORES.get(key)
+    if hit is None:
+        if len(_STORES) >= MAX_STORES:
+            _STORES.pop(next(iter(_STORES)))
+        hit = _STORES[key] = (list(anchors), Store(anchors))
+    return hit[1]
+
+
 def verify_chain(leaf: x509.Certificate, intermediates: list[x509.Certificate], anchors: list[x509.Certificate],
                  when: dt.datetime) -> str:
     """"" if ``leaf`` chains to one of ``anchors`` through ``intermediates`` at ``when``, else why not."""
@@ -161,7 +178,7 @@ def verify_chain(leaf: x509.Certificate, intermediates: list[x509.Certificate], 
             subject = IPAddress(ipaddress.ip_address(ips[0]))
         else:
             return "the certificate has no subjectAltName, which clients require"
-        verifier = PolicyBuilder().store(Store(anchors)).time(when).build_server_verifier(subject)
+        verifier = PolicyBuilder().store(_store(anchors)).time(when).build_server_verifier(subject)
         verifier.verify(leaf, intermediates)
     except VerificationError as exc:
         return _plain_verification_error(str(exc))
