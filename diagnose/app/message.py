@@ -8,6 +8,7 @@ bounce, headers); this module turns what they found into findings with words and
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from datetime import UTC, datetime
@@ -82,6 +83,43 @@ REASON_TEXTS: dict[str, tuple[str, str]] = {
                  "harm the reputation of your domain and servers."),
     "delivered": ("The report says the message was delivered (or relayed on) to this recipient.", ""),
 }
+
+
+# The same reasons when the receiver's complaint is about the SENDER's address, not the recipient's
+# (RFC 3463 X.1.7 "bad sender's mailbox address syntax", X.1.8 "bad sender's system address",
+# RFC 7505 X.7.27 "sender address has null MX"; Postfix's reject_unknown_sender_domain says
+# "Sender address rejected: Domain not found"): the fix is on the sending domain.
+SENDER_TEXTS: dict[str, tuple[str, str]] = {
+    "host_unknown": ("The receiving server refused the mail because of YOUR address's domain, {sender_domain}: it "
+                     "could not find that domain in DNS, or the domain says it takes no mail (a null MX). Servers "
+                     "refuse mail from a domain that could not receive the reply.",
+                     "Make sure {sender_domain} resolves from the internet and can receive mail (an MX record, or "
+                     "at least an address record; no null MX on a domain you send from): "
+                     "`maildoctor check {sender_domain}`. A temporary (4.x.x) refusal can also mean the "
+                     "receiver's resolver failed to reach your DNS servers."),
+    "syntax_error": ("The receiving server refused the sender address {sender} as malformed.",
+                     "Send from a plain address (local@domain, no spaces or odd characters); check what your "
+                     "mail program or application puts in the envelope sender (MAIL FROM)."),
+}
+SENDER_WORDS = {"host_unknown": "your sender domain could not be found there",
+                "syntax_error": "your sender address is malformed"}
+_SENDER_STATUS = {(1, 7), (1, 8), (7, 27)}
+_SENDER_WORDS_RE = re.compile(r"sender (?:address|domain) rejected|sender domain (?:not found|unknown|does not exist)",
+                              re.I)
+
+
+def about_sender(r: bounce.Recipient) -> bool:
+    """Whether the receiver's complaint is about the sender's address rather than the recipient's."""
+    if r.reason not in SENDER_TEXTS:
+        return False
+    if r.status:
+        try:
+            _, subject, detail = (int(x) for x in r.status.split("."))
+        except ValueError:
+            subject = detail = -1
+        if (subject, detail) in _SENDER_STATUS:
+            return True
+    return bool(_SENDER_WORDS_RE.search(r.diagnostic or ""))
 
 
 class MessageBounce(Check):
@@ -172,7 +210,8 @@ def _bounce_finding(returned: bounce.Returned, r: bounce.Recipient, status: Stat
             "sender": sender or "you@your-domain", "sender_domain": sender_domain,
             "checks": " and ".join(c.upper() if c != "ptr" else "reverse DNS (PTR)" for c in checks),
             "commands": commands, "ftype": returned.details.get("feedback_type", "abuse")}
-    explanation, remedy = (t.format(**fill) for t in REASON_TEXTS[r.reason])
+    sender_side = about_sender(r)
+    explanation, remedy = (t.format(**fill) for t in (SENDER_TEXTS if sender_side else REASON_TEXTS)[r.reason])
     said = r.diagnostic
     if r.reply_code and r.reply_code.isdigit():
         words = explain_reply(int(r.reply_code), f"{r.status or ''} {said}")
@@ -187,13 +226,16 @@ def _bounce_finding(returned: bounce.Returned, r: bounce.Recipient, status: Stat
         kind = "not delivered, the sending server gave up" if r.reason == "expired" else "refused for good" \
             if r.permanent else ("delayed" if r.action == "delayed" else "refused for now")
         code = " ".join(x for x in (r.reply_code, r.status) if x)
-        summary = f"Mail to {r.recipient} {kind}: {REASON_WORDS.get(r.reason, r.reason.replace('_', ' '))}" + (
+        words = SENDER_WORDS[r.reason] if sender_side else REASON_WORDS.get(r.reason, r.reason.replace("_", " "))
+        summary = f"Mail to {r.recipient} {kind}: {words}" + (
             f" ({code})" if code else "")
     evidence: dict[str, Any] = {
         "recipient": r.recipient, "status": r.status, "reply_code": r.reply_code, "reason": r.reason,
         "permanent": r.permanent, "remote_mta": r.remote_mta or None, "diagnostic": said or None,
         "action": r.action or None, "format": returned.source, "reporting_mta": returned.reporting_mta or None,
     }
+    if sender_side:
+        evidence["about"] = "sender"  # the receiver refused the sender's address, not the recipient's
     if r.reason == "auth_failure":
         evidence["failed_checks"] = list(r.auth_checks)
     if returned.details:

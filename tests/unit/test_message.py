@@ -607,3 +607,38 @@ def test_the_dkim_selectors_of_a_message_are_named_with_the_command_that_tests_e
     assert f.evidence["signatures"] == [{"domain": "example.com", "selector": "mail2026"},
                                         {"domain": "example-com.gappssmtp.com", "selector": "20230601"}]
     assert f.evidence["commands"][0] == "maildoctor check example.com --check dkim.keys --dkim-selector mail2026"
+
+
+def _postfix_bounce_saying(status: str, reply: str, words: str) -> bytes:
+    """The lab's real Postfix bounce, with the receiver's answer replaced by ``reply status words``."""
+    text = (DATA / "postfix-lab-user-unknown.eml").read_text()
+    text = text.replace("Status: 5.1.1", f"Status: {status}")
+    if status.startswith("4"):  # a temporary refusal: a delay notice (a failed one would mean "gave up")
+        text = text.replace("Action: failed", "Action: delayed")
+    text = text.replace("said: 550 5.1.1 <ghost@healthy.test> User doesn't exist: ghost@healthy.test",
+                        f"said: {reply} {status} {words}")
+    text = text.replace("Diagnostic-Code: smtp; 550 5.1.1 <ghost@healthy.test> User doesn't exist:\n"
+                        "    ghost@healthy.test", f"Diagnostic-Code: smtp; {reply} {status} {words}")
+    return text.encode()
+
+
+@pytest.mark.parametrize("status,reply,words", [
+    ("4.1.8", "450", "<user@healthy.test>: Sender address rejected: Domain not found"),
+    ("5.1.8", "553", "<user@healthy.test>: Sender address rejected: Domain not found"),
+    ("5.7.27", "550", "Sender address has null MX"),
+])
+def test_a_refused_sender_domain_is_advice_about_the_senders_domain(status, reply, words):
+    # Given a receiver that refuses the mail because the SENDER's domain is unknown to it
+    [f] = bounce_findings(_postfix_bounce_saying(status, reply, words))
+    # Then the reason keeps the contract's code, but the words and the fix are about the sender's domain
+    assert f.code == "bounce.host_unknown"
+    assert f.evidence["about"] == "sender"
+    assert "sender domain" in f.summary and "healthy.test" in f.explanation
+    assert "maildoctor check healthy.test" in f.remedy
+    assert "recipient's domain" not in f.explanation and "domain part of ghost" not in f.remedy
+
+
+def test_an_unknown_recipient_domain_keeps_the_recipient_side_advice():
+    [f] = bounce_findings(_postfix_bounce_saying("5.1.2", "550", "Host or domain name not found"))
+    assert f.code == "bounce.host_unknown" and "about" not in f.evidence
+    assert "recipient's domain" in f.explanation

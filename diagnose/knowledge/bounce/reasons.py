@@ -119,6 +119,8 @@ def classify(status: str | None, reply_code: str | None, text: str) -> str:
     by_status = ""
     if status == "5.4.1" and re.search(r"recipient address rejected", words, re.I):
         return "user_unknown"  # Microsoft 365 directory-based edge blocking: no such recipient there
+    if status == "5.1.8" and re.search(r"domain not found|sender domain|null mx|no mx|unknown domain", words, re.I):
+        return "host_unknown"  # Postfix's reject_unknown_sender_domain, not Microsoft's "bad outbound sender"
     if status in _EXACT:
         return _EXACT[status]
     if status:
