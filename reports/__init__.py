@@ -17,6 +17,11 @@ RENDERERS = {
     "nagios": "reports.nagios:render",
 }
 
+# format name -> file name extension, and media type, for a saved or downloaded report (TUI export, serve)
+EXTENSIONS = {"html": "html", "json": "json", "markdown": "md", "text": "txt", "junit": "xml", "nagios": "nagios.txt"}
+MEDIA_TYPES = {"html": "text/html", "json": "application/json", "markdown": "text/markdown",
+               "text": "text/plain", "junit": "application/xml", "nagios": "text/plain"}
+
 
 def renderer(fmt: str) -> Callable[[Report], str]:
     module, _, func = RENDERERS[fmt].partition(":")

@@ -45,7 +45,7 @@ from diagnose.web.security import (
 )
 from diagnose.web.settings import ServeSettings
 from diagnose.web.store import PAGE, History
-from reports import RENDERERS, renderer
+from reports import EXTENSIONS, MEDIA_TYPES, RENDERERS, renderer
 
 STATIC = Path(__file__).parent / "static"
 _RUN_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -233,10 +233,9 @@ async def download(ctx: Context, request: HttpRequest) -> Response:
         return not_found()
     entry, text = stored
     body = text if fmt == "json" else renderer(fmt)(stored_report(text))
-    media = {"json": "application/json", "html": "text/html", "junit": "application/xml",
-             "markdown": "text/markdown"}.get(fmt, "text/plain")
+    media = MEDIA_TYPES[fmt]
     safe_domain = re.sub(r"[^a-z0-9.-]", "_", entry.domain.lower())[:80]
-    name = f"maildoctor-{safe_domain}-{run_id[:8]}.{pages.FORMATS[fmt]}"
+    name = f"maildoctor-{safe_domain}-{run_id[:8]}.{EXTENSIONS[fmt]}"
     headers = {"content-disposition": f'attachment; filename="{name}"', "cache-control": "no-store"}
     if fmt == "html":
         headers["content-security-policy"] = REPORT_CSP

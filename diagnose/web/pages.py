@@ -8,10 +8,11 @@ import time
 from collections.abc import Iterable
 
 from diagnose.engine.credentials import OAUTH2, PASSWORD
+from reports import EXTENSIONS
 from reports.common import STATUS_WORDS, html_text
 from reports.html import CSS as REPORT_CSS
 
-FORMATS = {"html": "html", "json": "json", "markdown": "md", "text": "txt", "junit": "xml", "nagios": "nagios.txt"}
+FORMATS = tuple(EXTENSIONS)  # the downloads offered, in this order
 FORMAT_TITLES = {"html": "HTML", "json": "JSON", "markdown": "Markdown", "text": "Text", "junit": "JUnit XML",
                  "nagios": "Nagios"}
 

@@ -14,7 +14,6 @@ from textual.widgets import Button, Input, Label, Select, Static
 from diagnose.app.session import write_atomically
 from diagnose.engine.report import Report
 
-EXTENSIONS = {"html": "html", "json": "json", "text": "txt", "markdown": "md", "junit": "xml", "nagios": "txt"}
 PREFERRED = ("html", "json", "text")  # the default is the first one installed
 
 
@@ -46,6 +45,8 @@ def default_format(available: list[str]) -> str:
 
 
 def default_path(domain: str, fmt: str, directory: Path | None = None) -> Path:
+    from reports import EXTENSIONS
+
     name = f"maildoctor-{domain or 'report'}.{EXTENSIONS.get(fmt, fmt)}"
     return (directory or Path.cwd()) / name
 
