@@ -87,6 +87,7 @@ def parse_autoconfig(text: str) -> tuple[list[ServerSetting], list[str]]:
 class Autoconfig(Check):
     id = "autoconfig.settings"
     title = "Mail programs can configure themselves (autoconfig file)"
+    background = True  # nothing on the way to the servers waits for it: started after their addresses
     side = Side.BOTH
     services = ("imap", "pop3", "submission")
     provides = (AUTOCONFIG_SETTINGS,)

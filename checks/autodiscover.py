@@ -34,6 +34,7 @@ MAX_HOPS = 5  # requests in all, redirects included
 class Autodiscover(Check):
     id = "autodiscover.settings"
     title = "Outlook can configure itself (Microsoft Autodiscover)"
+    background = True  # nothing on the way to the servers waits for it: started after their addresses
     side = Side.BOTH
     services = ("imap", "pop3", "submission")
     provides = (AUTODISCOVER_SETTINGS,)

@@ -119,6 +119,7 @@ class DkimCheck(Check):
 
     id = "dkim.keys"
     title = "DKIM public keys are published and strong"
+    background = True  # nothing on the way to the servers waits for it: started after their addresses
     side = Side.OUTGOING
     services = ("dns",)
     needs = (PROVIDER_FACT,)  # the provider's selectors; the check still runs when provider.detect is skipped

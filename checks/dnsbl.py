@@ -72,6 +72,7 @@ def _in_loopback(text: str) -> bool:
 class Dnsbl(Check):
     id = "dnsbl.listing"
     title = "MX addresses are not on DNS blocklists"
+    background = True  # nothing on the way to the servers waits for it: started after their addresses
     side = Side.BOTH
     services = ("smtp",)
     needs = (MX_HOSTS,)

@@ -18,6 +18,7 @@ _DANE = ("DANE (TLSA records that tell senders which certificate your MX uses) o
 class Dnssec(Check):
     id = "dnssec.chain"
     title = "DNSSEC signatures of the domain validate"
+    background = True  # nothing on the way to the servers waits for it: started after their addresses
     side = Side.BOTH
     services = ("dns",)
     texts = {

@@ -53,6 +53,7 @@ def looks_generic(name: str, address: str) -> bool:
 class PtrFcrdns(Check):
     id = "ptr.fcrdns"
     title = "MX addresses have reverse DNS that points back to them"
+    background = True  # nothing on the way to the servers waits for it: started after their addresses
     side = Side.BOTH
     services = ("smtp",)
     needs = (MX_HOSTS,)

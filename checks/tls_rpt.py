@@ -44,6 +44,7 @@ def parse_tlsrpt(text: str) -> tuple[list[str], list[str]]:
 class TlsRpt(Check):
     id = "tls_rpt.record"
     title = "TLS-RPT asks senders to report TLS problems with the MX"
+    background = True  # nothing on the way to the servers waits for it: started after their addresses
     side = Side.INCOMING
     services = ("smtp",)
     texts = {

@@ -54,6 +54,7 @@ def _fetch_problem(fetch: FetchResult) -> str:
 class Bimi(Check):
     id = "bimi.logo"
     title = "BIMI: the brand logo shown next to the domain's mail (optional)"
+    background = True  # nothing on the way to the servers waits for it: started after their addresses
     side = Side.OUTGOING
     services = ("dns",)
     optional = True

@@ -24,6 +24,7 @@ def tlsa_name(host: str, port: int = 25) -> str:
 class DaneTlsa(ServerCheck):
     id = "dane.tlsa"
     title = "DANE TLSA records match the MX certificates"
+    background = True  # nothing on the way to the servers waits for it: started after their addresses
     side = Side.INCOMING
     services = ("smtp",)
     roles = ("mx",)

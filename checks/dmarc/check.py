@@ -55,6 +55,7 @@ class DmarcLookup:
 class DmarcCheck(Check):
     id = "dmarc.record"
     title = "DMARC policy tells receivers what to do with forged mail"
+    background = True  # nothing on the way to the servers waits for it: started after their addresses
     side = Side.OUTGOING
     services = ("dns",)
     texts = {

@@ -22,6 +22,7 @@ def describe(match: Match) -> str:
 class ProviderDetect(Check):
     id = "provider.detect"
     title = "The mail provider is recognised"
+    background = True  # nothing on the way to the servers waits for it: started after their addresses
     side = Side.BOTH
     services = ("dns",)
     provides = (PROVIDER_FACT,)

@@ -49,6 +49,7 @@ def _dkim_present(p: Provider, hosting: Hosting) -> list[str]:
 class ProviderRecords(Check):
     id = "provider.records"
     title = "The provider's documented records are in place"
+    background = True  # nothing on the way to the servers waits for it: started after their addresses
     side = Side.BOTH
     services = ("dns",)
     needs = (PROVIDER_FACT,)

@@ -29,6 +29,7 @@ _WHY_SPF = ("Receiving servers read the SPF record (a TXT record starting with v
 class SpfCheck(Check):
     id = "spf.record"
     title = "SPF record lists the servers allowed to send mail for the domain"
+    background = True  # nothing on the way to the servers waits for it: started after their addresses
     side = Side.OUTGOING
     services = ("dns",)
     texts = {

@@ -66,6 +66,11 @@ class FactBoard:
             fut.set_exception(FactUnavailable(name, reason))
             fut.exception()  # mark retrieved: nobody may be waiting
 
+    def settled(self, name: str) -> asyncio.Future[object]:
+        """A future done when the fact has come or been withheld (never raises when awaited through
+        asyncio.wait)."""
+        return self._future(name)
+
     async def get(self, name: str) -> object:
         return await asyncio.shield(self._future(name))
 

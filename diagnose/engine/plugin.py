@@ -119,6 +119,10 @@ class Check:
     texts: ClassVar[dict[str, tuple[str, str]]] = {}
     optional: ClassVar[bool] = False  # True: runs only when named with --check (e.g. bimi.logo)
     code_family: ClassVar[str] = ""  # the first word of the codes when it is not the id's family (rare)
+    # True: nothing on the way to the servers waits for this check (DNS policy records, provider
+    # signals): it starts once the servers' addresses are known, so its lookups fill the time the
+    # run spends waiting for servers instead of delaying the first connections (diagnose.engine.runner)
+    background: ClassVar[bool] = False
 
     def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:  # pragma: no cover - interface
         raise NotImplementedError

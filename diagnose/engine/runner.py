@@ -85,8 +85,12 @@ async def diagnose(
     if loop.get_exception_handler() is None:
         loop.set_exception_handler(quiet_orphaned_network_errors)
     began = loop.time()  # every check's budget counts from here
-    tasks = [asyncio.create_task(_run_check(cls(), ctx, facts, queue, began)) for cls in checks]
-    pending = len(tasks)
+    first = [cls for cls in checks if not cls.background]
+    later = [cls for cls in checks if cls.background]
+    tasks = [asyncio.create_task(_run_check(cls(), ctx, facts, queue, began)) for cls in first]
+    if later:
+        tasks.append(asyncio.create_task(_start_later(later, first, ctx, facts, queue, began, tasks)))
+    pending = len(checks)
     interrupted = False
     try:
         while pending:
@@ -110,6 +114,20 @@ async def diagnose(
     report = Report.of_run(target, checks, dns.describe(), findings, started_at=started_at,
                            duration_s=time.monotonic() - start, meta=meta)
     yield DiagnosisFinished(report)
+
+
+BACKGROUND_DELAY_S = 0.05  # background checks start at the latest this long after the run began
+
+
+async def _start_later(later: list[type[Check]], first: list[type[Check]], ctx: CheckContext, facts: FactBoard,
+                       queue: asyncio.Queue[Event], began: float, tasks: list[asyncio.Task[None]]) -> None:
+    """Start the background checks once the facts of the checks that need nothing themselves (the
+    servers' addresses from DNS) have come or failed, or after BACKGROUND_DELAY_S, whichever is
+    sooner: a slow lookup never holds them back for long."""
+    settled = [facts.settled(name) for cls in first if not cls.needs for name in cls.provides]
+    if settled:
+        await asyncio.wait(settled, timeout=BACKGROUND_DELAY_S)
+    tasks.extend(asyncio.create_task(_run_check(cls(), ctx, facts, queue, began)) for cls in later)
 
 
 async def _run_check(check: Check, ctx: CheckContext, facts: FactBoard, queue: asyncio.Queue[Event],

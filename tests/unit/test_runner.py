@@ -208,3 +208,59 @@ def test_a_wanted_fact_is_used_when_provided_and_never_waited_for_otherwise():
     alone = asyncio.run(collect([Wanting]))[-1].report
     assert time.monotonic() - start < 0.5 and alone.findings[0].summary == "got nothing"
     assert select([Slow, Wanting], only=["t.wanting"]) == [Wanting]  # a want never pulls its producer in
+
+
+class QuickProducer(Check):
+    id = "t.quick"
+    title = "publishes the servers' addresses after a short lookup"
+    provides = ("fact.q",)
+
+    async def run(self, ctx):
+        await asyncio.sleep(0.01)
+        ctx.publish("fact.q", "mx")
+        yield self.finding("t.quick", Status.PASS, "q", "published")
+
+
+class Policy(Check):
+    id = "t.policy"
+    title = "a DNS policy record nothing waits for"
+    background = True
+
+    async def run(self, ctx):
+        yield self.finding("t.policy", Status.PASS, "p", f"started with fact.q {ctx._facts.value('fact.q')!r}")
+
+
+class NeverPublishes(Check):
+    id = "t.never"
+    title = "provides a fact only after a long time"
+    provides = ("fact.late",)
+
+    async def run(self, ctx):
+        await asyncio.sleep(0.5)
+        ctx.publish("fact.late", 1)
+        yield self.finding("t.never", Status.PASS, "n", "late")
+
+
+def _started(events):
+    return [e.check for e in events if isinstance(e, CheckStarted)]
+
+
+def test_background_checks_start_once_the_servers_addresses_are_known():
+    events = asyncio.run(collect([Policy, QuickProducer]))
+    # the producer started first although listed second, and the background check saw its fact
+    assert _started(events) == ["t.quick", "t.policy"]
+    summaries = {e.finding.check: e.finding.summary for e in events if isinstance(e, FindingEmitted)}
+    assert summaries["t.policy"] == "started with fact.q 'mx'"
+
+
+def test_a_slow_producer_holds_background_checks_back_only_briefly():
+    from diagnose.engine.runner import BACKGROUND_DELAY_S
+
+    start = time.monotonic()
+    events = asyncio.run(collect([Policy, NeverPublishes]))
+    policy_done = next(e for e in events if isinstance(e, CheckFinished) and e.check == "t.policy")
+    assert policy_done and time.monotonic() - start >= 0.5  # the run waited for the slow one, ...
+    summaries = {e.finding.check: e.finding.summary for e in events if isinstance(e, FindingEmitted)}
+    assert summaries["t.policy"] == "started with fact.q None"  # ... the background check did not
+    order = [e.check for e in events if isinstance(e, CheckFinished)]
+    assert order == ["t.policy", "t.never"], f"background held back past {BACKGROUND_DELAY_S} s: {order}"
