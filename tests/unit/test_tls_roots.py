@@ -1,0 +1,98 @@
+"""The verifying context's system roots: read from a hashed directory one root at a time (no ~25 ms
+load of the whole bundle before the first connection), and trusted all the same."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+
+import pytest
+
+from diagnose.net import tls
+from tests.hostile.absurdcerts import mint_server
+
+HOST = "roots.test"
+
+
+@pytest.fixture()
+def server(tmp_path):
+    """A TLS server on loopback whose certificate is its own root (a private CA, not in any store)."""
+    cert, key = mint_server([HOST])
+    (tmp_path / "cert.pem").write_bytes(cert)
+    (tmp_path / "key.pem").write_bytes(key)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(5)
+
+    def serve() -> None:
+        for _ in range(4):  # bounded: one connection per test step
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                with ctx.wrap_socket(conn, server_side=True):
+                    pass
+            except (ssl.SSLError, OSError):
+                pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield tmp_path / "cert.pem", listener.getsockname()[1]
+    listener.close()
+
+
+def _fresh_context(monkeypatch, *, cert_dir, cert_file):
+    monkeypatch.setenv("SSL_CERT_DIR", str(cert_dir))
+    if cert_file is None:
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    else:
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+    tls._hashed_roots.cache_clear()
+    tls.verifying_context.cache_clear()
+    try:
+        return tls.verifying_context(None)
+    finally:
+        tls._hashed_roots.cache_clear()
+        tls.verifying_context.cache_clear()
+
+
+def _handshake(ctx: ssl.SSLContext, port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
+            ctx.wrap_socket(raw, server_hostname=HOST) as s:
+        assert s.version()
+
+
+def test_roots_in_a_hashed_directory_are_read_when_a_chain_needs_them(server, tmp_path, monkeypatch):
+    cert, port = server
+    roots = tmp_path / "roots"
+    roots.mkdir()
+    shutil.copy(cert, roots / "private-ca.pem")
+    if shutil.which("openssl") is None:
+        pytest.fail("openssl is needed to hash the directory (Debian package openssl)")
+    subprocess.run(["openssl", "rehash", str(roots)], check=True, capture_output=True, timeout=30)
+    ctx = _fresh_context(monkeypatch, cert_dir=roots, cert_file=None)
+    assert ctx.cert_store_stats()["x509_ca"] == 0  # nothing loaded up front ...
+    _handshake(ctx, port)  # ... and the private root is trusted when the server's chain needs it
+    assert ctx.cert_store_stats()["x509_ca"] == 1
+
+
+def test_a_directory_without_hashes_falls_back_to_the_bundle(server, tmp_path, monkeypatch):
+    cert, port = server
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    ctx = _fresh_context(monkeypatch, cert_dir=empty, cert_file=cert)
+    assert ctx.cert_store_stats()["x509_ca"] == 1  # the bundle named by SSL_CERT_FILE, loaded whole
+    _handshake(ctx, port)
+
+
+def test_an_unknown_root_is_refused_either_way(server, tmp_path, monkeypatch):
+    _cert, port = server
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    ctx = _fresh_context(monkeypatch, cert_dir=empty, cert_file=None)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        _handshake(ctx, port)
