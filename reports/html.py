@@ -71,8 +71,9 @@ footer { margin-top: 2em; color: #666; font-size: .85em; }
 @media print {
   @page { size: A4; margin: 10mm; }
   body { max-width: none; margin: 0; padding: 0; font-size: 10pt; color: #000; }
-  details::details-content { content-visibility: visible; display: contents; }
-  details > * { display: block; } details summary { list-style: none; }
+  /* on paper a problem shows all it has; a pass is its one line (its evidence stays on screen) */
+  .problem details::details-content { content-visibility: visible; display: contents; }
+  .problem details > * { display: block; } details summary { list-style: none; }
   /* no grey areas on paper: frames and lines only */
   pre, .problem { background: none; } pre { border-color: #bbb; }
   thead { display: table-header-group; }

@@ -119,10 +119,14 @@ def test_report_prints(browser, browser_artifacts, pages, name):
         _ok(layout.problems(browser, layout.BROKEN_WORDS, "table.summary td:first-child, code.id", False),
             f"{name} printed: a broken id")
         _ok(layout.problems(browser, layout.DARK_BACKGROUNDS, 0.6), f"{name} printed: ink wasted")
-        # and every collapsed part (passes, evidence) is printed open
-        closed = browser.execute_script(
-            "return [...document.querySelectorAll('details > :not(summary)')].filter(e => !e.getClientRects().length).length")
-        assert closed == 0, f"{closed} collapsed parts would not print"
+        # and every part of a problem (evidence, transcript, what follows from it) is printed open, while
+        # a pass prints as its one line: a report attached to a ticket is a few pages, not thirty
+        hidden = "return [...document.querySelectorAll(arguments[0])].filter(e => !e.checkVisibility()).length"
+        closed = browser.execute_script(hidden, ".problem details > :not(summary)")
+        assert closed == 0, f"{closed} collapsed parts of problems would not print"
+        parts = browser.execute_script("return document.querySelectorAll('section.fine details > :not(summary)').length")
+        assert browser.execute_script(hidden, "section.fine details > :not(summary)") == parts, "a pass prints open"
+        assert parts > 0 or name == "hostile"
     finally:
         layout.emulate_print(browser, False)
     # When it is printed to PDF
