@@ -35,7 +35,7 @@ class ServerSetting:
     port: int
     security: str  # SSL, STARTTLS, plain
     username: str = ""
-    authentication: str = ""
+    authentication: str = ""  # the sign-in methods offered, in order: "OAuth2, password-cleartext"
 
     def describe(self) -> str:
         return f"{self.protocol.upper()} {self.hostname}:{self.port} {self.security}"
@@ -78,7 +78,8 @@ def parse_autoconfig(text: str) -> tuple[list[ServerSetting], list[str]]:
                 continue
             settings.append(ServerSetting(direction, protocol, host, int(port_text), security,
                                           clean(element.findtext("username") or "", limit=80),
-                                          clean(element.findtext("authentication") or "", limit=40)))
+                                          ", ".join(clean(a.text or "", limit=40)
+                                                    for a in element.findall("authentication")[:4])))
     if not settings and not errors:
         errors.append("it lists no incomingServer or outgoingServer")
     return settings, errors

@@ -37,9 +37,23 @@ class Setting:
     username: str = ""  # as the autoconfig file gives it (%EMAILADDRESS%, ...); not in the JSON
     server: str = ""  # published settings tried on the server: "" not tried, "ok", else how it disagrees
     reference: str = ""  # provider data: the URL of the provider's documentation
+    authentication: str = ""  # as the autoconfig file names the sign-in: password-cleartext, OAuth2, ...
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "username" and (k not in ("server", "reference") or v)}
+        optional = ("server", "reference", "authentication")
+        return {k: v for k, v in self.__dict__.items() if k != "username" and (k not in optional or v)}
+
+    @property
+    def methods(self) -> list[str]:
+        return [m.strip().lower() for m in self.authentication.split(",") if m.strip()]
+
+    @property
+    def oauth2(self) -> bool:
+        return "oauth2" in self.methods
+
+    @property
+    def oauth2_only(self) -> bool:
+        return self.methods == ["oauth2"]
 
     @property
     def published(self) -> bool:
@@ -73,7 +87,8 @@ def settings_from_facts(autoconfig, submission, mailbox, autodiscover=None, host
     for declared, source in ((autoconfig, "autoconfig file"), (autodiscover, "Autodiscover")):
         for s in declared or ():
             security = {"SSL": "SSL/TLS", "STARTTLS": "STARTTLS"}.get(s.security, "none")
-            add(Setting(s.direction, s.protocol.upper(), s.hostname, s.port, security, source, s.username))
+            add(Setting(s.direction, s.protocol.upper(), s.hostname, s.port, security, source, s.username,
+                        authentication=getattr(s, "authentication", "")))
     for hosts, direction in ((mailbox or (), "incoming"), (submission or (), "outgoing")):
         for h in hosts:
             for port in h.ports:
@@ -112,7 +127,24 @@ def render_text(domain: str, settings: list[Setting], address: str | None) -> st
             lines.append("  none found: ask your provider, or publish SRV records / an autoconfig file")
         lines.append("")
     lines += user_name_lines(domain, settings, address)
+    lines += sign_in_lines(domain, settings, address)
     return "\n".join(lines) + "\n"
+
+
+def sign_in_lines(domain: str, settings: list[Setting], address: str | None) -> list[str]:
+    """When the autoconfig file asks for OAuth2: say that the mail program signs in through the
+    provider's web page (no mailbox password), and how maildoctor tests such a login."""
+    oauth = [s for s in settings if s.oauth2]
+    if not oauth:
+        return []
+    servers = ", ".join(dict.fromkeys(f"{s.protocol} {clean(s.host, limit=200)}" for s in oauth))
+    user = address or "you@" + domain
+    password = ("the servers take no mailbox password" if all(s.oauth2_only for s in oauth) else
+                "a password is offered too, where the provider still allows it")
+    return ["", f"Sign-in: OAuth2 for {servers}, as the autoconfig file says: the mail program opens the "
+                f"provider's sign-in page instead of asking for the mailbox password ({password}).",
+            f"  To test it: `maildoctor login --provider NAME --user {user}`, then "
+            f"`maildoctor check {domain} --user {user} --oauth2 NAME` (NAME: microsoft, google or your own)."]
 
 
 _PLACEHOLDERS = {"%EMAILADDRESS%": "your full email address",
@@ -123,12 +155,16 @@ def user_name_lines(domain: str, settings: list[Setting], address: str | None) -
     """The user name as the autoconfig file gives it (per server when they differ); without one,
     the usual guess, said as a guess."""
     example = address or "you@" + domain
+    declared = [s for s in settings if s.authentication]  # as the autoconfig file declares it
+    password = ("password: none, an OAuth2 sign-in (below)" if declared and all(s.oauth2_only for s in declared)
+                else "password: your mailbox password, or an OAuth2 sign-in (below)" if any(s.oauth2 for s in declared)
+                else "password: your mailbox password")
     given = {s.username for s in settings if s.username}
     where = " and ".join(dict.fromkeys(s.source for s in settings if s.username)) or "the autoconfig file"
     where = where.replace("autoconfig file", "the autoconfig file")
     if not given:
         return [f"User name: not published here; usually your full email address ({example}); "
-                "password: your mailbox password."]
+                f"{password}."]
 
     def said(name: str) -> str:
         shown = clean(name, limit=80)
@@ -140,8 +176,8 @@ def user_name_lines(domain: str, settings: list[Setting], address: str | None) -
         return f"{meaning} ({value}), as {where} says ({shown})"
 
     if len(given) == 1:
-        return [f"User name: {said(given.pop())}; password: your mailbox password."]
-    lines = [f"User names, as {where} gives them (password: your mailbox password):"]
+        return [f"User name: {said(given.pop())}; {password}."]
+    lines = [f"User names, as {where} gives them ({password}):"]
     lines += [f"  {s.protocol:<5} {clean(s.host, limit=200)}: {said(s.username)}" for s in settings if s.username]
     return lines
 

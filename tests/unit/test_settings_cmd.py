@@ -91,3 +91,41 @@ def test_a_published_setting_the_server_disagrees_with_is_flagged():
     text = render_text("example.com", [Setting("incoming", "IMAP", "imap.example.com", 993, "SSL/TLS",
                                                "autoconfig file", server="nothing answers")], None)
     assert "! but the server disagrees: nothing answers" in text
+
+
+_ISPDB = """<clientConfig version="1.1"><emailProvider id="example.com">
+<incomingServer type="imap"><hostname>imap.example.com</hostname><port>993</port><socketType>SSL</socketType>
+<username>%EMAILADDRESS%</username>{imap_auth}</incomingServer>
+<outgoingServer type="smtp"><hostname>smtp.example.com</hostname><port>465</port><socketType>SSL</socketType>
+<username>%EMAILADDRESS%</username>{smtp_auth}</outgoingServer></emailProvider></clientConfig>"""
+
+
+def _from_file(imap_auth: str, smtp_auth: str) -> list[Setting]:
+    from checks.autoconfig import parse_autoconfig
+
+    declared, errors = parse_autoconfig(_ISPDB.format(imap_auth=imap_auth, smtp_auth=smtp_auth))
+    assert not errors, errors
+    return settings_from_facts(declared, None, None)
+
+
+def test_an_autoconfig_file_that_asks_for_oauth2_is_said_with_how_to_test_it():
+    # Given an autoconfig file whose servers take only OAuth2 (as Microsoft 365's entry in Thunderbird's ISPDB)
+    only = "<authentication>OAuth2</authentication>"
+    settings = _from_file(only, only)
+    text = render_text("example.com", settings, "me@example.com")
+    # Then the person is told the program signs in through the provider's page, with no mailbox password
+    assert "Sign-in: OAuth2 for IMAP imap.example.com, SMTP smtp.example.com" in text
+    assert "take no mailbox password" in text and "password: none, an OAuth2 sign-in" in text
+    assert "your mailbox password." not in text
+    assert "maildoctor login --provider NAME --user me@example.com" in text
+    assert "maildoctor check example.com --user me@example.com --oauth2 NAME" in text
+    assert settings[0].to_dict()["authentication"] == "OAuth2"
+
+
+def test_oauth2_offered_beside_a_password_and_a_password_only_file():
+    both = "<authentication>OAuth2</authentication><authentication>password-cleartext</authentication>"
+    text = render_text("example.com", _from_file(both, both), None)
+    assert "a password is offered too" in text and "your mailbox password, or an OAuth2 sign-in" in text
+    plain = "<authentication>password-cleartext</authentication>"
+    text = render_text("example.com", _from_file(plain, plain), None)
+    assert "OAuth2" not in text and "password: your mailbox password." in text
