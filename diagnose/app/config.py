@@ -11,6 +11,8 @@
     expect.cert_min_days = 21
     require = ["bulk-sender"]              # like --require: rule sets judged on the results
     credentials = { user_env = "MAIL_USER", password_env = "MAIL_PASSWORD" }   # variable NAMES only
+    # or an OAuth 2.0 access token: credentials.oauth2_token_env = "MAIL_TOKEN" (a variable's name), or
+    # credentials.oauth2 = "microsoft" (the login cached by `maildoctor login --provider microsoft`)
 
 Every problem (syntax, unknown key, wrong type) is one ConfigError line naming the file, the line
 and the key. Values given on the command line win over the profile's.
@@ -102,7 +104,8 @@ EXPECT: dict[str, tuple[Callable[[Any], Any], str]] = {
     "cert_min_days": (lambda v: v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None,
                       "a whole number of days (0 or more)"),
 }
-CREDENTIALS = ("user_env", "password_env")
+CREDENTIALS = ("user_env", "password_env", "oauth2_token_env", "oauth2")
+_PROVIDER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # credentials.oauth2: a name given to `maildoctor login`
 
 
 def load_profile(path: Path | None, name: str | None) -> Profile | None:
@@ -196,10 +199,17 @@ def _credentials(value: Any, scope: list[str], where: _Locator) -> dict[str, str
         if sub not in CREDENTIALS:
             raise where.error(sub, [*scope, "credentials"], f"unknown key (known: {', '.join(CREDENTIALS)}); a config "
                               "file names the environment variables that hold credentials, never the credentials")
-        if not isinstance(item, str) or not is_env_name(item):
+        if sub == "oauth2":
+            if not isinstance(item, str) or not _PROVIDER_NAME.fullmatch(item):
+                raise where.error(sub, [*scope, "credentials"], "must be the provider name a `maildoctor login "
+                                  "--provider NAME` was made with, e.g. \"microsoft\"")
+        elif not isinstance(item, str) or not is_env_name(item):
             raise where.error(sub, [*scope, "credentials"], "must be the name of an environment variable (letters, "
                               "digits, _), e.g. \"MAIL_PASSWORD\"")
         out[sub] = item
+    sources = [k for k in ("password_env", "oauth2_token_env", "oauth2") if k in out]
+    if len(sources) > 1:
+        raise where.error(sources[1], [*scope, "credentials"], f"name one way to log in, not {' and '.join(sources)}")
     return out
 
 

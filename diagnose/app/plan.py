@@ -349,7 +349,7 @@ def _login_options(
             raise PlanError(f"--to needs an email address, not {request.to[:80]!r}")
     login = request.login
     if not login.profile_env and request.extra.get("credential_env"):
-        login = replace(login, profile_env=dict(request.extra["credential_env"]))
+        login = _with_profile_login(login, dict(request.extra["credential_env"]))
     asker: Callable[[str], str] | None = None if isinstance(prompt, str) else prompt
     if prompt == "terminal" and sys.stdin.isatty():
         import getpass
@@ -370,6 +370,16 @@ def _login_options(
         raise PlanError(str(exc)) from None
     return {"credentials": creds, "allow_plaintext_auth": request.allow_plaintext_auth,
             "roundtrip": RoundTrip(to, roundtrip_timeout) if request.roundtrip else None}
+
+
+def _with_profile_login(login: CredentialRequest, named: dict[str, str]) -> CredentialRequest:
+    """The profile's credentials table under the command line's: its user and password variables
+    (looked up by ``resolve``), and its OAuth 2.0 token source when the command line gave no way to
+    log in of its own (a password or token source given there wins)."""
+    login = replace(login, profile_env={k: v for k, v in named.items() if k in ("user_env", "password_env")})
+    if login.passwords or login.oauth:
+        return login
+    return replace(login, oauth2_token_env=named.get("oauth2_token_env", ""), oauth2_provider=named.get("oauth2", ""))
 
 
 def _line_safe(value: str, what: str) -> None:

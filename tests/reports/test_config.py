@@ -70,6 +70,16 @@ def test_a_full_profile_loads(tmp_path):
             "line 2: profiles.ci.credentials.password_env",
             "environment variable",
         ),
+        (
+            '[profiles.ci]\ncredentials = { oauth2 = "Microsoft 365" }\n',
+            "line 2: profiles.ci.credentials.oauth2",
+            "maildoctor login",
+        ),
+        (
+            '[profiles.ci]\ncredentials = { password_env = "PW", oauth2_token_env = "TOK" }\n',
+            "line 2: profiles.ci.credentials.oauth2_token_env",
+            "one way to log in",
+        ),
         ("timeout = 3\n", "line 1: timeout", "unknown key"),
         ("[profiles.ci\ntarget = 1\n", "TOML syntax error", "line 1"),
     ],
@@ -161,3 +171,33 @@ def test_output_suffix_picks_the_format_when_none_is_given(output, fmt):
     out = merge(None, dict(target="x.example", output=Path(output) if output else None, fmt=None))
     assert out["fmt"] == fmt
     assert merge(None, dict(target="x.example", output=Path("r.html"), fmt="json"))["fmt"] == "json"
+
+
+def _login_from_profile(tmp_path, monkeypatch, credentials: str, **given):
+    from diagnose.app.plan import Request, make_plan
+    from diagnose.engine.credentials import CredentialRequest
+
+    path = write(tmp_path, f"[profiles.ci]\ntarget = \"me@example.com\"\ncredentials = {credentials}\n")
+    settings = settings_for(path, "ci", dict(target=None, nameservers=["127.0.0.1"], timeout=None, fmt=None,
+                                             output=None, ca_file=None, only=["login"], skip=[], fail_on=None,
+                                             anonymize=False))
+    request = Request(target=settings["target"], nameservers=settings["nameservers"], only=settings["only"],
+                      extra=settings["extra"], login=CredentialRequest(**given))
+    return make_plan(request, prompt=None).options.credentials
+
+
+def test_a_profile_names_the_variable_holding_an_oauth2_token(tmp_path, monkeypatch):
+    # Given a profile naming the variable that holds an access token (as CI keeps secrets)
+    monkeypatch.setenv("CI_MAIL_TOKEN", "ya29.not-a-real-token")
+    creds = _login_from_profile(tmp_path, monkeypatch, '{ oauth2_token_env = "CI_MAIL_TOKEN" }')
+    # Then the logins use that token, by OAuth 2.0, for the target's address
+    assert creds.outgoing.oauth2 and creds.outgoing.password.reveal() == "ya29.not-a-real-token"
+    assert creds.outgoing.user == "me@example.com"
+
+
+def test_a_password_on_the_command_line_wins_over_the_profiles_token(tmp_path, monkeypatch):
+    monkeypatch.setenv("CI_MAIL_TOKEN", "ya29.not-a-real-token")
+    monkeypatch.setenv("CLI_PW", "s3cret")
+    creds = _login_from_profile(tmp_path, monkeypatch, '{ oauth2_token_env = "CI_MAIL_TOKEN" }',
+                                password_env="CLI_PW")
+    assert not creds.outgoing.oauth2 and creds.outgoing.password.reveal() == "s3cret"
