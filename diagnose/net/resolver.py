@@ -1,18 +1,19 @@
-"""DNS resolution through dnspython only, with the user's nameservers, classified outcomes and a
-per-run cache so no name is asked twice."""
+"""DNS resolution with the user's nameservers, classified outcomes and a per-run cache so no name
+is asked twice. dnspython finds the system's servers, builds names and reads the records; the
+messages go through a lean path (diagnose.net.dnswire, diagnose.net.dnstransport) that reads only
+what a diagnosis uses."""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import time
 from dataclasses import dataclass
 
 import dns.asyncbackend
 import dns.asyncresolver
 import dns.exception
-import dns.flags
 import dns.message
-import dns.name
 import dns.nameserver
 import dns.rcode
 import dns.rdatatype
@@ -24,6 +25,8 @@ from diagnose.engine.timeouts import DEFAULT_TIMEOUT, Timeouts
 # the classified answer is a value type of the knowledge layer (pure evaluators read it); checks import
 # it from here as well
 from diagnose.knowledge.dnsanswer import DnsResult, Outcome, txt_strings
+from diagnose.net.dnstransport import UdpClient, tcp_ask
+from diagnose.net.dnswire import Malformed, Question, Reply
 
 __all__ = ["Dns", "DnsResult", "Nameserver", "Outcome", "ResolverUnreachable", "parse_nameserver", "txt_strings"]
 
@@ -77,20 +80,11 @@ class Dns:
                     "this machine has no DNS resolver configured; pass --nameserver IP"
                 ) from None
             self.source = "system (/etc/resolv.conf)"
-        # Each try waits the whole --timeout (a slow answer is an answer, not a lost one); the
-        # lookup's lifetime leaves room for one retry after a lost datagram.
-        resolver.lifetime = self.limits.dns_total
-        resolver.timeout = self.limits.dns_attempt
-        resolver.use_edns(0, dns.flags.DO, 1232)
-        self._resolver = resolver
+        self._resolver = resolver  # the servers (dnspython reads /etc/resolv.conf); queries go the lean path
         self._cache: dict[tuple[str, str], asyncio.Future[DnsResult]] = {}
-
-    def _without_edns(self) -> dns.asyncresolver.Resolver:
-        plain = dns.asyncresolver.Resolver(configure=False)
-        plain.nameservers = self._resolver.nameservers
-        plain.lifetime, plain.timeout = self._resolver.lifetime, self._resolver.timeout
-        plain.use_edns(False)
-        return plain
+        self._udp = UdpClient()
+        self._targets_of: tuple | None = None
+        self._targets_cache: list[tuple[str, int]] = []
 
     @property
     def nameservers(self) -> list[str]:
@@ -116,35 +110,88 @@ class Dns:
         return await asyncio.shield(fut)
 
     async def _query(self, name: str, rdtype: str, *, edns: bool = True) -> DnsResult:
+        """One lookup, dnspython's resolver rules (dns.resolver._Resolution) on the lean path
+        (diagnose.net.dnswire, diagnose.net.dnstransport): the servers in turn, each try at most
+        ``dns_attempt`` and the lookup ``dns_total`` seconds, a pause (0.1 s, doubling to 2 s)
+        before each new round; a server that fails or answers an error rcode is not asked again;
+        a truncated answer is asked again over TCP."""
         start = time.monotonic()
-        resolver = self._resolver if edns else self._without_edns()
         try:
-            answer = await resolver.resolve(name, rdtype, raise_on_no_answer=False, search=False)
-        except dns.resolver.NXDOMAIN:
-            return DnsResult(name, rdtype, Outcome.NXDOMAIN, elapsed_s=time.monotonic() - start)
-        except dns.resolver.LifetimeTimeout:
-            return DnsResult(name, rdtype, Outcome.TIMEOUT, elapsed_s=time.monotonic() - start)
-        except dns.resolver.NoNameservers as exc:
-            if edns and "FORMERR" in _servfail_detail(exc):
-                # RFC 6891 §7: an old resolver or a middlebox that rejects EDNS; ask again without it
-                return await self._query(name, rdtype, edns=False)
-            return DnsResult(name, rdtype, Outcome.SERVFAIL, detail=_servfail_detail(exc),
-                             elapsed_s=time.monotonic() - start)
-        except (dns.exception.DNSException, OSError, ValueError) as exc:
-            return DnsResult(name, rdtype, Outcome.SERVFAIL, detail=type(exc).__name__,
-                             elapsed_s=time.monotonic() - start)
-        elapsed = time.monotonic() - start
-        canonical = answer.canonical_name.to_text(omit_final_dot=True).lower()
-        ad = bool(answer.response.flags & dns.flags.AD)
-        if answer.rrset is None:
-            return DnsResult(name, rdtype, Outcome.NODATA, canonical_name=canonical, elapsed_s=elapsed,
-                             authenticated=ad)
-        rdata = tuple(answer.rrset)
-        return DnsResult(
-            name, rdtype, Outcome.ANSWER,
-            records=tuple(r.to_text() for r in rdata), rdata=rdata,
-            canonical_name=canonical, ttl=answer.rrset.ttl, elapsed_s=elapsed, authenticated=ad,
-        )
+            question = Question(name, rdtype)
+        except (dns.exception.DNSException, ValueError) as exc:  # a bad name or type: dnspython's reason
+            return DnsResult(name, rdtype, Outcome.SERVFAIL, detail=type(exc).__name__, elapsed_s=0.0)
+        deadline = start + self.limits.dns_total
+        servers = list(self._targets())
+        left: list[tuple[str, int]] = []
+        rcodes: list[str] = []  # the error rcodes answered
+        # Each try waits the whole --timeout (a slow answer is an answer, not a lost one); the
+        # lookup's lifetime leaves room for one retry after a lost datagram.
+        backoff, rounds, tcp, server = 0.1, 0, False, ("", 0)
+        while True:
+            if not tcp:
+                if not left:
+                    if not servers:  # every server failed or refused: what they said
+                        detail = ", ".join(rcodes) if rcodes and rcodes != ["SERVFAIL"] else ""
+                        if edns and "FORMERR" in rcodes:
+                            # RFC 6891 §7: an old resolver or a middlebox that rejects EDNS; ask again without it
+                            return await self._query(name, rdtype, edns=False)
+                        return DnsResult(name, rdtype, Outcome.SERVFAIL, detail=detail,
+                                         elapsed_s=time.monotonic() - start)
+                    if rounds:  # a new round: wait a little before asking the same servers again
+                        await asyncio.sleep(backoff)
+                        backoff = min(backoff * 2, 2.0)
+                    rounds += 1
+                    left = servers[:]
+                server = left.pop(0)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return DnsResult(name, rdtype, Outcome.TIMEOUT, elapsed_s=time.monotonic() - start)
+            attempt = min(remaining, self.limits.dns_attempt)
+            via_tcp, tcp = tcp, False
+            try:
+                if via_tcp:
+                    reply: Reply | None = await tcp_ask(question, *server, edns=edns, timeout=attempt)
+                else:
+                    reply = await self._udp.ask(question, *server, edns=edns, timeout=attempt)
+            except TimeoutError:
+                continue
+            except (OSError, EOFError, Malformed):  # this server is no good: take it out of the mix
+                servers.remove(server)
+                continue
+            if reply is None:  # no answer in time: the next server, or the same one in the next round
+                continue
+            if reply.truncated and not via_tcp:
+                tcp = True  # TC: ask the same server over TCP
+                continue
+            if reply.rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+                try:
+                    canonical, rdata, ttl = reply.chase(question)
+                except (Malformed, dns.exception.DNSException):  # a chain too long, an unreadable record
+                    servers.remove(server)
+                    continue
+                elapsed = time.monotonic() - start
+                if reply.rcode == dns.rcode.NXDOMAIN:
+                    return DnsResult(name, rdtype, Outcome.NXDOMAIN, elapsed_s=elapsed)
+                if not rdata:
+                    return DnsResult(name, rdtype, Outcome.NODATA, canonical_name=canonical, elapsed_s=elapsed,
+                                     authenticated=reply.authenticated)
+                return DnsResult(name, rdtype, Outcome.ANSWER, records=tuple(r.to_text() for r in rdata),
+                                 rdata=rdata, canonical_name=canonical, ttl=ttl, elapsed_s=elapsed,
+                                 authenticated=reply.authenticated)
+            if reply.rcode == dns.rcode.YXDOMAIN:
+                return DnsResult(name, rdtype, Outcome.SERVFAIL, detail="YXDOMAIN", elapsed_s=time.monotonic() - start)
+            servers.remove(server)  # SERVFAIL, REFUSED, FORMERR, NOTIMP ...: not asked again for this name
+            word = dns.rcode.to_text(reply.rcode)
+            if word not in rcodes:
+                rcodes.append(word)
+
+    def _targets(self) -> list[tuple[str, int]]:
+        """(address, port) of each server, the address as the kernel reports a reply's source."""
+        current = tuple(self._resolver.nameservers)
+        if current != self._targets_of:
+            self._targets_cache = [(ipaddress.ip_address(ns.address).compressed, ns.port) for ns in self._servers()]
+            self._targets_of = current
+        return self._targets_cache
 
     async def preflight(self) -> float:
         """Check that at least one resolver answers anything; return its round-trip in seconds.
@@ -179,14 +226,3 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     return str(exc) or type(exc).__name__
-
-
-def _servfail_detail(exc: dns.resolver.NoNameservers) -> str:
-    rcodes = []
-    for err in exc.kwargs.get("errors", []):
-        text = str(err[-1]) if err else ""
-        for word in ("SERVFAIL", "REFUSED", "FORMERR", "NOTIMP"):
-            if word in text and word not in rcodes:
-                rcodes.append(word)
-    return ", ".join(rcodes) if rcodes and rcodes != ["SERVFAIL"] else ""
-

@@ -2,9 +2,13 @@
 
 It plays the resolver that maildoctor's ``--nameserver`` points at: it answers every question
 itself (RA and AA set), authoritatively for the zones of its records, NXDOMAIN for anything else.
-Faults per owner name: ``timeout`` (never answers), ``servfail``, ``truncate`` (UDP answers carry
-TC and nothing else, so the client must retry over TCP); ``delay`` holds every answer back that
-many seconds (a slow resolver). Answers too big for the client's UDP
+Faults per owner name: ``timeout`` (never answers), ``servfail``, ``refused``, ``truncate`` (UDP
+answers carry TC and nothing else, so the client must retry over TCP); forgeries over UDP, each
+sent just before the real answer: ``wrongid`` (a forged answer with another query id),
+``otherquestion`` (the right id, the answer to another name), ``garbage`` (the right id, then bytes
+that are no DNS message), ``spoofed`` (a forged answer from ``spoof_from``, another address, to the
+client's port); ``garbageonly`` sends the garbage and never the answer. Forged answers carry the
+address in ``FORGED``. ``delay`` holds every answer back that many seconds (a slow resolver). Answers too big for the client's UDP
 size are truncated the same way, as a real server does. CNAMEs are chased inside the data, at
 most 30 links, so a loop ends with the links seen (what BIND returns for a loop in its zone).
 """
@@ -12,6 +16,7 @@ most 30 links, so a loop ends with the links seen (what BIND returns for a loop 
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
 
 import dns.exception
@@ -27,13 +32,17 @@ import dns.rrset
 
 MAX_CHAIN = 30
 TTL = 300
+FORGED = "192.0.2.66"  # the address forged answers give
+FORGERIES = ("wrongid", "otherquestion", "garbage", "spoofed", "garbageonly")
 
 
 class Zone:
     """Records: ``[(owner, type, rdata-text or list of bytes for TXT)]``; faults: ``{owner: kind}``."""
 
-    def __init__(self, records, faults: dict[str, str] | None = None, *, delay: float = 0.0) -> None:
+    def __init__(self, records, faults: dict[str, str] | None = None, *, delay: float = 0.0,
+                 spoof_from: str | None = None) -> None:
         self.delay = delay
+        self.spoof_from = spoof_from
         self.rrsets: dict[tuple[dns.name.Name, int], dns.rrset.RRset] = {}
         self.owners: set[dns.name.Name] = set()
         self.faults = {dns.name.from_text(k): v for k, v in (faults or {}).items()}
@@ -63,8 +72,8 @@ class Zone:
         q = query.question[0]
         name, seen = q.name, set()
         for _ in range(MAX_CHAIN):
-            if self.fault(name) == "servfail":
-                response.set_rcode(dns.rcode.SERVFAIL)
+            if self.fault(name) in ("servfail", "refused"):
+                response.set_rcode(dns.rcode.SERVFAIL if self.fault(name) == "servfail" else dns.rcode.REFUSED)
                 return response
             exact = self.rrsets.get((name, q.rdtype))
             if exact is not None:
@@ -114,6 +123,28 @@ def reply_wire(zone: Zone, data: bytes, *, udp: bool) -> bytes | None:
         return _truncated(query)
 
 
+def forgery(zone: Zone, data: bytes) -> tuple[str, bytes] | None:
+    """(kind, the forged datagram) for a query whose name has a forgery fault, else None."""
+    try:
+        query = dns.message.from_wire(data)
+    except dns.exception.DNSException:
+        return None
+    kind = zone.fault(query.question[0].name) if query.question else ""
+    if kind not in FORGERIES:
+        return None
+    if kind in ("garbage", "garbageonly"):
+        return kind, data[:2] + b"\x81\x80\x00\x01\x00\x01\xff\xff garbage, not a DNS message"
+    if kind == "otherquestion":
+        query = dns.message.make_query(f"other.{query.question[0].name}", query.question[0].rdtype, id=query.id)
+    forged = dns.message.make_response(query)
+    forged.flags |= dns.flags.AA | dns.flags.RA
+    q = query.question[0]
+    forged.answer.append(dns.rrset.from_text(q.name, TTL, "IN", "A", FORGED))
+    if kind == "wrongid":
+        forged.id = (query.id + 1) % 65536
+    return kind, forged.to_wire()
+
+
 class _Udp(asyncio.DatagramProtocol):
     def __init__(self, zone: Zone) -> None:
         self.zone = zone
@@ -122,6 +153,17 @@ class _Udp(asyncio.DatagramProtocol):
         self.transport = transport
 
     def datagram_received(self, data: bytes, addr) -> None:
+        forged = forgery(self.zone, data)
+        if forged is not None:
+            kind, wire = forged
+            if kind == "spoofed":  # from another address of this machine, to the port the query came from
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                    sock.bind((self.zone.spoof_from, self.transport.get_extra_info("sockname")[1]))
+                    sock.sendto(wire, addr)
+            else:
+                self.transport.sendto(wire, addr)
+            if kind == "garbageonly":
+                return
         wire = reply_wire(self.zone, data, udp=True)
         if wire is not None and self.zone.delay:
             asyncio.get_running_loop().call_later(self.zone.delay, self.transport.sendto, wire, addr)
