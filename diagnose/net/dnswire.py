@@ -13,6 +13,7 @@ its TTL the smallest; trailing bytes or a record that runs past the end make the
 
 from __future__ import annotations
 
+import re
 import struct
 
 import dns.exception
@@ -42,21 +43,29 @@ class Malformed(dns.exception.FormError):
     """A reply that cannot be read."""
 
 
+_PLAIN = re.compile(r"(?=.{1,253}\.?\Z)(?:[A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}\.?", re.ASCII)
+_TYPES = {t.name: t for t in dns.rdatatype.RdataType}
+
+
 class Question:
     """One question, ready to send: its name (a dnspython Name), type, wire form and match key."""
 
-    __slots__ = ("name", "rdtype", "text", "key", "wire")
+    __slots__ = ("rdtype", "text", "key", "wire")
 
     def __init__(self, name: str, rdtype: str) -> None:
         """``name``: a domain name as text (IDNA applied as dnspython does); ``rdtype``: e.g. "MX".
         Raises dnspython's errors for a bad name, an unknown type or a meta-type (ANY, AXFR)."""
-        self.name = dns.name.from_text(name)
-        self.rdtype = dns.rdatatype.RdataType.make(rdtype)
+        self.rdtype = _TYPES.get(rdtype) or dns.rdatatype.RdataType.make(rdtype)
         if dns.rdatatype.is_metatype(self.rdtype):
             raise dns.resolver.NoMetaqueries
-        self.text = self.name.to_text(omit_final_dot=True).lower()
-        name_wire = self.name.to_wire()
-        assert name_wire is not None
+        if _PLAIN.fullmatch(name):  # letters, digits, - and _ in labels of 1-63: the wire form is the text
+            plain = name.rstrip(".")
+            self.text = plain.lower()
+            name_wire = b"".join(bytes((len(label),)) + label.encode() for label in plain.split(".")) + b"\0"
+        else:  # escapes, IDNA, the root: dnspython's rules
+            parsed = dns.name.from_text(name)
+            self.text = parsed.to_text(omit_final_dot=True).lower()
+            name_wire = parsed.to_wire() or b""
         self.key = name_wire.lower()
         self.wire = name_wire + _TYPE_CLASS.pack(self.rdtype, IN)
 

@@ -107,6 +107,8 @@ class Dns:
         if fut is None:
             fut = asyncio.ensure_future(self._query(*key))
             self._cache[key] = fut
+        elif fut.done():
+            return fut.result()
         return await asyncio.shield(fut)
 
     async def _query(self, name: str, rdtype: str, *, edns: bool = True) -> DnsResult:

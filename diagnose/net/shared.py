@@ -38,6 +38,8 @@ class SharedAnswers(Generic[V]):
         if hit is not None and (not hit[1].done() or time.monotonic() < hit[0]):
             self._lru.move_to_end(key)
             fut = hit[1]
+            if fut.done():  # a kept answer: no shield needed (most askers of a batch end here)
+                return fut.result()
         else:
             fut = asyncio.ensure_future(ask())
             self._lru[key] = (time.monotonic() + max_age, fut)

@@ -84,7 +84,8 @@ def test_addressrefused_is_an_oserror_with_the_reason():
 
 def test_no_code_opens_connections_around_the_guard():
     # Every TCP connection to a target goes through guard.open_connection; DNS to a domain's own name
-    # servers (authoritative.py) asks guard.allowed first; only the resolver (the admin's) is exempt.
+    # servers (authoritative.py) asks guard.allowed first; only the resolver (the admin's) is exempt:
+    # resolver.py, and dnstransport.py, which only resolver.py uses to reach it.
     offenders = []
     for top in ("diagnose", "checks"):
         for path in (ROOT / top).rglob("*.py"):
@@ -95,8 +96,12 @@ def test_no_code_opens_connections_around_the_guard():
                     name = node.attr
                     owner = node.value.id if isinstance(node.value, ast.Name) else getattr(node.value, "attr", "")
                     if name in ("open_connection", "create_connection", "sock_connect") and owner in (
-                            "asyncio", "socket", "loop") and rel != "diagnose/net/guard.py":
+                            "asyncio", "socket", "loop") and rel not in ("diagnose/net/guard.py",
+                                                                         "diagnose/net/dnstransport.py"):
                         offenders.append(f"{rel}:{node.lineno} {owner}.{name}")
+                if isinstance(node, ast.ImportFrom) and node.module == "diagnose.net.dnstransport" and (
+                        rel != "diagnose/net/resolver.py"):
+                    offenders.append(f"{rel}:{node.lineno} imports dnstransport (the resolver's own transport)")
                     if name in ("udp", "tcp", "udp_with_fallback", "https", "tls", "quic") and owner in (
                             "asyncquery", "query") and rel not in ("diagnose/net/authoritative.py",
                                                                    "diagnose/net/resolver.py"):

@@ -10,7 +10,7 @@ from diagnose.engine.target import parse_target
 from diagnose.engine.timeouts import DEFAULT_TIMEOUT, Timeouts
 from diagnose.net.dialogue import Dialogue, Endpoint
 from diagnose.net.probes import _same_address
-from diagnose.net.resolver import Dns, Nameserver
+from diagnose.net.resolver import Dns, Nameserver, Outcome
 from diagnose.net.tcp import ConnectOutcome
 
 ONE_OPERATION = ("connect", "reply", "tls", "http", "dns_attempt", "goodbye")
@@ -31,8 +31,11 @@ def test_the_documented_budgets():
 
 
 def test_the_resolver_takes_its_limits_from_the_policy():
-    dns = Dns([Nameserver("127.0.0.1", 9)], timeout=3)
-    assert dns._resolver.timeout == 3 and dns._resolver.lifetime == 6
+    dns = Dns([Nameserver("127.0.0.1", 9)], timeout=0.3)  # nothing answers there
+    assert dns.limits.dns_attempt == 0.3 and dns.limits.dns_total == 0.6
+    # a lookup nobody answers: a try of dns_attempt, the 0.1 s pause, a shorter try, then TIMEOUT at dns_total
+    result = asyncio.run(dns.query("example.test", "A"))
+    assert result.outcome is Outcome.TIMEOUT and 0.55 <= result.elapsed_s < 1.5, result
 
 
 class Endless(Check):
