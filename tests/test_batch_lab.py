@@ -121,23 +121,43 @@ def test_bulk_domains_of_the_lab_all_pass(lab):
     assert len(results) == 25 and {r["verdict"] for r in results} == {"pass"}, proc.stdout[:2000]
 
 
-def test_ctrl_c_stops_at_once_keeps_finished_lines_and_resume_finishes(lab, tmp_path):
+def _group_members(pgid: int) -> list[int]:
+    """Processes of a process group still alive (zombies included), from /proc."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            members.append(int(stat.parent.name))
+    return members
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_stops_at_once_keeps_finished_lines_and_resume_finishes(lab, tmp_path, workers):
     import signal
     import time
 
     out = tmp_path / "out.jsonl"
     listing = tmp_path / "list.txt"
     listing.write_text(f"{lab.domain('healthy')}\n{lab.domain('filtered')}\n")
-    cmd = [MAILDOCTOR, "batch", str(listing), "--nameserver", lab.resolver, "--output", str(out), "--no-progress"]
-    # Given a run whose second target hangs on a filtered port (20 s timeout)
-    proc = subprocess.Popen(cmd + ["--timeout", "20"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cmd = [MAILDOCTOR, "batch", str(listing), "--nameserver", lab.resolver, "--output", str(out), "--no-progress",
+           "--workers", workers]
+    # Given a run whose second target hangs on a filtered port (20 s timeout), in a process group of its own
+    # (with --workers 2, the batch and the two workers it forked)
+    proc = subprocess.Popen(cmd + ["--timeout", "20"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not (out.exists() and out.read_text().count("\n") >= 1):
         time.sleep(0.05)
-    # When it is interrupted once the first result is written
+    # When Ctrl-C interrupts the group once the first result is written
     start = time.monotonic()
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=15)
+    while _group_members(proc.pid) and time.monotonic() - start < 5:
+        time.sleep(0.05)
+    assert not _group_members(proc.pid), "a worker outlived the batch"
     # Then it stops at once with 130, says so, and keeps the finished line
     assert proc.returncode == 130, stderr
     assert time.monotonic() - start < 5 and "Traceback" not in stderr, stderr

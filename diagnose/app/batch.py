@@ -9,6 +9,8 @@ resumed (``--resume`` skips the targets already in the output file). A summary t
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import gc
 import json
 import os
@@ -30,7 +32,7 @@ from diagnose.app.batchcore import (
     run_pool,
     stdin_entries,
 )
-from diagnose.app.batchworkers import child_argv, run_workers, worker_entries
+from diagnose.app.batchworkers import CAN_FORK, Forked, child_argv, fork_workers, run_workers, worker_entries
 from diagnose.app.plan import BOUNDS, PlanError, fail_on_policy, parse_nameservers, readable_ca, select_checks
 from diagnose.engine.exitcodes import ExitCode, FailOn, exit_code_for
 from diagnose.engine.plugin import Check, Options
@@ -176,13 +178,28 @@ class _Progress:
             self._bar.advance(tally.done - tally.verdicts.get("pass", 0) - tally.verdicts.get("skip", 0))
 
 
-async def _run(plan: BatchPlan, stream: IO[str], request: BatchRequest, sink: Sink, tally: Tally,
-               progress: _Progress) -> None:
-    dns = SharedDns(plan.nameservers, timeout=plan.options.timeout)
+async def _preflight(dns: SharedDns) -> None:
     try:
         await dns.preflight()
     except ResolverUnreachable as exc:
         raise PlanError(str(exc)) from None
+
+
+def _per_worker(plan: BatchPlan) -> int:
+    return -(-plan.concurrency // plan.workers)
+
+
+def _worker_request(request: BatchRequest, per_worker: int) -> BatchRequest:
+    """What a forked worker runs: the same checks and resolvers, targets from the parent (stdin), results to it."""
+    return dataclasses.replace(request, source="-", worker_mode=True, workers=1, concurrency=per_worker,
+                               output=None, resume=False, progress=False, fail_on=None)
+
+
+async def _run(plan: BatchPlan, stream: IO[str], request: BatchRequest, sink: Sink, tally: Tally,
+               progress: _Progress, forked: list[Forked]) -> None:
+    dns = SharedDns(plan.nameservers, timeout=plan.options.timeout)
+    if not forked:  # (forked workers were made after the same check)
+        await _preflight(dns)
     if request.worker_mode:  # entries numbered by the parent, de-duplicated there; no summary
         await run_pool(worker_entries(stream), lambda e: diagnose_entry(e, plan.checks, dns, plan.options),
                        sink.write, plan.concurrency)
@@ -204,8 +221,10 @@ async def _run(plan: BatchPlan, stream: IO[str], request: BatchRequest, sink: Si
         tally.add(result)
         progress.advance(tally)
 
-    if plan.workers > 1:
-        per_worker = -(-plan.concurrency // plan.workers)
+    if forked:
+        await run_workers(fresh(), forked, plan.workers, _per_worker(plan), emit)
+    elif plan.workers > 1:
+        per_worker = _per_worker(plan)
         argv = child_argv(
             nameservers=request.nameservers,
             timeout=request.timeout,
@@ -233,9 +252,15 @@ def run_batch(request: BatchRequest, bar: BarFactory | None = None) -> ExitCode:
     show = request.progress if request.progress is not None else sys.stderr.isatty() and not os.environ.get("CI")
     tally = Tally()
     gc.freeze()  # the modules and plan stay for the whole run: the cycle collector need not walk them again
+    forked: list[Forked] = []
     try:
+        if plan.workers > 1 and CAN_FORK and not request.worker_mode:
+            # the resolver is checked once, here; then the workers are forked before any loop or thread runs
+            asyncio.run(_preflight(SharedDns(plan.nameservers, timeout=plan.options.timeout)))
+            work = _worker_request(request, _per_worker(plan))
+            forked = fork_workers(plan.workers, lambda: run_batch(work))
         with _Progress(bar if show else None, total) as progress:
-            asyncio.run(_run(plan, stream, request, sink, tally, progress))
+            asyncio.run(_run(plan, stream, request, sink, tally, progress, forked))
     except PlanError as exc:
         print(f"maildoctor: error: {exc}", file=sys.stderr)
         return ExitCode.UNKNOWN
@@ -245,6 +270,11 @@ def run_batch(request: BatchRequest, bar: BarFactory | None = None) -> ExitCode:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitCode.OK
     finally:
+        for worker in forked:  # normally reaped by run_workers; not when the run ended before it started
+            if worker.returncode is None:
+                worker.kill()
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(worker.pid, 0)
         sink.close()
         if stream is not sys.stdin:
             stream.close()

@@ -8,6 +8,7 @@ import asyncio
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 from contextlib import redirect_stdout
@@ -240,3 +241,37 @@ def test_targets_of_an_interrupted_worker_are_not_written_so_resume_runs_them(co
         for r in out:
             tally.add(r)
         assert tally.bad_lines == 0 and all("batch worker exited" in r["error"] for r in out)
+
+
+@pytest.mark.parametrize("ending,written", [("interrupted", False), ("signal", False), ("crash", True),
+                                            ("exception", True)])
+def test_targets_of_a_forked_worker_that_ends_early(ending, written, capfd):
+    # Given a worker forked from this process that reads its first target and then ends badly
+    from diagnose.app.batchcore import Entry, Tally
+    from diagnose.app.batchworkers import fork_workers, run_workers
+
+    def work() -> int:
+        sys.stdin.readline()
+        if ending == "signal":
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C reaching the worker
+        if ending == "exception":
+            raise RuntimeError("boom")
+        return 130 if ending == "interrupted" else 1
+
+    async def entries():
+        for n in (1, 2):
+            yield Entry(n, f"t{n}.example")
+
+    forked = fork_workers(1, work)
+    out: list[dict] = []
+    asyncio.run(run_workers(entries(), forked, 1, 2, out.append))
+    # Then an interrupted worker's targets are not written (so --resume runs them); a crash says so for each
+    assert bool(out) is written, out
+    assert forked[0].returncode is not None
+    if written:
+        tally = Tally()
+        for r in out:
+            tally.add(r)
+        assert tally.bad_lines == 0 and len(out) == 2 and all("batch worker exited" in r["error"] for r in out)
+    if ending == "exception":
+        assert "batch worker: internal error: RuntimeError: boom" in capfd.readouterr().err
