@@ -12,6 +12,7 @@ read, is ignored and the query keeps waiting (what dnspython's resolver does, ``
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import secrets
 import socket
 import struct
@@ -91,6 +92,15 @@ class UdpClient:
                 s.close()
                 if self._sockets.get(family) is s:
                     del self._sockets[family]
+
+
+def source_form(address: str) -> str:
+    """``address`` as the kernel reports the source of a datagram from it (what replies are matched
+    on): IPv4 dotted quad, IPv6 as inet_ntop writes it (``::ffff:127.0.0.1``, not ``::ffff:7f00:1``)."""
+    if ":" not in address:
+        return str(ipaddress.IPv4Address(address))
+    host, sep, scope = address.partition("%")
+    return socket.inet_ntop(socket.AF_INET6, socket.inet_pton(socket.AF_INET6, host)) + sep + scope
 
 
 def _expire(fut: asyncio.Future) -> None:

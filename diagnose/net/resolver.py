@@ -6,7 +6,6 @@ what a diagnosis uses."""
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
 from dataclasses import dataclass
 
@@ -25,7 +24,7 @@ from diagnose.engine.timeouts import DEFAULT_TIMEOUT, Timeouts
 # the classified answer is a value type of the knowledge layer (pure evaluators read it); checks import
 # it from here as well
 from diagnose.knowledge.dnsanswer import DnsResult, Outcome, txt_strings
-from diagnose.net.dnstransport import UdpClient, tcp_ask
+from diagnose.net.dnstransport import UdpClient, source_form, tcp_ask
 from diagnose.net.dnswire import Malformed, Question, Reply
 
 __all__ = ["Dns", "DnsResult", "Nameserver", "Outcome", "ResolverUnreachable", "parse_nameserver", "txt_strings"]
@@ -191,7 +190,7 @@ class Dns:
         """(address, port) of each server, the address as the kernel reports a reply's source."""
         current = tuple(self._resolver.nameservers)
         if current != self._targets_of:
-            self._targets_cache = [(ipaddress.ip_address(ns.address).compressed, ns.port) for ns in self._servers()]
+            self._targets_cache = [(source_form(ns.address), ns.port) for ns in self._servers()]
             self._targets_of = current
         return self._targets_cache
 

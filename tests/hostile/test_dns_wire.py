@@ -67,6 +67,8 @@ class FakeDns:
             self.loop.run_forever()
             for c in closers:
                 c.close()
+            self.loop.run_until_complete(asyncio.sleep(0.05))  # the sockets close on the loop's next turns
+            self.loop.close()
 
         self.thread = threading.Thread(target=run, daemon=True)
         self.thread.start()
@@ -175,6 +177,17 @@ def test_a_resolver_that_rejects_edns_is_asked_without_it():
     server = FakeDns(Zone([[name("plain"), "A", OK]], {".": "formerr_edns"}), addr(62))
     try:
         r = ask([server.nameserver], name("plain"))
+    finally:
+        server.stop()
+    assert r.outcome is Outcome.ANSWER and r.records == (OK,), r
+
+
+@pytest.mark.parametrize("written", ["::1", "0:0:0:0:0:0:0:1"])
+def test_an_ipv6_resolver_however_its_address_is_written(written):
+    # the reply's source is reported as ::1 whatever form the user gave: it must still be matched
+    server = FakeDns(Zone([[name("plain"), "A", OK]]), "::1")
+    try:
+        r = ask([Nameserver(written, PORT)], name("plain"))
     finally:
         server.stop()
     assert r.outcome is Outcome.ANSWER and r.records == (OK,), r

@@ -153,3 +153,12 @@ def test_the_ad_bit_is_read():
     r = response()
     r.flags |= dns.flags.AD
     assert Reply(r.to_wire()).authenticated
+
+
+@pytest.mark.parametrize(("given", "seen"), [("127.0.0.1", "127.0.0.1"), ("::1", "::1"),
+                                             ("0:0:0:0:0:0:0:1", "::1"), ("::ffff:127.0.0.1", "::ffff:127.0.0.1"),
+                                             ("::FFFF:7f00:1", "::ffff:127.0.0.1"), ("2001:DB8::0:1", "2001:db8::1")])
+def test_a_server_address_is_matched_in_the_form_the_kernel_reports_replies_from(given, seen):
+    from diagnose.net.dnstransport import source_form
+
+    assert source_form(given) == seen
