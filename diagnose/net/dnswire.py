@@ -139,12 +139,12 @@ class Reply:
     def authenticated(self) -> bool:
         return bool(self.flags & AD)
 
-    def chase(self, question: Question) -> tuple[str, tuple, int | None]:
+    def chase(self, question: Question) -> tuple[str, tuple, tuple[str, ...], int | None]:
         """Follow the CNAME chain from the question's name (``Message.resolve_chaining``): the
         canonical name (text, lower case, no final dot), the records of the question's type found
-        there (dnspython rdata, in the order sent, each once) and their TTL (the smallest), or
-        ``()`` and None when there are none. Raises Malformed for a chain longer than
-        ``dns.message.MAX_CHAIN``, an answer with NXDOMAIN or rdata that cannot be read."""
+        there (dnspython rdata, in the order sent, each once), their text and their TTL (the
+        smallest), or ``()``, ``()`` and None when there are none. Raises Malformed for a chain longer
+        than ``dns.message.MAX_CHAIN``, an answer with NXDOMAIN or rdata that cannot be read."""
         key, rdtype, answers = question.key, question.rdtype, self.answers
         canonical_at = -1  # offset of the last CNAME target followed
         for _ in range(dns.message.MAX_CHAIN):
@@ -161,22 +161,72 @@ class Reply:
             raise Malformed("the CNAME chain is too long")
         canonical = question.text if canonical_at < 0 else _name_text(self.wire, canonical_at)
         if not found:
-            return canonical, (), None
+            return canonical, (), (), None
         if self.rcode == 3:
             raise Malformed("an answer with NXDOMAIN")
-        rdata, seen = [], set()
+        rdata, texts, seen = [], [], set()
         for _owner, _type, _class, _ttl, at, size in found:
-            raw = self.wire[at:at + size]
-            if raw in seen:  # a record sent twice (compressed alike) counts once
+            plain = _plain_rdata(rdtype, self.wire, at, size)
+            mark = plain if plain is not None else self.wire[at:at + size]
+            if mark in seen:  # a record sent twice counts once
                 continue
-            seen.add(raw)
-            rdata.append(dns.rdata.from_wire(dns.rdataclass.IN, rdtype, self.wire, at, size))
-        return canonical, tuple(rdata), min(a[3] for a in found)
+            seen.add(mark)
+            if plain is None:
+                rd = dns.rdata.from_wire(dns.rdataclass.IN, rdtype, self.wire, at, size)
+                text = rd.to_text()
+            else:
+                rd, text = _parsed(rdtype, plain)
+            rdata.append(rd)
+            texts.append(text)
+        return canonical, tuple(rdata), tuple(texts), min(a[3] for a in found)
+
+
+# Records read before, by type and content (names decompressed): a batch reads the same MX, SPF and
+# SOA records for many domains of one provider. dnspython's rdata are immutable, so they are shared.
+PARSED_ENTRIES = 4096
+_PARSED: dict[tuple[int, bytes], tuple[dns.rdata.Rdata, str]] = {}
+# the types cached: without names, or with names that may be compressed at fixed places (RFC 3597 §4)
+_NO_NAMES = frozenset((1, 16, 28))  # A, TXT, AAAA
+_ONE_NAME = {2: 0, 5: 0, 12: 0, 15: 2}  # NS, CNAME, PTR: the name; MX: preference, then the name
+SOA = 6
+
+
+def _parsed(rdtype: dns.rdatatype.RdataType, plain: bytes) -> tuple[dns.rdata.Rdata, str]:
+    hit = _PARSED.get((rdtype, plain))
+    if hit is None:
+        rd = dns.rdata.from_wire(dns.rdataclass.IN, rdtype, plain, 0, len(plain))
+        if len(_PARSED) >= PARSED_ENTRIES:
+            _PARSED.clear()
+        hit = _PARSED[(rdtype, plain)] = (rd, rd.to_text())
+    return hit
+
+
+def _plain_rdata(rdtype: int, wire: bytes, at: int, size: int) -> bytes | None:
+    """The rdata at ``at`` with its names decompressed (the same record wherever it sits in a
+    message), or None for a type not cached or rdata whose names do not end where the record does."""
+    end = at + size
+    if rdtype in _NO_NAMES:
+        return wire[at:end]
+    skip = _ONE_NAME.get(rdtype)
+    if skip is not None and size > skip:
+        name, after = _name_wire(wire, at + skip)
+        return wire[at:at + skip] + name if after == end else None
+    if rdtype == SOA:
+        mname, after = _name_wire(wire, at)
+        rname, after = _name_wire(wire, after)
+        return mname + rname + wire[after:end] if after + 20 == end else None
+    return None
 
 
 def _name_key(wire: bytes, pos: int) -> tuple[bytes, int]:
-    """The name at ``pos`` as uncompressed wire, lower case, and the offset after it in the message.
-    Compression pointers must point backwards (dnspython's rule), so the walk ends."""
+    """The name at ``pos`` as uncompressed wire, lower case, and the offset after it in the message."""
+    name, end = _name_wire(wire, pos)
+    return name.lower(), end
+
+
+def _name_wire(wire: bytes, pos: int) -> tuple[bytes, int]:
+    """The name at ``pos`` as uncompressed wire and the offset after it in the message. Compression
+    pointers must point backwards (dnspython's rule), so the walk ends."""
     labels = []
     end = -1
     size = 0
@@ -210,7 +260,7 @@ def _name_key(wire: bytes, pos: int) -> tuple[bytes, int]:
             raise Malformed("a name longer than 255 bytes")
         labels.append(label)
         pos += n + 1
-    return b"".join(labels).lower(), end
+    return b"".join(labels), end
 
 
 def _skip_name(wire: bytes, pos: int) -> int:

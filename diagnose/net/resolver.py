@@ -166,7 +166,7 @@ class Dns:
                 continue
             if reply.rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
                 try:
-                    canonical, rdata, ttl = reply.chase(question)
+                    canonical, rdata, texts, ttl = reply.chase(question)
                 except (Malformed, dns.exception.DNSException):  # a chain too long, an unreadable record
                     servers.remove(server)
                     continue
@@ -176,7 +176,7 @@ class Dns:
                 if not rdata:
                     return DnsResult(name, rdtype, Outcome.NODATA, canonical_name=canonical, elapsed_s=elapsed,
                                      authenticated=reply.authenticated)
-                return DnsResult(name, rdtype, Outcome.ANSWER, records=tuple(r.to_text() for r in rdata),
+                return DnsResult(name, rdtype, Outcome.ANSWER, records=texts,
                                  rdata=rdata, canonical_name=canonical, ttl=ttl, elapsed_s=elapsed,
                                  authenticated=reply.authenticated)
             if reply.rcode == dns.rcode.YXDOMAIN:

@@ -85,11 +85,11 @@ def test_a_cname_chain_compressed_names_and_the_smallest_ttl_as_dnspython_reads_
     r.answer.append(dns.rrset.from_text("mail.example.test.", 30, "IN", "MX", "30 mx3.example.test."))
     wire = r.to_wire()
     assert wire.count(b"example") == 1, "the names are compressed"
-    canonical, rdata, ttl = Reply(wire).chase(Question("www.example.test", "MX"))
+    canonical, rdata, texts, ttl = Reply(wire).chase(Question("www.example.test", "MX"))
     full = dns.message.from_wire(wire).resolve_chaining()  # dnspython's reading of the same reply
     assert canonical == full.canonical_name.to_text(omit_final_dot=True) == "mail.example.test"
     assert list(rdata) == list(full.answer) and ttl == full.answer.ttl == 30
-    assert sorted(x.to_text() for x in rdata) == ["10 mx1.example.test.", "20 mx2.example.test.", "30 mx3.example.test."]
+    assert list(texts) == [x.to_text() for x in rdata] and sorted(texts) == ["10 mx1.example.test.", "20 mx2.example.test.", "30 mx3.example.test."]
 
 
 def test_a_repeated_record_counts_once():
@@ -97,13 +97,13 @@ def test_a_repeated_record_counts_once():
     rrset = dns.rrset.from_text("example.test.", 60, "IN", "TXT", '"v=spf1 -all"')
     r.answer.append(rrset)
     r.answer.append(rrset)  # the same record twice, as a second RRset
-    _, rdata, ttl = Reply(r.to_wire()).chase(Question("example.test", "TXT"))
+    _, rdata, _, ttl = Reply(r.to_wire()).chase(Question("example.test", "TXT"))
     assert [x.to_text() for x in rdata] == ['"v=spf1 -all"'] and ttl == 60
 
 
 def test_nodata_nxdomain_and_an_answer_under_nxdomain():
     q = Question("www.example.test", "A")
-    assert Reply(response().to_wire()).chase(q) == ("www.example.test", (), None)
+    assert Reply(response().to_wire()).chase(q) == ("www.example.test", (), (), None)
     nx = response(rcode=dns.rcode.NXDOMAIN)
     assert Reply(nx.to_wire()).rcode == dns.rcode.NXDOMAIN
     nx.answer.append(dns.rrset.from_text("www.example.test.", 60, "IN", "A", "192.0.2.1"))
@@ -162,3 +162,23 @@ def test_a_server_address_is_matched_in_the_form_the_kernel_reports_replies_from
     from diagnose.net.dnstransport import source_form
 
     assert source_form(given) == seen
+
+
+def test_records_read_before_are_shared_only_when_their_content_is_the_same():
+    # Given two replies whose MX targets are compressed against different owner names
+    def mx_reply(owner, exchange):
+        r = response(owner, "MX")
+        r.answer.append(dns.rrset.from_text(f"{owner}.", 60, "IN", "MX", f"10 {exchange}"))
+        return Reply(r.to_wire()).chase(Question(owner, "MX"))
+
+    first = mx_reply("a.example.test", "mx.example.test.")
+    same = mx_reply("bb.example.test", "mx.example.test.")  # the same record, its name compressed elsewhere
+    other = mx_reply("ccc.example.test", "mx.ccc.example.test.")  # the same bytes in the rdata: a pointer
+    # Then the same record is read once and shared; another name is never taken for it
+    assert same[1][0] is first[1][0] and same[2] == ("10 mx.example.test.",)
+    assert other[2] == ("10 mx.ccc.example.test.",), other
+    soa = response("example.test", "SOA")
+    soa.answer.append(dns.rrset.from_text("example.test.", 60, "IN", "SOA",
+                                          "ns1.example.test. hostmaster.example.test. 1 2 3 4 5"))
+    assert Reply(soa.to_wire()).chase(Question("example.test", "SOA"))[2] == (
+        "ns1.example.test. hostmaster.example.test. 1 2 3 4 5",)
