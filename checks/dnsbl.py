@@ -106,7 +106,7 @@ class Dnsbl(Check):
             yield self.finding("dnsbl.not_requested", Status.SKIP, ctx.target.domain,
                                "not tested: blocklists are only queried with --dnsbl (see why)",
                                lists=", ".join(PUBLIC_DNSBLS),
-                               reason="blocklists are only queried with --dnsbl (see why)")
+                               reason="blocklists are only queried with --dnsbl (see why)", untested=True)
             return
         hosts: tuple[MailHost, ...] = await ctx.fact(MX_HOSTS)
         pairs = [(h.name, a) for h in hosts for a in h.addresses][: max(1, MAX_QUERIES // len(zones))]

@@ -81,7 +81,7 @@ class Dnssec(Check):
         has_ds = ds.outcome is Outcome.ANSWER
         if soa.outcome is Outcome.NXDOMAIN:
             return self.finding("dnssec.no_domain", Status.SKIP, domain, f"not tested: {domain} does not exist",
-                                reason=f"{domain} does not exist", **kw)
+                                reason=f"{domain} does not exist", untested=True, **kw)
         if soa.outcome in (Outcome.ANSWER, Outcome.NODATA) and soa.authenticated:
             return self.finding(
                 "dnssec.validated", Status.PASS, domain, f"{domain} is DNSSEC-signed and validates", **kw

@@ -123,5 +123,6 @@ class TcpConnect(Check):
             case ConnectOutcome.NO_LOCAL_SUPPORT:
                 return self.finding("tcp.no_local_support", Status.SKIP, subject,
                                     f"not tested: this machine cannot reach {result.address} ({result.detail})",
-                                    reason=f"this machine cannot reach {result.address} ({result.detail})", **kw)
+                                    reason=f"this machine cannot reach {result.address} ({result.detail})",
+                                    untested=True, **kw)
         return self.finding("tcp.error", Status.ERROR, subject, f"connection failed: {result.detail}", **kw)

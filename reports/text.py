@@ -140,7 +140,7 @@ def verdict_line(report: Report) -> Text:
     parts = [f"{counts[s.value]} {s.value}" for s in (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS, Status.SKIP)
              if counts[s.value]]
     if verdict in (Status.PASS, Status.SKIP):
-        words = "mail looks healthy: no problems found"
+        words = "no problems found so far" if report.interrupted else "mail looks healthy: no problems found"
     else:
         words = f"{problems} problem{'s' if problems != 1 else ''} found"
     text = Text("Verdict: ", style="bold")

@@ -272,7 +272,8 @@ class LoginCheck(Check):
         if r.outcome is Outcome.NO_MECHANISM and creds.oauth2:
             code, summary = f"{self.id}.no_oauth", f"no OAuth login offered ({facts['offered']})"
         return self.finding(code, STATUS[r.outcome], subject(ep), summary, evidence=evidence,
-                            duration_s=r.elapsed_s, host=ep.host, reason=untested.get(r.outcome, ""), **facts)
+                            duration_s=r.elapsed_s, host=ep.host, reason=untested.get(r.outcome, ""),
+                            untested=r.outcome in untested, **facts)
 
 
 async def login(ctx: CheckContext, ep: Endpoint, creds: Credentials) -> Login:

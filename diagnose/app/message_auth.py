@@ -85,12 +85,17 @@ class Found:
     from_domain: str = ""
 
 
-def domain_of(value: str) -> str:
-    """The domain of the address in a From/Return-Path value ("" when it names none)."""
+def address_of(value: str) -> str:
+    """The address in a From/Return-Path value ("" when it names none: the null sender <>)."""
     from email.utils import parseaddr
 
     address = parseaddr(clean(str(value or ""), limit=500, keep_newlines=False))[1]
-    return address.rpartition("@")[2].lower().rstrip(".>") if "@" in address else ""
+    return address.rstrip(">") if "@" in address else ""
+
+
+def domain_of(value: str) -> str:
+    """The domain of the address in a From/Return-Path value ("" when it names none)."""
+    return address_of(value).rpartition("@")[2].lower().rstrip(".")
 
 
 def findings(loaded: Loaded, found: Found | None) -> list[Finding]:

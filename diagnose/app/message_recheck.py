@@ -9,7 +9,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from diagnose.app.message_auth import MAX_KEYS, Found, domain_of, findings
+from diagnose.app.message_auth import MAX_KEYS, Found, address_of, domain_of, findings
 from diagnose.app.message_headers import HEADERS
 from diagnose.engine.model import Finding, Status
 from diagnose.knowledge import headers
@@ -38,10 +38,12 @@ async def gather(loaded: Loaded, dns: Any, *, budget_s: float) -> Found:
             found.key_errors[name] = answer.describe()
     verdicts = headers.auth_results(msg)
     found.entry = headers.entry_point(msg, headers.hops(msg), verdicts[0].authserv if verdicts else "")
-    found.mail_from = domain_of(str(msg.get("Return-Path", "") or "")) or (
-        found.entry.helo if found.entry and "." in found.entry.helo else "")
+    return_path = str(msg.get("Return-Path", "") or "")
+    found.mail_from = domain_of(return_path) or (found.entry.helo if found.entry and "." in found.entry.helo else "")
     if found.entry and found.mail_from:
-        found.spf, found.spf_record = await _spf(dns, found.mail_from, found.entry.ip, budget_s)
+        sender = address_of(return_path)
+        found.spf, found.spf_record = await _spf(dns, found.mail_from, found.entry.ip, budget_s,
+                                                 sender=sender, helo=found.entry.helo)
     found.from_domain = domain_of(str(msg.get("From", "") or ""))
     if found.from_domain:
         names = query_names(found.from_domain)  # RFC 9989's tree walk and RFC 7489's organizational domain
@@ -49,14 +51,16 @@ async def gather(loaded: Loaded, dns: Any, *, budget_s: float) -> Found:
     return found
 
 
-async def _spf(dns: Any, domain: str, ip: str, budget_s: float) -> tuple[SpfVerdict, str]:
+async def _spf(dns: Any, domain: str, ip: str, budget_s: float, *, sender: str = "",
+               helo: str = "") -> tuple[SpfVerdict, str]:
     """Bounded: each round asks what the evaluation still needs; the rounds stop after MAX_DEPTH + 4 or
-    ``budget_s`` seconds."""
+    ``budget_s`` seconds. ``sender`` (the Return-Path address) and ``helo`` expand the macros that
+    name the transaction."""
     answers: dict[tuple[str, str], DnsResult] = {}
     loop = asyncio.get_running_loop()
     start = loop.time()
     analysis = analyze_spf(domain, answers)
-    verdict = check_host(analysis, ip, answers)
+    verdict = check_host(analysis, ip, answers, sender=sender, helo=helo)
     for _ in range(MAX_DEPTH + 4):
         wanted = sorted((set(analysis.missing) | set(verdict.missing)) - set(answers))[:60]
         if not wanted or loop.time() - start > budget_s:
@@ -64,7 +68,7 @@ async def _spf(dns: Any, domain: str, ip: str, budget_s: float) -> tuple[SpfVerd
         results = await asyncio.gather(*(dns.query(n, t) for n, t in wanted))
         answers.update(zip(wanted, results, strict=True))
         analysis = analyze_spf(domain, answers)
-        verdict = check_host(analysis, ip, answers)
+        verdict = check_host(analysis, ip, answers, sender=sender, helo=helo)
     if verdict.result == "pending":
         verdict = SpfVerdict("temperror", domain, detail="the evaluation needed more DNS lookups than time allowed")
     return verdict, clean(analysis.root.record or "", limit=500)

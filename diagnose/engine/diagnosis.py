@@ -292,8 +292,9 @@ def fixed_order(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.check, f.subject, f.code, f.summary))
 
 
-def diagnose(findings: Sequence[Finding], domain: str = "") -> Diagnosis:
-    """The diagnosis of ``findings`` (in the report's fixed order; ids are f1, f2, ... in that order)."""
+def diagnose(findings: Sequence[Finding], domain: str = "", *, interrupted: bool = False) -> Diagnosis:
+    """The diagnosis of ``findings`` (in the report's fixed order; ids are f1, f2, ... in that order);
+    ``interrupted``: the run was stopped (Ctrl-C) before every check ended."""
     ids = [f"f{i + 1}" for i in range(len(findings))]
     d = Diagnosis(list(findings), ids)
     problems = [(fid, f) for fid, f in zip(ids, findings, strict=True) if f.status in PROBLEMS]
@@ -307,7 +308,7 @@ def diagnose(findings: Sequence[Finding], domain: str = "") -> Diagnosis:
     roots = [fid for fid, _ in problems if fid not in d.caused_by]
     d.root_causes = sorted(roots, key=lambda r: _root_key(d, r))
     d.groups = _groups(d)
-    d.headline = headline(d, domain)
+    d.headline = headline(d, domain, interrupted=interrupted)
     return d
 
 
@@ -359,13 +360,16 @@ def _groups(d: Diagnosis) -> list[Group]:
     return groups
 
 
-def headline(d: Diagnosis, domain: str) -> str:
+def headline(d: Diagnosis, domain: str, *, interrupted: bool = False) -> str:
     """One sentence: the verdict and the top root cause in plain words."""
     name = domain or "this domain"
     if not d.root_causes:
         if d.findings and family(d.findings[0]) == "message":  # `maildoctor message`: what the message is
             return d.findings[0].summary.rstrip(".") + "."
         passed = sum(f.status is Status.PASS for f in d.findings)
+        if interrupted:  # no "looks healthy" for a run that was stopped: what was not tested is unknown
+            return (f"Interrupted before every check ran: no problem found for {name} in the {passed} tests that "
+                    "passed so far.")
         if passed:
             return f"Mail for {name} looks healthy: {passed} tests passed."
         return f"Nothing about mail for {name} could be tested."

@@ -55,12 +55,20 @@ class Finding:
     side: Side = Side.BOTH
     host: str = ""
     reason: str = ""  # skip and error findings: why the test was skipped or could not run
+    # a skip that means "could not test" (nothing it needs was there: no credentials, no such domain,
+    # a fact that did not come), as opposed to a skip that is the check's answer ("DANE not in use");
+    # a check the user asked for whose findings are all untested is an error (diagnose.engine.required)
+    untested: bool = False
 
     def __post_init__(self) -> None:
         if self.status is Status.SKIP and not self.summary:
             raise ValueError("a skip finding must say why in its summary")
         if self.status in _NEEDS_REASON and not self.reason:
             object.__setattr__(self, "reason", self.summary)  # no separate reason given: the summary is it
+        if self.status is Status.SKIP and self.code.endswith(".skipped"):
+            object.__setattr__(self, "untested", True)  # the plugin convention: <check>.skipped could not test
+        elif self.untested and self.status is not Status.SKIP:
+            object.__setattr__(self, "untested", False)  # only a skip can be "could not test"
 
     def to_dict(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -72,9 +80,12 @@ class Finding:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:
-        """The finding of ``to_dict``; reports written before ``reason`` existed load too."""
+        """The finding of ``to_dict``; reports written before ``reason`` or ``untested`` existed load too."""
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         known["status"] = Status(known["status"])
+        if "untested" not in known:  # before the flag, a "could not test" skip said so in its summary's words
+            known["untested"] = known["status"] is Status.SKIP and str(known.get("summary", "")).startswith(
+                ("not tested", "not sent", "not run"))
         known["side"] = Side(known.get("side", "both"))
         return cls(**known)
 

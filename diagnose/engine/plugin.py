@@ -138,12 +138,14 @@ class Check:
         duration_s: float = 0.0,
         host: str = "",
         reason: str = "",
+        untested: bool = False,
         **facts: Any,
     ) -> Finding:
         """Build a finding of this check; explanation and remedy come from ``texts[code]``.
 
         ``reason`` says why a skipped test was skipped (or an error's test could not run), in words
-        that fit after "not tested: "; without it, the summary is the reason."""
+        that fit after "not tested: "; without it, the summary is the reason. ``untested``: this skip
+        means the test could not be made (implied by a code ending in ``.skipped``), not an answer."""
         explanation, remedy = self.texts.get(code, ("", ""))
         values = _Facts(host=host, subject=subject, **({"reason": reason} if reason else {}), **facts)
         return Finding(
@@ -159,6 +161,7 @@ class Check:
             side=self.side,
             host=host,
             reason=reason,
+            untested=untested,
         )
 
 

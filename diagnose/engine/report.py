@@ -71,7 +71,7 @@ class Report:
     def diagnosis(self) -> Diagnosis:
         """Root causes, consequences, groups and the headline (computed once; findings in fixed order)."""
         domain = self.target.get("domain_unicode") or self.target.get("domain") or ""
-        return diagnose(self.findings, str(domain))  # already in fixed order (__post_init__, add)
+        return diagnose(self.findings, str(domain), interrupted=self.interrupted)  # already in fixed order
 
     @property
     def services(self) -> dict[str, tuple[str, ...]]:

@@ -4,7 +4,7 @@ A check is *asked for* when it was named with ``--check`` (an id, or a family pr
 ``login``), or implied by an option (credentials imply the login checks, ``--roundtrip`` the round
 trip; a check says which option with ``Check.implied_by``). Each request is a group of check ids:
 the group is met when at least one of its checks produced a finding other than a "could not test"
-skip (``not_run``: a skip that is the check's answer, like "DANE not in use", counts as run). An unmet
+skip (``Finding.untested``; a skip that is the check's answer, like "DANE not in use", counts as run). An unmet
 group gets one ``error`` finding per check in it, naming what was asked and why nothing ran; the
 verdict then cannot be PASS and the exit code is 3 (no diagnosis).
 """
@@ -56,14 +56,11 @@ def substantive(finding: Finding) -> bool:
     return not (finding.status is Status.PASS and (finding.evidence or {}).get("from_input"))
 
 
-NOT_RUN_PREFIXES = ("not tested", "not sent", "not run")
-
-
 def not_run(finding: Finding) -> bool:
-    """A skip that means "could not test" (``<check>.skipped``, "not tested: …"), as opposed to a skip
-    that is the check's answer ("no TLSA records: DANE not in use", "port 110 not offered")."""
-    return finding.status is Status.SKIP and (
-        finding.code.endswith(".skipped") or finding.summary.startswith(NOT_RUN_PREFIXES))
+    """A skip that means "could not test" (``Finding.untested``: ``<check>.skipped`` and the skips a
+    check marks so), as opposed to a skip that is the check's answer ("no TLSA records: DANE not in
+    use", "port 110 not offered")."""
+    return finding.status is Status.SKIP and finding.untested
 
 
 def unmet(findings: list[Finding], requirements: tuple[Requirement, ...]) -> list[Finding]:

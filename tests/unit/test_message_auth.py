@@ -296,3 +296,29 @@ def test_a_subdomain_under_the_organizational_record_gets_its_sp_policy():
                                                              dmarc=answers))}["message.dmarc_fail"]
     assert fail.evidence["policy"] == "none" and fail.evidence["record_at"] == "_dmarc.sender.example"
     assert fail.status is Status.WARN
+
+
+MACROS = {
+    ("macro.example", "TXT"): _answer("macro.example", "TXT", '"v=spf1 exists:%{i}._ip.%{d} a:%{l}.users.%{d} -all"'),
+    ("192.0.2.10._ip.macro.example", "A"): _answer("192.0.2.10._ip.macro.example", "A", "127.0.0.2"),
+    ("192.0.2.11._ip.macro.example", "A"): _answer("192.0.2.11._ip.macro.example", "A"),  # NXDOMAIN
+    ("alice.users.macro.example", "A"): _answer("alice.users.macro.example", "A", "192.0.2.11"),
+    ("postmaster.users.macro.example", "A"): _answer("postmaster.users.macro.example", "A"),
+}
+
+
+def test_macros_naming_the_transaction_are_expanded_when_the_sender_is_known():
+    an = analyze_spf("macro.example", MACROS)
+    # Given the message's Return-Path and entry hop: %{i} and %{l} expand, and the terms are evaluated
+    listed = check_host(an, "192.0.2.10", MACROS, sender="bounce@macro.example", helo="out.macro.example")
+    assert (listed.result, listed.mechanism) == ("pass", "exists:%{i}._ip.%{d}"), listed
+    by_user = check_host(an, "192.0.2.11", MACROS, sender="alice@macro.example", helo="out.macro.example")
+    assert (by_user.result, by_user.mechanism) == ("pass", "a:%{l}.users.%{d}"), by_user
+    # an empty MAIL FROM is postmaster@HELO (RFC 7208 §4.3): postmaster has no address here
+    null = check_host(an, "192.0.2.11", MACROS, helo="macro.example")
+    assert (null.result, null.mechanism) == ("fail", "-all"), null
+    # a name it still needs is asked for, not guessed
+    wanting = check_host(an, "192.0.2.12", MACROS, sender="bob@macro.example")
+    assert wanting.result == "pending" and ("192.0.2.12._ip.macro.example", "A") in wanting.missing
+    # without the transaction (no Return-Path) the same record cannot be evaluated: "unknown", never a pass
+    assert check_host(an, "192.0.2.10", MACROS).result == "unknown"

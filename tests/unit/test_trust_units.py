@@ -140,7 +140,19 @@ def test_every_finding_field_is_scrubbed_recursively():
 
 def finding(check: str, status: Status, code: str = "", **evidence) -> Finding:
     return Finding(check, code or f"{check}.x", "example.org", status, "not tested: could not connect",
-                   evidence=evidence)
+                   evidence=evidence, untested=status is Status.SKIP)
+
+
+def test_a_skip_that_is_the_checks_answer_meets_the_request_and_old_reports_keep_their_meaning():
+    answer = Finding("dane.tlsa", "dane.not_used", "example.org", Status.SKIP, "no TLSA records: DANE not in use")
+    assert unmet([answer], (Requirement(("dane.tlsa",), "--check dane.tlsa"),)) == []
+    # the flag travels in the JSON; a report from before it is read by the words its summary started with
+    assert Finding.from_dict(finding("login.smtp", Status.SKIP).to_dict()).untested
+    old = {k: v for k, v in finding("login.smtp", Status.SKIP).to_dict().items() if k != "untested"}
+    assert Finding.from_dict(old).untested and not Finding.from_dict({**old, "summary": "DANE not in use"}).untested
+    # <check>.skipped means "could not test" for every plugin; no other status is ever untested
+    assert Finding("x.y", "x.y.skipped", "s", Status.SKIP, "held back").untested
+    assert not Finding("x.y", "x.y.ok", "s", Status.PASS, "fine", untested=True).untested
 
 
 def test_a_check_asked_for_that_only_skipped_is_an_error_and_the_verdict_not_a_pass():

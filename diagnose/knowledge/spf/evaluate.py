@@ -11,15 +11,18 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from diagnose.knowledge.dnsanswer import DnsResult, Outcome
+from diagnose.knowledge.spf.macros import Sender, expand
 from diagnose.knowledge.spf.record import LOOKUP_LIMIT, LOOKUP_TERMS, SpfAnalysis, SpfNode
 from diagnose.knowledge.spf.syntax import Term, expand_static, is_dynamic
 
 RESULTS = {"+": "pass", "-": "fail", "~": "softfail", "?": "neutral"}
 _CIDR = re.compile(r"(?:/(\d{1,2}))?(?://(\d{1,3}))?$")
 MAX_MX = 10  # RFC 7208 §4.6.4: more MX records than this is a permerror
+EXPANDED = ("a", "mx", "exists")  # terms whose transaction macros are expanded (an include's record is
+# walked by analyze_spf, which cannot know the transaction: a dynamic include stays "unknown")
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class _Walk:
     ip: ipaddress.IPv4Address | ipaddress.IPv6Address
     answers: Mapping[tuple[str, str], DnsResult]
     sender_domain: str  # %{o}: the domain checked, as analyze_spf expands it
+    transaction: Sender | None = None  # the SMTP transaction's values, when known: every macro expands
     lookups: int = 0
     missing: set[tuple[str, str]] = field(default_factory=set)
 
@@ -45,10 +49,18 @@ class _Stop(Exception):
         self.result, self.detail = result, detail
 
 
-def check_host(an: SpfAnalysis, ip: str, answers: Mapping[tuple[str, str], DnsResult]) -> SpfVerdict:
+def check_host(an: SpfAnalysis, ip: str, answers: Mapping[tuple[str, str], DnsResult], *, sender: str = "",
+               helo: str = "") -> SpfVerdict:
     """The SPF result for a client at ``ip`` sending for ``an.root.domain``, over the same ``answers``
-    ``analyze_spf`` walked (the tree's records) plus the address lookups this evaluation asks for."""
-    walk = _Walk(ipaddress.ip_address(ip), answers, an.root.domain)
+    ``analyze_spf`` walked (the tree's records) plus the address lookups this evaluation asks for.
+
+    ``sender`` (the MAIL FROM address) and ``helo``: with them, a/mx/exists terms whose macros name
+    the transaction (%{s}, %{l}, %{i}, %{h}, ...) are expanded (RFC 7208 §7) and evaluated; without
+    them such a term gives "unknown"."""
+    transaction = None
+    if sender or helo:  # §4.3: an empty MAIL FROM is postmaster@HELO
+        transaction = Sender(sender=sender or f"postmaster@{helo}", ip=ip, helo=helo)
+    walk = _Walk(ipaddress.ip_address(ip), answers, an.root.domain, transaction)
     try:
         verdict = _node(an.root, walk)
     except _Stop as stop:
@@ -79,8 +91,9 @@ def _node(node: SpfNode, walk: _Walk) -> SpfVerdict:
             walk.lookups += 1
             if walk.lookups > LOOKUP_LIMIT:
                 raise _Stop("permerror", f"more than {LOOKUP_LIMIT} DNS lookups (RFC 7208 §4.6.4)")
-        if term.value and is_dynamic(term.value):
-            raise _Stop("unknown", f"{node.domain}: {term.text} uses macros that maildoctor does not expand")
+        if term.value and is_dynamic(term.value) and (walk.transaction is None or term.name not in EXPANDED):
+            raise _Stop("unknown", f"{node.domain}: {term.text} uses macros that maildoctor does not expand"
+                        + ("" if walk.transaction is None else " there"))
         matched = _matches(term, node, walk, children)
         if matched is None:
             return SpfVerdict("pending", node.domain)
@@ -102,7 +115,7 @@ def _node(node: SpfNode, walk: _Walk) -> SpfVerdict:
 def _matches(term: Term, node: SpfNode, walk: _Walk, children: dict) -> bool | None:
     """Does the client match the mechanism; None while answers are missing."""
     name, ip = term.name, walk.ip
-    target = expand_static(term.value, node.domain, walk.sender_domain) if term.value else node.domain
+    target = _target(term.value, node.domain, walk) if term.value else node.domain
     if name == "all":
         return True
     if name in ("ip4", "ip6"):
@@ -141,6 +154,16 @@ def _matches(term: Term, node: SpfNode, walk: _Walk, children: dict) -> bool | N
         results = [_in(walk, str(r.exchange).rstrip(".").lower(), rdtype, prefix) for r in mx.rdata]
         return True if any(results) else None if None in results else False
     return False
+
+
+def _target(spec: str, domain: str, walk: _Walk) -> str:
+    """A term's domain-spec expanded: with the transaction's values when the spec names them."""
+    if walk.transaction is None or not is_dynamic(spec):
+        return expand_static(spec, domain, walk.sender_domain)
+    name = expand(spec, replace(walk.transaction, domain=domain)).lower().rstrip(".")
+    while len(name) > 253 and "." in name:  # §7.3: drop labels from the left until it fits
+        name = name.split(".", 1)[1]
+    return name
 
 
 def _answer(walk: _Walk, name: str, rdtype: str) -> DnsResult | None:
