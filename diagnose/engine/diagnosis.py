@@ -401,4 +401,6 @@ def headline(d: Diagnosis, domain: str, *, interrupted: bool = False) -> str:
     more = len({grouped.get(r, r) for r in d.root_causes}) - 1  # problems as listed: a group is one
     if more:
         sentence += f" {more} more problem{'s' if more != 1 else ''} below."
+    if interrupted:  # what was found stands; whether the rest "works" is unknown
+        return f"Interrupted before every check ran; found so far: {sentence[0].lower()}{sentence[1:]}"
     return sentence

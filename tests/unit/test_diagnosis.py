@@ -178,3 +178,13 @@ def test_a_loop_reached_from_outside_is_broken_at_its_own_best_member():
     d = Diagnosis(fs, ["f1", "f2", "f3"], caused_by={"f1": "f2", "f2": "f3", "f3": "f2"})
     _break_cycles(d)
     assert d.caused_by == {"f1": "f2", "f2": "f3"}  # mx.c, the loop's best, is its root; f1 keeps its link
+
+
+def test_an_interrupted_run_claims_nothing_about_what_did_not_run():
+    passes = [f("mx.records", "mx.records", Status.PASS, summary="1 MX record")]
+    assert diagnose(passes, D).headline.startswith(f"Mail for {D} looks healthy")
+    stopped = diagnose(passes, D, interrupted=True).headline
+    assert stopped.startswith("Interrupted before every check ran") and "healthy" not in stopped
+    warned = passes + [f("spf.record", "spf.none", Status.WARN, summary=f"{D} has no SPF record")]
+    stopped = diagnose(warned, D, interrupted=True).headline
+    assert stopped.startswith("Interrupted before every check ran; found so far: ") and "no SPF record" in stopped
