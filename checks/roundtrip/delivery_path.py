@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from checks.roundtrip.check import ROUNDTRIP_COPY, DeliveredCopy
+from diagnose.engine.facts import ROUNDTRIP_COPY, DeliveredCopy
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
 from diagnose.knowledge.dkimverify import key_name, key_record, verify_all
