@@ -36,7 +36,7 @@ WRAP = (
     "    pass\n"
     "print('MODULES ' + ' '.join(sorted(sys.modules)), file=sys.stderr)\n"
     "plugins = [m for m, mod in list(sys.modules.items())\n"
-    "           if m.startswith('checks.') and not hasattr(mod, '__path__')]\n"
+    "           if m.startswith('checks.') and not hasattr(mod, '__path__') and m != 'checks.index']\n"
     "print('PLUGINS ' + ' '.join(sorted(plugins)), file=sys.stderr)\n"
 )
 HEAVY = ("typer", "click", "rich", "textual", "pydantic", "dns", "cryptography", "dkim", "publicsuffixlist", "asyncio",

@@ -17,7 +17,6 @@ from checks.provider.signals import PROVIDER_FACT, Hosting
 from diagnose.engine.facts import ROUNDTRIP_COPY, DeliveredCopy, FactUnavailable
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext, Options
-from diagnose.knowledge.headers import parse_header_block, signatures
 from diagnose.knowledge.sanitize import clean
 from diagnose.net.resolver import DnsResult, Outcome, txt_strings
 
@@ -106,6 +105,8 @@ def learned_selectors(copy: DeliveredCopy | None, domain: str) -> tuple[str, ...
     """Pure: the selectors of the DKIM-Signatures for ``domain`` on the round trip's delivered copy."""
     if copy is None:
         return ()
+    from diagnose.knowledge.headers import parse_header_block, signatures  # only with a round trip's copy
+
     sigs = signatures(parse_header_block(copy.message))
     return tuple(dict.fromkeys(s.selector.lower() for s in sigs
                                if s.selector and s.domain.lower().rstrip(".") == domain.lower()))

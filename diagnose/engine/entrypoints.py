@@ -13,9 +13,18 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import Any
+from typing import Any, Protocol
 
 _SUFFIXES = (".dist-info", ".egg-info")
+
+
+class EntryPointLike(Protocol):
+    """An entry point: this module's, or importlib.metadata's (tests hand those in)."""
+
+    name: str
+    value: str
+
+    def load(self) -> Any: ...
 
 
 class EntryPoint:

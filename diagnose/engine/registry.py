@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from diagnose.engine import entrypoints
+from diagnose.engine.entrypoints import EntryPointLike
 
 if TYPE_CHECKING:  # importing the plugin base pulls in asyncio: `maildoctor checks` avoids it
     from diagnose.engine.plugin import Check
@@ -22,15 +23,6 @@ GROUP = "maildoctor.checks"
 INDEX_GROUP = "maildoctor.check_index"
 # what an index entry holds: the class attributes select(), the runner's set-up and `checks` read
 INDEX_FIELDS = ("id", "title", "side", "services", "needs", "provides", "wants", "implied_by", "optional")
-
-
-class EntryPointLike(Protocol):
-    """An entry point: importlib.metadata's or diagnose.engine.entrypoints'."""
-
-    name: str
-    value: str
-
-    def load(self) -> Any: ...
 
 
 EntryPoints = Callable[[], Iterable[EntryPointLike]]
