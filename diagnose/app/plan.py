@@ -167,6 +167,8 @@ class Plan:
     def judge(self, findings: list[Finding]) -> list[Finding]:
         """The profile's expectations and the --require rule sets judged on ``findings`` (the one place;
         `check` and the TUI)."""
+        if not self.judges:
+            return []  # nothing to judge: the rule modules are not even imported
         from diagnose.engine.bulksender import BulkSender
         from diagnose.engine.bulksender import evaluate as bulk
         from diagnose.engine.expect import Expectations, evaluate
@@ -267,6 +269,8 @@ def readable_ca(path: Path | None) -> Path | None:
 
 def require_sets(given: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """The --require rule sets, checked (PlanError naming the known ones)."""
+    if not given:
+        return ()
     from diagnose.engine.bulksender import REQUIRE_SETS
 
     out = []
