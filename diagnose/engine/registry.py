@@ -21,8 +21,6 @@ if TYPE_CHECKING:  # importing the plugin base pulls in asyncio: `maildoctor che
 
 GROUP = "maildoctor.checks"
 INDEX_GROUP = "maildoctor.check_index"
-# what an index entry holds: the class attributes select(), the runner's set-up and `checks` read
-INDEX_FIELDS = ("id", "title", "side", "services", "needs", "provides", "wants", "implied_by", "optional")
 
 
 EntryPoints = Callable[[], Iterable[EntryPointLike]]
@@ -76,7 +74,8 @@ class PluginError(Exception):
 
 
 def index_entry(check: type[Check]) -> dict[str, Any]:
-    """What an index holds about ``check`` (scripts/check_index.py writes ours from the classes)."""
+    """What an index holds about ``check``: the class attributes select(), the runner's set-up and `checks`
+    read (scripts/check_index.py writes ours from the classes)."""
     return {"id": check.id, "title": check.title, "side": check.side.value, "services": tuple(check.services),
             "needs": tuple(check.needs), "provides": tuple(check.provides), "wants": tuple(check.wants),
             "implied_by": check.implied_by, "optional": bool(check.optional)}
