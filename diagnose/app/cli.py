@@ -676,8 +676,7 @@ def _app_for(args: list[str]) -> typer.Typer:
     name = args[0] if args else ""
     if not name or name.startswith("-") or os.environ.get("_MAILDOCTOR_COMPLETE"):
         return app
-    chosen = [info for info in app.registered_commands
-              if (info.name or info.callback.__name__.replace("_", "-") if info.callback else info.name) == name]
+    chosen = [info for info in app.registered_commands if _command_name(info) == name]
     if len(chosen) != 1:
         return app
     import copy
@@ -685,6 +684,11 @@ def _app_for(args: list[str]) -> typer.Typer:
     one = copy.copy(app)
     one.registered_commands = chosen
     return one
+
+
+def _command_name(info: typer.models.CommandInfo) -> str:
+    """The name Typer gives a registered command (its function's name, dashed, unless named)."""
+    return info.name or (info.callback.__name__.lower().replace("_", "-") if info.callback else "")
 
 
 def main(argv: list[str] | None = None) -> None:
