@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from diagnose.app.settings_verify import verify
 from diagnose.engine.exitcodes import ExitCode
@@ -213,7 +213,8 @@ def run_settings(request) -> ExitCode:
     from diagnose.app.session import open_dns
 
     async def main():
-        plan = make_plan(request)
+        # planned with the discovery checks alone: the other checks' modules are never imported
+        plan = make_plan(replace(request, only=list(DISCOVERY_CHECKS)))
         dns = await open_dns(plan)
         return plan.target, await collect(plan.target, dns, plan.options)
 
