@@ -14,11 +14,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
 
 from checks.provider.signals import PROVIDER_FACT, Hosting
-from checks.roundtrip.check import ROUNDTRIP_COPY, DeliveredCopy, RoundTrip
-from diagnose.engine.facts import FactUnavailable
+from diagnose.engine.facts import ROUNDTRIP_COPY, DeliveredCopy, FactUnavailable
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext, Options
-from diagnose.knowledge.headers import parse_header_block, signatures
 from diagnose.knowledge.sanitize import clean
 from diagnose.net.resolver import DnsResult, Outcome, txt_strings
 
@@ -107,6 +105,8 @@ def learned_selectors(copy: DeliveredCopy | None, domain: str) -> tuple[str, ...
     """Pure: the selectors of the DKIM-Signatures for ``domain`` on the round trip's delivered copy."""
     if copy is None:
         return ()
+    from diagnose.knowledge.headers import parse_header_block, signatures  # only with a round trip's copy
+
     sigs = signatures(parse_header_block(copy.message))
     return tuple(dict.fromkeys(s.selector.lower() for s in sigs
                                if s.selector and s.domain.lower().rstrip(".") == domain.lower()))
@@ -182,7 +182,11 @@ class DkimCheck(Check):
     @staticmethod
     def min_budget_s(options: Options) -> float:
         """With --roundtrip it waits for the delivered copy (its signing selector): the round trip's budget."""
-        return RoundTrip.min_budget_s(options) if options.roundtrip is not None else 0.0
+        if options.roundtrip is None:
+            return 0.0
+        from checks.roundtrip.check import RoundTrip  # selected too when there is a round trip
+
+        return RoundTrip.min_budget_s(options)
 
     async def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:
         domain = ctx.target.domain

@@ -15,7 +15,9 @@ PROBE = textwrap.dedent("""
              "asyncio", "checks", "reports", "idna")
     loaded = sorted({m.split(".")[0] for m in sys.modules} & set(heavy))
     # modules of the check plugins (their empty packages are imported by find_spec, which is fine)
-    plugins = sorted(m for m, mod in list(sys.modules.items()) if m.startswith("checks.") and not hasattr(mod, "__path__"))
+    # (and the index of their metadata, checks.index, which is no plugin)
+    plugins = sorted(m for m, mod in list(sys.modules.items())
+                     if m.startswith("checks.") and not hasattr(mod, "__path__") and m != "checks.index")
     print("plugins:" + ",".join(plugins), file=sys.stderr)
     print("loaded:" + ",".join(loaded), file=sys.stderr)
 """)
@@ -79,6 +81,49 @@ def test_checks_listing_needs_neither_textual_nor_pydantic_and_matches_the_loade
     width = max(len(c.id) for c in found.checks)
     expected = [f"{c.id:<{width}}  {c.side.value:<8}  {c.title}" for c in found.checks]
     assert proc.stdout.splitlines() == expected
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _check_run_to_its_first_question(*only: str):
+    """`check` with --check ONLY... against a resolver port where nothing listens: the plan is made and its
+    checks imported, then the run stops at the resolver's preflight (exit 3), nothing sent anywhere else."""
+    argv = ["check", "example.com", "--nameserver", f"127.0.0.1:{_closed_port()}", "--timeout", "0.5",
+            "--format", "json"]
+    for check in only:
+        argv += ["--check", check]
+    proc, loaded = imported_by(*argv)
+    assert "no DNS resolver answered" in proc.stderr, proc.stderr
+    return proc
+
+
+def test_check_with_one_selected_check_imports_that_plugin_alone():
+    # Given a check that needs no other check's facts, When `check --check spf.record` runs up to the network
+    proc = _check_run_to_its_first_question("spf.record")
+    # Then the only plugin module imported is that check's own
+    assert plugins_imported(proc) == ["checks.spf.check"], plugins_imported(proc)
+
+
+def test_check_with_selected_checks_imports_no_other_plugin_module():
+    # Given checks that need other checks' facts (the certificate needs the MX hosts)
+    from diagnose.engine.registry import available, select
+
+    found = available()
+    modules = {spec.entry.module for spec in found.checks}
+    for only in (["tls.certificate"], ["dkim.keys", "mx"], ["login.imap"]):
+        picked = {spec.entry.module for spec in select(found.checks, only)}
+        # When `check --check ...` runs up to the network
+        proc = _check_run_to_its_first_question(*only)
+        # Then every picked check's module was imported (the facts' producers too), and no other plugin's
+        imported = set(plugins_imported(proc)) & modules
+        assert imported == picked, (only, sorted(imported ^ picked))
+        assert len(picked) < len(modules) / 2, (only, picked)
 
 
 def test_a_check_run_converts_its_options_without_pydantic():

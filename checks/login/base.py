@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from checks.servercheck import not_reached, subject
 from diagnose.engine.credentials import Credentials
 from diagnose.engine.facts import MAILBOX_HOSTS, SUBMISSION_HOSTS
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext, Options
-from diagnose.knowledge.authreply import explain_challenge
+from diagnose.knowledge.authreply import Outcome, explain_challenge
 from diagnose.net.dialogue import Dialogue, Endpoint
-from diagnose.net.mailsession import Login, MailSession, Outcome
 from diagnose.net.probes import endpoints, probes
+
+if TYPE_CHECKING:  # the session code is imported when a login is tried: runs without credentials skip it
+    from diagnose.net.mailsession import Login, MailSession
 
 SERVICE = {"smtp": "submission (sending)", "imap": "IMAP", "pop3": "POP3"}
 ACTION = {"smtp": "send mail", "imap": "read mail", "pop3": "download mail"}
@@ -286,6 +288,8 @@ async def login(ctx: CheckContext, ep: Endpoint, creds: Credentials) -> Login:
 
 
 def open_session(ctx: CheckContext, ep: Endpoint, creds: Credentials) -> MailSession:
+    from diagnose.net.mailsession import MailSession
+
     return MailSession(ep, creds, timeout=ctx.timeout, ca_file=ctx.options.ca_file,
                        allow_plaintext=ctx.options.allow_plaintext_auth,
                        ehlo_name=ctx.options.ehlo_name or "")

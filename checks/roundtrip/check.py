@@ -9,27 +9,25 @@ copy's header goes to the roundtrip.path check as the fact ``roundtrip.copy``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from checks.login.base import choose_endpoints, login_fact, open_session
-from checks.roundtrip.exchange import Delivery, Submission, await_delivery, build_message, new_token, submit
 from checks.servercheck import subject
-from diagnose.engine.facts import MAILBOX_HOSTS, SUBMISSION_HOSTS, FactUnavailable
+from diagnose.engine.facts import (  # the copy's fact lives in the engine: checks.dkim reads it without this module
+    MAILBOX_HOSTS,
+    ROUNDTRIP_COPY,
+    SUBMISSION_HOSTS,
+    DeliveredCopy,
+    FactUnavailable,
+)
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext, Options
+from diagnose.knowledge.authreply import Outcome
 from diagnose.knowledge.smtpcodes import explain_reply, is_temporary
-from diagnose.net.mailsession import Outcome
 
-ROUNDTRIP_COPY = "roundtrip.copy"
-
-
-@dataclass(frozen=True)
-class DeliveredCopy:
-    message: bytes  # the delivered copy, as the mailbox server stored it
-    folder: str
-    recipient: str
-    latency_s: float
+if TYPE_CHECKING:  # the message exchange is imported when there is a round trip to make
+    from checks.roundtrip.exchange import Delivery, Submission
 
 
 class RoundTrip(Check):
@@ -140,6 +138,8 @@ class RoundTrip(Check):
             yield self.finding("roundtrip.delivery.skipped", Status.SKIP, subject(out), f"not sent: {refused}",
                                host=out.host, reason=refused)
             return
+        from checks.roundtrip.exchange import await_delivery, build_message, new_token, submit
+
         token = new_token()
         sub = await submit(
             open_session(ctx, out, creds.outgoing), sender, recipient, build_message(sender, recipient, token)

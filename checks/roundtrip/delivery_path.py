@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from checks.roundtrip.check import ROUNDTRIP_COPY, DeliveredCopy
+from diagnose.engine.facts import ROUNDTRIP_COPY, DeliveredCopy
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
-from diagnose.knowledge.dkimverify import key_name, key_record, verify_all
-from diagnose.knowledge.headers import auth_results, hops, parse_header_block, signatures
 from diagnose.net.resolver import Outcome
 
 BAD = {"fail", "softfail", "permerror", "temperror", "policy", "neutral"}
@@ -69,6 +67,10 @@ class DeliveryPath(Check):
 
     async def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:
         copy: DeliveredCopy = await ctx.fact(ROUNDTRIP_COPY)
+        # the header and DKIM parsers only when there is a copy (a run without --roundtrip skips above)
+        from diagnose.knowledge.dkimverify import key_name, key_record
+        from diagnose.knowledge.headers import parse_header_block, signatures
+
         keys: dict[str, bytes | None] = {}
         for sig in signatures(parse_header_block(copy.message))[:5]:
             name = key_name(sig)
@@ -80,6 +82,9 @@ class DeliveryPath(Check):
 
     def evaluate(self, copy: DeliveredCopy, domain: str, keys: dict[str, bytes | None] | None = None) -> list[Finding]:
         """Pure: findings from the delivered copy and the DKIM keys found in DNS (key name -> TXT data)."""
+        from diagnose.knowledge.dkimverify import key_name, verify_all
+        from diagnose.knowledge.headers import auth_results, hops, parse_header_block
+
         msg = parse_header_block(copy.message)
         path = hops(msg)
         subject = copy.recipient

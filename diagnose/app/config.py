@@ -21,7 +21,6 @@ and the key. Values given on the command line win over the profile's.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +127,8 @@ def load_profile(path: Path | None, name: str | None) -> Profile | None:
 
 
 def load_config(path: Path) -> dict[str, Profile]:
+    import tomllib  # only when there is a config file: most runs have none
+
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

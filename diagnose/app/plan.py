@@ -30,7 +30,7 @@ from diagnose.engine.credentials import (
 from diagnose.engine.exitcodes import FailOn
 from diagnose.engine.model import Finding
 from diagnose.engine.plugin import Check, Options
-from diagnose.engine.registry import UnknownCheck, discover, matches, select
+from diagnose.engine.registry import UnknownCheck, available, load, matches, select
 from diagnose.engine.required import requirements_for
 from diagnose.engine.target import Target, TargetError, normalise_domain, parse_target
 from diagnose.engine.timeouts import DEFAULT_TIMEOUT
@@ -167,6 +167,8 @@ class Plan:
     def judge(self, findings: list[Finding]) -> list[Finding]:
         """The profile's expectations and the --require rule sets judged on ``findings`` (the one place;
         `check` and the TUI)."""
+        if not self.judges:
+            return []  # nothing to judge: the rule modules are not even imported
         from diagnose.engine.bulksender import BulkSender
         from diagnose.engine.bulksender import evaluate as bulk
         from diagnose.engine.expect import Expectations, evaluate
@@ -267,6 +269,8 @@ def readable_ca(path: Path | None) -> Path | None:
 
 def require_sets(given: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """The --require rule sets, checked (PlanError naming the known ones)."""
+    if not given:
+        return ()
     from diagnose.engine.bulksender import REQUIRE_SETS
 
     out = []
@@ -289,20 +293,28 @@ def fail_on_policy(value: FailOn | str | None) -> FailOn | None:
 
 
 def select_checks(only: list[str], skip: list[str], *, default: tuple[str, ...] = ()) -> list[type[Check]]:
-    """The installed checks picked by --check/--skip (``default``: the ids run when no --check)."""
-    found = discover()
-    for problem in found.problems:
-        print(f"maildoctor: warning: {problem}", file=sys.stderr)
+    """The installed checks picked by --check/--skip (``default``: the ids run when no --check). Only
+    the picked ones are imported (the registry knows the others from their package's index)."""
+    found = available()
     if not only and default:
         installed = {c.id for c in found.checks}
         only = [c for c in default if c in installed]
     try:
-        checks = select(found.checks, list(only), list(skip))
+        picked = select(found.checks, list(only), list(skip))
     except UnknownCheck as exc:
+        _warn(found.problems)
         raise PlanError(str(exc)) from None
+    loaded = load(picked)
+    _warn(found.problems + loaded.problems)
+    checks = loaded.checks
     if not checks:
         raise PlanError("no checks selected")
     return checks
+
+
+def _warn(problems: list[str]) -> None:
+    for problem in problems:
+        print(f"maildoctor: warning: {problem}", file=sys.stderr)
 
 
 _SELECTOR = re.compile(

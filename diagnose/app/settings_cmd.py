@@ -8,13 +8,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from diagnose.app.settings_verify import verify
 from diagnose.engine.exitcodes import ExitCode
 from diagnose.engine.facts import AUTOCONFIG_SETTINGS, MAILBOX_HOSTS, SUBMISSION_HOSTS, FactBoard
 from diagnose.engine.plugin import CheckContext, Options
-from diagnose.engine.registry import discover
+from diagnose.engine.registry import available, load
 from diagnose.engine.runner import check_budget
 from diagnose.knowledge.sanitize import clean
 
@@ -183,8 +183,8 @@ def user_name_lines(domain: str, settings: list[Setting], address: str | None) -
 
 
 async def collect(target, dns, options: Options) -> tuple[list[Setting], list]:
-    found = discover()
-    checks = [c for c in found.checks if c.id in DISCOVERY_CHECKS]
+    # only the discovery checks' modules are imported (the registry knows the others from the index)
+    checks = load(s for s in available().checks if s.id in DISCOVERY_CHECKS).checks
     board = FactBoard()
     ctx = CheckContext(target, dns, options, board)
     findings: list = []
@@ -213,7 +213,8 @@ def run_settings(request) -> ExitCode:
     from diagnose.app.session import open_dns
 
     async def main():
-        plan = make_plan(request)
+        # planned with the discovery checks alone: the other checks' modules are never imported
+        plan = make_plan(replace(request, only=list(DISCOVERY_CHECKS)))
         dns = await open_dns(plan)
         return plan.target, await collect(plan.target, dns, plan.options)
 

@@ -13,6 +13,7 @@ MX_HOSTS = "mx.hosts"  # tuple[MailHost, ...]: where other servers deliver this 
 SUBMISSION_HOSTS = "submission.hosts"  # tuple[ServiceHost, ...]: where users send mail (587/465)
 MAILBOX_HOSTS = "mailbox.hosts"  # tuple[ServiceHost, ...]: where users read mail (IMAP 143/993, POP3 110/995)
 AUTOCONFIG_SETTINGS = "autoconfig.settings"  # tuple of checks.autoconfig.ServerSetting: what the autoconfig file says
+ROUNDTRIP_COPY = "roundtrip.copy"  # DeliveredCopy: the round trip's test message as the mailbox server stored it
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,16 @@ class ServiceHost:
     addresses: tuple[str, ...]
     ports: tuple[int, ...]  # e.g. (587, 465) or (143, 993, 110, 995)
     source: str = ""  # "SRV _submission._tcp", "common name", "--smtp-host"
+
+
+@dataclass(frozen=True)
+class DeliveredCopy:
+    """The round trip's test message, delivered (checks.roundtrip.check publishes it)."""
+
+    message: bytes  # the delivered copy, as the mailbox server stored it
+    folder: str
+    recipient: str
+    latency_s: float
 
 
 class FactUnavailable(Exception):

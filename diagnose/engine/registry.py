@@ -1,21 +1,84 @@
-"""Find check plugins through the ``maildoctor.checks`` entry-point group (ours included)."""
+"""Find check plugins through the ``maildoctor.checks`` entry-point group (ours included).
+
+A plugin package may also register an index of its checks' metadata in the ``maildoctor.check_index``
+group (ours: checks.index): the checks it lists are known by id, title, side, services and the facts
+they need and provide without importing their modules, and only the ones a run selects are imported
+(``available`` -> ``select`` -> ``load``). A check without an index entry is imported when found.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-if TYPE_CHECKING:  # importing the plugin base pulls in dnspython: `maildoctor checks` avoids it
+from diagnose.engine import entrypoints
+from diagnose.engine.entrypoints import EntryPointLike
+
+if TYPE_CHECKING:  # importing the plugin base pulls in asyncio: `maildoctor checks` avoids it
     from diagnose.engine.plugin import Check
 
 GROUP = "maildoctor.checks"
+INDEX_GROUP = "maildoctor.check_index"
+
+
+EntryPoints = Callable[[], Iterable[EntryPointLike]]
 
 
 class UnknownCheck(ValueError):
     """The user named a check that is not installed."""
+
+
+class CheckSpec:
+    """A check known by its metadata, its module not imported yet (``load`` imports it once)."""
+
+    __slots__ = ("id", "title", "side", "services", "needs", "provides", "wants", "implied_by", "optional",
+                 "entry", "cls")
+
+    def __init__(self, entry: EntryPointLike | None, meta: Mapping[str, Any], cls: type[Check] | None = None) -> None:
+        self.entry, self.cls = entry, cls
+        self.id: str = meta["id"]
+        self.title: str = meta["title"]
+        self.side: str = meta["side"]  # a diagnose.engine.model.Side value
+        self.services: tuple[str, ...] = tuple(meta.get("services", ()))
+        self.needs: tuple[str, ...] = tuple(meta.get("needs", ()))
+        self.provides: tuple[str, ...] = tuple(meta.get("provides", ()))
+        self.wants: tuple[str, ...] = tuple(meta.get("wants", ()))
+        self.implied_by: str = meta.get("implied_by", "")
+        self.optional: bool = bool(meta.get("optional", False))
+
+    @classmethod
+    def of(cls, check: type[Check], entry: EntryPointLike | None = None) -> CheckSpec:
+        """The spec of a loaded class."""
+        return cls(entry, index_entry(check), check)
+
+    def __repr__(self) -> str:
+        return f"CheckSpec({self.id!r}, loaded={self.cls is not None})"
+
+    def load(self) -> type[Check]:
+        """The check's class, imported now if need be; raises PluginError naming the plugin."""
+        if self.cls is None:
+            ep = self.entry
+            assert ep is not None
+            cls = _load(ep)
+            if cls.id != self.id:
+                raise PluginError(f"check plugin {ep.name!r} ({ep.value}): its class has id {cls.id!r}, "
+                                  f"its index says {self.id!r}")
+            self.cls = cls
+        return self.cls
+
+
+class PluginError(Exception):
+    """A plugin could not be loaded; the message names it, for stderr."""
+
+
+def index_entry(check: type[Check]) -> dict[str, Any]:
+    """What an index holds about ``check``: the class attributes select(), the runner's set-up and `checks`
+    read (scripts/check_index.py writes ours from the classes)."""
+    return {"id": check.id, "title": check.title, "side": check.side.value, "services": tuple(check.services),
+            "needs": tuple(check.needs), "provides": tuple(check.provides), "wants": tuple(check.wants),
+            "implied_by": check.implied_by, "optional": bool(check.optional)}
 
 
 @dataclass
@@ -24,27 +87,84 @@ class Discovered:
     problems: list[str] = field(default_factory=list)  # plugins that failed to load, for stderr
 
 
-def discover(entry_points: Callable[[], Iterable[metadata.EntryPoint]] | None = None) -> Discovered:
-    """Load every installed check plugin; a broken plugin is reported, never fatal."""
+@dataclass
+class Available:
+    checks: list[CheckSpec] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # plugins (or indexes) that failed to load, for stderr
+
+
+def _load(ep: EntryPointLike) -> type[Check]:
     from diagnose.engine.plugin import Check
 
-    eps = entry_points() if entry_points else metadata.entry_points(group=GROUP)
-    found = Discovered()
-    seen: set[str] = set()
-    for ep in sorted(eps, key=lambda e: e.name):
+    try:
+        cls = ep.load()
+    except Exception as exc:  # noqa: BLE001 - any plugin bug must not stop the others
+        raise PluginError(f"check plugin {ep.name!r} ({ep.value}) failed to load: {exc}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Check) and getattr(cls, "id", None)):
+        raise PluginError(f"check plugin {ep.name!r} ({ep.value}) is not a Check subclass with an id")
+    return cls
+
+
+def _group(group: str, given: EntryPoints | None) -> list[EntryPointLike]:
+    eps: Iterable[EntryPointLike] = given() if given else entrypoints.entry_points(group)
+    return sorted(eps, key=lambda e: e.name)
+
+
+def indexes(given: EntryPoints | None = None) -> tuple[dict[str, Mapping[str, Any]], list[str]]:
+    """(entry-point value -> index entry, problems) from every ``maildoctor.check_index`` entry point.
+    An entry without id, title and a valid side is left out (its check is then imported when found)."""
+    out: dict[str, Mapping[str, Any]] = {}
+    problems: list[str] = []
+    for ep in _group(INDEX_GROUP, given):
         try:
-            cls = ep.load()
-        except Exception as exc:  # noqa: BLE001 - any plugin bug must not stop the others
-            found.problems.append(f"check plugin {ep.name!r} ({ep.value}) failed to load: {exc}")
+            data = ep.load()
+        except Exception as exc:  # noqa: BLE001 - a broken index costs speed, never the checks
+            problems.append(f"check index {ep.name!r} ({ep.value}) failed to load: {exc}")
             continue
-        if not (isinstance(cls, type) and issubclass(cls, Check) and getattr(cls, "id", None)):
-            found.problems.append(f"check plugin {ep.name!r} ({ep.value}) is not a Check subclass with an id")
+        for value, meta in (data.items() if isinstance(data, Mapping) else ()):
+            if (isinstance(meta, Mapping) and isinstance(meta.get("id"), str) and isinstance(meta.get("title"), str)
+                    and meta.get("side") in ("incoming", "outgoing", "both")):
+                out.setdefault(str(value), meta)
+    return out, problems
+
+
+def available(entry_points: EntryPoints | None = None, index: EntryPoints | None = None) -> Available:
+    """Every installed check as a CheckSpec: from an index when one lists it (nothing imported), else by
+    importing it. A broken plugin is reported, never fatal; an id taken twice keeps the first."""
+    known, problems = indexes(index)
+    found = Available(problems=problems)
+    seen: set[str] = set()
+    for ep in _group(GROUP, entry_points):
+        meta = known.get(ep.value)
+        try:
+            spec = CheckSpec(ep, meta) if meta is not None else CheckSpec.of(_load(ep), ep)
+        except PluginError as exc:
+            found.problems.append(str(exc))
             continue
-        if cls.id in seen:
-            found.problems.append(f"check plugin {ep.name!r}: id {cls.id!r} is already taken, ignored")
+        if spec.id in seen:
+            found.problems.append(f"check plugin {ep.name!r}: id {spec.id!r} is already taken, ignored")
             continue
-        seen.add(cls.id)
-        found.checks.append(cls)
+        seen.add(spec.id)
+        found.checks.append(spec)
+    return found
+
+
+def load(specs: Iterable[CheckSpec]) -> Discovered:
+    """The classes of ``specs``, imported now; one that fails to load is reported and left out."""
+    found = Discovered()
+    for spec in specs:
+        try:
+            found.checks.append(spec.load())
+        except PluginError as exc:
+            found.problems.append(str(exc))
+    return found
+
+
+def discover(entry_points: EntryPoints | None = None, index: EntryPoints | None = None) -> Discovered:
+    """Load every installed check plugin; a broken plugin is reported, never fatal."""
+    listed = available(entry_points, index)
+    found = load(listed.checks)
+    found.problems[:0] = listed.problems
     return found
 
 
@@ -58,18 +178,20 @@ class CheckInfo:
 
 
 def describe(
-    entry_points: Callable[[], Iterable[metadata.EntryPoint]] | None = None,
+    entry_points: EntryPoints | None = None, index: EntryPoints | None = None,
 ) -> tuple[list[CheckInfo], list[str]]:
     """id, title and side of every installed check, for listing, without importing the plugins
-    (harlequin lists its plugins the same way): read from the class statement in the plugin's
-    source. A plugin whose class does not spell them out as literals is loaded as by discover(),
-    and reported the same way when that fails. Returns (infos sorted by id, problems)."""
-    eps = sorted(entry_points() if entry_points else metadata.entry_points(group=GROUP), key=lambda e: e.name)
+    (harlequin lists its plugins the same way): from the plugin package's index, else read from the
+    class statement in the plugin's source. A plugin whose class does not spell them out as literals
+    is loaded as by discover(), and reported the same way when that fails. Returns (infos sorted by
+    id, problems)."""
+    eps = _group(GROUP, entry_points)
+    known, problems = indexes(index)
     infos: list[CheckInfo] = []
-    problems: list[str] = []
     slow = []
     for ep in eps:
-        info = _literal_info(ep)
+        meta = known.get(ep.value)
+        info = CheckInfo(meta["id"], meta["title"], meta["side"]) if meta is not None else _literal_info(ep)
         if info is None:
             slow.append(ep)
         else:
@@ -113,7 +235,7 @@ def _source_of(module: str) -> str | None:
     return loader.get_source(name) if spec and isinstance(loader, importlib.abc.InspectLoader) else None
 
 
-def _literal_info(ep: metadata.EntryPoint) -> CheckInfo | None:
+def _literal_info(ep: EntryPointLike) -> CheckInfo | None:
     """The class attributes id/title/side read from source; None when that is not possible.
 
     Read with a regular expression on the class statement's own lines, not by parsing the module
@@ -168,9 +290,21 @@ def matches(check_id: str, pattern: str) -> bool:
     return _matches(check_id, pattern) or check_id in ids_for(pattern)
 
 
-def select(
-    checks: list[type[Check]], only: list[str] | None = None, skip: list[str] | None = None
-) -> list[type[Check]]:
+class Selectable(Protocol):
+    """What select() reads of a check: a Check class or a CheckSpec."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def needs(self) -> tuple[str, ...]: ...
+    @property
+    def provides(self) -> tuple[str, ...]: ...
+
+
+C = TypeVar("C", bound=Selectable)
+
+
+def select(checks: Sequence[C], only: list[str] | None = None, skip: list[str] | None = None) -> list[C]:
     """Pick checks by id or id prefix (``mx`` selects ``mx.records``), adding the checks that
     produce the facts the picked ones need (unless skipped explicitly). Unknown names raise UnknownCheck
     listing the ids. A name from before schema 2 (``spf``, ``delivery.path``) selects the renamed check."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from xml.sax.saxutils import escape
 
 from diagnose.knowledge.sanitize import clean
 
@@ -26,6 +25,8 @@ PROTOCOLS = {"IMAP": "imap", "POP3": "pop3", "SMTP": "smtp"}
 
 def request_body(email: str) -> bytes:
     """The POX request for ``email``."""
+    from xml.sax.saxutils import escape  # it imports urllib.request and http.client: only when a request is made
+
     return (f'<?xml version="1.0" encoding="utf-8"?>\r\n<Autodiscover xmlns="{REQUEST_SCHEMA}"><Request>'
             f"<EMailAddress>{escape(email)}</EMailAddress>"
             f"<AcceptableResponseSchema>{RESPONSE_SCHEMA}</AcceptableResponseSchema>"

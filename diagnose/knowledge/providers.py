@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from diagnose.engine import entrypoints
+from diagnose.engine.entrypoints import EntryPointLike
 
 GROUP = "maildoctor.providers"
 DATA = Path(__file__).with_name("providers.toml")
@@ -120,6 +121,8 @@ def parse_providers(data: Mapping[str, Any]) -> list[Provider]:
 
 def builtin_data() -> dict[str, Any]:
     """The providers shipped with maildoctor (the ``builtin`` entry point)."""
+    import tomllib
+
     return tomllib.loads(DATA.read_text(encoding="utf-8"))
 
 
@@ -127,13 +130,15 @@ def _from_entry_point(obj: Any) -> Mapping[str, Any]:
     if callable(obj):
         obj = obj()
     if isinstance(obj, (str, Path)):
+        import tomllib
+
         return tomllib.loads(Path(obj).read_text(encoding="utf-8"))
     if isinstance(obj, Mapping):
         return obj
     raise ProviderDataError("it is neither a mapping of provider tables nor a path to a TOML file")
 
 
-def _loader(ep: metadata.EntryPoint) -> Callable[[], Mapping[str, Any]]:
+def _loader(ep: EntryPointLike) -> Callable[[], Mapping[str, Any]]:
     return lambda: _from_entry_point(ep.load())
 
 
@@ -146,10 +151,10 @@ class Catalogue:
         return next((p for p in self.providers if p.id == pid), None)
 
 
-def load(entry_points: Callable[[], Iterable[metadata.EntryPoint]] | None = None) -> Catalogue:
+def load(entry_points: Callable[[], Iterable[EntryPointLike]] | None = None) -> Catalogue:
     """Every installed provider: ours and third parties'; a broken entry is reported, never fatal. A
     provider id given twice keeps its first definition (ours, ``builtin``, sorts first)."""
-    eps = sorted(entry_points() if entry_points else metadata.entry_points(group=GROUP),
+    eps = sorted(entry_points() if entry_points else entrypoints.entry_points(GROUP),
                  key=lambda e: (e.name != "builtin", e.name))
     sources: list[tuple[str, Callable[[], Mapping[str, Any]]]] = [(ep.name, _loader(ep)) for ep in eps]
     if not any(name == "builtin" for name, _ in sources):  # run from a source tree without its metadata

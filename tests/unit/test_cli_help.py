@@ -97,3 +97,16 @@ def test_shell_completion_completes_commands_and_options():
     # Then it answers with maildoctor's own names
     assert complete("maildoctor che") == ["check", "checks"]
     assert complete("maildoctor check --cert") == ["--cert-warn-days"]
+
+
+def test_a_run_of_one_command_builds_only_that_command_and_help_gets_them_all():
+    from diagnose.app.cli import _app_for, _command_name, app
+
+    # Given the command names as Typer gives them (functions dashed, or the name they were registered under)
+    names = [_command_name(info) for info in app.registered_commands]
+    assert {"check", "tui", "checks", "batch", "probe"} <= set(names) and len(names) == len(set(names)), names
+    # When a run names one, Then only it is built; help, --version and non-commands get the whole app
+    for name in names:
+        assert [_command_name(i) for i in _app_for([name, "x"]).registered_commands] == [name]
+    for args in ([], ["--help"], ["--version"], ["example.com"], ["list-checks"]):
+        assert _app_for(args) is app, args
