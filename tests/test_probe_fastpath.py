@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from diagnose.app.probe import Request, probe, render, run
+from diagnose.app.probe import Request, render, run
+from diagnose.app.probe_full import probe
 from tests.test_probe_faults import _hostile_refusal, _silent, _stalls_after_starttls, fake_server
 
 # the console script's entry point in a fresh interpreter, then the heavy packages it loaded

@@ -19,25 +19,18 @@ would); anything else gets the full session and judgement above, within what is 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import ipaddress
 import os
+import socket
 import sys
 import time
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from diagnose.engine.exitcodes import ExitCode
-from diagnose.engine.model import Status
-from diagnose.engine.target import TargetError, normalise_domain, port_number, split_host_port
+from diagnose.engine.hostnames import TargetError, normalise_domain, port_number, split_host_port
 from diagnose.engine.timeouts import DEFAULT_TIMEOUT
+from diagnose.engine.value import Value
 from diagnose.knowledge.sanitize import clean
 from diagnose.net.mailports import IMPLICIT_TLS, PROTOCOL
 from diagnose.net.verified_session import Quick, verified_session
-
-if TYPE_CHECKING:
-    from diagnose.net.dialogue import Dialogue
 
 STATES = {ExitCode.OK: "OK", ExitCode.WARN: "WARNING", ExitCode.FAIL: "CRITICAL", ExitCode.UNKNOWN: "UNKNOWN"}
 PROTOCOLS = ("smtp", "imap", "pop3")
@@ -48,14 +41,15 @@ class UsageError(ValueError):
     """A bad argument: one line on stderr, UNKNOWN."""
 
 
-@dataclass
 class Verdict:
     """What the probe found: the worst state, one summary line, detail lines and performance data."""
 
-    code: ExitCode = ExitCode.OK
-    summary: list[str] = field(default_factory=list)
-    details: list[str] = field(default_factory=list)
-    perf: list[str] = field(default_factory=list)
+    def __init__(self, code: ExitCode = ExitCode.OK, summary: list[str] | None = None,
+                 details: list[str] | None = None, perf: list[str] | None = None) -> None:
+        self.code = code
+        self.summary: list[str] = summary if summary is not None else []
+        self.details: list[str] = details if details is not None else []
+        self.perf: list[str] = perf if perf is not None else []
 
     def add(self, code: ExitCode, detail: str) -> None:
         """Record a problem; a failure outranks an error (UNKNOWN), as in maildoctor's exit codes."""
@@ -106,31 +100,53 @@ def parser() -> argparse.ArgumentParser:
                     help="WARNING when the certificate expires within DAYS (default %(default)s)")
     ap.add_argument("--critical", "-c", metavar="DAYS", type=int, default=7,
                     help="CRITICAL when it expires within DAYS (default %(default)s); expired is always CRITICAL")
-    ap.add_argument("--ca-file", metavar="PEM", type=Path, help="also trust these CA certificates")
+    ap.add_argument("--ca-file", metavar="PEM", help="also trust these CA certificates")
     ap.add_argument("--ehlo", metavar="NAME", default="", help="the EHLO name (default: this machine's address "
                                                                "literal)")
     return ap
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(Value):
+    """One probe, as make_request() checked it."""
+
+    __slots__ = ("host", "address", "port", "protocol", "implicit_tls", "timeout", "warn_days", "crit_days",
+                 "nameservers", "ca_file", "ehlo")
     host: str  # the name the certificate must carry (or the IP address)
     address: str  # where to connect ("" = resolve host)
     port: int
     protocol: str
     implicit_tls: bool
-    timeout: float
+    timeout: float  # seconds: the whole probe
     warn_days: int
     crit_days: int
-    nameservers: tuple[str, ...] = ()
-    ca_file: Path | None = None
-    ehlo: str = ""
+    nameservers: tuple[str, ...]
+    ca_file: str | None  # a PEM file of CA certificates trusted besides the system's
+    ehlo: str
+
+    def __init__(self, *, host: str, address: str, port: int, protocol: str, implicit_tls: bool, timeout: float,
+                 warn_days: int, crit_days: int, nameservers: tuple[str, ...] = (),
+                 ca_file: str | os.PathLike[str] | None = None, ehlo: str = "") -> None:
+        self._init(host, address, port, protocol, implicit_tls, timeout, warn_days, crit_days, nameservers,
+                   None if ca_file is None else os.fspath(ca_file), ehlo)
+
+    def at(self, address: str) -> Request:
+        """The same probe, connecting to ``address`` (HOST resolved)."""
+        return Request(host=self.host, address=address, port=self.port, protocol=self.protocol,
+                       implicit_tls=self.implicit_tls, timeout=self.timeout, warn_days=self.warn_days,
+                       crit_days=self.crit_days, nameservers=self.nameservers, ca_file=self.ca_file, ehlo=self.ehlo)
 
 
 def _ip(text: str) -> str | None:
+    """An IP address in its canonical form (IPv6 compressed; a zone, ``%eth0``, kept as typed), or None.
+    socket's inet_pton/inet_ntop rather than the ipaddress module: socket is loaded anyway (ssl), the
+    module would cost the probe's start-up ~3 ms."""
+    address, percent, zone = text.partition("%")
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    if percent and (family == socket.AF_INET or not zone or "%" in zone):
+        return None
     try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
+        return socket.inet_ntop(family, socket.inet_pton(family, address)) + percent + zone
+    except (OSError, ValueError):  # not an address (ValueError: a NUL or a character outside ASCII)
         return None
 
 
@@ -180,7 +196,7 @@ def make_request(args: argparse.Namespace) -> Request:
         raise UsageError("--warning and --critical must be between 0 and 3650 days")
     if args.critical > args.warning:
         raise UsageError(f"--critical ({args.critical} days) must not be more than --warning ({args.warning} days)")
-    if args.ca_file is not None and not args.ca_file.is_file():
+    if args.ca_file is not None and not os.path.isfile(args.ca_file):
         raise UsageError(f"--ca-file {args.ca_file}: no such file")
     implicit = port in IMPLICIT_TLS if args.tls is None else args.tls == "implicit"
     return Request(host=host, address=address, port=port, protocol=args.protocol or PROTOCOL[port],
@@ -188,104 +204,19 @@ def make_request(args: argparse.Namespace) -> Request:
                    nameservers=tuple(args.nameserver), ca_file=args.ca_file, ehlo=args.ehlo)
 
 
-async def resolve(req: Request) -> tuple[str, ExitCode, str]:
-    """(address, OK, "") or ("", state, why): the first address of HOST, IPv4 first, through dnspython."""
-    import asyncio
-
-    from diagnose.net.resolver import Dns, Outcome, ResolverUnreachable, parse_nameserver
-
-    try:
-        servers = [parse_nameserver(n) for n in req.nameservers] or None
-    except ValueError as exc:
-        return "", ExitCode.UNKNOWN, str(exc)
-    budget = req.timeout / 2  # seconds: half the probe for DNS, at most; an attempt and a retry each a quarter
-    try:
-        dns = Dns(servers, timeout=min(budget / 2, DEFAULT_TIMEOUT))
-        async with asyncio.timeout(budget):
-            answers = await asyncio.gather(dns.query(req.host, "A"), dns.query(req.host, "AAAA"))
-    except ResolverUnreachable as exc:
-        return "", ExitCode.UNKNOWN, str(exc)
-    except TimeoutError:
-        return "", ExitCode.UNKNOWN, f"no DNS answer for {req.host} within {budget:g} s"
-    for answer in answers:
-        if answer.outcome is Outcome.ANSWER and answer.records:
-            return answer.records[0], ExitCode.OK, ""
-    if all(a.outcome in (Outcome.NXDOMAIN, Outcome.NODATA) for a in answers):
-        return "", ExitCode.FAIL, f"{req.host} {answers[0].describe()}"
-    return "", ExitCode.UNKNOWN, f"{req.host} {answers[0].describe()}"
-
-
-def judge(req: Request, d: Dialogue, v: Verdict, now: dt.datetime) -> None:
-    """The session's findings -> states, summary words and performance data."""
-    words = clean(d.failure_words, limit=200, keep_newlines=False)
-    if not d.connected:
-        v.add(ExitCode.FAIL, f"cannot connect: {d.connect_detail or d.connect.value}")
-        v.summary.append(f"connection {d.connect.value}")
-        return
-    if d.greeting_ok:
-        v.summary.append(f"{d.greeting_code} greeting" if d.greeting_code else "greeting OK")
-        if d.greeting_delay_s is not None:
-            v.perf.append(f"greeting={d.greeting_delay_s:.3f}s;;;0")
-    elif d.failure_phase in ("greeting", "TLS handshake") or not d.greeting:
-        if d.failure_phase == "TLS handshake":
-            v.add(ExitCode.FAIL, f"implicit TLS handshake failed: {words or d.tls_error}")
-            v.summary.append("TLS handshake failed")
-        else:
-            v.add(ExitCode.FAIL, f"no usable greeting ({d.failure or 'none'}): {words}".rstrip(": "))
-            v.summary.append(f"greeting {d.failure or 'missing'}")
-        return
-    if d.failure_phase and d.tls is None:
-        v.add(ExitCode.FAIL, f"{d.failure_phase} failed ({d.failure}): {words}".rstrip(": "))
-        v.summary.append(f"{d.failure_phase} failed")
-        return
-    if d.tls is None:
-        v.add(ExitCode.FAIL, "the server does not offer STARTTLS: mail to and from it travels unencrypted")
-        v.summary.append("no STARTTLS")
-        return
-    how = "implicit TLS" if req.implicit_tls else "STARTTLS"
-    v.summary.append(f"{how} {d.tls.version}")
-    judge_certificate(req, list(d.tls.chain), v, now)
-    if d.failure_phase:  # after TLS (e.g. EHLO refused after STARTTLS)
-        v.add(ExitCode.WARN, f"{d.failure_phase} failed ({d.failure}): {words}".rstrip(": "))
-
-
-def judge_certificate(req: Request, chain: list, v: Verdict, now: dt.datetime) -> None:
-    """diagnose.knowledge.certs judges; the probe adds only the --critical days on top of its warning."""
-    from diagnose.knowledge.certs import evaluate_certificate
-    from diagnose.net.tls import trust_store
-
-    store = trust_store(req.ca_file)
-    verdict = evaluate_certificate(chain, req.host, now, req.warn_days, anchors=store.anchors,
-                                   intermediates=store.intermediates)
-    days = verdict.evidence.get("days_left")
-    for issue in verdict.issues:
-        state = {Status.FAIL: ExitCode.FAIL, Status.ERROR: ExitCode.UNKNOWN, Status.WARN: ExitCode.WARN}.get(
-            issue.status, ExitCode.OK)
-        if issue.code == "tls.cert_expiring" and days is not None and days < req.crit_days:
-            state = ExitCode.FAIL
-        v.add(state, f"{issue.code}: {clean(issue.summary, limit=300, keep_newlines=False)}")
-    if days is not None:
-        v.perf.append(f"cert_days={days};{req.warn_days};{req.crit_days}")
-    # the status line names the worst problem in certs' own words ("certificate is self-signed")
-    worst = sorted((i for i in verdict.issues if i.status in (Status.FAIL, Status.WARN)),
-                   key=lambda i: i.status is not Status.FAIL)
-    v.summary.append(clean(worst[0].summary, limit=200, keep_newlines=False) if worst else
-                     f"certificate valid {days} days")
-
-
 def run(req: Request) -> Verdict:
     """The whole probe within req.timeout: the fast path when it applies, else (or when it finds
-    something to explain) the full one with what is left of the time."""
+    something to explain) the full one (diagnose.app.probe_full) with what is left of the time."""
     start = time.monotonic()  # after the imports: as the full path counts its time
     if not req.address:
-        import asyncio
+        from diagnose.app.probe_full import resolve_now
 
-        address, state, why = asyncio.run(resolve(req))  # within half of req.timeout
+        address, state, why = resolve_now(req)  # within half of req.timeout
         if not address:
-            v = Verdict(summary=[_what(req, "")])
+            v = Verdict(summary=[subject(req, "")])
             v.add(state, why)
             return v
-        req = replace(req, address=address)
+        req = req.at(address)
     if _ip(req.host) is None:  # a name to verify (an address target: certs judges it)
         q = verified_session(host=req.host, address=req.address, port=req.port, protocol=req.protocol,
                              implicit_tls=req.implicit_tls, timeout=req.timeout * 0.9,
@@ -294,16 +225,15 @@ def run(req: Request) -> Verdict:
         if q.ok:
             return healthy(req, q, start)
         if q.connect_error is not None or q.timed_out_phase:  # the wait is spent: say what was seen
-            v = Verdict(summary=[_what(req, req.address)])
-            judge(req, dialogue_of(req, q), v, dt.datetime.now(dt.UTC))
-            v.perf.insert(0, f"time={time.monotonic() - start:.3f}s;;;0")
-            return v
-    import asyncio
+            from diagnose.app.probe_full import explain
 
-    return asyncio.run(probe(req, spent=time.monotonic() - start))
+            return explain(req, q, start)
+    from diagnose.app.probe_full import probe_now
+
+    return probe_now(req, spent=time.monotonic() - start)
 
 
-def _what(req: Request, address: str) -> str:
+def subject(req: Request, address: str) -> str:
     """The status line's subject: "smtp mx.example.com:25 (192.0.2.7)"."""
     what = f"{req.protocol} {req.host}:{req.port}"
     if address and address != req.host:
@@ -315,71 +245,12 @@ def healthy(req: Request, q: Quick, start: float) -> Verdict:
     """The fast path's OK, in the words and perfdata judge() gives a healthy session."""
     how = "implicit TLS" if req.implicit_tls else "STARTTLS"
     greeting = f"{q.greeting_code} greeting" if q.greeting_code else "greeting OK"
-    v = Verdict(summary=[_what(req, req.address), greeting, f"{how} {q.tls_version}",
+    v = Verdict(summary=[subject(req, req.address), greeting, f"{how} {q.tls_version}",
                          f"certificate valid {q.days_left} days"])
     v.perf = [f"time={time.monotonic() - start:.3f}s;;;0"]
     if q.greeting_delay_s is not None:
         v.perf.append(f"greeting={q.greeting_delay_s:.3f}s;;;0")
     v.perf.append(f"cert_days={q.days_left};{req.warn_days};{req.crit_days}")
-    return v
-
-
-def dialogue_of(req: Request, q: Quick) -> Dialogue:
-    """The fast session's findings as the dialogue record judge() reads (a refused connect or a wait
-    that ran out: what the full session would have recorded)."""
-    from diagnose.net.dialogue import Dialogue, Endpoint
-    from diagnose.net.tcp import ConnectOutcome, classify_socket_error
-
-    ep = Endpoint("probe", req.host, req.address, req.port, speaks=req.protocol, tls_from_start=req.implicit_tls)
-    d = Dialogue(ep)
-    if q.connect_error is not None:
-        d.connect, d.connect_detail = classify_socket_error(q.connect_error)
-        d.stop("connect", d.connect.value, d.connect_detail)
-        return d
-    d.connect = ConnectOutcome.CONNECTED
-    d.greeting, d.greeting_ok, d.greeting_code = q.greeting, q.greeting_ok, q.greeting_code
-    d.greeting_delay_s = q.greeting_delay_s
-    if q.tls_version:  # the wait ran out after a verified handshake: the certificate is still judged
-        from cryptography import x509
-
-        from diagnose.net.tls import TlsInfo
-
-        d.tls = TlsInfo(q.tls_version, "", 0, tuple(x509.load_der_x509_certificate(c) for c in q.chain_der))
-    elif "handshake" in q.timed_out_phase:
-        d.tls_error = q.timeout_detail
-    d.stop(q.timed_out_phase, "timeout", q.timeout_detail)
-    return d
-
-
-async def probe(req: Request, spent: float = 0.0) -> Verdict:
-    """The full probe, within what is left of req.timeout after ``spent`` seconds (DNS, the fast path);
-    each phase of the dialogue a little inside that."""
-    import asyncio
-
-    from diagnose.net.dialogue import Endpoint, run_dialogue
-
-    v = Verdict(summary=[f"{req.protocol} {req.host}:{req.port}"])
-    start = time.monotonic() - spent
-    budget = max(req.timeout - spent, 0.001)
-    try:
-        async with asyncio.timeout(budget):
-            address = req.address
-            if not address:
-                address, state, why = await resolve(req)
-                if not address:
-                    v.add(state, why)
-                    return v
-            v.summary[0] = _what(req, address)
-            ep = Endpoint("probe", req.host, address, req.port, speaks=req.protocol, tls_from_start=req.implicit_tls)
-            # each phase a little inside the whole: one stalled phase is reported as itself
-            d = await run_dialogue(ep, timeout=budget * 0.9, ehlo_name=req.ehlo)
-    except TimeoutError:
-        v.add(ExitCode.FAIL, f"no complete answer within --timeout {req.timeout:g} s")
-        v.summary.append(f"timed out after {req.timeout:g} s")
-        v.perf.append(f"time={time.monotonic() - start:.3f}s;;;0")
-        return v
-    judge(req, d, v, dt.datetime.now(dt.UTC))
-    v.perf.insert(0, f"time={time.monotonic() - start:.3f}s;;;0")
     return v
 
 
