@@ -15,7 +15,8 @@ from pathlib import Path
 
 from cryptography import x509
 
-from diagnose.app.probe import Request, Verdict, subject
+from diagnose.app.probe import Verdict, subject
+from diagnose.app.probe_args import Request
 from diagnose.engine.exitcodes import ExitCode
 from diagnose.engine.model import Status
 from diagnose.engine.timeouts import DEFAULT_TIMEOUT
