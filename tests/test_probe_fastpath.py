@@ -76,6 +76,20 @@ def test_a_healthy_port_is_ok_without_asyncio_or_cryptography(lab, host, port):
 
 
 @pytest.mark.lab
+def test_a_healthy_port_by_name_is_resolved_without_dnspython(lab):
+    # Given the healthy MX by name and the lab resolver
+    proc, loaded, slow = probe_imports_all(f"{lab.hostname('mx1')}:25", "--nameserver", lab.resolver, "--ca-file",
+                                           str(lab.ca_file))
+    # Then OK at the MX's address, the name looked up by diagnose.net.quickdns: no dnspython, no asyncio
+    assert proc.stdout.startswith(f"MAILDOCTOR OK - smtp {lab.hostname('mx1')}:25 ({lab.host('mx1')}): "), proc.stdout
+    assert loaded == set() and slow == set(), (loaded, slow)
+    # and a name that does not exist still gets dnspython's words (the quick look-up leaves it)
+    proc, loaded, _slow = probe_imports_all(f"nosuch.{lab.domain('healthy')}:25", "--nameserver", lab.resolver)
+    assert proc.stdout.startswith("MAILDOCTOR CRITICAL") and "does not exist (NXDOMAIN)" in proc.stdout, proc.stdout
+    assert "dns" in loaded, loaded
+
+
+@pytest.mark.lab
 @pytest.mark.parametrize("host, port, protocol, implicit", [("mx1", 25, "smtp", False), ("imap", 993, "imap", True),
                                                             ("imap", 110, "pop3", False)])
 def test_the_fast_ok_says_what_the_full_judgement_says(lab, host, port, protocol, implicit):
