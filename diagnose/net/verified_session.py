@@ -16,7 +16,6 @@ or typing either (each costs the probe's start-up milliseconds; tests/test_probe
 from __future__ import annotations
 
 import functools
-import os
 import socket
 import ssl
 import time
@@ -31,6 +30,7 @@ from diagnose.knowledge.replies import (
     smtp_reply_line,
 )
 from diagnose.knowledge.sanitize import clean
+from diagnose.net.roots import load_system_roots
 
 
 class _Stop(Exception):
@@ -62,21 +62,15 @@ class Quick:
 
 @functools.lru_cache(maxsize=4)
 def mail_client_context(ca_file: str | None) -> ssl.SSLContext:
-    """A mail client's context: host names checked, the system's roots plus --ca-file.
-
-    The system's roots are loaded from the hashed directory (OpenSSL reads the one root a chain
-    needs) rather than the bundle file (parsing ~140 roots costs ~25 ms); the bundle only where
-    there is no directory."""
+    """A mail client's context: host names checked, the system's roots (diagnose.net.roots, as the
+    full path's verifying contexts load them: the hashed directory, OpenSSL reading the one root a chain
+    needs, rather than ~25 ms of parsing the bundle) plus --ca-file."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, check_hostname
     ctx.hostname_checks_common_name = False  # the subject alternative names only: never more lenient than certs
     # level 2: RSA keys under 2048 bits and SHA-1 signatures fail verification (knowledge.certs's weak key
     # and weak signature), whatever the system's openssl.cnf says
     ctx.set_ciphers("DEFAULT:@SECLEVEL=2")
-    paths = ssl.get_default_verify_paths()
-    if paths.capath and os.path.isdir(paths.capath):
-        ctx.load_verify_locations(capath=paths.capath)
-    elif paths.cafile or paths.openssl_cafile:
-        ctx.load_verify_locations(cafile=paths.cafile or paths.openssl_cafile)
+    load_system_roots(ctx)
     if ca_file is not None:
         ctx.load_verify_locations(cafile=ca_file)
     return ctx
