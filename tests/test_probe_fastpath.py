@@ -90,6 +90,19 @@ def test_a_healthy_port_by_name_is_resolved_without_dnspython(lab):
 
 
 @pytest.mark.lab
+def test_a_refused_port_is_critical_on_the_fast_path_in_the_full_paths_words(lab):
+    # Given a host where nothing listens on 25, by name
+    proc, loaded, _slow = probe_imports_all(f"{lab.hostname('refused')}:25", "--nameserver", lab.resolver)
+    # Then CRITICAL, said by the fast path itself: no asyncio, no cryptography
+    assert proc.stdout.startswith("MAILDOCTOR CRITICAL - ") and "connection refused" in proc.stdout, proc.stdout
+    assert loaded == set(), loaded
+    # in the words of the full path
+    req = request(lab.hostname("refused"), lab.host("refused"), 25)
+    fast, full = render(run(req)), render(asyncio.run(probe(req)))
+    assert words(fast) == words(full), (fast, full)
+
+
+@pytest.mark.lab
 @pytest.mark.parametrize("host, port, protocol, implicit", [("mx1", 25, "smtp", False), ("imap", 993, "imap", True),
                                                             ("imap", 110, "pop3", False)])
 def test_the_fast_ok_says_what_the_full_judgement_says(lab, host, port, protocol, implicit):

@@ -27,6 +27,7 @@ from diagnose.engine.exitcodes import ExitCode
 from diagnose.engine.hostnames import port_number, split_host_port
 from diagnose.engine.timeouts import DEFAULT_TIMEOUT
 from diagnose.knowledge.sanitize import clean
+from diagnose.net.connecterrors import classify_socket_error
 from diagnose.net.quickdns import first_address
 from diagnose.net.verified_session import Quick, verified_session
 
@@ -72,7 +73,12 @@ def run(req: Request) -> Verdict:
                              ehlo_name=req.ehlo)
         if q.ok:
             return healthy(req, q, start)
-        if q.connect_error is not None or q.timed_out_phase:  # the wait is spent: say what was seen
+        if q.connect_error is not None:  # refused, unreachable, no answer: said without the full path
+            outcome, detail = classify_socket_error(q.connect_error)
+            v = Verdict(summary=[subject(req, req.address)], perf=[f"time={time.monotonic() - start:.3f}s;;;0"])
+            connect_failed(v, outcome.value, detail)
+            return v
+        if q.timed_out_phase:  # the wait is spent: say what was seen
             from diagnose.app.probe_full import explain
 
             return explain(req, q, start)
@@ -109,6 +115,12 @@ def first_resolver(nameservers: tuple[str, ...]) -> tuple[str, int] | None:
         port = 53
     address = canonical_ip(host)
     return (address, port) if address and "%" not in address and port else None
+
+
+def connect_failed(v: Verdict, outcome: str, detail: str) -> None:
+    """A connection that could not be made, in the probe's words (probe_full.judge says it the same way)."""
+    v.add(ExitCode.FAIL, f"cannot connect: {detail or outcome}")
+    v.summary.append(f"connection {outcome}")
 
 
 def subject(req: Request, address: str) -> str:

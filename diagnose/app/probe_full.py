@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from diagnose.app.probe import Verdict, subject
+from diagnose.app.probe import Verdict, connect_failed, subject
 from diagnose.app.probe_args import Request
 from diagnose.engine.exitcodes import ExitCode
 from diagnose.engine.model import Status
@@ -23,7 +23,7 @@ from diagnose.engine.timeouts import DEFAULT_TIMEOUT
 from diagnose.knowledge.certs import evaluate_certificate
 from diagnose.knowledge.sanitize import clean
 from diagnose.net.dialogue import Dialogue, Endpoint, run_dialogue
-from diagnose.net.tcp import ConnectOutcome, classify_socket_error
+from diagnose.net.tcp import ConnectOutcome
 from diagnose.net.tls import TlsInfo, trust_store
 from diagnose.net.verified_session import Quick
 
@@ -39,7 +39,7 @@ def probe_now(req: Request, spent: float = 0.0) -> Verdict:
 
 
 def explain(req: Request, q: Quick, start: float) -> Verdict:
-    """The fast session's refusal or timeout, in the words of judge() (the wait is spent: no second try)."""
+    """The fast session's timeout, in the words of judge() (the wait is spent: no second try)."""
     v = Verdict(summary=[subject(req, req.address)])
     judge(req, dialogue_of(req, q), v, dt.datetime.now(dt.UTC))
     v.perf.insert(0, f"time={time.monotonic() - start:.3f}s;;;0")
@@ -76,8 +76,7 @@ def judge(req: Request, d: Dialogue, v: Verdict, now: dt.datetime) -> None:
     """The session's findings -> states, summary words and performance data."""
     words = clean(d.failure_words, limit=200, keep_newlines=False)
     if not d.connected:
-        v.add(ExitCode.FAIL, f"cannot connect: {d.connect_detail or d.connect.value}")
-        v.summary.append(f"connection {d.connect.value}")
+        connect_failed(v, d.connect.value, d.connect_detail)
         return
     if d.greeting_ok:
         v.summary.append(f"{d.greeting_code} greeting" if d.greeting_code else "greeting OK")
@@ -128,14 +127,11 @@ def judge_certificate(req: Request, chain: list, v: Verdict, now: dt.datetime) -
 
 
 def dialogue_of(req: Request, q: Quick) -> Dialogue:
-    """The fast session's findings as the dialogue record judge() reads (a refused connect or a wait
-    that ran out: what the full session would have recorded)."""
+    """The fast session's findings as the dialogue record judge() reads (a wait that ran out after the
+    connect: what the full session would have recorded). A refused connect never comes here: the fast
+    path says it itself (diagnose.app.probe.connect_failed)."""
     ep = Endpoint("probe", req.host, req.address, req.port, speaks=req.protocol, tls_from_start=req.implicit_tls)
     d = Dialogue(ep)
-    if q.connect_error is not None:
-        d.connect, d.connect_detail = classify_socket_error(q.connect_error)
-        d.stop("connect", d.connect.value, d.connect_detail)
-        return d
     d.connect = ConnectOutcome.CONNECTED
     d.greeting, d.greeting_ok, d.greeting_code = q.greeting, q.greeting_ok, q.greeting_code
     d.greeting_delay_s = q.greeting_delay_s
