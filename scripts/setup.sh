@@ -29,7 +29,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     # pip's chatter goes to a log; it is shown only when the install fails.
     log=.venv/pip-install.log
     if ! { .venv/bin/python -m pip install -q --upgrade pip && { .venv/bin/python -m pip install -q -e '.[test,web]' ||
-                .venv/bin/python -m pip install -q --config-settings editable_mode=lenient -e '.[test,web]'; }; } >"$log" 2>&1; then
+            { printf '# setuptools refused compat mode: its default editable mode\n' >.venv/pip.conf &&
+              .venv/bin/python -m pip install -q -e '.[test,web]'; }; }; } >"$log" 2>&1; then
         cat "$log" >&2
         echo "setup.sh: installing maildoctor into .venv failed (log above)" >&2
         exit 1
