@@ -282,8 +282,8 @@ def phases_section(lab: Lab, runs: int) -> list[str]:
             table(["phase", "wall median", "wall fastest", "CPU median"], rows), ""]
 
 
-def imports_section(runs: int) -> list[str]:
-    result = measure_imports(runs)
+def imports_section(lab: Lab, runs: int) -> list[str]:
+    result = measure_imports(runs, (lab.host("mx1"), lab.hostname("mx1"), str(lab.ca_file)))
     rows = [[name, f"{r['cpu_ms']:.0f} ms", f"+{r['over_floor_ms']:.0f} ms", f"{r['budget_ms']} ms", r["modules"],
              f"{r['importtime_ms']:.0f} ms", ", ".join(r["heavy_loaded"]) or "-",
              "ok" if r["ok"] else "**OVER** " + ", ".join(r["forbidden_loaded"])]
@@ -341,7 +341,7 @@ def main() -> int:
         runs = 3 if args.quick else 7
         for title, section in (("goals", lambda: goals_section(lab, box, names, goal_sizes, runs)),
                                ("phases", lambda: phases_section(lab, 5 if args.quick else 15)),
-                               ("imports", lambda: imports_section(5 if args.quick else 11)),
+                               ("imports", lambda: imports_section(lab, 5 if args.quick else 11)),
                                ("peers", lambda: peers_section(lab, box, args)),
                                ("timeouts", lambda: timeout_section(lab, box)),
                                ("start-up", lambda: startup_section(lab)),

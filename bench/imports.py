@@ -39,6 +39,9 @@ WRAP = (
     "           if m.startswith('checks.') and not hasattr(mod, '__path__') and m != 'checks.index']\n"
     "print('PLUGINS ' + ' '.join(sorted(plugins)), file=sys.stderr)\n"
 )
+# the stdlib the probe's healthy path does without (tests/test_probe_fastpath.py asserts it)
+FAST_PATH_FORBID = ["asyncio", "cryptography", "argparse", "gettext", "locale", "dataclasses", "inspect", "typing",
+                    "pathlib", "datetime", "ipaddress"]
 HEAVY = ("typer", "click", "rich", "textual", "pydantic", "dns", "cryptography", "dkim", "publicsuffixlist", "asyncio",
          "checks", "idna")
 
@@ -49,8 +52,9 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-def commands() -> dict[str, dict]:
-    """command -> argv (after `maildoctor`), CPU budget above the bare interpreter (ms), forbidden packages.
+def commands(healthy: tuple[str, str, str] | None = None) -> dict[str, dict]:
+    """command -> argv (after `maildoctor`), CPU budget above the bare interpreter (ms), forbidden packages;
+    with ``healthy`` (a lab port's address, the name it serves, the lab CA) the probe's fast path too.
 
     The budgets are targets for a quiet machine (the probe's: start well under 150 ms with the network
     work included). On the shared 2-core EPYC of bench/RESULTS.md (2026-12-03, load average about 9
@@ -73,10 +77,16 @@ def commands() -> dict[str, dict]:
                    "forbid": ["rich", "textual", "pydantic", "dns", "cryptography", "dkim", "asyncio", "checks"]},
         "checks": {"argv": ["checks"], "budget_ms": 110,
                    "forbid": ["rich", "textual", "pydantic", "dns", "cryptography", "dkim", "asyncio"]},
-        "probe ADDRESS:PORT": {"argv": ["probe", f"127.0.0.1:{port}", "--protocol", "smtp", "--timeout", "2"],
-                               "budget_ms": 120,
-                               "forbid": ["typer", "click", "rich", "textual", "pydantic", "dns", "dkim", "checks",
-                                          "publicsuffixlist", "idna"]},
+        # an address without --sni to a closed port: the full path (asyncio, cryptography), no server needed
+        "probe ADDRESS:PORT (refused: the full path)": {
+            "argv": ["probe", f"127.0.0.1:{port}", "--protocol", "smtp", "--timeout", "2"], "budget_ms": 120,
+            "forbid": ["typer", "click", "rich", "textual", "pydantic", "dns", "dkim", "checks", "publicsuffixlist",
+                       "idna"]},
+        **({} if healthy is None else {"probe ADDRESS:25 --sni HOST (healthy: the fast path)": {
+            "argv": ["probe", f"{healthy[0]}:25", "--sni", healthy[1], "--ca-file", healthy[2]], "budget_ms": 35,
+            "script": True,  # the console script as monitoring starts it: no interpreter teardown (entry.end_now)
+            "forbid": ["typer", "click", "rich", "textual", "pydantic", "dns", "dkim", "checks", "publicsuffixlist",
+                       "idna", *FAST_PATH_FORBID]}}),
         # a resolver port where nothing listens: the run stops at its first DNS question, plugins loaded
         "check (imports and plugins, up to the network)": {
             "argv": ["check", "example.com", "--nameserver", f"127.0.0.1:{port}", "--timeout", "2", "--format", "json"],
@@ -118,12 +128,14 @@ def importtime_ms(argv: list[str]) -> float:
     return total / 1000
 
 
-def measure(runs: int) -> dict:
+def measure(runs: int, healthy: tuple[str, str, str] | None = None) -> dict:
     floor_cpu, floor_wall, _ = child_cpu([PY, "-c", "pass"], runs)
     rows = {}
-    for name, spec in commands().items():
+    for name, spec in commands(healthy).items():
         argv = [PY, "-c", WRAP, *spec["argv"]]
         cpu, wall, err = child_cpu(argv, runs)
+        if spec.get("script"):  # the console script's own CPU; the modules from the wrapped run above
+            cpu, wall, _ = child_cpu([str(ROOT / ".venv" / "bin" / "maildoctor"), *spec["argv"]], runs)
         mods = next((line[8:].split() for line in err.splitlines() if line.startswith("MODULES ")), [])
         packages = {m.split(".")[0] for m in mods}
         plugins = next((line[8:].split() for line in err.splitlines() if line.startswith("PLUGINS ")), [])
@@ -146,8 +158,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=9)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--healthy", nargs=3, metavar=("ADDRESS", "NAME", "CA_FILE"),
+                    help="a healthy SMTP port 25 (a lab's mx1): also measure the probe's fast path")
     args = ap.parse_args()
-    result = measure(args.runs)
+    result = measure(args.runs, tuple(args.healthy) if args.healthy else None)
     if args.json:
         print(json.dumps(result))
         return 0

@@ -15,10 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from diagnose.app.probe import Request, probe, render, run
+from diagnose.app.probe import Request, render, run
+from diagnose.app.probe_full import probe
 from tests.test_probe_faults import _hostile_refusal, _silent, _stalls_after_starttls, fake_server
 
-# the console script's entry point in a fresh interpreter, then the heavy packages it loaded
+# what the healthy path does without besides the heavy packages: each costs a few ms of start-up
+SLOW_STDLIB = ("argparse", "gettext", "locale", "dataclasses", "inspect", "typing", "pathlib", "datetime", "ipaddress",
+               "asyncio")
+# the console script's entry point in a fresh interpreter, then the heavy packages and SLOW_STDLIB modules it loaded
 IMPORTS = textwrap.dedent("""
     import sys
     from diagnose.app.entry import main
@@ -28,13 +32,22 @@ IMPORTS = textwrap.dedent("""
         pass
     heavy = ("asyncio", "cryptography", "dns", "typer", "rich", "textual", "pydantic", "checks", "reports")
     print("loaded:" + ",".join(sorted({m.split(".")[0] for m in sys.modules} & set(heavy))), file=sys.stderr)
-""")
+    print("slow:" + ",".join(sorted(set(sys.modules) & set(%r))), file=sys.stderr)
+""") % (SLOW_STDLIB,)
 
 
 def probe_imports(*argv: str) -> tuple[subprocess.CompletedProcess, set[str]]:
+    proc, loaded, _slow = probe_imports_all(*argv)
+    return proc, loaded
+
+
+def probe_imports_all(*argv: str) -> tuple[subprocess.CompletedProcess, set[str], set[str]]:
+    """(the run, the heavy packages it loaded, the SLOW_STDLIB modules it loaded)."""
     proc = subprocess.run([sys.executable, "-c", IMPORTS, "probe", *argv], capture_output=True, text=True, timeout=60)
     assert "Traceback" not in proc.stderr, proc.stderr
-    return proc, set(proc.stderr.strip().splitlines()[-1].removeprefix("loaded:").split(",")) - {""}
+    lines = proc.stderr.strip().splitlines()
+    loaded = set(lines[-2].removeprefix("loaded:").split(",")) - {""}
+    return proc, loaded, set(lines[-1].removeprefix("slow:").split(",")) - {""}
 
 
 def words(output: str) -> list[str]:
@@ -52,12 +65,41 @@ def request(host: str, address: str, port: int, *, timeout: float = 5.0, ca_file
 @pytest.mark.parametrize("host, port", [("mx1", 25), ("smtp", 465), ("imap", 143), ("imap", 995)])
 def test_a_healthy_port_is_ok_without_asyncio_or_cryptography(lab, host, port):
     # Given a healthy lab port, its address and the name it serves
-    proc, loaded = probe_imports(f"{lab.host(host)}:{port}", "--sni", lab.hostname(host), "--ca-file",
-                                 str(lab.ca_file))
+    proc, loaded, slow = probe_imports_all(f"{lab.host(host)}:{port}", "--sni", lab.hostname(host), "--ca-file",
+                                           str(lab.ca_file))
     # Then OK, judged on the fast path: neither asyncio nor cryptography (nor anything heavy) was imported
     assert proc.returncode == 0 and proc.stdout.startswith("MAILDOCTOR OK - "), proc.stdout + proc.stderr
     assert "certificate valid" in proc.stdout and "cert_days=" in proc.stdout, proc.stdout
     assert loaded == set(), loaded
+    # nor argparse, dataclasses, typing, pathlib, datetime, ipaddress: the plain arguments are read without argparse
+    assert slow == set(), slow
+
+
+@pytest.mark.lab
+def test_a_healthy_port_by_name_is_resolved_without_dnspython(lab):
+    # Given the healthy MX by name and the lab resolver
+    proc, loaded, slow = probe_imports_all(f"{lab.hostname('mx1')}:25", "--nameserver", lab.resolver, "--ca-file",
+                                           str(lab.ca_file))
+    # Then OK at the MX's address, the name looked up by diagnose.net.quickdns: no dnspython, no asyncio
+    assert proc.stdout.startswith(f"MAILDOCTOR OK - smtp {lab.hostname('mx1')}:25 ({lab.host('mx1')}): "), proc.stdout
+    assert loaded == set() and slow == set(), (loaded, slow)
+    # and a name that does not exist still gets dnspython's words (the quick look-up leaves it)
+    proc, loaded, _slow = probe_imports_all(f"nosuch.{lab.domain('healthy')}:25", "--nameserver", lab.resolver)
+    assert proc.stdout.startswith("MAILDOCTOR CRITICAL") and "does not exist (NXDOMAIN)" in proc.stdout, proc.stdout
+    assert "dns" in loaded, loaded
+
+
+@pytest.mark.lab
+def test_a_refused_port_is_critical_on_the_fast_path_in_the_full_paths_words(lab):
+    # Given a host where nothing listens on 25, by name
+    proc, loaded, _slow = probe_imports_all(f"{lab.hostname('refused')}:25", "--nameserver", lab.resolver)
+    # Then CRITICAL, said by the fast path itself: no asyncio, no cryptography
+    assert proc.stdout.startswith("MAILDOCTOR CRITICAL - ") and "connection refused" in proc.stdout, proc.stdout
+    assert loaded == set(), loaded
+    # in the words of the full path
+    req = request(lab.hostname("refused"), lab.host("refused"), 25)
+    fast, full = render(run(req)), render(asyncio.run(probe(req)))
+    assert words(fast) == words(full), (fast, full)
 
 
 @pytest.mark.lab

@@ -19,7 +19,10 @@ def main(argv: list[str] | None = None) -> None:
     if args[:1] == ["probe"]:
         from diagnose.app.probe import main as probe
 
-        sys.exit(probe(args[1:]))
+        code = probe(args[1:])
+        if argv is None:  # the console script: its output is written, its sockets closed (4-9 ms of teardown)
+            exit_now(code)
+        sys.exit(code)
     from diagnose.app.cli import main as cli
 
     if argv is not None or not quick_exit_is_safe(args):  # called in process (tests): a normal return

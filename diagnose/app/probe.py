@@ -8,54 +8,41 @@ diagnose.net.dialogue the full diagnosis runs), then the certificate judged by
 diagnose.knowledge.certs against the system's roots plus --ca-file. Exit codes are the plugin
 convention (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). No revocation lookup, no DNS policy.
 
-Built to start fast: it runs before Typer is imported (diagnose.app.cli.main hands it the
-arguments), parses them with argparse and imports neither Rich, Textual nor pydantic; dnspython
-only when HOST is a name to resolve (not with an IP address or --address). A port that is well
-(the name known and an address to connect to) is judged on a fast path without asyncio or
-cryptography (diagnose.net.verified_session: OpenSSL verifies the certificate, as a mail client
-would); anything else gets the full session and judgement above, within what is left of --timeout.
+Built to start fast: it runs before Typer is imported (diagnose.app.entry hands it the arguments),
+reads plain arguments without argparse (diagnose.app.probe_args) and imports neither Rich, Textual
+nor pydantic; dnspython only when HOST is a name to resolve (not with an IP address or --address). A
+port that is well (the name known and an address to connect to) is judged on a fast path without
+asyncio or cryptography (diagnose.net.verified_session: OpenSSL verifies the certificate, as a mail
+client would); anything else gets the full session and judgement (diagnose.app.probe_full), within
+what is left of --timeout. tests/test_probe_fastpath.py lists what the healthy path may not import.
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
-import ipaddress
-import os
 import sys
 import time
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING
 
+from diagnose.app.probe_args import Request, UsageError, canonical_ip, make_request, parser, quick_args
 from diagnose.engine.exitcodes import ExitCode
-from diagnose.engine.model import Status
-from diagnose.engine.target import TargetError, normalise_domain, port_number, split_host_port
+from diagnose.engine.hostnames import port_number, split_host_port
 from diagnose.engine.timeouts import DEFAULT_TIMEOUT
 from diagnose.knowledge.sanitize import clean
-from diagnose.net.mailports import IMPLICIT_TLS, PROTOCOL
+from diagnose.net.connecterrors import classify_socket_error
+from diagnose.net.quickdns import first_address
 from diagnose.net.verified_session import Quick, verified_session
 
-if TYPE_CHECKING:
-    from diagnose.net.dialogue import Dialogue
-
 STATES = {ExitCode.OK: "OK", ExitCode.WARN: "WARNING", ExitCode.FAIL: "CRITICAL", ExitCode.UNKNOWN: "UNKNOWN"}
-PROTOCOLS = ("smtp", "imap", "pop3")
-MAX_TIMEOUT = 600.0  # seconds, as for `check`
 
 
-class UsageError(ValueError):
-    """A bad argument: one line on stderr, UNKNOWN."""
-
-
-@dataclass
 class Verdict:
     """What the probe found: the worst state, one summary line, detail lines and performance data."""
 
-    code: ExitCode = ExitCode.OK
-    summary: list[str] = field(default_factory=list)
-    details: list[str] = field(default_factory=list)
-    perf: list[str] = field(default_factory=list)
+    def __init__(self, code: ExitCode = ExitCode.OK, summary: list[str] | None = None,
+                 details: list[str] | None = None, perf: list[str] | None = None) -> None:
+        self.code = code
+        self.summary: list[str] = summary if summary is not None else []
+        self.details: list[str] = details if details is not None else []
+        self.perf: list[str] = perf if perf is not None else []
 
     def add(self, code: ExitCode, detail: str) -> None:
         """Record a problem; a failure outranks an error (UNKNOWN), as in maildoctor's exit codes."""
@@ -64,246 +51,79 @@ class Verdict:
         self.details.append(f"{STATES[code]}: {detail}")
 
 
-class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """argparse's, with the terminal width asked of the terminal directly: argparse makes one formatter per
-    argument, and its default imports shutil (with bz2, lzma, zlib) for the width (shutil.get_terminal_size)."""
-
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
-                 width: int | None = None) -> None:
-        if width is None:
-            try:
-                width = int(os.environ.get("COLUMNS", "0")) or os.get_terminal_size().columns
-            except (AttributeError, ValueError, OSError):
-                width = 80
-            width -= 2
-        super().__init__(prog, indent_increment, max_help_position, width)
-
-
-def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="maildoctor probe",
-        description="Check one mail port for monitoring: greeting, STARTTLS or implicit TLS, and the certificate "
-                    "(trust, name, expiry). Nagios plugin output; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
-        epilog="Examples:\n  maildoctor probe mx.example.com:25 --nameserver 192.0.2.53\n"
-               "  maildoctor probe 192.0.2.7:993 --sni imap.example.com -w 21 -c 7\n"
-               "  maildoctor probe mail.example.com:2525 --address 192.0.2.7 --protocol smtp --tls starttls",
-        formatter_class=_HelpFormatter)
-    ap.add_argument("target", metavar="HOST[:PORT]",
-                    help="host name or IP address ([IPv6]:PORT), port 25 by default; the port gives the protocol "
-                         "(25, 587, 465 SMTP; 143, 993 IMAP; 110, 995 POP3) and implicit TLS (465, 993, 995)")
-    ap.add_argument("--protocol", choices=PROTOCOLS, metavar="smtp|imap|pop3", help="the protocol, for another port")
-    ap.add_argument("--tls", choices=("starttls", "implicit"), metavar="starttls|implicit",
-                    help="STARTTLS or TLS from the start, for another port")
-    ap.add_argument("--address", metavar="IP", help="connect to this address instead of resolving HOST "
-                                                    "(HOST is still the name the certificate must carry)")
-    ap.add_argument("--sni", metavar="NAME", help="with HOST an IP address: the name to send (SNI) and to find "
-                                                  "in the certificate")
-    ap.add_argument("--nameserver", "-n", metavar="IP[:PORT]", action="append", default=[],
-                    help="resolve HOST through this resolver (repeatable); default: the system's")
-    ap.add_argument("--timeout", "-t", metavar="SECONDS", type=float, default=DEFAULT_TIMEOUT * 2,
-                    help="time limit of the whole probe (default %(default)g); more than 0, at most 600")
-    ap.add_argument("--warning", "-w", metavar="DAYS", type=int, default=14,
-                    help="WARNING when the certificate expires within DAYS (default %(default)s)")
-    ap.add_argument("--critical", "-c", metavar="DAYS", type=int, default=7,
-                    help="CRITICAL when it expires within DAYS (default %(default)s); expired is always CRITICAL")
-    ap.add_argument("--ca-file", metavar="PEM", type=Path, help="also trust these CA certificates")
-    ap.add_argument("--ehlo", metavar="NAME", default="", help="the EHLO name (default: this machine's address "
-                                                               "literal)")
-    return ap
-
-
-@dataclass(frozen=True)
-class Request:
-    host: str  # the name the certificate must carry (or the IP address)
-    address: str  # where to connect ("" = resolve host)
-    port: int
-    protocol: str
-    implicit_tls: bool
-    timeout: float
-    warn_days: int
-    crit_days: int
-    nameservers: tuple[str, ...] = ()
-    ca_file: Path | None = None
-    ehlo: str = ""
-
-
-def _ip(text: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return None
-
-
-def split_target(text: str) -> tuple[str, int | None]:
-    """``host``, ``host:port``, ``[v6]``, ``[v6]:port`` or a bare IPv6 address -> (host, port or None)."""
-    try:
-        host, typed = split_host_port(text)
-    except ValueError as exc:
-        raise UsageError(f"bad target {text.strip()!r}: {exc}") from None
-    if typed is None:
-        return host, None
-    port = port_number(typed)
-    if port is None:
-        raise UsageError(f"bad port in {text.strip()!r}: expected 1-65535")
-    return host, port
-
-
-def make_request(args: argparse.Namespace) -> Request:
-    host, port = split_target(args.target)
-    port = port or 25
-    if _ip(host) is None:
-        try:
-            host = normalise_domain(host)[0]
-        except TargetError as exc:
-            raise UsageError(f"bad host: {exc}") from None
-    else:
-        host = _ip(host) or host
-    if args.sni:
-        if _ip(host) is None:
-            raise UsageError("--sni is for an IP address target; give the host name as HOST (and --address IP)")
-        try:
-            sni = normalise_domain(args.sni)[0]
-        except TargetError as exc:
-            raise UsageError(f"bad --sni: {exc}") from None
-        address, host = host, sni
-    else:
-        address = host if _ip(host) else ""
-    if args.address:
-        if _ip(args.address) is None:
-            raise UsageError(f"bad --address {args.address!r}: give an IP address")
-        address = _ip(args.address) or ""
-    if args.protocol is None and port not in PROTOCOL:
-        raise UsageError(f"port {port} is not a standard mail port: say which protocol with --protocol smtp|imap|pop3")
-    if not 0 < args.timeout <= MAX_TIMEOUT:
-        raise UsageError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
-    if not (0 <= args.critical <= 3650 and 0 <= args.warning <= 3650):
-        raise UsageError("--warning and --critical must be between 0 and 3650 days")
-    if args.critical > args.warning:
-        raise UsageError(f"--critical ({args.critical} days) must not be more than --warning ({args.warning} days)")
-    if args.ca_file is not None and not args.ca_file.is_file():
-        raise UsageError(f"--ca-file {args.ca_file}: no such file")
-    implicit = port in IMPLICIT_TLS if args.tls is None else args.tls == "implicit"
-    return Request(host=host, address=address, port=port, protocol=args.protocol or PROTOCOL[port],
-                   implicit_tls=implicit, timeout=args.timeout, warn_days=args.warning, crit_days=args.critical,
-                   nameservers=tuple(args.nameserver), ca_file=args.ca_file, ehlo=args.ehlo)
-
-
-async def resolve(req: Request) -> tuple[str, ExitCode, str]:
-    """(address, OK, "") or ("", state, why): the first address of HOST, IPv4 first, through dnspython."""
-    import asyncio
-
-    from diagnose.net.resolver import Dns, Outcome, ResolverUnreachable, parse_nameserver
-
-    try:
-        servers = [parse_nameserver(n) for n in req.nameservers] or None
-    except ValueError as exc:
-        return "", ExitCode.UNKNOWN, str(exc)
-    budget = req.timeout / 2  # seconds: half the probe for DNS, at most; an attempt and a retry each a quarter
-    try:
-        dns = Dns(servers, timeout=min(budget / 2, DEFAULT_TIMEOUT))
-        async with asyncio.timeout(budget):
-            answers = await asyncio.gather(dns.query(req.host, "A"), dns.query(req.host, "AAAA"))
-    except ResolverUnreachable as exc:
-        return "", ExitCode.UNKNOWN, str(exc)
-    except TimeoutError:
-        return "", ExitCode.UNKNOWN, f"no DNS answer for {req.host} within {budget:g} s"
-    for answer in answers:
-        if answer.outcome is Outcome.ANSWER and answer.records:
-            return answer.records[0], ExitCode.OK, ""
-    if all(a.outcome in (Outcome.NXDOMAIN, Outcome.NODATA) for a in answers):
-        return "", ExitCode.FAIL, f"{req.host} {answers[0].describe()}"
-    return "", ExitCode.UNKNOWN, f"{req.host} {answers[0].describe()}"
-
-
-def judge(req: Request, d: Dialogue, v: Verdict, now: dt.datetime) -> None:
-    """The session's findings -> states, summary words and performance data."""
-    words = clean(d.failure_words, limit=200, keep_newlines=False)
-    if not d.connected:
-        v.add(ExitCode.FAIL, f"cannot connect: {d.connect_detail or d.connect.value}")
-        v.summary.append(f"connection {d.connect.value}")
-        return
-    if d.greeting_ok:
-        v.summary.append(f"{d.greeting_code} greeting" if d.greeting_code else "greeting OK")
-        if d.greeting_delay_s is not None:
-            v.perf.append(f"greeting={d.greeting_delay_s:.3f}s;;;0")
-    elif d.failure_phase in ("greeting", "TLS handshake") or not d.greeting:
-        if d.failure_phase == "TLS handshake":
-            v.add(ExitCode.FAIL, f"implicit TLS handshake failed: {words or d.tls_error}")
-            v.summary.append("TLS handshake failed")
-        else:
-            v.add(ExitCode.FAIL, f"no usable greeting ({d.failure or 'none'}): {words}".rstrip(": "))
-            v.summary.append(f"greeting {d.failure or 'missing'}")
-        return
-    if d.failure_phase and d.tls is None:
-        v.add(ExitCode.FAIL, f"{d.failure_phase} failed ({d.failure}): {words}".rstrip(": "))
-        v.summary.append(f"{d.failure_phase} failed")
-        return
-    if d.tls is None:
-        v.add(ExitCode.FAIL, "the server does not offer STARTTLS: mail to and from it travels unencrypted")
-        v.summary.append("no STARTTLS")
-        return
-    how = "implicit TLS" if req.implicit_tls else "STARTTLS"
-    v.summary.append(f"{how} {d.tls.version}")
-    judge_certificate(req, list(d.tls.chain), v, now)
-    if d.failure_phase:  # after TLS (e.g. EHLO refused after STARTTLS)
-        v.add(ExitCode.WARN, f"{d.failure_phase} failed ({d.failure}): {words}".rstrip(": "))
-
-
-def judge_certificate(req: Request, chain: list, v: Verdict, now: dt.datetime) -> None:
-    """diagnose.knowledge.certs judges; the probe adds only the --critical days on top of its warning."""
-    from diagnose.knowledge.certs import evaluate_certificate
-    from diagnose.net.tls import trust_store
-
-    store = trust_store(req.ca_file)
-    verdict = evaluate_certificate(chain, req.host, now, req.warn_days, anchors=store.anchors,
-                                   intermediates=store.intermediates)
-    days = verdict.evidence.get("days_left")
-    for issue in verdict.issues:
-        state = {Status.FAIL: ExitCode.FAIL, Status.ERROR: ExitCode.UNKNOWN, Status.WARN: ExitCode.WARN}.get(
-            issue.status, ExitCode.OK)
-        if issue.code == "tls.cert_expiring" and days is not None and days < req.crit_days:
-            state = ExitCode.FAIL
-        v.add(state, f"{issue.code}: {clean(issue.summary, limit=300, keep_newlines=False)}")
-    if days is not None:
-        v.perf.append(f"cert_days={days};{req.warn_days};{req.crit_days}")
-    # the status line names the worst problem in certs' own words ("certificate is self-signed")
-    worst = sorted((i for i in verdict.issues if i.status in (Status.FAIL, Status.WARN)),
-                   key=lambda i: i.status is not Status.FAIL)
-    v.summary.append(clean(worst[0].summary, limit=200, keep_newlines=False) if worst else
-                     f"certificate valid {days} days")
-
-
 def run(req: Request) -> Verdict:
     """The whole probe within req.timeout: the fast path when it applies, else (or when it finds
-    something to explain) the full one with what is left of the time."""
+    something to explain) the full one (diagnose.app.probe_full) with what is left of the time."""
     start = time.monotonic()  # after the imports: as the full path counts its time
     if not req.address:
-        import asyncio
+        address = quick_address(req)  # the clear case, without dnspython
+        if address is None:  # anything else in dnspython's words
+            from diagnose.app.probe_full import resolve_now
 
-        address, state, why = asyncio.run(resolve(req))  # within half of req.timeout
-        if not address:
-            v = Verdict(summary=[_what(req, "")])
-            v.add(state, why)
-            return v
-        req = replace(req, address=address)
-    if _ip(req.host) is None:  # a name to verify (an address target: certs judges it)
+            address, state, why = resolve_now(req)  # within half of req.timeout
+            if not address:
+                v = Verdict(summary=[subject(req, "")])
+                v.add(state, why)
+                return v
+        req = req.at(address)
+    if canonical_ip(req.host) is None:  # a name to verify (an address target: certs judges it)
         q = verified_session(host=req.host, address=req.address, port=req.port, protocol=req.protocol,
                              implicit_tls=req.implicit_tls, timeout=req.timeout * 0.9,
                              deadline=start + req.timeout, warn_days=req.warn_days, ca_file=req.ca_file,
                              ehlo_name=req.ehlo)
         if q.ok:
             return healthy(req, q, start)
-        if q.connect_error is not None or q.timed_out_phase:  # the wait is spent: say what was seen
-            v = Verdict(summary=[_what(req, req.address)])
-            judge(req, dialogue_of(req, q), v, dt.datetime.now(dt.UTC))
-            v.perf.insert(0, f"time={time.monotonic() - start:.3f}s;;;0")
+        if q.connect_error is not None:  # refused, unreachable, no answer: said without the full path
+            outcome, detail = classify_socket_error(q.connect_error)
+            v = Verdict(summary=[subject(req, req.address)], perf=[f"time={time.monotonic() - start:.3f}s;;;0"])
+            connect_failed(v, outcome.value, detail)
             return v
-    import asyncio
+        if q.timed_out_phase:  # the wait is spent: say what was seen
+            from diagnose.app.probe_full import explain
 
-    return asyncio.run(probe(req, spent=time.monotonic() - start))
+            return explain(req, q, start)
+    from diagnose.app.probe_full import probe_now
+
+    return probe_now(req, spent=time.monotonic() - start)
 
 
-def _what(req: Request, address: str) -> str:
+def quick_address(req: Request) -> str | None:
+    """HOST's address by diagnose.net.quickdns, asked of the first resolver (the first --nameserver, else
+    the first of /etc/resolv.conf, the one dnspython asks first) within a quarter of --timeout; None
+    when that gives no clear answer (the full look-up then says what is wrong)."""
+    server = first_resolver(req.nameservers)
+    if server is None:
+        return None
+    return first_address(req.host, server, min(req.timeout / 4, DEFAULT_TIMEOUT))
+
+
+def first_resolver(nameservers: tuple[str, ...]) -> tuple[str, int] | None:
+    """(address, port) of the first resolver, when it is a plain one (no IPv6 zone); else None."""
+    if nameservers:
+        try:
+            host, typed = split_host_port(nameservers[0])
+        except ValueError:
+            return None  # a bad --nameserver: the full look-up reports it
+        port = 53 if typed is None else port_number(typed)
+    else:
+        try:
+            with open("/etc/resolv.conf", encoding="utf-8", errors="replace") as conf:
+                host = next((line.split()[1] for line in conf if line.split()[:1] == ["nameserver"]
+                             and len(line.split()) > 1), "")
+        except OSError:
+            return None
+        port = 53
+    address = canonical_ip(host)
+    return (address, port) if address and "%" not in address and port else None
+
+
+def connect_failed(v: Verdict, outcome: str, detail: str) -> None:
+    """A connection that could not be made, in the probe's words (probe_full.judge says it the same way)."""
+    v.add(ExitCode.FAIL, f"cannot connect: {detail or outcome}")
+    v.summary.append(f"connection {outcome}")
+
+
+def subject(req: Request, address: str) -> str:
     """The status line's subject: "smtp mx.example.com:25 (192.0.2.7)"."""
     what = f"{req.protocol} {req.host}:{req.port}"
     if address and address != req.host:
@@ -315,71 +135,12 @@ def healthy(req: Request, q: Quick, start: float) -> Verdict:
     """The fast path's OK, in the words and perfdata judge() gives a healthy session."""
     how = "implicit TLS" if req.implicit_tls else "STARTTLS"
     greeting = f"{q.greeting_code} greeting" if q.greeting_code else "greeting OK"
-    v = Verdict(summary=[_what(req, req.address), greeting, f"{how} {q.tls_version}",
+    v = Verdict(summary=[subject(req, req.address), greeting, f"{how} {q.tls_version}",
                          f"certificate valid {q.days_left} days"])
     v.perf = [f"time={time.monotonic() - start:.3f}s;;;0"]
     if q.greeting_delay_s is not None:
         v.perf.append(f"greeting={q.greeting_delay_s:.3f}s;;;0")
     v.perf.append(f"cert_days={q.days_left};{req.warn_days};{req.crit_days}")
-    return v
-
-
-def dialogue_of(req: Request, q: Quick) -> Dialogue:
-    """The fast session's findings as the dialogue record judge() reads (a refused connect or a wait
-    that ran out: what the full session would have recorded)."""
-    from diagnose.net.dialogue import Dialogue, Endpoint
-    from diagnose.net.tcp import ConnectOutcome, classify_socket_error
-
-    ep = Endpoint("probe", req.host, req.address, req.port, speaks=req.protocol, tls_from_start=req.implicit_tls)
-    d = Dialogue(ep)
-    if q.connect_error is not None:
-        d.connect, d.connect_detail = classify_socket_error(q.connect_error)
-        d.stop("connect", d.connect.value, d.connect_detail)
-        return d
-    d.connect = ConnectOutcome.CONNECTED
-    d.greeting, d.greeting_ok, d.greeting_code = q.greeting, q.greeting_ok, q.greeting_code
-    d.greeting_delay_s = q.greeting_delay_s
-    if q.tls_version:  # the wait ran out after a verified handshake: the certificate is still judged
-        from cryptography import x509
-
-        from diagnose.net.tls import TlsInfo
-
-        d.tls = TlsInfo(q.tls_version, "", 0, tuple(x509.load_der_x509_certificate(c) for c in q.chain_der))
-    elif "handshake" in q.timed_out_phase:
-        d.tls_error = q.timeout_detail
-    d.stop(q.timed_out_phase, "timeout", q.timeout_detail)
-    return d
-
-
-async def probe(req: Request, spent: float = 0.0) -> Verdict:
-    """The full probe, within what is left of req.timeout after ``spent`` seconds (DNS, the fast path);
-    each phase of the dialogue a little inside that."""
-    import asyncio
-
-    from diagnose.net.dialogue import Endpoint, run_dialogue
-
-    v = Verdict(summary=[f"{req.protocol} {req.host}:{req.port}"])
-    start = time.monotonic() - spent
-    budget = max(req.timeout - spent, 0.001)
-    try:
-        async with asyncio.timeout(budget):
-            address = req.address
-            if not address:
-                address, state, why = await resolve(req)
-                if not address:
-                    v.add(state, why)
-                    return v
-            v.summary[0] = _what(req, address)
-            ep = Endpoint("probe", req.host, address, req.port, speaks=req.protocol, tls_from_start=req.implicit_tls)
-            # each phase a little inside the whole: one stalled phase is reported as itself
-            d = await run_dialogue(ep, timeout=budget * 0.9, ehlo_name=req.ehlo)
-    except TimeoutError:
-        v.add(ExitCode.FAIL, f"no complete answer within --timeout {req.timeout:g} s")
-        v.summary.append(f"timed out after {req.timeout:g} s")
-        v.perf.append(f"time={time.monotonic() - start:.3f}s;;;0")
-        return v
-    judge(req, d, v, dt.datetime.now(dt.UTC))
-    v.perf.insert(0, f"time={time.monotonic() - start:.3f}s;;;0")
     return v
 
 
@@ -398,13 +159,13 @@ def nagios_line(text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    ap = parser()
+    args = quick_args(argv)  # the plain arguments a monitoring job gives, without argparse's start-up
     try:
-        args = ap.parse_args(argv)
+        parsed = args if args is not None else parser().parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2, which would read as CRITICAL)
         return ExitCode.OK if exc.code == 0 else ExitCode.UNKNOWN
     try:
-        req = make_request(args)
+        req = make_request(parsed)
     except UsageError as exc:
         print(f"maildoctor: error: {exc}", file=sys.stderr)
         print(nagios_line(f"MAILDOCTOR UNKNOWN - {exc}"))

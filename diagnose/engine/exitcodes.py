@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import enum
 
-from diagnose.engine.model import Status
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name)
+if TYPE_CHECKING:
+    from diagnose.engine.model import Status
 
 
 class ExitCode(enum.IntEnum):
@@ -30,6 +32,8 @@ DEFAULT_FAIL_ON = FailOn.WARN
 
 
 def exit_code_for(worst: Status, fail_on: FailOn | str | None = None) -> ExitCode:
+    from diagnose.engine.model import Status  # here: the probe's fast path imports ExitCode, not the model
+
     policy = FailOn(fail_on) if fail_on else DEFAULT_FAIL_ON
     if worst is Status.WARN and policy is FailOn.FAIL:
         return ExitCode.OK
@@ -45,6 +49,8 @@ def exit_code_for(worst: Status, fail_on: FailOn | str | None = None) -> ExitCod
 def counts_as_failure(status: Status, fail_on: FailOn | str | None = None) -> bool:
     """Is this status a test failure in CI reports (JUnit)? ``fail`` always; ``warn`` only when
     ``--fail-on warn`` was given explicitly (otherwise a warning is shown but the test passes)."""
+    from diagnose.engine.model import Status
+
     if status is Status.WARN:
         return fail_on is not None and FailOn(fail_on) is FailOn.WARN
     return status is Status.FAIL

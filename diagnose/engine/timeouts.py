@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from diagnose.engine.value import Value
 
 DEFAULT_TIMEOUT = 5.0  # seconds: --timeout when the user gives none
 
 
-@dataclass(frozen=True)
-class Timeouts:
+class Timeouts(Value):
     """Every limit of a run, from ``base`` (--timeout, seconds); probes ask here, never rescale it.
 
     One operation, at most ``base`` each (no single wait outlasts --timeout):
@@ -34,12 +33,18 @@ class Timeouts:
       with_logins    run + 15 s      the budget when logins are tested (one login_reply's grace more)
       roundtrip(w)   w + run + 15 s  with --roundtrip: the delivery wait ``w`` (--roundtrip-timeout) on top
     At --timeout 1, 2, 5: run is 11, 17, 35 s.
+
+    A ``Value`` (as a frozen dataclass; the probe's fast path imports this module).
     """
 
-    base: float = DEFAULT_TIMEOUT
+    __slots__ = ("base",)
+    base: float
 
     LOGIN_GRACE = 15.0  # seconds on top of ``reply`` for a login's answer
     GOODBYE_MAX = 1.0
+
+    def __init__(self, base: float = DEFAULT_TIMEOUT) -> None:
+        self._init(base)
 
     @property
     def connect(self) -> float:

@@ -4,7 +4,8 @@ the evaluators in this package can parse replies without socket code."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from diagnose.engine.value import Value
 
 # the caps on reading a server, shared by the asyncio reader (diagnose.net.protocol) and the probe's
 # blocking fast path (diagnose.net.verified_session)
@@ -15,10 +16,15 @@ MAX_REPLY_LINES = 200  # lines of one multi-line reply (an EHLO reply has ~10-20
 _SMTP_LINE = re.compile(r"^([2-5][0-9][0-9])([ -]|$)(.*)$")  # RFC 5321 §4.2.1
 
 
-@dataclass(frozen=True)
-class SmtpReply:
+class SmtpReply(Value):
+    """One SMTP reply: its code and the text of each line (a ``Value``: the probe's fast path reads replies)."""
+
+    __slots__ = ("code", "lines")
     code: int
     lines: tuple[str, ...]
+
+    def __init__(self, code: int, lines: tuple[str, ...]) -> None:
+        self._init(code, lines)
 
     @property
     def text(self) -> str:

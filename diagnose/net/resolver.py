@@ -18,7 +18,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
-from diagnose.engine.target import port_number, split_host_port
+from diagnose.engine.hostnames import port_number, split_host_port
 from diagnose.engine.timeouts import DEFAULT_TIMEOUT, Timeouts
 
 # the classified answer is a value type of the knowledge layer (pure evaluators read it); checks import

@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import enum
-import errno
-import socket
 import time
 from dataclasses import dataclass
 
 from diagnose.engine.timeouts import Timeouts
+from diagnose.net.connecterrors import ConnectOutcome, classify_socket_error
 from diagnose.net.guard import open_connection
-
-
-class ConnectOutcome(str, enum.Enum):
-    CONNECTED = "connected"
-    REFUSED = "refused"  # something answered: nothing listens on that port
-    TIMEOUT = "timeout"  # no answer at all: usually a firewall dropping packets
-    UNREACHABLE = "unreachable"  # no route to the host or network
-    NO_LOCAL_SUPPORT = "no_local_support"  # this machine cannot use that address family
-    ERROR = "error"
 
 
 @dataclass(frozen=True)
@@ -29,26 +18,6 @@ class ConnectResult:
     outcome: ConnectOutcome
     elapsed_s: float
     detail: str = ""
-
-
-def classify_socket_error(exc: BaseException) -> tuple[ConnectOutcome, str]:
-    """Map any exception from connect() to an outcome and a short detail; the one place for it."""
-    if isinstance(exc, (asyncio.TimeoutError, TimeoutError, socket.timeout)):
-        return ConnectOutcome.TIMEOUT, "no reply"
-    if isinstance(exc, ConnectionRefusedError):
-        return ConnectOutcome.REFUSED, "connection refused"
-    if isinstance(exc, OSError):
-        code = exc.errno
-        if code in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN):
-            return ConnectOutcome.UNREACHABLE, exc.strerror or "unreachable"
-        if code in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL, errno.EPROTONOSUPPORT):
-            return ConnectOutcome.NO_LOCAL_SUPPORT, exc.strerror or "address family not supported here"
-        if code == errno.ETIMEDOUT:
-            return ConnectOutcome.TIMEOUT, "connection timed out"
-        if code == errno.ECONNREFUSED:
-            return ConnectOutcome.REFUSED, "connection refused"
-        return ConnectOutcome.ERROR, exc.strerror or str(exc)
-    return ConnectOutcome.ERROR, f"{type(exc).__name__}: {exc}"
 
 
 async def tcp_connect(address: str, port: int, *, timeout: float) -> ConnectResult:

@@ -8,7 +8,6 @@ a certificate finding, never "TLS not supported" (the false verdict other tools 
 from __future__ import annotations
 
 import functools
-import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from cryptography import x509
 
 from diagnose.knowledge.certs import is_self_signed, load_pem_bundle
+from diagnose.net.roots import load_system_roots
 
 LEGACY_VERSIONS = (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1)
 
@@ -47,31 +47,11 @@ def verifying_context(ca_file: Path | None) -> ssl.SSLContext:
     --ca-file, host names checked. Used where maildoctor sends something that matters (credentials,
     an MTA-STS policy request); the probes use probe_context and judge certificates themselves.
     One per --ca-file and process, shared by every connection."""
-    roots = _hashed_roots()
-    if roots is None:
-        ctx = ssl.create_default_context()
-    else:  # as create_default_context, but the roots are read from the directory when a chain needs one
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.load_verify_locations(capath=roots)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # as create_default_context, with the roots below
+    load_system_roots(ctx)
     if ca_file is not None:
         ctx.load_verify_locations(cafile=str(ca_file))
     return ctx
-
-
-@functools.lru_cache(maxsize=1)
-def _hashed_roots() -> str | None:
-    """The system's CA directory when it is all the system trusts and is hashed for OpenSSL
-    (``c_rehash``: Debian's /etc/ssl/certs), else None. Loading the bundle file instead parses every
-    root (~25 ms of CPU) before the first connection; a directory is read one root at a time."""
-    paths = ssl.get_default_verify_paths()
-    named = os.environ.get(paths.openssl_cafile_env)
-    if not paths.capath or (named and os.path.realpath(named) != os.path.realpath(paths.openssl_cafile)):
-        return None  # SSL_CERT_FILE names another bundle than the system's: trust exactly what it holds
-    try:
-        hashed = any(entry.name.endswith(".0") for entry in os.scandir(paths.capath))
-    except OSError:
-        return None
-    return paths.capath if hashed else None
 
 
 @functools.lru_cache(maxsize=1)

@@ -2,23 +2,23 @@
 
 Connect, greeting, EHLO/CAPABILITY/CAPA, STARTTLS (or TLS from the start) and a handshake that
 OpenSSL verifies like a mail client (system roots plus --ca-file, the host name checked), then the
-leaf's expiry from the verified certificate. Nothing but socket and ssl: no asyncio, no
-cryptography. Anything else (a refusal, an odd reply, no STARTTLS, a certificate OpenSSL does not
-accept, an expiry inside the warning days) ends it with ``Quick.ok`` false, and the caller runs the
-full dialogue (diagnose.net.dialogue) and certificate judgement (diagnose.knowledge.certs), which
-explain what is wrong. A wait that runs out is reported as such (``timed_out``), so the caller never
-waits twice. Every wait is bounded by the phase limit and by ``deadline`` (time.monotonic()).
+leaf's expiry from the verified certificate. Anything else (a refusal, an odd reply, no STARTTLS, a
+certificate OpenSSL does not accept, an expiry inside the warning days) ends it with ``Quick.ok``
+false, and the caller runs the full dialogue (diagnose.net.dialogue) and certificate judgement
+(diagnose.knowledge.certs), which explain what is wrong. A wait that runs out is reported as such
+(``timed_out``), so the caller never waits twice. Every wait is bounded by the phase limit and by
+``deadline`` (time.monotonic()).
+
+Nothing but socket and ssl: no asyncio, no cryptography, and none of dataclasses, datetime, pathlib
+or typing either (each costs the probe's start-up milliseconds; tests/test_probe_fastpath.py checks).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import socket
 import ssl
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 from diagnose.engine.timeouts import Timeouts
 from diagnose.knowledge.replies import (
@@ -30,6 +30,7 @@ from diagnose.knowledge.replies import (
     smtp_reply_line,
 )
 from diagnose.knowledge.sanitize import clean
+from diagnose.net.roots import load_system_roots
 
 
 class _Stop(Exception):
@@ -40,9 +41,9 @@ class _Stop(Exception):
         self.phase, self.timed_out, self.detail = phase, timed_out, detail
 
 
-@dataclass
 class Quick:
-    """What the fast session saw. ``ok``: verified TLS, certificate valid for more than the warning days."""
+    """What the fast session saw. ``ok``: verified TLS, certificate valid for more than the warning days.
+    The class attributes are the defaults (all immutable); the session sets them on its instance."""
 
     ok: bool = False
     connected: bool = False
@@ -60,24 +61,18 @@ class Quick:
 
 
 @functools.lru_cache(maxsize=4)
-def mail_client_context(ca_file: Path | None) -> ssl.SSLContext:
-    """A mail client's context: host names checked, the system's roots plus --ca-file.
-
-    The system's roots are loaded from the hashed directory (OpenSSL reads the one root a chain
-    needs) rather than the bundle file (parsing ~140 roots costs ~25 ms); the bundle only where
-    there is no directory."""
+def mail_client_context(ca_file: str | None) -> ssl.SSLContext:
+    """A mail client's context: host names checked, the system's roots (diagnose.net.roots, as the
+    full path's verifying contexts load them: the hashed directory, OpenSSL reading the one root a chain
+    needs, rather than ~25 ms of parsing the bundle) plus --ca-file."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, check_hostname
     ctx.hostname_checks_common_name = False  # the subject alternative names only: never more lenient than certs
     # level 2: RSA keys under 2048 bits and SHA-1 signatures fail verification (knowledge.certs's weak key
     # and weak signature), whatever the system's openssl.cnf says
     ctx.set_ciphers("DEFAULT:@SECLEVEL=2")
-    paths = ssl.get_default_verify_paths()
-    if paths.capath and Path(paths.capath).is_dir():
-        ctx.load_verify_locations(capath=paths.capath)
-    elif paths.cafile or paths.openssl_cafile:
-        ctx.load_verify_locations(cafile=paths.cafile or paths.openssl_cafile)
+    load_system_roots(ctx)
     if ca_file is not None:
-        ctx.load_verify_locations(cafile=str(ca_file))
+        ctx.load_verify_locations(cafile=ca_file)
     return ctx
 
 
@@ -163,7 +158,7 @@ class _Lines:
 
 
 def verified_session(*, host: str, address: str, port: int, protocol: str, implicit_tls: bool, timeout: float,
-                     deadline: float, warn_days: int, ca_file: Path | None, ehlo_name: str = "") -> Quick:
+                     deadline: float, warn_days: int, ca_file: str | None, ehlo_name: str = "") -> Quick:
     """One session to ``address``:``port`` judged on the fast path (see the module); never raises for
     anything the server does. ``host``: the name the certificate must carry (SNI), or an IP address."""
     q = Quick()
@@ -209,7 +204,7 @@ def verified_session(*, host: str, address: str, port: int, protocol: str, impli
     return q
 
 
-def _handshake(r: _Lines, host: str, ca_file: Path | None, phase: str, q: Quick) -> ssl.SSLSocket:
+def _handshake(r: _Lines, host: str, ca_file: str | None, phase: str, q: Quick) -> ssl.SSLSocket:
     if r.buf:
         raise _Stop(phase, detail="data before the handshake")  # the full path reports the injection
     ctx = mail_client_context(ca_file)
@@ -255,17 +250,29 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 def _asn1_time(text: object) -> float | None:
     """Seconds since the epoch of getpeercert()'s "Jan  5 09:34:43 2027 GMT" (ssl.cert_time_to_seconds
-    without its strptime and locale imports, ~6 ms); None for anything else."""
+    without its strptime, calendar and locale imports, ~6 ms; nor datetime's); None for anything else."""
     parts = str(text or "").split()
     if len(parts) != 5 or parts[0] not in _MONTHS or parts[4] != "GMT" or parts[2].count(":") != 2:
         return None
     try:
+        year, day = int(parts[3]), int(parts[1])
         hour, minute, second = (int(x) for x in parts[2].split(":"))
-        when = dt.datetime(int(parts[3]), _MONTHS.index(parts[0]) + 1, int(parts[1]), hour, minute, second,
-                           tzinfo=dt.UTC)
     except ValueError:
         return None
-    return when.timestamp()
+    if not (1 <= day <= 31 and 0 <= hour < 24 and 0 <= minute < 60 and 0 <= second < 60 and 1 <= year <= 9999):
+        return None
+    days = _days_from_civil(year, _MONTHS.index(parts[0]) + 1, day)
+    return float(days * 86400 + hour * 3600 + minute * 60 + second)
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days from 1970-01-01 to a date of the proleptic Gregorian calendar (H. Hinnant's days_from_civil)."""
+    year -= month <= 2
+    era = year // 400
+    yoe = year - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
 
 
 def _address_literal(sock: socket.socket) -> str:
@@ -274,7 +281,7 @@ def _address_literal(sock: socket.socket) -> str:
     return f"[IPv6:{addr}]" if sock.family == socket.AF_INET6 else f"[{addr}]"
 
 
-def _smtp(r: _Lines, q: Quick, connected_at: float, name: str, host: str, ca_file: Path | None,
+def _smtp(r: _Lines, q: Quick, connected_at: float, name: str, host: str, ca_file: str | None,
           implicit: bool) -> None:
     greeting = r.smtp_reply("greeting")
     q.greeting_delay_s = time.monotonic() - connected_at
@@ -299,7 +306,7 @@ def _smtp(r: _Lines, q: Quick, connected_at: float, name: str, host: str, ca_fil
     _goodbye(r, "QUIT")
 
 
-def _imap(r: _Lines, q: Quick, connected_at: float, _name: str, host: str, ca_file: Path | None,
+def _imap(r: _Lines, q: Quick, connected_at: float, _name: str, host: str, ca_file: str | None,
           implicit: bool) -> None:
     greeting = r.line("greeting")
     q.greeting_delay_s = time.monotonic() - connected_at
@@ -326,7 +333,7 @@ def _imap_caps(r: _Lines, tag: str, phase: str) -> set[str]:
     return {cap for line in lines for cap in imap_capabilities(line)}
 
 
-def _pop3(r: _Lines, q: Quick, connected_at: float, _name: str, host: str, ca_file: Path | None,
+def _pop3(r: _Lines, q: Quick, connected_at: float, _name: str, host: str, ca_file: str | None,
           implicit: bool) -> None:
     greeting = r.line("greeting")
     q.greeting_delay_s = time.monotonic() - connected_at

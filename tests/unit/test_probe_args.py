@@ -1,10 +1,14 @@
-"""`maildoctor probe`: what HOST[:PORT] and the options become, and the one-line errors (no network)."""
+"""`maildoctor probe`: what HOST[:PORT] and the options become, the one-line errors, and the quick reader of plain
+arguments against argparse (no network)."""
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from diagnose.app.probe import UsageError, Verdict, make_request, parser, render, split_target
+from diagnose.app.probe import Verdict, render
+from diagnose.app.probe_args import OPTIONS, UsageError, canonical_ip, make_request, parser, quick_args, split_target
 from diagnose.engine.exitcodes import ExitCode
 
 
@@ -69,3 +73,60 @@ def test_a_failure_outranks_an_unknown_and_the_status_line_keeps_perfdata_apart(
     first, *details = render(v).splitlines()
     assert first.startswith("MAILDOCTOR CRITICAL - smtp mx.example.com:25: ") and first.count("|") == 1, first
     assert details[1] == "CRITICAL: certificate is for a/b", details
+
+
+# the quick reader (no argparse on a monitoring job's plain arguments) against argparse itself
+_FLAGS = [flag for flags, _ in OPTIONS for flag in flags] + ["--time", "--ca", "-h", "--help", "--", "-t5", "-x"]
+_VALUES = ["mx.example.com", "192.0.2.7:25", "smtp", "imap", "starttls", "implicit", "nope", "5", "0.5", "-5", "1e3",
+           "x", "", "-", "a=b", "--sni", "[2001:db8::7]:993", "١٢", " 7", "inf"]
+
+
+def _argparse(argv: list[str]) -> dict | None:
+    try:
+        return vars(parser().parse_args(argv))
+    except SystemExit:
+        return None
+
+
+@settings(max_examples=1000, deadline=None)
+@given(argv=st.lists(st.one_of(
+    st.sampled_from(_VALUES),
+    st.tuples(st.sampled_from(_FLAGS), st.sampled_from(_VALUES + _FLAGS)).map(lambda fv: [fv[0], fv[1]]),
+    st.tuples(st.sampled_from(_FLAGS), st.sampled_from(_VALUES)).map(lambda fv: [f"{fv[0]}={fv[1]}"]),
+), max_size=6).map(lambda parts: [p for part in parts for p in ([part] if isinstance(part, str) else part)]))
+def test_the_quick_reader_gives_what_argparse_gives_or_leaves_it_to_argparse(argv):
+    # Given any arguments, When both read them (argparse's usage errors go to the captured stderr)
+    quick = quick_args(argv)
+    full = _argparse(argv)
+    # Then where the quick reader answers, argparse accepts the same and gives the same values
+    if quick is not None:
+        assert full is not None and vars(quick) == full, (argv, vars(quick), full)
+
+
+@pytest.mark.parametrize("argv", [
+    ["192.0.2.7:25", "--sni", "mx.example.com", "--ca-file", "/etc/ssl/ca.pem"],
+    ["mx.example.com:993", "-n", "192.0.2.53", "--nameserver=192.0.2.54:5353", "-t", "3", "-w", "21", "-c", "7"],
+    ["mail.example.com:2525", "--address", "192.0.2.7", "--protocol", "smtp", "--tls", "starttls", "--ehlo", "me"],
+])
+def test_a_monitoring_jobs_plain_arguments_are_read_without_argparse(argv):
+    # the usual command lines take the quick reader (the fast start), with argparse's values
+    quick = quick_args(argv)
+    assert quick is not None and vars(quick) == _argparse(argv), argv
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["mx.example.com", "--time", "3"], ["mx.example.com", "-t5"],
+                                  ["mx.example.com", "-w", "x"], ["mx.example.com", "--tls", "sometimes"],
+                                  ["a.example.com", "b.example.com"], [], ["mx.example.com", "--sni"],
+                                  ["mx.example.com", "--address", "--sni"], ["mx.example.com", "--ehlo", "-5"],
+                                  ["mx.example.com", "--", "--sni"]])
+def test_anything_else_is_left_to_argparse(argv):
+    assert quick_args(argv) is None, argv
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2001:DB8:0:0:0:0:0:7", "2001:db8::7"), ("::ffff:192.0.2.7", "::ffff:192.0.2.7"), ("fe80::1%eth0", "fe80::1%eth0"),
+    ("192.0.2.7", "192.0.2.7"), ("192.0.2.07", None), ("192.0.2", None), ("1.2.3.4%eth0", None), ("fe80::1%", None),
+    ("mx.example.com", None), ("١.٢.٣.٤", None), ("1.2.3.4\0", None),
+])
+def test_ip_addresses_are_recognised_and_written_canonically(text, expected):
+    assert canonical_ip(text) == expected

@@ -13,7 +13,7 @@ import pytest
 import typer
 
 from diagnose.app.cli import app
-from diagnose.app.probe import parser as probe_parser
+from diagnose.app.probe_args import parser as probe_parser
 from reports import RENDERERS
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")

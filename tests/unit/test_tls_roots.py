@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from diagnose.net import tls
+from diagnose.net import roots, tls, verified_session
 from tests.hostile.absurdcerts import mint_server
 
 HOST = "roots.test"
@@ -45,19 +45,28 @@ def server(tmp_path):
     listener.close()
 
 
-def _fresh_context(monkeypatch, *, cert_dir, cert_file):
+# the full path's verifying context and the probe's fast path load the same roots (diagnose.net.roots)
+CONTEXTS = {"verifying": tls.verifying_context, "probe fast path": verified_session.mail_client_context}
+
+
+@pytest.fixture(params=sorted(CONTEXTS))
+def context_of(request):
+    return CONTEXTS[request.param]
+
+
+def _fresh_context(monkeypatch, *, cert_dir, cert_file, make=tls.verifying_context):
     monkeypatch.setenv("SSL_CERT_DIR", str(cert_dir))
     if cert_file is None:
         monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     else:
         monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
-    tls._hashed_roots.cache_clear()
-    tls.verifying_context.cache_clear()
+    roots.hashed_roots.cache_clear()
+    make.cache_clear()
     try:
-        return tls.verifying_context(None)
+        return make(None)
     finally:
-        tls._hashed_roots.cache_clear()
-        tls.verifying_context.cache_clear()
+        roots.hashed_roots.cache_clear()
+        make.cache_clear()
 
 
 def _handshake(ctx: ssl.SSLContext, port: int) -> None:
@@ -66,7 +75,7 @@ def _handshake(ctx: ssl.SSLContext, port: int) -> None:
         assert s.version()
 
 
-def test_roots_in_a_hashed_directory_are_read_when_a_chain_needs_them(server, tmp_path, monkeypatch):
+def test_roots_in_a_hashed_directory_are_read_when_a_chain_needs_them(server, tmp_path, monkeypatch, context_of):
     cert, port = server
     roots = tmp_path / "roots"
     roots.mkdir()
@@ -74,25 +83,25 @@ def test_roots_in_a_hashed_directory_are_read_when_a_chain_needs_them(server, tm
     if shutil.which("openssl") is None:
         pytest.fail("openssl is needed to hash the directory (Debian package openssl)")
     subprocess.run(["openssl", "rehash", str(roots)], check=True, capture_output=True, timeout=30)
-    ctx = _fresh_context(monkeypatch, cert_dir=roots, cert_file=None)
+    ctx = _fresh_context(monkeypatch, cert_dir=roots, cert_file=None, make=context_of)
     assert ctx.cert_store_stats()["x509_ca"] == 0  # nothing loaded up front ...
     _handshake(ctx, port)  # ... and the private root is trusted when the server's chain needs it
     assert ctx.cert_store_stats()["x509_ca"] == 1
 
 
-def test_a_directory_without_hashes_falls_back_to_the_bundle(server, tmp_path, monkeypatch):
+def test_a_directory_without_hashes_falls_back_to_the_bundle(server, tmp_path, monkeypatch, context_of):
     cert, port = server
     empty = tmp_path / "empty"
     empty.mkdir()
-    ctx = _fresh_context(monkeypatch, cert_dir=empty, cert_file=cert)
+    ctx = _fresh_context(monkeypatch, cert_dir=empty, cert_file=cert, make=context_of)
     assert ctx.cert_store_stats()["x509_ca"] == 1  # the bundle named by SSL_CERT_FILE, loaded whole
     _handshake(ctx, port)
 
 
-def test_an_unknown_root_is_refused_either_way(server, tmp_path, monkeypatch):
+def test_an_unknown_root_is_refused_either_way(server, tmp_path, monkeypatch, context_of):
     _cert, port = server
     empty = tmp_path / "empty"
     empty.mkdir()
-    ctx = _fresh_context(monkeypatch, cert_dir=empty, cert_file=None)
+    ctx = _fresh_context(monkeypatch, cert_dir=empty, cert_file=None, make=context_of)
     with pytest.raises(ssl.SSLCertVerificationError):
         _handshake(ctx, port)
