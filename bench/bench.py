@@ -7,7 +7,8 @@ lab's healthy domain against the peer tools a person would
 run for the same coverage, (2) timeouts with every MX filtered, (3) start-up time and peak memory,
 (4) batch mode over 100 / 1,000 / 10,000 generated lab domains. Every tool talks only to the lab:
 maildoctor and checkdmarc get the lab resolver, the TLS/SMTP probes get lab addresses, and every
-peer runs with /etc/resolv.conf naming only the lab resolver (common.Sandbox).
+peer that resolves a name runs with /etc/resolv.conf naming only the lab resolver (common.Sandbox);
+the goals' check_smtp and s_client, given an address, ask DNS nothing and run bare, as the probe does.
 Results: bench/RESULTS.md (and stdout).
 """
 
