@@ -43,3 +43,16 @@ def test_a_reader_that_went_away_is_no_traceback():
 ])
 def test_only_commands_that_leave_nothing_running_exit_quickly(args, safe):
     assert quick_exit_is_safe(args) is safe
+
+
+def test_bounded_commands_run_without_the_cycle_collector_and_others_keep_it():
+    from diagnose.app.entry import NO_CYCLE_COLLECTOR
+
+    probe = ("import gc, sys\nfrom diagnose.app import entry\n"
+             "def done(code=0):\n    print('gc', gc.isenabled()); sys.stdout.flush(); entry.os._exit(0)\n"
+             "entry.exit_now = done\nsys.argv = ['maildoctor', {cmd!r}, '--help']\n"
+             "try:\n    entry.main()\nexcept SystemExit:\n    done()\n")
+    for cmd, enabled in (("check", False), ("explain", False), ("message", True), ("batch", True)):
+        proc = _run(probe.format(cmd=cmd))
+        assert proc.stdout.strip().endswith(f"gc {enabled}"), (cmd, proc.stdout[-200:], proc.stderr[-500:])
+    assert "message" not in NO_CYCLE_COLLECTOR and "check" in NO_CYCLE_COLLECTOR
