@@ -68,12 +68,16 @@ def commands(healthy: tuple[str, str, str] | None = None) -> dict[str, dict]:
     parse), asyncio with ssl ~25 ms, dnspython ~60 ms (of which ~25 ms is importlib.metadata, imported by
     dns._features at `import dns.name` to ask for the versions of idna and the DoH packages), cryptography
     ~30 ms when a check makes a TLS connection; and ~90 dataclass definitions of maildoctor's own modules at
-    ~0.8 ms each (Python 3.11 compiles each generated method)."""
+    ~0.8 ms each (Python 3.11 compiles each generated method).
+
+    Since the editable install's import hook is gone (setuptools' compat mode, scripts/setup.sh), `python
+    -c pass` starts ~15 ms sooner: commands that import pathlib and friends anyway (`--version`, `--help`)
+    are ~15 ms more "above python" without having changed; their budgets moved by that much."""
     port = _closed_port()  # the probe's whole path, to a refusal: no server needed
     return {
-        "--version": {"argv": ["--version"], "budget_ms": 80,
+        "--version": {"argv": ["--version"], "budget_ms": 95,
                       "forbid": ["rich", "textual", "pydantic", "dns", "cryptography", "dkim", "asyncio", "checks"]},
-        "--help": {"argv": ["--help"], "budget_ms": 90,
+        "--help": {"argv": ["--help"], "budget_ms": 105,
                    "forbid": ["rich", "textual", "pydantic", "dns", "cryptography", "dkim", "asyncio", "checks"]},
         "checks": {"argv": ["checks"], "budget_ms": 110,
                    "forbid": ["rich", "textual", "pydantic", "dns", "cryptography", "dkim", "asyncio"]},
