@@ -24,6 +24,8 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 
+from diagnose.net.dnsname import BadName, name_wire
+
 QR, AA, TC, RD, AD = 0x8000, 0x0400, 0x0200, 0x0100, 0x0020
 OPCODE_MASK = 0x7800
 IN = 1
@@ -225,42 +227,11 @@ def _name_key(wire: bytes, pos: int) -> tuple[bytes, int]:
 
 
 def _name_wire(wire: bytes, pos: int) -> tuple[bytes, int]:
-    """The name at ``pos`` as uncompressed wire and the offset after it in the message. Compression
-    pointers must point backwards (dnspython's rule), so the walk ends."""
-    labels = []
-    end = -1
-    size = 0
-    limit = pos
-    while True:
-        if pos >= len(wire):
-            raise Malformed("the message ends inside a name")
-        n = wire[pos]
-        if n == 0:
-            labels.append(b"\x00")
-            if end < 0:
-                end = pos + 1
-            break
-        if n >= 0xC0:
-            if pos + 1 >= len(wire):
-                raise Malformed("the message ends inside a name")
-            target = (n & 0x3F) << 8 | wire[pos + 1]
-            if end < 0:
-                end = pos + 2
-            if target >= limit:
-                raise Malformed("a compression pointer that does not point backwards")
-            pos = limit = target
-            continue
-        if n > 63:
-            raise Malformed("a label type that is not used")
-        label = wire[pos:pos + 1 + n]
-        if len(label) != n + 1:
-            raise Malformed("the message ends inside a name")
-        size += n + 1
-        if size > 254:
-            raise Malformed("a name longer than 255 bytes")
-        labels.append(label)
-        pos += n + 1
-    return b"".join(labels), end
+    """The name at ``pos`` as uncompressed wire and the offset after it (Malformed when unreadable)."""
+    try:
+        return name_wire(wire, pos)
+    except BadName as exc:
+        raise Malformed(str(exc)) from None
 
 
 def _skip_name(wire: bytes, pos: int) -> int:

@@ -15,6 +15,8 @@ import socket
 import struct
 import time
 
+from diagnose.net.dnsname import BadName, name_text
+
 A, AAAA, CNAME, IN = 1, 28, 5, 1
 MAX_CHAIN = 16  # CNAME hops followed inside one answer
 MAX_UDP = 512  # bytes: no EDNS, so a longer answer comes truncated (TC) and goes to dnspython
@@ -115,24 +117,8 @@ def records(data: bytes, name: str, qtype: int) -> list[str]:
 
 
 def _read_name(data: bytes, at: int) -> tuple[str, int]:
-    """(the name at ``at``, lower case, no trailing dot; the offset after it), compression pointers followed
-    (RFC 1035 §4.1.4), each at most once."""
-    labels: list[str] = []
-    end = None
-    seen: set[int] = set()
-    while True:
-        length = data[at]
-        if length & 0xC0 == 0xC0:
-            pointer = ((length & 0x3F) << 8) | data[at + 1]
-            if pointer in seen:
-                raise Unclear("a compression loop")
-            seen.add(pointer)
-            end = at + 2 if end is None else end
-            at = pointer
-        elif length & 0xC0:
-            raise Unclear("an unknown label type")
-        elif length == 0:
-            return ".".join(labels).lower(), (at + 1 if end is None else end)
-        else:
-            labels.append(data[at + 1:at + 1 + length].decode("ascii"))
-            at += 1 + length
+    """(the name at ``at``, lower case, no trailing dot; the offset after it); Unclear when unreadable."""
+    try:
+        return name_text(data, at)
+    except BadName as exc:
+        raise Unclear(str(exc)) from None
