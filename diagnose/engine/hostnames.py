@@ -1,15 +1,19 @@
 """Host names and HOST[:PORT] as the user types them: checked, normalised to their ASCII form.
 
-Pure, and light on purpose (only ``re``; idna for a non-ASCII name): the probe's fast path
+Pure, and light on purpose (nothing imported; idna for a non-ASCII name): the probe's fast path
 (diagnose.app.probe) parses its target with these before anything heavy is imported.
 diagnose.engine.target builds the diagnosis target (a domain or a mail address) on them.
 """
 
 from __future__ import annotations
 
-import re
+_LDH = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 
-_LDH_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+def _ldh_label(label: str) -> bool:
+    """A host name label of the ASCII (lower-case) form: letters, digits, hyphens; 1-63 of them, no
+    hyphen first or last (RFC 1123 §2.1)."""
+    return 0 < len(label) <= 63 and label[0] != "-" and label[-1] != "-" and _LDH.issuperset(label)
 
 
 class TargetError(ValueError):
@@ -39,7 +43,7 @@ def normalise_domain(name: str) -> tuple[str, str]:
     if len(ascii_name) > 253:
         raise TargetError("the domain is longer than the 253 characters DNS allows")
     for label in labels:
-        if not _LDH_LABEL.match(label):
+        if not _ldh_label(label):
             bad = sorted({c for c in label if not (c.isalnum() or c == "-")})
             why = (
                 f"it contains {''.join(bad)!r}"
