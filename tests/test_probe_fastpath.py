@@ -21,7 +21,7 @@ from tests.test_probe_faults import _hostile_refusal, _silent, _stalls_after_sta
 
 # what the healthy path does without besides the heavy packages: each costs a few ms of start-up
 SLOW_STDLIB = ("argparse", "gettext", "locale", "dataclasses", "inspect", "typing", "pathlib", "datetime", "ipaddress",
-               "asyncio")
+               "asyncio", "socket", "ssl", "selectors", "re", "enum", "functools", "collections")
 # the console script's entry point in a fresh interpreter, then the heavy packages and SLOW_STDLIB modules it loaded
 IMPORTS = textwrap.dedent("""
     import sys

@@ -23,31 +23,33 @@ import sys
 import time
 
 from diagnose.app.probe_args import Request, UsageError, canonical_ip, make_request, parser, quick_args
-from diagnose.engine.exitcodes import ExitCode
 from diagnose.engine.hostnames import port_number, split_host_port
 from diagnose.engine.timeouts import DEFAULT_TIMEOUT
 from diagnose.knowledge.sanitize import clean
-from diagnose.net.connecterrors import classify_socket_error
 from diagnose.net.quickdns import first_address
 from diagnose.net.verified_session import Quick, verified_session
 
-STATES = {ExitCode.OK: "OK", ExitCode.WARN: "WARNING", ExitCode.FAIL: "CRITICAL", ExitCode.UNKNOWN: "UNKNOWN"}
+# The Nagios plugin states, the probe's exit codes: the numbers of diagnose.engine.exitcodes.ExitCode's
+# OK, WARN, FAIL, UNKNOWN and INTERRUPTED (tests/unit/test_probe_args.py), as plain ints: ExitCode is an
+# IntEnum, and enum with functools costs the healthy path ~4 ms of start-up
+OK, WARNING, CRITICAL, UNKNOWN, INTERRUPTED = 0, 1, 2, 3, 130
+STATES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
 
 
 class Verdict:
     """What the probe found: the worst state, one summary line, detail lines and performance data."""
 
-    def __init__(self, code: ExitCode = ExitCode.OK, summary: list[str] | None = None,
+    def __init__(self, code: int = OK, summary: list[str] | None = None,
                  details: list[str] | None = None, perf: list[str] | None = None) -> None:
         self.code = code
         self.summary: list[str] = summary if summary is not None else []
         self.details: list[str] = details if details is not None else []
         self.perf: list[str] = perf if perf is not None else []
 
-    def add(self, code: ExitCode, detail: str) -> None:
+    def add(self, code: int, detail: str) -> None:
         """Record a problem; a failure outranks an error (UNKNOWN), as in maildoctor's exit codes."""
         pair = {self.code, code}
-        self.code = ExitCode.FAIL if ExitCode.FAIL in pair else max(pair)
+        self.code = CRITICAL if CRITICAL in pair else max(pair)
         self.details.append(f"{STATES[code]}: {detail}")
 
 
@@ -74,6 +76,8 @@ def run(req: Request) -> Verdict:
         if q.ok:
             return healthy(req, q, start)
         if q.connect_error is not None:  # refused, unreachable, no answer: said without the full path
+            from diagnose.net.connecterrors import classify_socket_error
+
             outcome, detail = classify_socket_error(q.connect_error)
             v = Verdict(summary=[subject(req, req.address)], perf=[f"time={time.monotonic() - start:.3f}s;;;0"])
             connect_failed(v, outcome.value, detail)
@@ -119,7 +123,7 @@ def first_resolver(nameservers: tuple[str, ...]) -> tuple[str, int] | None:
 
 def connect_failed(v: Verdict, outcome: str, detail: str) -> None:
     """A connection that could not be made, in the probe's words (probe_full.judge says it the same way)."""
-    v.add(ExitCode.FAIL, f"cannot connect: {detail or outcome}")
+    v.add(CRITICAL, f"cannot connect: {detail or outcome}")
     v.summary.append(f"connection {outcome}")
 
 
@@ -163,16 +167,16 @@ def main(argv: list[str]) -> int:
     try:
         parsed = args if args is not None else parser().parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2, which would read as CRITICAL)
-        return ExitCode.OK if exc.code == 0 else ExitCode.UNKNOWN
+        return OK if exc.code == 0 else UNKNOWN
     try:
         req = make_request(parsed)
     except UsageError as exc:
         print(f"maildoctor: error: {exc}", file=sys.stderr)
         print(nagios_line(f"MAILDOCTOR UNKNOWN - {exc}"))
-        return ExitCode.UNKNOWN
+        return UNKNOWN
     try:
         v = run(req)
     except KeyboardInterrupt:
-        return ExitCode.INTERRUPTED
+        return INTERRUPTED
     sys.stdout.write(render(v))
     return int(v.code)

@@ -9,15 +9,13 @@ false, and the caller runs the full dialogue (diagnose.net.dialogue) and certifi
 (``timed_out``), so the caller never waits twice. Every wait is bounded by the phase limit and by
 ``deadline`` (time.monotonic()).
 
-Nothing but socket and ssl: no asyncio, no cryptography, and none of dataclasses, datetime, pathlib
-or typing either (each costs the probe's start-up milliseconds; tests/test_probe_fastpath.py checks).
+Nothing but CPython's socket and TLS C modules (diagnose.net.rawtls): no asyncio, no cryptography, and
+none of socket, ssl, re, enum, functools, dataclasses, datetime, pathlib or typing either (each costs
+the probe's start-up milliseconds; tests/test_probe_fastpath.py checks).
 """
 
 from __future__ import annotations
 
-import functools
-import socket
-import ssl
 import time
 
 from diagnose.engine.timeouts import Timeouts
@@ -30,7 +28,12 @@ from diagnose.knowledge.replies import (
     smtp_reply_line,
 )
 from diagnose.knowledge.sanitize import clean
+from diagnose.net import rawtls
 from diagnose.net.roots import load_system_roots
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads the name)
+if TYPE_CHECKING:
+    import _ssl
 
 
 class _Stop(Exception):
@@ -60,26 +63,35 @@ class Quick:
     why_not: str = ""  # why the fast path stopped (for the record; the full path says it to the user)
 
 
-@functools.lru_cache(maxsize=4)
-def mail_client_context(ca_file: str | None) -> ssl.SSLContext:
-    """A mail client's context: host names checked, the system's roots (diagnose.net.roots, as the
+_CONTEXTS: dict[str | None, _ssl._SSLContext] = {}  # mail_client_context()'s, by --ca-file
+
+
+def mail_client_context(ca_file: str | None) -> _ssl._SSLContext:
+    """A mail client's context, made once per --ca-file: host names checked against the subject alternative
+    names only (never more lenient than knowledge.certs), the system's roots (diagnose.net.roots, as the
     full path's verifying contexts load them: the hashed directory, OpenSSL reading the one root a chain
     needs, rather than ~25 ms of parsing the bundle) plus --ca-file."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, check_hostname
-    ctx.hostname_checks_common_name = False  # the subject alternative names only: never more lenient than certs
-    # level 2: RSA keys under 2048 bits and SHA-1 signatures fail verification (knowledge.certs's weak key
-    # and weak signature), whatever the system's openssl.cnf says
-    ctx.set_ciphers("DEFAULT:@SECLEVEL=2")
-    load_system_roots(ctx)
-    if ca_file is not None:
-        ctx.load_verify_locations(cafile=ca_file)
+    ctx = _CONTEXTS.get(ca_file)
+    if ctx is None:
+        # level 2: RSA keys under 2048 bits and SHA-1 signatures fail verification (knowledge.certs's weak
+        # key and weak signature), whatever the system's openssl.cnf says
+        ctx = rawtls.client_context("DEFAULT:@SECLEVEL=2")
+        load_system_roots(ctx)
+        if ca_file is not None:
+            ctx.load_verify_locations(ca_file)
+        _CONTEXTS[ca_file] = ctx
     return ctx
+
+
+def forget_contexts() -> None:
+    """Make the contexts anew at the next session (the trust store changed: tests)."""
+    _CONTEXTS.clear()
 
 
 class _Lines:
     """CRLF lines from a blocking socket, with the caps of diagnose.net.protocol and a deadline."""
 
-    def __init__(self, sock: socket.socket | ssl.SSLSocket, limits: Timeouts, deadline: float) -> None:
+    def __init__(self, sock: rawtls.Socket | rawtls.TlsSocket, limits: Timeouts, deadline: float) -> None:
         self.sock, self.limits, self.deadline = sock, limits, deadline
         self.buf = bytearray()
         self.total = 0
@@ -166,11 +178,14 @@ def verified_session(*, host: str, address: str, port: int, protocol: str, impli
     r: _Lines | None = None
     if ":" in address and "%" in address:
         return q  # a scoped IPv6 address: the full path's connection handles its zone
+    if not rawtls.AVAILABLE:
+        q.why_not = "this Python's TLS module lacks what the fast path uses"
+        return q
     try:
         left = min(limits.connect, deadline - time.monotonic())
         # ``address`` is an IP address: connect() directly (getaddrinfo would load the idna codec, ~5 ms)
         try:
-            sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
+            sock = rawtls.Socket(rawtls.AF_INET6 if ":" in address else rawtls.AF_INET, rawtls.SOCK_STREAM)
         except OSError as exc:  # no IPv6 here, say
             q.connect_error = exc
             return q
@@ -204,38 +219,33 @@ def verified_session(*, host: str, address: str, port: int, protocol: str, impli
     return q
 
 
-def _handshake(r: _Lines, host: str, ca_file: str | None, phase: str, q: Quick) -> ssl.SSLSocket:
+def _handshake(r: _Lines, host: str, ca_file: str | None, phase: str, q: Quick) -> rawtls.TlsSocket:
     if r.buf:
         raise _Stop(phase, detail="data before the handshake")  # the full path reports the injection
-    ctx = mail_client_context(ca_file)
+    if not isinstance(r.sock, rawtls.Socket):
+        raise _Stop(phase, detail="TLS inside TLS")
     r.wait(r.limits.tls, phase)
     try:
-        # as ASCII bytes: a str goes through the idna codec (unicodedata, stringprep: ~5 ms of imports)
-        name: str | bytes = host.encode("ascii") if host.isascii() else host
-        tls = ctx.wrap_socket(r.sock, server_hostname=name, do_handshake_on_connect=False)
-        tls.do_handshake()
+        tls = rawtls.TlsSocket(mail_client_context(ca_file), r.sock, host)
+        tls.handshake()
     except TimeoutError:
         raise _Stop(phase, timed_out=True, detail="the TLS handshake did not finish in time") from None
-    except (ssl.SSLError, OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # ssl.SSLError (a certificate OpenSSL refuses) is an OSError
         raise _Stop(phase, detail=str(exc)) from None
-    raw = getattr(tls, "_sslobj", None)  # get_(un)verified_chain: CPython >= 3.10 (public in 3.13)
-    verified, sent = getattr(raw, "get_verified_chain", None), getattr(raw, "get_unverified_chain", None)
-    if verified is None or sent is None:
-        raise _Stop(phase, detail="this Python cannot show the chain")
-    q.chain_der = tuple(c.public_bytes(2) for c in sent() or [])  # 2 = ENCODING_DER
+    q.chain_der, verified = tls.chains_der()
     # --ca-file may hold intermediates a client would not have: knowledge.certs reports a chain that needs them
-    used = [c.public_bytes(2) for c in verified() or []][:-1]  # but the root
+    used = verified[:-1]  # but the root
     if not used or any(der not in q.chain_der for der in used):
         raise _Stop(phase, detail="verified through a CA certificate the server does not send")
-    q.tls_version = tls.version() or ""
+    q.tls_version = tls.version()
     return tls
 
 
-def _judge_expiry(tls: socket.socket | ssl.SSLSocket, q: Quick, warn_days: int) -> None:
+def _judge_expiry(tls: rawtls.Socket | rawtls.TlsSocket, q: Quick, warn_days: int) -> None:
     """OK only for a verified certificate valid for at least ``warn_days`` more (days as knowledge.certs counts)."""
-    if not isinstance(tls, ssl.SSLSocket):
+    if not isinstance(tls, rawtls.TlsSocket):
         raise _Stop("TLS", detail="no TLS")
-    not_after = _asn1_time((tls.getpeercert() or {}).get("notAfter"))
+    not_after = _asn1_time(tls.getpeercert().get("notAfter"))
     if not_after is None:
         raise _Stop("TLS", detail="no expiry date")
     seconds = not_after - time.time()
@@ -275,10 +285,10 @@ def _days_from_civil(year: int, month: int, day: int) -> int:
     return era * 146097 + doe - 719468
 
 
-def _address_literal(sock: socket.socket) -> str:
+def _address_literal(sock: rawtls.Socket | rawtls.TlsSocket) -> str:
     """RFC 5321 §4.1.4: EHLO with the client's address literal (as diagnose.net.dialogue)."""
     addr = sock.getsockname()[0]
-    return f"[IPv6:{addr}]" if sock.family == socket.AF_INET6 else f"[{addr}]"
+    return f"[IPv6:{addr}]" if sock.family == rawtls.AF_INET6 else f"[{addr}]"
 
 
 def _smtp(r: _Lines, q: Quick, connected_at: float, name: str, host: str, ca_file: str | None,

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from diagnose.app import probe
 from diagnose.app.probe import Verdict, render
 from diagnose.app.probe_args import OPTIONS, UsageError, canonical_ip, make_request, parser, quick_args, split_target
 from diagnose.engine.exitcodes import ExitCode
@@ -69,10 +70,17 @@ def test_a_failure_outranks_an_unknown_and_the_status_line_keeps_perfdata_apart(
     v.add(ExitCode.FAIL, "certificate is for a|b")
     v.add(ExitCode.WARN, "later")
     v.perf.append("time=0.010s;;;0")
-    assert v.code is ExitCode.FAIL
+    assert v.code == ExitCode.FAIL
     first, *details = render(v).splitlines()
     assert first.startswith("MAILDOCTOR CRITICAL - smtp mx.example.com:25: ") and first.count("|") == 1, first
     assert details[1] == "CRITICAL: certificate is for a/b", details
+
+
+def test_the_probes_plain_states_are_maildoctors_exit_codes():
+    # the probe's fast path has plain ints for ExitCode (no enum import): the same numbers
+    assert (probe.OK, probe.WARNING, probe.CRITICAL, probe.UNKNOWN, probe.INTERRUPTED) == (
+        ExitCode.OK, ExitCode.WARN, ExitCode.FAIL, ExitCode.UNKNOWN, ExitCode.INTERRUPTED)
+    assert probe.STATES[ExitCode.FAIL] == "CRITICAL"  # a full-path verdict holds ExitCode members
 
 
 # the quick reader (no argparse on a monitoring job's plain arguments) against argparse itself

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from diagnose.net import roots, tls, verified_session
+from diagnose.net import rawtls, roots, tls, verified_session
 from tests.hostile.absurdcerts import mint_server
 
 HOST = "roots.test"
@@ -45,8 +45,10 @@ def server(tmp_path):
     listener.close()
 
 
-# the full path's verifying context and the probe's fast path load the same roots (diagnose.net.roots)
-CONTEXTS = {"verifying": tls.verifying_context, "probe fast path": verified_session.mail_client_context}
+# the full path's verifying context and the probe's fast path (a context of diagnose.net.rawtls) load the
+# same roots (diagnose.net.roots): (make the context, forget the contexts made)
+CONTEXTS = {"verifying": (tls.verifying_context, tls.verifying_context.cache_clear),
+            "probe fast path": (verified_session.mail_client_context, verified_session.forget_contexts)}
 
 
 @pytest.fixture(params=sorted(CONTEXTS))
@@ -54,25 +56,37 @@ def context_of(request):
     return CONTEXTS[request.param]
 
 
-def _fresh_context(monkeypatch, *, cert_dir, cert_file, make=tls.verifying_context):
+def _fresh_context(monkeypatch, *, cert_dir, cert_file, make=CONTEXTS["verifying"]):
     monkeypatch.setenv("SSL_CERT_DIR", str(cert_dir))
     if cert_file is None:
         monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     else:
         monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
-    roots.hashed_roots.cache_clear()
-    make.cache_clear()
+    new, forget = make
+    roots.forget()
+    forget()
     try:
-        return make(None)
+        return new(None)
     finally:
-        roots.hashed_roots.cache_clear()
-        make.cache_clear()
+        roots.forget()
+        forget()
 
 
-def _handshake(ctx: ssl.SSLContext, port: int) -> None:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
-            ctx.wrap_socket(raw, server_hostname=HOST) as s:
-        assert s.version()
+def _handshake(ctx, port: int) -> None:
+    if isinstance(ctx, ssl.SSLContext):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
+                ctx.wrap_socket(raw, server_hostname=HOST) as s:
+            assert s.version()
+        return
+    sock = rawtls.Socket(rawtls.AF_INET, rawtls.SOCK_STREAM)  # the probe's fast path: _ssl directly
+    try:
+        sock.settimeout(5)
+        sock.connect(("127.0.0.1", port))
+        tls_socket = rawtls.TlsSocket(ctx, sock, HOST)
+        tls_socket.handshake()
+        assert tls_socket.version()
+    finally:
+        sock.close()
 
 
 def test_roots_in_a_hashed_directory_are_read_when_a_chain_needs_them(server, tmp_path, monkeypatch, context_of):
