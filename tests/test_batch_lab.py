@@ -168,3 +168,46 @@ def test_ctrl_c_stops_at_once_keeps_finished_lines_and_resume_finishes(lab, tmp_
     assert "1 target " in again.stdout and "skipped" in again.stdout, again.stdout
     assert sorted(json.loads(line)["target"] for line in out.read_text().splitlines()) == sorted(
         [lab.domain("healthy"), lab.domain("filtered")])
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_require_bulk_sender_judges_each_target_as_check_does(lab, workers):
+    # Given a healthy domain and one whose sending address has no PTR, in one list
+    listing = f"{lab.domain('healthy')}\n{lab.domain('noptr')}\n"
+    # When the batch is asked for the bulk-sender rules (in one process, and in two forked workers)
+    proc = batch(lab, "-", "--require", "bulk-sender", "--ca-file", str(lab.ca_file), "--workers", workers,
+                 "--no-progress", stdin=listing, timeout=120)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    results = {r["target"]: r for r in lines_of(proc.stdout)}
+    rules = {t: {f["code"]: f["status"] for f in r["findings"] if f["check"] == "bulk_sender.rules"}
+             for t, r in results.items()}
+    # Then the checks the rules need ran too, and every rule of the healthy domain is met
+    healthy = results[lab.domain("healthy")]
+    assert {"dkim.keys", "ptr.fcrdns", "tls.handshake"} <= {f["check"] for f in healthy["findings"]}
+    assert rules[lab.domain("healthy")] == {
+        f"bulk_sender.{k}": "pass" for k in ("spf", "dkim", "dmarc", "ptr", "tls_mx", "tls_submission")}
+    # And the missing PTR breaks the rule, failing the target and the run, as `check --require` judges it
+    noptr = results[lab.domain("noptr")]
+    assert rules[lab.domain("noptr")]["bulk_sender.ptr_broken"] == "fail" and noptr["verdict"] == "fail"
+    assert proc.returncode == 2, proc.stderr
+    single = subprocess.run([MAILDOCTOR, "check", lab.domain("noptr"), "--nameserver", lab.resolver, "--timeout", "1.5",
+                             "--ca-file", str(lab.ca_file), "--require", "bulk-sender", "--format", "json"],
+                            capture_output=True, text=True, timeout=120)
+    expected = {f["code"]: f["status"] for f in json.loads(single.stdout)["findings"]
+                if f["check"] == "bulk_sender.rules"}
+    assert rules[lab.domain("noptr")] == expected
+
+
+def test_require_with_checks_given_reports_the_rules_it_cannot_judge(lab):
+    # Given --check spf.record only: the DKIM, PTR and TLS rules have nothing to be judged on
+    proc = batch(lab, "-", "--require", "bulk-sender", "--check", "spf.record", stdin=f"{lab.domain('healthy')}\n")
+    [result] = lines_of(proc.stdout)
+    rules = {f["code"]: f["status"] for f in result["findings"] if f["check"] == "bulk_sender.rules"}
+    # Then they are errors (asked for, not tested), never a quiet pass
+    assert rules["bulk_sender.spf"] == "pass" and rules["bulk_sender.dkim_unknown"] == "error", rules
+    assert result["verdict"] == "error" and proc.returncode == 3
+
+
+def test_an_unknown_rule_set_is_a_usage_error(lab):
+    proc = batch(lab, "-", "--require", "bulk-senders", stdin=f"{lab.domain('healthy')}\n")
+    assert proc.returncode == 3 and "unknown --require 'bulk-senders'" in proc.stderr and "Traceback" not in proc.stderr

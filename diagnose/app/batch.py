@@ -28,12 +28,21 @@ from diagnose.app.batchcore import (
     aiter_entries,
     diagnose_entry,
     done_targets,
+    judge_rules,
     read_entries,
     run_pool,
     stdin_entries,
 )
 from diagnose.app.batchworkers import CAN_FORK, Forked, child_argv, fork_workers, run_workers, worker_entries
-from diagnose.app.plan import BOUNDS, PlanError, fail_on_policy, parse_nameservers, readable_ca, select_checks
+from diagnose.app.plan import (
+    BOUNDS,
+    PlanError,
+    fail_on_policy,
+    parse_nameservers,
+    readable_ca,
+    require_sets,
+    select_checks,
+)
 from diagnose.engine.exitcodes import ExitCode, FailOn, exit_code_for
 from diagnose.engine.plugin import Check, Options
 from diagnose.engine.report import escape_bidi
@@ -68,6 +77,7 @@ class BatchRequest:
     progress: bool | None = None  # None: a bar when stderr is a terminal (and not CI)
     workers: int | str = 1  # processes (diagnose.app.batchworkers); 1: this one; "auto": one per usable core
     worker_mode: bool = False  # this process is a worker of another batch (hidden option)
+    require: list[str] = field(default_factory=list)  # --require: rule sets judged on each target (bulk-sender)
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,7 @@ class BatchPlan:
     concurrency: int
     fail_on: FailOn | None = None
     workers: int = 1
+    require: tuple[str, ...] = ()  # rule sets (diagnose.engine.bulksender.REQUIRE_SETS)
 
 
 def make_batch_plan(request: BatchRequest) -> BatchPlan:
@@ -90,9 +101,26 @@ def make_batch_plan(request: BatchRequest) -> BatchPlan:
     nameservers = parse_nameservers(request.nameservers)
     ca_file = readable_ca(request.ca_file)
     fail_on = fail_on_policy(request.fail_on)
-    checks = select_checks(request.only, request.skip, default=DEFAULT_CHECKS)
+    require = require_sets(request.require)
+    checks = select_checks(request.only, request.skip, default=DEFAULT_CHECKS + rule_checks(require))
     options = Options(timeout=timeout, ca_file=ca_file, connects=SharedConnects())
-    return BatchPlan(nameservers, checks, options, concurrency, fail_on, workers)
+    return BatchPlan(nameservers, checks, options, concurrency, fail_on, workers, require)
+
+
+def rule_checks(require: tuple[str, ...]) -> tuple[str, ...]:
+    """The checks the --require rule sets are judged on, beyond batch's default ones: run when no --check
+    is given (with --check, a rule whose checks did not run is reported as not tested)."""
+    if "bulk-sender" not in require:
+        return ()
+    from diagnose.engine.bulksender import RULES
+
+    return tuple(dict.fromkeys(c for rule in RULES for c in rule.checks if c not in DEFAULT_CHECKS))
+
+
+def _diagnose(plan: BatchPlan, dns: SharedDns):  # type: ignore[no-untyped-def]
+    """One target's work: the checks, then the --require rule sets judged on their findings."""
+    judge = judge_rules(plan.require)
+    return lambda entry: diagnose_entry(entry, plan.checks, dns, plan.options, judge=judge)
 
 
 def usable_cores() -> int:
@@ -201,8 +229,7 @@ async def _run(plan: BatchPlan, stream: IO[str], request: BatchRequest, sink: Si
     if not forked:  # (forked workers were made after the same check)
         await _preflight(dns)
     if request.worker_mode:  # entries numbered by the parent, de-duplicated there; no summary
-        await run_pool(worker_entries(stream), lambda e: diagnose_entry(e, plan.checks, dns, plan.options),
-                       sink.write, plan.concurrency)
+        await run_pool(worker_entries(stream), _diagnose(plan, dns), sink.write, plan.concurrency)
         return
     seen = done_targets(request.output) if request.resume and request.output else set()
     source = stdin_entries(stream) if stream is sys.stdin else read_entries(stream)
@@ -232,10 +259,11 @@ async def _run(plan: BatchPlan, stream: IO[str], request: BatchRequest, sink: Si
             only=request.only,
             skip=request.skip,
             ca_file=str(request.ca_file) if request.ca_file else None,
+            require=list(plan.require),
         )
         await run_workers(fresh(), argv, plan.workers, per_worker, emit)
     else:
-        await run_pool(fresh(), lambda e: diagnose_entry(e, plan.checks, dns, plan.options), emit, plan.concurrency)
+        await run_pool(fresh(), _diagnose(plan, dns), emit, plan.concurrency)
 
 
 def run_batch(request: BatchRequest, bar: BarFactory | None = None) -> ExitCode:

@@ -181,7 +181,7 @@ async def run_workers(entries: AsyncIterator[Entry], child_argv: list[str] | lis
 
 
 def child_argv(*, nameservers: list[str], timeout: float, per_worker: int, only: list[str], skip: list[str],
-               ca_file: str | None) -> list[str]:
+               ca_file: str | None, require: list[str] | None = None) -> list[str]:
     argv = [sys.executable, "-c", "from diagnose.app.entry import main; main()", "batch", "-", "--worker-mode",
             "--no-progress", "--timeout", repr(timeout), "--concurrency", str(per_worker)]
     for ns in nameservers:
@@ -192,6 +192,8 @@ def child_argv(*, nameservers: list[str], timeout: float, per_worker: int, only:
         argv += ["--skip", c]
     if ca_file:
         argv += ["--ca-file", ca_file]
+    for name in require or []:
+        argv += ["--require", name]
     return argv
 
 

@@ -584,6 +584,11 @@ def batch(
         "1", "--workers", "-w", metavar="N|auto",
         help="Worker processes sharing --concurrency (1-64, or auto: one per usable core).",
     ),
+    require: list[str] = typer.Option(
+        [], "--require", metavar="SET",
+        help="Judge each target by a set of rules too (repeatable): bulk-sender = the Google, Yahoo and Microsoft "
+        "rules for bulk senders (adds the DKIM, PTR and TLS checks they need unless --check is given).",
+    ),
     worker_mode: bool = typer.Option(False, "--worker-mode", hidden=True),
 ) -> None:
     """Diagnose many domains (DNS, MX, port 25, SPF, DMARC): one JSON line per target, then a summary."""
@@ -592,7 +597,7 @@ def batch(
     request = BatchRequest(source=file, nameservers=nameserver, timeout=timeout, concurrency=concurrency,
                            output=output, resume=resume, only=only, skip=skip, ca_file=ca_file,
                            fail_on=fail_on.value if fail_on else None, progress=False if no_progress else None,
-                           workers=workers, worker_mode=worker_mode)
+                           workers=workers, worker_mode=worker_mode, require=require)
     raise typer.Exit(int(run_batch(request, _batch_bar)))
 
 

@@ -26,7 +26,6 @@ from diagnose.app.probe_args import Request, UsageError, canonical_ip, make_requ
 from diagnose.engine.hostnames import port_number, split_host_port
 from diagnose.engine.timeouts import DEFAULT_TIMEOUT
 from diagnose.knowledge.sanitize import clean
-from diagnose.net.quickdns import first_address
 from diagnose.net.verified_session import Quick, verified_session
 
 # The Nagios plugin states, the probe's exit codes: the numbers of diagnose.engine.exitcodes.ExitCode's
@@ -98,6 +97,8 @@ def quick_address(req: Request) -> str | None:
     server = first_resolver(req.nameservers)
     if server is None:
         return None
+    from diagnose.net.quickdns import first_address  # here: a probe given an address asks no DNS
+
     return first_address(req.host, server, min(req.timeout / 4, DEFAULT_TIMEOUT))
 
 
