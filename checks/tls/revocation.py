@@ -1,21 +1,27 @@
 """tls.revocation: the certificate each TLS port presents has not been revoked by its CA, asked the
 way clients ask: OCSP first, then the CRL, answers verified against the issuing CA.
 
-Only the server's own certificate is checked (not the intermediates). OCSP stapling is not tested:
+The server's own certificate gets one finding per port (``tls.revocation_*``). Each intermediate the
+server sends (up to a root or a trust anchor) is asked of its own issuer the same way, at the same
+time; what they show goes into the evidence (``intermediates``) and, when one is revoked or could not
+be confirmed, into a second finding (``tls.revocation_intermediate_*``). OCSP stapling is not tested:
 Python's ssl module cannot ask a server for a stapled response (cpython issue #88946). Every answer
 that is not a verified "good" or "revoked" is reported as such, never as a pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
+
+from cryptography import x509
 
 from checks.servercheck import ServerCheck, subject
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import CheckContext
 from diagnose.knowledge.certs import common_name
-from diagnose.net.cafetch import RevocationResult, ca_fetcher, enabled
+from diagnose.knowledge.revocation import Answer
+from diagnose.net.cafetch import CaRevocation, RevocationResult, ca_fetcher, enabled
 from diagnose.net.dialogue import Dialogue, Endpoint
 
 STAPLING_NOTE = "not tested: Python's ssl module cannot request a stapled OCSP response"
@@ -28,6 +34,8 @@ OUTCOME_CODE = {
     "unavailable": ("tls.revocation_unavailable", Status.WARN),
     "unchecked": ("tls.revocation_unchecked", Status.SKIP),
 }
+SOURCE_NAME = {"ocsp": "OCSP", "crl": "CRL"}
+UNCONFIRMED = ("stale", "unknown", "invalid", "unavailable")  # an intermediate's outcomes worth a warning
 
 
 class Revocation(ServerCheck):
@@ -64,6 +72,24 @@ class Revocation(ServerCheck):
             "responder or publish its CRL there. --no-revocation skips these requests.",
         ),
         "tls.revocation_unchecked": ("Revocation of {host}'s certificate was not checked: {detail}.", ""),
+        "tls.revocation_intermediate_revoked": (
+            "{host} sends the intermediate CA certificate \"{ca_name}\" with its own, and {issuer_name} revoked "
+            "that intermediate on {revoked_at}{reason_text} ({source}). Clients that check the whole chain "
+            "(Windows' certificate checks, which Outlook uses, do) refuse every certificate issued under it, "
+            "so also {host}'s, whatever the server certificate's own revocation status.",
+            "Get a certificate from a chain the CA still stands behind: install the CA's current intermediate "
+            "(its announcement of the revocation says which replaces it) or have the certificate issued again "
+            "(e.g. `certbot certonly --force-renewal -d {hostname}`), put the new chain in the server's "
+            "certificate file and reload the server.",
+        ),
+        "tls.revocation_intermediate_unconfirmed": (
+            "The revocation of the intermediate CA certificate \"{ca_name}\" that {host} sends could not be "
+            "confirmed: {detail} ({url}). Clients that check the whole chain treat that as no answer; strict "
+            "ones refuse the certificate.",
+            "This is the publication of the CA above the intermediate, not the mail server: check that {url} "
+            "answers from here (`curl -sI {url}`); if it is your own CA, publish a fresh CRL there; else tell "
+            "the CA. --no-revocation skips these requests.",
+        ),
     }
 
     async def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:
@@ -78,38 +104,32 @@ class Revocation(ServerCheck):
         if d.tls is None or not d.tls.chain:
             return [self.skip(ep, "no TLS session (see tls.handshake)")]
         try:
-            result = await ca_fetcher(ctx).revocation(list(d.tls.chain))
+            result, intermediates = await ca_fetcher(ctx).chain(list(d.tls.chain))
         except ValueError as exc:  # a certificate cryptography cannot decode: tls.certificate says so
             return [self.skip(ep, f"the certificate cannot be decoded ({str(exc)[:100]})")]
-        return self.evaluate(ep, d, result)
+        return self.evaluate(ep, d, result, intermediates)
 
-    def evaluate(self, ep: Endpoint, d: Dialogue, result: RevocationResult) -> list[Finding]:
-        """Pure: the finding for one endpoint from the (shared) revocation result of its certificate."""
+    def evaluate(self, ep: Endpoint, d: Dialogue, result: RevocationResult,
+                 intermediates: Sequence[CaRevocation] = ()) -> list[Finding]:
+        """Pure: the findings for one endpoint from the (shared) revocation results of its certificate and
+        of the intermediates it sent: the certificate's own finding, then one about the intermediates
+        when one is revoked or unconfirmed."""
         assert d.tls is not None, "judge() passes only dialogues that reached TLS"
         code, status = OUTCOME_CODE[result.outcome]
-        answers = [{"source": a.source, "url": a.url, "outcome": a.outcome, "detail": a.detail, **a.facts}
-                   for a in result.answers]
-        ev = {"outcome": result.outcome, "urls": result.urls, "answers": answers, "stapling": STAPLING_NOTE}
+        ev = {"outcome": result.outcome, "urls": result.urls, "answers": _answers(result), "stapling": STAPLING_NOTE}
         if result.issuer is not None:
             ev["issuer"] = {"source": result.issuer.source, "aia": list(result.issuer.attempts),
                             "subject": result.issuer.cert.subject.rfc4514_string() if result.issuer.cert else ""}
-        decisive = next((a for a in result.answers if a.outcome == result.outcome), None)
-        if decisive is None and result.answers:
-            decisive = result.answers[-1]
+        above = [_intermediate_evidence(ca) for ca in intermediates]
+        ev["intermediates"] = above
+        decisive, source, detail = _decisive(result)
         facts = dict(decisive.facts) if decisive else {}
-        source = {"ocsp": "OCSP", "crl": "CRL"}.get(decisive.source, "") if decisive else ""
-        detail = decisive.detail if decisive else result.detail
-        if result.outcome == "unavailable" and len(result.answers) > 1:
-            detail = "; ".join(f"{a.source.upper()} {a.outcome}" for a in result.answers)
         reason = facts.get("reason", "")
         kw: dict[str, Any]  # keywords of self.finding
         kw = dict(evidence=ev, duration_s=d.elapsed_s, host=ep.host, hostname=ep.host, url=decisive.url if decisive
                   else "", detail=detail, source=source, revoked_at=str(facts.get("revoked_at", ""))[:16],
                   reason_text=f" (reason: {reason})" if reason and reason != "unspecified" else "")
-        try:
-            name = common_name(d.tls.chain[0].subject)
-        except ValueError:
-            name = "the certificate"
+        name = _name(d.tls.chain[0].subject, "the certificate")
         summary = {
             "good": f"{name}: not revoked ({source}, verified answer)",
             "revoked": f"{name}: REVOKED ({source}, {kw['revoked_at'] or 'date unknown'})",
@@ -119,4 +139,75 @@ class Revocation(ServerCheck):
             "unavailable": f"revocation not checked: the CA did not answer ({detail})",
             "unchecked": f"revocation not checked: {detail}",
         }[result.outcome]
-        return [self.finding(code, status, subject(ep), summary[:300], **kw)]
+        findings = [self.finding(code, status, subject(ep), summary[:300], **kw)]
+        chain_finding = self._intermediates(ep, d, intermediates, above)
+        return findings + ([chain_finding] if chain_finding is not None else [])
+
+    def _intermediates(self, ep: Endpoint, d: Dialogue, intermediates: Sequence[CaRevocation],
+                       evidence: list[dict]) -> Finding | None:
+        """FAIL when the CA above an intermediate revoked it, WARN when one could not be confirmed (stale,
+        invalid, unknown or unreachable source); None when all are good or name no source (evidence only)."""
+        revoked = [ca for ca in intermediates if ca.result.outcome == "revoked"]
+        unconfirmed = [ca for ca in intermediates if ca.result.outcome in UNCONFIRMED]
+        if not revoked and not unconfirmed:
+            return None
+        shown = (revoked or unconfirmed)[0]
+        decisive, source, detail = _decisive(shown.result)
+        facts = dict(decisive.facts) if decisive else {}
+        reason = facts.get("reason", "")
+        revoked_at = str(facts.get("revoked_at", ""))[:16]
+        ca_name = _name(shown.cert.subject, "") or "(no name)"
+        issuer = shown.result.issuer.cert if shown.result.issuer and shown.result.issuer.cert else None
+        issuer_name = f'"{_name(issuer.subject, "its issuer")}"' if issuer else "its issuing CA"
+        kw: dict[str, Any] = dict(
+            evidence={"intermediates": evidence}, duration_s=d.elapsed_s, host=ep.host, hostname=ep.host,
+            ca_name=ca_name, issuer_name=issuer_name, url=decisive.url if decisive else "", detail=detail,
+            source=source, revoked_at=revoked_at or "an unknown date",
+            reason_text=f" (reason: {reason})" if reason and reason != "unspecified" else "")
+        if revoked:
+            summary = f"intermediate CA {ca_name}: REVOKED by {issuer_name} ({source}, {revoked_at or 'date unknown'})"
+            return self.finding("tls.revocation_intermediate_revoked", Status.FAIL, subject(ep), summary[:300], **kw)
+        summary = f"intermediate CA {ca_name}: revocation not confirmed ({shown.result.outcome}: {detail})"
+        return self.finding("tls.revocation_intermediate_unconfirmed", Status.WARN, subject(ep), summary[:300], **kw)
+
+
+def _answers(result: RevocationResult) -> list[dict[str, Any]]:
+    return [{"source": a.source, "url": a.url, "outcome": a.outcome, "detail": a.detail, **a.facts}
+            for a in result.answers]
+
+
+def _decisive(result: RevocationResult) -> tuple[Answer | None, str, str]:
+    """The answer the outcome rests on, its source's name (OCSP, CRL) and the detail to show."""
+    decisive = next((a for a in result.answers if a.outcome == result.outcome), None)
+    if decisive is None and result.answers:
+        decisive = result.answers[-1]
+    source = SOURCE_NAME.get(decisive.source, "") if decisive else ""
+    detail = decisive.detail if decisive else result.detail
+    if result.outcome == "unavailable" and len(result.answers) > 1:
+        detail = "; ".join(f"{a.source.upper()} {a.outcome}" for a in result.answers)
+    return decisive, source, detail
+
+
+def _intermediate_evidence(ca: CaRevocation) -> dict[str, Any]:
+    """JSON evidence of one intermediate: subject, outcome, the deciding source and URL, when revoked the
+    date and reason, the issuer it was asked of, and every answer."""
+    result = ca.result
+    decisive, _, detail = _decisive(result)
+    out: dict[str, Any] = {"subject": ca.cert.subject.rfc4514_string()[:300], "outcome": result.outcome,
+                           "source": decisive.source if decisive else "", "url": decisive.url if decisive else "",
+                           "detail": detail}
+    if result.outcome == "revoked" and decisive is not None:
+        out["revoked_at"] = decisive.facts.get("revoked_at", "")
+        out["reason"] = decisive.facts.get("reason", "")
+    if result.issuer is not None:
+        out["issuer"] = {"source": result.issuer.source,
+                         "subject": result.issuer.cert.subject.rfc4514_string()[:300] if result.issuer.cert else ""}
+    out["answers"] = _answers(result)
+    return out
+
+
+def _name(name: x509.Name, default: str) -> str:
+    try:
+        return common_name(name)
+    except ValueError:
+        return default

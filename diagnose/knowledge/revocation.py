@@ -9,6 +9,7 @@ responder certificate the issuer delegated with the OCSP-signing purpose) and is
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -20,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPub
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
+
+from diagnose.knowledge.certs import is_self_signed
 
 SKEW = dt.timedelta(minutes=5)  # clock difference tolerated on thisUpdate / nextUpdate
 MAX_URLS = 4  # per kind: a certificate with hundreds of URLs must not make hundreds of fetches
@@ -92,6 +95,40 @@ def find_issuer(leaf: x509.Certificate, candidates) -> x509.Certificate | None:
             continue
         return cand
     return None
+
+
+def sent_ca_path(chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate]) -> list[x509.Certificate]:
+    """The CA certificates above the leaf (``chain[0]``) whose revocation clients check: the issuer path
+    through what the server sent (``chain[1:]``, in any order, each used once), up to a self-signed
+    certificate or a trust anchor (same subject and key as one in ``anchors``), which no CA revokes."""
+    path: list[x509.Certificate] = []
+    current, rest = chain[0], list(chain[1:])
+    while rest:  # bounded: every step takes one certificate out of rest
+        issuer = find_issuer(current, rest)
+        if issuer is None or is_self_signed(issuer) or is_anchor(issuer, anchors):
+            break
+        path.append(issuer)
+        rest = [c for c in rest if c is not issuer]
+        current = issuer
+    return path
+
+
+def is_anchor(cert: x509.Certificate, anchors: Sequence[x509.Certificate]) -> bool:
+    """True when a trust anchor has the certificate's subject and key (the anchor itself, or a
+    cross-signed copy of it: clients stop building the path there)."""
+    subject = cert.subject
+    key = None
+    for anchor in anchors:
+        if anchor.subject != subject:
+            continue
+        key = key or _spki(cert)
+        if _spki(anchor) == key:
+            return True
+    return False
+
+
+def _spki(cert: x509.Certificate) -> bytes:
+    return cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def parse_issuer_certificates(data: bytes) -> list[x509.Certificate]:

@@ -3,7 +3,8 @@
 Plain http:// only (as RFC 5280 and the CA/B rules publish them), names resolved through the run's
 resolver (``ctx.dns``), every fetch bounded by ``limits`` (the ONE place the sizes and times live).
 A certificate shared by several ports is judged once: results are cached per CheckContext by URL and
-by leaf fingerprint.
+by certificate fingerprint. ``chain`` judges the leaf and the intermediates the server sent at once,
+so a chain costs the time of its slowest certificate, within the one budget ``limits.total``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from diagnose.knowledge.revocation import (
     judge_ocsp,
     ocsp_request,
     parse_issuer_certificates,
+    sent_ca_path,
     summarize,
 )
 from diagnose.net.httpget import FetchResult, http_fetch
@@ -71,6 +73,14 @@ class RevocationResult:
     issuer: IssuerLookup | None = None
     urls: dict = field(default_factory=dict)
     detail: str = ""  # why unchecked
+
+
+@dataclass(frozen=True)
+class CaRevocation:
+    """The revocation of one CA certificate the server sent above its own (an intermediate)."""
+
+    cert: x509.Certificate
+    result: RevocationResult
 
 
 def _attempt(result: FetchResult) -> dict[str, Any]:
@@ -138,8 +148,25 @@ class CaFetcher:
             attempt["detail"] = "no certificate there issued this one"
         return IssuerLookup(None, "", tuple(attempts))
 
+    async def chain(self, chain: list[x509.Certificate]) -> tuple[RevocationResult, tuple[CaRevocation, ...]]:
+        """The leaf's revocation and that of each intermediate the server sent (up to a root or a trust
+        anchor), each asked of its own issuer's OCSP/CRL. All start together, so the chain takes the
+        time of its slowest certificate, never more than ``limits.total``."""
+        cas = sent_ca_path(chain, trust_store(self.ctx.options.ca_file).anchors)
+        leaf, above = await asyncio.gather(self.revocation(chain),
+                                           asyncio.gather(*(self._intermediate(ca, chain) for ca in cas)))
+        return leaf, tuple(above)
+
+    async def _intermediate(self, ca: x509.Certificate, chain: list[x509.Certificate]) -> CaRevocation:
+        try:
+            return CaRevocation(ca, await self.revocation([ca, *(c for c in chain[1:] if c is not ca)]))
+        except ValueError as exc:  # a certificate cryptography cannot decode
+            return CaRevocation(ca, RevocationResult("unchecked", detail=f"the certificate cannot be decoded "
+                                                                        f"({str(exc)[:100]})"))
+
     async def revocation(self, chain: list[x509.Certificate]) -> RevocationResult:
-        """Is the leaf of ``chain`` revoked? OCSP first, then the CRLs, until one answer is definitive."""
+        """Is ``chain[0]`` revoked (the leaf, or an intermediate with what was sent above it)? OCSP first,
+        then the CRLs, until one answer is definitive; once per certificate and run."""
         key = fingerprint(chain[0])
         if key not in self._revocation:
             self._revocation[key] = asyncio.ensure_future(self._revoke(chain))

@@ -208,7 +208,9 @@ class Lab:
         ca = CertAuthority(w / "certs", plan.net, urls={
             "crl": f"http://{ca_host}/intermediate.crl", "stale_crl": f"http://{ca_host}/stale.crl",
             "issuer": f"http://{ca_host}/intermediate.der", "ocsp": f"http://{ocsp_host}/",
-            "ocsp_down": f"http://{plan.hosts['refused'].fqdn}/"})
+            "ocsp_down": f"http://{plan.hosts['refused'].fqdn}/",
+            "root_crl": f"http://{ca_host}/root.crl", "root_issuer": f"http://{ca_host}/root.der",
+            "crl2": f"http://{ca_host}/intermediate2.crl", "issuer2": f"http://{ca_host}/intermediate2.der"})
         certs = {key: ca.issue(key, [h.fqdn, *h.sans], variant=h.tls) for key, h in plan.hosts.items()}
         password = secrets.token_urlsafe(18)
 

@@ -9,6 +9,11 @@ the intermediate's CRL (DER), a stale CRL, the intermediate (DER) and the index.
 ``openssl ocsp`` answers from. Revocation variants: crlrevoked (listed in the CRL, no OCSP URL),
 ocsprevoked (revoked only in the OCSP index), ocspdown (OCSP URL where nothing listens, no CRL),
 crlstale (only a CRL whose next update has passed).
+
+With ``urls["root_crl"]`` the intermediates carry a CRL distribution point and AIA CA Issuers of their
+own, pointing at the root's CRL and certificate (no OCSP for the root: one ``openssl ocsp`` answers for
+the intermediate). A second intermediate, which the root's CRL lists as revoked, issues the leaves of
+variant intrevoked (their own CRL, signed by that intermediate, lists nothing).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 VARIANTS = ("", "expired", "expiring", "wrongname", "selfsigned", "nochain",
-            "crlrevoked", "ocsprevoked", "ocspdown", "crlstale")
+            "crlrevoked", "ocsprevoked", "ocspdown", "crlstale", "intrevoked")
 REVOKED_IN_CRL = ("crlrevoked",)
 REVOKED_IN_OCSP = ("crlrevoked", "ocsprevoked")
 
@@ -89,19 +94,32 @@ class CertAuthority:
             .sign(self.root_key, hashes.SHA256())
         )
         self.inter_key = ec.generate_private_key(ec.SECP256R1())
-        inter_name = _name(f"maildoctor lab intermediate CA {label}")
-        self.inter = (
-            self._builder(inter_name, root_name, self.inter_key.public_key(), self.root_key.public_key(),
-                          self.ca_not_before)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-                           critical=True)
-            .sign(self.root_key, hashes.SHA256())
-        )
+        self.inter = self._intermediate(_name(f"maildoctor lab intermediate CA {label}"), self.inter_key)
+        # the intermediate the root revoked (listed in root.crl): it issues the intrevoked leaves
+        self.inter2_key = ec.generate_private_key(ec.SECP256R1())
+        self.inter2 = self._intermediate(_name(f"maildoctor lab intermediate CA 2 {label}"), self.inter2_key)
         _write(self.ca_file, _cert_pem(self.root))
         _write(self.dir / "ca.key", _key_pem(self.root_key), 0o600)
         _write(self.dir / "intermediate.pem", _cert_pem(self.inter))
         _write(self.dir / "intermediate.key", _key_pem(self.inter_key), 0o600)
+
+    def _intermediate(self, name: x509.Name, key) -> x509.Certificate:
+        """A CA certificate signed by the root; with the root's publication points when urls name them."""
+        builder = (
+            self._builder(name, self.root.subject, key.public_key(), self.root_key.public_key(), self.ca_not_before)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                           critical=True)
+        )
+        urls = self.urls or {}
+        if urls.get("root_crl"):
+            builder = builder.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
+                [x509.UniformResourceIdentifier(urls["root_crl"])], None, None, None)]), critical=False)
+        if urls.get("root_issuer"):
+            builder = builder.add_extension(x509.AuthorityInformationAccess([x509.AccessDescription(
+                AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(urls["root_issuer"]))]),
+                critical=False)
+        return builder.sign(self.root_key, hashes.SHA256())
 
     @property
     def ca_file(self) -> Path:
@@ -154,7 +172,8 @@ class CertAuthority:
             "expired": (self.now - dt.timedelta(days=60), self.now - dt.timedelta(days=2)),
             "expiring": (None, self.now + dt.timedelta(days=5)),
         }.get(variant, (None, None))
-        issuer, issuer_key = (_name(names[0]), key) if variant == "selfsigned" else (self.inter.subject, self.inter_key)
+        inter, inter_key = (self.inter2, self.inter2_key) if variant == "intrevoked" else (self.inter, self.inter_key)
+        issuer, issuer_key = (_name(names[0]), key) if variant == "selfsigned" else (inter.subject, inter_key)
         builder = (
             self._builder(_name(names[0]), issuer, key.public_key(), issuer_key.public_key(), not_before, not_after)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -179,19 +198,22 @@ class CertAuthority:
         }
         _write(paths["cert"], _cert_pem(cert))
         _write(paths["key"], _key_pem(key), 0o600)
-        sent = b"" if variant in ("selfsigned", "nochain") else _cert_pem(self.inter)
+        sent = b"" if variant in ("selfsigned", "nochain") else _cert_pem(inter)
         _write(paths["chain"], _cert_pem(cert) + sent)
         return {k: str(v) for k, v in paths.items()}
 
     def _revocation_extensions(self, builder: x509.CertificateBuilder, variant: str) -> x509.CertificateBuilder:
         urls = self.urls or {}
-        crl = {"ocspdown": None, "crlstale": urls["stale_crl"]}.get(variant, urls["crl"])
-        ocsp = {"crlrevoked": None, "crlstale": None, "ocspdown": urls["ocsp_down"]}.get(variant, urls["ocsp"])
+        crl = {"ocspdown": None, "crlstale": urls["stale_crl"], "intrevoked": urls.get("crl2")}.get(variant, urls["crl"])
+        ocsp = {"crlrevoked": None, "crlstale": None, "ocspdown": urls["ocsp_down"],
+                "intrevoked": None}.get(variant, urls["ocsp"])
+        issuer = urls.get("issuer2") if variant == "intrevoked" else urls["issuer"]
         aia = [x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS,
-                                      x509.UniformResourceIdentifier(urls["issuer"]))]
+                                      x509.UniformResourceIdentifier(issuer))] if issuer else []
         if ocsp:
             aia.insert(0, x509.AccessDescription(AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp)))
-        builder = builder.add_extension(x509.AuthorityInformationAccess(aia), critical=False)
+        if aia:
+            builder = builder.add_extension(x509.AuthorityInformationAccess(aia), critical=False)
         if crl:
             builder = builder.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
                 [x509.UniformResourceIdentifier(crl)], None, None, None)]), critical=False)
@@ -203,19 +225,31 @@ class CertAuthority:
         return self.dir / "index.txt"
 
     def write_revocation(self, www: Path) -> None:
-        """Publish, after the last ``issue``: ``www``/intermediate.crl, stale.crl, intermediate.der, and
-        the OCSP index (every leaf issued, revoked ones marked R)."""
+        """Publish, after the last ``issue``: ``www``/intermediate.crl, stale.crl, intermediate.der, the
+        root's root.crl (listing the second intermediate) and root.der, the second intermediate's
+        intermediate2.crl and intermediate2.der, and the OCSP index (every leaf the first intermediate
+        issued, revoked ones marked R)."""
         www.mkdir(parents=True, exist_ok=True)
         revoked_at = self.now - dt.timedelta(days=1)
-        listed = [x509.RevokedCertificateBuilder().serial_number(c.serial_number).revocation_date(revoked_at)
-                  .add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False).build()
-                  for c, v in self.issued if v in REVOKED_IN_CRL]
-        _write(www / "intermediate.crl", self._crl(listed, self.now - dt.timedelta(hours=1),
-                                                   self.now + dt.timedelta(days=7)))
+        fresh = (self.now - dt.timedelta(hours=1), self.now + dt.timedelta(days=7))
+
+        def entry(serial: int, reason: x509.ReasonFlags) -> x509.RevokedCertificate:
+            return (x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(revoked_at)
+                    .add_extension(x509.CRLReason(reason), critical=False).build())
+
+        listed = [entry(c.serial_number, x509.ReasonFlags.key_compromise) for c, v in self.issued if v in REVOKED_IN_CRL]
+        _write(www / "intermediate.crl", self._crl(listed, *fresh))
         _write(www / "stale.crl", self._crl([], self.now - dt.timedelta(days=10), self.now - dt.timedelta(days=3)))
         _write(www / "intermediate.der", self.inter.public_bytes(serialization.Encoding.DER))
+        _write(www / "root.crl", self._crl([entry(self.inter2.serial_number, x509.ReasonFlags.ca_compromise)], *fresh,
+                                           issuer=(self.root, self.root_key)))
+        _write(www / "root.der", self.root.public_bytes(serialization.Encoding.DER))
+        _write(www / "intermediate2.crl", self._crl([], *fresh, issuer=(self.inter2, self.inter2_key)))
+        _write(www / "intermediate2.der", self.inter2.public_bytes(serialization.Encoding.DER))
         lines = []
         for cert, variant in self.issued:
+            if variant == "intrevoked":  # issued by the second intermediate: not this responder's
+                continue
             serial = format(cert.serial_number, "X")
             serial = "0" * (len(serial) % 2) + serial
             expiry = cert.not_valid_after_utc.strftime("%y%m%d%H%M%SZ")
@@ -227,12 +261,15 @@ class CertAuthority:
         _write(self.index_file, ("\n".join(lines) + "\n").encode())
         _write(self.dir / "index.txt.attr", b"unique_subject = no\n")
 
-    def _crl(self, revoked: list, this_update: dt.datetime, next_update: dt.datetime) -> bytes:
-        builder = (x509.CertificateRevocationListBuilder().issuer_name(self.inter.subject)
+    def _crl(self, revoked: list, this_update: dt.datetime, next_update: dt.datetime, *,
+             issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None) -> bytes:
+        """A CRL signed by ``issuer`` (certificate, key), by default the intermediate."""
+        cert, key = issuer or (self.inter, self.inter_key)
+        builder = (x509.CertificateRevocationListBuilder().issuer_name(cert.subject)
                    .last_update(this_update).next_update(next_update)
                    .add_extension(x509.CRLNumber(1), critical=False)
-                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.inter_key.public_key()),
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()),
                                   critical=False))
         for entry in revoked:
             builder = builder.add_revoked_certificate(entry)
-        return builder.sign(self.inter_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+        return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)

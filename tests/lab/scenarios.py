@@ -143,7 +143,7 @@ HOSTS: dict[str, Host] = {
     # the lab CA's publication points, named in every leaf (pki.py); key "capub": "ca" would be certs/ca.pem
     # the lab's identity provider (authserver.py): HTTPS 443 for clients, HTTP 80 for Dovecot's introspection
     "idp": Host(157, "idp", ("https", "http"), note="OAuth 2.0 authorization server (authserver.py)"),
-    "capub": Host(155, "ca", ("http",), note="HTTP 80: the lab CA's CRLs and intermediate (webserver.py)"),
+    "capub": Host(155, "ca", ("http",), note="HTTP 80: the lab CA's CRLs (root and intermediates) and CA certificates (webserver.py)"),
     "ocsp": Host(156, "ocsp", ("ocsp",), note="HTTP 80: OCSP answers by openssl ocsp (webserver.py)"),
     "listed": Host(151, "mx.listed", ("smtp",), note="Postfix: 25; listed on the lab DNSBL dnsbl.<tld>"),
     "ptrbad": Host(152, "mx.ptrbad", ("smtp",), ptr="mail.elsewhere", note="Postfix: 25; PTR -> a name without A"),
@@ -155,6 +155,8 @@ HOSTS: dict[str, Host] = {
     "ocsprevoked": Host(74, "mx.ocsprevoked", ("smtp",), tls="ocsprevoked", note="Postfix: 25, revoked only in OCSP"),
     "ocspdown": Host(75, "mx.ocspdown", ("smtp",), tls="ocspdown", note="Postfix: 25, OCSP URL where nothing listens"),
     "crlstale": Host(76, "mx.crlstale", ("smtp",), tls="crlstale", note="Postfix: 25, only a stale CRL"),
+    "intrevoked": Host(77, "mx.intrevoked", ("smtp",), tls="intrevoked",
+                       note="Postfix: 25, leaf (not revoked) under a second intermediate that the root's CRL revokes"),
     "oldtls": Host(
         72,
         "mx.oldtls",
@@ -636,6 +638,8 @@ SCENARIOS: dict[str, Scenario] = {
             ("ocsprevoked", "MX certificate revoked in OCSP, not in the CRL (tls.revocation_revoked)"),
             ("ocspdown", "MX certificate's OCSP responder refuses connections (tls.revocation_unavailable)"),
             ("crlstale", "MX certificate's only CRL is past its next update (tls.revocation_stale)"),
+            ("intrevoked", "MX certificate's intermediate CA is revoked by the root "
+                           "(tls.revocation_intermediate_revoked)"),
         )
     },
     "noauth": Scenario(
