@@ -46,6 +46,30 @@ def test_healthy_certificates_are_not_revoked_per_ocsp(lab):
     assert ev["answers"][0]["signer"] == "the issuing CA" and ev["issuer"]["source"] == "sent"
     assert "not tested" in ev["stapling"]
     assert "OCSP" in report["meta"]["revocation"]
+    # the intermediate each server sends is asked too, of the root's CRL; the leaf's finding says only the leaf
+    for f in found:
+        [inter] = f["evidence"]["intermediates"]
+        assert (inter["outcome"], inter["source"]) == ("good", "crl"), inter
+        assert inter["url"] == f"http://{lab.hostname('capub')}/root.crl" and inter["issuer"]["source"] == "trust store"
+        assert f["summary"].startswith(f["subject"].split()[0] + ": not revoked (OCSP"), f["summary"]
+
+
+def test_intermediate_revoked_by_the_root_fails(lab):
+    report = check(lab, "intrevoked")
+    found = {f["code"]: f for f in revocation(report)}
+    # the server's own certificate is good (its CA's CRL does not list it), and its finding says just that
+    assert found["tls.revocation_ok"]["status"] == "pass", found
+    # but the intermediate it sends is listed in the root's CRL: a failure of its own, naming the CA certificate
+    fail = found["tls.revocation_intermediate_revoked"]
+    assert fail["status"] == "fail" and report["verdict"] == "fail", fail
+    assert "intermediate CA 2" in fail["summary"] and "REVOKED" in fail["summary"], fail["summary"]
+    [inter] = fail["evidence"]["intermediates"]
+    assert inter["outcome"] == "revoked" and inter["source"] == "crl" and inter["reason"] == "ca_compromise"
+    assert inter["url"] == f"http://{lab.hostname('capub')}/root.crl" and inter["revoked_at"]
+    assert "intermediate CA 2" in inter["subject"] and "root CA" in inter["issuer"]["subject"]
+    assert "ca_compromise" in fail["explanation"] and "intermediate" in fail["remedy"]
+    text = check(lab, "intrevoked", fmt="text")
+    assert "REVOKED" in text and "tls.revocation" in text
 
 
 @pytest.mark.parametrize("scenario,code,status,source", [

@@ -162,3 +162,24 @@ def test_many_silent_urls_stay_within_the_certificate_budget(tmp_path):
     result, elapsed = asyncio.run(go())
     assert result.outcome == "unavailable" and elapsed < 6 * T + 1, (result, elapsed)
     assert all(a.outcome == "timeout" for a in result.answers)
+
+
+def test_intermediates_share_the_leafs_budget(tmp_path):
+    """The leaf (OCSP + CRL) and its intermediate (the root's CRL) all on a silent server: the chain is
+    judged at once, so it ends within one certificate's budget (6 x timeout), not one per certificate."""
+    async def go():
+        server, port = await serve(silent)
+        async with server:
+            base = f"http://127.0.0.1:{port}"
+            urls = {k: f"{base}/{k}" for k in ("crl", "stale_crl", "issuer", "ocsp", "ocsp_down", "root_crl")}
+            ca = CertAuthority(tmp_path, "silent-chain", urls=urls)
+            leaf = x509.load_pem_x509_certificate(open(ca.issue("leaf", ["mx.example"])["cert"], "rb").read())
+            ctx = CheckContext(parse_target("example.com"), NoDns(), Options(timeout=T), FactBoard())
+            start = time.monotonic()
+            result, above = await ca_fetcher(ctx).chain([leaf, ca.inter, ca.root])
+            return result, above, time.monotonic() - start
+
+    result, above, elapsed = asyncio.run(go())
+    assert result.outcome == "unavailable" and [ca.result.outcome for ca in above] == ["unavailable"], (result, above)
+    assert above[0].result.answers[0].url.endswith("/root_crl")  # the intermediate was asked, of the root's CRL
+    assert elapsed < 6 * T + 1, elapsed

@@ -21,9 +21,10 @@ from diagnose.knowledge.revocation import (
     judge_ocsp,
     ocsp_request,
     parse_issuer_certificates,
+    sent_ca_path,
     summarize,
 )
-from diagnose.net.cafetch import IssuerLookup, RevocationResult
+from diagnose.net.cafetch import CaRevocation, IssuerLookup, RevocationResult
 from diagnose.net.dialogue import Endpoint
 from diagnose.net.httpget import plain_http_url
 from tests.lab.pki import CertAuthority
@@ -171,3 +172,51 @@ def test_verdicts_never_claim_more_than_was_tested(pki, outcome, code, status):
     assert "{" not in finding.explanation
     if status is not Status.PASS:
         assert "not revoked" not in finding.summary
+
+
+def test_sent_ca_path_stops_at_roots_and_anchors(pki):
+    ca, other, leaf = pki
+    # Given the chain as servers send it, in order, out of order, with a stray CA, and with the root
+    assert sent_ca_path([leaf, ca.inter], [ca.root]) == [ca.inter]
+    assert sent_ca_path([leaf, other.inter, ca.inter, ca.root], [ca.root]) == [ca.inter]
+    assert sent_ca_path([leaf, ca.root, ca.inter], []) == [ca.inter]  # a self-signed root is never asked
+    # Then an intermediate that is itself a trust anchor, and a leaf sent alone, have nothing above to ask
+    assert sent_ca_path([leaf, ca.inter], [ca.inter]) == []
+    assert sent_ca_path([leaf], [ca.root]) == []
+    assert sent_ca_path([leaf, other.inter], [ca.root]) == []  # not the leaf's issuer: not on its path
+
+
+@pytest.mark.parametrize("outcome,code,status", [
+    ("revoked", "tls.revocation_intermediate_revoked", Status.FAIL),
+    ("unavailable", "tls.revocation_intermediate_unconfirmed", Status.WARN),
+    ("stale", "tls.revocation_intermediate_unconfirmed", Status.WARN),
+    ("good", None, None),
+    ("unchecked", None, None),
+])
+def test_intermediate_verdicts(pki, outcome, code, status):
+    ca, _, leaf = pki
+    # Given a good leaf and an intermediate whose root's CRL gave ``outcome``
+    good = RevocationResult("good", (Answer("ocsp", URLS["ocsp"], "good", "ok"),), IssuerLookup(ca.inter, "sent"))
+    facts = {"revoked_at": "2026-01-02T03:04:05+00:00", "reason": "ca_compromise"} if outcome == "revoked" else {}
+    answers = () if outcome == "unchecked" else (
+        Answer("crl", "http://ca.example/root.crl", "refused" if outcome == "unavailable" else outcome, "why", facts),)
+    above = CaRevocation(ca.inter, RevocationResult(outcome, answers, IssuerLookup(ca.root, "trust store"),
+                                                    detail="no URL" if outcome == "unchecked" else ""))
+    ep = Endpoint("mx", "mx.example", "192.0.2.1", 25, "MX")
+    # When the endpoint is judged
+    findings = Revocation().evaluate(ep, _D([leaf, ca.inter]), good, [above])
+    # Then the leaf's finding is as without intermediates, with their evidence added
+    assert (findings[0].code, findings[0].status) == ("tls.revocation_ok", Status.PASS)
+    assert findings[0].summary == Revocation().evaluate(ep, _D([leaf, ca.inter]), good)[0].summary
+    [ev] = findings[0].evidence["intermediates"]
+    assert ev["subject"] == ca.inter.subject.rfc4514_string() and ev["outcome"] == outcome
+    # and the intermediate gets a finding of its own only when it is revoked or unconfirmed
+    if code is None:
+        assert len(findings) == 1
+        return
+    [extra] = findings[1:]
+    assert (extra.code, extra.status) == (code, status) and "{" not in extra.explanation + extra.remedy
+    assert "maildoctor lab intermediate CA rev" in extra.summary and "not revoked" not in extra.summary
+    if outcome == "revoked":
+        assert ev["revoked_at"] == facts["revoked_at"] and ev["reason"] == "ca_compromise" and ev["source"] == "crl"
+        assert "2026-01-02T03:04" in extra.summary and "maildoctor lab root CA rev" in extra.explanation
