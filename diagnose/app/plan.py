@@ -100,7 +100,8 @@ class Servers:
     revocation: bool = True  # --no-revocation: False
 
 
-REVOCATION_ON = "OCSP, then the CRL, answers verified against the CA (OCSP stapling not tested)"
+REVOCATION_ON = ("OCSP, then the CRL, for the certificate and the intermediates sent, answers verified against their "
+                 "CA (OCSP stapling not tested)")
 
 
 @dataclass
