@@ -9,7 +9,7 @@ responder certificate the issuer delegated with the OCSP-signing purpose) and is
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -97,15 +97,17 @@ def find_issuer(leaf: x509.Certificate, candidates) -> x509.Certificate | None:
     return None
 
 
-def sent_ca_path(chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate]) -> list[x509.Certificate]:
+def sent_ca_path(chain: Sequence[x509.Certificate],
+                 anchors: Callable[[x509.Name], Sequence[x509.Certificate]]) -> list[x509.Certificate]:
     """The CA certificates above the leaf (``chain[0]``) whose revocation clients check: the issuer path
     through what the server sent (``chain[1:]``, in any order, each used once), up to a self-signed
-    certificate or a trust anchor (same subject and key as one in ``anchors``), which no CA revokes."""
+    certificate or a trust anchor (same subject and key as one of ``anchors(subject)``, the trust
+    anchors with that subject), which no CA revokes."""
     path: list[x509.Certificate] = []
     current, rest = chain[0], list(chain[1:])
     while rest:  # bounded: every step takes one certificate out of rest
         issuer = find_issuer(current, rest)
-        if issuer is None or is_self_signed(issuer) or is_anchor(issuer, anchors):
+        if issuer is None or is_self_signed(issuer) or is_anchor(issuer, anchors(issuer.subject)):
             break
         path.append(issuer)
         rest = [c for c in rest if c is not issuer]
@@ -114,17 +116,10 @@ def sent_ca_path(chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certi
 
 
 def is_anchor(cert: x509.Certificate, anchors: Sequence[x509.Certificate]) -> bool:
-    """True when a trust anchor has the certificate's subject and key (the anchor itself, or a
+    """True when one of ``anchors`` has the certificate's subject and key (the anchor itself, or a
     cross-signed copy of it: clients stop building the path there)."""
-    subject = cert.subject
-    key = None
-    for anchor in anchors:
-        if anchor.subject != subject:
-            continue
-        key = key or _spki(cert)
-        if _spki(anchor) == key:
-            return True
-    return False
+    key = _spki(cert)
+    return any(anchor.subject == cert.subject and _spki(anchor) == key for anchor in anchors)
 
 
 def _spki(cert: x509.Certificate) -> bytes:

@@ -12,8 +12,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import functools
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -97,6 +100,7 @@ class CaFetcher:
         self._fetches: dict[tuple, asyncio.Future] = {}
         self._revocation: dict[str, asyncio.Future] = {}
         self._issuers: dict[str, asyncio.Future] = {}
+        self._paths: dict[str, list[x509.Certificate]] = {}
 
     async def _resolve(self, host: str) -> list[str]:
         a, aaaa = await asyncio.gather(self.ctx.dns.query(host, "A"), self.ctx.dns.query(host, "AAAA"))
@@ -152,7 +156,10 @@ class CaFetcher:
         """The leaf's revocation and that of each intermediate the server sent (up to a root or a trust
         anchor), each asked of its own issuer's OCSP/CRL. All start together, so the chain takes the
         time of its slowest certificate, never more than ``limits.total``."""
-        cas = sent_ca_path(chain, trust_store(self.ctx.options.ca_file).anchors)
+        key = fingerprint(chain[0])
+        if key not in self._paths:  # once per leaf and run: every port presenting it sent the same path
+            self._paths[key] = sent_ca_path(chain, anchors_named(self.ctx.options.ca_file))
+        cas = self._paths[key]
         leaf, above = await asyncio.gather(self.revocation(chain),
                                            asyncio.gather(*(self._intermediate(ca, chain) for ca in cas)))
         return leaf, tuple(above)
@@ -230,6 +237,16 @@ class CaFetcher:
         assert result.response is not None  # _failed answered otherwise
         data = result.response.body
         return await asyncio.to_thread(judge_crl, data, leaf, issuer, dt.datetime.now(dt.UTC), url)
+
+
+@functools.lru_cache(maxsize=8)
+def anchors_named(ca_file: Path | None) -> Callable[[x509.Name], tuple[x509.Certificate, ...]]:
+    """Subject -> the trust anchors (system store and --ca-file) with that subject, indexed once."""
+    index: dict[bytes, tuple[x509.Certificate, ...]] = {}
+    for anchor in trust_store(ca_file).anchors:
+        name = anchor.subject.public_bytes()
+        index[name] = (*index.get(name, ()), anchor)
+    return lambda subject: index.get(subject.public_bytes(), ())
 
 
 def _failed(source: str, url: str, result: FetchResult) -> Answer | None:

@@ -176,14 +176,24 @@ def test_verdicts_never_claim_more_than_was_tested(pki, outcome, code, status):
 
 def test_sent_ca_path_stops_at_roots_and_anchors(pki):
     ca, other, leaf = pki
+
+    def anchors(*certs):
+        return lambda subject: [c for c in certs if c.subject == subject]
+
     # Given the chain as servers send it, in order, out of order, with a stray CA, and with the root
-    assert sent_ca_path([leaf, ca.inter], [ca.root]) == [ca.inter]
-    assert sent_ca_path([leaf, other.inter, ca.inter, ca.root], [ca.root]) == [ca.inter]
-    assert sent_ca_path([leaf, ca.root, ca.inter], []) == [ca.inter]  # a self-signed root is never asked
+    assert sent_ca_path([leaf, ca.inter], anchors(ca.root)) == [ca.inter]
+    assert sent_ca_path([leaf, other.inter, ca.inter, ca.root], anchors(ca.root)) == [ca.inter]
+    assert sent_ca_path([leaf, ca.root, ca.inter], anchors()) == [ca.inter]  # a self-signed root is never asked
     # Then an intermediate that is itself a trust anchor, and a leaf sent alone, have nothing above to ask
-    assert sent_ca_path([leaf, ca.inter], [ca.inter]) == []
-    assert sent_ca_path([leaf], [ca.root]) == []
-    assert sent_ca_path([leaf, other.inter], [ca.root]) == []  # not the leaf's issuer: not on its path
+    assert sent_ca_path([leaf, ca.inter], anchors(ca.inter)) == []
+    assert sent_ca_path([leaf], anchors(ca.root)) == []
+    assert sent_ca_path([leaf, other.inter], anchors(ca.root)) == []  # not the leaf's issuer: not on its path
+    # and an anchor with the intermediate's name counts only with its key too (a self-signed copy does)
+    twin_key = ec.generate_private_key(ec.SECP256R1())
+    for key, path in ((twin_key, [ca.inter]), (ca.inter_key, [])):
+        anchor = ca._builder(ca.inter.subject, ca.inter.subject, key.public_key(), key.public_key()) \
+            .sign(key, hashes.SHA256())
+        assert sent_ca_path([leaf, ca.inter], anchors(anchor)) == path
 
 
 @pytest.mark.parametrize("outcome,code,status", [
