@@ -123,12 +123,9 @@ class Revocation(ServerCheck):
         above = [_intermediate_evidence(ca) for ca in intermediates]
         ev["intermediates"] = above
         decisive, source, detail = _decisive(result)
-        facts = dict(decisive.facts) if decisive else {}
-        reason = facts.get("reason", "")
         kw: dict[str, Any]  # keywords of self.finding
         kw = dict(evidence=ev, duration_s=d.elapsed_s, host=ep.host, hostname=ep.host, url=decisive.url if decisive
-                  else "", detail=detail, source=source, revoked_at=str(facts.get("revoked_at", ""))[:16],
-                  reason_text=f" (reason: {reason})" if reason and reason != "unspecified" else "")
+                  else "", detail=detail, source=source, **_revocation_facts(decisive))
         name = _name(d.tls.chain[0].subject, "the certificate")
         summary = {
             "good": f"{name}: not revoked ({source}, verified answer)",
@@ -153,17 +150,15 @@ class Revocation(ServerCheck):
             return None
         shown = (revoked or unconfirmed)[0]
         decisive, source, detail = _decisive(shown.result)
-        facts = dict(decisive.facts) if decisive else {}
-        reason = facts.get("reason", "")
-        revoked_at = str(facts.get("revoked_at", ""))[:16]
+        facts = _revocation_facts(decisive)
+        revoked_at = facts.pop("revoked_at")
         ca_name = _name(shown.cert.subject, "") or "(no name)"
         issuer = shown.result.issuer.cert if shown.result.issuer and shown.result.issuer.cert else None
         issuer_name = f'"{_name(issuer.subject, "its issuer")}"' if issuer else "its issuing CA"
         kw: dict[str, Any] = dict(
             evidence={"intermediates": evidence}, duration_s=d.elapsed_s, host=ep.host, hostname=ep.host,
             ca_name=ca_name, issuer_name=issuer_name, url=decisive.url if decisive else "", detail=detail,
-            source=source, revoked_at=revoked_at or "an unknown date",
-            reason_text=f" (reason: {reason})" if reason and reason != "unspecified" else "")
+            source=source, revoked_at=revoked_at or "an unknown date", **facts)
         if revoked:
             summary = f"intermediate CA {ca_name}: REVOKED by {issuer_name} ({source}, {revoked_at or 'date unknown'})"
             return self.finding("tls.revocation_intermediate_revoked", Status.FAIL, subject(ep), summary[:300], **kw)
@@ -186,6 +181,14 @@ def _decisive(result: RevocationResult) -> tuple[Answer | None, str, str]:
     if result.outcome == "unavailable" and len(result.answers) > 1:
         detail = "; ".join(f"{a.source.upper()} {a.outcome}" for a in result.answers)
     return decisive, source, detail
+
+
+def _revocation_facts(decisive: Answer | None) -> dict[str, str]:
+    """The template values revoked_at (to the minute) and reason_text of the deciding answer."""
+    facts = decisive.facts if decisive else {}
+    reason = facts.get("reason", "")
+    return {"revoked_at": str(facts.get("revoked_at", ""))[:16],
+            "reason_text": f" (reason: {reason})" if reason and reason != "unspecified" else ""}
 
 
 def _intermediate_evidence(ca: CaRevocation) -> dict[str, Any]:
