@@ -3,6 +3,7 @@ and Postfix presenting leaves that are good, revoked in the CRL, revoked only in
 down, whose only CRL is stale, or sent without their intermediate (which AIA completes)."""
 
 import asyncio
+import datetime as dt
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ import diagnose.net.cafetch as cafetch
 from diagnose.engine.facts import FactBoard
 from diagnose.engine.plugin import CheckContext, Options
 from diagnose.engine.target import parse_target
+from diagnose.knowledge.revocation import ca_urls, judge_crl
 from diagnose.net.resolver import Dns, parse_nameserver
 
 pytestmark = pytest.mark.lab
@@ -63,9 +65,9 @@ def test_intermediate_revoked_by_the_root_fails(lab):
     fail = found["tls.revocation_intermediate_revoked"]
     assert fail["status"] == "fail" and report["verdict"] == "fail", fail
     assert "intermediate CA 2" in fail["summary"] and "REVOKED" in fail["summary"], fail["summary"]
-    [inter] = fail["evidence"]["intermediates"]
-    assert inter["outcome"] == "revoked" and inter["source"] == "crl" and inter["reason"] == "ca_compromise"
-    assert inter["url"] == f"http://{lab.hostname('capub')}/root.crl" and inter["revoked_at"]
+    [inter] = fail["evidence"]["intermediates"]  # asked of the root's OCSP responder (openssl ocsp), first
+    assert inter["outcome"] == "revoked" and inter["source"] == "ocsp" and inter["reason"] == "ca_compromise"
+    assert inter["url"] == f"http://{lab.hostname('ocsp')}/root/" and inter["revoked_at"]
     assert "intermediate CA 2" in inter["subject"] and "root CA" in inter["issuer"]["subject"]
     assert "ca_compromise" in fail["explanation"] and "intermediate" in fail["remedy"]
     text = check(lab, "intrevoked", fmt="text")
@@ -87,6 +89,26 @@ def test_revocation_faults(lab, scenario, code, status, source):
         assert answers == [a for a in answers if a["source"] == "ocsp"] and answers[0]["reason"] == "key_compromise"
     if scenario == "ocspdown":
         assert answers[0]["outcome"] == "refused"
+
+
+def test_root_crl_lists_the_revoked_intermediate(lab):
+    """The root's CRL (the healthy intermediates' only source) says the same of the revoked intermediate."""
+    if "intrevoked" not in lab.scenarios:
+        pytest.skip("this lab has no 'intrevoked' scenario")
+    _, inter = x509.load_pem_x509_certificates(Path(lab.hosts["intrevoked"]["cert"]["chain"]).read_bytes())
+    root = x509.load_pem_x509_certificate(Path(lab.ca_file).read_bytes())
+
+    async def go():
+        dns = Dns([parse_nameserver(lab.resolver)], timeout=2)
+        fetcher = cafetch.ca_fetcher(CheckContext(parse_target(lab.domain("healthy")), dns, Options(timeout=2),
+                                                  FactBoard()))
+        [url] = ca_urls(inter).crl
+        fetched = await fetcher.fetch(url, fetcher.limits.crl_bytes)
+        assert fetched.response is not None, fetched
+        return judge_crl(fetched.response.body, inter, root, dt.datetime.now(dt.UTC), url)
+
+    answer = asyncio.run(go())
+    assert answer.outcome == "revoked" and answer.facts["reason"] == "ca_compromise", answer
 
 
 def test_missing_intermediate_is_fetched_via_aia(lab):

@@ -210,7 +210,8 @@ class Lab:
             "issuer": f"http://{ca_host}/intermediate.der", "ocsp": f"http://{ocsp_host}/",
             "ocsp_down": f"http://{plan.hosts['refused'].fqdn}/",
             "root_crl": f"http://{ca_host}/root.crl", "root_issuer": f"http://{ca_host}/root.der",
-            "crl2": f"http://{ca_host}/intermediate2.crl", "issuer2": f"http://{ca_host}/intermediate2.der"})
+            "crl2": f"http://{ca_host}/intermediate2.crl", "issuer2": f"http://{ca_host}/intermediate2.der",
+            "root_ocsp": f"http://{ocsp_host}/root/"})
         certs = {key: ca.issue(key, [h.fqdn, *h.sans], variant=h.tls) for key, h in plan.hosts.items()}
         password = secrets.token_urlsafe(18)
 

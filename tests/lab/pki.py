@@ -11,9 +11,11 @@ ocsprevoked (revoked only in the OCSP index), ocspdown (OCSP URL where nothing l
 crlstale (only a CRL whose next update has passed).
 
 With ``urls["root_crl"]`` the intermediates carry a CRL distribution point and AIA CA Issuers of their
-own, pointing at the root's CRL and certificate (no OCSP for the root: one ``openssl ocsp`` answers for
-the intermediate). A second intermediate, which the root's CRL lists as revoked, issues the leaves of
-variant intrevoked (their own CRL, signed by that intermediate, lists nothing).
+own, pointing at the root's CRL and certificate. A second intermediate, which the root revoked (in its
+CRL and in the index of its OCSP responder, ``root_index.txt``), issues the leaves of variant
+intrevoked (their own CRL, signed by that intermediate, lists nothing); only it names the root's OCSP
+responder (``urls["root_ocsp"]``), so the healthy chains are asked of the root's CRL alone, as public
+CAs that dropped OCSP publish, and the revoked one of OCSP first.
 """
 
 from __future__ import annotations
@@ -95,16 +97,18 @@ class CertAuthority:
         )
         self.inter_key = ec.generate_private_key(ec.SECP256R1())
         self.inter = self._intermediate(_name(f"maildoctor lab intermediate CA {label}"), self.inter_key)
-        # the intermediate the root revoked (listed in root.crl): it issues the intrevoked leaves
+        # the intermediate the root revoked (root.crl, root OCSP): it issues the intrevoked leaves
         self.inter2_key = ec.generate_private_key(ec.SECP256R1())
-        self.inter2 = self._intermediate(_name(f"maildoctor lab intermediate CA 2 {label}"), self.inter2_key)
+        self.inter2 = self._intermediate(_name(f"maildoctor lab intermediate CA 2 {label}"), self.inter2_key,
+                                         ocsp=(self.urls or {}).get("root_ocsp"))
         _write(self.ca_file, _cert_pem(self.root))
         _write(self.dir / "ca.key", _key_pem(self.root_key), 0o600)
         _write(self.dir / "intermediate.pem", _cert_pem(self.inter))
         _write(self.dir / "intermediate.key", _key_pem(self.inter_key), 0o600)
 
-    def _intermediate(self, name: x509.Name, key) -> x509.Certificate:
-        """A CA certificate signed by the root; with the root's publication points when urls name them."""
+    def _intermediate(self, name: x509.Name, key, ocsp: str | None = None) -> x509.Certificate:
+        """A CA certificate signed by the root; with the root's publication points when urls name them
+        (and the root's OCSP responder ``ocsp``)."""
         builder = (
             self._builder(name, self.root.subject, key.public_key(), self.root_key.public_key(), self.ca_not_before)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
@@ -115,10 +119,13 @@ class CertAuthority:
         if urls.get("root_crl"):
             builder = builder.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
                 [x509.UniformResourceIdentifier(urls["root_crl"])], None, None, None)]), critical=False)
+        aia = [x509.AccessDescription(AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp))
+               ] if ocsp else []
         if urls.get("root_issuer"):
-            builder = builder.add_extension(x509.AuthorityInformationAccess([x509.AccessDescription(
-                AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(urls["root_issuer"]))]),
-                critical=False)
+            aia.append(x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS,
+                                              x509.UniformResourceIdentifier(urls["root_issuer"])))
+        if aia:
+            builder = builder.add_extension(x509.AuthorityInformationAccess(aia), critical=False)
         return builder.sign(self.root_key, hashes.SHA256())
 
     @property
@@ -224,6 +231,11 @@ class CertAuthority:
         """The ``openssl ocsp -index`` file (written by write_revocation)."""
         return self.dir / "index.txt"
 
+    @property
+    def root_index_file(self) -> Path:
+        """The root's ``openssl ocsp -index`` file: its two intermediates, the second revoked."""
+        return self.dir / "root_index.txt"
+
     def write_revocation(self, www: Path) -> None:
         """Publish, after the last ``issue``: ``www``/intermediate.crl, stale.crl, intermediate.der, the
         root's root.crl (listing the second intermediate) and root.der, the second intermediate's
@@ -246,20 +258,13 @@ class CertAuthority:
         _write(www / "root.der", self.root.public_bytes(serialization.Encoding.DER))
         _write(www / "intermediate2.crl", self._crl([], *fresh, issuer=(self.inter2, self.inter2_key)))
         _write(www / "intermediate2.der", self.inter2.public_bytes(serialization.Encoding.DER))
-        lines = []
-        for cert, variant in self.issued:
-            if variant == "intrevoked":  # issued by the second intermediate: not this responder's
-                continue
-            serial = format(cert.serial_number, "X")
-            serial = "0" * (len(serial) % 2) + serial
-            expiry = cert.not_valid_after_utc.strftime("%y%m%d%H%M%SZ")
-            dn = "/" + "/".join(f"{a.rfc4514_attribute_name}={a.value}" for a in cert.subject)
-            if variant in REVOKED_IN_OCSP:
-                lines.append(f"R\t{expiry}\t{revoked_at.strftime('%y%m%d%H%M%SZ')},keyCompromise\t{serial}\tunknown\t{dn}")
-            else:
-                lines.append(f"V\t{expiry}\t\t{serial}\tunknown\t{dn}")
-        _write(self.index_file, ("\n".join(lines) + "\n").encode())
+        # issued by the second intermediate: not this responder's
+        leaves = [(cert, "keyCompromise" if variant in REVOKED_IN_OCSP else "") for cert, variant in self.issued
+                  if variant != "intrevoked"]
+        _write(self.index_file, _ocsp_index(leaves, revoked_at))
         _write(self.dir / "index.txt.attr", b"unique_subject = no\n")
+        _write(self.root_index_file, _ocsp_index([(self.inter, ""), (self.inter2, "CACompromise")], revoked_at))
+        _write(self.dir / "root_index.txt.attr", b"unique_subject = no\n")
 
     def _crl(self, revoked: list, this_update: dt.datetime, next_update: dt.datetime, *,
              issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None) -> bytes:
@@ -273,3 +278,19 @@ class CertAuthority:
         for entry in revoked:
             builder = builder.add_revoked_certificate(entry)
         return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+def _ocsp_index(entries: list[tuple[x509.Certificate, str]], revoked_at: dt.datetime) -> bytes:
+    """An ``openssl ca`` index (what ``openssl ocsp -index`` answers from): one line per certificate,
+    V (valid) or, with a reason (``keyCompromise``, ``CACompromise``), R (revoked at ``revoked_at``)."""
+    lines = []
+    for cert, reason in entries:
+        serial = format(cert.serial_number, "X")
+        serial = "0" * (len(serial) % 2) + serial
+        expiry = cert.not_valid_after_utc.strftime("%y%m%d%H%M%SZ")
+        dn = "/" + "/".join(f"{a.rfc4514_attribute_name}={a.value}" for a in cert.subject)
+        if reason:
+            lines.append(f"R\t{expiry}\t{revoked_at.strftime('%y%m%d%H%M%SZ')},{reason}\t{serial}\tunknown\t{dn}")
+        else:
+            lines.append(f"V\t{expiry}\t\t{serial}\tunknown\t{dn}")
+    return ("\n".join(lines) + "\n").encode()

@@ -54,7 +54,9 @@ def write_web(base: Path, plan, ca) -> dict:
                  "--root", str(base / "www"), "--cert", cert["chain"], "--key", cert["key"],
                  "--pidfile", str(base / "web.pid"), "--http", ca_host.addr, "--ocsp", ocsp_host.addr,
                  "--ocsp-index", str(ca.index_file), "--ocsp-ca", str(ca.dir / "intermediate.pem"),
-                 "--ocsp-key", str(ca.dir / "intermediate.key"), "--redirect-listen", web.addr,
+                 "--ocsp-key", str(ca.dir / "intermediate.key"), "--ocsp-root-index", str(ca.root_index_file),
+                 "--ocsp-root-ca", str(ca.ca_file), "--ocsp-root-key", str(ca.dir / "ca.key"),
+                 "--redirect-listen", web.addr,
                  *(f"--redirect={path}={url}" for path, url in plan.web_redirects().items())],
         "pidfile": str(base / "web.pid"),
         "comm": COMM,
@@ -128,28 +130,37 @@ class RedirectHandler(Handler):
 
 
 class OcspHandler(Handler):
-    """RFC 6960 appendix A over HTTP: GET /<base64 request> or POST of the DER request."""
+    """RFC 6960 appendix A over HTTP: GET /<base64 request> or POST of the DER request; under /root/ the
+    same for the root CA's own responder (about the intermediates)."""
 
     server_version = "maildoctor-lab-ocsp"
     timeout = 5
     args: list[str] = []  # openssl ocsp -index ... -CA ... -rsigner ... -rkey ...
+    root_args: list[str] = []  # the same for the root CA (empty: /root/ is answered like /)
+
+    def _responder(self) -> tuple[list[str], str]:
+        """The responder's openssl arguments and the path after its prefix."""
+        if self.root_args and self.path.startswith("/root/"):
+            return self.root_args, self.path[len("/root/"):]
+        return self.args, self.path.lstrip("/")
 
     def do_GET(self) -> None:  # noqa: N802
+        args, rest = self._responder()
         try:
-            request = base64.b64decode(unquote(self.path.lstrip("/")), validate=False)
+            request = base64.b64decode(unquote(rest), validate=False)
         except ValueError:
             request = b""
-        self._answer(request)
+        self._answer(args, request)
 
     def do_POST(self) -> None:  # noqa: N802
         length = self.headers.get("Content-Length", "0")
-        self._answer(self.rfile.read(min(int(length), 65536)) if length.isdigit() else b"")
+        self._answer(self._responder()[0], self.rfile.read(min(int(length), 65536)) if length.isdigit() else b"")
 
-    def _answer(self, request: bytes) -> None:
+    def _answer(self, args: list[str], request: bytes) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             req, resp = Path(tmp) / "req.der", Path(tmp) / "resp.der"
             req.write_bytes(request)
-            run = subprocess.run(["openssl", "ocsp", *self.args, "-reqin", str(req), "-respout", str(resp),
+            run = subprocess.run(["openssl", "ocsp", *args, "-reqin", str(req), "-respout", str(resp),
                                   "-nmin", "60"], capture_output=True, timeout=10)
             body = resp.read_bytes() if run.returncode == 0 and resp.exists() else b""
         if not body:
@@ -174,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ocsp-index")
     ap.add_argument("--ocsp-ca")
     ap.add_argument("--ocsp-key")
+    ap.add_argument("--ocsp-root-index", help="with --ocsp-root-ca, --ocsp-root-key: answer OCSP under /root/ "
+                                              "for the root CA (about its intermediates)")
+    ap.add_argument("--ocsp-root-ca")
+    ap.add_argument("--ocsp-root-key")
     ap.add_argument("--redirect-listen", help="answer plain HTTP on this address, port 80, with --redirect rules")
     ap.add_argument("--redirect", action="append", default=[], help="PATH=URL: a GET of PATH is sent to URL (302)")
     args = ap.parse_args(argv)
@@ -181,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     Handler.root = Path(args.root)
     OcspHandler.args = ["-index", str(args.ocsp_index), "-CA", str(args.ocsp_ca), "-rsigner", str(args.ocsp_ca),
                         "-rkey", str(args.ocsp_key)]
+    if args.ocsp_root_index:
+        OcspHandler.root_args = ["-index", args.ocsp_root_index, "-CA", args.ocsp_root_ca, "-rsigner",
+                                 args.ocsp_root_ca, "-rkey", args.ocsp_root_key]
     server = http.server.ThreadingHTTPServer((args.listen, args.port), Handler)
     server.timeout = 5
     plain = [http.server.ThreadingHTTPServer((a, 80), h) for a, h in ((args.http, Handler), (args.ocsp, OcspHandler),
