@@ -120,7 +120,7 @@ class CaFetcher:
         if found is not None:
             return IssuerLookup(found, "sent")
         store = trust_store(self.ctx.options.ca_file)
-        found = find_issuer(leaf, [*store.intermediates, *store.anchors])
+        found = find_issuer(leaf, [*store.intermediates, *anchors_named(self.ctx.options.ca_file)(leaf.issuer)])
         if found is not None:
             return IssuerLookup(found, "trust store")
         return await self.issuer_via_aia(leaf)
