@@ -82,14 +82,19 @@ def _attempt(result: FetchResult) -> dict[str, Any]:
 
 class CaFetcher:
     def __init__(self, ctx: CheckContext) -> None:
-        self.ctx = ctx
+        # what the fetches need, not the context itself: this fetcher is the value of a WeakKeyDictionary
+        # keyed by the context, and a value that holds its key keeps the whole run (resolver cache,
+        # sessions, tasks) alive for the rest of the process
+        self.dns = ctx.dns
+        self.ca_file = ctx.options.ca_file
+        self.enabled = enabled(ctx)
         self.limits = limits(ctx)
         self._fetches: dict[tuple, asyncio.Future] = {}
         self._revocation: dict[str, asyncio.Future] = {}
         self._issuers: dict[str, asyncio.Future] = {}
 
     async def _resolve(self, host: str) -> list[str]:
-        a, aaaa = await asyncio.gather(self.ctx.dns.query(host, "A"), self.ctx.dns.query(host, "AAAA"))
+        a, aaaa = await asyncio.gather(self.dns.query(host, "A"), self.dns.query(host, "AAAA"))
         return [*a.records, *aaaa.records]
 
     async def fetch(self, url: str, max_body: int, body: bytes | None = None, content_type: str = "") -> FetchResult:
@@ -105,7 +110,7 @@ class CaFetcher:
         found = find_issuer(leaf, sent)
         if found is not None:
             return IssuerLookup(found, "sent")
-        store = trust_store(self.ctx.options.ca_file)
+        store = trust_store(self.ca_file)
         found = find_issuer(leaf, [*store.intermediates, *store.anchors])
         if found is not None:
             return IssuerLookup(found, "trust store")
@@ -120,7 +125,7 @@ class CaFetcher:
 
     async def _aia(self, leaf: x509.Certificate) -> IssuerLookup:
         attempts = []
-        if not enabled(self.ctx):
+        if not self.enabled:
             return IssuerLookup(None, "")
         for url in ca_urls(leaf).ca_issuers[:self.limits.urls]:
             result = await self.fetch(url, self.limits.cert_bytes)
