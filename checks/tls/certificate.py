@@ -18,7 +18,6 @@ from diagnose.knowledge.certs import (
     hostname_matches,
     san_names,
 )
-from diagnose.knowledge.revocation import find_issuer
 from diagnose.net.cafetch import IssuerLookup, ca_fetcher, enabled
 from diagnose.net.dialogue import Dialogue, Endpoint
 from diagnose.net.probes import NoSniResult, probes
@@ -117,7 +116,7 @@ class Certificate(ServerCheck):
         if d.tls is None:
             return [self.skip(ep, "no TLS session (see tls.handshake)")]
         store = trust_store(ctx.options.ca_file)
-        aia = await aia_issuer(ctx, list(d.tls.chain), [*store.intermediates, *store.anchors])
+        aia = await aia_issuer(ctx, list(d.tls.chain))
         extra = [aia.cert] if aia is not None and aia.cert is not None else []
         findings = self.evaluate(ep, d, dt.datetime.now(dt.UTC), warn_days(ctx), store.anchors,
                                  [*store.intermediates, *extra], store.sources, aia=aia,
@@ -180,12 +179,13 @@ class Certificate(ServerCheck):
         return [self.finding(i.code, i.status, s, i.summary, **{**i.facts, **base}) for i in verdict.issues]
 
 
-async def aia_issuer(ctx: CheckContext, chain: list, known: list) -> IssuerLookup | None:
+async def aia_issuer(ctx: CheckContext, chain: list) -> IssuerLookup | None:
     """The leaf's issuer from its AIA URL, only when neither the server nor the trust store has it
     (and not with --no-revocation); None when not fetched."""
     try:
-        if not chain or not enabled(ctx) or find_issuer(chain[0], chain[1:]) or find_issuer(chain[0], known):
+        if not chain or not enabled(ctx):
             return None
-        return await ca_fetcher(ctx).issuer_via_aia(chain[0])
+        found = await ca_fetcher(ctx).issuer(chain[0], chain[1:])  # the run's answer for this chain
     except ValueError:  # undecodable certificate: evaluate reports tls.cert_malformed
         return None
+    return None if found.source in ("sent", "trust store") else found

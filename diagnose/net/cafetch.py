@@ -92,6 +92,7 @@ class CaFetcher:
         self._fetches: dict[tuple, asyncio.Future] = {}
         self._revocation: dict[str, asyncio.Future] = {}
         self._issuers: dict[str, asyncio.Future] = {}
+        self._chains: dict[tuple, asyncio.Future] = {}
 
     async def _resolve(self, host: str) -> list[str]:
         a, aaaa = await asyncio.gather(self.dns.query(host, "A"), self.dns.query(host, "AAAA"))
@@ -106,7 +107,15 @@ class CaFetcher:
         return await asyncio.shield(self._fetches[key])
 
     async def issuer(self, leaf: x509.Certificate, sent: list[x509.Certificate]) -> IssuerLookup:
-        """The certificate that issued ``leaf``: from what the server sent, the trust store, or AIA."""
+        """The certificate that issued ``leaf``: from what the server sent, the trust store, or AIA
+        (once per chain and run: tls.certificate and tls.revocation ask for every port that serves it,
+        and each answer costs a signature check)."""
+        key = (leaf, *sent)  # certificates compare and hash by their DER
+        if key not in self._chains:
+            self._chains[key] = asyncio.ensure_future(self._issuer(leaf, list(sent)))
+        return await asyncio.shield(self._chains[key])
+
+    async def _issuer(self, leaf: x509.Certificate, sent: list[x509.Certificate]) -> IssuerLookup:
         found = find_issuer(leaf, sent)
         if found is not None:
             return IssuerLookup(found, "sent")
