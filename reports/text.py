@@ -176,7 +176,10 @@ def human_console() -> Console:
     width = env_columns() or (100 if piped else None)
     console = _PipeTolerantConsole(highlight=False, emoji=False, width=width,
                                    no_color=bool(os.environ.get("NO_COLOR")) or None)
-    console.size = console.size  # measured once: Rich otherwise asks the terminal and environment at every line
+    # measured once: Rich otherwise asks the terminal and environment at every line (a size set by
+    # hand loses a column on a legacy Windows console, as a measured one does: added back)
+    width, height = console.size
+    console.size = (width + console.legacy_windows, height)
     return console
 
 
