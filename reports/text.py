@@ -37,6 +37,11 @@ def badge(status: Status) -> Text:
 def print_report(report: Report, console: Console, *, verbose: bool = False, header: bool = False) -> None:
     """Print the report to a Rich console (all server text goes through Text, never markup).
     ``header`` (or ``verbose``): also the full report header (when, from where, command line)."""
+    with console:  # one write at the end instead of a flush per line (~120 lines)
+        _print_report(report, console, verbose=verbose, header=header)
+
+
+def _print_report(report: Report, console: Console, *, verbose: bool, header: bool) -> None:
     target = report.target.get("domain_unicode") or report.target.get("domain") or report.target.get("input") or "?"
     resolver = ", ".join(str(ns) for ns in report.resolver.get("nameservers", [])) or "?"
     head = Text.assemble(("maildoctor ", "bold"), (clean(str(report.tool.get("version", "")), keep_newlines=False), ""),
@@ -169,8 +174,13 @@ def human_console() -> Console:
 
     piped = not sys.stdout.isatty()
     width = env_columns() or (100 if piped else None)
-    return _PipeTolerantConsole(highlight=False, emoji=False, width=width,
-                                no_color=bool(os.environ.get("NO_COLOR")) or None)
+    console = _PipeTolerantConsole(highlight=False, emoji=False, width=width,
+                                   no_color=bool(os.environ.get("NO_COLOR")) or None)
+    # measured once: Rich otherwise asks the terminal and environment at every line (a size set by
+    # hand loses a column on a legacy Windows console, as a measured one does: added back)
+    width, height = console.size
+    console.size = (width + console.legacy_windows, height)
+    return console
 
 
 class _PipeTolerantConsole(Console):

@@ -10,8 +10,14 @@ from typing import Any
 from checks.servercheck import ServerCheck, subject
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import CheckContext
-from diagnose.knowledge.certs import common_name, evaluate_certificate, fingerprint, hostname_matches, san_names
-from diagnose.knowledge.revocation import find_issuer
+from diagnose.knowledge.certs import (
+    Verdicts,
+    common_name,
+    evaluate_certificate,
+    fingerprint,
+    hostname_matches,
+    san_names,
+)
 from diagnose.net.cafetch import IssuerLookup, ca_fetcher, enabled
 from diagnose.net.dialogue import Dialogue, Endpoint
 from diagnose.net.probes import NoSniResult, probes
@@ -110,10 +116,11 @@ class Certificate(ServerCheck):
         if d.tls is None:
             return [self.skip(ep, "no TLS session (see tls.handshake)")]
         store = trust_store(ctx.options.ca_file)
-        aia = await aia_issuer(ctx, list(d.tls.chain), [*store.intermediates, *store.anchors])
+        aia = await aia_issuer(ctx, list(d.tls.chain))
         extra = [aia.cert] if aia is not None and aia.cert is not None else []
         findings = self.evaluate(ep, d, dt.datetime.now(dt.UTC), warn_days(ctx), store.anchors,
-                                 [*store.intermediates, *extra], store.sources, aia=aia)
+                                 [*store.intermediates, *extra], store.sources, aia=aia,
+                                 verdicts=probes(ctx).verdicts)
         if ep.role == "mx":  # clients of 587/993/... send SNI; many sending MTAs do not
             findings += self.evaluate_no_sni(ep, d, await probes(ctx).no_sni(ep))
         return findings
@@ -136,14 +143,16 @@ class Certificate(ServerCheck):
                              evidence=ev, host=ep.host, names=names)]
 
     def evaluate(self, ep: Endpoint, d: Dialogue, now: dt.datetime, warn: int, anchors, intermediates,
-                 sources=(), aia: IssuerLookup | None = None) -> list[Finding]:
+                 sources=(), aia: IssuerLookup | None = None, verdicts: Verdicts | None = None) -> list[Finding]:
         """Pure: certificate findings for one endpoint's TLS session (``aia``: the issuer downloaded
-        from the leaf's AIA URL when the server did not send it; already among ``intermediates``)."""
+        from the leaf's AIA URL when the server did not send it; already among ``intermediates``;
+        ``verdicts``: the run's remembered judgements, for a chain served on several ports)."""
         assert d.tls is not None, "judge() passes only dialogues that reached TLS"
         impact = MX_NOTE if ep.role == "mx" else CLIENT_NOTE
+        judge = verdicts.evaluate if verdicts is not None else evaluate_certificate
         try:
-            verdict = evaluate_certificate(list(d.tls.chain), ep.host, now, warn, anchors=list(anchors),
-                                           intermediates=list(intermediates))
+            verdict = judge(list(d.tls.chain), ep.host, now, warn, anchors=list(anchors),
+                            intermediates=list(intermediates))
         except ValueError as exc:  # cryptography parses names/extensions lazily: e.g. invalid UTF-8 in a name
             detail = str(exc)[:200]
             return [self.finding("tls.cert_malformed", Status.FAIL, subject(ep), "the certificate cannot be decoded",
@@ -170,12 +179,13 @@ class Certificate(ServerCheck):
         return [self.finding(i.code, i.status, s, i.summary, **{**i.facts, **base}) for i in verdict.issues]
 
 
-async def aia_issuer(ctx: CheckContext, chain: list, known: list) -> IssuerLookup | None:
+async def aia_issuer(ctx: CheckContext, chain: list) -> IssuerLookup | None:
     """The leaf's issuer from its AIA URL, only when neither the server nor the trust store has it
     (and not with --no-revocation); None when not fetched."""
     try:
-        if not chain or not enabled(ctx) or find_issuer(chain[0], chain[1:]) or find_issuer(chain[0], known):
+        if not chain or not enabled(ctx):
             return None
-        return await ca_fetcher(ctx).issuer_via_aia(chain[0])
+        found = await ca_fetcher(ctx).issuer(chain[0], chain[1:])  # the run's answer for this chain
     except ValueError:  # undecodable certificate: evaluate reports tls.cert_malformed
         return None
+    return None if found.source in ("sent", "trust store") else found

@@ -283,6 +283,34 @@ def evaluate_certificate(chain: list[x509.Certificate], hostname: str, now: dt.d
     return CertVerdict(tuple(issues), evidence)
 
 
+class Verdicts:
+    """``evaluate_certificate`` remembered for one diagnosis: the same chain is served on several
+    ports (25, 465, 587, 993, 995) and judged again for MTA-STS, ~0.4 ms of signature checks each.
+
+    A remembered verdict is exactly the one a fresh call would give: the key is the chain (by
+    value), the name, the warning days, the very trust anchors and intermediates (by identity; the
+    entry keeps them alive, so an id is never reused) and the second of ``now``. X.509 times are
+    whole seconds and cryptography's verifier truncates its clock to the second, so every instant
+    strictly inside one second gets the same verdict; a whole second itself is its own key."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple, tuple[CertVerdict, tuple, tuple]] = {}
+
+    def evaluate(self, chain: Sequence[x509.Certificate], hostname: str, now: dt.datetime, warn_days: int = 14, *,
+                 anchors: Sequence[x509.Certificate] = (), intermediates: Sequence[x509.Certificate] = ()
+                 ) -> CertVerdict:
+        """As ``evaluate_certificate`` (and raising what it raises, never remembered)."""
+        anchors, intermediates = tuple(anchors), tuple(intermediates)
+        key = (tuple(chain), hostname.lower().rstrip("."), warn_days, tuple(map(id, anchors)),
+               tuple(map(id, intermediates)), now.replace(microsecond=0), now.microsecond == 0)
+        hit = self._seen.get(key)
+        if hit is None:
+            verdict = evaluate_certificate(list(chain), hostname, now, warn_days, anchors=anchors,
+                                           intermediates=intermediates)
+            hit = self._seen[key] = (verdict, anchors, intermediates)
+        return hit[0]
+
+
 def _has_aia_issuer(cert: x509.Certificate) -> bool:
     """Public CAs put a 'CA Issuers' URL in every leaf; its presence hints at a missing intermediate."""
     try:

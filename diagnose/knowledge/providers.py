@@ -65,7 +65,19 @@ class Provider:
     def matches(self, what: str, name: str) -> bool:
         """Does host ``name`` match this provider's patterns for ``what`` (mx, spf, dkim_cname, ...)?"""
         name = name.lower().rstrip(".")
-        return bool(name) and any(fnmatch.fnmatchcase(name, p) for p in getattr(self, what))
+        return bool(name) and any(_glob_matches(name, p) for p in getattr(self, what))
+
+
+def _glob_matches(name: str, pattern: str) -> bool:
+    """``fnmatch.fnmatchcase``, without compiling a regular expression (~60 µs each, for every pattern
+    of the catalogue on a process's first diagnosis) for the shapes the data mostly uses: a plain name,
+    or one ``*`` (any characters, dots and none included) between a plain head and tail."""
+    if "?" in pattern or "[" in pattern or pattern.count("*") > 1:
+        return fnmatch.fnmatchcase(name, pattern)
+    head, star, tail = pattern.partition("*")
+    if not star:
+        return name == pattern
+    return len(name) >= len(head) + len(tail) and name.startswith(head) and name.endswith(tail)
 
 
 def _strings(table: Mapping[str, Any], key: str, pid: str) -> tuple[str, ...]:

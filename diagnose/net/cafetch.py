@@ -95,15 +95,21 @@ def _attempt(result: FetchResult) -> dict[str, Any]:
 
 class CaFetcher:
     def __init__(self, ctx: CheckContext) -> None:
-        self.ctx = ctx
+        # what the fetches need, not the context itself: this fetcher is the value of a WeakKeyDictionary
+        # keyed by the context, and a value that holds its key keeps the whole run (resolver cache,
+        # sessions, tasks) alive for the rest of the process
+        self.dns = ctx.dns
+        self.ca_file = ctx.options.ca_file
+        self.enabled = enabled(ctx)
         self.limits = limits(ctx)
         self._fetches: dict[tuple, asyncio.Future] = {}
         self._revocation: dict[str, asyncio.Future] = {}
         self._issuers: dict[str, asyncio.Future] = {}
         self._paths: dict[str, list[x509.Certificate]] = {}
+        self._chains: dict[tuple, asyncio.Future] = {}
 
     async def _resolve(self, host: str) -> list[str]:
-        a, aaaa = await asyncio.gather(self.ctx.dns.query(host, "A"), self.ctx.dns.query(host, "AAAA"))
+        a, aaaa = await asyncio.gather(self.dns.query(host, "A"), self.dns.query(host, "AAAA"))
         return [*a.records, *aaaa.records]
 
     async def fetch(self, url: str, max_body: int, body: bytes | None = None, content_type: str = "") -> FetchResult:
@@ -115,12 +121,20 @@ class CaFetcher:
         return await asyncio.shield(self._fetches[key])
 
     async def issuer(self, leaf: x509.Certificate, sent: list[x509.Certificate]) -> IssuerLookup:
-        """The certificate that issued ``leaf``: from what the server sent, the trust store, or AIA."""
+        """The certificate that issued ``leaf``: from what the server sent, the trust store, or AIA
+        (once per chain and run: tls.certificate and tls.revocation ask for every port that serves it,
+        and each answer costs a signature check)."""
+        key = (leaf, *sent)  # certificates compare and hash by their DER
+        if key not in self._chains:
+            self._chains[key] = asyncio.ensure_future(self._issuer(leaf, list(sent)))
+        return await asyncio.shield(self._chains[key])
+
+    async def _issuer(self, leaf: x509.Certificate, sent: list[x509.Certificate]) -> IssuerLookup:
         found = find_issuer(leaf, sent)
         if found is not None:
             return IssuerLookup(found, "sent")
-        store = trust_store(self.ctx.options.ca_file)
-        found = find_issuer(leaf, [*store.intermediates, *anchors_named(self.ctx.options.ca_file)(leaf.issuer)])
+        store = trust_store(self.ca_file)
+        found = find_issuer(leaf, [*store.intermediates, *anchors_named(self.ca_file)(leaf.issuer)])
         if found is not None:
             return IssuerLookup(found, "trust store")
         return await self.issuer_via_aia(leaf)
@@ -134,7 +148,7 @@ class CaFetcher:
 
     async def _aia(self, leaf: x509.Certificate) -> IssuerLookup:
         attempts = []
-        if not enabled(self.ctx):
+        if not self.enabled:
             return IssuerLookup(None, "")
         for url in ca_urls(leaf).ca_issuers[:self.limits.urls]:
             result = await self.fetch(url, self.limits.cert_bytes)
@@ -158,7 +172,7 @@ class CaFetcher:
         time of its slowest certificate, never more than ``limits.total``."""
         key = fingerprint(chain[0])
         if key not in self._paths:  # once per leaf and run: every port presenting it sent the same path
-            self._paths[key] = sent_ca_path(chain, anchors_named(self.ctx.options.ca_file))
+            self._paths[key] = sent_ca_path(chain, anchors_named(self.ca_file))
         cas = self._paths[key]
         leaf, above = await asyncio.gather(self.revocation(chain),
                                            asyncio.gather(*(self._intermediate(ca, chain) for ca in cas)))

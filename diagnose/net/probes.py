@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import ssl
 import weakref
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from diagnose.engine.facts import MAILBOX_HOSTS, MX_HOSTS, SUBMISSION_HOSTS, FactUnavailable
 from diagnose.engine.plugin import CheckContext
@@ -26,6 +28,9 @@ from diagnose.net.dialogue import Dialogue, Endpoint, run_dialogue
 from diagnose.net.guard import open_connection
 from diagnose.net.protocol import Failure, LineReader, ProtocolError, command_bytes
 from diagnose.net.tls import legacy_supported_here, probe_context, session_info, sni_name
+
+if TYPE_CHECKING:
+    from diagnose.knowledge.certs import Verdicts
 
 # connections at a time to one server address: a mailbox host's four ports (143, 993, 110, 995) are
 # tried at once; far below what servers allow one client (Postfix 50, Exchange 20 per source)
@@ -59,6 +64,13 @@ class ProbeCache:
         self._no_sni: dict[tuple, asyncio.Future] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._timed_out: dict[tuple[str, int], Dialogue] = {}  # (address, port) -> a connect/greeting timeout
+
+    @functools.cached_property
+    def verdicts(self) -> Verdicts:
+        """The certificates these sessions got, each judged once (see knowledge.certs.Verdicts)."""
+        from diagnose.knowledge.certs import Verdicts  # cryptography: only once a certificate is judged
+
+        return Verdicts()
 
     def _slot(self, address: str) -> asyncio.Semaphore:
         return self._slots.setdefault(address, asyncio.Semaphore(PER_ADDRESS))
@@ -229,13 +241,13 @@ async def certificate_verdict(ctx: CheckContext, ep: Endpoint):
     ``"tls.cert_name_mismatch" in v.codes()`` — no extra connection when the TLS checks ran."""
     import datetime as dt
 
-    from diagnose.knowledge.certs import evaluate_certificate
     from diagnose.net.tls import trust_store
 
-    d = await probes(ctx).dialogue(ep)
+    cache = probes(ctx)
+    d = await cache.dialogue(ep)
     if d.tls is None:
         return None
     store = trust_store(ctx.options.ca_file)
-    return evaluate_certificate(list(d.tls.chain), ep.host, dt.datetime.now(dt.UTC),
-                                int(getattr(ctx.options, "cert_warn_days", 14)), anchors=list(store.anchors),
-                                intermediates=list(store.intermediates))
+    return cache.verdicts.evaluate(d.tls.chain, ep.host, dt.datetime.now(dt.UTC),
+                                   int(getattr(ctx.options, "cert_warn_days", 14)), anchors=store.anchors,
+                                   intermediates=store.intermediates)

@@ -20,13 +20,19 @@ from diagnose.net.roots import load_system_roots
 LEGACY_VERSIONS = (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1)
 
 
-@functools.lru_cache(maxsize=2)
 def probe_context(*, legacy: bool = False) -> ssl.SSLContext:
     """A client context that accepts any certificate (we judge it ourselves) and sends SNI.
 
     ``legacy``: offer only TLS 1.0 and 1.1, to learn whether the server still accepts them.
     One of each per process, shared by every handshake (a context holds no per-connection state).
     """
+    return _probe_context(bool(legacy))
+
+
+# keyed by the one positional flag: an lru_cache keys ``f()`` and ``f(legacy=False)`` apart, so
+# the three spellings the callers use overflowed a 2-entry cache and built ~4 contexts a run
+@functools.cache
+def _probe_context(legacy: bool) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE

@@ -5,10 +5,11 @@ import shutil
 import subprocess
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from diagnose.engine.model import Status
-from diagnose.knowledge.certs import evaluate_certificate, load_pem_bundle, name_matches
+from diagnose.knowledge.certs import Verdicts, evaluate_certificate, load_pem_bundle, name_matches
 from tests.unit.certmint import NOW, Pki, rsa_key, self_signed
 
 PKI = Pki()
@@ -62,6 +63,42 @@ def test_expired_not_yet_valid_and_expiring():
     v = judge([PKI.leaf("mx.example.test", days_after=5), PKI.inter])
     assert v.codes() == ["tls.cert_expiring"] and v.issues[0].status is Status.WARN and v.ok
     assert judge([PKI.leaf("mx.example.test", days_after=5), PKI.inter], warn_days=3).issues == ()
+
+
+def copy(cert):
+    """The same certificate as another session parses it (another object, equal by value)."""
+    return x509.load_der_x509_certificate(cert.public_bytes(Encoding.DER))
+
+
+def test_remembered_verdicts_are_the_fresh_ones():
+    # Given one chain served on two ports (two parsed copies) and judged twice in the same second
+    leaf = PKI.leaf("mx.example.test")
+    memo, anchors = Verdicts(), [PKI.root]
+    first = memo.evaluate([leaf, PKI.inter], "mx.example.test", NOW + dt.timedelta(seconds=0.1), 14, anchors=anchors)
+    again = memo.evaluate((copy(leaf), copy(PKI.inter)), "MX.example.test.", NOW + dt.timedelta(seconds=0.4), 14,
+                          anchors=list(anchors))
+    # Then the second is the remembered verdict, which is the fresh one
+    assert again is first
+    assert first == judge([leaf, PKI.inter], "MX.example.test.", now=NOW + dt.timedelta(seconds=0.4))
+    # but another name, trust store or warning period is judged anew
+    assert memo.evaluate([leaf, PKI.inter], "other.example.test", NOW, 14, anchors=anchors).codes() == [
+        "tls.cert_name_mismatch"]
+    assert memo.evaluate([leaf, PKI.inter], "mx.example.test", NOW, 14, anchors=[Pki("other").root]).codes() == [
+        "tls.cert_untrusted"]
+    assert memo.evaluate([leaf, PKI.inter], "mx.example.test", NOW, 90, anchors=anchors).codes() == [
+        "tls.cert_expiring"]
+
+
+def test_remembered_verdicts_change_with_the_second():
+    # Given a leaf that expires at NOW exactly: valid at that whole second, expired a moment later
+    leaf = PKI.leaf("mx.example.test", days_after=0)
+    memo, anchors = Verdicts(), [PKI.root]
+    for now, code in [(NOW, "tls.cert_expiring"), (NOW + dt.timedelta(seconds=0.3), "tls.cert_expired"),
+                      (NOW, "tls.cert_expiring"), (NOW - dt.timedelta(seconds=0.5), "tls.cert_expiring")]:
+        # Then each moment gets what a fresh judgement at that moment says
+        fresh = evaluate_certificate([leaf, PKI.inter], "mx.example.test", now, anchors=anchors)
+        assert memo.evaluate([leaf, PKI.inter], "mx.example.test", now, anchors=anchors) == fresh
+        assert fresh.codes() == [code], (now, fresh.codes())
 
 
 def test_self_signed():

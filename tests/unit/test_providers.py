@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from importlib import metadata
 
 import pytest
@@ -13,6 +14,7 @@ from diagnose.engine.model import Status
 from diagnose.knowledge.providers import (
     ProviderDataError,
     Signals,
+    _glob_matches,
     builtin_data,
     fill,
     load,
@@ -71,6 +73,20 @@ def test_recognise_each_provider_from_its_records(signals, expected):
 
 def test_recognise_nothing_for_a_self_hosted_domain():
     assert recognise(Signals(D, mx=("mail.example.com",), spf_includes=("spf.example.net",)), CAT.providers) == []
+
+
+def test_provider_patterns_match_as_fnmatch_does():
+    # Given every pattern of the catalogue and shapes around it (no *, one *, several, ? and [])
+    patterns = {p for prov in CAT.providers for what in ("mx", "spf", "dkim_cname", "autodiscover", "autoconfig")
+                for p in getattr(prov, what)}
+    patterns |= {"*", "a*", "*a", "a*a", "**", "a?c", "[ab]c", "*.b*.c", "x"}
+    names = {"", "a", "aa", "aba", "abc", "bc", "x", ".x", "a.b.c", "a.bb.c", "smtp.google.com",
+             "alt1.aspmx.l.google.com", "aspmx.l.google.com", "mx.zoho.eu", "zoho.com", "a.mx.microsoft",
+             "example-com.mail.protection.outlook.com", "selector1-x._domainkey.t.onmicrosoft.com"}
+    # Then the fast matcher agrees with fnmatch on each pair
+    for pattern in patterns:
+        for name in names:
+            assert _glob_matches(name, pattern) is fnmatch.fnmatchcase(name, pattern), (name, pattern)
 
 
 def test_spf_helpers():
