@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
-from diagnose.net.authoritative import Delegation, delegation
 from diagnose.net.resolver import DnsResult, Outcome
+
+if TYPE_CHECKING:
+    from diagnose.net.authoritative import Delegation
 
 
 class DomainExists(Check):
@@ -55,7 +57,10 @@ class DomainExists(Check):
         result = await ctx.dns.query(domain, "SOA")
         found = None
         if result.outcome in (Outcome.TIMEOUT, Outcome.SERVFAIL):
-            # who is at fault: ask the servers the parent delegates to, directly
+            # who is at fault: ask the servers the parent delegates to, directly (dnspython's query
+            # module, imported only here: a healthy run does without it)
+            from diagnose.net.authoritative import delegation
+
             found = await delegation(ctx.dns, domain, ctx.timeouts.dns_attempt)
         yield self.evaluate(domain, result, timeout=ctx.timeouts.dns_total, delegation=found)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from importlib import import_module
+from typing import TYPE_CHECKING
 
-from diagnose.engine.report import Report
+if TYPE_CHECKING:  # the report model is not needed to name the formats (`--help`, `--version`)
+    from diagnose.engine.report import Report
 
 # format name -> "module:function"; imported only when that format is asked for
 RENDERERS = {

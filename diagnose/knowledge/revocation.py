@@ -18,7 +18,6 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
-from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
@@ -128,6 +127,9 @@ def _spki(cert: x509.Certificate) -> bytes:
 
 def parse_issuer_certificates(data: bytes) -> list[x509.Certificate]:
     """An AIA 'CA Issuers' download: DER, PEM, or a PKCS#7 'certs-only' bundle (.p7c); [] if none."""
+    # imported here: pkcs7 brings the email package (~4 ms of start-up) and is needed only for a download
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
     loaders = (
         lambda d: [x509.load_der_x509_certificate(d)],
         lambda d: [x509.load_pem_x509_certificate(d)],

@@ -125,3 +125,35 @@ async def tcp_ask(question: Question, address: str, port: int, *, edns: bool, ti
     if reply_id(data) != qid or not matches(data, question):
         raise Malformed("the reply over TCP does not answer the question")
     return Reply(data)
+
+
+class _Ping(asyncio.DatagramProtocol):
+    """The first reply to one question on a connected UDP socket, or the error the kernel reports."""
+
+    def __init__(self, question: Question, qid: int, done: asyncio.Future[None]) -> None:
+        self.question, self.qid, self.done = question, qid, done
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        if not self.done.done() and reply_id(data) == self.qid and matches(data, self.question):
+            self.done.set_result(None)
+
+    def error_received(self, exc: Exception) -> None:
+        if not self.done.done():
+            self.done.set_exception(exc)
+
+
+async def ping(address: str, port: int, *, timeout: float) -> None:
+    """Ask ``address``:``port`` one question (the root's NS) over UDP and return when it replies,
+    whatever the reply says. The socket is connected, so a closed port is reported by the kernel
+    (ConnectionRefusedError) rather than waited out; raises TimeoutError after ``timeout`` seconds,
+    OSError when the question cannot be sent."""
+    loop = asyncio.get_running_loop()
+    question, qid = Question(".", "NS"), secrets.randbits(16)
+    done: asyncio.Future[None] = loop.create_future()
+    transport, _ = await loop.create_datagram_endpoint(lambda: _Ping(question, qid, done), remote_addr=(address, port))
+    try:
+        transport.sendto(question.query(qid, edns=False))
+        async with asyncio.timeout(timeout):
+            await done
+    finally:
+        transport.close()

@@ -7,7 +7,7 @@ records that answer the question. So this module walks the sections itself and h
 records to dnspython (``dns.rdata.from_wire``): ``DnsResult.rdata`` keeps dnspython's rdata objects.
 The rules are dnspython's: a reply matches a query by id, QR, opcode and question (an error reply
 may have no question); the CNAME chain is followed as ``Message.resolve_chaining`` does, at most
-``dns.message.MAX_CHAIN`` links; the rdata of one type are a set (a repeated record counts once),
+``dns.message.MAX_CHAIN`` (16) links; the rdata of one type are a set (a repeated record counts once),
 its TTL the smallest; trailing bytes or a record that runs past the end make the reply malformed.
 """
 
@@ -17,12 +17,10 @@ import re
 import struct
 
 import dns.exception
-import dns.message
 import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
-import dns.resolver
 
 from diagnose.net.dnsname import BadName, name_wire
 
@@ -31,6 +29,8 @@ OPCODE_MASK = 0x7800
 IN = 1
 CNAME = 5
 OPT = 41
+# dns.message.MAX_CHAIN: the CNAME links followed (dns.message itself, ~10 ms of start-up, is not needed here)
+MAX_CHAIN = 16
 EDNS_PAYLOAD = 1232  # bytes: the DNS flag day 2020 size, no IP fragmentation on common paths
 ERROR_RCODES = frozenset((1, 2, 4, 5))  # FORMERR, SERVFAIL, NOTIMP, REFUSED: the question may be left out
 _HEADER = struct.Struct("!6H")
@@ -59,7 +59,9 @@ class Question:
         Raises dnspython's errors for a bad name, an unknown type or a meta-type (ANY, AXFR)."""
         self.rdtype = _TYPES.get(rdtype) or dns.rdatatype.RdataType.make(rdtype)
         if dns.rdatatype.is_metatype(self.rdtype):
-            raise dns.resolver.NoMetaqueries
+            from dns.resolver import NoMetaqueries  # for its exception only: no check asks a meta-type
+
+            raise NoMetaqueries
         if _PLAIN.fullmatch(name):  # letters, digits, - and _ in labels of 1-63: the wire form is the text
             plain = name.rstrip(".")
             self.text = plain.lower()
@@ -146,10 +148,10 @@ class Reply:
         canonical name (text, lower case, no final dot), the records of the question's type found
         there (dnspython rdata, in the order sent, each once), their text and their TTL (the
         smallest), or ``()``, ``()`` and None when there are none. Raises Malformed for a chain longer
-        than ``dns.message.MAX_CHAIN``, an answer with NXDOMAIN or rdata that cannot be read."""
+        than ``MAX_CHAIN``, an answer with NXDOMAIN or rdata that cannot be read."""
         key, rdtype, answers = question.key, question.rdtype, self.answers
         canonical_at = -1  # offset of the last CNAME target followed
-        for _ in range(dns.message.MAX_CHAIN):
+        for _ in range(MAX_CHAIN):
             found = [a for a in answers if a[0] == key and a[1] == rdtype and a[2] == IN]
             if found:
                 break

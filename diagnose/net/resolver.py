@@ -1,22 +1,18 @@
 """DNS resolution with the user's nameservers, classified outcomes and a per-run cache so no name
 is asked twice. dnspython finds the system's servers, builds names and reads the records; the
 messages go through a lean path (diagnose.net.dnswire, diagnose.net.dnstransport) that reads only
-what a diagnosis uses."""
+what a diagnosis uses. dnspython's resolver and query modules (with dns.message, ~20 ms of start-up)
+are imported only to read /etc/resolv.conf when no --nameserver is given."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import dns.asyncbackend
-import dns.asyncresolver
 import dns.exception
-import dns.message
-import dns.nameserver
 import dns.rcode
-import dns.rdatatype
-import dns.resolver
 
 from diagnose.engine.hostnames import port_number, split_host_port
 from diagnose.engine.timeouts import DEFAULT_TIMEOUT, Timeouts
@@ -24,8 +20,11 @@ from diagnose.engine.timeouts import DEFAULT_TIMEOUT, Timeouts
 # the classified answer is a value type of the knowledge layer (pure evaluators read it); checks import
 # it from here as well
 from diagnose.knowledge.dnsanswer import DnsResult, Outcome, txt_strings
-from diagnose.net.dnstransport import UdpClient, source_form, tcp_ask
+from diagnose.net.dnstransport import UdpClient, ping, source_form, tcp_ask
 from diagnose.net.dnswire import Malformed, Question, Reply
+
+if TYPE_CHECKING:
+    import dns.resolver
 
 __all__ = ["Dns", "DnsResult", "Nameserver", "Outcome", "ResolverUnreachable", "parse_nameserver", "txt_strings"]
 
@@ -68,33 +67,19 @@ class Dns:
         self.timeout = timeout  # --timeout; the limits below come from the policy
         self.limits = Timeouts(timeout)
         if nameservers:
-            resolver = dns.asyncresolver.Resolver(configure=False)
-            resolver.nameservers = [dns.nameserver.Do53Nameserver(ns.address, ns.port) for ns in nameservers]
             self.source = "command line"
         else:
-            try:
-                resolver = dns.asyncresolver.Resolver()
-            except dns.resolver.NoResolverConfiguration:
-                raise ResolverUnreachable(
-                    "this machine has no DNS resolver configured; pass --nameserver IP"
-                ) from None
+            nameservers = system_nameservers()
             self.source = "system (/etc/resolv.conf)"
-        self._resolver = resolver  # the servers (dnspython reads /etc/resolv.conf); queries go the lean path
+        self._servers = list(nameservers)
         self._cache: dict[tuple[str, str], asyncio.Future[DnsResult]] = {}
         self._udp = UdpClient()
-        self._targets_of: tuple | None = None
-        self._targets_cache: list[tuple[str, int]] = []
+        # (address, port) of each server, the address as the kernel reports a reply's source
+        self._targets = [(source_form(ns.address), ns.port) for ns in self._servers]
 
     @property
     def nameservers(self) -> list[str]:
-        return [f"{ns.address}:{ns.port}" for ns in self._servers()]
-
-    def _servers(self) -> list[dns.nameserver.Do53Nameserver]:
-        """The resolver's servers as plain-DNS server objects: dnspython keeps the system's
-        (from /etc/resolv.conf) as address strings, ours (--nameserver) as objects."""
-        r = self._resolver
-        return [dns.nameserver.Do53Nameserver(ns, r.nameserver_ports.get(ns, r.port)) if isinstance(ns, str) else ns
-                for ns in r.nameservers if isinstance(ns, str | dns.nameserver.Do53Nameserver)]
+        return [f"{ns.address}:{ns.port}" for ns in self._servers]
 
     def describe(self) -> dict:
         return {"nameservers": self.nameservers, "source": self.source, "timeout_s": self.timeout}
@@ -122,7 +107,7 @@ class Dns:
         except (dns.exception.DNSException, ValueError) as exc:  # a bad name or type: dnspython's reason
             return DnsResult(name, rdtype, Outcome.SERVFAIL, detail=type(exc).__name__, elapsed_s=0.0)
         deadline = start + self.limits.dns_total
-        servers = list(self._targets())
+        servers = list(self._targets)
         left: list[tuple[str, int]] = []
         rcodes: list[str] = []  # the error rcodes answered
         # Each try waits the whole --timeout (a slow answer is an answer, not a lost one); the
@@ -186,14 +171,6 @@ class Dns:
             if word not in rcodes:
                 rcodes.append(word)
 
-    def _targets(self) -> list[tuple[str, int]]:
-        """(address, port) of each server, the address as the kernel reports a reply's source."""
-        current = tuple(self._resolver.nameservers)
-        if current != self._targets_of:
-            self._targets_cache = [(source_form(ns.address), ns.port) for ns in self._servers()]
-            self._targets_of = current
-        return self._targets_cache
-
     async def preflight(self) -> float:
         """Check that at least one resolver answers anything; return its round-trip in seconds.
 
@@ -201,18 +178,16 @@ class Dns:
         refused socket means no diagnosis is possible.
         """
         start = time.monotonic()
-        request = dns.message.make_query(".", dns.rdatatype.NS)
         errors = []
         deadline = start + self.limits.dns_attempt
-        for ns in self._servers():
+        for ns in self._servers:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             try:
-                await ns.async_query(request, timeout=remaining, source=None, source_port=0,
-                                     max_size=False, backend=dns.asyncbackend.get_default_backend())
+                await ping(ns.address, ns.port, timeout=remaining)
                 return time.monotonic() - start
-            except (dns.exception.Timeout, OSError, dns.exception.DNSException) as exc:
+            except (TimeoutError, OSError) as exc:
                 errors.append(f"{ns.address}:{ns.port}: {_why(exc)}")
         servers = ", ".join(self.nameservers) or "none"
         raise ResolverUnreachable(
@@ -221,8 +196,25 @@ class Dns:
         )
 
 
+def system_nameservers(resolver: dns.resolver.BaseResolver | None = None) -> list[Nameserver]:
+    """The servers of /etc/resolv.conf, as dnspython reads it (``resolver``: a dnspython resolver
+    already configured); ResolverUnreachable when there are none."""
+    from dns.nameserver import Do53Nameserver
+    from dns.resolver import NoResolverConfiguration, Resolver
+
+    if resolver is None:
+        try:
+            resolver = Resolver()
+        except NoResolverConfiguration:
+            raise ResolverUnreachable("this machine has no DNS resolver configured; pass --nameserver IP") from None
+    # dnspython keeps the system's servers as address strings, other kinds as objects
+    return [Nameserver(ns, resolver.nameserver_ports.get(ns, resolver.port)) if isinstance(ns, str)
+            else Nameserver(ns.address, ns.port)
+            for ns in resolver.nameservers if isinstance(ns, str | Do53Nameserver)]
+
+
 def _why(exc: BaseException) -> str:
-    if isinstance(exc, dns.exception.Timeout):
+    if isinstance(exc, TimeoutError):
         return "no answer"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
