@@ -76,10 +76,11 @@ def run_meta(argv: Iterable[str], host: str, *, anonymize: bool = False, fail_on
 
 # -- pseudonyms for the names of a message (maildoctor message --anonymize) -------------------------
 
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z0-9-]{1,63}")
-_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
-_IPV6 = re.compile(r"(?<![0-9A-Za-z:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![0-9A-Za-z:])")  # checked below
-_HOST = re.compile(r"(?<![A-Za-z0-9.-])(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})\.)+([A-Za-z]{2,63})(?![A-Za-z0-9-])")
+# pattern strings, compiled by `re` on first use: every check run imports this module for redact_argv
+_EMAIL = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z0-9-]{1,63}"
+_IPV4 = r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])"
+_IPV6 = r"(?<![0-9A-Za-z:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![0-9A-Za-z:])"  # checked below
+_HOST = r"(?<![A-Za-z0-9.-])(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})\.)+([A-Za-z]{2,63})(?![A-Za-z0-9-])"
 
 
 def _ip_version(text: str) -> int:
@@ -130,10 +131,10 @@ class Pseudonyms:
         if not text:
             return text
         for pattern in (_EMAIL, _IPV6, _IPV4):
-            for found in set(pattern.findall(text)):
+            for found in set(re.findall(pattern, text)):
                 if isinstance(found, str) and found:
                     self.add(found)
-        for m in list(_HOST.finditer(text)):
+        for m in list(re.finditer(_HOST, text)):
             if m.group(1).lower() in self.tlds:
                 self.add(m.group(0))
         lowered = text.lower()
