@@ -210,8 +210,9 @@ def describe(
 
 
 # one class attribute on one line at the class body's level: `id = "x"`, `title: str = 'y'`, `side = Side.BOTH`
-_ATTRIBUTE = re.compile(r"""^[ \t]+(id|title|side)\s*(?::[^=\n]*)?=\s*(?:(["'])((?:(?!\2)[^\\\n])*)\2|Side\.([A-Z]+))"""
-                        r"""[ \t]*(?:#[^\n]*)?$""", re.M)
+# (a pattern string, compiled by `re` on first use: only a plugin without an index entry is read this way)
+_ATTRIBUTE = (r"""^[ \t]+(id|title|side)\s*(?::[^=\n]*)?=\s*(?:(["'])((?:(?!\2)[^\\\n])*)\2|Side\.([A-Z]+))"""
+              r"""[ \t]*(?:#[^\n]*)?$""")
 
 
 def _source_of(module: str) -> str | None:
@@ -256,7 +257,7 @@ def _literal_info(ep: EntryPointLike) -> CheckInfo | None:
     first = next((line for line in body.splitlines() if line.strip()), "")
     indent = first[: len(first) - len(first.lstrip())]
     values: dict[str, str] = {}
-    for m in _ATTRIBUTE.finditer(body):
+    for m in re.finditer(_ATTRIBUTE, body, re.M):
         if not m.group(0).startswith(indent) or m.group(0)[len(indent)] in " \t":
             continue  # a nested block's line, not the class body's
         name, text, side = m.group(1), m.group(3), m.group(4)
