@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
-import json
 import re
 
 from diagnose.knowledge.replies import SmtpReply, imap_capabilities
@@ -101,6 +100,8 @@ def oauth_challenge(text: str) -> dict[str, str]:
     """The JSON of an XOAUTH2/OAUTHBEARER error challenge (the 334 / + line after a refused token), e.g.
     Gmail's {"status":"400","schemes":"Bearer","scope":"https://mail.google.com/"}; {} when it is not one.
     Only short string values are kept: the text is the server's."""
+    import json  # here: only a refused OAuth token needs it, and a check with text output has no other use for it
+
     try:
         raw = base64.b64decode(text.strip(), validate=True)
         data = json.loads(raw.decode("utf-8"))
