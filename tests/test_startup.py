@@ -18,6 +18,7 @@ PROBE = textwrap.dedent("""
     # (and the index of their metadata, checks.index, which is no plugin)
     plugins = sorted(m for m, mod in list(sys.modules.items())
                      if m.startswith("checks.") and not hasattr(mod, "__path__") and m != "checks.index")
+    print("modules:" + ",".join(sorted(sys.modules)), file=sys.stderr)
     print("plugins:" + ",".join(plugins), file=sys.stderr)
     print("loaded:" + ",".join(loaded), file=sys.stderr)
 """)
@@ -27,6 +28,11 @@ def imported_by(*argv):
     proc = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, timeout=60)
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc, proc.stderr.strip().splitlines()[-1].removeprefix("loaded:").split(",")
+
+
+def modules_imported(proc) -> set[str]:
+    line = next(x for x in proc.stderr.splitlines() if x.startswith("modules:"))
+    return set(line.removeprefix("modules:").split(","))
 
 
 def plugins_imported(proc) -> list[str]:
@@ -42,6 +48,8 @@ def test_help_imports_no_heavy_module():
     assert "Usage:" in proc.stdout and "batch" in proc.stdout and "probe" in proc.stdout, proc.stdout
     assert set(loaded) <= {"typer", "click", "reports"}, f"--help imported {loaded}"
     assert plugins_imported(proc) == []
+    # (naming the formats needs no report model)
+    assert "diagnose.engine.report" not in modules_imported(proc)
 
 
 def test_checks_listing_imports_no_plugin_module():
@@ -124,6 +132,19 @@ def test_check_with_selected_checks_imports_no_other_plugin_module():
         imported = set(plugins_imported(proc)) & modules
         assert imported == picked, (only, sorted(imported ^ picked))
         assert len(picked) < len(modules) / 2, (only, picked)
+
+
+def test_a_check_run_imports_neither_dnspythons_resolver_nor_what_only_a_failure_needs():
+    # Given every check selected, When `check` runs up to its first DNS question (the resolver's preflight,
+    # which reports the closed port as refused)
+    proc = _check_run_to_its_first_question()
+    assert "connection refused" in proc.stderr, proc.stderr
+    # Then dnspython's resolver and query modules were not imported (the lean path asks; dnspython reads
+    # /etc/resolv.conf only without --nameserver), nor the direct questions to a domain's name servers
+    # (only after a failed lookup), nor PKCS#7 (only for a downloaded .p7c)
+    unneeded = {"dns.resolver", "dns.asyncresolver", "dns.message", "dns.query", "dns.asyncquery", "dns.nameserver",
+                "diagnose.net.authoritative", "cryptography.hazmat.primitives.serialization.pkcs7"}
+    assert modules_imported(proc) & unneeded == set(), sorted(modules_imported(proc) & unneeded)
 
 
 def test_a_check_run_converts_its_options_without_pydantic():
