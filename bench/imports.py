@@ -87,11 +87,14 @@ def commands(healthy: tuple[str, str, str] | None = None) -> dict[str, dict]:
     report model. 485 -> 433 modules for `check`, 351 -> 310 with `--check spf.record`, 160 -> 156 for
     `--version`. Instructions (valgrind, deterministic on a busy VM), whole process: `check` up to the
     network 1221 -> 1095 M (-10%), `--check spf.record` 802 -> 715 M (-11%), `checks` 337 -> 308 M (-9%),
-    `--version`/`--help` -8%. CPU, fastest of 15 interleaved with the code before, load average about 2:
-    `check` up to the network 363 -> 296 ms, `--check spf.record` 250 -> 182 ms, a full healthy diagnosis
-    of the lab (JSON) 481 -> 396 ms, with the default text report 528 -> 446 ms; `--version` 96 -> 89 ms,
-    `--help` 93 -> 84 ms (other runs that afternoon, at load 4-5, ranged widely: CPU times on this VM move
-    with the other work on it). The budgets were lowered to those figures above python plus ~10%."""
+    `--version`/`--help` -8%; a full healthy diagnosis of the lab (JSON, the console script's path) 1615 ->
+    1531 M (-5%; the text report saves the XML filter's ~8 ms more). `-X importtime` total, fastest of 7:
+    `check` up to the network 371 -> 277 ms, `--check spf.record` 262 -> 211 ms. CPU, fastest of 15
+    interleaved with the code before, load average about 2: `check` up to the network 363 -> 296 ms,
+    `--check spf.record` 250 -> 182 ms, `--version` 96 -> 89 ms, `--help` 93 -> 84 ms; the full diagnosis,
+    median of 40 at load 2-5, 569 -> 545 ms (CPU times on this VM move with the other work on it: single
+    fastest-of-15 runs that afternoon ranged from -85 to +14 ms for it). The budgets were lowered to the
+    figures above python plus ~10%."""
     port = _closed_port()  # the probe's whole path, to a refusal: no server needed
     return {
         "--version": {"argv": ["--version"], "budget_ms": 85,
