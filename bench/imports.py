@@ -93,13 +93,15 @@ def commands(healthy: tuple[str, str, str] | None = None) -> dict[str, dict]:
     interleaved with the code before, load average about 2: `check` up to the network 363 -> 296 ms,
     `--check spf.record` 250 -> 182 ms, `--version` 96 -> 89 ms, `--help` 93 -> 84 ms; the full diagnosis,
     median of 40 at load 2-5, 569 -> 545 ms (CPU times on this VM move with the other work on it: single
-    fastest-of-15 runs that afternoon ranged from -85 to +14 ms for it). The budgets were lowered to the
-    figures above python plus ~10%."""
+    fastest-of-15 runs that afternoon ranged from -85 to +14 ms for it). Budgets: `check` and `--check
+    spf.record` lowered by their instruction ratio above python (360 -> 320, 250 -> 220: the fastest CPU
+    figures above are likely the lucky end), `checks`, `--help` and `--version` to their figures above
+    python plus ~10% (90, 90, 85)."""
     port = _closed_port()  # the probe's whole path, to a refusal: no server needed
     return {
         "--version": {"argv": ["--version"], "budget_ms": 85,
                       "forbid": ["rich", "textual", "pydantic", "dns", "cryptography", "dkim", "asyncio", "checks"]},
-        "--help": {"argv": ["--help"], "budget_ms": 85,
+        "--help": {"argv": ["--help"], "budget_ms": 90,
                    "forbid": ["rich", "textual", "pydantic", "dns", "cryptography", "dkim", "asyncio", "checks"]},
         "checks": {"argv": ["checks"], "budget_ms": 90,
                    "forbid": ["rich", "textual", "pydantic", "dns", "cryptography", "dkim", "asyncio"]},
@@ -116,13 +118,13 @@ def commands(healthy: tuple[str, str, str] | None = None) -> dict[str, dict]:
         # a resolver port where nothing listens: the run stops at its first DNS question, plugins loaded
         "check (imports and plugins, up to the network)": {
             "argv": ["check", "example.com", "--nameserver", f"127.0.0.1:{port}", "--timeout", "2", "--format", "json"],
-            "budget_ms": 310,
+            "budget_ms": 320,
             "forbid": ["rich", "textual", "pydantic", "dkim"], "plugins": True},
         # one DNS-only check: its module alone, no TLS or certificate code
         "check --check spf.record (up to the network)": {
             "argv": ["check", "example.com", "--nameserver", f"127.0.0.1:{port}", "--timeout", "2", "--format", "json",
                      "--check", "spf.record"],
-            "budget_ms": 200,
+            "budget_ms": 220,
             "forbid": ["rich", "textual", "pydantic", "dkim", "cryptography"], "plugins": ["checks.spf.check"]},
     }
 
