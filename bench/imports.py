@@ -86,8 +86,8 @@ def commands(healthy: tuple[str, str, str] | None = None) -> dict[str, dict]:
     (~8 ms) and a few other rarely used patterns; `--help`, `--version` and `checks` no longer import the
     report model. 485 -> 433 modules for `check`, 351 -> 310 with `--check spf.record`, 160 -> 156 for
     `--version`. Instructions (valgrind, deterministic on a busy VM), whole process: `check` up to the
-    network 1221 -> 1095 M (-10%), `--check spf.record` 802 -> 715 M (-11%), `checks` 337 -> 308 M (-9%),
-    `--version`/`--help` -8%; a full healthy diagnosis of the lab (JSON, the console script's path) 1615 ->
+    network 1224 -> 1091 M (-11%), `--check spf.record` 802 -> 708 M (-12%), `checks` 337 -> 303 M (-10%),
+    `--version`/`--help` -7%; a full healthy diagnosis of the lab (JSON, the console script's path) 1615 ->
     1531 M (-5%; the text report saves the XML filter's ~8 ms more). `-X importtime` total, fastest of 7:
     `check` up to the network 371 -> 277 ms, `--check spf.record` 262 -> 211 ms. CPU, fastest of 15
     interleaved with the code before, load average about 2: `check` up to the network 363 -> 296 ms,
