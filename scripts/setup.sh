@@ -7,7 +7,17 @@ cd "$(dirname "$0")/.."
 
 bash tests/lab/install.sh
 
-PY=${PYTHON:-python3}
+# The interpreter: $PYTHON when set; else Debian's own /usr/bin/python3 when it is 3.11 or newer, even where
+# another python3 (pyenv, a build from source) comes first on PATH: Debian builds it with profile-guided
+# and link-time optimisation and libpython linked in, and a full diagnosis runs ~25% faster on it than on
+# a default build (pyenv's: 498 -> 381 ms for the healthy lab domain, 2026-12-03); else python3.
+if [ -n "${PYTHON:-}" ]; then
+    PY=$PYTHON
+elif [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    PY=/usr/bin/python3
+else
+    PY=python3
+fi
 if [ ! -x .venv/bin/python ]; then
     if ! "$PY" -m venv .venv 2>/dev/null; then
         apt-get install -y -qq python3-venv >/dev/null
