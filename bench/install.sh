@@ -20,8 +20,14 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 venv="$here/.venv-peers"
+# checkdmarc runs on the interpreter maildoctor's .venv runs on (scripts/setup.sh picks it): the
+# comparison is of the tools, not of two Python builds
+py=$("$here/../.venv/bin/python" -c 'import sys; print(sys._base_executable)' 2>/dev/null || command -v python3)
+if [ -x "$venv/bin/python" ] && [ "$("$venv/bin/python" -c 'import sys; print(sys._base_executable)')" != "$py" ]; then
+    rm -rf "$venv"
+fi
 if [ ! -x "$venv/bin/checkdmarc" ]; then
-    python3 -m venv "$venv"
+    "$py" -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check checkdmarc
 fi
 echo "peers installed: ${pkgs[*]} checkdmarc ($venv)"
