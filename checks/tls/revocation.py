@@ -119,14 +119,14 @@ class Revocation(ServerCheck):
         ev = {"outcome": result.outcome, "urls": result.urls, "answers": _answers(result), "stapling": STAPLING_NOTE}
         if result.issuer is not None:
             ev["issuer"] = {"source": result.issuer.source, "aia": list(result.issuer.attempts),
-                            "subject": result.issuer.cert.subject.rfc4514_string() if result.issuer.cert else ""}
+                            "subject": _subject(result.issuer.cert) if result.issuer.cert else ""}
         above = [_intermediate_evidence(ca) for ca in intermediates]
         ev["intermediates"] = above
         decisive, source, detail = _decisive(result)
         kw: dict[str, Any]  # keywords of self.finding
         kw = dict(evidence=ev, duration_s=d.elapsed_s, host=ep.host, hostname=ep.host, url=decisive.url if decisive
                   else "", detail=detail, source=source, **_revocation_facts(decisive))
-        name = _name(d.tls.chain[0].subject, "the certificate")
+        name = _name(d.tls.chain[0], "the certificate")
         summary = {
             "good": f"{name}: not revoked ({source}, verified answer)",
             "revoked": f"{name}: REVOKED ({source}, {kw['revoked_at'] or 'date unknown'})",
@@ -152,9 +152,9 @@ class Revocation(ServerCheck):
         decisive, source, detail = _decisive(shown.result)
         facts = _revocation_facts(decisive)
         revoked_at = facts.pop("revoked_at")
-        ca_name = _name(shown.cert.subject, "") or "(no name)"
+        ca_name = _name(shown.cert, "") or "(no name)"
         issuer = shown.result.issuer.cert if shown.result.issuer and shown.result.issuer.cert else None
-        issuer_name = f'"{_name(issuer.subject, "its issuer")}"' if issuer else "its issuing CA"
+        issuer_name = f'"{_name(issuer, "its issuer")}"' if issuer else "its issuing CA"
         kw: dict[str, Any] = dict(
             evidence={"intermediates": evidence}, duration_s=d.elapsed_s, host=ep.host, hostname=ep.host,
             ca_name=ca_name, issuer_name=issuer_name, url=decisive.url if decisive else "", detail=detail,
@@ -196,7 +196,7 @@ def _intermediate_evidence(ca: CaRevocation) -> dict[str, Any]:
     date and reason, the issuer it was asked of, and every answer."""
     result = ca.result
     decisive, _, detail = _decisive(result)
-    out: dict[str, Any] = {"subject": ca.cert.subject.rfc4514_string()[:300], "outcome": result.outcome,
+    out: dict[str, Any] = {"subject": _subject(ca.cert), "outcome": result.outcome,
                            "source": decisive.source if decisive else "", "url": decisive.url if decisive else "",
                            "detail": detail}
     if result.outcome == "revoked" and decisive is not None:
@@ -204,13 +204,23 @@ def _intermediate_evidence(ca: CaRevocation) -> dict[str, Any]:
         out["reason"] = decisive.facts.get("reason", "")
     if result.issuer is not None:
         out["issuer"] = {"source": result.issuer.source,
-                         "subject": result.issuer.cert.subject.rfc4514_string()[:300] if result.issuer.cert else ""}
+                         "subject": _subject(result.issuer.cert) if result.issuer.cert else ""}
     out["answers"] = _answers(result)
     return out
 
 
-def _name(name: x509.Name, default: str) -> str:
+def _name(cert: x509.Certificate, default: str) -> str:
+    """The certificate's subject common name, or ``default`` when cryptography cannot decode the subject
+    (it parses names on first access: a server's certificate with a malformed name must not crash the check)."""
     try:
-        return common_name(name)
+        return common_name(cert.subject)
     except ValueError:
         return default
+
+
+def _subject(cert: x509.Certificate) -> str:
+    """The certificate's subject as RFC 4514 text for evidence, or a placeholder when it cannot be decoded."""
+    try:
+        return cert.subject.rfc4514_string()[:300]
+    except ValueError:
+        return "(a subject that cannot be decoded)"
