@@ -339,7 +339,7 @@ def main() -> int:
              f"monitoring-plugins {version([str(PLUGINS / 'check_smtp'), '-V'], r'v[0-9.]+')}",
              version(["openssl", "version"], r"OpenSSL [0-9.a-z]+")]
     head = [f"# maildoctor benchmark results ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)", "",
-            f"Produced by `bash bench/run.sh {' '.join(sys.argv[1:])}`".replace(" `", "`") + " (bench/bench.py); "
+            "Produced by `" + " ".join(["bash bench/run.sh", *sys.argv[1:]]) + "` (bench/bench.py); "
             "every number comes from this one run.", "",
             "Machine:", "", *[f"- {m}" for m in machine()],
             f"- tools: {', '.join(tools)}", ""]
