@@ -176,3 +176,20 @@ def test_a_hostile_server_gets_the_same_verdict_on_the_fast_path_and_within_the_
     else:
         assert words(fast) == words(full), (fast, full)
     assert took < 1.5 + 1.0, took  # a second wait would take 1.35 s more
+
+
+@pytest.mark.lab
+def test_a_python_without_the_tls_names_the_fast_path_uses_gets_the_full_path(lab, monkeypatch):
+    # Given a Python whose _ssl lacks what diagnose.net.rawtls uses (a future CPython, say)
+    from diagnose.net import rawtls
+
+    monkeypatch.setattr(rawtls, "AVAILABLE", False)
+    req = request(lab.hostname("mx1"), lab.host("mx1"), 25, ca_file=lab.ca_file)
+    # Then the fast session steps aside without connecting, and the probe is judged on the full path, OK
+    from diagnose.net.verified_session import verified_session
+
+    q = verified_session(host=req.host, address=req.address, port=25, protocol="smtp", implicit_tls=False,
+                         timeout=5, deadline=time.monotonic() + 5, warn_days=14, ca_file=str(lab.ca_file))
+    assert not q.ok and not q.connected and "lacks" in q.why_not, q.why_not
+    fast, full = render(run(req)), render(asyncio.run(probe(req)))
+    assert fast.startswith("MAILDOCTOR OK - ") and words(fast) == words(full), (fast, full)

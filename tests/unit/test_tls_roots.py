@@ -119,3 +119,45 @@ def test_an_unknown_root_is_refused_either_way(server, tmp_path, monkeypatch, co
     ctx = _fresh_context(monkeypatch, cert_dir=empty, cert_file=None, make=context_of)
     with pytest.raises(ssl.SSLCertVerificationError):
         _handshake(ctx, port)
+
+
+def test_the_c_module_session_reads_writes_and_takes_a_close_without_notify_as_the_end(tmp_path):
+    # Given a TLS server that echoes one line, then closes the TCP connection without TLS close_notify
+    cert, key = mint_server([HOST])
+    (tmp_path / "cert.pem").write_bytes(cert)
+    (tmp_path / "key.pem").write_bytes(key)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(5)
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with server_ctx.wrap_socket(conn, server_side=True) as tls_conn:
+            line = b""
+            while not line.endswith(b"\n"):
+                line += tls_conn.recv(4096)
+            tls_conn.sendall(line * 2)
+            socket.socket.shutdown(tls_conn, socket.SHUT_RDWR)  # TCP's end under the session: no close_notify
+
+    threading.Thread(target=serve, daemon=True).start()
+    ctx = rawtls.client_context("DEFAULT:@SECLEVEL=2")
+    ctx.load_verify_locations(str(tmp_path / "cert.pem"))
+    sock = rawtls.Socket(rawtls.AF_INET, rawtls.SOCK_STREAM)
+    try:
+        sock.settimeout(5)
+        sock.connect(listener.getsockname())
+        tls_socket = rawtls.TlsSocket(ctx, sock, HOST)
+        tls_socket.handshake()
+        # When a line is written and everything read back
+        tls_socket.sendall(b"x" * 100_000 + b"\n")
+        got = b""
+        while chunk := tls_socket.recv(65536):
+            got += chunk
+        # Then all of it came back, and the close without close_notify read as the end, not an error
+        assert got == (b"x" * 100_000 + b"\n") * 2
+        sent, verified = tls_socket.chains_der()
+        assert sent and verified and tls_socket.getpeercert()["subjectAltName"] == (("DNS", HOST),)
+    finally:
+        sock.close()
+        listener.close()
