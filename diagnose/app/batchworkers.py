@@ -41,6 +41,7 @@ class Forked:
         self.stdin: asyncio.StreamWriter | None = None
         self.stdout: asyncio.StreamReader | None = None
         self.returncode: int | None = None
+        self._reaped: asyncio.Future[int] | None = None
 
     async def attach(self) -> Forked:
         """Its pipes as asyncio streams of the running loop."""
@@ -54,9 +55,18 @@ class Forked:
         return self
 
     async def wait(self) -> int:
-        if self.returncode is None:
-            _, status = await asyncio.to_thread(os.waitpid, self.pid, 0)
-            self.returncode = os.waitstatus_to_exitcode(status)
+        """Its exit code once it has ended: one waitpid per worker, shared by every caller. Its reader and
+        the clean-up after Ctrl-C both wait, and a second waitpid failed with ECHILD (a traceback and exit
+        code 1 instead of 130)."""
+        if self.returncode is not None:
+            return self.returncode
+        if self._reaped is None:
+            self._reaped = asyncio.ensure_future(asyncio.to_thread(self._reap))
+        return await asyncio.shield(self._reaped)  # a cancelled caller leaves the reaping to the others
+
+    def _reap(self) -> int:
+        _, status = os.waitpid(self.pid, 0)
+        self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
 
     def kill(self) -> None:
@@ -79,6 +89,11 @@ def fork_workers(count: int, work: Callable[[], int]) -> list[Forked]:
         pid = os.fork()
         if pid == 0:  # the child: never returns
             code = 1
+            # Ctrl-C reaches the whole process group; the parent answers it (it stops reading, sums up and
+            # kills the workers). A worker that also stopped on it could be interrupted inside asyncio's own
+            # clean-up and leave an unclosed loop whose finaliser, run on the reader thread, printed
+            # "Exception ignored in BaseEventLoop.__del__" on the terminal.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             try:
                 for fd in [down_w, up_r] + [fd for w in made for fd in (w._to_child, w._from_child)]:
                     os.close(fd)  # the other workers' pipes: their ends must close when the parent's do
