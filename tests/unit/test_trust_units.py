@@ -255,7 +255,7 @@ def test_targets_of_an_interrupted_worker_are_not_written_so_resume_runs_them(co
         assert tally.bad_lines == 0 and all("batch worker exited" in r["error"] for r in out)
 
 
-@pytest.mark.parametrize("ending,written", [("interrupted", False), ("signal", False), ("crash", True),
+@pytest.mark.parametrize("ending,written", [("interrupted", False), ("signal", True), ("crash", True),
                                             ("exception", True)])
 def test_targets_of_a_forked_worker_that_ends_early(ending, written, capfd):
     # Given a worker forked from this process that reads its first target and then ends badly
@@ -264,8 +264,9 @@ def test_targets_of_a_forked_worker_that_ends_early(ending, written, capfd):
 
     def work() -> int:
         sys.stdin.readline()
-        if ending == "signal":
-            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C reaching the worker
+        if ending == "signal":  # Ctrl-C reaching the worker: ignored (the parent answers it), the worker goes on
+            os.kill(os.getpid(), signal.SIGINT)
+            return 0 if sys.stdin.readline() else 1  # it read its next target, then ends without answering
         if ending == "exception":
             raise RuntimeError("boom")
         return 130 if ending == "interrupted" else 1
@@ -285,5 +286,7 @@ def test_targets_of_a_forked_worker_that_ends_early(ending, written, capfd):
         for r in out:
             tally.add(r)
         assert tally.bad_lines == 0 and len(out) == 2 and all("batch worker exited" in r["error"] for r in out)
+    if ending == "signal":  # it was still running after the SIGINT: it ended on its own, code 0
+        assert all("(code 0)" in r["error"] for r in out), out
     if ending == "exception":
         assert "batch worker: internal error: RuntimeError: boom" in capfd.readouterr().err
