@@ -17,9 +17,9 @@ from tests.hostile.absurdcerts import mint_server
 HOST = "roots.test"
 
 
-@pytest.fixture()
-def server(tmp_path):
-    """A TLS server on loopback whose certificate is its own root (a private CA, not in any store)."""
+def _tls_listener(tmp_path) -> tuple[ssl.SSLContext, socket.socket]:
+    """A server context whose certificate (tmp_path / "cert.pem") is its own root (a private CA, not in
+    any store), and a loopback listener for it."""
     cert, key = mint_server([HOST])
     (tmp_path / "cert.pem").write_bytes(cert)
     (tmp_path / "key.pem").write_bytes(key)
@@ -27,6 +27,13 @@ def server(tmp_path):
     ctx.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(5)
+    return ctx, listener
+
+
+@pytest.fixture()
+def server(tmp_path):
+    """A TLS server on loopback whose certificate is its own root (a private CA, not in any store)."""
+    ctx, listener = _tls_listener(tmp_path)
 
     def serve() -> None:
         for _ in range(4):  # bounded: one connection per test step
@@ -123,13 +130,7 @@ def test_an_unknown_root_is_refused_either_way(server, tmp_path, monkeypatch, co
 
 def test_the_c_module_session_reads_writes_and_takes_a_close_without_notify_as_the_end(tmp_path):
     # Given a TLS server that echoes one line, then closes the TCP connection without TLS close_notify
-    cert, key = mint_server([HOST])
-    (tmp_path / "cert.pem").write_bytes(cert)
-    (tmp_path / "key.pem").write_bytes(key)
-    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_ctx.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(5)
+    server_ctx, listener = _tls_listener(tmp_path)
 
     def serve() -> None:
         conn, _ = listener.accept()
