@@ -28,7 +28,6 @@ from diagnose.app.batchcore import (
     aiter_entries,
     diagnose_entry,
     done_targets,
-    judge_rules,
     read_entries,
     run_pool,
     stdin_entries,
@@ -102,25 +101,24 @@ def make_batch_plan(request: BatchRequest) -> BatchPlan:
     ca_file = readable_ca(request.ca_file)
     fail_on = fail_on_policy(request.fail_on)
     require = require_sets(request.require)
-    checks = select_checks(request.only, request.skip, default=DEFAULT_CHECKS + rule_checks(require))
+    checks = select_checks(request.only, request.skip, default=DEFAULT_CHECKS + _rule_checks(require))
     options = Options(timeout=timeout, ca_file=ca_file, connects=SharedConnects())
     return BatchPlan(nameservers, checks, options, concurrency, fail_on, workers, require)
 
 
-def rule_checks(require: tuple[str, ...]) -> tuple[str, ...]:
+def _rule_checks(require: tuple[str, ...]) -> tuple[str, ...]:
     """The checks the --require rule sets are judged on, beyond batch's default ones: run when no --check
     is given (with --check, a rule whose checks did not run is reported as not tested)."""
-    if "bulk-sender" not in require:
+    if not require:
         return ()
-    from diagnose.engine.bulksender import RULES
+    from diagnose.engine.bulksender import checks_for
 
-    return tuple(dict.fromkeys(c for rule in RULES for c in rule.checks if c not in DEFAULT_CHECKS))
+    return tuple(c for c in checks_for(require) if c not in DEFAULT_CHECKS)
 
 
 def _diagnose(plan: BatchPlan, dns: SharedDns):  # type: ignore[no-untyped-def]
     """One target's work: the checks, then the --require rule sets judged on their findings."""
-    judge = judge_rules(plan.require)
-    return lambda entry: diagnose_entry(entry, plan.checks, dns, plan.options, judge=judge)
+    return lambda entry: diagnose_entry(entry, plan.checks, dns, plan.options, require=plan.require)
 
 
 def usable_cores() -> int:

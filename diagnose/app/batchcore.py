@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from diagnose.engine.model import Finding, Status, count_by_status
+from diagnose.engine.model import Status, count_by_status
 from diagnose.engine.plugin import Check, Options
 from diagnose.engine.target import TargetError, parse_target
 from diagnose.net.resolver import Dns, DnsResult, Nameserver, Outcome
@@ -169,20 +169,10 @@ def error_line(entry: Entry, reason: str) -> dict:
             "error": reason, "findings": []}
 
 
-def judge_rules(require: tuple[str, ...]) -> Callable[[list[Finding], str], list[Finding]] | None:
-    """The --require rule sets as one judgement of a target's findings (None: nothing to judge)."""
-    if "bulk-sender" not in require:
-        return None
-    from diagnose.engine.bulksender import BulkSender
-    from diagnose.engine.bulksender import evaluate as bulk
-
-    return lambda findings, domain: bulk([f for f in findings if f.check != BulkSender.id], domain=domain)
-
-
 async def diagnose_entry(entry: Entry, checks: list[type[Check]], dns: Dns, options: Options, *,
-                         judge: Callable[[list[Finding], str], list[Finding]] | None = None) -> dict:
-    """One target through the runner, its findings then judged by ``judge`` (--require); never raises
-    (a bad line or a bug becomes an error line)."""
+                         require: tuple[str, ...] = ()) -> dict:
+    """One target through the runner, its findings then judged by the ``require`` rule sets; never
+    raises (a bad line or a bug becomes an error line)."""
     from diagnose.engine.runner import DiagnosisFinished, diagnose
 
     try:
@@ -192,8 +182,10 @@ async def diagnose_entry(entry: Entry, checks: list[type[Check]], dns: Dns, opti
     try:
         async for event in diagnose(target, checks, dns, options):
             if isinstance(event, DiagnosisFinished):
-                if judge is not None:
-                    event.report.add(judge(event.report.findings, target.domain))
+                if require:
+                    from diagnose.engine.bulksender import judge_sets
+
+                    event.report.add(judge_sets(require, event.report.findings, domain=target.domain))
                 return result_line(entry, event.report)
     except Exception as exc:  # noqa: BLE001 - one target's bug must not end the batch
         return error_line(entry, f"internal error: {type(exc).__name__}: {exc}")

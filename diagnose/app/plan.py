@@ -170,17 +170,14 @@ class Plan:
         `check` and the TUI)."""
         if not self.judges:
             return []  # nothing to judge: the rule modules are not even imported
-        from diagnose.engine.bulksender import BulkSender
-        from diagnose.engine.bulksender import evaluate as bulk
+        from diagnose.engine.bulksender import BulkSender, judge_sets
         from diagnose.engine.expect import Expectations, evaluate
 
         found = [f for f in findings if f.check not in (Expectations.id, BulkSender.id)]
         out = []
         if self.expect:
             out += evaluate(self.expect, found, domain=self.target.domain, config=self.profile or "the config file")
-        if "bulk-sender" in self.require:
-            out += bulk(found, domain=self.target.domain)
-        return out
+        return out + judge_sets(self.require, found, domain=self.target.domain)
 
 
 def make_plan(request: Request, *, prompt: Callable[[str], str] | None | str = "terminal",

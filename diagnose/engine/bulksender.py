@@ -9,6 +9,7 @@ of a message: ``maildoctor message --require bulk-sender`` judges it (diagnose.k
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,6 +129,21 @@ _CHECK = BulkSender()
 def evaluate(findings: list[Finding], *, domain: str) -> list[Finding]:
     """Pure: one bulk_sender.* finding per rule, judged on the diagnosis' findings."""
     return [_judge(rule, findings, domain) for rule in RULES]
+
+
+def judge_sets(require: Sequence[str], findings: list[Finding], *, domain: str) -> list[Finding]:
+    """The --require rule sets judged on a run's findings (those of an earlier judgement left out): for
+    `check` (app.plan.Plan.judge) and for each `batch` target."""
+    if "bulk-sender" not in require:
+        return []
+    return evaluate([f for f in findings if f.check != BulkSender.id], domain=domain)
+
+
+def checks_for(require: Sequence[str]) -> tuple[str, ...]:
+    """The checks the --require rule sets are judged on."""
+    if "bulk-sender" not in require:
+        return ()
+    return tuple(dict.fromkeys(c for rule in RULES for c in rule.checks))
 
 
 def _relevant(rule: Rule, findings: list[Finding]) -> list[Finding]:

@@ -12,11 +12,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
-import functools
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -134,7 +131,7 @@ class CaFetcher:
         if found is not None:
             return IssuerLookup(found, "sent")
         store = trust_store(self.ca_file)
-        found = find_issuer(leaf, [*store.intermediates, *anchors_named(self.ca_file)(leaf.issuer)])
+        found = find_issuer(leaf, [*store.intermediates, *store.anchors_named(leaf.issuer)])
         if found is not None:
             return IssuerLookup(found, "trust store")
         return await self.issuer_via_aia(leaf)
@@ -172,7 +169,7 @@ class CaFetcher:
         time of its slowest certificate, never more than ``limits.total``."""
         key = fingerprint(chain[0])
         if key not in self._paths:  # once per leaf and run: every port presenting it sent the same path
-            self._paths[key] = sent_ca_path(chain, anchors_named(self.ca_file))
+            self._paths[key] = sent_ca_path(chain, trust_store(self.ca_file).anchors_named)
         cas = self._paths[key]
         leaf, above = await asyncio.gather(self.revocation(chain),
                                            asyncio.gather(*(self._intermediate(ca, chain) for ca in cas)))
@@ -251,16 +248,6 @@ class CaFetcher:
         assert result.response is not None  # _failed answered otherwise
         data = result.response.body
         return await asyncio.to_thread(judge_crl, data, leaf, issuer, dt.datetime.now(dt.UTC), url)
-
-
-@functools.lru_cache(maxsize=8)
-def anchors_named(ca_file: Path | None) -> Callable[[x509.Name], tuple[x509.Certificate, ...]]:
-    """Subject -> the trust anchors (system store and --ca-file) with that subject, indexed once."""
-    index: dict[bytes, tuple[x509.Certificate, ...]] = {}
-    for anchor in trust_store(ca_file).anchors:
-        name = anchor.subject.public_bytes()
-        index[name] = (*index.get(name, ()), anchor)
-    return lambda subject: index.get(subject.public_bytes(), ())
 
 
 def _failed(source: str, url: str, result: FetchResult) -> Answer | None:

@@ -113,6 +113,18 @@ class TrustStore:
     intermediates: tuple[x509.Certificate, ...]  # CA certificates from --ca-file that are not roots
     sources: tuple[str, ...]
 
+    def anchors_named(self, subject: x509.Name) -> tuple[x509.Certificate, ...]:
+        """The anchors with this subject (indexed once per store: revocation asks for every certificate)."""
+        return self._by_subject.get(subject.public_bytes(), ())
+
+    @functools.cached_property
+    def _by_subject(self) -> dict[bytes, tuple[x509.Certificate, ...]]:
+        index: dict[bytes, tuple[x509.Certificate, ...]] = {}
+        for anchor in self.anchors:
+            name = anchor.subject.public_bytes()
+            index[name] = (*index.get(name, ()), anchor)
+        return index
+
 
 @functools.lru_cache(maxsize=8)
 def trust_store(ca_file: Path | None) -> TrustStore:
