@@ -8,6 +8,9 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+from diagnose.net import dnsfeatures  # noqa: F401 - before dnspython: see its docstring
+
+# isort: split
 import dns.reversename
 
 from diagnose.engine.facts import MX_HOSTS, MailHost

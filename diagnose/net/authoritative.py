@@ -13,6 +13,9 @@ import asyncio
 import enum
 from dataclasses import dataclass
 
+from diagnose.net import dnsfeatures  # noqa: F401 - before dnspython: see its docstring
+
+# isort: split
 import dns.asyncquery
 import dns.exception
 import dns.flags

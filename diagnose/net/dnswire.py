@@ -16,6 +16,9 @@ from __future__ import annotations
 import re
 import struct
 
+from diagnose.net import dnsfeatures  # noqa: F401 - before dnspython: see its docstring
+
+# isort: split
 import dns.exception
 import dns.name
 import dns.rdata
