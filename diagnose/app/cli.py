@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import inspect
 import sys
 from pathlib import Path
@@ -10,9 +9,10 @@ from pathlib import Path
 import typer
 
 from diagnose import __version__
+from diagnose.app.checkcmd import run_check_command
+from diagnose.app.formats import Format
 from diagnose.engine.exitcodes import ExitCode, FailOn
 from diagnose.engine.timeouts import DEFAULT_TIMEOUT
-from reports import RENDERERS
 
 
 def _help_defaults_false(option):  # type: ignore[no-untyped-def]
@@ -107,10 +107,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-
-
-# the formats: reports.RENDERERS (built at run time, so mypy cannot list the members)
-Format = enum.Enum("Format", {name: name for name in RENDERERS}, type=str)  # type: ignore[misc]
 
 
 def _version(value: bool) -> None:
@@ -335,46 +331,9 @@ def check(
     ),
 ) -> None:
     """Diagnose TARGET and print what works, what is broken and how to fix it."""
-    from diagnose.app.config import ConfigError, settings_for
-    from diagnose.app.plan import Request, Servers
-    from diagnose.engine.credentials import CredentialRequest
-
-    given = dict(target=target, nameservers=nameserver, timeout=timeout, fmt=fmt.value if fmt else None, output=output,
-                 ca_file=ca_file, only=only, skip=skip, fail_on=fail_on.value if fail_on else None, anonymize=anonymize,
-                 require=require)
-    try:
-        settings = settings_for(config, profile, given, need_target=not tui)
-    except ConfigError as exc:
-        typer.echo(f"maildoctor: error: {exc}", err=True)
-        raise typer.Exit(int(ExitCode.UNKNOWN)) from None
-    login = CredentialRequest(user=user, password_env=password_env, smtp_user=smtp_user,
-                              smtp_password_env=smtp_password_env, imap_user=imap_user,
-                              imap_password_env=imap_password_env, oauth2_token_env=oauth2_token_env,
-                              oauth2_token_cmd=oauth2_token_cmd, oauth2_provider=oauth2)
-    servers = Servers(cert_warn_days=cert_warn_days, ehlo_name=ehlo, smtp_hosts=tuple(smtp_host),
-                      imap_hosts=tuple(imap_host), pop_hosts=tuple(pop_host), revocation=not no_revocation)
-    request = Request(
-        **settings,
-        dkim_selectors=dkim_selector,
-        dnsbl=dnsbl,
-        servers=servers,
-        quiet=quiet,
-        verbose=verbose,
-        argv=sys.argv[1:],
-        login=login,
-        allow_plaintext_auth=allow_plaintext_auth,
-        roundtrip=roundtrip,
-        roundtrip_timeout=roundtrip_timeout,
-        to=to,
-    )
-    if tui:
-        from diagnose.tui.launch import run_tui  # textual is imported only here
-
-        raise typer.Exit(int(run_tui(request)))
-    from diagnose.app.progress import live_progress
-    from diagnose.app.session import run_check
-
-    raise typer.Exit(int(run_check(request, live_progress)))
+    # the whole command is Typer-free (diagnose.app.checkcmd): the console script runs it without Typer
+    # when diagnose.app.checkargs reads the argv; the options are the same keyword arguments either way
+    raise typer.Exit(run_check_command(**locals()))
 
 
 def _tui(**options: object) -> None:

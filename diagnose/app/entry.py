@@ -1,6 +1,8 @@
 """The `maildoctor` console script. `probe` is dispatched here, before the Typer CLI is imported:
 monitoring runs it hundreds of times a minute, and Typer with the command definitions costs more
-start-up than the probe's own work (diagnose.app.probe). Every other command goes to diagnose.app.cli."""
+start-up than the probe's own work (diagnose.app.probe). So is `check` when its argv is one that
+diagnose.app.checkargs reads exactly as Typer would (diagnose.app.checkcmd runs it). Every other
+command, and any `check` argv it is not sure of, goes to diagnose.app.cli."""
 
 from __future__ import annotations
 
@@ -23,18 +25,32 @@ def main(argv: list[str] | None = None) -> None:
         if argv is None:  # the console script: its output is written, its sockets closed (4-9 ms of teardown)
             exit_now(code)
         sys.exit(code)
-    from diagnose.app.cli import main as cli
-
     if argv is not None or not quick_exit_is_safe(args):  # called in process (tests): a normal return
-        cli(argv)
+        run(args, argv)
         return
     if args[0] in NO_CYCLE_COLLECTOR:
         gc.disable()
     try:
-        cli(argv)
+        run(args, argv)
     except SystemExit as exc:
         exit_now(exc.code)
     exit_now(0)
+
+
+def run(args: list[str], argv: list[str] | None) -> None:
+    """Run the command (it ends in sys.exit): `check` without Typer when diagnose.app.checkargs is sure of its
+    argv (Typer and the command built from its signature cost ~50 ms CPU), else the Typer CLI (help, errors)."""
+    if args[:1] == ["check"]:
+        from diagnose.app.checkargs import parse
+
+        options = parse(args[1:])
+        if options is not None:
+            from diagnose.app.checkcmd import main as check
+
+            check(options)
+    from diagnose.app.cli import main as cli
+
+    cli(argv)
 
 
 # Commands that end with nothing left to do: their output is written and closed, no thread, child

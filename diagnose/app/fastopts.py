@@ -9,7 +9,9 @@ This reaches into private Typer internals: ``typer._coercion.RuntimeParam`` (sub
 ``_coerce_value``, ``annotation`` and ``parameter_info``), ``typer._click.exceptions.BadParameter``,
 and each parameter's ``type_descriptor`` and ``_runtime_param``. They are not a public API, so
 pyproject.toml pins Typer to the series this is tested with (``typer>=0.29,<0.30``; tested with
-0.29.2); raise the bound only after the CLI tests pass on the new version.
+0.29.2); raise the bound only after the CLI tests pass on the new version. Typer is imported only
+by ``install``: ``coerce`` (the same conversion) also serves `check`'s argv read without Typer
+(diagnose.app.checkargs).
 """
 
 from __future__ import annotations
@@ -18,14 +20,9 @@ import enum
 import types
 import typing
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
-
-try:  # Typer's internal coercion contract (typer._coercion, 0.29); absent: nothing is changed
-    from typer._click.exceptions import BadParameter
-    from typer._coercion import RuntimeParam
-except ImportError:  # pragma: no cover - another Typer version
-    RuntimeParam = None  # type: ignore[assignment,misc]
 
 
 def _number(kind: type, word: str) -> Callable[[Any], Any]:
@@ -65,42 +62,69 @@ def _leaf(annotation: Any) -> Callable[[Any], Any] | None:
     return None
 
 
-def converter(annotation: Any) -> tuple[Callable[[Any], Any], bool] | None:
-    """(convert one value, is a list) for a plain annotation, else None."""
+def plain_type(annotation: Any) -> tuple[type, bool] | None:
+    """(the type of one value, is a list) for a plain annotation (optional or not), else None."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
-        return converter(next(a for a in args if a is not type(None)))
+        return plain_type(next(a for a in args if a is not type(None)))
     if origin is list and len(args) == 1:
-        leaf = _leaf(args[0])
-        return (leaf, True) if leaf else None
-    leaf = _leaf(annotation)
-    return (leaf, False) if leaf else None
+        return (args[0], True) if _leaf(args[0]) else None
+    return (annotation, False) if _leaf(annotation) else None
 
 
-if RuntimeParam is not None:
+def converter(annotation: Any) -> tuple[Callable[[Any], Any], bool] | None:
+    """(convert one value, is a list) for a plain annotation, else None."""
+    plain = plain_type(annotation)
+    return None if plain is None else (_leaf(plain[0]), plain[1])  # type: ignore[return-value]
 
-    class _Plain(RuntimeParam):  # type: ignore[misc,valid-type]
+
+def in_range(value: Any, low: Any, high: Any) -> Any:
+    """``value``, or ValueError (in Typer's words) when it is outside [low, high] (None: no bound)."""
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = " and ".join(b for b in (f">= {low}" if low is not None else "",
+                                          f"<= {high}" if high is not None else "") if b)
+        raise ValueError(f"{value} is out of range: it must be {bounds}")
+    return value
+
+
+def coerce(value: Any, annotation: Any, low: Any = None, high: Any = None) -> Any:
+    """One parsed value (a list of them for a list annotation) converted as Typer hands it to the command;
+    ValueError when it is not valid. ``annotation`` must be plain (``converter`` gives not None)."""
+    convert, many = converter(annotation)  # type: ignore[misc]
+    if many:
+        return [in_range(convert(v), low, high) for v in value]
+    return in_range(convert(value), low, high)
+
+
+@cache
+def _plain_param() -> type | None:
+    """Typer's RuntimeParam with ``coerce`` as its conversion (None with another Typer)."""
+    try:  # Typer's internal coercion contract (typer._coercion, 0.29); absent: nothing is changed
+        from typer._click.exceptions import BadParameter
+        from typer._coercion import RuntimeParam
+    except ImportError:  # pragma: no cover - another Typer version
+        return None
+
+    class Plain(RuntimeParam):  # type: ignore[misc,valid-type]
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-            convert, many = converter(self.annotation)  # type: ignore[misc]
             try:
-                if many:
-                    return [self._in_range(convert(v)) for v in value]
-                return self._in_range(convert(value))
+                return coerce(value, self.annotation, self.parameter_info.min, self.parameter_info.max)
             except ValueError as exc:
                 raise BadParameter(str(exc), ctx=ctx, param=param) from None
 
-        def _in_range(self, value: Any) -> Any:
-            low, high = self.parameter_info.min, self.parameter_info.max
-            if (low is not None and value < low) or (high is not None and value > high):
-                bounds = " and ".join(b for b in (f">= {low}" if low is not None else "",
-                                                  f"<= {high}" if high is not None else "") if b)
-                raise ValueError(f"{value} is out of range: it must be {bounds}")
-            return value
+    return Plain
+
+
+def is_plain(param: Any) -> bool:
+    """Whether ``install`` gave this Typer parameter the pydantic-free conversion (``coerce``)."""
+    plain = _plain_param()
+    return plain is not None and isinstance(getattr(param, "_runtime_param", None), plain)
 
 
 def install(params: list) -> None:
     """Give Typer parameters of plain types the pydantic-free coercion (before parsing)."""
-    if RuntimeParam is None:
+    plain = _plain_param()
+    if plain is None:
         return
     for param in params:
         desc = getattr(param, "type_descriptor", None)
@@ -113,4 +137,4 @@ def install(params: list) -> None:
         if (info.min is not None or info.max is not None) and desc.annotation not in (int, float):
             continue
         if converter(desc.annotation) is not None:
-            param._runtime_param = _Plain(parameter_info=info, annotation=desc.annotation)
+            param._runtime_param = plain(parameter_info=info, annotation=desc.annotation)
