@@ -1,17 +1,21 @@
 """`maildoctor check` without Typer: from its options (the keyword arguments Typer hands the `check`
 command of diagnose.app.cli, or diagnose.app.checkargs gives from argv) to the exit code. The settings
-of --config/--profile merged, the plan built, then the TUI or the console run."""
+of --config/--profile merged, the plan built, then the console run (or the TUI, which only
+diagnose.app.cli starts: tests/unit/test_layering.py)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from diagnose.engine.exitcodes import ExitCode
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from diagnose.app.formats import Format
+    from diagnose.app.plan import Request
     from diagnose.engine.exitcodes import FailOn
 
 
@@ -22,9 +26,9 @@ def run_check_command(
     quiet: bool, verbose: bool, fail_on: FailOn | None, require: list[str], anonymize: bool, config: Path | None,
     profile: str | None, user: str, password_env: str, smtp_user: str, smtp_password_env: str, imap_user: str,
     imap_password_env: str, oauth2_token_env: str, oauth2_token_cmd: str, oauth2: str, allow_plaintext_auth: bool,
-    roundtrip: bool, roundtrip_timeout: float, to: str, tui: bool,
+    roundtrip: bool, roundtrip_timeout: float, to: str, tui: bool, run_tui: Callable[[Request], int] | None = None,
 ) -> int:
-    """Diagnose TARGET (or the --profile's), live in the TUI with ``tui``: the exit code."""
+    """Diagnose TARGET (or the --profile's), live in the TUI with ``tui`` (started by ``run_tui``): the exit code."""
     from diagnose.app.config import ConfigError, settings_for
     from diagnose.app.plan import Request, Servers
     from diagnose.engine.credentials import CredentialRequest
@@ -58,8 +62,8 @@ def run_check_command(
         to=to,
     )
     if tui:
-        from diagnose.tui.launch import run_tui  # textual is imported only here
-
+        if run_tui is None:
+            raise ValueError("check --tui: the TUI is started by diagnose.app.cli")
         return int(run_tui(request))
     from diagnose.app.progress import live_progress
     from diagnose.app.session import run_check
@@ -67,9 +71,16 @@ def run_check_command(
     return int(run_check(request, live_progress))
 
 
-def main(options: dict[str, Any]) -> NoReturn:
-    """The console script's `check` once diagnose.app.checkargs has read its argv: what diagnose.app.cli.main
-    does around a command (COLUMNS/LINES made safe for Rich, Ctrl-C as exit 130), then sys.exit."""
+def main(args: list[str]) -> None:
+    """The console script's `check ARGS` without Typer: sys.exit with its exit code, after what
+    diagnose.app.cli.main does around a command (COLUMNS/LINES made safe for Rich, Ctrl-C as exit 130).
+    Returns, having done nothing, when Typer must read ARGS (diagnose.app.checkargs is not sure of them)
+    or they ask for the TUI (diagnose.app.cli starts it; importing textual costs far more than Typer)."""
+    from diagnose.app.checkargs import parse
+
+    options = parse(args)
+    if options is None or options["tui"]:
+        return
     from diagnose.knowledge.sanitize import drop_unusable_size_env
 
     drop_unusable_size_env()

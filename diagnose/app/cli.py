@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -13,6 +14,9 @@ from diagnose.app.checkcmd import run_check_command
 from diagnose.app.formats import Format
 from diagnose.engine.exitcodes import ExitCode, FailOn
 from diagnose.engine.timeouts import DEFAULT_TIMEOUT
+
+if TYPE_CHECKING:
+    from diagnose.app.plan import Request
 
 
 def _help_defaults_false(option):  # type: ignore[no-untyped-def]
@@ -333,7 +337,13 @@ def check(
     """Diagnose TARGET and print what works, what is broken and how to fix it."""
     # the whole command is Typer-free (diagnose.app.checkcmd): the console script runs it without Typer
     # when diagnose.app.checkargs reads the argv; the options are the same keyword arguments either way
-    raise typer.Exit(run_check_command(**locals()))
+    raise typer.Exit(run_check_command(**locals(), run_tui=_run_tui))
+
+
+def _run_tui(request: Request) -> int:
+    from diagnose.tui.launch import run_tui  # textual is imported only here
+
+    return int(run_tui(request))
 
 
 def _tui(**options: object) -> None:

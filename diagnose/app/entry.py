@@ -1,8 +1,8 @@
 """The `maildoctor` console script. `probe` is dispatched here, before the Typer CLI is imported:
 monitoring runs it hundreds of times a minute, and Typer with the command definitions costs more
 start-up than the probe's own work (diagnose.app.probe). So is `check` when its argv is one that
-diagnose.app.checkargs reads exactly as Typer would (diagnose.app.checkcmd runs it). Every other
-command, and any `check` argv it is not sure of, goes to diagnose.app.cli."""
+diagnose.app.checkargs reads exactly as Typer would (diagnose.app.checkcmd runs it; not with --tui).
+Every other command, and any `check` argv it is not sure of, goes to diagnose.app.cli."""
 
 from __future__ import annotations
 
@@ -41,13 +41,9 @@ def run(args: list[str], argv: list[str] | None) -> None:
     """Run the command (it ends in sys.exit): `check` without Typer when diagnose.app.checkargs is sure of its
     argv (Typer and the command built from its signature cost ~50 ms CPU), else the Typer CLI (help, errors)."""
     if args[:1] == ["check"]:
-        from diagnose.app.checkargs import parse
+        from diagnose.app.checkcmd import main as check
 
-        options = parse(args[1:])
-        if options is not None:
-            from diagnose.app.checkcmd import main as check
-
-            check(options)
+        check(args[1:])  # returns when Typer must read the argv
     from diagnose.app.cli import main as cli
 
     cli(argv)

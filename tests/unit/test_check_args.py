@@ -225,3 +225,10 @@ def test_help_and_errors_still_go_through_typer():
     assert "typer:['typer']" in helped.stdout, helped.stdout  # (the test would see Typer: it was imported)
     assert "exit:3" in wrong.stdout, wrong.stdout
     assert "maildoctor: error: No such option: --bogus" in wrong.stderr, wrong.stderr
+
+
+def test_the_tui_is_started_by_the_typer_cli():
+    # Given `check --tui`: the TUI is diagnose.app.cli's to start (tests/unit/test_layering.py), so Typer reads it
+    proc = _dispatch("example.com", "--tui")
+    assert "exit:0" in proc.stdout and "('tui', True)" in proc.stdout, proc.stdout + proc.stderr
+    assert "typer:['typer']" in proc.stdout, proc.stdout
