@@ -232,3 +232,16 @@ def test_the_tui_is_started_by_the_typer_cli():
     proc = _dispatch("example.com", "--tui")
     assert "exit:0" in proc.stdout and "('tui', True)" in proc.stdout, proc.stdout + proc.stderr
     assert "typer:['typer']" in proc.stdout, proc.stdout
+
+
+@pytest.mark.parametrize("message", ["maildoctor: error: plain", "maildoctor: error: \x1b[31mred\x1b[0m ü \x1b]0;t\x07"])
+def test_an_error_prints_as_typer_echo_prints_it(message):
+    # Given stderr that is no terminal (a pipe, a log): typer.echo drops ANSI colour sequences there
+    from diagnose.app.checkcmd import print_error
+
+    theirs, ours = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(theirs):
+        typer.echo(message, err=True)
+    with contextlib.redirect_stderr(ours):
+        print_error(message)
+    assert ours.getvalue() == theirs.getvalue()
