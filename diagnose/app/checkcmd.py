@@ -86,8 +86,17 @@ def main(args: list[str]) -> None:
     drop_unusable_size_env()
     try:
         code = run_check_command(**options)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Typer: Exit(130)
         code = int(ExitCode.INTERRUPTED)
+    except EOFError:  # Ctrl-D at the password prompt. Typer: a new line, then Abort, which cli.main reports
+        print(file=sys.stderr)
+        print_error("maildoctor: interrupted")
+        code = int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:  # the reader of the output has gone. Typer: exit 1, nothing more written
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
     sys.exit(code)
 
 

@@ -9,6 +9,7 @@ import enum
 import functools
 import importlib.util
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -189,13 +190,19 @@ def test_any_argv_gives_what_typer_gives_or_is_declined(argv):
 # a fresh interpreter: the console script's entry point with the diagnosis replaced by a recorder, so that
 # what is left is the argv's reading and the dispatch; then whether Typer (or Click) was imported
 DISPATCH = """
+import os
 import sys
 import diagnose.app.checkcmd as checkcmd
 def record(**options):
     print("options:" + repr(sorted(options.items())))
+    if os.environ.get("RAISE"):
+        raise {"eof": EOFError, "ctrl-c": KeyboardInterrupt}[os.environ["RAISE"]]()
     return 0
 checkcmd.run_check_command = record
-from diagnose.app.entry import main
+if os.environ.get("FRONT") == "typer":
+    from diagnose.app.cli import main
+else:
+    from diagnose.app.entry import main
 try:
     main(sys.argv[1:])
 except SystemExit as exc:
@@ -204,9 +211,9 @@ print("typer:" + repr(sorted({m.split(".")[0] for m in sys.modules} & {"typer", 
 """
 
 
-def _dispatch(*argv: str) -> subprocess.CompletedProcess:
+def _dispatch(*argv: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", DISPATCH, "check", *argv], capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, env={**os.environ, **env})
 
 
 def test_a_plain_check_is_dispatched_without_importing_typer():
@@ -245,3 +252,14 @@ def test_an_error_prints_as_typer_echo_prints_it(message):
     with contextlib.redirect_stderr(ours):
         print_error(message)
     assert ours.getvalue() == theirs.getvalue()
+
+
+@pytest.mark.parametrize("event", ["eof", "ctrl-c"])
+def test_ctrl_d_and_ctrl_c_end_as_through_typer(event):
+    # Given a run that meets Ctrl-D (at the password prompt) or Ctrl-C
+    fast = _dispatch("example.com", RAISE=event)
+    slow = _dispatch("example.com", RAISE=event, FRONT="typer")
+    # Then the same words on stderr and the same exit code (130) either way, the first without Typer
+    assert "typer:[]" in fast.stdout and "typer:['typer']" in slow.stdout, fast.stdout + slow.stdout
+    assert "exit:130" in fast.stdout and "exit:130" in slow.stdout, fast.stdout + fast.stderr
+    assert fast.stderr == slow.stderr, (fast.stderr, slow.stderr)
