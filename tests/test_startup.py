@@ -24,8 +24,10 @@ PROBE = textwrap.dedent("""
 """)
 
 
-def imported_by(*argv):
-    proc = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, timeout=60)
+def imported_by(*argv, typer_cli=False):
+    """(the run, the heavy packages it loaded) of the console script's entry point (or the Typer CLI's main)."""
+    code = PROBE.replace("diagnose.app.entry import main", "diagnose.app.cli import main") if typer_cli else PROBE
+    proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60)
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc, proc.stderr.strip().splitlines()[-1].removeprefix("loaded:").split(",")
 
@@ -149,12 +151,15 @@ def test_a_check_run_imports_neither_dnspythons_resolver_nor_what_only_a_failure
 
 def test_a_check_run_converts_its_options_without_pydantic():
     # Given every kind of option check takes (str, float, int with a minimum, Path, enum, list)
-    proc, loaded = imported_by("check", "not a domain!", "--nameserver", "127.0.0.1", "--timeout", "0.5",
-                               "--cert-warn-days", "3", "--ca-file", "/nonexistent.pem", "--format", "json",
-                               "--check", "dns", "--skip", "mx")
-    # Then the run reached maildoctor's own validation (one error line) without importing pydantic
-    assert "bad target" in proc.stderr, proc.stderr
-    assert "pydantic" not in loaded, loaded
+    argv = ("check", "not a domain!", "--nameserver", "127.0.0.1", "--timeout", "0.5", "--cert-warn-days", "3",
+            "--ca-file", "/nonexistent.pem", "--format", "json", "--check", "dns", "--skip", "mx")
+    # When it is read by the console script (without Typer: diagnose.app.checkargs) and by the Typer CLI
+    for typer_cli in (False, True):
+        proc, loaded = imported_by(*argv, typer_cli=typer_cli)
+        # Then the run reached maildoctor's own validation (one error line) without importing pydantic
+        assert "bad target" in proc.stderr, proc.stderr
+        assert "pydantic" not in loaded, loaded
+        assert ("typer" in loaded) == typer_cli, loaded
 
 
 def test_bad_option_values_are_one_error_line_each():
