@@ -9,7 +9,6 @@ selects; tests/unit/test_check_index.py fails when a class and its entry differ.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -45,18 +44,10 @@ def render() -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="only compare; exit 1 when out of date")
-    args = ap.parse_args()
-    text = render()
-    if args.check:
-        same = INDEX.exists() and INDEX.read_text(encoding="utf-8") == text
-        print("checks/index.py is up to date" if same else "checks/index.py is out of date: "
-              "run .venv/bin/python scripts/check_index.py")
-        return 0 if same else 1
-    INDEX.write_text(text, encoding="utf-8")
-    print(f"wrote {INDEX.relative_to(ROOT)}")
-    return 0
+    sys.path.insert(0, str(ROOT))
+    from scripts.generated import write_or_check
+
+    return write_or_check(INDEX, render, "check_index.py", (__doc__ or "").splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ conversion other than diagnose.app.fastopts') stops this script: teach checkargs
 
 from __future__ import annotations
 
-import argparse
 import enum
 import sys
 from pathlib import Path
@@ -114,18 +113,10 @@ def render() -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="only compare; exit 1 when out of date")
-    args = ap.parse_args()
-    text = render()
-    if args.check:
-        same = TABLE.exists() and TABLE.read_text(encoding="utf-8") == text
-        print("diagnose/app/checkoptions.py is up to date" if same else "diagnose/app/checkoptions.py is out of "
-              "date: run .venv/bin/python scripts/check_options.py")
-        return 0 if same else 1
-    TABLE.write_text(text, encoding="utf-8")
-    print(f"wrote {TABLE.relative_to(ROOT)}")
-    return 0
+    sys.path.insert(0, str(ROOT))
+    from scripts.generated import write_or_check
+
+    return write_or_check(TABLE, render, "check_options.py", (__doc__ or "").splitlines()[0])
 
 
 if __name__ == "__main__":
