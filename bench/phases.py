@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # what `maildoctor check` imports before it runs (bench/imports.py checks the same list's cost)
-STARTUP = ("import diagnose.app.entry, diagnose.app.cli, diagnose.app.plan, diagnose.app.session; "
+STARTUP = ("import diagnose.app.entry, diagnose.app.checkcmd, diagnose.app.checkargs, diagnose.app.plan, "
+           "diagnose.app.session; "
            "from diagnose.engine.registry import discover; discover()")
 
 
