@@ -16,16 +16,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from checks.autoconfig import ServerSetting
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
-from diagnose.knowledge.autodiscover import MAX_XML, PATH, AutodiscoverAnswer, parse_response, request_body
 from diagnose.knowledge.sanitize import clean
 from diagnose.net.httpget import FetchResult, http_redirect_target, https_get
 from diagnose.net.resolver import Outcome
+
+if TYPE_CHECKING:  # the request and answer code is imported when something is published (most domains: nothing)
+    from diagnose.knowledge.autodiscover import AutodiscoverAnswer
+    from diagnose.knowledge.dnsanswer import DnsResult
 
 AUTODISCOVER_SETTINGS = "autodiscover.settings"  # tuple of checks.autoconfig.ServerSetting
 MAX_HOPS = 5  # requests in all, redirects included
@@ -63,17 +66,34 @@ class Autodiscover(Check):
 
     async def run(self, ctx: CheckContext) -> AsyncIterator[Finding]:
         domain = ctx.target.domain
-        email = ctx.target.address or f"postmaster@{domain}"
         a, srv = await asyncio.gather(ctx.dns.query(f"autodiscover.{domain}", "A"),
                                       ctx.dns.query(f"_autodiscover._tcp.{domain}", "SRV"))
+        published = bool(a.records) or srv.outcome is Outcome.ANSWER
+        fetches = await self._fetch(ctx, a, srv) if published else []
+        findings, settings = self.evaluate(domain, fetches)
+        if settings:
+            ctx.publish(AUTODISCOVER_SETTINGS, tuple(settings))
+        else:
+            ctx.withhold(AUTODISCOVER_SETTINGS, f"{domain} publishes no usable Autodiscover answer")
+        for finding in findings:
+            yield finding
+
+    async def _fetch(self, ctx: CheckContext, a: DnsResult, srv: DnsResult
+                     ) -> list[tuple[str, FetchResult, AutodiscoverAnswer | None]]:
+        """The requests made to the places ``a`` (autodiscover.DOMAIN) and ``srv`` publish, following
+        redirects (at most MAX_HOPS in all); the request and answer code is imported only here."""
+        from diagnose.knowledge.autodiscover import MAX_XML, PATH, parse_response, request_body
+
+        domain = ctx.target.domain
+        email = ctx.target.address or f"postmaster@{domain}"
         places: list[tuple[str, int, str, str]] = []  # host, port, how it was found, path
         if a.records:
             places.append((f"autodiscover.{domain}", 443, f"autodiscover.{domain}", PATH))
         if srv.outcome is Outcome.ANSWER:
             for record in srv.records[:2]:
-                parts = record.split()
-                if len(parts) == 4 and parts[2].isdigit() and parts[3] not in (".", ""):
-                    places.append((parts[3].rstrip(".").lower(), int(parts[2]), f"SRV _autodiscover._tcp.{domain}",
+                fields = record.split()  # priority weight port target
+                if len(fields) == 4 and fields[2].isdigit() and fields[3] not in (".", ""):
+                    places.append((fields[3].rstrip(".").lower(), int(fields[2]), f"SRV _autodiscover._tcp.{domain}",
                                    PATH))
         fetches: list[tuple[str, FetchResult, AutodiscoverAnswer | None]] = []
         hops = 0
@@ -108,13 +128,7 @@ class Autodiscover(Check):
             if not redirect_asked and where == f"autodiscover.{domain}":  # next: the HTTP redirect method
                 redirect_asked = True
                 queue.insert(0, ("", 80, "http", PATH))
-        findings, settings = self.evaluate(domain, fetches)
-        if settings:
-            ctx.publish(AUTODISCOVER_SETTINGS, tuple(settings))
-        else:
-            ctx.withhold(AUTODISCOVER_SETTINGS, f"{domain} publishes no usable Autodiscover answer")
-        for finding in findings:
-            yield finding
+        return fetches
 
     def evaluate(self, domain: str, fetches: list[tuple[str, FetchResult, AutodiscoverAnswer | None]]
                  ) -> tuple[list[Finding], list[ServerSetting]]:
@@ -168,6 +182,8 @@ class Autodiscover(Check):
 def _redirect(answer: AutodiscoverAnswer, where: str) -> tuple[str, int, str, str] | None:
     """Where a redirect answer sends the next request (https URLs only; an address: its domain's
     autodiscover name), still credited to the place the first request went to."""
+    from diagnose.knowledge.autodiscover import PATH
+
     where = where if where.startswith("redirect from ") else f"redirect from {where}"
     if answer.redirect_url:
         parts = urlsplit(answer.redirect_url)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import secrets
+import os
 import socket
 import struct
 
@@ -70,9 +70,9 @@ class UdpClient:
         s = self._sockets.get(family)
         if s is None or s.loop is not loop or s.sent >= SOCKET_QUERIES:
             s = self._sockets[family] = _UdpSocket(loop, family)  # the old one closes when its last query ends
-        qid = secrets.randbits(16)
+        qid = query_id()
         while (qid, address, port) in s.pending:
-            qid = secrets.randbits(16)
+            qid = query_id()
         key = (qid, address, port)
         fut: asyncio.Future[Reply | None] = loop.create_future()
         s.pending[key] = (question, fut)
@@ -94,6 +94,12 @@ class UdpClient:
                     del self._sockets[family]
 
 
+def query_id() -> int:
+    """A fresh 16-bit DNS message id from the system's CSPRNG (what ``secrets.randbits(16)`` returns,
+    without importing secrets, hmac and random): an id a spoofer cannot predict (RFC 5452 §9.2)."""
+    return int.from_bytes(os.urandom(2), "big")
+
+
 def source_form(address: str) -> str:
     """``address`` as the kernel reports the source of a datagram from it (what replies are matched
     on): IPv4 dotted quad, IPv6 as inet_ntop writes it (``::ffff:127.0.0.1``, not ``::ffff:7f00:1``)."""
@@ -112,7 +118,7 @@ async def tcp_ask(question: Question, address: str, port: int, *, edns: bool, ti
     """The reply over TCP (RFC 7766: a two-byte length, then the message). Raises TimeoutError after
     ``timeout`` seconds, OSError or EOFError when the connection fails, Malformed for a reply that
     cannot be read or does not answer the question."""
-    qid = secrets.randbits(16)
+    qid = query_id()
     wire = question.query(qid, edns=edns)
     async with asyncio.timeout(timeout):
         reader, writer = await asyncio.open_connection(address, port)
@@ -148,7 +154,7 @@ async def ping(address: str, port: int, *, timeout: float) -> None:
     (ConnectionRefusedError) rather than waited out; raises TimeoutError after ``timeout`` seconds,
     OSError when the question cannot be sent."""
     loop = asyncio.get_running_loop()
-    question, qid = Question(".", "NS"), secrets.randbits(16)
+    question, qid = Question(".", "NS"), query_id()
     done: asyncio.Future[None] = loop.create_future()
     transport, _ = await loop.create_datagram_endpoint(lambda: _Ping(question, qid, done), remote_addr=(address, port))
     try:
