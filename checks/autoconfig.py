@@ -29,6 +29,8 @@ MAX_XML = 64 * 1024
 
 @dataclass(frozen=True)
 class ServerSetting:
+    """One server a mail program is told to use (autoconfig, Autodiscover)."""
+
     direction: str  # "incoming" or "outgoing"
     protocol: str  # imap, pop3, smtp
     hostname: str

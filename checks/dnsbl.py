@@ -40,6 +40,8 @@ def zones_from_options(zones: tuple[str, ...]) -> list[str]:
 
 @dataclass(frozen=True)
 class Verdict:
+    """What one blocklist says of an address: listed, clean or broken."""
+
     state: str  # "listed", "clean", "broken"
     detail: str = ""
 

@@ -22,6 +22,8 @@ _ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 @dataclass(frozen=True)
 class StsPolicy:
+    """An MTA-STS policy file parsed, with its errors."""
+
     version: str = ""
     mode: str = ""
     max_age: int | None = None
@@ -31,6 +33,8 @@ class StsPolicy:
 
 @dataclass
 class StsLookup:
+    """What was found for a domain's MTA-STS: the record, the policy fetch and its MX hosts."""
+
     domain: str
     txt: DnsResult
     fetch: FetchResult | None = None

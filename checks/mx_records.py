@@ -16,6 +16,8 @@ from diagnose.net.resolver import DnsResult, Outcome
 
 @dataclass(frozen=True)
 class MxTarget:
+    """One MX record: preference and target name."""
+
     preference: int
     name: str  # lower case, no trailing dot; "" for the null MX "."
 

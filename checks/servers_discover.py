@@ -20,6 +20,8 @@ from diagnose.net.resolver import Outcome
 
 @dataclass(frozen=True)
 class Family:
+    """A kind of server to find (submission, IMAP, POP3): its SRV names and the usual host names."""
+
     key: str  # "submission", "imap", "pop3"
     option: str  # the command-line option and Options attribute
     srv: tuple[tuple[str, int], ...]  # (SRV label, standard port)

@@ -42,6 +42,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Profile:
+    """One profile of the config file: the settings it gives, before the command line's."""
+
     name: str
     path: Path
     target: str | None = None

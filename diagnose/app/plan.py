@@ -138,6 +138,8 @@ class Request:
 # -- the validated plan -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Output:
+    """Where and how the report is written."""
+
     fmt: str = "text"
     path: Path | None = None
     quiet: bool = False

@@ -67,6 +67,8 @@ def code_tail(finding: Finding) -> str:
 
 @dataclass(frozen=True)
 class Endpoint:
+    """A server address and port that findings are about."""
+
     host: str
     address: str
     port: int

@@ -83,12 +83,16 @@ def index_entry(check: type[Check]) -> dict[str, Any]:
 
 @dataclass
 class Discovered:
+    """The check classes loaded, and the plugins that failed to load."""
+
     checks: list[type[Check]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # plugins that failed to load, for stderr
 
 
 @dataclass
 class Available:
+    """What the installed checks are (without importing them), and what failed to load."""
+
     checks: list[CheckSpec] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # plugins (or indexes) that failed to load, for stderr
 

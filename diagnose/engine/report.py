@@ -33,6 +33,8 @@ def escape_bidi(json_text: str) -> str:
 
 @dataclass(repr=False)  # __repr__ below
 class Report:
+    """Everything a run found, with what was asked and how it ran: the input of every renderer."""
+
     target: dict[str, Any]
     started_at: str  # ISO 8601, UTC
     duration_s: float

@@ -25,6 +25,8 @@ NOT_TESTED = "not_tested"  # finding code suffix: "<check id>.not_tested"
 
 @dataclass(frozen=True)
 class Requirement:
+    """A group of checks the user asked for: met when any of them tested something."""
+
     checks: tuple[str, ...]  # check ids; met when any of them tested something
     asked: str  # how the user asked, for the message: "--check login.smtp", "--roundtrip"
 

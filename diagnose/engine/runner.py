@@ -20,17 +20,23 @@ from diagnose.engine.target import Target
 
 @dataclass(frozen=True)
 class CheckStarted:
+    """Event: a check began."""
+
     check: str
     title: str
 
 
 @dataclass(frozen=True)
 class FindingEmitted:
+    """Event: a check said something."""
+
     finding: Finding
 
 
 @dataclass(frozen=True)
 class CheckFinished:
+    """Event: a check ended, with its worst status."""
+
     check: str
     status: Status
     duration_s: float
@@ -38,6 +44,8 @@ class CheckFinished:
 
 @dataclass(frozen=True)
 class DiagnosisFinished:
+    """Event: the run ended; the report is complete."""
+
     report: Report
 
 

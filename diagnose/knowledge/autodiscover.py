@@ -35,6 +35,8 @@ def request_body(email: str) -> bytes:
 
 @dataclass(frozen=True)
 class AutodiscoverServer:
+    """One server an Autodiscover answer lists."""
+
     direction: str  # incoming / outgoing
     protocol: str  # imap, pop3, smtp
     hostname: str
@@ -45,6 +47,8 @@ class AutodiscoverServer:
 
 @dataclass(frozen=True)
 class AutodiscoverAnswer:
+    """An Autodiscover answer read: its servers, a redirect, or why it is unusable."""
+
     servers: tuple[AutodiscoverServer, ...] = ()
     redirect_addr: str = ""
     redirect_url: str = ""

@@ -34,6 +34,8 @@ WEAK_HASHES = {"md5", "sha1"}  # collisions are practical: browsers and MTAs ref
 
 @dataclass(frozen=True)
 class CertIssue:
+    """One problem (or success) of a certificate chain, as a finding code with its facts."""
+
     code: str
     status: Status  # as seen by a client that verifies certificates
     summary: str
@@ -42,6 +44,8 @@ class CertIssue:
 
 @dataclass(frozen=True)
 class CertVerdict:
+    """The judgement of one chain: its issues and the evidence they rest on."""
+
     issues: tuple[CertIssue, ...]
     evidence: dict
 

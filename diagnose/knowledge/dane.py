@@ -20,6 +20,8 @@ USAGE_NAMES = {0: "PKIX-TA", 1: "PKIX-EE", 2: "DANE-TA", 3: "DANE-EE"}
 
 @dataclass(frozen=True)
 class Tlsa:
+    """One TLSA record (RFC 6698): certificate usage, selector, matching type and the data."""
+
     usage: int
     selector: int
     mtype: int
@@ -35,6 +37,8 @@ class Tlsa:
 
 @dataclass(frozen=True)
 class DaneResult:
+    """How a server's certificate chain fares against its TLSA records."""
+
     matched: Tlsa | None  # the first record that matched, else None
     usable: int  # how many records SMTP clients can use
     unusable: tuple[str, ...]  # the others, with why

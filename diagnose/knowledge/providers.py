@@ -45,6 +45,8 @@ class ClientSetting:
 
 @dataclass(frozen=True)
 class Provider:
+    """One mail provider from the catalogue: how to recognise it, and the records it wants."""
+
     id: str
     name: str
     kind: str  # mailbox, gateway, sender
@@ -156,6 +158,8 @@ def _loader(ep: EntryPointLike) -> Callable[[], Mapping[str, Any]]:
 
 @dataclass(frozen=True)
 class Catalogue:
+    """Every installed provider, and the entries that failed to load."""
+
     providers: tuple[Provider, ...]
     problems: tuple[str, ...] = ()  # entry points or tables that failed to load (never fatal)
 

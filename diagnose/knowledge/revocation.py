@@ -29,6 +29,8 @@ MAX_URLS = 4  # per kind: a certificate with hundreds of URLs must not make hund
 
 @dataclass(frozen=True)
 class CaUrls:
+    """Where a certificate says its revocation status and its issuer can be fetched."""
+
     crl: tuple[str, ...] = ()
     ocsp: tuple[str, ...] = ()
     ca_issuers: tuple[str, ...] = ()

@@ -40,6 +40,8 @@ OCSP_GET_MAX = 255  # RFC 5019: use GET when the encoded request is this short, 
 
 @dataclass(frozen=True)
 class CaLimits:
+    """Bounds on fetching CRLs, OCSP answers and issuer certificates."""
+
     timeout: float  # seconds per connect and per response; 3 x for a whole fetch with redirects
     crl_bytes: int = 8 * 1024 * 1024  # a larger CRL is not read: revocation is then "not checked"
     ocsp_bytes: int = 64 * 1024
@@ -61,6 +63,8 @@ def enabled(ctx: CheckContext) -> bool:
 
 @dataclass(frozen=True)
 class IssuerLookup:
+    """Where a certificate's issuer was found (or not), and the fetches tried."""
+
     cert: x509.Certificate | None
     source: str  # "sent", "trust store", "AIA", or "" when not found
     attempts: tuple[dict, ...] = ()  # the AIA fetches tried: url, outcome, detail
@@ -68,6 +72,8 @@ class IssuerLookup:
 
 @dataclass(frozen=True)
 class RevocationResult:
+    """The revocation status of one certificate, with the answers it rests on."""
+
     outcome: str  # knowledge.revocation.summarize: revoked, good, stale, unknown, invalid, unavailable, unchecked
     answers: tuple[Answer, ...] = ()
     issuer: IssuerLookup | None = None

@@ -25,6 +25,8 @@ from diagnose.net.tls import TlsInfo, probe_context, session_info, sni_name
 
 @dataclass(frozen=True)
 class Endpoint:
+    """A mail server port to talk to: its role, name, address, port and protocol."""
+
     role: str  # "mx", "submission", "mailbox"
     host: str
     address: str

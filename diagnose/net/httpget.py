@@ -31,6 +31,8 @@ MAX_HEADER_BYTES = 16 * 1024
 
 @dataclass(frozen=True)
 class HttpResponse:
+    """An HTTP response: status, headers and (a bounded part of) the body."""
+
     status: int
     reason: str
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names
@@ -40,6 +42,8 @@ class HttpResponse:
 
 @dataclass(frozen=True)
 class FetchResult:
+    """How one HTTP(S) request went: the outcome, and the response if one came."""
+
     url: str
     address: str
     outcome: str  # "ok", "tls", "refused", "timeout", "unreachable", "error", "protocol", "no_address",

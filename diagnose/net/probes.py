@@ -41,6 +41,8 @@ MX_PORT = 25
 
 @dataclass(frozen=True)
 class NoSniResult:
+    """The chain a server sends a client that gives no server name (SNI)."""
+
     tested: bool
     chain: tuple = ()  # the chain sent to a client that gives no server name (many MTAs send no SNI)
     detail: str = ""
@@ -48,6 +50,8 @@ class NoSniResult:
 
 @dataclass(frozen=True)
 class LegacyResult:
+    """Whether a server still accepts a TLS 1.0/1.1 handshake."""
+
     tested: bool
     accepted: bool = False
     version: str = ""  # what the server agreed to, e.g. "TLSv1.1"

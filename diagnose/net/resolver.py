@@ -35,6 +35,8 @@ class ResolverUnreachable(RuntimeError):
 
 @dataclass(frozen=True)
 class Nameserver:
+    """A resolver to ask: an address and a port."""
+
     address: str
     port: int = 53
 

@@ -13,6 +13,8 @@ from diagnose.net.guard import open_connection
 
 @dataclass(frozen=True)
 class ConnectResult:
+    """How a TCP connection attempt ended, and how long it took."""
+
     address: str
     port: int
     outcome: ConnectOutcome

@@ -84,6 +84,8 @@ def sni_name(hostname: str) -> str | None:
 
 @dataclass(frozen=True)
 class TlsInfo:
+    """What a TLS handshake agreed on, and the chain the server sent."""
+
     version: str  # "TLSv1.3"
     cipher: str
     bits: int
@@ -109,6 +111,8 @@ def session_info(ssl_object) -> TlsInfo:
 
 @dataclass(frozen=True)
 class TrustStore:
+    """The certificates a chain is verified against: anchors and known intermediates."""
+
     anchors: tuple[x509.Certificate, ...]
     intermediates: tuple[x509.Certificate, ...]  # CA certificates from --ca-file that are not roots
     sources: tuple[str, ...]

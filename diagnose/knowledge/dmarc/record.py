@@ -19,6 +19,8 @@ _MAILTO = re.compile(r"^mailto:([^@\s!,]+)@([a-z0-9.-]+\.[a-z0-9-]+)(?:!\d+[kmgt
 
 @dataclass(frozen=True)
 class DmarcRecord:
+    """A DMARC record parsed: its tags, and what is wrong with it."""
+
     text: str
     tags: dict[str, str] = field(default_factory=dict)
     errors: tuple[str, ...] = ()

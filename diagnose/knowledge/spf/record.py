@@ -33,6 +33,8 @@ MAX_DEPTH = 10  # include/redirect nesting we follow
 
 @dataclass(frozen=True)
 class Problem:
+    """One problem of an SPF record tree, at the domain where it is."""
+
     code: str  # e.g. "syntax", "multiple", "include_missing"
     domain: str
     detail: str
@@ -40,6 +42,8 @@ class Problem:
 
 @dataclass
 class SpfNode:
+    """One record of the SPF include tree, with its children."""
+
     domain: str
     via: str  # "root", "include" or "redirect"
     record: str | None = None
@@ -77,6 +81,8 @@ class SpfNode:
 
 @dataclass
 class SpfAnalysis:
+    """The whole SPF tree of a domain: lookups counted, problems found, names still to ask."""
+
     root: SpfNode
     lookups: int = 0
     void_names: list[str] = field(default_factory=list)  # lookups that found nothing (§4.6.4)

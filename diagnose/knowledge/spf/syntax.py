@@ -46,6 +46,8 @@ _STATIC = frozenset("do")  # macros that need no sender: the current domain and 
 
 @dataclass(frozen=True)
 class Term:
+    """One term of an SPF record: a mechanism or a modifier."""
+
     text: str
     name: str  # mechanism or modifier name, lower case
     qualifier: str = "+"
