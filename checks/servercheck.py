@@ -9,11 +9,11 @@ finding follows the role: MX and mailbox servers are the incoming side, submissi
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any, ClassVar
 
+from diagnose.engine.diagnosis import endpoint_of
 from diagnose.engine.facts import MAILBOX_HOSTS, MX_HOSTS, SUBMISSION_HOSTS
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext
@@ -40,9 +40,6 @@ def not_reached(d: Dialogue) -> str:
     return ""
 
 
-_ENDPOINT = re.compile(r"^(?P<host>\S+) \[(?P<address>[^\]]+)\]:(?P<port>\d+)$")
-
-
 class FamilyFallback:
     """Per-address failures of a host that works over the other address family are warnings.
 
@@ -58,8 +55,8 @@ class FamilyFallback:
 
     @staticmethod
     def key(f: Finding) -> tuple[str, int, str] | None:
-        m = _ENDPOINT.match(f.subject)
-        return (m["host"], int(m["port"]), m["address"]) if m else None
+        ep = endpoint_of(f)
+        return (ep.host, ep.port, ep.address) if ep else None
 
     def hold(self, f: Finding) -> bool:
         """Record ``f``; True when it may be shown now, False when ``release`` will give it."""

@@ -12,7 +12,7 @@ from diagnose.knowledge.sanitize import clean
 from diagnose.net.resolver import DnsResult, Outcome, txt_strings
 
 _MAILTO = re.compile(r"^mailto:[^@\s,;]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$")
-_HTTPS = re.compile(r"^https://[A-Za-z0-9.-]+(:\d+)?(/[^\s,;]*)?$")
+_HTTPS = r"^https://[A-Za-z0-9.-]+(:\d+)?(/[^\s,;]*)?$"  # a string: re compiles it when a rua is not mailto:
 
 
 def select_tlsrpt(texts: list[str]) -> list[str]:
@@ -36,7 +36,7 @@ def parse_tlsrpt(text: str) -> tuple[list[str], list[str]]:
     if not uris:
         errors.append("the rua= field (where reports go) is missing or empty")
     for uri in uris:
-        if not (_MAILTO.match(uri) or _HTTPS.match(uri)):
+        if not (_MAILTO.match(uri) or re.match(_HTTPS, uri)):
             errors.append(f"rua {uri[:60]!r} is neither mailto:address nor https://URL")
     return uris, errors
 

@@ -106,7 +106,8 @@ EXPECT: dict[str, tuple[Callable[[Any], Any], str]] = {
                       "a whole number of days (0 or more)"),
 }
 CREDENTIALS = ("user_env", "password_env", "oauth2_token_env", "oauth2")
-_PROVIDER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # credentials.oauth2: a name given to `maildoctor login`
+# credentials.oauth2: a name given to `maildoctor login` (a string: re compiles it when a profile has one)
+_PROVIDER_NAME = r"[a-z0-9][a-z0-9_-]{0,39}"
 
 
 def load_profile(path: Path | None, name: str | None) -> Profile | None:
@@ -203,7 +204,7 @@ def _credentials(value: Any, scope: list[str], where: _Locator) -> dict[str, str
             raise where.error(sub, [*scope, "credentials"], f"unknown key (known: {', '.join(CREDENTIALS)}); a config "
                               "file names the environment variables that hold credentials, never the credentials")
         if sub == "oauth2":
-            if not isinstance(item, str) or not _PROVIDER_NAME.fullmatch(item):
+            if not isinstance(item, str) or not re.fullmatch(_PROVIDER_NAME, item):
                 raise where.error(sub, [*scope, "credentials"], "must be the provider name a `maildoctor login "
                                   "--provider NAME` was made with, e.g. \"microsoft\"")
         elif not isinstance(item, str) or not is_env_name(item):

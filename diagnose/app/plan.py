@@ -317,9 +317,8 @@ def _warn(problems: list[str]) -> None:
         print(f"maildoctor: warning: {problem}", file=sys.stderr)
 
 
-_SELECTOR = re.compile(
-    r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$"
-)
+# --dkim-selector and --ehlo: strings, compiled by re when the option is given
+_SELECTOR = r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$"
 
 
 def _policy_options(request: Request) -> dict:
@@ -327,7 +326,7 @@ def _policy_options(request: Request) -> dict:
     selectors = []
     for sel in request.dkim_selectors:
         sel = sel.strip().rstrip(".")
-        if len(sel) > 200 or not _SELECTOR.match(sel):
+        if len(sel) > 200 or not re.match(_SELECTOR, sel):
             raise PlanError(f"bad --dkim-selector {sel[:60]!r}: give the s= value of a DKIM-Signature, e.g. 'default'")
         selectors.append(sel.lower())
     zones = []
@@ -402,7 +401,7 @@ def _line_safe(value: str, what: str) -> None:
         raise PlanError(str(exc)) from None
 
 
-_EHLO = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,252}))$")
+_EHLO = r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,252}))$"
 
 
 def _server_options(request: Request) -> dict:
@@ -423,6 +422,6 @@ def _server_options(request: Request) -> dict:
                     raise PlanError(f"bad --{key[:-6]}-host {host[:60]!r}: {exc}") from None
         out[key] = tuple(dict.fromkeys(hosts))
     _line_safe(given.ehlo_name, "--ehlo")
-    if given.ehlo_name and not _EHLO.fullmatch(given.ehlo_name):  # fullmatch: "$" alone lets a final LF through
+    if given.ehlo_name and not re.fullmatch(_EHLO, given.ehlo_name):  # fullmatch: "$" alone lets a final LF through
         raise PlanError(f"bad --ehlo {given.ehlo_name[:60]!r}: give a host name or an address literal like [192.0.2.1]")
     return out

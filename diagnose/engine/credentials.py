@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 MASK = "****"
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"  # a string: re compiles it when a variable's name is given
 
 
 def is_env_name(name: str) -> bool:
     """The one rule for a variable name (--password-env, a profile's credentials.*): ASCII letters,
     digits and _, not starting with a digit."""
-    return bool(_ENV_NAME.fullmatch(name))
+    return bool(re.fullmatch(_ENV_NAME, name))
 
 
 class Secret:

@@ -17,8 +17,9 @@ _SECRET_NAME = re.compile(
     r"(^|[-_])(pass(word|wd|phrase)?|secret|token|api[-_]?key|credentials?|auth[-_]?key)s?([-_]|$)", re.IGNORECASE
 )
 # Options whose *name* mentions a secret but whose value is only the name of an environment variable
-# holding it (``--password-env SMTP_PASS``): the name is not a secret and stays.
-_ENV_NAME = re.compile(r"[-_]env(var)?$", re.IGNORECASE)
+# holding it (``--password-env SMTP_PASS``): the name is not a secret and stays. A string: re compiles
+# it when an option's name mentions a secret.
+_ENV_NAME = r"[-_]env(var)?$"
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/:@\s]+):[^/@\s]+@", re.IGNORECASE)
 
 
@@ -27,7 +28,7 @@ def is_secret_option(option: str) -> bool:
     if not option.startswith("-") or option in ("-", "--"):
         return False
     name = option.lstrip("-").split("=", 1)[0]
-    return bool(_SECRET_NAME.search(name)) and not _ENV_NAME.search(name)
+    return bool(_SECRET_NAME.search(name)) and not re.search(_ENV_NAME, name, re.IGNORECASE)
 
 
 def redact_argv(argv: Iterable[str]) -> list[str]:

@@ -87,12 +87,12 @@ DETAIL = {
 }
 SUCCESS = {"0.0": "success", "1.0": "sender address accepted", "1.5": "recipient address valid",
            "6.0": "message accepted", "7.0": "authentication succeeded"}
-_ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+_ENHANCED = r"\b([245])\.(\d{1,3})\.(\d{1,3})\b"  # a string: re compiles it when a reply is explained
 
 
 def enhanced(text: str) -> str:
     """The enhanced status code at the start of a reply text ("5.7.8"), or ""."""
-    m = _ENHANCED.match(text.strip().removeprefix("-").strip()) or _ENHANCED.search(text[:20])
+    m = re.match(_ENHANCED, text.strip().removeprefix("-").strip()) or re.search(_ENHANCED, text[:20])
     return ".".join(m.groups()) if m else ""
 
 
