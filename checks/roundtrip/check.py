@@ -24,7 +24,6 @@ from diagnose.engine.facts import (  # the copy's fact lives in the engine: chec
 from diagnose.engine.model import Finding, Side, Status
 from diagnose.engine.plugin import Check, CheckContext, Options
 from diagnose.knowledge.authreply import Outcome
-from diagnose.knowledge.smtpcodes import explain_reply, is_temporary
 
 if TYPE_CHECKING:  # the message exchange is imported when there is a round trip to make
     from checks.roundtrip.exchange import Delivery, Submission
@@ -166,6 +165,8 @@ class RoundTrip(Check):
 
     def judge_submission(self, sub: Submission, sender: str, recipient: str, token: str) -> Finding:
         """Pure: the finding for the submission step."""
+        from diagnose.knowledge.smtpcodes import explain_reply, is_temporary  # a round trip was asked for: rare
+
         ep = sub.endpoint
         ev = {"sender": sender, "recipient": recipient, "token": token, "server_said": sub.words,
               "replies": [{"step": step, "reply": f"{code} {text}", "meaning": explain_reply(code, text)}
