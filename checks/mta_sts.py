@@ -31,7 +31,7 @@ class StsPolicy:
     errors: tuple[str, ...] = ()
 
 
-@dataclass
+@dataclass(eq=False)  # never compared (equal only to itself): no __eq__ to generate at import
 class StsLookup:
     """What was found for a domain's MTA-STS: the record, the policy fetch and its MX hosts."""
 

@@ -33,7 +33,7 @@ def needs_authorization(policy_domain: str, dest: str) -> bool:
     return organizational_domain(dest) != organizational_domain(policy_domain)
 
 
-@dataclass
+@dataclass(eq=False)  # never compared (equal only to itself): no __eq__ to generate at import
 class DmarcLookup:
     """What the probe found; the input of the pure evaluation."""
 

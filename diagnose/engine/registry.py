@@ -81,7 +81,7 @@ def index_entry(check: type[Check]) -> dict[str, Any]:
             "implied_by": check.implied_by, "optional": bool(check.optional)}
 
 
-@dataclass
+@dataclass(eq=False)  # never compared (equal only to itself): no __eq__ to generate at import
 class Discovered:
     """The check classes loaded, and the plugins that failed to load."""
 
@@ -89,7 +89,7 @@ class Discovered:
     problems: list[str] = field(default_factory=list)  # plugins that failed to load, for stderr
 
 
-@dataclass
+@dataclass(eq=False)
 class Available:
     """What the installed checks are (without importing them), and what failed to load."""
 

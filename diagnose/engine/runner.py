@@ -18,7 +18,7 @@ from diagnose.engine.required import unmet
 from diagnose.engine.target import Target
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # never compared (equal only to itself): no __eq__ to generate at import
 class CheckStarted:
     """Event: a check began."""
 
@@ -26,14 +26,14 @@ class CheckStarted:
     title: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FindingEmitted:
     """Event: a check said something."""
 
     finding: Finding
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CheckFinished:
     """Event: a check ended, with its worst status."""
 
@@ -42,7 +42,7 @@ class CheckFinished:
     duration_s: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DiagnosisFinished:
     """Event: the run ended; the report is complete."""
 

@@ -27,7 +27,7 @@ SKEW = dt.timedelta(minutes=5)  # clock difference tolerated on thisUpdate / nex
 MAX_URLS = 4  # per kind: a certificate with hundreds of URLs must not make hundreds of fetches
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # never compared (equal only to itself): no __eq__ to generate at import
 class CaUrls:
     """Where a certificate says its revocation status and its issuer can be fetched."""
 
@@ -37,7 +37,7 @@ class CaUrls:
     other: tuple[str, ...] = ()  # ldap:, https: ... URLs we do not fetch (said in the evidence)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Answer:
     """What one CRL or OCSP answer says about one certificate."""
 

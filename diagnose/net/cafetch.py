@@ -38,7 +38,7 @@ from diagnose.net.tls import trust_store
 OCSP_GET_MAX = 255  # RFC 5019: use GET when the encoded request is this short, else POST
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # never compared (equal only to itself): no __eq__ to generate at import
 class CaLimits:
     """Bounds on fetching CRLs, OCSP answers and issuer certificates."""
 
@@ -61,7 +61,7 @@ def enabled(ctx: CheckContext) -> bool:
     return bool(getattr(ctx.options, "revocation", True))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class IssuerLookup:
     """Where a certificate's issuer was found (or not), and the fetches tried."""
 
@@ -70,7 +70,7 @@ class IssuerLookup:
     attempts: tuple[dict, ...] = ()  # the AIA fetches tried: url, outcome, detail
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RevocationResult:
     """The revocation status of one certificate, with the answers it rests on."""
 
@@ -81,7 +81,7 @@ class RevocationResult:
     detail: str = ""  # why unchecked
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CaRevocation:
     """The revocation of one CA certificate the server sent above its own (an intermediate)."""
 

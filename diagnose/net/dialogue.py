@@ -45,7 +45,7 @@ class Endpoint:
         return self.port in IMPLICIT_TLS if self.tls_from_start is None else self.tls_from_start
 
 
-@dataclass
+@dataclass(eq=False)  # never compared (equal only to itself): no __eq__ to generate at import
 class Dialogue:
     """What one session saw. ``failure_phase`` is set when the dialogue stopped early."""
 

@@ -29,7 +29,7 @@ from diagnose.net.tls import verifying_context
 MAX_HEADER_BYTES = 16 * 1024
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # never compared (equal only to itself): no __eq__ to generate at import
 class HttpResponse:
     """An HTTP response: status, headers and (a bounded part of) the body."""
 
@@ -40,7 +40,7 @@ class HttpResponse:
     truncated: bool = False  # the body was longer than the caller's limit
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FetchResult:
     """How one HTTP(S) request went: the outcome, and the response if one came."""
 

@@ -39,7 +39,7 @@ SUBMISSION_PORTS = (587, 465)
 MX_PORT = 25
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # never compared (equal only to itself): no __eq__ to generate at import
 class NoSniResult:
     """The chain a server sends a client that gives no server name (SNI)."""
 
@@ -48,7 +48,7 @@ class NoSniResult:
     detail: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LegacyResult:
     """Whether a server still accepts a TLS 1.0/1.1 handshake."""
 

@@ -48,7 +48,7 @@ def command_bytes(line: str, phase: str = "send") -> bytes:
     return line.encode("utf-8") + b"\r\n"
 
 
-@dataclass
+@dataclass(eq=False)  # never compared (equal only to itself): no __eq__ to generate at import
 class Transcript:
     """The dialogue as sanitized lines, "S: ..." from the server and "C: ..." from us."""
 

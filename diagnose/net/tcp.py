@@ -11,7 +11,7 @@ from diagnose.net.connecterrors import ConnectOutcome, classify_socket_error
 from diagnose.net.guard import open_connection
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # never compared (equal only to itself): no __eq__ to generate at import
 class ConnectResult:
     """How a TCP connection attempt ended, and how long it took."""
 

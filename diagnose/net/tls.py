@@ -82,7 +82,7 @@ def sni_name(hostname: str) -> str | None:
     return name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # never compared (equal only to itself): no __eq__ to generate at import
 class TlsInfo:
     """What a TLS handshake agreed on, and the chain the server sent."""
 

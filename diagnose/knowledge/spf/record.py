@@ -40,7 +40,7 @@ class Problem:
     detail: str
 
 
-@dataclass
+@dataclass(eq=False)  # never compared (equal only to itself): no __eq__ to generate at import
 class SpfNode:
     """One record of the SPF include tree, with its children."""
 
@@ -79,7 +79,7 @@ class SpfNode:
         return out
 
 
-@dataclass
+@dataclass(eq=False)
 class SpfAnalysis:
     """The whole SPF tree of a domain: lookups counted, problems found, names still to ask."""
 
