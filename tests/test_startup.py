@@ -1,8 +1,11 @@
 """Fast start-up, proven by what a fresh interpreter imports (timings live in bench/, not here)."""
 
+import json
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 PROBE = textwrap.dedent("""
     import sys
@@ -147,6 +150,24 @@ def test_a_check_run_imports_neither_dnspythons_resolver_nor_what_only_a_failure
     unneeded = {"dns.resolver", "dns.asyncresolver", "dns.message", "dns.query", "dns.asyncquery", "dns.nameserver",
                 "diagnose.net.authoritative", "cryptography.hazmat.primitives.serialization.pkcs7"}
     assert modules_imported(proc) & unneeded == set(), sorted(modules_imported(proc) & unneeded)
+
+
+@pytest.mark.lab
+def test_a_healthy_check_imports_nothing_only_an_unusual_domain_or_option_needs(lab):
+    # Given the lab's healthy domain, which publishes no Autodiscover place and asks for no round trip
+    proc = subprocess.run([sys.executable, "-c", PROBE, "check", lab.domain("healthy"), "--nameserver", lab.resolver,
+                           "--ca-file", str(lab.ca_file), "--timeout", "5", "--format", "json"],
+                          capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    # When the whole diagnosis has run and passed
+    report = json.loads(proc.stdout)
+    assert report["verdict"] == "pass", [f["code"] for f in report["findings"] if f["status"] != "pass"]
+    autodiscover = [f for f in report["findings"] if f["check"] == "autodiscover.settings"]
+    assert [f["code"] for f in autodiscover] == ["autodiscover.none"], autodiscover
+    # Then neither the Autodiscover request/answer code, nor the SMTP reply explanations of a round trip,
+    # nor `secrets` (DNS query ids come from os.urandom) were imported
+    lazy = {"diagnose.knowledge.autodiscover", "diagnose.knowledge.smtpcodes", "secrets"}
+    assert modules_imported(proc) & lazy == set(), sorted(modules_imported(proc) & lazy)
 
 
 def test_a_check_run_converts_its_options_without_pydantic():
