@@ -38,7 +38,7 @@ def zones_from_options(zones: tuple[str, ...]) -> list[str]:
     return list(out)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # never compared (equal only to itself): no __eq__ to generate at import
 class Verdict:
     """What one blocklist says of an address: listed, clean or broken."""
 

@@ -20,7 +20,7 @@ SHORT_MAX_AGE = 86400  # below a day the policy barely protects (RFC suggests we
 _ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class StsPolicy:
     """An MTA-STS policy file parsed, with its errors."""
 

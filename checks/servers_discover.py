@@ -18,7 +18,7 @@ from diagnose.engine.plugin import Check, CheckContext
 from diagnose.net.resolver import Outcome
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # never compared (equal only to itself): no __eq__ to generate at import
 class Family:
     """A kind of server to find (submission, IMAP, POP3): its SRV names and the usual host names."""
 

@@ -33,7 +33,7 @@ class ProviderDataError(ValueError):
     """A provider table that does not fit the schema."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # never compared (equal only to itself): no __eq__ to generate at import
 class ClientSetting:
     """One server a mail program should use, as the provider documents it."""
 
@@ -43,7 +43,7 @@ class ClientSetting:
     security: str  # SSL or STARTTLS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Provider:
     """One mail provider from the catalogue: how to recognise it, and the records it wants."""
 
@@ -156,7 +156,7 @@ def _loader(ep: EntryPointLike) -> Callable[[], Mapping[str, Any]]:
     return lambda: _from_entry_point(ep.load())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Catalogue:
     """Every installed provider, and the entries that failed to load."""
 
@@ -204,7 +204,7 @@ def installed() -> Catalogue:
 
 # --- recognition --------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Signals:
     """What a domain's DNS says about who runs its mail (names lower-case, without the final dot)."""
 
@@ -219,7 +219,7 @@ class Signals:
     autoconfig: str = ""  # CNAME target of autoconfig.<domain>
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Match:
     """A provider and the DNS facts that name it: ``via`` is (signal, value) pairs."""
 
