@@ -8,8 +8,15 @@ from __future__ import annotations
 
 import ipaddress
 
-from diagnose.knowledge.spf.macros import macros_in, tokens
-from diagnose.knowledge.spf.syntax import MECHANISMS, UDP_SAFE_CHARS, Term, dns_name_problem, expand_static, is_dynamic
+from diagnose.knowledge.spf.syntax import (
+    MECHANISMS,
+    UDP_SAFE_CHARS,
+    Term,
+    dns_name_problem,
+    expand_static,
+    is_dynamic,
+    macro_tokens,
+)
 
 
 def oddities(record: str, terms: list[Term] | tuple[Term, ...], domain: str, sender_domain: str = "") -> list[str]:
@@ -61,9 +68,10 @@ def _term_oddities(t: Term, domain: str, sender_domain: str) -> list[str]:
     if t.cidr and t.qualifier == "+" and any(p == "0" for p in t.cidr.split("/") if p):
         out.append(f"{t.text} has a /0 prefix: it matches every address of that family, like +all")
     spec = t.value
-    if not spec or tokens(spec) is None:
+    parts = macro_tokens(spec) if spec else None
+    if parts is None:
         return out
-    if any(m.letter.lower() == "p" for m in macros_in(spec)):
+    if any(not isinstance(m, str) and m.letter.lower() == "p" for m in parts):
         out.append(f"{t.text} uses the %{{p}} macro, which RFC 7208 §7.3 says not to use (slow and unreliable)")
     if not is_dynamic(spec) and t.name != "exp":
         name = expand_static(spec, domain, sender_domain)
@@ -83,6 +91,6 @@ def explanation_problem(texts: list[str]) -> str:
     if len(texts) > 1:
         return f"it has {len(texts)} TXT records (exactly one is needed)"
     # explain-string = *( macro-string / SP )
-    if any(tokens(word) is None for word in texts[0].split(" ")):
+    if any(macro_tokens(word) is None for word in texts[0].split(" ")):
         return f"its text {texts[0][:80]!r} is not a valid explain-string (a bad '%' macro or a non-ASCII character)"
     return ""

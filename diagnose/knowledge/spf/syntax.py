@@ -27,8 +27,10 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from diagnose.knowledge.spf.macros import EXP_ONLY, Macro, tokens
+if TYPE_CHECKING:  # the macro code is imported for a text with a "%" only (knowledge/spf/macros.py)
+    from diagnose.knowledge.spf.macros import Token
 
 MECHANISMS = ("all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists")
 MODIFIERS = ("redirect", "exp")
@@ -54,6 +56,17 @@ class Term:
     value: str = ""  # domain-spec (without the cidr) or network with its prefix ("" when absent)
     modifier: bool = False
     cidr: str = ""  # the dual-cidr-length of a and mx, as written
+
+
+def macro_tokens(text: str) -> list[Token] | None:
+    """``macros.tokens(text)``: the macro-string as literals and Macros, or None when it is not one. A
+    text without "%" (nearly every record) is one literal of visible ASCII characters, or not a
+    macro-string: told without importing the macro code."""
+    if "%" not in text:
+        return None if any(ord(ch) < 0x21 or ord(ch) > 0x7E for ch in text) else [text] if text else []
+    from diagnose.knowledge.spf.macros import tokens
+
+    return tokens(text)
 
 
 def select_spf(texts: list[str]) -> list[str]:
@@ -135,7 +148,7 @@ def _modifier(word: str, name: str, value: str, shown: str) -> tuple[Term | None
     if name in MODIFIERS:
         if err := domain_spec_error(value):
             return None, f"{shown}: {err}"
-    elif tokens(value) is None:
+    elif macro_tokens(value) is None:
         return None, f"{shown}: the value of the modifier {name}= is not a valid macro-string ({_why_not(value)})"
     return Term(word, name, "", value, modifier=True), ""
 
@@ -207,15 +220,17 @@ def domain_spec_error(spec: str) -> str:
     """Why ``spec`` is not a domain-spec (RFC 7208 §12 and §7.1), or ''."""
     if not spec:
         return "the domain is empty"
-    parts = tokens(spec)
+    parts = macro_tokens(spec)
     if parts is None:
         return f"{spec[:60]!r} is not a valid domain-spec: {_why_not(spec)}"
-    for macro in (t for t in parts if isinstance(t, Macro)):
+    for macro in (t for t in parts if not isinstance(t, str)):  # a Macro: the macro code is loaded
+        from diagnose.knowledge.spf.macros import EXP_ONLY
+
         if macro.letter.lower() in EXP_ONLY:
             return f"the macro {macro.text} is allowed only in exp text (RFC 7208 §7.1)"
         if macro.digits == 0:
             return f"the macro {macro.text} keeps 0 parts; the digit must be nonzero (RFC 7208 §7.3)"
-    if isinstance(parts[-1], Macro):
+    if not isinstance(parts[-1], str):
         return ""  # domain-end = macro-expand
     body = spec[:-1] if spec.endswith(".") else spec
     head, dot, top = body.rpartition(".")
@@ -235,12 +250,15 @@ def _toplabel(label: str) -> bool:
 
 def is_dynamic(spec: str) -> bool:
     """The domain-spec uses macros that depend on the sender (client IP, sender address...)."""
-    return any(isinstance(t, Macro) and not t.escape and t.letter.lower() not in _STATIC for t in tokens(spec) or [])
+    return any(not isinstance(t, str) and not t.escape and t.letter.lower() not in _STATIC
+               for t in macro_tokens(spec) or [])
 
 
 def expand_static(spec: str, domain: str, sender_domain: str = "") -> str:
     """Expand the macros that need no sender's address: %{d} (the current ``domain``), %{o} (the
     domain of the sender, ``sender_domain``: the domain checked), %%, %_, %- (§7.3)."""
+    if "%" not in spec and len(spec) <= 253 and macro_tokens(spec) is not None:  # no macro; §7.3 cuts only over 253
+        return spec.lower().rstrip(".")
     from diagnose.knowledge.spf.macros import Sender, expand
 
     return expand(spec, Sender(sender=f"postmaster@{sender_domain or domain}", domain=domain)).lower().rstrip(".")
