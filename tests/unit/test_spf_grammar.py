@@ -260,3 +260,31 @@ def test_parsing_judging_and_expanding_never_raise(record):
     oddities(record, terms, "p.example")
     an = Zone().txt("p.example", record).complete(analyze_spf, "p.example")
     assert SpfCheck().evaluate_spf("p.example", an)
+
+
+# -- the macro code only for a "%": syntax's shortcut says what macros.tokens and expand say ---------------
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(_TXT_TEXT, _domain_spec, st.text(st.sampled_from("ab.-_%{}dor1 é\x7f"), max_size=30)))
+def test_a_text_without_a_percent_is_judged_as_the_macro_tokeniser_judges_it(text):
+    from diagnose.knowledge.spf.macros import tokens
+    from diagnose.knowledge.spf.syntax import expand_static, macro_tokens
+
+    # Given any text, with or without a "%", Then the shortcut's tokens are the tokeniser's
+    assert macro_tokens(text) == tokens(text), text
+    # and a name expands to what expand gives (a %-free one as written, cut only past 253 characters)
+    try:
+        full = expand(text, Sender(sender="postmaster@s.example", domain="p.example")).lower().rstrip(".")
+    except ValueError:
+        full = "not a macro-string"
+    try:
+        quick = expand_static(text, "p.example", "s.example")
+    except ValueError:
+        quick = "not a macro-string"
+    assert quick == full, text
+
+
+def test_a_long_name_without_macros_is_cut_like_an_expanded_one():
+    from diagnose.knowledge.spf.syntax import expand_static
+
+    name = ".".join(["a" * 60] * 5) + ".example"  # 312 characters: §7.3 drops labels on the left to 253
+    assert expand_static(name, "p.example") == ".".join(["a" * 60] * 4) + ".example"
